@@ -1,0 +1,260 @@
+"""The feedback store: CDS Hooks feedback outcomes and per-rule "cards shown" counters.
+
+SQLite (the default, a file under ``CDS_DATA_DIR``) or PostgreSQL through psycopg 3
+(``postgresql+psycopg://user:pass@host/db``). The schema is owned by the Alembic migrations shipped
+in ``cds/store/migrations``; :meth:`FeedbackStore.migrate` runs them (``upgrade head``) at start-up.
+
+Writes are idempotent: every record carries a sha256 of its content under a unique constraint and is
+inserted with ``INSERT ... ON CONFLICT DO NOTHING``, so an EHR that re-sends the same feedback (or two
+replicas receiving it at once) stores it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, case, create_engine, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from cds.store._schema import feedback, rule_shown
+
+__all__ = ["OUTCOMES", "UNKNOWN_RULE", "FeedbackRecord", "FeedbackStore", "RuleFeedbackSummary"]
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = frozenset({"accepted", "overridden"})
+NO_REASON = "(no reason given)"
+# Feedback whose card uuid maps to no known rule is reported under this pseudo rule id.
+UNKNOWN_RULE = "(unknown rule)"
+_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Arbitrary constant: serialises concurrent `migrate()` calls of several replicas on PostgreSQL.
+_PG_MIGRATION_LOCK = 0x63_64_73_6D_62_63  # "cdsmbc"
+_INSERT_CHUNK = 50  # rows per INSERT statement (13 bound parameters each; SQLite allows 32766)
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    service_id: str
+    rule_id: str | None  # None when the card uuid maps to no known rule
+    card_uuid: str
+    outcome: str  # "accepted" | "overridden"
+    accepted_suggestions: tuple[str, ...]
+    override_code: str | None
+    override_system: str | None
+    override_display: str | None
+    user_comment: str | None
+    outcome_timestamp: datetime  # timezone-aware UTC
+
+    def content_hash(self) -> str:
+        """sha256 over everything the client sent (``rule_id`` is derived from the uuid, so not in it)."""
+        content = [
+            self.service_id,
+            self.card_uuid,
+            self.outcome,
+            sorted(self.accepted_suggestions),
+            self.override_system,
+            self.override_code,
+            self.override_display,
+            self.user_comment,
+            _utc(self.outcome_timestamp).isoformat(),
+        ]
+        blob = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class RuleFeedbackSummary:
+    rule_id: str
+    shown: int
+    accepted: int
+    overridden: int
+    override_reasons: dict[str, int]  # reason display (or code, or "(no reason given)") -> count
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("outcome_timestamp must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _row(record: FeedbackRecord) -> dict[str, Any]:
+    if record.outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, not {record.outcome!r}")
+    return {
+        "content_hash": record.content_hash(),
+        "service_id": record.service_id,
+        "rule_id": record.rule_id,
+        "card_uuid": record.card_uuid,
+        "outcome": record.outcome,
+        "accepted_suggestions": json.dumps(list(record.accepted_suggestions)),
+        "override_code": record.override_code,
+        "override_system": record.override_system,
+        "override_display": record.override_display,
+        "user_comment": record.user_comment,
+        "outcome_timestamp": _utc(record.outcome_timestamp),
+    }
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets the report read while the service writes; busy_timeout makes writers queue.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+class FeedbackStore:
+    """Thread-safe: every method takes its own pooled connection."""
+
+    def __init__(self, url: str) -> None:
+        self._url: URL = make_url(url)
+        backend = self._url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
+        self._backend = backend
+        connect_args: dict[str, Any] = {}
+        if backend == "sqlite":
+            connect_args["timeout"] = 30
+            connect_args["check_same_thread"] = False
+        elif "connect_timeout" not in self._url.query:
+            connect_args["connect_timeout"] = 5
+        self._engine: Engine = create_engine(self._url, pool_pre_ping=True, connect_args=connect_args)
+        if backend == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_on_connect)
+
+    @property
+    def url(self) -> str:
+        """The URL with any password masked (safe to log)."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # --- schema -----------------------------------------------------------------------------------
+    def _ensure_sqlite_dir(self) -> None:
+        database = self._url.database
+        if (
+            self._backend == "sqlite"
+            and database
+            and database != ":memory:"
+            and not database.startswith("file:")
+        ):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+    def migrate(self) -> None:
+        """``alembic upgrade head`` on this store's database; safe to call from several replicas."""
+        self._ensure_sqlite_dir()
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS_DIR))
+        with self._engine.begin() as connection:
+            if self._backend == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        log.info("feedback store migrated", extra={"database": self.url})
+
+    # --- writes -----------------------------------------------------------------------------------
+    def _insert_ignore(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        dialect_insert = postgresql.insert if self._backend == "postgresql" else sqlite.insert
+        stmt = (
+            dialect_insert(feedback)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["content_hash"])
+            .returning(feedback.c.id)
+        )
+        return len(connection.execute(stmt).all())
+
+    def add(self, records: Sequence[FeedbackRecord]) -> int:
+        """Store records; returns how many were new (identical records are stored once)."""
+        unique: dict[str, dict[str, Any]] = {}
+        for record in records:
+            row = _row(record)
+            unique.setdefault(row["content_hash"], row)
+        if not unique:
+            return 0
+        rows = list(unique.values())
+        new = 0
+        with self._engine.begin() as connection:
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                new += self._insert_ignore(connection, rows[start : start + _INSERT_CHUNK])
+        return new
+
+    def add_shown(self, counts: Mapping[str, int]) -> None:
+        """Add to the per-rule "cards shown" counters (insert or increment)."""
+        rows = [{"rule_id": rule_id, "shown": n} for rule_id, n in sorted(counts.items()) if n > 0]
+        if not rows:
+            return
+        insert = postgresql.insert if self._backend == "postgresql" else sqlite.insert
+        stmt = insert(rule_shown).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["rule_id"], set_={"shown": rule_shown.c.shown + stmt.excluded.shown}
+        )
+        with self._engine.begin() as connection:
+            connection.execute(stmt)
+
+    # --- reads ------------------------------------------------------------------------------------
+    def report(self) -> list[RuleFeedbackSummary]:
+        """Per rule (sorted by rule id): cards shown, accepted, overridden and override reasons."""
+        rule = func.coalesce(feedback.c.rule_id, UNKNOWN_RULE)
+        reason = case(
+            (func.coalesce(feedback.c.override_display, "") != "", feedback.c.override_display),
+            (func.coalesce(feedback.c.override_code, "") != "", feedback.c.override_code),
+            else_=NO_REASON,
+        )
+        shown: dict[str, int] = {}
+        outcomes: dict[str, dict[str, int]] = {}
+        reasons: dict[str, dict[str, int]] = {}
+        with self._engine.connect() as connection:
+            for rule_id, n in connection.execute(select(rule_shown.c.rule_id, rule_shown.c.shown)):
+                shown[rule_id] = int(n)
+            by_outcome = select(rule, feedback.c.outcome, func.count()).group_by(rule, feedback.c.outcome)
+            for rule_id, outcome, n in connection.execute(by_outcome):
+                outcomes.setdefault(rule_id, {})[outcome] = int(n)
+            by_reason = (
+                select(rule, reason, func.count())
+                .where(feedback.c.outcome == "overridden")
+                .group_by(rule, reason)
+            )
+            for rule_id, why, n in connection.execute(by_reason):
+                reasons.setdefault(rule_id, {})[why] = int(n)
+        summaries = []
+        for rule_id in sorted(shown.keys() | outcomes.keys()):
+            counts = outcomes.get(rule_id, {})
+            rule_reasons = reasons.get(rule_id, {})
+            summaries.append(
+                RuleFeedbackSummary(
+                    rule_id=rule_id,
+                    shown=shown.get(rule_id, 0),
+                    accepted=counts.get("accepted", 0),
+                    overridden=counts.get("overridden", 0),
+                    override_reasons=dict(sorted(rule_reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+                )
+            )
+        return summaries
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (used by /readyz)."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            log.warning("feedback store unreachable: %s", type(exc).__name__)
+            return False
+        return True
+
+    def close(self) -> None:
+        self._engine.dispose()

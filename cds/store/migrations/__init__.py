@@ -1,0 +1,1 @@
+"""Alembic migrations for the feedback store, shipped inside the package and run at start-up."""
