@@ -67,3 +67,13 @@ class Unauthorized(ServiceError):
 
     def outcome(self) -> dict[str, Any]:
         return operation_outcome("Unauthorized", code=self.issue_code)
+
+
+class KnowledgeError(Exception):
+    """A knowledge-base file is invalid. The message names the file and the field; start-up stops."""
+
+    def __init__(self, file: str, field: str, problem: str) -> None:
+        super().__init__(f"{file}: {field}: {problem}")
+        self.file = file
+        self.field = field
+        self.problem = problem

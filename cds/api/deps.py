@@ -1,0 +1,26 @@
+"""Shared route dependencies, as Annotated aliases so route signatures read like sentences."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from cds.service import PatientViewService
+from cds.settings import Settings
+
+
+def get_service(request: Request) -> PatientViewService:
+    service: PatientViewService = request.app.state.service
+    return service
+
+
+def authenticate(request: Request) -> None:
+    """Every endpoint but the ops ones: a bearer JWT whose ``aud`` is this exact endpoint's public URL."""
+    settings: Settings = request.app.state.settings
+    audience = settings.public_base_url + request.url.path
+    request.app.state.authenticator.authenticate(request.headers.get("authorization"), audience)
+
+
+ServiceDep = Annotated[PatientViewService, Depends(get_service)]
+Authenticated = Depends(authenticate)

@@ -1,0 +1,75 @@
+"""The three CDS Hooks endpoints: discovery, the service call, feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from cds.api.deps import Authenticated, ServiceDep
+from cds.errors import BadRequest
+from cds.hooks import FeedbackRequest
+from cds.pathway.ids import key_of
+from cds.service import parse_json, validation_message
+from cds.store import FeedbackRecord, FeedbackStore
+
+log = logging.getLogger("cds.api")
+router = APIRouter(dependencies=[Authenticated])
+
+JSON = "application/json"
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+@router.get("/cds-services", summary="CDS Hooks discovery")
+async def discovery(service: ServiceDep) -> Response:
+    return json_response(service.discovery())
+
+
+@router.post("/cds-services/{service_id}", summary="Call the patient-view service")
+async def call_service(service_id: str, request: Request, service: ServiceDep) -> Response:
+    service.check_service(service_id)
+    pending = service.prepare(await request.body())
+    if pending.needs_io:
+        await run_in_threadpool(service.fetch, pending)
+    return json_response(service.finish(pending))
+
+
+@router.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
+async def feedback(service_id: str, request: Request, service: ServiceDep) -> Response:
+    service.check_service(service_id)
+    data = parse_json(await request.body(), service.settings.max_json_depth)
+    try:
+        parsed = FeedbackRequest.model_validate(data)
+    except ValidationError as exc:
+        message, where = validation_message(exc)
+        raise BadRequest(message, expression=where) from exc
+    knowledge = service.knowledge
+    records = [
+        FeedbackRecord(
+            service_id=service_id,
+            rule_id=knowledge.rule_for_card(key_of(item.card)),
+            card_uuid=item.card,
+            outcome=item.outcome,
+            accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
+            override_code=item.overrideReason.reason.code if item.overrideReason and item.overrideReason.reason else None,
+            override_system=item.overrideReason.reason.system
+            if item.overrideReason and item.overrideReason.reason
+            else None,
+            override_display=item.overrideReason.reason.display
+            if item.overrideReason and item.overrideReason.reason
+            else None,
+            user_comment=item.overrideReason.userComment if item.overrideReason else None,
+            outcome_timestamp=item.outcomeTimestamp,
+        )
+        for item in parsed.feedback
+    ]
+    store: FeedbackStore = request.app.state.store
+    stored = await asyncio.to_thread(store.add, records)
+    return json_response({"received": len(records), "stored": stored})

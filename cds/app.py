@@ -1,0 +1,102 @@
+"""create_app(): assemble routes, middleware and start-up checks. No logic of its own."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+
+from cds import __version__
+from cds.api import ops, routes
+from cds.api.middleware import BodyLimitMiddleware, GuardMiddleware
+from cds.auth.clients import ClientAuthenticator
+from cds.errors import ServiceError, operation_outcome
+from cds.fhir.client import Fetcher, NoFetcher
+from cds.pathway.knowledge import load_knowledge
+from cds.service import PatientViewService
+from cds.settings import Settings, get_settings
+from cds.store import FeedbackStore
+
+log = logging.getLogger("cds.app")
+
+
+def _error_response(status: int, outcome: object) -> JSONResponse:
+    return JSONResponse(outcome, status_code=status)
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)  # noqa: S101 - registered for ServiceError only
+    if exc.status_code == 401:
+        log.warning("client refused: %s", exc.diagnostics)
+    return _error_response(exc.status_code, exc.outcome())
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+    return _error_response(exc.status_code, operation_outcome(str(exc.detail), code=code))
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    return _error_response(400, operation_outcome("The request is not valid.", code="invalid"))
+
+
+def build_fetcher(settings: Settings) -> Fetcher:
+    return NoFetcher()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    knowledge = load_knowledge(settings.knowledge_dir)  # a bad rule file stops start-up here
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = FeedbackStore(settings.resolved_database_url)
+        store.migrate()
+        app.state.store = store
+        if settings.auth == "off":
+            log.warning("CDS_AUTH=off: calls are accepted WITHOUT a signed JWT. For local testing only.")
+        gc.collect()
+        gc.freeze()  # the long-lived heap (models, knowledge) is not rescanned by every collection
+        try:
+            yield
+        finally:
+            app.state.authenticator.close()
+            app.state.service.fetcher.close()
+            store.close()
+
+    app = FastAPI(
+        title="Metastatic breast cancer treatment options (CDS Hooks)",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.knowledge = knowledge
+    app.state.service = PatientViewService(settings, knowledge, build_fetcher(settings))
+    app.state.authenticator = ClientAuthenticator(settings)
+    app.include_router(routes.router)
+    app.include_router(ops.router)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # outermost last: CORS wraps everything, so errors, 413s and 500s carry CORS headers too
+    app.add_middleware(GuardMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Accept"],
+        expose_headers=["Origin", "Accept", "Content-Location", "Location", "X-Requested-With", "X-Request-Id"],
+        max_age=600,
+    )
+    return app

@@ -1,0 +1,136 @@
+"""Prefetch templates and the CDS Hooks decision table for what a client sent in each key.
+
+| prefetch[key]           | meaning                                                      |
+|-------------------------|--------------------------------------------------------------|
+| resource or Bundle      | use it (a Bundle with a ``next`` link is only a first page)  |
+| ``null``                | no data: treat as empty, do not fetch                        |
+| OperationOutcome        | the client's fetch failed: fetch it ourselves if we can      |
+| absent                  | not prefetched: fetch it ourselves if we can                 |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cds.errors import BadRequest
+from cds.profile.model import DataIssue, Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchKey:
+    name: str
+    template: str
+    required: bool  # without it no card can be trusted: 412 when it cannot be had
+    what: str  # how the data reads to a clinician ("the patient's conditions")
+
+
+def prefetch_keys(observation_codes: Sequence[str]) -> tuple[PrefetchKey, ...]:
+    codes = ",".join(observation_codes)
+    obs_query = "Observation?patient={{context.patientId}}" + (f"&code={codes}" if codes else "")
+    return (
+        PrefetchKey("patient", "Patient/{{context.patientId}}", True, "the patient record"),
+        PrefetchKey("conditions", "Condition?patient={{context.patientId}}", True, "the patient's conditions"),
+        PrefetchKey("observations", obs_query, True, "tumour marker, staging, genomic and hormone results"),
+        PrefetchKey(
+            "medicationRequests",
+            "MedicationRequest?patient={{context.patientId}}",
+            False,
+            "medication orders (prior cancer therapy)",
+        ),
+        PrefetchKey(
+            "medicationStatements",
+            "MedicationStatement?patient={{context.patientId}}",
+            False,
+            "medication statements (prior cancer therapy)",
+        ),
+        PrefetchKey("procedures", "Procedure?patient={{context.patientId}}", False, "procedures (oophorectomy)"),
+    )
+
+
+_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
+
+
+def fill_template(template: str, context: Mapping[str, Any]) -> str:
+    """Replace ``{{context.x}}`` tokens with the (already validated) context values."""
+    return _TOKEN.sub(lambda m: str(context.get(m.group(1), "")), template)
+
+
+@dataclass(slots=True)
+class KeyData:
+    """What one prefetch key yielded: resources, problems found, and whether it must still be fetched."""
+
+    resources: list[Mapping[str, Any]] = field(default_factory=list)
+    issues: list[DataIssue] = field(default_factory=list)
+    needs_fetch: bool = False
+    next_url: str | None = None  # a Bundle's next page, to be followed by the fetcher
+
+
+def _bundle_next(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or ():
+        if isinstance(link, Mapping) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return str(link["url"])
+    return None
+
+
+def unpack(value: Mapping[str, Any], key: str) -> KeyData:
+    """Resources of a resource-or-Bundle value; searchset OperationOutcome entries become issues."""
+    data = KeyData()
+    if value.get("resourceType") != "Bundle":
+        data.resources.append(value)
+        return data
+    entries = value.get("entry") or []
+    if not isinstance(entries, list):
+        raise BadRequest(f"prefetch.{key}.entry must be a list", expression=f"prefetch.{key}.entry")
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            data.issues.append(DataIssue("data", "unreadable", f"{key}: Bundle entry {i} holds no resource."))
+            continue
+        search = entry.get("search")
+        if resource.get("resourceType") == "OperationOutcome" or (
+            isinstance(search, Mapping) and search.get("mode") == "outcome"
+        ):
+            data.issues.append(_outcome_issue(resource, key))
+            continue
+        data.resources.append(resource)
+    data.next_url = _bundle_next(value)
+    return data
+
+
+def _outcome_issue(outcome: Mapping[str, Any], key: str) -> DataIssue:
+    texts = []
+    for issue in outcome.get("issue") or ():
+        if isinstance(issue, Mapping):
+            detail = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code")
+            if isinstance(detail, str):
+                texts.append(detail[:200])
+    message = f"The FHIR server reported a problem reading {key}: {'; '.join(texts) or 'no details'}."
+    return DataIssue("data", "unreadable", message, (Evidence(f"OperationOutcome ({key})", None, "server"),))
+
+
+def read_prefetch(prefetch: Mapping[str, Any] | None, keys: Sequence[PrefetchKey]) -> dict[str, KeyData]:
+    """Apply the decision table to every key the service declares."""
+    sent = prefetch or {}
+    out: dict[str, KeyData] = {}
+    for spec in keys:
+        if spec.name not in sent:
+            out[spec.name] = KeyData(needs_fetch=True)
+            continue
+        value = sent[spec.name]
+        if value is None:
+            out[spec.name] = KeyData()
+        elif not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str):
+            raise BadRequest(
+                f"prefetch.{spec.name} must be a FHIR resource, a Bundle or null",
+                expression=f"prefetch.{spec.name}",
+            )
+        elif value["resourceType"] == "OperationOutcome":
+            data = KeyData(needs_fetch=True)
+            data.issues.append(_outcome_issue(value, spec.name))
+            out[spec.name] = data
+        else:
+            out[spec.name] = unpack(value, spec.name)
+    return out

@@ -1,0 +1,128 @@
+"""Load and check the knowledge base once at start: service text, rules, code lists.
+
+Any problem raises ``KnowledgeError`` naming the file and the field, and the service does not start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cds.errors import KnowledgeError
+from cds.fhir.codes import Terminology
+from cds.pathway.conditions import Condition, compile_conditions
+from cds.pathway.ids import rule_key
+from cds.pathway.rules import OverrideReason, Rule, Text
+
+
+class ServiceText(BaseModel):
+    """cards/service.yaml: what discovery says and the fixed wording around every card."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Text
+    title: Text
+    description: Text
+    usage_requirements: Text
+    why_heading: Text
+    sources_heading: Text
+    data_issues_heading: Text
+    beyond_seed_notice: Text
+    unverified_heading: Text
+    disclaimer: Text
+    default_override_reasons: list[OverrideReason]
+    observation_codes: list[Text]  # system|code tokens for the observations prefetch template
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    conditions: tuple[Condition, ...]
+    any_of: tuple[tuple[Condition, ...], ...]
+    fields: tuple[str, ...]  # profile fields the rule reads, in order: its "why" list
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    service: ServiceText
+    rules: tuple[CompiledRule, ...]  # active rules only, in file-name order
+    all_rules: Mapping[str, Rule]  # every rule by id, including draft and retired
+    terminology: Terminology
+    rule_by_key: Mapping[str, str]  # card-uuid key -> rule id
+
+    def rule_for_card(self, card_uuid_key: str | None) -> str | None:
+        return self.rule_by_key.get(card_uuid_key) if card_uuid_key else None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(path.name, "(file)", f"cannot be read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(path.name, "(file)", f"is not valid YAML: {exc}") from exc
+
+
+def _model_error(name: str, exc: ValidationError) -> KnowledgeError:
+    err = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(file)"
+    return KnowledgeError(name, where, str(err["msg"]))
+
+
+def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise KnowledgeError(path.name, "(file)", "must be a mapping of rule fields")
+    try:
+        rule = Rule.model_validate(data)
+    except ValidationError as exc:
+        raise _model_error(path.name, exc) from exc
+    if rule.id != path.stem:
+        raise KnowledgeError(path.name, "id", f"{rule.id!r} must equal the file name {path.stem!r}")
+    if rule.evidence.beyond_seed_documents == bool(rule.evidence.seed_documents):
+        raise KnowledgeError(
+            path.name,
+            "evidence",
+            "say either seed_documents (CCS/DO) or beyond_seed_documents: true, not both or neither",
+        )
+    if not rule.conditions and not rule.any_of:
+        raise KnowledgeError(path.name, "conditions", "a rule needs at least one condition")
+    classes = terminology.drug_classes()
+    conditions = compile_conditions(path.name, rule.conditions, drug_classes=classes)
+    any_of = tuple(
+        compile_conditions(path.name, group, drug_classes=classes, where=f"any_of[{i}]")
+        for i, group in enumerate(rule.any_of)
+    )
+    names = [c.field for c in conditions] + [c.field for group in any_of for c in group]
+    return CompiledRule(rule, conditions, any_of, tuple(dict.fromkeys(names)))
+
+
+def load_knowledge(directory: Path) -> Knowledge:
+    if not directory.is_dir():
+        raise KnowledgeError(str(directory), "(folder)", "knowledge base folder not found (CDS_KNOWLEDGE_DIR)")
+    service_data = _read_yaml(directory / "service.yaml")
+    try:
+        service = ServiceText.model_validate(service_data)
+    except ValidationError as exc:
+        raise _model_error("service.yaml", exc) from exc
+    terminology = Terminology.load(directory / "codes")
+    rule_files = sorted((directory / "rules").glob("*.yaml"))
+    if not rule_files:
+        raise KnowledgeError("rules/", "(folder)", "holds no rule files")
+    compiled = [load_rule(path, terminology) for path in rule_files]
+    by_id: dict[str, Rule] = {}
+    by_key: dict[str, str] = {}
+    for item in compiled:
+        rule = item.rule
+        key = rule_key(rule.id)
+        if key in by_key:
+            raise KnowledgeError(f"{rule.id}.yaml", "id", f"card-uuid key collides with {by_key[key]}")
+        by_id[rule.id] = rule
+        by_key[key] = rule.id
+    active = tuple(item for item in compiled if item.rule.status == "active")
+    return Knowledge(service, active, by_id, terminology, by_key)

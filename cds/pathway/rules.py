@@ -1,0 +1,98 @@
+"""The rule file model: one YAML file per recommendation in ``cards/rules/``.
+
+A rule says, in a clinician's words, when it applies (``conditions`` on profile field names), what the
+card says, and where that comes from. The model refuses unknown keys so a typo in a rule file stops
+the service at start instead of silently changing what clinicians see.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceRef(_Strict):
+    label: Text
+    url: HttpUrl
+
+
+class Evidence(_Strict):
+    """Where the recommendation comes from and how far the seed documents carry it."""
+
+    note: Text
+    seed_documents: list[Literal["CCS", "DO"]] = Field(
+        default_factory=list,
+        description="CCS = Canadian Cancer Society stage 4 page; DO = Dr.Oracle/NCCN summary",
+    )
+    beyond_seed_documents: bool = False
+    trials: list[Text] = Field(default_factory=list)
+    unverified: list[Text] = Field(default_factory=list, description="statements still to be confirmed")
+
+
+class CardText(_Strict):
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=139)]
+    indicator: Literal["info", "warning", "critical"]
+    detail: Text
+
+
+class OrderSuggestion(_Strict):
+    """A suggestion whose action proposes ordering a test (a FHIR ServiceRequest)."""
+
+    label: Text
+    code_system: HttpUrl = HttpUrl("http://loinc.org")
+    code: Text
+    display: Text
+
+
+class OverrideReason(_Strict):
+    code: Text
+    system: HttpUrl
+    display: Text
+
+
+Scalar = str | int
+ConditionValue = Scalar | list[Scalar] | dict[str, Scalar | list[Scalar]]
+
+
+class Rule(_Strict):
+    id: RuleId
+    version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
+    status: Literal["draft", "active", "retired"]
+    title: Text
+    category: Literal[
+        "endocrine",
+        "cdk4-6",
+        "chemotherapy",
+        "her2",
+        "targeted",
+        "parp",
+        "immunotherapy",
+        "antibody-drug-conjugate",
+        "bone",
+        "local",
+        "supportive",
+        "trials",
+        "data-gap",
+        "testing",
+    ]
+    applies_to: Literal["metastatic_breast_cancer", "breast_cancer"] = Field(
+        "metastatic_breast_cancer",
+        description="metastatic_breast_cancer rules need breast cancer AND metastatic = yes",
+    )
+    when: Text = Field(description="plain-language When, for clinical review")
+    then: Text = Field(description="plain-language Then, for clinical review")
+    conditions: dict[str, ConditionValue] = Field(default_factory=dict)
+    any_of: list[dict[str, ConditionValue]] = Field(default_factory=list)
+    card: CardText
+    suggestions: list[OrderSuggestion] = Field(default_factory=list)
+    override_reasons: list[OverrideReason] = Field(default_factory=list)
+    sources: Annotated[list[SourceRef], Field(min_length=1)]
+    evidence: Evidence

@@ -1,0 +1,184 @@
+"""The typed patient profile the pathway reasons over.
+
+Every fact carries the resources (and dates) it came from. Field names here are the vocabulary of the
+knowledge base: a rule's conditions name these fields and these values, nothing else. ``FIELDS`` is
+the schema the rule loader checks rule files against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+YesNoUnknown = Literal["yes", "no", "unknown"]
+ReceptorStatus = Literal["positive", "low_positive", "negative", "unknown", "conflicting"]
+HormoneReceptorStatus = Literal["positive", "negative", "unknown", "conflicting"]
+Her2Status = Literal["positive", "negative", "equivocal", "unknown", "conflicting"]
+Her2Ihc = Literal["0", "1+", "2+", "3+", "unknown"]
+Her2Ish = Literal["amplified", "not_amplified", "equivocal", "unknown"]
+Subtype = Literal[
+    "hr_positive_her2_negative",
+    "hr_positive_her2_positive",
+    "hr_negative_her2_positive",
+    "triple_negative",
+    "unknown",
+]
+GermlineStatus = Literal["pathogenic", "not_detected", "unknown"]
+BiomarkerStatus = Literal["positive", "negative", "unknown"]
+MenopausalStatus = Literal["premenopausal", "postmenopausal", "indeterminate", "unknown"]
+Sex = Literal["female", "male", "other", "unknown"]
+DataCompleteness = Literal["complete", "incomplete"]
+
+METASTATIC_SITES = ("bone", "liver", "lung", "brain", "nodes", "other")
+VISCERAL_SITES = frozenset({"liver", "lung", "brain"})
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One resource that supports a fact: ``Observation/er-1``, its date, and what it said."""
+
+    reference: str
+    date: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fact(Generic[T]):
+    value: T
+    evidence: tuple[Evidence, ...] = ()
+    note: str | None = None  # why (menopause reason), or what conflicted
+
+
+@dataclass(frozen=True, slots=True)
+class DataIssue:
+    """Something the service could not read or that disagreed; shown to the clinician, never hidden."""
+
+    topic: str  # a profile field name, or "data" for general reading problems
+    kind: Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+def _unknown(value: T) -> Fact[T]:
+    return Fact(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientProfile:
+    patient_id: str
+    age: Fact[int | None] = field(default_factory=lambda: _unknown(None))
+    sex: Fact[Sex] = field(default_factory=lambda: _unknown("unknown"))
+    breast_cancer: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
+    metastatic: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
+    metastatic_sites: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
+    visceral_metastases: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
+    bone_only_disease: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
+    er_status: Fact[ReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
+    pr_status: Fact[ReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
+    hormone_receptor_status: Fact[HormoneReceptorStatus] = field(
+        default_factory=lambda: _unknown("unknown")
+    )
+    her2_status: Fact[Her2Status] = field(default_factory=lambda: _unknown("unknown"))
+    her2_ihc: Fact[Her2Ihc] = field(default_factory=lambda: _unknown("unknown"))
+    her2_ish: Fact[Her2Ish] = field(default_factory=lambda: _unknown("unknown"))
+    her2_low: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
+    subtype: Fact[Subtype] = field(default_factory=lambda: _unknown("unknown"))
+    germline_brca: Fact[GermlineStatus] = field(default_factory=lambda: _unknown("unknown"))
+    pd_l1: Fact[BiomarkerStatus] = field(default_factory=lambda: _unknown("unknown"))
+    menopausal_status: Fact[MenopausalStatus] = field(default_factory=lambda: _unknown("unknown"))
+    ovarian_suppression_current: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("no"))
+    prior_therapies: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
+    metastatic_therapies: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
+    metastatic_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
+    metastatic_chemotherapy_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
+    metastatic_her2_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
+    metastatic_endocrine_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
+    medication_history: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
+    data_completeness: Fact[DataCompleteness] = field(default_factory=lambda: _unknown("complete"))
+    issues: tuple[DataIssue, ...] = ()
+
+    def fact(self, name: str) -> Fact[object]:
+        if name not in FIELDS:
+            raise KeyError(name)
+        value: Fact[object] = getattr(self, name)
+        return value
+
+    def facts(self) -> Mapping[str, Fact[object]]:
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+# --- the schema rules are checked against -------------------------------------------------------
+
+FieldKind = Literal["enum", "set", "int"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    kind: FieldKind
+    values: frozenset[str] = frozenset()  # allowed values (enum) or members (set); empty = open
+    label: str = ""  # how the field reads to a clinician in a card's "why" list
+
+
+_YNU = frozenset({"yes", "no", "unknown"})
+_RECEPTOR = frozenset({"positive", "low_positive", "negative", "unknown", "conflicting"})
+
+FIELDS: dict[str, FieldSpec] = {
+    "age": FieldSpec("int", label="Age (years)"),
+    "sex": FieldSpec("enum", frozenset({"female", "male", "other", "unknown"}), "Sex"),
+    "breast_cancer": FieldSpec("enum", _YNU, "Breast cancer"),
+    "metastatic": FieldSpec("enum", _YNU, "Metastatic (stage 4) disease"),
+    "metastatic_sites": FieldSpec("set", frozenset(METASTATIC_SITES), "Metastatic sites"),
+    "visceral_metastases": FieldSpec("enum", _YNU, "Visceral metastases"),
+    "bone_only_disease": FieldSpec("enum", _YNU, "Bone-only disease"),
+    "er_status": FieldSpec("enum", _RECEPTOR, "Estrogen receptor (ER)"),
+    "pr_status": FieldSpec("enum", _RECEPTOR, "Progesterone receptor (PR)"),
+    "hormone_receptor_status": FieldSpec(
+        "enum", frozenset({"positive", "negative", "unknown", "conflicting"}), "Hormone receptor status"
+    ),
+    "her2_status": FieldSpec(
+        "enum", frozenset({"positive", "negative", "equivocal", "unknown", "conflicting"}), "HER2 status"
+    ),
+    "her2_ihc": FieldSpec("enum", frozenset({"0", "1+", "2+", "3+", "unknown"}), "HER2 IHC score"),
+    "her2_ish": FieldSpec(
+        "enum", frozenset({"amplified", "not_amplified", "equivocal", "unknown"}), "HER2 ISH"
+    ),
+    "her2_low": FieldSpec("enum", _YNU, "HER2-low"),
+    "subtype": FieldSpec(
+        "enum",
+        frozenset(
+            {
+                "hr_positive_her2_negative",
+                "hr_positive_her2_positive",
+                "hr_negative_her2_positive",
+                "triple_negative",
+                "unknown",
+            }
+        ),
+        "Subtype",
+    ),
+    "germline_brca": FieldSpec(
+        "enum", frozenset({"pathogenic", "not_detected", "unknown"}), "Germline BRCA1/2"
+    ),
+    "pd_l1": FieldSpec("enum", frozenset({"positive", "negative", "unknown"}), "PD-L1"),
+    "menopausal_status": FieldSpec(
+        "enum", frozenset({"premenopausal", "postmenopausal", "indeterminate", "unknown"}), "Menopausal status"
+    ),
+    "ovarian_suppression_current": FieldSpec("enum", _YNU, "On ovarian suppression now"),
+    "prior_therapies": FieldSpec("set", label="Prior cancer therapy (any setting)"),
+    "metastatic_therapies": FieldSpec("set", label="Therapy given for metastatic disease"),
+    "metastatic_lines": FieldSpec("int", label="Lines of therapy for metastatic disease"),
+    "metastatic_chemotherapy_lines": FieldSpec("int", label="Chemotherapy lines for metastatic disease"),
+    "metastatic_her2_lines": FieldSpec("int", label="HER2-directed lines for metastatic disease"),
+    "metastatic_endocrine_lines": FieldSpec("int", label="Endocrine lines for metastatic disease"),
+    "medication_history": FieldSpec("enum", _YNU, "Medication history available"),
+    "data_completeness": FieldSpec(
+        "enum", frozenset({"complete", "incomplete"}), "Patient data read completely"
+    ),
+}
+
+# Every FIELDS entry must be a PatientProfile attribute (checked at import: a typo fails fast).
+_ATTRS = {f.name for f in fields(PatientProfile)}
+assert set(FIELDS) <= _ATTRS, set(FIELDS) - _ATTRS  # noqa: S101
