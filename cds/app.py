@@ -96,7 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Accept"],
-        expose_headers=["Origin", "Accept", "Content-Location", "Location", "X-Requested-With", "X-Request-Id"],
+        expose_headers=[
+            "Origin",
+            "Accept",
+            "Content-Location",
+            "Location",
+            "X-Requested-With",
+            "X-Request-Id",
+        ],
         max_age=600,
     )
     return app

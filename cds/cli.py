@@ -46,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="send every fixture scenario through the service and print the cards")
     demo.add_argument("--fixtures", default=None, help="fixtures folder (default: the bundled fhir_fixtures)")
     demo.add_argument("--verbose", action="store_true", help="print each card's full detail")
-    sub.add_parser("feedback-report", help="per-rule feedback: shown, accepted, overridden, reasons", add_help=False)
+    sub.add_parser(
+        "feedback-report", help="per-rule feedback: shown, accepted, overridden, reasons", add_help=False
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
         return _serve(args)

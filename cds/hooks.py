@@ -22,7 +22,9 @@ from pydantic import (
 FhirId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
 UserRef = Annotated[
     str,
-    StringConstraints(pattern=r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$"),
+    StringConstraints(
+        pattern=r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$"
+    ),
 ]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 

@@ -119,12 +119,16 @@ class PatientViewService:
             message, where = validation_message(exc)
             raise BadRequest(message, expression=where) from exc
         if request.hook != HOOK:
-            raise BadRequest(f"This service answers the {HOOK} hook, not {request.hook!r}.", expression="hook")
+            raise BadRequest(
+                f"This service answers the {HOOK} hook, not {request.hook!r}.", expression="hook"
+            )
         try:
             context = PatientViewContext.model_validate(request.context)
         except ValidationError as exc:
             message, where = validation_message(exc)
-            raise BadRequest(f"context.{message}", expression=f"context.{where}" if where else "context") from exc
+            raise BadRequest(
+                f"context.{message}", expression=f"context.{where}" if where else "context"
+            ) from exc
         return request, context
 
     def prepare(self, body: bytes) -> PendingCall:
@@ -162,11 +166,16 @@ class PatientViewService:
             thresholds=self.thresholds,
             issues=issues,
         )
-        incomplete = [i for i in profile.issues if i.topic == "data" and i.kind in {"missing", "truncated", "unreadable"}]
+        incomplete = [
+            i
+            for i in profile.issues
+            if i.topic == "data" and i.kind in {"missing", "truncated", "unreadable"}
+        ]
         if incomplete:
             evidence = tuple(e for i in incomplete for e in i.evidence)
             profile = dataclasses.replace(
-                profile, data_completeness=Fact("incomplete", evidence, f"{len(incomplete)} problem(s) reading data")
+                profile,
+                data_completeness=Fact("incomplete", evidence, f"{len(incomplete)} problem(s) reading data"),
             )
         return profile
 
@@ -179,13 +188,25 @@ class PatientViewService:
         deadline: float,
     ) -> None:
         specs = {k.name: k for k in self.keys}
-        queries = {name: fill_template(specs[name].template, context.model_dump()) for name, d in keyed.items() if d.needs_fetch}
+        queries = {
+            name: fill_template(specs[name].template, context.model_dump())
+            for name, d in keyed.items()
+            if d.needs_fetch
+        }
         continuations = {name: d.next_url for name, d in keyed.items() if d.next_url}
         if not queries and not continuations:
             return
         if request.fhirServer is None:
-            results = {name: FetchResult(error="it was not prefetched and the request names no fhirServer") for name in queries}
-            results.update({name: FetchResult(error="only its first page was prefetched and no fhirServer was named") for name in continuations})
+            results = {
+                name: FetchResult(error="it was not prefetched and the request names no fhirServer")
+                for name in queries
+            }
+            results.update(
+                {
+                    name: FetchResult(error="only its first page was prefetched and no fhirServer was named")
+                    for name in continuations
+                }
+            )
         else:
             token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
             results = self.fetcher.fetch(
@@ -198,7 +219,9 @@ class PatientViewService:
         self._merge(keyed, results, specs)
 
     @staticmethod
-    def _merge(keyed: dict[str, KeyData], results: Mapping[str, FetchResult], specs: Mapping[str, PrefetchKey]) -> None:
+    def _merge(
+        keyed: dict[str, KeyData], results: Mapping[str, FetchResult], specs: Mapping[str, PrefetchKey]
+    ) -> None:
         failed_required: list[str] = []
         for name, result in results.items():
             data = keyed[name]
@@ -214,7 +237,9 @@ class PatientViewService:
             if data.needs_fetch and spec.required:
                 failed_required.append(f"prefetch key '{name}' ({spec.what}): {result.error}")
             elif data.needs_fetch:
-                data.issues.append(DataIssue("data", "missing", f"Could not read {spec.what}: {result.error}."))
+                data.issues.append(
+                    DataIssue("data", "missing", f"Could not read {spec.what}: {result.error}.")
+                )
             else:
                 data.issues.append(
                     DataIssue("data", "truncated", f"Only part of {spec.what} could be read: {result.error}.")
@@ -222,4 +247,6 @@ class PatientViewService:
             data.needs_fetch = False
             data.next_url = None
         if failed_required:
-            raise PreconditionFailed("Required data could not be obtained: " + "; ".join(failed_required) + ".")
+            raise PreconditionFailed(
+                "Required data could not be obtained: " + "; ".join(failed_required) + "."
+            )

@@ -114,5 +114,7 @@ class GuardMiddleware:
         except Exception:  # the one place every unexpected failure is turned into an answer
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
-                outcome = operation_outcome("Internal error; the service log has the details.", code="exception")
+                outcome = operation_outcome(
+                    "Internal error; the service log has the details.", code="exception"
+                )
                 await send_json(send, 500, outcome)

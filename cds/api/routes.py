@@ -58,7 +58,9 @@ async def feedback(service_id: str, request: Request, service: ServiceDep) -> Re
             card_uuid=item.card,
             outcome=item.outcome,
             accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
-            override_code=item.overrideReason.reason.code if item.overrideReason and item.overrideReason.reason else None,
+            override_code=item.overrideReason.reason.code
+            if item.overrideReason and item.overrideReason.reason
+            else None,
             override_system=item.overrideReason.reason.system
             if item.overrideReason and item.overrideReason.reason
             else None,

@@ -32,7 +32,9 @@ def prefetch_keys(observation_codes: Sequence[str]) -> tuple[PrefetchKey, ...]:
     obs_query = "Observation?patient={{context.patientId}}" + (f"&code={codes}" if codes else "")
     return (
         PrefetchKey("patient", "Patient/{{context.patientId}}", True, "the patient record"),
-        PrefetchKey("conditions", "Condition?patient={{context.patientId}}", True, "the patient's conditions"),
+        PrefetchKey(
+            "conditions", "Condition?patient={{context.patientId}}", True, "the patient's conditions"
+        ),
         PrefetchKey("observations", obs_query, True, "tumour marker, staging, genomic and hormone results"),
         PrefetchKey(
             "medicationRequests",
@@ -46,7 +48,9 @@ def prefetch_keys(observation_codes: Sequence[str]) -> tuple[PrefetchKey, ...]:
             False,
             "medication statements (prior cancer therapy)",
         ),
-        PrefetchKey("procedures", "Procedure?patient={{context.patientId}}", False, "procedures (oophorectomy)"),
+        PrefetchKey(
+            "procedures", "Procedure?patient={{context.patientId}}", False, "procedures (oophorectomy)"
+        ),
     )
 
 

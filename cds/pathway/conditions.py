@@ -61,10 +61,14 @@ def _check_members(
 def _enum(file: str, name: str, spec: FieldSpec, expected: Expected, vocab: frozenset[str]) -> Condition:
     if isinstance(expected, dict):
         if set(expected) != {"not"}:
-            raise KnowledgeError(file, f"conditions.{name}", "an enum field takes a value, a list, or {not: ...}")
+            raise KnowledgeError(
+                file, f"conditions.{name}", "an enum field takes a value, a list, or {not: ...}"
+            )
         banned = _check_members(file, name, spec, _as_list(expected["not"]), vocab)
         return Condition(
-            name, lambda v: isinstance(v, str) and v not in UNSETTLED and v not in banned, f"not {sorted(banned)}"
+            name,
+            lambda v: isinstance(v, str) and v not in UNSETTLED and v not in banned,
+            f"not {sorted(banned)}",
         )
     wanted = _check_members(file, name, spec, _as_list(expected), vocab)
     return Condition(name, lambda v: v in wanted, f"one of {sorted(wanted)}")
@@ -74,7 +78,9 @@ def _int(file: str, name: str, expected: Expected) -> Condition:
     if isinstance(expected, int) and not isinstance(expected, bool):
         return Condition(name, lambda v: v == expected, f"= {expected}")
     if not isinstance(expected, dict) or not expected or set(expected) - {"at_least", "at_most"}:
-        raise KnowledgeError(file, f"conditions.{name}", "an integer field takes a number or {at_least/at_most: n}")
+        raise KnowledgeError(
+            file, f"conditions.{name}", "an integer field takes a number or {at_least/at_most: n}"
+        )
     low, high = expected.get("at_least"), expected.get("at_most")
     for bound in (low, high):
         if bound is not None and not isinstance(bound, int):

@@ -104,7 +104,9 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
 
 def load_knowledge(directory: Path) -> Knowledge:
     if not directory.is_dir():
-        raise KnowledgeError(str(directory), "(folder)", "knowledge base folder not found (CDS_KNOWLEDGE_DIR)")
+        raise KnowledgeError(
+            str(directory), "(folder)", "knowledge base folder not found (CDS_KNOWLEDGE_DIR)"
+        )
     service_data = _read_yaml(directory / "service.yaml")
     try:
         service = ServiceText.model_validate(service_data)

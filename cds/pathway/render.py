@@ -97,9 +97,7 @@ def render_card(item: CompiledRule, profile: PatientProfile, knowledge: Knowledg
             "topic": {"system": "urn:cds-mbc:rule", "code": rule.id, "display": rule.title},
         },
         "links": [{"label": s.label, "url": str(s.url), "type": "absolute"} for s in rule.sources],
-        "overrideReasons": [
-            {"code": r.code, "system": str(r.system), "display": r.display} for r in reasons
-        ],
+        "overrideReasons": [{"code": r.code, "system": str(r.system), "display": r.display} for r in reasons],
     }
     suggestions = _suggestions(item, profile.patient_id)
     if suggestions:
@@ -108,7 +106,9 @@ def render_card(item: CompiledRule, profile: PatientProfile, knowledge: Knowledg
     return card
 
 
-def render_cards(items: list[CompiledRule], profile: PatientProfile, knowledge: Knowledge) -> list[dict[str, Any]]:
+def render_cards(
+    items: list[CompiledRule], profile: PatientProfile, knowledge: Knowledge
+) -> list[dict[str, Any]]:
     order = {"critical": 0, "warning": 1, "info": 2}
     cards = [render_card(item, profile, knowledge) for item in items]
     return sorted(cards, key=lambda c: order[c["indicator"]])

@@ -78,9 +78,7 @@ class PatientProfile:
     bone_only_disease: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
     er_status: Fact[ReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
     pr_status: Fact[ReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
-    hormone_receptor_status: Fact[HormoneReceptorStatus] = field(
-        default_factory=lambda: _unknown("unknown")
-    )
+    hormone_receptor_status: Fact[HormoneReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
     her2_status: Fact[Her2Status] = field(default_factory=lambda: _unknown("unknown"))
     her2_ihc: Fact[Her2Ihc] = field(default_factory=lambda: _unknown("unknown"))
     her2_ish: Fact[Her2Ish] = field(default_factory=lambda: _unknown("unknown"))
@@ -164,7 +162,9 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "pd_l1": FieldSpec("enum", frozenset({"positive", "negative", "unknown"}), "PD-L1"),
     "menopausal_status": FieldSpec(
-        "enum", frozenset({"premenopausal", "postmenopausal", "indeterminate", "unknown"}), "Menopausal status"
+        "enum",
+        frozenset({"premenopausal", "postmenopausal", "indeterminate", "unknown"}),
+        "Menopausal status",
     ),
     "ovarian_suppression_current": FieldSpec("enum", _YNU, "On ovarian suppression now"),
     "prior_therapies": FieldSpec("set", label="Prior cancer therapy (any setting)"),
