@@ -1,0 +1,294 @@
+"""JSON logs (one object per line, with request id and hook instance) and Prometheus metrics.
+
+Logs never carry tokens, JWTs or patient data. Code must not log them in the first place; as defence
+in depth, :class:`RedactionFilter` blanks anything that looks like a bearer token, a JWT (three
+base64url segments) or a ``token=...`` pair in messages, arguments, extra fields and tracebacks.
+
+Metrics live in :data:`METRICS`, a dedicated ``CollectorRegistry`` (not the process-global one), so
+tests can build many apps in one process. With several uvicorn worker *processes* each worker has
+its own registry and a scrape sees only the worker that answered, unless ``PROMETHEUS_MULTIPROC_DIR``
+is set: then prometheus-client's multiprocess mode is used (values in mmap files in that folder, which
+must exist, be empty at start-up and be writable; ``/metrics`` aggregates all workers). Call
+:func:`mark_process_dead` from the server's worker-exit hook in that mode.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import traceback
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+__all__ = [
+    "METRICS",
+    "REDACTED",
+    "JsonFormatter",
+    "Metrics",
+    "RedactionFilter",
+    "configure_logging",
+    "count_cards",
+    "count_feedback",
+    "hook_instance_var",
+    "mark_process_dead",
+    "observe_fhir_fetch",
+    "observe_request",
+    "redact",
+    "render_metrics",
+    "request_id_var",
+    "route_template",
+]
+
+# --- context ----------------------------------------------------------------------------------
+request_id_var: ContextVar[str | None] = ContextVar("cds_request_id", default=None)
+hook_instance_var: ContextVar[str | None] = ContextVar("cds_hook_instance", default=None)
+
+# --- redaction --------------------------------------------------------------------------------
+REDACTED = "[REDACTED]"
+_B64URL = r"[A-Za-z0-9_\-]"
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # "Bearer <anything token-like>" (RFC 6750 b64token)
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + REDACTED),
+    # JWS/JWE compact serialisation: the header is base64url JSON, so it starts with "eyJ".
+    (re.compile(rf"\beyJ{_B64URL}*\.{_B64URL}*\.{_B64URL}*(?:\.{_B64URL}*\.{_B64URL}*)?"), REDACTED),
+    # Any other three long base64url segments joined by dots.
+    (re.compile(rf"(?<![\w.\-]){_B64URL}{{16,}}\.{_B64URL}{{16,}}\.{_B64URL}{{16,}}(?![\w.\-])"), REDACTED),
+    # token=..., "access_token": "...", Authorization: ... (whatever the value)
+    (
+        re.compile(
+            r"""(?i)((?:access_|id_|refresh_)?token|authorization|client_secret|password)(["']?\s*[:=]\s*["']?)"""
+            r"""(?!\[REDACTED\]|bearer\b)[^\s"',;&}]+"""
+        ),
+        r"\1\2" + REDACTED,
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every bearer token, JWT and token/password value replaced by ``[REDACTED]``."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes | bytearray):
+        return redact(value.decode("utf-8", "replace"))
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact_value(v) for v in value]
+    return redact(str(value))
+
+
+class RedactionFilter(logging.Filter):
+    """Formats the message early and blanks secrets in it (and in the arguments it came from)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record nor leak its args
+            message = f"{record.msg!s} (unformattable arguments dropped)"
+        record.msg = redact(message)
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _RESERVED and not key.startswith("_"):
+                record.__dict__[key] = _redact_value(value)
+        return True
+
+
+# LogRecord attributes that are not user "extra" fields.
+_RESERVED = frozenset(
+    vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
+    | {"message", "asctime", "taskName"}
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, request_id, hook_instance, extras, exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        hook_instance = hook_instance_var.get()
+        if hook_instance is not None:
+            entry["hook_instance"] = hook_instance
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_") and key not in entry:
+                entry[key] = _redact_value(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exc_type"] = record.exc_info[0].__name__
+            entry["exc"] = redact("".join(traceback.format_exception(*record.exc_info)))
+        elif record.exc_text:
+            entry["exc"] = redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redact(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+_HANDLER_NAME = "cds-json"
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (test runners and servers may swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def configure_logging(level: str) -> None:
+    """Send every logger (uvicorn's too) to stderr as JSON lines through the redaction filter.
+
+    Idempotent: calling it again replaces the handler it installed before.
+    """
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise ValueError(f"unknown log level {level!r}")
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == _HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RedactionFilter())
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    # uvicorn installs its own plain-text handlers; route its records through ours instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uv_logger = logging.getLogger(name)
+        uv_logger.handlers.clear()
+        uv_logger.propagate = True
+
+
+# --- metrics ----------------------------------------------------------------------------------
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry  # what /metrics exposes
+    request_seconds: Histogram
+    cards_returned: Counter
+    fhir_fetch_seconds: Histogram
+    fhir_fetch_failures: Counter
+    feedback_outcomes: Counter
+    multiprocess: bool
+
+    @classmethod
+    def create(cls, multiprocess_dir: str | None = None) -> Metrics:
+        """Metrics in a fresh registry; multiprocess mode when ``multiprocess_dir`` is given."""
+        # In multiprocess mode the values live in mmap files; the collector reads them all.
+        own = CollectorRegistry(auto_describe=True)
+        if multiprocess_dir:
+            exposed = CollectorRegistry()
+            prometheus_multiprocess.MultiProcessCollector(exposed, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+        else:
+            exposed = own
+        return cls(
+            registry=exposed,
+            request_seconds=Histogram(
+                "cds_http_request_duration_seconds",
+                "HTTP request latency by route template and status code.",
+                ["endpoint", "status"],
+                buckets=_LATENCY_BUCKETS,
+                registry=own,
+            ),
+            cards_returned=Counter(
+                "cds_cards_returned",
+                "Cards returned to CDS clients, by rule.",
+                ["rule_id"],
+                registry=own,
+            ),
+            fhir_fetch_seconds=Histogram(
+                "cds_fhir_fetch_duration_seconds",
+                "Latency of fetches from the client's FHIR server, by outcome (ok|error).",
+                ["outcome"],
+                buckets=_LATENCY_BUCKETS,
+                registry=own,
+            ),
+            fhir_fetch_failures=Counter(
+                "cds_fhir_fetch_failures",
+                "Failed fetches from the client's FHIR server, by reason.",
+                ["reason"],
+                registry=own,
+            ),
+            feedback_outcomes=Counter(
+                "cds_feedback_outcomes",
+                "Feedback outcomes received, by rule and outcome (accepted|overridden).",
+                ["rule_id", "outcome"],
+                registry=own,
+            ),
+            multiprocess=bool(multiprocess_dir),
+        )
+
+
+METRICS = Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None)
+UNKNOWN_LABEL = "unknown"
+
+
+def observe_request(endpoint: str, status: int | str, seconds: float) -> None:
+    """``endpoint`` must be the route template (``/cds-services/{id}``), never the raw path."""
+    METRICS.request_seconds.labels(endpoint=endpoint, status=str(status)).observe(seconds)
+
+
+def count_cards(rule_ids: Iterable[str]) -> None:
+    for rule_id in rule_ids:
+        METRICS.cards_returned.labels(rule_id=rule_id).inc()
+
+
+def observe_fhir_fetch(seconds: float, ok: bool, reason: str | None = None) -> None:
+    METRICS.fhir_fetch_seconds.labels(outcome="ok" if ok else "error").observe(seconds)
+    if not ok:
+        METRICS.fhir_fetch_failures.labels(reason=reason or UNKNOWN_LABEL).inc()
+
+
+def count_feedback(rule_id: str | None, outcome: str) -> None:
+    METRICS.feedback_outcomes.labels(rule_id=rule_id or UNKNOWN_LABEL, outcome=outcome).inc()
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The Prometheus text exposition of :data:`METRICS` and its content type."""
+    return generate_latest(METRICS.registry), CONTENT_TYPE_LATEST
+
+
+def route_template(scope: dict[str, Any] | Any, fallback: str = "(unmatched)") -> str:
+    """The matched route's path template from an ASGI scope (or a Request), for the endpoint label.
+
+    Unmatched requests (404s) share one label so that scanning random paths cannot grow the metric.
+    """
+    actual = getattr(scope, "scope", scope)
+    route = actual.get("route") if isinstance(actual, dict) else None
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else fallback
+
+
+def mark_process_dead(pid: int) -> None:
+    """Multiprocess mode: drop a dead worker's live-gauge files (call from the worker-exit hook)."""
+    if METRICS.multiprocess:
+        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
