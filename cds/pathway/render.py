@@ -12,7 +12,9 @@ from cds.pathway.ids import card_uuid
 from cds.pathway.knowledge import CompiledRule, Knowledge
 from cds.profile.model import FIELDS, Fact, PatientProfile
 
-_MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()<>#+!|~"} | {"&": "&amp;"})
+_MD_SPECIAL = str.maketrans(
+    {c: f"\\{c}" for c in "\\`*_{}[]()#+!|~"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+)
 
 
 def escape_md(text: str) -> str:

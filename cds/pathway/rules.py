@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _absolute_url(value: str) -> str:
+    """Checked as an http(s) URL but kept exactly as written: code systems are compared verbatim."""
+    HttpUrl(value)
+    return value
+
+
+AbsoluteUrl = Annotated[str, AfterValidator(_absolute_url)]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 
 
@@ -21,7 +30,7 @@ class _Strict(BaseModel):
 
 class SourceRef(_Strict):
     label: Text
-    url: HttpUrl
+    url: AbsoluteUrl
 
 
 class Evidence(_Strict):
@@ -47,14 +56,14 @@ class OrderSuggestion(_Strict):
     """A suggestion whose action proposes ordering a test (a FHIR ServiceRequest)."""
 
     label: Text
-    code_system: HttpUrl = HttpUrl("http://loinc.org")
+    code_system: AbsoluteUrl = "http://loinc.org"
     code: Text
     display: Text
 
 
 class OverrideReason(_Strict):
     code: Text
-    system: HttpUrl
+    system: AbsoluteUrl
     display: Text
 
 

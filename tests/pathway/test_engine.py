@@ -1,0 +1,214 @@
+"""Rule conditions, scope gates and card rendering, on hand-built profiles (no HTTP, no FHIR)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cds.errors import KnowledgeError
+from cds.pathway.engine import evaluate
+from cds.pathway.ids import card_uuid, key_of, rule_key
+from cds.pathway.knowledge import Knowledge, load_knowledge
+from cds.pathway.render import escape_md, render_cards
+from cds.profile.model import Evidence, Fact, PatientProfile
+from cds.settings import default_knowledge_dir
+
+SOURCE = [
+    {
+        "label": "Canadian Cancer Society",
+        "url": "https://cancer.ca/en/cancer-information/cancer-types/breast/treatment/stage-4",
+    }
+]
+
+
+def rule(rule_id: str, conditions: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": rule_id,
+        "version": "1.0.0",
+        "status": "active",
+        "title": f"Test rule {rule_id}",
+        "category": "endocrine",
+        "when": "when words",
+        "then": "then words",
+        "conditions": conditions,
+        "card": {
+            "summary": f"Consider {rule_id}",
+            "indicator": "info",
+            "detail": "Detail from the rule file.",
+        },
+        "sources": SOURCE,
+        "evidence": {"note": "test", "seed_documents": ["CCS"]},
+        **extra,
+    }
+
+
+def knowledge_with(tmp_path: Path, *rules: dict[str, Any]) -> Knowledge:
+    real = default_knowledge_dir()
+    shutil.copy(real / "service.yaml", tmp_path / "service.yaml")
+    shutil.copytree(real / "codes", tmp_path / "codes")
+    (tmp_path / "rules").mkdir()
+    for item in rules:
+        (tmp_path / "rules" / f"{item['id']}.yaml").write_text(yaml.safe_dump(item))
+    return load_knowledge(tmp_path)
+
+
+def metastatic(**facts: Any) -> PatientProfile:
+    values: dict[str, Any] = {"breast_cancer": Fact("yes"), "metastatic": Fact("yes")}
+    values.update({k: v if isinstance(v, Fact) else Fact(v) for k, v in facts.items()})
+    return PatientProfile(patient_id="p1", **values)
+
+
+def fired(knowledge: Knowledge, profile: PatientProfile) -> list[str]:
+    return [item.rule.id for item in evaluate(profile, knowledge)]
+
+
+def test_equals_one_of_and_integer_bounds(tmp_path: Path) -> None:
+    kb = knowledge_with(
+        tmp_path,
+        rule("first-line", {"menopausal_status": ["postmenopausal"], "metastatic_lines": {"at_most": 0}}),
+        rule("later-line", {"metastatic_lines": {"at_least": 1}}),
+    )
+    assert fired(kb, metastatic(menopausal_status="postmenopausal")) == ["first-line"]
+    assert fired(kb, metastatic(menopausal_status="postmenopausal", metastatic_lines=2)) == ["later-line"]
+    assert fired(kb, metastatic(menopausal_status="premenopausal")) == []
+
+
+@pytest.mark.parametrize("status", ["unknown", "conflicting"])
+def test_unknown_is_not_negative(tmp_path: Path, status: str) -> None:
+    kb = knowledge_with(tmp_path, rule("her2-not-positive", {"her2_status": {"not": "positive"}}))
+    assert fired(kb, metastatic(her2_status=status)) == []
+    assert fired(kb, metastatic(her2_status="negative")) == ["her2-not-positive"]
+
+
+def test_set_conditions(tmp_path: Path) -> None:
+    kb = knowledge_with(
+        tmp_path,
+        rule("after-t-dm1", {"metastatic_therapies": {"includes": "t_dm1", "excludes": "t_dxd"}}),
+        rule("bone", {"metastatic_sites": {"includes_any": ["bone"]}}),
+    )
+    assert fired(kb, metastatic(metastatic_therapies=frozenset({"t_dm1", "her2_directed"}))) == [
+        "after-t-dm1"
+    ]
+    assert fired(kb, metastatic(metastatic_therapies=frozenset({"t_dm1", "t_dxd"}))) == []
+    assert fired(kb, metastatic(metastatic_sites=frozenset({"bone", "liver"}))) == ["bone"]
+
+
+def test_any_of_needs_one_group(tmp_path: Path) -> None:
+    kb = knowledge_with(
+        tmp_path,
+        rule(
+            "hr-neg-or-visceral",
+            {},
+            any_of=[{"hormone_receptor_status": "negative"}, {"visceral_metastases": "yes"}],
+        ),
+    )
+    assert fired(kb, metastatic(hormone_receptor_status="negative")) == ["hr-neg-or-visceral"]
+    assert fired(kb, metastatic(hormone_receptor_status="positive", visceral_metastases="yes")) == [
+        "hr-neg-or-visceral"
+    ]
+    assert fired(kb, metastatic(hormone_receptor_status="positive", visceral_metastases="no")) == []
+
+
+def test_no_breast_cancer_or_not_metastatic_gets_no_stage_4_cards(tmp_path: Path) -> None:
+    kb = knowledge_with(
+        tmp_path,
+        rule("therapy", {"hormone_receptor_status": "positive"}),
+        rule("staging-gap", {"metastatic": ["unknown"]}, applies_to="breast_cancer"),
+    )
+    no_cancer = PatientProfile(
+        patient_id="p1", breast_cancer=Fact("no"), hormone_receptor_status=Fact("positive")
+    )
+    assert fired(kb, no_cancer) == []
+    early = PatientProfile(
+        patient_id="p1",
+        breast_cancer=Fact("yes"),
+        metastatic=Fact("no"),
+        hormone_receptor_status=Fact("positive"),
+    )
+    assert fired(kb, early) == []
+    unknown = PatientProfile(
+        patient_id="p1", breast_cancer=Fact("yes"), hormone_receptor_status=Fact("positive")
+    )
+    assert fired(kb, unknown) == ["staging-gap"]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "field"),
+    [
+        ({"no_such_field": "yes"}, "conditions.no_such_field"),
+        ({"her2_status": "maybe"}, "conditions.her2_status"),
+        ({"metastatic_lines": {"at_most": "two"}}, "conditions.metastatic_lines"),
+        ({"metastatic_sites": "bone"}, "conditions.metastatic_sites"),
+        ({"prior_therapies": {"includes": "unobtainium"}}, "conditions.prior_therapies"),
+    ],
+)
+def test_bad_conditions_stop_loading_naming_file_and_field(
+    tmp_path: Path, conditions: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(KnowledgeError) as err:
+        knowledge_with(tmp_path, rule("bad-rule", conditions))
+    assert err.value.file == "bad-rule.yaml"
+    assert err.value.field == field
+
+
+def test_card_has_spec_fields_facts_with_evidence_and_escaped_data(tmp_path: Path) -> None:
+    kb = knowledge_with(tmp_path, rule("er-pos", {"er_status": "positive"}))
+    evidence = (Evidence("Observation/er-1", "2025-09-12", "ER: <img src=x onerror=alert(1)> **Positive**"),)
+    profile = metastatic(er_status=Fact("positive", evidence))
+    [card] = render_cards(evaluate(profile, kb), profile, kb)
+    assert uuid.UUID(card["uuid"]).version == 8
+    assert kb.rule_for_card(key_of(card["uuid"])) == "er-pos"
+    assert card["summary"] == "Consider er-pos" and card["indicator"] == "info"
+    assert card["source"]["label"] == SOURCE[0]["label"] and card["source"]["url"] == SOURCE[0]["url"]
+    assert card["links"] == [{"label": SOURCE[0]["label"], "url": SOURCE[0]["url"], "type": "absolute"}]
+    assert all(r["display"] for r in card["overrideReasons"])
+    detail = card["detail"]
+    assert "Detail from the rule file." in detail
+    assert "Observation/er-1" in detail and "2025-09-12" in detail
+    assert "<img" not in detail and "&lt;img" in detail
+    assert "**Positive**" not in detail
+
+
+def test_beyond_seed_rules_say_so_and_suggestions_propose_an_order(tmp_path: Path) -> None:
+    new = rule(
+        "test-esr1",
+        {"hormone_receptor_status": "positive"},
+        category="testing",
+        evidence={"note": "ASCO 2023", "beyond_seed_documents": True, "trials": ["EMERALD"]},
+        suggestions=[
+            {"label": "Order ESR1 testing", "code": "69548-6", "display": "Genetic variant assessment"}
+        ],
+    )
+    kb = knowledge_with(tmp_path, new)
+    profile = metastatic(hormone_receptor_status="positive")
+    [card] = render_cards(evaluate(profile, kb), profile, kb)
+    assert kb.service.beyond_seed_notice in card["detail"] and "EMERALD" in card["detail"]
+    assert card["selectionBehavior"] == "any"
+    [suggestion] = card["suggestions"]
+    [action] = suggestion["actions"]
+    assert action["type"] == "create" and action["description"]
+    assert action["resource"]["resourceType"] == "ServiceRequest"
+    assert action["resource"]["code"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "69548-6",
+        "display": "Genetic variant assessment",
+    }
+    assert action["resource"]["subject"] == {"reference": "Patient/p1"}
+
+
+def test_card_uuids_are_unique_and_carry_the_rule_key() -> None:
+    uuids = {card_uuid("some-rule") for _ in range(1000)}
+    assert len(uuids) == 1000
+    assert {key_of(u) for u in uuids} == {rule_key("some-rule")}
+    assert key_of("3fa85f64-5717-4562-b3fc-2c963f66afa6") is None  # a v4 uuid from elsewhere
+    assert key_of("not a uuid") is None
+
+
+def test_escape_md_neutralises_links_and_html() -> None:
+    assert escape_md("[click](javascript:x)") == "\\[click\\]\\(javascript:x\\)"
+    assert escape_md("a & b") == "a &amp; b"
