@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cds.errors import PayloadTooLarge, operation_outcome
+from cds.observability import hook_instance_var, observe_request, request_id_var, route_template
 
 log = logging.getLogger("cds.api")
 
@@ -118,3 +121,47 @@ class GuardMiddleware:
                     "Internal error; the service log has the details.", code="exception"
                 )
                 await send_json(send, 500, outcome)
+
+
+_REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _request_id(scope: Scope) -> str:
+    """The caller's X-Request-Id when it is a short plain token, else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if 0 < len(text) <= 64 and set(text) <= _REQUEST_ID_OK:
+                return text
+    return uuid.uuid4().hex
+
+
+class ObservabilityMiddleware:
+    """Request id (echoed as X-Request-Id, put on every log line) and the latency histogram."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        token = request_id_var.set(request_id)
+        hook_token = hook_instance_var.set(None)
+        started = time.perf_counter()
+        status = 500
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            observe_request(route_template(scope), status, time.perf_counter() - started)
+            hook_instance_var.reset(hook_token)
+            request_id_var.reset(token)

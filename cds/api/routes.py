@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from cds.api.deps import Authenticated, ServiceDep
 from cds.errors import BadRequest
 from cds.hooks import FeedbackRequest
+from cds.observability import count_cards, count_feedback, hook_instance_var
 from cds.pathway.ids import key_of
 from cds.service import parse_json, validation_message
 from cds.store import FeedbackRecord, FeedbackStore
@@ -36,9 +37,14 @@ async def discovery(service: ServiceDep) -> Response:
 async def call_service(service_id: str, request: Request, service: ServiceDep) -> Response:
     service.check_service(service_id)
     pending = service.prepare(await request.body())
+    hook_instance_var.set(pending.request.hookInstance)
     if pending.needs_io:
         await run_in_threadpool(service.fetch, pending)
-    return json_response(service.finish(pending))
+    result = service.finish(pending)
+    rule_ids = [card["source"]["topic"]["code"] for card in result["cards"]]
+    count_cards(rule_ids)
+    request.app.state.shown.add(rule_ids)
+    return json_response(result)
 
 
 @router.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
@@ -74,4 +80,6 @@ async def feedback(service_id: str, request: Request, service: ServiceDep) -> Re
     ]
     store: FeedbackStore = request.app.state.store
     stored = await asyncio.to_thread(store.add, records)
+    for record in records:
+        count_feedback(record.rule_id, record.outcome)
     return json_response({"received": len(records), "stored": stored})

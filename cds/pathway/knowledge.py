@@ -59,9 +59,20 @@ class Knowledge:
         return self.rule_by_key.get(card_uuid_key) if card_uuid_key else None
 
 
-def _read_yaml(path: Path) -> Any:
+class _YamlLoader(yaml.SafeLoader):
+    """Safe YAML without YAML 1.1 booleans: a clinician's ``yes``/``no`` stays the word it is."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a knowledge-base YAML file; a problem names the file."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)  # noqa: S506 - safe loader subclass
     except (OSError, UnicodeDecodeError) as exc:
         raise KnowledgeError(path.name, "(file)", f"cannot be read: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -75,7 +86,7 @@ def _model_error(name: str, exc: ValidationError) -> KnowledgeError:
 
 
 def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise KnowledgeError(path.name, "(file)", "must be a mapping of rule fields")
     try:
@@ -107,7 +118,7 @@ def load_knowledge(directory: Path) -> Knowledge:
         raise KnowledgeError(
             str(directory), "(folder)", "knowledge base folder not found (CDS_KNOWLEDGE_DIR)"
         )
-    service_data = _read_yaml(directory / "service.yaml")
+    service_data = read_yaml(directory / "service.yaml")
     try:
         service = ServiceText.model_validate(service_data)
     except ValidationError as exc:

@@ -212,3 +212,15 @@ def test_card_uuids_are_unique_and_carry_the_rule_key() -> None:
 def test_escape_md_neutralises_links_and_html() -> None:
     assert escape_md("[click](javascript:x)") == "\\[click\\]\\(javascript:x\\)"
     assert escape_md("a & b") == "a &amp; b"
+
+
+def test_yes_and_no_in_rule_files_stay_words(tmp_path: Path) -> None:
+    """YAML 1.1 would read an unquoted ``yes`` as true; clinicians write yes."""
+    knowledge_with(tmp_path, rule("other", {"er_status": "positive"}))
+    (tmp_path / "rules" / "visceral.yaml").write_text(
+        yaml.safe_dump(rule("visceral", {})).replace(
+            "conditions: {}", "conditions:\n  visceral_metastases: yes"
+        )
+    )
+    kb = load_knowledge(tmp_path)
+    assert fired(kb, metastatic(visceral_metastases="yes")) == ["visceral"]
