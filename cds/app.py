@@ -15,14 +15,15 @@ from starlette.middleware.cors import CORSMiddleware
 
 from cds import __version__
 from cds.api import ops, routes
-from cds.api.middleware import BodyLimitMiddleware, GuardMiddleware
+from cds.api.middleware import BodyLimitMiddleware, GuardMiddleware, ObservabilityMiddleware
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import ServiceError, operation_outcome
 from cds.fhir.client import Fetcher, NoFetcher
+from cds.observability import configure_logging
 from cds.pathway.knowledge import load_knowledge
 from cds.service import PatientViewService
 from cds.settings import Settings, get_settings
-from cds.store import FeedbackStore
+from cds.store import FeedbackStore, ShownCounter
 
 log = logging.getLogger("cds.app")
 
@@ -54,6 +55,7 @@ def build_fetcher(settings: Settings) -> Fetcher:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level)
     knowledge = load_knowledge(settings.knowledge_dir)  # a bad rule file stops start-up here
 
     @asynccontextmanager
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = FeedbackStore(settings.resolved_database_url)
         store.migrate()
         app.state.store = store
+        app.state.shown = ShownCounter(store)
+        app.state.shown.start()
         if settings.auth == "off":
             log.warning("CDS_AUTH=off: calls are accepted WITHOUT a signed JWT. For local testing only.")
         gc.collect()
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.authenticator.close()
             app.state.service.fetcher.close()
+            app.state.shown.close()
             store.close()
 
     app = FastAPI(
@@ -106,4 +111,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         max_age=600,
     )
+    app.add_middleware(ObservabilityMiddleware)  # outermost: times everything, ids every log line
     return app
