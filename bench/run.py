@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -457,39 +456,60 @@ def sanity(server: Server, bodies: Path, n: int = 20) -> dict[str, Any]:
 def phase_throughput(
     args: argparse.Namespace, tool: str, data: dict[str, Any], data_dir: Path, with_peer: bool
 ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+    """Each server is started fresh per round; rounds interleave servers so drift hits all alike.
+
+    The reported row is the round with the highest req/s (other tenants of a shared machine only ever
+    slow a run down); every round is kept under ``rounds``.
+    """
+    by_name: dict[str, list[dict[str, Any]]] = {}
     probe = first_line(data["prefetch"])
-    for workers in args.workers:
-        for server in make_servers(workers, data_dir, with_peer):
-            row: dict[str, Any] = {"name": server.name, "kind": server.kind, "workers": workers}
-            if server.error:
-                row["error"] = server.error
-                rows.append(row)
-                log(f"{server.name}: skipped ({server.error})")
-                continue
-            log(f"{server.name}: starting")
-            with running(server, probe):
-                row["startup_s"] = server.startup_s
+    for rnd in range(args.rounds):
+        for workers in args.workers:
+            for server in make_servers(workers, data_dir, with_peer):
+                row: dict[str, Any] = {
+                    "name": server.name,
+                    "kind": server.kind,
+                    "workers": workers,
+                    "round": rnd,
+                }
+                by_name.setdefault(server.name, []).append(row)
                 if server.error:
                     row["error"] = server.error
-                    rows.append(row)
-                    log(f"{server.name}: {server.error}")
+                    log(f"{server.name}: skipped ({server.error})")
                     continue
-                row["sanity"] = sanity(server, data["prefetch"])
-                load(tool, server.port, server.path, data["prefetch"], args.connections, args.warmup)
-                if server.kind == "service":
-                    row["rss_after_warmup"] = server.rss()
-                result = load(
-                    tool, server.port, server.path, data["prefetch"], args.connections, args.duration
-                )
-                row.update(result)
-                if server.kind == "service":
-                    row["rss_after_load"] = server.rss()
-                log(
-                    f"{server.name}: {result['rps']} req/s p50 {result['p50_ms']} ms "
-                    f"p99 {result['p99_ms']} ms errors {result['errors']}"
-                )
-            rows.append(row)
+                with running(server, probe):
+                    row["startup_s"] = server.startup_s
+                    if server.error:
+                        row["error"] = server.error
+                        log(f"{server.name}: {server.error}")
+                        continue
+                    row["sanity"] = sanity(server, data["prefetch"])
+                    load(tool, server.port, server.path, data["prefetch"], args.connections, args.warmup)
+                    if server.kind == "service":
+                        row["rss_after_warmup"] = server.rss()
+                    row["loadavg_before"] = os.getloadavg()[0]
+                    result = load(
+                        tool, server.port, server.path, data["prefetch"], args.connections, args.duration
+                    )
+                    row.update(result)
+                    if server.kind == "service":
+                        row["rss_after_load"] = server.rss()
+                    log(
+                        f"round {rnd + 1}/{args.rounds} {server.name}: {result['rps']} req/s "
+                        f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms errors {result['errors']}"
+                    )
+    rows: list[dict[str, Any]] = []
+    for runs in by_name.values():
+        measured = [r for r in runs if "rps" in r]
+        best = dict(max(measured, key=lambda r: r["rps"]) if measured else runs[-1])
+        best["rounds"] = [
+            {k: r.get(k) for k in ("rps", "p50_ms", "p99_ms", "startup_s", "loadavg_before", "error")}
+            for r in runs
+        ]
+        starts = [r["startup_s"] for r in runs if r.get("startup_s") is not None]
+        if starts:
+            best["startup_s"] = max(starts)
+        rows.append(best)
     return rows
 
 
@@ -636,32 +656,40 @@ def phase_memory(
         out["rss_idle"] = server.rss()
         load(tool, server.port, server.path, data["prefetch"], args.connections, args.warmup)
         out["rss_after_warmup"] = server.rss()
-        rps = est_rps or 500.0
-        seconds = min(args.soak / rps, args.soak_max_seconds)
+        rps = est_rps or 300.0
+        chunk = min(10.0, max(2.0, args.soak / rps / 10))
         samples: list[dict[str, Any]] = []
-        stop = threading.Event()
-
-        def sampler() -> None:
-            t0 = time.perf_counter()
-            while not stop.wait(max(1.0, seconds / 20)):
-                samples.append({"t_s": round(time.perf_counter() - t0, 1), **server.rss()})
-
-        thread = threading.Thread(target=sampler, daemon=True)
-        thread.start()
-        try:
-            result = load(tool, server.port, server.path, data["prefetch"], args.connections, seconds)
-        finally:
-            stop.set()
-            thread.join(5)
-        out["soak"] = result
+        chunks: list[dict[str, Any]] = []
+        total = 0
+        t0 = time.perf_counter()
+        while total < args.soak and time.perf_counter() - t0 < args.soak_max_seconds:
+            left = (args.soak - total) / max(rps, 1.0)
+            result = load(
+                tool, server.port, server.path, data["prefetch"], args.connections, min(chunk, left + 1)
+            )
+            chunks.append(result)
+            total += result["requests"]
+            if result["requests"] and result["seconds"]:
+                rps = result["rps"]
+            samples.append({"calls": total, "t_s": round(time.perf_counter() - t0, 1), **server.rss()})
+        seconds = sum(c["seconds"] for c in chunks)
+        out["soak"] = {
+            "requests": total,
+            "seconds": round(seconds, 1),
+            "rps": round(total / seconds, 1) if seconds else 0.0,
+            "p50_ms_median_of_chunks": statistics.median(c["p50_ms"] for c in chunks) if chunks else None,
+            "p99_ms_max_of_chunks": max((c["p99_ms"] for c in chunks), default=None),
+            "errors": sum(sum(c["errors"].values()) for c in chunks),
+        }
         out["rss_after_soak"] = server.rss()
         out["samples"] = samples
         warm = out["rss_after_warmup"]["workers_mb"]
         end = out["rss_after_soak"]["workers_mb"]
-        mid = samples[len(samples) // 2]["workers_mb"] if samples else warm
+        half = next((x for x in samples if x["calls"] >= total / 2), None)
+        mid = half["workers_mb"] if half else warm
         out["growth_mb"] = {p: round((end.get(p) or 0) - (warm.get(p) or 0), 1) for p in end}
         out["growth_second_half_mb"] = {p: round((end.get(p) or 0) - (mid.get(p) or 0), 1) for p in end}
-        log(f"memory: {result['requests']} calls; RSS per worker {end} MB; growth {out['growth_mb']} MB")
+        log(f"memory: {total} calls; RSS per worker {end} MB; growth {out['growth_mb']} MB")
     return out
 
 
@@ -842,6 +870,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--fhir-delay-ms", type=float, default=50.0)
     ap.add_argument("--soak", type=int, default=None, help="calls in the memory soak (issue: 100000)")
     ap.add_argument("--soak-max-seconds", type=float, default=900.0)
+    ap.add_argument(
+        "--rounds", type=int, default=None, help="throughput rounds per server (best is reported)"
+    )
     ap.add_argument("--no-peer", action="store_true", help="skip HealthChain")
     ap.add_argument("--phases", default="throughput,scaling,fetch,memory")
     ap.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto")
@@ -853,6 +884,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.scaling_seconds = args.scaling_seconds or (3.0 if quick else 8.0)
     args.fetch_seconds = args.fetch_seconds or (4.0 if quick else 10.0)
     args.soak = args.soak or (3_000 if quick else 30_000)
+    args.rounds = args.rounds or (1 if quick else 2)
     args.workers = [int(w) for w in str(args.workers).split(",") if w]
     args.phases = set(args.phases.split(","))
     if args.patients < 500:
