@@ -18,7 +18,7 @@ from cds.api import ops, routes
 from cds.api.middleware import BodyLimitMiddleware, GuardMiddleware, ObservabilityMiddleware
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import ServiceError, operation_outcome
-from cds.fhir.client import Fetcher, NoFetcher
+from cds.fhir.client import Fetcher, HttpFetcher
 from cds.observability import configure_logging
 from cds.pathway.knowledge import load_knowledge
 from cds.service import PatientViewService
@@ -50,7 +50,11 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def build_fetcher(settings: Settings) -> Fetcher:
-    return NoFetcher()
+    """Fetch from allowlisted FHIR servers only: with an empty CDS_FHIR_SERVER_ALLOWLIST (the default)
+    no server is contacted and a call lacking required prefetch gets a 412 naming the allowlist."""
+    if "*" in settings.allowed_fhir_servers:
+        log.warning("CDS_FHIR_SERVER_ALLOWLIST=*: any fhirServer a caller names is contacted. Testing only.")
+    return HttpFetcher(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

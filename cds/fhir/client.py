@@ -1,15 +1,37 @@
 """Fetching what the prefetch did not bring, from the client's FHIR server.
 
-STUB until the FHIR fetch work lands: it fetches nothing, so a missing required key answers 412.
+``HttpFetcher`` runs every missing query at once on a shared thread pool over one pooled ``requests``
+session, so a call that must fetch costs about one FHIR round trip, not the sum of them. Bounds, all
+from Settings (docs/fhir-fetch.md): a per-request timeout, the hook call's overall deadline, pages and
+resources per key, and bytes per response (enforced while streaming, so a huge or trickling answer
+cannot hold a worker). Only servers on ``CDS_FHIR_SERVER_ALLOWLIST`` are contacted; the access token
+goes to ``fhirServer`` and nowhere else (redirects are not followed, ``next`` links that leave the
+server's base are not followed), and it never appears in an error, an issue or a log line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import http.cookiejar
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import SplitResult, urlsplit
 
-from cds.profile.model import DataIssue
+import orjson
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from cds.observability import observe_fhir_fetch
+from cds.profile.model import DataIssue, Evidence
+from cds.settings import Settings
+
+log = logging.getLogger("cds.fhir.client")
 
 
 @dataclass(slots=True)
@@ -56,3 +78,487 @@ class NoFetcher:
 
     def close(self) -> None:
         return None
+
+
+# --- URLs and the allowlist -----------------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A normalised FHIR base URL: lower-case scheme and host, explicit port, path without a final /."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def url(self) -> str:
+        default = _DEFAULT_PORTS[self.scheme] == self.port
+        netloc = self.host if default else f"{self.host}:{self.port}"
+        if ":" in self.host:  # IPv6 literal
+            netloc = f"[{self.host}]" if default else f"[{self.host}]:{self.port}"
+        return f"{self.scheme}://{netloc}{self.path}"
+
+    def contains(self, other: Base) -> bool:
+        """``other`` is this base or lies under it (same origin, path on a segment boundary)."""
+        if (other.scheme, other.host, other.port) != (self.scheme, self.host, self.port):
+            return False
+        return other.path == self.path or other.path.startswith(self.path + "/")
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None:
+        return None  # credentials in a URL are never used (nor echoed)
+    return parts
+
+
+def parse_base(url: str) -> Base | None:
+    """A FHIR base URL, or None if it is not a plain absolute http(s) URL without query or userinfo."""
+    parts = _split(url)
+    if parts is None or parts.query or parts.fragment:
+        return None
+    scheme = parts.scheme.lower()
+    return Base(scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS[scheme], parts.path.rstrip("/"))
+
+
+def _same_base(url: str, base: Base) -> bool:
+    """A page URL (query allowed) lies under ``base``: same scheme, host and port, path below it."""
+    parts = _split(url)
+    if parts is None or parts.fragment:
+        return False
+    scheme = parts.scheme.lower()
+    here = Base(scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS[scheme], parts.path.rstrip("/"))
+    return base.contains(here)
+
+
+def _safe_label(url: str) -> str:
+    """How a caller-supplied server URL is named in errors: scheme, host, port and path only."""
+    base = parse_base(url)
+    if base is not None:
+        return base.url
+    parts = _split(url.split("?", 1)[0].split("#", 1)[0])
+    return "(an invalid URL)" if parts is None else f"{parts.scheme}://{parts.hostname}"
+
+
+class Allowlist:
+    """``CDS_FHIR_SERVER_ALLOWLIST``: FHIR bases the service may call. ``*`` allows any (testing only)."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.any = False
+        self.bases: list[Base] = []
+        for entry in entries:
+            if entry.strip() == "*":
+                self.any = True
+                continue
+            base = parse_base(entry)
+            if base is None:
+                raise ValueError(f"CDS_FHIR_SERVER_ALLOWLIST: {entry!r} is not an absolute http(s) base URL")
+            self.bases.append(base)
+
+    def allows(self, base: Base) -> bool:
+        return self.any or any(allowed.contains(base) for allowed in self.bases)
+
+
+# --- reading one key ----------------------------------------------------------------------------
+
+
+class FetchError(Exception):
+    """Why one key could not be read; the message is shown to clinicians and callers (no token)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # low-cardinality metrics label
+
+
+JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+_RETRY_STATUSES = frozenset({429, 503})
+_MAX_ATTEMPTS = 4
+_BACKOFF_S = 0.1
+_CHUNK = 64 * 1024
+_OLD_TYPES = {  # resource types that exist in DSTU2/STU3 but not in R4
+    "MedicationOrder": "DSTU2",
+    "DiagnosticOrder": "DSTU2",
+    "DeviceUseRequest": "DSTU2",
+    "ProcedureRequest": "STU3",
+    "ReferralRequest": "STU3",
+    "ProcessRequest": "STU3",
+}
+
+
+def _not_r4(resource: Mapping[str, Any]) -> str | None:
+    """A cheap sign that a resource is DSTU2/STU3 rather than R4, described for a person, or None."""
+    rtype = resource.get("resourceType")
+    if isinstance(rtype, str) and rtype in _OLD_TYPES:
+        return f"it returned {rtype} resources, which exist only in FHIR {_OLD_TYPES[rtype]}"
+    if rtype == "Condition":
+        if "patient" in resource and "subject" not in resource:
+            return "its Conditions name the patient in Condition.patient, as in FHIR DSTU2"
+        for name in ("clinicalStatus", "verificationStatus"):
+            if isinstance(resource.get(name), str):
+                return f"its Conditions carry {name} as a plain code, as in FHIR DSTU2/STU3"
+    if rtype in {"MedicationStatement", "MedicationRequest"} and "patient" in resource:
+        return f"its {rtype}s name the patient in {rtype}.patient, as in FHIR DSTU2"
+    if rtype == "Observation" and isinstance(resource.get("comments"), str):
+        return "its Observations carry Observation.comments, as in FHIR DSTU2"
+    return None
+
+
+def _outcome_text(outcome: Mapping[str, Any]) -> str:
+    texts = []
+    for issue in outcome.get("issue") or ():
+        if isinstance(issue, Mapping):
+            details = issue.get("details")
+            detail = (
+                issue.get("diagnostics")
+                or (details.get("text") if isinstance(details, Mapping) else None)
+                or issue.get("code")
+            )
+            if isinstance(detail, str):
+                texts.append(detail[:200])
+    return "; ".join(texts) or "no details"
+
+
+@dataclass(slots=True)
+class _Page:
+    resources: list[Mapping[str, Any]]
+    issues: list[DataIssue]
+    next_url: str | None
+
+
+class HttpFetcher:
+    """The production Fetcher: concurrent, pooled, bounded (see the module docstring)."""
+
+    def __init__(self, settings: Settings, *, max_workers: int = 16) -> None:
+        self.allowlist = Allowlist(settings.allowed_fhir_servers)
+        self.timeout_s = settings.fhir_timeout_s
+        self.max_pages = settings.fhir_max_pages
+        self.max_resources = settings.fhir_max_resources
+        self.max_bytes = settings.fhir_max_response_bytes
+        self.session = requests.Session()
+        self.session.trust_env = False  # no ~/.netrc credentials, no proxy settings picked up at random
+        # One session serves every caller: never keep a server's cookies for the next call.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max_workers, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fhir-fetch")
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.session.close()
+
+    # --- the Fetcher protocol -----------------------------------------------------------------------
+
+    def fetch(
+        self,
+        *,
+        server: str,
+        access_token: str | None,
+        queries: Mapping[str, str],
+        continuations: Mapping[str, str],
+        deadline: float,
+    ) -> dict[str, FetchResult]:
+        keys = [*queries, *continuations]
+        base = parse_base(server)
+        if base is None:
+            reason = f"fhirServer {_safe_label(server)} is not a plain http(s) base URL"
+            return {key: FetchResult(error=reason) for key in keys}
+        if not self.allowlist.allows(base):
+            log.warning("fhirServer %s is not on CDS_FHIR_SERVER_ALLOWLIST; nothing fetched", base.url)
+            reason = (
+                f"fhirServer {base.url} is not on this service's CDS_FHIR_SERVER_ALLOWLIST, "
+                "so it was not contacted"
+            )
+            return {key: FetchResult(error=reason) for key in keys}
+
+        headers = {"Accept": "application/fhir+json, application/json;q=0.9"}
+        if access_token:
+            headers["Authorization"] = f"Bearer {access_token}"
+        stop = threading.Event()  # set when the caller stops waiting: pending page loops end early
+        futures: dict[str, Future[FetchResult]] = {}
+        for key, relative in queries.items():
+            url = f"{base.url}/{relative.lstrip('/')}"
+            futures[key] = self.executor.submit(self._read_key, key, url, base, headers, deadline, stop, 0)
+        for key, url in continuations.items():
+            futures[key] = self.executor.submit(self._read_key, key, url, base, headers, deadline, stop, 1)
+
+        # Each task enforces the deadline itself; the small grace lets it report its own reason.
+        wait(
+            futures.values(), timeout=max(0.0, deadline - time.monotonic()) + 0.05, return_when=ALL_COMPLETED
+        )
+        stop.set()
+        results: dict[str, FetchResult] = {}
+        for key, future in futures.items():
+            if future.done() and future.exception() is None:
+                results[key] = future.result()
+            elif future.done():
+                exc = future.exception()
+                log.error("fetching %s failed unexpectedly: %s", key, type(exc).__name__)
+                results[key] = FetchResult(error="an internal error occurred while fetching it")
+            else:
+                future.cancel()
+                results[key] = FetchResult(
+                    error="the FHIR server did not answer before the hook call's deadline"
+                )
+        return results
+
+    # --- one key: its pages ---------------------------------------------------------------------------
+
+    def _read_key(
+        self,
+        key: str,
+        url: str,
+        base: Base,
+        headers: Mapping[str, str],
+        deadline: float,
+        stop: threading.Event,
+        pages_before: int,
+    ) -> FetchResult:
+        started = time.monotonic()
+        is_read = (
+            pages_before == 0 and "?" not in url[len(base.url) :] and url[len(base.url) :].count("/") >= 2
+        )
+        result = FetchResult()
+        try:
+            if not _same_base(url, base):
+                raise FetchError("its next page lies outside fhirServer and was not followed", "foreign_next")
+            pages = pages_before
+            while url:
+                if stop.is_set():
+                    raise FetchError("the hook call's deadline passed while reading it", "deadline")
+                body = self._get(url, headers, deadline)
+                pages += 1
+                page = self._page(body, key, is_read=is_read)
+                room = self.max_resources - len(result.resources)
+                if len(page.resources) > room:
+                    result.resources.extend(page.resources[:room])
+                    result.issues.extend(page.issues)
+                    result.issues.append(
+                        self._truncated(key, f"only the first {self.max_resources} resources")
+                    )
+                    break
+                result.resources.extend(page.resources)
+                result.issues.extend(page.issues)
+                if page.next_url is None:
+                    break
+                if not _same_base(page.next_url, base):
+                    result.issues.append(
+                        self._truncated(
+                            key, "only the first page: the next link leaves fhirServer and was not followed"
+                        )
+                    )
+                    break
+                if pages >= self.max_pages:
+                    result.issues.append(self._truncated(key, f"only the first {self.max_pages} pages"))
+                    break
+                url = page.next_url
+            non_r4 = next((hint for r in result.resources if (hint := _not_r4(r))), None)
+            if non_r4:
+                raise FetchError(
+                    f"the FHIR server's data is not FHIR R4 ({non_r4}); this service reads FHIR R4 only",
+                    "not_r4",
+                )
+        except FetchError as exc:
+            observe_fhir_fetch(time.monotonic() - started, ok=False, reason=exc.reason)
+            log.warning("could not fetch prefetch key %s from %s: %s", key, base.url, exc)
+            return FetchResult(error=str(exc))
+        observe_fhir_fetch(time.monotonic() - started, ok=True)
+        return result
+
+    @staticmethod
+    def _truncated(key: str, how: str) -> DataIssue:
+        return DataIssue(
+            "data",
+            "truncated",
+            f"{key}: the FHIR server had more data than this service reads; {how} were used.",
+            (Evidence(f"search ({key})", None, "cut short"),),
+        )
+
+    def _page(self, body: bytes, key: str, *, is_read: bool) -> _Page:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise FetchError("the FHIR server returned something that is not FHIR JSON", "not_json") from None
+        if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+            raise FetchError("the FHIR server returned something that is not FHIR JSON", "not_fhir")
+        rtype = data["resourceType"]
+        if rtype == "OperationOutcome":
+            raise FetchError(f"the FHIR server reported a problem: {_outcome_text(data)}", "outcome")
+        if is_read:
+            if rtype == "Bundle":
+                raise FetchError("the FHIR server answered a read with a Bundle", "unexpected")
+            return _Page([data], [], None)
+        if rtype != "Bundle":
+            raise FetchError(
+                f"the FHIR server answered a search with a {rtype[:64]}, not a Bundle", "unexpected"
+            )
+        if "type" not in data:
+            raise FetchError(
+                "the FHIR server returned a Bundle without a type, which is not FHIR R4", "not_r4"
+            )
+        entries = data.get("entry") or []
+        if not isinstance(entries, list):
+            raise FetchError("the FHIR server returned a Bundle whose entry is not a list", "not_fhir")
+        resources: list[Mapping[str, Any]] = []
+        issues: list[DataIssue] = []
+        for i, entry in enumerate(entries):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                if isinstance(entry, dict) and "content" in entry:
+                    raise FetchError(
+                        "the FHIR server returned Bundle entries with content instead of resource, "
+                        "which is FHIR DSTU1, not R4",
+                        "not_r4",
+                    )
+                issues.append(DataIssue("data", "unreadable", f"{key}: Bundle entry {i} holds no resource."))
+                continue
+            search = entry.get("search")
+            mode = search.get("mode") if isinstance(search, dict) else None
+            if resource.get("resourceType") == "OperationOutcome" or mode == "outcome":
+                issues.append(
+                    DataIssue(
+                        "data",
+                        "unreadable",
+                        f"The FHIR server reported a problem reading {key}: {_outcome_text(resource)}.",
+                        (Evidence(f"OperationOutcome ({key})", None, "server"),),
+                    )
+                )
+                continue
+            resources.append(resource)
+        next_url = None
+        for link in data.get("link") or ():
+            if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+                next_url = link["url"]
+        return _Page(resources, issues, next_url)
+
+    # --- one HTTP GET -------------------------------------------------------------------------------
+
+    def _get(self, url: str, headers: Mapping[str, str], deadline: float) -> bytes:
+        """The body of a 2xx JSON answer, retrying 429/503 while the deadline allows."""
+        for attempt in range(_MAX_ATTEMPTS):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.01:
+                raise FetchError(
+                    "the hook call's deadline passed before the FHIR server answered", "deadline"
+                )
+            budget = min(self.timeout_s, remaining)
+            ends = time.monotonic() + budget
+            try:
+                response = self.session.get(
+                    url, headers=headers, timeout=(budget, budget), stream=True, allow_redirects=False
+                )
+            except requests.Timeout:
+                raise self._timeout(budget, remaining) from None
+            except requests.RequestException:
+                raise FetchError("could not connect to the FHIR server", "connection") from None
+            with response:
+                status = response.status_code
+                if status in _RETRY_STATUSES and attempt + 1 < _MAX_ATTEMPTS:
+                    delay = self._retry_delay(response, attempt)
+                    if delay is not None and time.monotonic() + delay + 0.05 < deadline:
+                        time.sleep(delay)
+                        continue
+                if not 200 <= status < 300:
+                    raise self._status_error(status)
+                ctype = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+                if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
+                    raise FetchError(
+                        "the FHIR server returned something that is not FHIR JSON "
+                        f"(content type {ctype[:64]})",
+                        "not_json",
+                    )
+                self._check_version(response.headers.get("Content-Type", ""))
+                return self._read_body(response, ends, budget, remaining)
+        raise FetchError(
+            "the FHIR server stayed busy (HTTP 429/503) on every retry", "busy"
+        )  # pragma: no cover
+
+    def _timeout(self, budget: float, remaining: float) -> FetchError:
+        if budget < self.timeout_s or remaining <= budget:
+            return FetchError("the hook call's deadline passed before the FHIR server answered", "deadline")
+        return FetchError(f"the FHIR server did not answer within {self.timeout_s:g} s", "timeout")
+
+    @staticmethod
+    def _retry_delay(response: requests.Response, attempt: int) -> float | None:
+        after = response.headers.get("Retry-After")
+        if after is not None:
+            try:
+                return max(0.0, float(after))
+            except ValueError:
+                return None  # an HTTP date: too far away for a hook call
+        return _BACKOFF_S * (1 << attempt) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+
+    @staticmethod
+    def _status_error(status: int) -> FetchError:
+        if status in {401, 403}:
+            return FetchError(f"the FHIR server refused access (HTTP {status})", f"http_{status}")
+        if status == 404:
+            return FetchError("the FHIR server has no such resource (HTTP 404)", "http_404")
+        if status in _RETRY_STATUSES:
+            return FetchError(
+                f"the FHIR server was busy (HTTP {status}) and no retry fitted before the deadline",
+                f"http_{status}",
+            )
+        if 300 <= status < 400:
+            return FetchError(
+                f"the FHIR server answered with a redirect (HTTP {status}), which is not followed", "redirect"
+            )
+        if status >= 500:
+            return FetchError(f"the FHIR server failed (HTTP {status})", "http_5xx")
+        return FetchError(f"the FHIR server answered HTTP {status}", "http_4xx")
+
+    @staticmethod
+    def _check_version(content_type: str) -> None:
+        for param in content_type.split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "fhirversion":
+                version = value.strip().strip('"')
+                if version and not version.startswith("4.0"):
+                    raise FetchError(
+                        f"the FHIR server returned FHIR version {version[:16]} data; "
+                        "this service reads FHIR R4 (4.0) only",
+                        "not_r4",
+                    )
+
+    def _read_body(self, response: requests.Response, ends: float, budget: float, remaining: float) -> bytes:
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > self.max_bytes:
+            raise self._too_large()
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            # read1 returns what has arrived: a trickling answer is caught by the clock, not held
+            # until a whole chunk is in.
+            while chunk := response.raw.read1(_CHUNK, decode_content=True):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise self._too_large()
+                if time.monotonic() > ends:
+                    raise self._timeout(budget, remaining)
+                chunks.append(chunk)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+            if time.monotonic() > ends - 0.01:
+                raise self._timeout(budget, remaining) from None
+            raise FetchError(
+                "the connection to the FHIR server broke while reading its answer", "connection"
+            ) from None
+        return b"".join(chunks)
+
+    def _too_large(self) -> FetchError:
+        return FetchError(
+            f"the FHIR server's answer is larger than this service reads ({self.max_bytes} bytes)",
+            "too_large",
+        )

@@ -1,0 +1,226 @@
+"""Fixtures for the fetch tests: the loopback stub FHIR server, apps under test, hook requests."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cds.app import create_app
+from cds.settings import Settings, default_fixtures_dir
+from tests.servers.stub_fhir import StubFhir, running_stub
+
+TOKEN = "tok-SECRET-4f1c9e-do-not-leak"  # distinctive: searched for in every error body and log
+PATIENT = "pt-fetch-1"
+KEYS = ("patient", "conditions", "observations", "medicationRequests", "medicationStatements", "procedures")
+
+
+def _ref(pid: str) -> dict[str, str]:
+    return {"reference": f"Patient/{pid}"}
+
+
+def sample_resources(pid: str = PATIENT) -> list[dict[str, Any]]:
+    """A realistic metastatic HR+/HER2- patient (used until/alongside fhir_fixtures)."""
+    snomed, loinc = "http://snomed.info/sct", "http://loinc.org"
+    active = {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+    }
+    final = "final"
+    return [
+        {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1957-03-02"},
+        {
+            "resourceType": "Condition",
+            "id": f"{pid}-bc",
+            "clinicalStatus": active,
+            "code": {
+                "coding": [{"system": snomed, "code": "254837009", "display": "Malignant neoplasm of breast"}]
+            },
+            "subject": _ref(pid),
+            "onsetDateTime": "2020-01-10",
+        },
+        {
+            "resourceType": "Condition",
+            "id": f"{pid}-met",
+            "clinicalStatus": active,
+            "code": {
+                "coding": [
+                    {"system": snomed, "code": "94222008", "display": "Secondary malignant neoplasm of bone"}
+                ]
+            },
+            "subject": _ref(pid),
+            "onsetDateTime": "2024-05-01",
+        },
+        {
+            "resourceType": "Observation",
+            "id": f"{pid}-er",
+            "status": final,
+            "code": {
+                "coding": [
+                    {"system": loinc, "code": "16112-5", "display": "Estrogen receptor [Interpretation]"}
+                ]
+            },
+            "subject": _ref(pid),
+            "effectiveDateTime": "2024-05-03",
+            "valueCodeableConcept": {
+                "coding": [{"system": snomed, "code": "10828004", "display": "Positive"}]
+            },
+        },
+        {
+            "resourceType": "Observation",
+            "id": f"{pid}-pr",
+            "status": final,
+            "code": {
+                "coding": [
+                    {"system": loinc, "code": "16113-3", "display": "Progesterone receptor [Interpretation]"}
+                ]
+            },
+            "subject": _ref(pid),
+            "effectiveDateTime": "2024-05-03",
+            "valueCodeableConcept": {
+                "coding": [{"system": snomed, "code": "10828004", "display": "Positive"}]
+            },
+        },
+        {
+            "resourceType": "Observation",
+            "id": f"{pid}-her2",
+            "status": final,
+            "code": {"coding": [{"system": loinc, "code": "48676-1", "display": "HER2 [Interpretation]"}]},
+            "subject": _ref(pid),
+            "effectiveDateTime": "2024-05-03",
+            "valueCodeableConcept": {
+                "coding": [{"system": snomed, "code": "260385009", "display": "Negative"}]
+            },
+        },
+        {
+            "resourceType": "Procedure",
+            "id": f"{pid}-ooph",
+            "status": "completed",
+            "code": {"coding": [{"system": snomed, "code": "83152002", "display": "Oophorectomy"}]},
+            "subject": _ref(pid),
+            "performedDateTime": "2015-06-01",
+        },
+    ]
+
+
+KEY_OF_TYPE = {
+    "Patient": "patient",
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationRequest": "medicationRequests",
+    "MedicationStatement": "medicationStatements",
+    "Procedure": "procedures",
+}
+
+
+def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+    }
+
+
+def prefetch_for(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a client that honoured every template would send for these resources."""
+    out: dict[str, Any] = {k: searchset([]) for k in KEYS if k != "patient"}
+    for r in resources:
+        key = KEY_OF_TYPE[r["resourceType"]]
+        if key == "patient":
+            out["patient"] = r
+        else:
+            out[key]["entry"].append({"resource": r, "search": {"mode": "match"}})
+    return out
+
+
+def hook_request(
+    *,
+    patient: str = PATIENT,
+    server: str | None = None,
+    token: str | None = None,
+    prefetch: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/onc-1", "patientId": patient},
+    }
+    if server is not None:
+        body["fhirServer"] = server
+    if token is not None:
+        body["fhirAuthorization"] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "cds-mbc",
+        }
+    if prefetch is not None:
+        body["prefetch"] = dict(prefetch)
+    return body
+
+
+def fixture_requests() -> list[tuple[str, dict[str, Any]]]:
+    """fhir_fixtures/*/request.json with a prefetch (written by the fixtures work)."""
+    out = []
+    for path in sorted(Path(default_fixtures_dir()).glob("*/request.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data.get("prefetch"), dict):
+            out.append((path.parent.name, data))
+    return out
+
+
+def resources_of(prefetch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for value in prefetch.values():
+        if not isinstance(value, dict):
+            continue
+        if value.get("resourceType") == "Bundle":
+            out.extend(copy.deepcopy(e["resource"]) for e in value.get("entry") or () if "resource" in e)
+        elif value.get("resourceType") != "OperationOutcome":
+            out.append(copy.deepcopy(value))
+    return out
+
+
+def card_keys(response_json: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """What must be identical between prefetch and fetch: rule id, summary, indicator (not uuids)."""
+    return sorted(
+        (c["source"]["topic"]["code"], c["summary"], c["indicator"]) for c in response_json["cards"]
+    )
+
+
+AppFactory = Callable[..., AbstractContextManager[TestClient]]
+
+
+@pytest.fixture
+def stub() -> Iterator[StubFhir]:
+    with running_stub() as server:
+        yield server
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> AppFactory:
+    """``with make_client(allowlist=..., **settings) as client:`` an app on a fresh data dir."""
+    counter = iter(range(1000))
+
+    @contextmanager
+    def factory(allowlist: str, **overrides: Any) -> Iterator[TestClient]:
+        data_dir = tmp_path / f"app{next(counter)}"
+        data_dir.mkdir()
+        settings = Settings(auth="off", data_dir=data_dir, fhir_server_allowlist=allowlist, **overrides)
+        with TestClient(create_app(settings)) as client:
+            yield client
+
+    return factory
+
+
+def call(client: TestClient, body: Mapping[str, Any]) -> Any:
+    service_id = client.get("/cds-services").json()["services"][0]["id"]
+    return client.post(f"/cds-services/{service_id}", json=body)
