@@ -1,28 +1,671 @@
 """Code lists (``cards/codes/*.yaml``) and coding helpers.
 
-STUB interface, to be completed by the profile work: the loader, the cheap raw-JSON relevance filter
-used before validation, and the drug-class vocabulary that rule conditions may name.
+Each YAML file holds one concept (``concept`` = the file stem): codes by system, ICD-10 prefixes,
+text phrases for codings that carry no standard code, and ``keywords`` for the cheap relevance
+filter. ``medications.yaml`` holds drugs (RxNorm codes, synonyms, classes) and the class vocabulary
+that rule conditions may name. ``Terminology.load`` reads every file once at start and refuses a bad
+one with ``KnowledgeError(file, field, problem)``.
+
+Matching rules (documented here because every profile module relies on them):
+
+* systems are folded to short keys (``system_key``): all ICD-10 flavours (CM, GM, WHO) become
+  ``icd10``; unknown URIs keep their own key so a local code never collides with a standard one;
+  entries with ``system: any`` match the code under any (or no) system (v3 interpretation codes are
+  seen with wrong system URIs);
+* ICD-10 and AJCC codes compare upper-case without dots (``C50.911`` = ``C50911``);
+* ``prefixes`` match the longest prefix first (``C79.5`` bone before ``C79`` other);
+* text phrases match whole words, case-insensitive; a concept's ``exclude_text`` vetoes a text match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import yaml
+
+from cds.errors import KnowledgeError
+
+Role = Literal["test", "value", "condition", "finding", "procedure", "medication"]
+_ROLES: frozenset[str] = frozenset({"test", "value", "condition", "finding", "procedure", "medication"})
+
+#: YAML system names and the URIs they stand for (for documentation and exact lookup).
+SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {
+    "snomed": ("http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96"),
+    "loinc": ("http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"),
+    "icd10": (
+        "http://hl7.org/fhir/sid/icd-10-cm",
+        "http://hl7.org/fhir/sid/icd-10",
+        "http://fhir.de/CodeSystem/bfarm/icd-10-gm",
+        "http://fhir.de/CodeSystem/dimdi/icd-10-gm",
+        "urn:oid:2.16.840.1.113883.6.90",
+        "urn:oid:2.16.840.1.113883.6.3",
+    ),
+    "rxnorm": ("http://www.nlm.nih.gov/research/umls/rxnorm", "urn:oid:2.16.840.1.113883.6.88"),
+    "ajcc": ("http://cancerstaging.org",),
+    "hgnc": ("http://www.genenames.org/geneId", "http://www.genenames.org"),
+    "seer": ("http://seer.cancer.gov",),
+    "v3-interpretation": ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",),
+}
+_YAML_SYSTEMS = frozenset(SYSTEM_URIS) | {"any"}
+_EXACT: dict[str, str] = {uri: key for key, uris in SYSTEM_URIS.items() for uri in uris}
+_KEY_CACHE: dict[str, str] = {}
+_DOTLESS = frozenset({"icd10", "ajcc"})
+
+#: ICD-10 three-character categories the cheap relevance filter accepts (breast, secondaries,
+#: receptor status, genetic susceptibility, acquired absence of ovaries).
+_ICD_CATEGORIES = frozenset({"C50", "C77", "C78", "C79", "C7B", "Z17", "Z15", "Z90"})
+
+_PUNCT = str.maketrans({c: " " for c in "()[],;:.!?\"'*=<>|\\{}#&"})
+
+
+def system_key(uri: str | None) -> str:
+    """Fold a coding system URI to a short key ("snomed", "loinc", "icd10", ...; "" when absent)."""
+    if not uri:
+        return ""
+    key = _KEY_CACHE.get(uri)
+    if key is not None:
+        return key
+    key = _EXACT.get(uri)
+    if key is None:
+        low = uri.lower()
+        if "snomed" in low:
+            key = "snomed"
+        elif "loinc" in low:
+            key = "loinc"
+        elif "icd-10" in low or "icd10" in low:
+            key = "icd10"
+        elif "rxnorm" in low:
+            key = "rxnorm"
+        elif "genenames" in low or "hgnc" in low:
+            key = "hgnc"
+        elif "cancerstaging" in low:
+            key = "ajcc"
+        elif "observationinterpretation" in low or "observation-interpretation" in low:
+            key = "v3-interpretation"
+        else:
+            key = "other:" + low
+    if len(_KEY_CACHE) < 10_000:
+        _KEY_CACHE[uri] = key
+    return key
+
+
+def norm_code(key: str, code: str) -> str:
+    code = code.strip()
+    if key in _DOTLESS:
+        return code.upper().replace(".", "").replace(" ", "")
+    return code
+
+
+def words(text: str) -> str:
+    """Lower-case, punctuation to spaces, single-spaced, padded: ready for whole-word search."""
+    return " " + " ".join(text.lower().translate(_PUNCT).split()) + " "
+
+
+def tokens(text: str) -> set[str]:
+    """Words of a short text, plus the parts of hyphen/slash compounds (cheap filter only)."""
+    out: set[str] = set()
+    for word in text.lower().translate(_PUNCT).split():
+        out.add(word)
+        if "-" in word or "/" in word or "+" in word:
+            out.update(p for p in word.replace("/", "-").replace("+", "-").split("-") if p)
+    return out
+
+
+def find_phrase(haystack: str, phrase: str) -> int:
+    """Index of ``phrase`` in ``haystack`` (both lower-case) as whole words, or -1."""
+    start = 0
+    n = len(phrase)
+    while True:
+        i = haystack.find(phrase, start)
+        if i < 0:
+            return -1
+        before = haystack[i - 1] if i > 0 else " "
+        after = haystack[i + n] if i + n < len(haystack) else " "
+        if not before.isalnum() and not after.isalnum():
+            return i
+        start = i + 1
+
+
+@dataclass(frozen=True, slots=True)
+class CodeEntry:
+    system: str
+    code: str
+    display: str
+    value: str | None = None
+    facts: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextEntry:
+    match: str
+    display: str
+    value: str | None = None
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What a CodeableConcept matched: the entry's value/facts and how (``code`` or ``text``)."""
+
+    value: str | None
+    facts: Mapping[str, str]
+    display: str
+    via: Literal["code", "text"]
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeList:
+    name: str
+    display: str
+    role: Role
+    source: str
+    codes: Mapping[tuple[str, str], CodeEntry]
+    any_codes: Mapping[str, CodeEntry]
+    prefixes: Mapping[str, tuple[tuple[str, CodeEntry], ...]]
+    text: tuple[TextEntry, ...]
+    exclude_text: tuple[str, ...]
+    keywords: frozenset[str]
+
+    def match_coding(self, system: str | None, code: str | None) -> CodeEntry | None:
+        if not code:
+            return None
+        key = system_key(system)
+        c = norm_code(key, code)
+        hit = self.codes.get((key, c))
+        if hit is not None:
+            return hit
+        if key == "icd10":
+            return self._icd_prefix(c) or self.any_codes.get(c)
+        if key == "":
+            # no system: only codes whose shape is unambiguous (LOINC nnnn-n, ICD-10 letter+digits)
+            if "-" in c and c.replace("-", "").isdigit():
+                hit = self.codes.get(("loinc", c))
+            elif c[:1].isalpha() and c[1:3].isdigit():
+                icd = norm_code("icd10", c)
+                hit = self.codes.get(("icd10", icd)) or self._icd_prefix(icd)
+            if hit is not None:
+                return hit
+        return self.any_codes.get(code.strip()) or self.any_codes.get(c.upper())
+
+    def _icd_prefix(self, code: str) -> CodeEntry | None:
+        for p, entry in self.prefixes.get("icd10", ()):
+            if code.startswith(p):
+                return entry
+        return None
+
+    def match_text(self, text: str | None) -> TextEntry | None:
+        if not text or not self.text:
+            return None
+        hay = words(text)
+        for ex in self.exclude_text:
+            if find_phrase(hay, ex) >= 0:
+                return None
+        for entry in self.text:
+            if find_phrase(hay, entry.match) >= 0:
+                return entry
+        return None
+
+    def match(
+        self,
+        codings: Iterable[tuple[str | None, str | None, str | None]],
+        text: str | None,
+        *,
+        by_text: bool = True,
+    ) -> Match | None:
+        """Match (system, code, display) triples first, then texts (concept text and displays)."""
+        displays: list[str] = []
+        for system, code, display in codings:
+            entry = self.match_coding(system, code)
+            if entry is not None:
+                return Match(entry.value, entry.facts, entry.display, "code", entry.code)
+            if display:
+                displays.append(display)
+        if not by_text:
+            return None
+        for t in (text, *displays):
+            hit = self.match_text(t)
+            if hit is not None:
+                return Match(hit.value, hit.facts, hit.display, "text")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DrugClass:
+    name: str
+    display: str
+    counts_as_line: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Drug:
+    name: str
+    classes: tuple[str, ...]
+    rxnorm: frozenset[str]
+    synonyms: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Terminology:
     drug_class_names: frozenset[str]
+    lists: Mapping[str, CodeList] = field(default_factory=dict)
+    drugs: tuple[Drug, ...] = ()
+    classes: Mapping[str, DrugClass] = field(default_factory=dict)
+    drugs_by_rxcui: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
+    relevant_codes: frozenset[str] = frozenset()
+    relevant_keywords: frozenset[str] = frozenset()
+    finding_codes: frozenset[str] = frozenset()
+    medication_codes: frozenset[str] = frozenset()
+    medication_keywords: frozenset[str] = frozenset()
 
+    # --- loading ----------------------------------------------------------------------------------
     @classmethod
     def load(cls, codes_dir: Path) -> Terminology:
-        return cls(drug_class_names=frozenset())
+        if not codes_dir.is_dir():
+            raise KnowledgeError(str(codes_dir), "-", "code list folder not found")
+        lists: dict[str, CodeList] = {}
+        drugs: tuple[Drug, ...] = ()
+        classes: dict[str, DrugClass] = {}
+        for path in sorted(codes_dir.glob("*.yaml")):
+            data = _read_yaml(path)
+            if data.get("role") == "medication":
+                drugs, classes = _parse_medications(path, data)
+            else:
+                code_list = _parse_code_list(path, data)
+                lists[code_list.name] = code_list
+        for name in REQUIRED_LISTS:
+            if name not in lists:
+                raise KnowledgeError(f"{name}.yaml", "-", f"required code list {name!r} is missing")
+        if not drugs:
+            raise KnowledgeError("medications.yaml", "drugs", "required medication list is missing")
+        return cls.build(lists, drugs, classes)
 
-    def is_relevant(self, resource: Mapping[str, Any]) -> bool:
-        """True when a raw resource may inform the profile (checked before any model validation)."""
-        return True
+    @classmethod
+    def build(
+        cls, lists: Mapping[str, CodeList], drugs: Sequence[Drug], classes: Mapping[str, DrugClass]
+    ) -> Terminology:
+        by_rxcui: dict[str, list[Drug]] = {}
+        for drug in drugs:
+            for code in drug.rxnorm:
+                by_rxcui.setdefault(code, []).append(drug)
+        relevant: set[str] = set()
+        keywords: set[str] = set()
+        findings: set[str] = set()
+        for code_list in lists.values():
+            if code_list.role == "value":
+                continue
+            target = findings if code_list.role == "finding" else relevant
+            target.update(code for (_, code) in code_list.codes)
+            target.update(code_list.any_codes)
+            keywords.update(code_list.keywords)
+        relevant |= findings  # a finding may also be the Observation/Condition code
+        med_keywords: set[str] = set()
+        for drug in drugs:
+            for syn in drug.synonyms:
+                med_keywords.update(tokens(syn))
+        med_keywords -= _GENERIC_WORDS
+        return cls(
+            drug_class_names=frozenset(classes),
+            lists=dict(lists),
+            drugs=tuple(drugs),
+            classes=dict(classes),
+            drugs_by_rxcui={k: tuple(v) for k, v in by_rxcui.items()},
+            relevant_codes=frozenset(relevant),
+            relevant_keywords=frozenset(keywords),
+            finding_codes=frozenset(findings),
+            medication_codes=frozenset(by_rxcui),
+            medication_keywords=frozenset(med_keywords),
+        )
+
+    # --- lookups ----------------------------------------------------------------------------------
+    def codes(self, name: str) -> CodeList:
+        return self.lists[name]
 
     def drug_classes(self) -> frozenset[str]:
         return self.drug_class_names
+
+    def drugs_for_text(self, text: str | None) -> tuple[Drug, ...]:
+        """Drugs named in a free text; a synonym inside a longer matched synonym does not count
+        (``ado-trastuzumab emtansine`` is T-DM1, not also trastuzumab)."""
+        if not text:
+            return ()
+        hay = words(text)
+        spans: list[tuple[int, int, Drug]] = []
+        for drug in self.drugs:
+            for syn in drug.synonyms:
+                i = find_phrase(hay, syn)
+                if i >= 0:
+                    spans.append((i, i + len(syn), drug))
+        kept: list[Drug] = []
+        for s, e, drug in spans:
+            inside = any((s2 <= s and e <= e2 and (e2 - s2) > (e - s)) for s2, e2, _ in spans)
+            if not inside and drug not in kept:
+                kept.append(drug)
+        return tuple(kept)
+
+    # --- the cheap raw-JSON filter ------------------------------------------------------------------
+    def is_relevant(self, resource: Mapping[str, Any]) -> bool:
+        """True when a raw resource may inform the profile (checked before any model validation).
+
+        A few set lookups per coding: codes from the code lists, ICD-10 three-character categories,
+        and whole-word keywords in ``text``/``display``. No regex, no walk over the whole JSON.
+        """
+        rtype = resource.get("resourceType")
+        if rtype == "Observation":
+            if self._cc_relevant(resource.get("code"), self.relevant_codes, self.relevant_keywords):
+                return True
+            value = resource.get("valueCodeableConcept")
+            return value is not None and self._cc_relevant(value, self.finding_codes, frozenset())
+        if rtype == "Condition" or rtype == "Procedure":
+            return self._cc_relevant(resource.get("code"), self.relevant_codes, self.relevant_keywords)
+        if rtype in _MEDICATION_TYPES:
+            cc = resource.get("medicationCodeableConcept")
+            if cc is not None:
+                return self._cc_relevant(cc, self.medication_codes, self.medication_keywords)
+            ref = resource.get("medicationReference")
+            if isinstance(ref, Mapping):
+                contained = resource.get("contained")
+                if isinstance(contained, list):
+                    for med in contained:
+                        if (
+                            isinstance(med, Mapping)
+                            and med.get("resourceType") == "Medication"
+                            and self._cc_relevant(
+                                med.get("code"), self.medication_codes, self.medication_keywords
+                            )
+                        ):
+                            return True
+                display = ref.get("display")
+                if isinstance(display, str):
+                    return not self.medication_keywords.isdisjoint(tokens(display))
+            return False
+        return False
+
+    def _cc_relevant(self, cc: Any, codes: frozenset[str], keywords: frozenset[str]) -> bool:
+        if not isinstance(cc, Mapping):
+            return False
+        coding = cc.get("coding")
+        if isinstance(coding, list):
+            for c in coding:
+                if not isinstance(c, Mapping):
+                    continue
+                code = c.get("code")
+                if isinstance(code, str):
+                    if code in codes:
+                        return True
+                    if code[:3].upper() in _ICD_CATEGORIES and codes is self.relevant_codes:
+                        return True
+                display = c.get("display")
+                if keywords and isinstance(display, str) and not keywords.isdisjoint(tokens(display)):
+                    return True
+        text = cc.get("text")
+        return bool(keywords) and isinstance(text, str) and not keywords.isdisjoint(tokens(text))
+
+
+_MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
+_GENERIC_WORDS = frozenset(
+    {"acid", "protein", "bound", "liposomal", "pegylated", "fam", "ado", "albumin", "hylecta"}
+)
+
+#: Code lists the profile needs; a missing file stops start-up.
+REQUIRED_LISTS: tuple[str, ...] = (
+    "breast-cancer",
+    "secondary-cancer",
+    "metastasis-sites",
+    "stage-group-tests",
+    "stage-iv",
+    "m-category-tests",
+    "m1",
+    "er-tests",
+    "pr-tests",
+    "her2-ihc-tests",
+    "her2-ish-tests",
+    "her2-ihc-values",
+    "result-values",
+    "receptor-conditions",
+    "brca",
+    "brca-genes",
+    "brca-conditions",
+    "genomic-components",
+    "genomic-source",
+    "pd-l1-tests",
+    "menopause",
+    "menopause-labs",
+    "oophorectomy",
+    "treatment-intent",
+)
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(path.name, "-", f"cannot read file ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(path.name, "-", f"not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise KnowledgeError(path.name, "-", "must be a mapping")
+    return data
+
+
+def _text(path: Path, where: str, value: Any, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise KnowledgeError(path.name, where, 'must be a non-empty string (quote codes like "010")')
+    return value.strip()
+
+
+def _str_map(path: Path, where: str, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise KnowledgeError(path.name, where, "must map names to strings")
+    return dict(value)
+
+
+_CODE_LIST_KEYS = frozenset(
+    {
+        "concept",
+        "display",
+        "role",
+        "source",
+        "values",
+        "codes",
+        "prefixes",
+        "text",
+        "exclude_text",
+        "keywords",
+    }
+)
+
+
+def _parse_code_list(path: Path, data: Mapping[str, Any]) -> CodeList:
+    unknown = set(data) - _CODE_LIST_KEYS
+    if unknown:
+        raise KnowledgeError(path.name, sorted(unknown)[0], "unknown field")
+    name = _text(path, "concept", data.get("concept"))
+    if name != path.stem:
+        raise KnowledgeError(path.name, "concept", f"must equal the file name {path.stem!r}")
+    display = _text(path, "display", data.get("display"))
+    role = data.get("role")
+    if role not in _ROLES:
+        raise KnowledgeError(path.name, "role", f"must be one of {sorted(_ROLES)}")
+    source = _text(path, "source", data.get("source"), required=False)
+    allowed_raw = data.get("values")
+    allowed: frozenset[str] | None = None
+    if allowed_raw is not None:
+        if not isinstance(allowed_raw, list) or not all(isinstance(v, str) for v in allowed_raw):
+            raise KnowledgeError(path.name, "values", "must be a list of strings")
+        allowed = frozenset(allowed_raw)
+
+    def check_value(where: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise KnowledgeError(path.name, where, "must be a string")
+        if allowed is not None and value not in allowed:
+            raise KnowledgeError(path.name, where, f"{value!r} is not one of values {sorted(allowed)}")
+        return value
+
+    codes: dict[tuple[str, str], CodeEntry] = {}
+    any_codes: dict[str, CodeEntry] = {}
+    for i, item in enumerate(_list(path, "codes", data.get("codes"))):
+        where = f"codes[{i}]"
+        if not isinstance(item, dict):
+            raise KnowledgeError(path.name, where, "must be a mapping")
+        system = item.get("system")
+        if system not in _YAML_SYSTEMS:
+            raise KnowledgeError(path.name, f"{where}.system", f"must be one of {sorted(_YAML_SYSTEMS)}")
+        code = _text(path, f"{where}.code", item.get("code"))
+        entry = CodeEntry(
+            system=str(system),
+            code=code,
+            display=_text(path, f"{where}.display", item.get("display")),
+            value=check_value(f"{where}.value", item.get("value")),
+            facts=_str_map(path, f"{where}.facts", item.get("facts")),
+            source=_text(path, f"{where}.source", item.get("source"), required=False) or None,
+        )
+        extra = set(item) - {"system", "code", "display", "value", "facts", "source"}
+        if extra:
+            raise KnowledgeError(path.name, f"{where}.{sorted(extra)[0]}", "unknown field")
+        if system == "any":
+            any_codes[code] = entry
+            any_codes.setdefault(code.upper(), entry)
+        else:
+            codes[(str(system), norm_code(str(system), code))] = entry
+    prefixes: dict[str, list[tuple[str, CodeEntry]]] = {}
+    for i, item in enumerate(_list(path, "prefixes", data.get("prefixes"))):
+        where = f"prefixes[{i}]"
+        if not isinstance(item, dict):
+            raise KnowledgeError(path.name, where, "must be a mapping")
+        if item.get("system") != "icd10":
+            raise KnowledgeError(path.name, f"{where}.system", "prefixes are only supported for icd10")
+        prefix = norm_code("icd10", _text(path, f"{where}.prefix", item.get("prefix")))
+        entry = CodeEntry(
+            system="icd10",
+            code=prefix,
+            display=_text(path, f"{where}.display", item.get("display")),
+            value=check_value(f"{where}.value", item.get("value")),
+            facts=_str_map(path, f"{where}.facts", item.get("facts")),
+            source=_text(path, f"{where}.source", item.get("source"), required=False) or None,
+        )
+        prefixes.setdefault("icd10", []).append((prefix, entry))
+    text: list[TextEntry] = []
+    for i, item in enumerate(_list(path, "text", data.get("text"))):
+        where = f"text[{i}]"
+        if not isinstance(item, dict):
+            raise KnowledgeError(path.name, where, "must be a mapping")
+        text.append(
+            TextEntry(
+                match=words(_text(path, f"{where}.match", item.get("match"))).strip(),
+                display=_text(path, f"{where}.display", item.get("display")),
+                value=check_value(f"{where}.value", item.get("value")),
+                facts=_str_map(path, f"{where}.facts", item.get("facts")),
+            )
+        )
+    exclude: list[str] = []
+    for i, item in enumerate(_list(path, "exclude_text", data.get("exclude_text"))):
+        if not isinstance(item, dict):
+            raise KnowledgeError(path.name, f"exclude_text[{i}]", "must be a mapping")
+        _text(path, f"exclude_text[{i}].display", item.get("display"))
+        exclude.append(words(_text(path, f"exclude_text[{i}].match", item.get("match"))).strip())
+    keywords = _list(path, "keywords", data.get("keywords"))
+    if not all(isinstance(k, str) and k for k in keywords):
+        raise KnowledgeError(path.name, "keywords", "must be a list of words")
+    return CodeList(
+        name=name,
+        display=display,
+        role=role,
+        source=source,
+        codes=codes,
+        any_codes=any_codes,
+        prefixes={k: tuple(sorted(v, key=lambda pe: -len(pe[0]))) for k, v in prefixes.items()},
+        text=tuple(text),
+        exclude_text=tuple(exclude),
+        keywords=frozenset(k.lower() for k in keywords),
+    )
+
+
+def _list(path: Path, where: str, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise KnowledgeError(path.name, where, "must be a list")
+    return value
+
+
+def _parse_medications(path: Path, data: Mapping[str, Any]) -> tuple[tuple[Drug, ...], dict[str, DrugClass]]:
+    unknown = set(data) - {"concept", "display", "role", "source", "classes", "drugs"}
+    if unknown:
+        raise KnowledgeError(path.name, sorted(unknown)[0], "unknown field")
+    if data.get("concept") != path.stem:
+        raise KnowledgeError(path.name, "concept", f"must equal the file name {path.stem!r}")
+    _text(path, "display", data.get("display"))
+    raw_classes = data.get("classes")
+    if not isinstance(raw_classes, dict) or not raw_classes:
+        raise KnowledgeError(path.name, "classes", "must map class names to {display, counts_as_line}")
+    classes: dict[str, DrugClass] = {}
+    for name, spec in raw_classes.items():
+        where = f"classes.{name}"
+        if not isinstance(name, str) or not name.replace("_", "").isalnum() or name != name.lower():
+            raise KnowledgeError(path.name, where, "class names are lower_snake_case")
+        if not isinstance(spec, dict):
+            raise KnowledgeError(path.name, where, "must be a mapping")
+        counts = spec.get("counts_as_line", True)
+        if not isinstance(counts, bool):
+            raise KnowledgeError(path.name, f"{where}.counts_as_line", "must be true or false")
+        classes[name] = DrugClass(name, _text(path, f"{where}.display", spec.get("display")), counts)
+    drugs: list[Drug] = []
+    seen: set[str] = set()
+    for i, item in enumerate(_list(path, "drugs", data.get("drugs"))):
+        where = f"drugs[{i}]"
+        if not isinstance(item, dict):
+            raise KnowledgeError(path.name, where, "must be a mapping")
+        name = _text(path, f"{where}.name", item.get("name"))
+        if name in seen:
+            raise KnowledgeError(path.name, f"{where}.name", f"duplicate drug {name!r}")
+        seen.add(name)
+        drug_classes = item.get("classes")
+        if not isinstance(drug_classes, list) or not drug_classes:
+            raise KnowledgeError(path.name, f"{where}.classes", "must be a non-empty list")
+        for c in drug_classes:
+            if c not in classes:
+                raise KnowledgeError(path.name, f"{where}.classes", f"{c!r} is not declared under classes")
+        codes: set[str] = set()
+        for j, rx in enumerate(_list(path, f"{where}.rxnorm", item.get("rxnorm"))):
+            rwhere = f"{where}.rxnorm[{j}]"
+            if not isinstance(rx, dict):
+                raise KnowledgeError(path.name, rwhere, "must be a mapping")
+            code = _text(path, f"{rwhere}.code", rx.get("code"))
+            if not code.isdigit():
+                raise KnowledgeError(path.name, f"{rwhere}.code", "an RxCUI is digits only")
+            _text(path, f"{rwhere}.display", rx.get("display"))
+            codes.add(code)
+        synonyms = item.get("synonyms")
+        if (
+            not isinstance(synonyms, list)
+            or not synonyms
+            or not all(isinstance(s, str) and s for s in synonyms)
+        ):
+            raise KnowledgeError(path.name, f"{where}.synonyms", "must be a non-empty list of names")
+        drugs.append(
+            Drug(
+                name=name,
+                classes=tuple(drug_classes),
+                rxnorm=frozenset(codes),
+                synonyms=tuple(words(s).strip() for s in synonyms),
+            )
+        )
+    if not drugs:
+        raise KnowledgeError(path.name, "drugs", "must list at least one drug")
+    return tuple(drugs), classes

@@ -1,0 +1,249 @@
+"""Small, total helpers over R4B model instances shared by the profile modules.
+
+Nothing here raises on odd data: missing elements give ``None`` or empty results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from cds.fhir.codes import CodeList, Match, Terminology
+from cds.profile.dates import first_date, period_start
+from cds.profile.model import DataIssue, Evidence
+
+Coding = tuple[str | None, str | None, str | None]
+IssueKind = Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
+
+_OBS_IGNORED = frozenset({"entered-in-error", "cancelled"})
+_COND_REFUTED = frozenset({"refuted", "entered-in-error"})
+_COND_INACTIVE = frozenset({"resolved", "inactive", "remission"})
+
+
+@dataclass
+class Context:
+    """What every topic needs: the code lists, today, and the issue list it appends to."""
+
+    terminology: Terminology
+    today: date
+    issues: list[DataIssue] = field(default_factory=list)
+
+    def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
+        self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))
+
+    def codes(self, name: str) -> CodeList:
+        return self.terminology.codes(name)
+
+
+def rtype(resource: Any) -> str:
+    name = getattr(type(resource), "__resource_type__", None)
+    if isinstance(name, str):
+        return name
+    getter = getattr(resource, "get_resource_type", None)
+    return str(getter()) if callable(getter) else type(resource).__name__
+
+
+def ref(resource: Any) -> str:
+    return f"{rtype(resource)}/{getattr(resource, 'id', None) or '?'}"
+
+
+def evidence(resource: Any, when: str | None, text: str) -> Evidence:
+    return Evidence(ref(resource), when, text[:200])
+
+
+def codings(cc: Any) -> list[Coding]:
+    if cc is None:
+        return []
+    out: list[Coding] = []
+    for c in getattr(cc, "coding", None) or ():
+        out.append((getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)))
+    return out
+
+
+def cc_text(cc: Any) -> str | None:
+    text = getattr(cc, "text", None) if cc is not None else None
+    return text if isinstance(text, str) and text.strip() else None
+
+
+def describe(cc: Any) -> str:
+    """A short human label for a CodeableConcept: its text, else a display, else system|code."""
+    text = cc_text(cc)
+    if text:
+        return text
+    for _, code, display in codings(cc):
+        if display:
+            return display
+        if code:
+            return code
+    return "(no text)"
+
+
+def label(cc: Any) -> str:
+    """``display (SYSTEM code)`` for evidence texts."""
+    for system, code, display in codings(cc):
+        if code:
+            sys_name = _SYSTEM_LABEL.get((system or "").rstrip("/"), "code")
+            return f"{display or cc_text(cc) or code} ({sys_name} {code})"
+    return cc_text(cc) or "(uncoded)"
+
+
+_SYSTEM_LABEL = {
+    "http://snomed.info/sct": "SNOMED",
+    "http://loinc.org": "LOINC",
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+}
+
+
+def match(code_list: CodeList, cc: Any, *, by_text: bool = True) -> Match | None:
+    if cc is None:
+        return None
+    return code_list.match(codings(cc), cc_text(cc), by_text=by_text)
+
+
+def match_any(code_list: CodeList, ccs: Iterable[Any], *, by_text: bool = True) -> Match | None:
+    for cc in ccs:
+        hit = match(code_list, cc, by_text=by_text)
+        if hit is not None:
+            return hit
+    return None
+
+
+def status_code(cc: Any) -> str | None:
+    for _, code, _ in codings(cc):
+        if code:
+            return code.strip().lower()
+    text = cc_text(cc)
+    return text.strip().lower() if text else None
+
+
+# --- resource-level status and dates --------------------------------------------------------------
+
+
+def observation_usable(obs: Any) -> bool:
+    return (getattr(obs, "status", None) or "") not in _OBS_IGNORED
+
+
+def observation_date(obs: Any) -> str | None:
+    return first_date(
+        getattr(obs, "effectiveDateTime", None),
+        period_start(getattr(obs, "effectivePeriod", None)),
+        getattr(obs, "effectiveInstant", None),
+        getattr(obs, "issued", None),
+    )
+
+
+def condition_usable(cond: Any) -> bool:
+    return status_code(getattr(cond, "verificationStatus", None)) not in _COND_REFUTED
+
+
+def condition_current(cond: Any) -> bool:
+    """False when clinicalStatus says resolved / inactive / remission."""
+    return status_code(getattr(cond, "clinicalStatus", None)) not in _COND_INACTIVE
+
+
+def condition_date(cond: Any) -> str | None:
+    return first_date(
+        getattr(cond, "onsetDateTime", None),
+        period_start(getattr(cond, "onsetPeriod", None)),
+        getattr(cond, "recordedDate", None),
+    )
+
+
+def procedure_date(proc: Any) -> str | None:
+    return first_date(
+        getattr(proc, "performedDateTime", None),
+        period_start(getattr(proc, "performedPeriod", None)),
+    )
+
+
+# --- values --------------------------------------------------------------------------------------
+
+
+def to_float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(Decimal(str(value)))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    value: float
+    unit: str  # unit or UCUM code, lower-case, "" when absent
+    comparator: str | None = None
+
+
+def quantity(q: Any) -> Quantity | None:
+    if q is None:
+        return None
+    number = to_float(getattr(q, "value", None))
+    if number is None:
+        return None
+    unit = getattr(q, "code", None) or getattr(q, "unit", None) or ""
+    return Quantity(number, str(unit).strip().lower(), getattr(q, "comparator", None))
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One observation (or component) value in every shape the profile reads."""
+
+    cc: Any = None
+    text: str | None = None
+    quantity: Quantity | None = None
+    boolean: bool | None = None
+    ratio: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.cc is None and self.text is None and self.quantity is None and self.boolean is None
+
+
+def value_of(element: Any) -> Value:
+    cc = getattr(element, "valueCodeableConcept", None)
+    text = getattr(element, "valueString", None)
+    if text is None and cc is not None:
+        text = cc_text(cc)
+    q = quantity(getattr(element, "valueQuantity", None))
+    if q is None:
+        integer = getattr(element, "valueInteger", None)
+        if isinstance(integer, int) and not isinstance(integer, bool):
+            q = Quantity(float(integer), "")
+    ratio = None
+    r = getattr(element, "valueRatio", None)
+    if r is not None:
+        num = quantity(getattr(r, "numerator", None))
+        den = quantity(getattr(r, "denominator", None))
+        if num is not None and den is not None and den.value:
+            ratio = num.value / den.value
+    boolean = getattr(element, "valueBoolean", None)
+    return Value(
+        cc, text if isinstance(text, str) else None, q, boolean if isinstance(boolean, bool) else None, ratio
+    )
+
+
+def components(obs: Any) -> Sequence[Any]:
+    return tuple(getattr(obs, "component", None) or ())
+
+
+def interpretations(obs: Any) -> Sequence[Any]:
+    return tuple(getattr(obs, "interpretation", None) or ())
+
+
+def reference_id(reference: Any) -> str | None:
+    """``Condition/abc`` from a Reference (last two segments of a relative or absolute URL)."""
+    target = getattr(reference, "reference", None) if reference is not None else None
+    if not isinstance(target, str) or not target:
+        return None
+    parts = target.rstrip("/").split("/")
+    if target.startswith("#"):
+        return target
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return "/".join(parts[-2:]) if len(parts) >= 2 else target

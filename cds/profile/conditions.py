@@ -1,0 +1,316 @@
+"""Breast cancer, metastatic disease and metastatic sites.
+
+* ``breast_cancer``: "yes" when a usable (not refuted / entered-in-error) Condition is a primary breast
+  cancer (code list ``breast-cancer``: SNOMED, any ICD-10 flavour C50, text fallback); "no" when usable
+  Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
+  "unknown".
+* ``metastatic``: evidence from current secondary-cancer Conditions (yes), ``Condition.stage.summary``
+  and stage-group Observations (stage IV = yes, a lower stage = no) and M-category Observations
+  (M1 = yes, M0 = no). The most recent dated evidence wins; any disagreement is reported as a
+  ``conflicting`` DataIssue naming both resources (an earlier "no" followed by "yes" may simply be
+  progression, the message says so). A resolved / inactive / remission secondary Condition does not
+  count as current disease.
+* ``metastatic_sites``: bone, liver, lung (pleura counts as lung), brain, nodes, other, from the
+  secondary Conditions' code, then bodySite, then text. ``visceral_metastases`` = liver/lung/brain;
+  ``bone_only_disease`` = sites are exactly {bone} and every secondary Condition's site is known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cds.profile.common import (
+    Context,
+    codings,
+    condition_current,
+    condition_date,
+    condition_usable,
+    describe,
+    evidence,
+    label,
+    match,
+    observation_date,
+    observation_usable,
+    ref,
+    value_of,
+)
+from cds.profile.dates import date_key
+from cds.profile.model import VISCERAL_SITES, Evidence, Fact, YesNoUnknown
+
+StageValue = Literal["iv", "lower"]
+
+_STAGE_RE = re.compile(
+    r"(?:^|[^a-z0-9])(?:stage|stadium|ajcc)?\s*[cpy]{0,2}\s*(iv|iii|ii|i|0|is|[1-4])\s*([a-c])?(?:[^a-z0-9]|$)"
+)
+_M_RE = re.compile(r"(?:^|[^a-z])(?:[cpy]{1,2})?m\s*([01x])(?:[a-d]|\s*\(i\+\))?(?![0-9a-z])")
+_ROMAN = {"0": 0, "is": 0, "i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+def parse_stage(text: str | None) -> StageValue | None:
+    """``Stage IV``, ``IVB``, ``4``, ``cIIIA``, ``AJCC stage 2B`` -> "iv" / "lower"; else None."""
+    if not text:
+        return None
+    low = text.strip().lower().replace("#", " ")
+    found = _STAGE_RE.search(low)
+    if found is None:
+        return None
+    number = _ROMAN.get(found.group(1))
+    if number is None:
+        return None
+    return "iv" if number == 4 else "lower"
+
+
+def parse_m(text: str | None) -> Literal["m1", "m0"] | None:
+    """``cM1``, ``pM1a``, ``M1``, ``cM0(i+)``, ``T2 N1 M1`` -> "m1" / "m0" (``MX`` -> None)."""
+    if not text:
+        return None
+    found = _M_RE.search(text.strip().lower())
+    if found is None or found.group(1) == "x":
+        return None
+    return "m1" if found.group(1) == "1" else "m0"
+
+
+@dataclass(frozen=True, slots=True)
+class _Ev:
+    when: str | None
+    value: Literal["yes", "no"]
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class DiseaseFacts:
+    breast_cancer: Fact[YesNoUnknown]
+    metastatic: Fact[YesNoUnknown]
+    metastatic_sites: Fact[frozenset[str]]
+    visceral_metastases: Fact[YesNoUnknown]
+    bone_only_disease: Fact[YesNoUnknown]
+    metastatic_since: str | None  # earliest dated evidence of metastatic disease
+    secondary_refs: frozenset[str]  # "Condition/id" of current secondary-cancer Conditions
+
+
+def stage_value(ctx: Context, cc: Any) -> StageValue | None:
+    hit = match(ctx.codes("stage-iv"), cc, by_text=False)
+    if hit is not None and hit.value in ("iv", "lower"):
+        return "iv" if hit.value == "iv" else "lower"
+    for system, code, display in codings(cc):
+        sys = (system or "").lower()
+        if code and ("cancerstaging" in sys or not sys.startswith("http://snomed")):
+            got = parse_stage(code)
+            if got:
+                return got
+        got = parse_stage(display)
+        if got:
+            return got
+    return parse_stage(getattr(cc, "text", None))
+
+
+def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | None:
+    if cc is not None:
+        hit = match(ctx.codes("m1"), cc, by_text=False)
+        if hit is not None and hit.value in ("m1", "m0"):
+            return "m1" if hit.value == "m1" else "m0"
+        for _, code, display in codings(cc):
+            got = parse_m(code) or parse_m(display)
+            if got:
+                return got
+    return parse_m(text)
+
+
+def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context) -> DiseaseFacts:
+    breast_ev: list[Evidence] = []
+    examined = 0
+    other_cancer_related = 0
+    evs: list[_Ev] = []
+    secondary_refs: set[str] = set()
+    sites: set[str] = set()
+    site_ev: list[Evidence] = []
+    unknown_sites = 0
+    sites_list = ctx.codes("metastasis-sites")
+
+    for cond in conditions:
+        if not condition_usable(cond):
+            continue
+        examined += 1
+        code = getattr(cond, "code", None)
+        when = condition_date(cond)
+        breast = match(ctx.codes("breast-cancer"), code)
+        secondary = match(ctx.codes("secondary-cancer"), code)
+        if breast is not None:
+            breast_ev.append(evidence(cond, when, f"Breast cancer: {label(code)}"))
+            for stage in getattr(cond, "stage", None) or ():
+                stage_v = stage_value(ctx, getattr(stage, "summary", None))
+                if stage_v is not None:
+                    evs.append(
+                        _Ev(
+                            when,
+                            "yes" if stage_v == "iv" else "no",
+                            evidence(cond, when, f"Stage (on condition): {describe(stage.summary)}"),
+                        )
+                    )
+        if secondary is not None:
+            other_cancer_related += 1
+            if secondary.code == "315004001" or "breast" in describe(code).lower():
+                breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {label(code)}"))
+            if not condition_current(cond):
+                ctx.issue(
+                    "metastatic",
+                    "ignored",
+                    f"{ref(cond)} records a secondary cancer that is resolved/inactive/in remission; "
+                    "it was not counted as current metastatic disease.",
+                    evidence(cond, when, f"Secondary cancer (not current): {describe(code)}"),
+                )
+                continue
+            ev = evidence(cond, when, f"Secondary cancer: {label(code)}")
+            evs.append(_Ev(when, "yes", ev))
+            secondary_refs.add(ref(cond))
+            site = _site(ctx, cond, secondary_site=match(sites_list, code))
+            if site is None:
+                unknown_sites += 1
+            else:
+                sites.add(site)
+                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {describe(code)}"))
+        elif breast is None and (
+            match(ctx.codes("receptor-conditions"), code) or match(ctx.codes("brca-conditions"), code)
+        ):
+            other_cancer_related += 1
+
+    for obs in observations:
+        if not observation_usable(obs):
+            continue
+        code = getattr(obs, "code", None)
+        if match(ctx.codes("stage-group-tests"), code) is not None:
+            val = value_of(obs)
+            stage = stage_value(ctx, val.cc) if val.cc is not None else parse_stage(val.text)
+            when = observation_date(obs)
+            if stage is None:
+                if not val.empty:
+                    ctx.issue(
+                        "metastatic",
+                        "unreadable",
+                        f"{ref(obs)}: stage group value could not be read.",
+                        evidence(obs, when, f"Stage group: {describe(val.cc) if val.cc else val.text}"),
+                    )
+                continue
+            text = describe(val.cc) if val.cc is not None else (val.text or "")
+            evs.append(
+                _Ev(when, "yes" if stage == "iv" else "no", evidence(obs, when, f"Stage group: {text}"))
+            )
+        elif match(ctx.codes("m-category-tests"), code) is not None:
+            val = value_of(obs)
+            m = m_value(ctx, val.cc, val.text)
+            when = observation_date(obs)
+            if m is None:
+                continue
+            text = describe(val.cc) if val.cc is not None else (val.text or "")
+            evs.append(
+                _Ev(
+                    when, "yes" if m == "m1" else "no", evidence(obs, when, f"Distant metastasis (M): {text}")
+                )
+            )
+
+    # --- breast cancer -------------------------------------------------------------------------------
+    if breast_ev:
+        breast_fact: Fact[YesNoUnknown] = Fact("yes", tuple(breast_ev[:5]))
+    elif examined and not other_cancer_related:
+        breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
+    else:
+        breast_fact = Fact("unknown")
+
+    # --- metastatic ----------------------------------------------------------------------------------
+    metastatic: Fact[YesNoUnknown] = Fact("unknown")
+    since: str | None = None
+    if evs:
+        ordered = sorted(evs, key=lambda e: (date_key(e.when), e.value == "yes"))
+        latest = ordered[-1]
+        top_key = date_key(latest.when)
+        same_day = [e for e in evs if date_key(e.when) == top_key]
+        value: Literal["yes", "no"] = "yes" if any(e.value == "yes" for e in same_day) else "no"
+        agreeing = [e.evidence for e in reversed(ordered) if e.value == value]
+        disagreeing = [e for e in reversed(ordered) if e.value != value]
+        note = None
+        if disagreeing:
+            other = disagreeing[0]
+            same = date_key(other.when) == top_key
+            lead = latest if latest.value == value else next(e for e in reversed(ordered) if e.value == value)
+            why = (
+                "on the same date"
+                if same
+                else (
+                    "(the change may be progression)"
+                    if value == "yes"
+                    else "(metastases do not usually regress)"
+                )
+            )
+            said = {"yes": "metastatic", "no": "not metastatic"}
+            msg = (
+                f"Metastatic status disagrees {why}: {lead.evidence.reference} ({lead.when or 'undated'}) "
+                f"says {said[value]}, {other.evidence.reference} ({other.when or 'undated'}) says "
+                f"{said[other.value]}; the most recent was used."
+            )
+            ctx.issue("metastatic", "conflicting", msg, lead.evidence, other.evidence)
+            note = msg
+        metastatic = Fact(value, tuple(agreeing[:6]), note)
+        if value == "yes":
+            dated = [e.when for e in evs if e.value == "yes" and e.when]
+            since = min(dated, key=date_key) if dated else None
+
+    # --- sites --------------------------------------------------------------------------------------
+    if metastatic.value == "yes":
+        site_fact: Fact[frozenset[str]] = Fact(frozenset(sites), tuple(site_ev[:8]))
+        if sites & VISCERAL_SITES:
+            visceral: Fact[YesNoUnknown] = Fact(
+                "yes", tuple(e for e in site_ev if any(s in e.text for s in VISCERAL_SITES))[:6]
+            )
+        elif sites and not unknown_sites:
+            visceral = Fact("no", tuple(site_ev[:6]), "All recorded metastatic sites are non-visceral.")
+        else:
+            visceral = Fact("unknown", (), "Metastatic sites are not (all) recorded.")
+        if sites == {"bone"} and not unknown_sites:
+            bone_only: Fact[YesNoUnknown] = Fact("yes", tuple(site_ev[:6]))
+        elif sites - {"bone"}:
+            bone_only = Fact("no", tuple(e for e in site_ev if "site bone" not in e.text)[:6])
+        else:
+            bone_only = Fact("unknown", (), "Metastatic sites are not (all) recorded.")
+    elif metastatic.value == "no":
+        site_fact = Fact(frozenset(), metastatic.evidence)
+        visceral = Fact("no", metastatic.evidence, "Not metastatic.")
+        bone_only = Fact("no", metastatic.evidence, "Not metastatic.")
+    else:
+        site_fact = Fact(frozenset())
+        visceral = Fact("unknown")
+        bone_only = Fact("unknown")
+
+    return DiseaseFacts(
+        breast_cancer=breast_fact,
+        metastatic=metastatic,
+        metastatic_sites=site_fact,
+        visceral_metastases=visceral,
+        bone_only_disease=bone_only,
+        metastatic_since=since,
+        secondary_refs=frozenset(secondary_refs),
+    )
+
+
+def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:
+    sites = ctx.codes("metastasis-sites")
+    if (
+        secondary_site is not None
+        and secondary_site.via == "code"
+        and secondary_site.value not in (None, "unknown")
+    ):
+        return str(secondary_site.value)
+    for body in getattr(cond, "bodySite", None) or ():
+        hit = match(sites, body)
+        if hit is not None and hit.value not in (None, "unknown"):
+            return str(hit.value)
+    if secondary_site is not None and secondary_site.value not in (None, "unknown"):
+        return str(secondary_site.value)
+    code = getattr(cond, "code", None)
+    for text in (getattr(code, "text", None), *(d for _, _, d in codings(code))):
+        hit_text = sites.match_text(text)
+        if hit_text is not None and hit_text.value not in (None, "unknown"):
+            return str(hit_text.value)
+    return None

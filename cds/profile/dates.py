@@ -1,0 +1,98 @@
+"""FHIR dates as the profile uses them: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` strings.
+
+R4B models give ``date``/``datetime`` objects for full dates and keep partial dates ("2024",
+"2024-03") as strings. Everything here is total: an unreadable value becomes ``None``, never an
+exception. Ordering treats a partial date as the first day of its period.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+DateKey = tuple[int, int, int]
+NO_DATE: DateKey = (0, 0, 0)
+
+
+def fhir_date(value: Any) -> str | None:
+    """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        return None
+    text = value.strip()[:10]
+    parts = text.split("-")
+    if not parts or not parts[0].isdigit() or len(parts[0]) != 4:
+        return None
+    out = [parts[0]]
+    for part in parts[1:3]:
+        if len(part) != 2 or not part.isdigit():
+            break
+        out.append(part)
+    key = _key(out)
+    if key is None:
+        return None
+    return "-".join(out)
+
+
+def _key(parts: list[str]) -> DateKey | None:
+    try:
+        y = int(parts[0])
+        m = int(parts[1]) if len(parts) > 1 else 0
+        d = int(parts[2]) if len(parts) > 2 else 0
+    except ValueError:
+        return None
+    if not 1 <= y <= 9999 or not 0 <= m <= 12 or not 0 <= d <= 31:
+        return None
+    if m and d:
+        try:
+            date(y, m, d)
+        except ValueError:
+            return None
+    return (y, m, d)
+
+
+def date_key(value: str | None) -> DateKey:
+    """Sort key; undated sorts first (oldest)."""
+    if not value:
+        return NO_DATE
+    return _key(value.split("-")) or NO_DATE
+
+
+def to_date(value: str | None) -> date | None:
+    """The first day of the (possibly partial) date, or None."""
+    if not value:
+        return None
+    y, m, d = date_key(value)
+    if not y:
+        return None
+    return date(y, m or 1, d or 1)
+
+
+def is_partial(value: str | None) -> bool:
+    return bool(value) and len(value or "") < 10
+
+
+def first_date(*values: Any) -> str | None:
+    """The first readable date among the candidates (in the order FHIR prefers them)."""
+    for value in values:
+        got = fhir_date(value)
+        if got:
+            return got
+    return None
+
+
+def period_start(period: Any) -> Any:
+    return getattr(period, "start", None) if period is not None else None
+
+
+def period_end(period: Any) -> Any:
+    return getattr(period, "end", None) if period is not None else None
+
+
+def years_between(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))

@@ -1,0 +1,167 @@
+"""FHIR resources -> PatientProfile (pure; never raises on odd data).
+
+``build_profile`` receives R4B model instances that passed ``Terminology.is_relevant`` and validation
+(cds.fhir.select). Each topic lives in its own module; a topic that fails on unexpected data is
+reported as a DataIssue and left "unknown" rather than failing the whole hook call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any, TypeVar
+
+from cds.fhir.codes import Terminology
+from cds.profile.common import Context, rtype
+from cds.profile.conditions import DiseaseFacts, derive_disease
+from cds.profile.genomics import derive_brca, derive_pd_l1
+from cds.profile.medications import MedicationFacts, derive_medications
+from cds.profile.menopause import MenopauseThresholds, derive_menopause
+from cds.profile.model import DataIssue, Fact, PatientProfile
+from cds.profile.patient import derive_patient
+from cds.profile.receptors import ReceptorFacts, derive_receptors
+
+__all__ = ["MenopauseThresholds", "build_profile"]
+
+T = TypeVar("T")
+
+
+def _safe(ctx: Context, topic: str, fn: Callable[[], T], fallback: T) -> T:
+    try:
+        return fn()
+    except Exception as exc:
+        ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
+        return fallback
+
+
+def build_profile(
+    resources: Sequence[Any],
+    *,
+    patient_id: str,
+    today: date,
+    terminology: Terminology,
+    thresholds: MenopauseThresholds,
+    issues: Sequence[DataIssue] = (),
+) -> PatientProfile:
+    ctx = Context(terminology, today, list(issues))
+    by_type: dict[str, list[Any]] = {}
+    for resource in resources:
+        by_type.setdefault(rtype(resource), []).append(resource)
+    patients = by_type.get("Patient", [])
+    conditions = by_type.get("Condition", [])
+    observations = by_type.get("Observation", [])
+    procedures = by_type.get("Procedure", [])
+    meds = [
+        r
+        for name in ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
+        for r in by_type.get(name, [])
+    ]
+    profile = PatientProfile(patient_id=patient_id)
+
+    age, sex = _safe(
+        ctx, "age", lambda: derive_patient(patients, patient_id, ctx), (profile.age, profile.sex)
+    )
+    disease = _safe(
+        ctx,
+        "metastatic",
+        lambda: derive_disease(conditions, observations, ctx),
+        DiseaseFacts(
+            profile.breast_cancer,
+            profile.metastatic,
+            profile.metastatic_sites,
+            profile.visceral_metastases,
+            profile.bone_only_disease,
+            None,
+            frozenset(),
+        ),
+    )
+    receptors = _safe(
+        ctx,
+        "er_status",
+        lambda: derive_receptors(conditions, observations, ctx),
+        ReceptorFacts(
+            profile.er_status,
+            profile.pr_status,
+            profile.hormone_receptor_status,
+            profile.her2_status,
+            profile.her2_ihc,
+            profile.her2_ish,
+            profile.her2_low,
+            profile.subtype,
+        ),
+    )
+    brca = _safe(
+        ctx, "germline_brca", lambda: derive_brca(conditions, observations, ctx), profile.germline_brca
+    )
+    pd_l1 = _safe(ctx, "pd_l1", lambda: derive_pd_l1(observations, ctx), profile.pd_l1)
+    medications = _safe(
+        ctx,
+        "prior_therapies",
+        lambda: derive_medications(
+            meds,
+            ctx,
+            metastatic=disease.metastatic.value == "yes",
+            metastatic_since=disease.metastatic_since,
+            secondary_refs=disease.secondary_refs,
+        ),
+        MedicationFacts(
+            profile.prior_therapies,
+            profile.metastatic_therapies,
+            profile.metastatic_lines,
+            profile.metastatic_chemotherapy_lines,
+            profile.metastatic_her2_lines,
+            profile.metastatic_endocrine_lines,
+            Fact("unknown"),
+            Fact("unknown"),
+            (),
+        ),
+    )
+    ofs_now = tuple(u.evidence for u in medications.current if "ovarian_suppression" in u.classes)
+    serm_now = tuple(u.evidence for u in medications.current if u.classes & {"tamoxifen", "toremifene"})
+    menopause = _safe(
+        ctx,
+        "menopausal_status",
+        lambda: derive_menopause(
+            age=age.value,
+            sex=sex.value,
+            observations=observations,
+            conditions=conditions,
+            procedures=procedures,
+            ofs_current=ofs_now,
+            serm_current=serm_now,
+            thresholds=thresholds,
+            ctx=ctx,
+        ),
+        profile.menopausal_status,
+    )
+    return replace(
+        profile,
+        age=age,
+        sex=sex,
+        breast_cancer=disease.breast_cancer,
+        metastatic=disease.metastatic,
+        metastatic_sites=disease.metastatic_sites,
+        visceral_metastases=disease.visceral_metastases,
+        bone_only_disease=disease.bone_only_disease,
+        er_status=receptors.er_status,
+        pr_status=receptors.pr_status,
+        hormone_receptor_status=receptors.hormone_receptor_status,
+        her2_status=receptors.her2_status,
+        her2_ihc=receptors.her2_ihc,
+        her2_ish=receptors.her2_ish,
+        her2_low=receptors.her2_low,
+        subtype=receptors.subtype,
+        germline_brca=brca,
+        pd_l1=pd_l1,
+        menopausal_status=menopause,
+        ovarian_suppression_current=medications.ovarian_suppression_current,
+        prior_therapies=medications.prior_therapies,
+        metastatic_therapies=medications.metastatic_therapies,
+        metastatic_lines=medications.metastatic_lines,
+        metastatic_chemotherapy_lines=medications.metastatic_chemotherapy_lines,
+        metastatic_her2_lines=medications.metastatic_her2_lines,
+        metastatic_endocrine_lines=medications.metastatic_endocrine_lines,
+        medication_history=medications.medication_history,
+        issues=tuple(ctx.issues),
+    )

@@ -1,0 +1,300 @@
+"""Germline BRCA1/2 and PD-L1.
+
+* ``germline_brca``: "pathogenic" from a gene-specific BRCA test (LOINC list ``brca``) with a positive /
+  detected / pathogenic value, from a 69548-6 variant whose gene is BRCA1/2 (HGNC:1100/1101 or the
+  symbol), clinical significance pathogenic / likely pathogenic and genomic source germline, or from a
+  Condition (SNOMED 412734009 / 412738007 / 718220008). A somatic-only finding is not germline (the note
+  says so); a 69548-6 variant without a genomic source is reported, not assumed germline. A
+  gene-specific test without a source is read as germline (these are germline tests) with a note.
+  "not_detected" from negative results or SNOMED 445180002. A germline pathogenic variant does not go
+  away: any pathogenic result wins and a later negative one is reported as conflicting.
+* ``pd_l1``: PD-L1 tests (LOINC list ``pd-l1-tests``): coded positive / negative, or a combined
+  positive score (CPS) with the 22C3 assay, positive when CPS >= 10 (KEYNOTE-355; see the list's
+  source note). The most recent result wins. A tumour proportion score is not a CPS and is not used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cds.profile.common import (
+    Context,
+    Value,
+    codings,
+    components,
+    condition_date,
+    condition_usable,
+    describe,
+    evidence,
+    interpretations,
+    label,
+    match,
+    observation_date,
+    observation_usable,
+    ref,
+    value_of,
+)
+from cds.profile.dates import date_key
+from cds.profile.model import BiomarkerStatus, Evidence, Fact, GermlineStatus
+
+CPS_THRESHOLD = 10.0  # KEYNOTE-355 (pembrolizumab + chemotherapy, TNBC, 22C3 CPS >= 10)
+_CPS_RE = re.compile(
+    r"(?:cps|combined positive score)\s*(?:score)?\s*[:=]?\s*(<|>|<=|>=|≥|≤)?\s*(\d+(?:[.,]\d+)?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    value: str  # pathogenic | not_detected
+    when: str | None
+    evidence: Evidence
+
+
+def _result(ctx: Context, val: Value, obs: Any) -> str | None:
+    """pathogenic-ish ("positive") / negative-ish / uncertain / None for a BRCA test value."""
+    rv = ctx.codes("result-values")
+    hit = match(rv, val.cc, by_text=False) if val.cc is not None else None
+    value = hit.value if hit is not None else None
+    if value is None:
+        for text in (val.text, *(d for _, _, d in codings(val.cc))):
+            hit_text = rv.match_text(text)
+            if hit_text is not None:
+                value = hit_text.value
+                break
+    if value is None and val.boolean is not None:
+        value = "positive" if val.boolean else "negative"
+    if value is None:
+        for interp in interpretations(obs):
+            hit_i = match(rv, interp)
+            if hit_i is not None:
+                value = hit_i.value
+                break
+    return {
+        "positive": "pathogenic",
+        "detected": "pathogenic",
+        "pathogenic": "pathogenic",
+        "negative": "not_detected",
+        "not_detected": "not_detected",
+        "not_pathogenic": "not_pathogenic",
+        "uncertain": "uncertain",
+    }.get(value or "")
+
+
+def _source(ctx: Context, obs: Any) -> str | None:
+    comps = ctx.codes("genomic-components")
+    for comp in components(obs):
+        kind = match(comps, getattr(comp, "code", None), by_text=False)
+        if kind is not None and kind.value == "source":
+            hit = match(ctx.codes("genomic-source"), getattr(comp, "valueCodeableConcept", None))
+            if hit is not None:
+                return hit.value
+            text = getattr(comp, "valueString", None)
+            hit_text = ctx.codes("genomic-source").match_text(text)
+            if hit_text is not None:
+                return hit_text.value
+    return None
+
+
+def derive_brca(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context) -> Fact[GermlineStatus]:
+    findings: list[_Finding] = []
+    notes: list[str] = []
+    comps = ctx.codes("genomic-components")
+    for obs in observations:
+        if not observation_usable(obs):
+            continue
+        code = getattr(obs, "code", None)
+        test = match(ctx.codes("brca"), code)
+        if test is None:
+            continue
+        when = observation_date(obs)
+        name = label(code)
+        if test.value == "variant":
+            gene = significance = None
+            for comp in components(obs):
+                kind = match(comps, getattr(comp, "code", None), by_text=False)
+                if kind is None:
+                    continue
+                cval = value_of(comp)
+                if kind.value == "gene":
+                    g = match(ctx.codes("brca-genes"), cval.cc) if cval.cc is not None else None
+                    if g is None and cval.text:
+                        g_text = ctx.codes("brca-genes").match_text(cval.text)
+                        gene = g_text.value if g_text is not None else gene
+                    elif g is not None:
+                        gene = g.value
+                elif kind.value == "significance":
+                    significance = _result(ctx, cval, comp)
+            if gene is None:
+                continue  # a variant in another gene
+            source = _source(ctx, obs)
+            what = (
+                f"{gene.upper()} variant, {significance or 'significance not stated'}, "
+                f"{source or 'source not stated'}"
+            )
+            ev = evidence(obs, when, f"{name}: {what}")
+            if significance != "pathogenic":
+                if significance is None:
+                    ctx.issue(
+                        "germline_brca",
+                        "unreadable",
+                        f"{ref(obs)}: {what}; clinical significance could not be read.",
+                        ev,
+                    )
+                continue
+            if source == "somatic":
+                notes.append(f"{ref(obs)} is a somatic (tumour) {gene.upper()} finding, not germline")
+                continue
+            if source != "germline":
+                ctx.issue(
+                    "germline_brca",
+                    "unreadable",
+                    f"{ref(obs)}: pathogenic {gene.upper()} variant without a genomic source class; "
+                    "not assumed germline.",
+                    ev,
+                )
+                continue
+            findings.append(_Finding("pathogenic", when, ev))
+            continue
+        val = value_of(obs)
+        result = _result(ctx, val, obs)
+        shown = val.text or (describe(val.cc) if val.cc is not None else "no value")
+        ev = evidence(obs, when, f"{name}: {shown}")
+        source = _source(ctx, obs)
+        if result == "pathogenic":
+            if source == "somatic":
+                notes.append(f"{ref(obs)} is a somatic (tumour) BRCA finding, not germline")
+                continue
+            findings.append(_Finding("pathogenic", when, ev))
+            if source is None:
+                notes.append(
+                    f"{ref(obs)}: genomic source not stated; a gene-specific BRCA test is read as germline"
+                )
+        elif result == "not_detected":
+            if source != "somatic":
+                findings.append(_Finding("not_detected", when, ev))
+        elif result in ("uncertain", "not_pathogenic"):
+            notes.append(f"{ref(obs)} reports a variant that is {result.replace('_', ' ')}")
+        else:
+            ctx.issue(
+                "germline_brca", "unreadable", f"{ref(obs)}: the BRCA result could not be read ({shown}).", ev
+            )
+    for cond in conditions:
+        if not condition_usable(cond):
+            continue
+        code = getattr(cond, "code", None)
+        hit = match(ctx.codes("brca-conditions"), code)
+        if hit is None or hit.value not in ("pathogenic", "not_detected"):
+            continue
+        when = condition_date(cond)
+        findings.append(_Finding(hit.value, when, evidence(cond, when, label(code))))
+
+    pathogenic = [f for f in findings if f.value == "pathogenic"]
+    negative = [f for f in findings if f.value == "not_detected"]
+    note = "; ".join(notes) + "." if notes else None
+    if pathogenic:
+        if negative:
+            ctx.issue(
+                "germline_brca",
+                "conflicting",
+                "A germline BRCA pathogenic variant is recorded, and another result says none was detected; "
+                "the pathogenic finding was used.",
+                pathogenic[0].evidence,
+                negative[0].evidence,
+            )
+        pathogenic.sort(key=lambda f: date_key(f.when), reverse=True)
+        return Fact("pathogenic", tuple(f.evidence for f in pathogenic), note)
+    if negative:
+        negative.sort(key=lambda f: date_key(f.when), reverse=True)
+        return Fact("not_detected", tuple(f.evidence for f in negative), note)
+    return Fact("unknown", (), note)
+
+
+# --- PD-L1 ---------------------------------------------------------------------------------------
+
+
+def _cps(texts: Sequence[str | None]) -> tuple[float, str | None] | None:
+    for text in texts:
+        if not text:
+            continue
+        found = _CPS_RE.search(text.lower())
+        if found is not None:
+            try:
+                return float(found.group(2).replace(",", ".")), found.group(1)
+            except ValueError:
+                return None
+    return None
+
+
+def derive_pd_l1(observations: Sequence[Any], ctx: Context) -> Fact[BiomarkerStatus]:
+    results: list[tuple[str | None, str, Evidence]] = []
+    for obs in observations:
+        if not observation_usable(obs):
+            continue
+        code = getattr(obs, "code", None)
+        test = match(ctx.codes("pd-l1-tests"), code)
+        if test is None:
+            continue
+        when = observation_date(obs)
+        name = label(code)
+        val = value_of(obs)
+        code_text = " ".join(filter(None, [getattr(code, "text", None), *(d for _, _, d in codings(code))]))
+        value: str | None = None
+        how = ""
+        cps_ok = test.value in ("22c3", "unspecified")
+        cps = (
+            _cps([val.text, code_text + " " + str(val.quantity.value if val.quantity else "")])
+            if cps_ok
+            else None
+        )
+        if cps is None and cps_ok and val.quantity is not None:
+            unit = val.quantity.unit
+            if "cps" in unit or "cps" in code_text.lower() or "combined positive" in code_text.lower():
+                cps = (val.quantity.value, val.quantity.comparator)
+        if cps is not None:
+            number, comparator = cps
+            positive = number >= CPS_THRESHOLD and comparator not in ("<", "<=", "≤")
+            value, how = ("positive" if positive else "negative"), f"CPS {comparator or ''}{number:g}"
+        else:
+            hit = match(ctx.codes("result-values"), val.cc, by_text=False) if val.cc is not None else None
+            v = hit.value if hit is not None else None
+            if v is None and val.text:
+                ht = ctx.codes("result-values").match_text(val.text)
+                v = ht.value if ht is not None else None
+            if v is None:
+                for interp in interpretations(obs):
+                    hi = match(ctx.codes("result-values"), interp)
+                    if hi is not None:
+                        v = hi.value
+                        break
+            if v in ("positive", "detected"):
+                value, how = "positive", describe(val.cc) if val.cc is not None else (val.text or "positive")
+            elif v in ("negative", "not_detected"):
+                value, how = "negative", describe(val.cc) if val.cc is not None else (val.text or "negative")
+        ev = evidence(obs, when, f"{name} ({test.value}): {how or (val.text or 'unread')}")
+        if value is None:
+            ctx.issue(
+                "pd_l1",
+                "unreadable",
+                f"{ref(obs)}: PD-L1 result could not be read as a coded result or a 22C3 CPS "
+                "(a tumour proportion score is not used).",
+                ev,
+            )
+            continue
+        results.append((when, value, ev))
+    if not results:
+        return Fact("unknown")
+    results.sort(key=lambda r: date_key(r[0]), reverse=True)
+    latest = results[0]
+    same = [r for r in results if date_key(r[0]) == date_key(latest[0])]
+    if len({r[1] for r in same}) > 1:
+        ctx.issue("pd_l1", "conflicting", "PD-L1 results on the same date disagree.", *(r[2] for r in same))
+        return Fact("unknown", tuple(r[2] for r in same), "PD-L1 results on the same date disagree.")
+    status: BiomarkerStatus = "positive" if latest[1] == "positive" else "negative"
+    note = None
+    older = [r for r in results[len(same) :] if r[1] != latest[1]]
+    if older:
+        note = f"Earlier PD-L1 result {older[0][1]} ({older[0][2].reference}); the most recent was used."
+    return Fact(status, tuple(r[2] for r in same), note)

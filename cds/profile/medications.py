@@ -1,0 +1,338 @@
+"""Prior cancer medicines, the metastatic setting and lines of therapy.
+
+* Sources: MedicationRequest (status active/completed/stopped/on-hold/unknown; intent not
+  proposal/option), MedicationStatement (not entered-in-error/not-taken/intended), MedicationAdministration
+  (not not-done/entered-in-error). The medicine is identified by an RxNorm code in ``medications.yaml``
+  (ingredient, product, brand and SCDG codes), else by a synonym (generic or brand name) in the text or
+  any coding's display (local/NDC codings), else through a contained Medication; an unresolvable
+  ``medicationReference`` is reported once.
+* Start date: MedicationRequest dosage timing boundsPeriod.start, else authoredOn; MedicationStatement
+  effective[x], else dateAsserted; MedicationAdministration effective[x].
+* ``prior_therapies``: every class of every medicine (any setting). ``metastatic_therapies``: medicines
+  started on/after the first dated metastatic evidence, or whose reason is a secondary cancer (code or a
+  reference to a secondary-cancer Condition), or with a palliative treatment intent.
+* Lines: metastatic-setting medicines whose classes count as a line (not bone-modifying / ovarian
+  suppression) are sorted by start; a medicine started within 28 days of a regimen's first start joins
+  it; a medicine already in the current regimen continues it (refills, cycles); anything else starts a
+  new regimen. ``metastatic_*_lines`` count regimens containing chemotherapy / her2_directed /
+  endocrine_therapy.
+* ``medication_history``: "yes" when any (cancer-relevant) medication resource was received; otherwise
+  "unknown" — the service cannot tell "none given" from "not sent".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cds.fhir.codes import Drug, system_key
+from cds.profile.common import (
+    Context,
+    cc_text,
+    codings,
+    evidence,
+    match,
+    reference_id,
+)
+from cds.profile.dates import date_key, first_date, period_end, period_start, to_date
+from cds.profile.model import Evidence, Fact, YesNoUnknown
+
+REGIMEN_WINDOW_DAYS = 28
+ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts as current this long
+
+_MR_IGNORED = frozenset({"entered-in-error", "cancelled", "draft"})
+_MR_INTENT_IGNORED = frozenset({"proposal", "option"})
+_MS_IGNORED = frozenset({"entered-in-error", "not-taken", "intended"})
+_MA_IGNORED = frozenset({"entered-in-error", "not-done"})
+_CURRENT_STATUSES = frozenset({"active", "on-hold"})
+_MED_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
+
+
+@dataclass(frozen=True)
+class MedUse:
+    drugs: tuple[Drug, ...]
+    classes: frozenset[str]
+    start: str | None
+    current: bool
+    metastatic_reason: str | None  # why it counts as metastatic setting (besides its date)
+    evidence: Evidence
+
+    @property
+    def names(self) -> str:
+        return " + ".join(d.name for d in self.drugs)
+
+
+@dataclass(frozen=True)
+class MedicationFacts:
+    prior_therapies: Fact[frozenset[str]]
+    metastatic_therapies: Fact[frozenset[str]]
+    metastatic_lines: Fact[int]
+    metastatic_chemotherapy_lines: Fact[int]
+    metastatic_her2_lines: Fact[int]
+    metastatic_endocrine_lines: Fact[int]
+    medication_history: Fact[YesNoUnknown]
+    ovarian_suppression_current: Fact[YesNoUnknown]
+    current: tuple[MedUse, ...]  # medicines in use now (menopause needs tamoxifen / OFS)
+
+
+def _drugs_from_cc(ctx: Context, cc: Any) -> tuple[Drug, ...]:
+    if cc is None:
+        return ()
+    term = ctx.terminology
+    found: list[Drug] = []
+    for system, code, _ in codings(cc):
+        if code and system_key(system) == "rxnorm":
+            for drug in term.drugs_by_rxcui.get(code.strip(), ()):
+                if drug not in found:
+                    found.append(drug)
+    if found:
+        return tuple(found)
+    for text in (cc_text(cc), *(d for _, _, d in codings(cc))):
+        drugs = term.drugs_for_text(text)
+        if drugs:
+            return drugs
+    return ()
+
+
+def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]:
+    """(drugs, how it was named, unresolvable reference?)."""
+    cc = getattr(resource, "medicationCodeableConcept", None)
+    if cc is not None:
+        drugs = _drugs_from_cc(ctx, cc)
+        return drugs, _name(cc), False
+    reference = getattr(resource, "medicationReference", None)
+    if reference is None:
+        return (), "no medication", False
+    target = getattr(reference, "reference", None)
+    if isinstance(target, str) and target.startswith("#"):
+        for med in getattr(resource, "contained", None) or ():
+            if getattr(med, "id", None) == target[1:]:
+                code = getattr(med, "code", None)
+                drugs = _drugs_from_cc(ctx, code)
+                if drugs:
+                    return drugs, _name(code), False
+    display = getattr(reference, "display", None)
+    if isinstance(display, str) and display.strip():
+        return ctx.terminology.drugs_for_text(display), display, False
+    return (), str(target or "medication reference"), True
+
+
+def _name(cc: Any) -> str:
+    text = cc_text(cc)
+    if text:
+        return text
+    for system, code, display in codings(cc):
+        if display:
+            return display
+        if code:
+            return f"{system_key(system) or 'code'} {code}"
+    return "(unnamed medicine)"
+
+
+def _usable(resource: Any, kind: str) -> bool:
+    status = (getattr(resource, "status", None) or "").lower()
+    if kind == "MedicationRequest":
+        intent = (getattr(resource, "intent", None) or "").lower()
+        return status not in _MR_IGNORED and intent not in _MR_INTENT_IGNORED
+    if kind == "MedicationStatement":
+        return status not in _MS_IGNORED
+    return status not in _MA_IGNORED
+
+
+def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
+    if kind == "MedicationRequest":
+        starts: list[Any] = []
+        ends: list[Any] = []
+        for dosage in getattr(resource, "dosageInstruction", None) or ():
+            repeat = getattr(getattr(dosage, "timing", None), "repeat", None)
+            bounds = getattr(repeat, "boundsPeriod", None) if repeat is not None else None
+            starts.append(period_start(bounds))
+            ends.append(period_end(bounds))
+        validity = getattr(getattr(resource, "dispenseRequest", None), "validityPeriod", None)
+        return first_date(*starts, getattr(resource, "authoredOn", None)), first_date(
+            *ends, period_end(validity)
+        )
+    period = getattr(resource, "effectivePeriod", None)
+    start = first_date(getattr(resource, "effectiveDateTime", None), period_start(period))
+    if kind == "MedicationStatement":
+        return start or first_date(getattr(resource, "dateAsserted", None)), first_date(period_end(period))
+    return start, first_date(period_end(period), getattr(resource, "effectiveDateTime", None))
+
+
+def _intent(ctx: Context, resource: Any) -> str | None:
+    for ext in getattr(resource, "extension", None) or ():
+        url = (getattr(ext, "url", None) or "").lower()
+        if "treatment-intent" in url or "treatmentintent" in url:
+            hit = match(ctx.codes("treatment-intent"), getattr(ext, "valueCodeableConcept", None))
+            if hit is not None:
+                return hit.value
+    return None
+
+
+def _metastatic_reason(ctx: Context, resource: Any, secondary_refs: frozenset[str]) -> str | None:
+    for cc in getattr(resource, "reasonCode", None) or ():
+        if match(ctx.codes("secondary-cancer"), cc) is not None:
+            return "reason is a secondary cancer"
+    for reference in getattr(resource, "reasonReference", None) or ():
+        rid = reference_id(reference)
+        if rid and rid in secondary_refs:
+            return f"reason is {rid}"
+    if _intent(ctx, resource) == "palliative":
+        return "palliative intent"
+    return None
+
+
+def _current(resource: Any, kind: str, end: str | None, start: str | None, ctx: Context) -> bool:
+    status = (getattr(resource, "status", None) or "").lower()
+    end_d = to_date(end)
+    if kind == "MedicationAdministration":
+        when = to_date(end) or to_date(start)
+        return when is not None and ctx.today - when <= timedelta(days=ADMINISTRATION_CURRENT_DAYS)
+    if status not in _CURRENT_STATUSES:
+        return False
+    return end_d is None or end_d >= ctx.today
+
+
+def collect_uses(
+    resources: Sequence[Any], ctx: Context, secondary_refs: frozenset[str]
+) -> tuple[list[MedUse], int]:
+    uses: list[MedUse] = []
+    received = 0
+    unresolved: list[Evidence] = []
+    for resource in resources:
+        kind = type(resource).__name__
+        kind = getattr(type(resource), "__resource_type__", kind)
+        if kind not in _MED_TYPES:
+            continue
+        if not _usable(resource, kind):
+            continue
+        received += 1
+        drugs, how, unresolvable = _identify(ctx, resource)
+        start, end = _dates(resource, kind)
+        if unresolvable:
+            unresolved.append(evidence(resource, start, f"medicine named only by {how}"))
+            continue
+        if not drugs:
+            continue
+        classes = frozenset(c for d in drugs for c in d.classes)
+        uses.append(
+            MedUse(
+                drugs=drugs,
+                classes=classes,
+                start=start,
+                current=_current(resource, kind, end, start, ctx),
+                metastatic_reason=_metastatic_reason(ctx, resource, secondary_refs),
+                evidence=evidence(resource, start, f"{how} ({', '.join(d.name for d in drugs)})"),
+            )
+        )
+    if unresolved:
+        ctx.issue(
+            "prior_therapies",
+            "unreadable",
+            f"{len(unresolved)} medication record(s) name their medicine only by a reference that was "
+            "not sent; they could not be classified.",
+            *unresolved[:5],
+        )
+    return uses, received
+
+
+def _regimens(uses: Sequence[MedUse], ctx: Context) -> list[list[MedUse]]:
+    counted = [
+        u
+        for u in uses
+        if any(ctx.terminology.classes[c].counts_as_line for c in u.classes if c in ctx.terminology.classes)
+    ]
+    undated = [u for u in counted if to_date(u.start) is None]
+    if undated:
+        ctx.issue(
+            "metastatic_lines",
+            "missing",
+            f"{len(undated)} metastatic-setting medicine record(s) have no start date and were not "
+            "placed in a line.",
+            *(u.evidence for u in undated[:5]),
+        )
+    dated = sorted((u for u in counted if to_date(u.start) is not None), key=lambda u: date_key(u.start))
+    regimens: list[list[MedUse]] = []
+    anchor = None
+    for use in dated:
+        start = to_date(use.start)
+        assert start is not None  # noqa: S101 (filtered above)
+        names = {d.name for d in use.drugs}
+        if regimens and anchor is not None:
+            current_names = {d.name for u in regimens[-1] for d in u.drugs}
+            if start - anchor <= timedelta(days=REGIMEN_WINDOW_DAYS) or names <= current_names:
+                regimens[-1].append(use)
+                continue
+        regimens.append([use])
+        anchor = start
+    return regimens
+
+
+def derive_medications(
+    resources: Sequence[Any],
+    ctx: Context,
+    *,
+    metastatic: bool,
+    metastatic_since: str | None,
+    secondary_refs: frozenset[str],
+) -> MedicationFacts:
+    uses, received = collect_uses(resources, ctx, secondary_refs)
+    prior = frozenset(c for u in uses for c in u.classes)
+    prior_ev = _one_per_drug(uses)
+    since_key = date_key(metastatic_since) if metastatic_since else None
+    met_uses: list[MedUse] = []
+    for use in uses:
+        by_date = (
+            metastatic
+            and since_key is not None
+            and use.start is not None
+            and date_key(use.start) >= since_key
+        )
+        if by_date or use.metastatic_reason:
+            met_uses.append(use)
+    met_classes = frozenset(c for u in met_uses for c in u.classes)
+    regimens = _regimens(met_uses, ctx)
+
+    def count(cls: str | None) -> Fact[int]:
+        chosen = [r for r in regimens if cls is None or any(cls in u.classes for u in r)]
+        lines = [
+            f"{(r[0].start or 'undated')}: " + " + ".join(dict.fromkeys(d.name for u in r for d in u.drugs))
+            for r in chosen
+        ]
+        return Fact(len(chosen), tuple(r[0].evidence for r in chosen), "; ".join(lines) if lines else None)
+
+    basis = (
+        f"metastatic since {metastatic_since}" if metastatic_since else "no dated metastatic diagnosis"
+    ) + "; drugs started within 28 days form one regimen"
+    met_note = basis
+    ofs_now = [u for u in uses if u.current and "ovarian_suppression" in u.classes]
+    if received:
+        history: Fact[YesNoUnknown] = Fact("yes", prior_ev[:5] if prior_ev else ())
+        ofs: Fact[YesNoUnknown] = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else Fact("no")
+    else:
+        history = Fact("unknown", (), "No medication records were received (none given, or not sent).")
+        ofs = Fact("unknown", (), "No medication records were received.")
+    lines = count(None)
+    return MedicationFacts(
+        prior_therapies=Fact(prior, prior_ev),
+        metastatic_therapies=Fact(met_classes, _one_per_drug(met_uses), met_note if met_uses else None),
+        metastatic_lines=Fact(lines.value, lines.evidence, lines.note),
+        metastatic_chemotherapy_lines=count("chemotherapy"),
+        metastatic_her2_lines=count("her2_directed"),
+        metastatic_endocrine_lines=count("endocrine_therapy"),
+        medication_history=history,
+        ovarian_suppression_current=ofs,
+        current=tuple(u for u in uses if u.current),
+    )
+
+
+def _one_per_drug(uses: Sequence[MedUse]) -> tuple[Evidence, ...]:
+    seen: set[str] = set()
+    out: list[Evidence] = []
+    for use in sorted(uses, key=lambda u: date_key(u.start)):
+        if use.names not in seen:
+            seen.add(use.names)
+            out.append(use.evidence)
+    return tuple(out[:12])

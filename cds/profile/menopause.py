@@ -1,0 +1,287 @@
+"""Menopausal status, each with its reason in ``Fact.note``.
+
+Order (NCCN "Definition of Menopause" as quoted in clinical.md 1.6; thresholds are settings):
+
+1. an explicit status (Observation 161712005 with a pre/post/perimenopausal value, or any Observation /
+   Condition coded with those findings) recorded within the last year wins; perimenopausal is treated
+   as premenopausal;
+2. male patients: "unknown" (not applicable; ``sex`` says male);
+3. bilateral oophorectomy (Procedure, or Condition Z90.722) -> postmenopausal;
+4. age >= ``age_years`` (default 60) -> postmenopausal;
+5. under that age on current ovarian suppression (GnRH agonist) -> indeterminate (status cannot be
+   assigned on an LHRH agonist);
+6. under that age, most recent FSH >= ``fsh_min_iu_l`` IU/L (= mIU/mL) AND estradiol <=
+   ``estradiol_max_pg_ml`` pg/mL (pmol/L / 3.671) -> postmenopausal (also on tamoxifen/toremifene);
+   estradiol above or FSH below the range -> premenopausal, or indeterminate on tamoxifen/toremifene;
+7. under that age on tamoxifen/toremifene without both labs -> indeterminate;
+8. an older explicit status, with a note; otherwise unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cds.profile.common import (
+    Context,
+    condition_date,
+    condition_usable,
+    describe,
+    evidence,
+    label,
+    match,
+    observation_date,
+    observation_usable,
+    procedure_date,
+    ref,
+    value_of,
+)
+from cds.profile.dates import date_key, to_date
+from cds.profile.model import Evidence, Fact, MenopausalStatus, Sex
+
+E2_PMOL_PER_PG = 3.671
+EXPLICIT_RECENT_DAYS = 365
+_FSH_UNITS = frozenset({"iu/l", "[iu]/l", "miu/ml", "m[iu]/ml", "u/l", "mu/ml", "iu/l."})
+_PG_UNITS = frozenset({"pg/ml", "ng/l"})
+_PMOL_UNITS = frozenset({"pmol/l"})
+_PROC_IGNORED = frozenset({"entered-in-error", "not-done", "preparation", "stopped"})
+
+
+@dataclass(frozen=True)
+class MenopauseThresholds:
+    """Settings ``CDS_MENOPAUSE_*``. Defaults: FSH >= 30 IU/L and estradiol <= 20 pg/mL (73 pmol/L), the
+    operational cut-off suggested in clinical.md 1.6 (NCCN defers to the local laboratory's
+    postmenopausal range; AZURE used FSH > 26 IU/L and E2 < 50 pmol/L); age 60 (NCCN)."""
+
+    fsh_min_iu_l: float = 30.0
+    estradiol_max_pg_ml: float = 20.0
+    age_years: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class _Lab:
+    value: float  # FSH in IU/L, estradiol in pg/mL
+    comparator: str | None
+    when: str | None
+    evidence: Evidence
+
+
+def _explicit(
+    observations: Sequence[Any], conditions: Sequence[Any], ctx: Context
+) -> list[tuple[str | None, str, Evidence]]:
+    out: list[tuple[str | None, str, Evidence]] = []
+    meno = ctx.codes("menopause")
+    for obs in observations:
+        if not observation_usable(obs):
+            continue
+        code = getattr(obs, "code", None)
+        hit = match(meno, code)
+        if hit is None:
+            continue
+        when = observation_date(obs)
+        value = hit.value
+        if value == "observable":
+            val = value_of(obs)
+            got = (
+                match(meno, val.cc)
+                if val.cc is not None
+                else (meno.match_text(val.text) if val.text else None)
+            )
+            value = got.value if got is not None else None
+            shown = describe(val.cc) if val.cc is not None else (val.text or "")
+        else:
+            boolean = getattr(obs, "valueBoolean", None)
+            if boolean is False:
+                continue
+            shown = describe(code)
+        if value in ("premenopausal", "postmenopausal", "perimenopausal"):
+            out.append((when, value, evidence(obs, when, f"Menopausal status: {shown}")))
+    for cond in conditions:
+        if not condition_usable(cond):
+            continue
+        code = getattr(cond, "code", None)
+        hit = match(meno, code)
+        if hit is not None and hit.value in ("premenopausal", "postmenopausal", "perimenopausal"):
+            when = condition_date(cond)
+            out.append((when, hit.value, evidence(cond, when, f"Menopausal status: {label(code)}")))
+    return out
+
+
+def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Context) -> list[Evidence]:
+    found: list[Evidence] = []
+    codes = ctx.codes("oophorectomy")
+    for proc in procedures:
+        status = (getattr(proc, "status", None) or "").lower()
+        if status in _PROC_IGNORED:
+            continue
+        code = getattr(proc, "code", None)
+        hit = match(codes, code)
+        if hit is None:
+            continue
+        when = procedure_date(proc)
+        if hit.value == "bilateral":
+            found.append(evidence(proc, when, f"Bilateral oophorectomy: {label(code)}"))
+        else:
+            ctx.issue(
+                "menopausal_status",
+                "ignored",
+                f"{ref(proc)}: oophorectomy without 'bilateral' was not counted as surgical menopause.",
+                evidence(proc, when, label(code)),
+            )
+    for cond in conditions:
+        if not condition_usable(cond):
+            continue
+        code = getattr(cond, "code", None)
+        hit = match(codes, code)
+        if hit is not None and hit.value == "bilateral":
+            when = condition_date(cond)
+            found.append(evidence(cond, when, f"Bilateral oophorectomy: {label(code)}"))
+    return found
+
+
+def _labs(observations: Sequence[Any], ctx: Context) -> tuple[_Lab | None, _Lab | None]:
+    fsh: list[_Lab] = []
+    e2: list[_Lab] = []
+    labs = ctx.codes("menopause-labs")
+    for obs in observations:
+        if not observation_usable(obs):
+            continue
+        code = getattr(obs, "code", None)
+        hit = match(labs, code)
+        if hit is None:
+            continue
+        when = observation_date(obs)
+        q = value_of(obs).quantity
+        if q is None:
+            ctx.issue(
+                "menopausal_status",
+                "unreadable",
+                f"{ref(obs)}: {describe(code)} has no numeric value.",
+                evidence(obs, when, describe(code)),
+            )
+            continue
+        unit = q.unit.replace(" ", "")
+        if hit.value == "fsh":
+            if unit and unit not in _FSH_UNITS:
+                _bad_unit(ctx, obs, when, "FSH", q.unit)
+                continue
+            fsh.append(_Lab(q.value, q.comparator, when, evidence(obs, when, f"FSH {q.value:g} IU/L")))
+        else:
+            if unit in _PMOL_UNITS or (not unit and hit.value == "estradiol_molar"):
+                value = q.value / E2_PMOL_PER_PG
+            elif unit in _PG_UNITS or (not unit and hit.value == "estradiol_mass"):
+                value = q.value
+            elif unit == "ng/dl":
+                value = q.value * 10
+            else:
+                _bad_unit(ctx, obs, when, "Estradiol", q.unit)
+                continue
+            shown = (
+                f"estradiol {q.value:g} {q.unit or ('pmol/L' if hit.value == 'estradiol_molar' else 'pg/mL')}"
+            )
+            e2.append(_Lab(round(value, 1), q.comparator, when, evidence(obs, when, shown)))
+    latest_fsh = max(fsh, key=lambda lab: date_key(lab.when)) if fsh else None
+    latest_e2 = max(e2, key=lambda lab: date_key(lab.when)) if e2 else None
+    return latest_fsh, latest_e2
+
+
+def _bad_unit(ctx: Context, obs: Any, when: str | None, what: str, unit: str) -> None:
+    ctx.issue(
+        "menopausal_status",
+        "unreadable",
+        f"{ref(obs)}: {what} unit '{unit or 'none'}' is not one the service can convert; "
+        "the value was not used.",
+        evidence(obs, when, f"{what} in {unit or 'no unit'}"),
+    )
+
+
+def derive_menopause(
+    *,
+    age: int | None,
+    sex: Sex,
+    observations: Sequence[Any],
+    conditions: Sequence[Any],
+    procedures: Sequence[Any],
+    ofs_current: Sequence[Evidence],
+    serm_current: Sequence[Evidence],
+    thresholds: MenopauseThresholds,
+    ctx: Context,
+) -> Fact[MenopausalStatus]:
+    explicit = sorted(_explicit(observations, conditions, ctx), key=lambda e: date_key(e[0]), reverse=True)
+    latest_explicit = explicit[0] if explicit else None
+    if latest_explicit is not None:
+        when_d = to_date(latest_explicit[0])
+        if when_d is not None and ctx.today - when_d <= timedelta(days=EXPLICIT_RECENT_DAYS):
+            return _explicit_fact(latest_explicit, recent=True)
+    if sex == "male":
+        return Fact("unknown", (), "Not applicable: male patient.")
+    ooph = _oophorectomy(procedures, conditions, ctx)
+    if ooph:
+        return Fact("postmenopausal", tuple(ooph), "bilateral oophorectomy")
+    limit = thresholds.age_years
+    if age is not None and age >= limit:
+        return Fact("postmenopausal", (), f"age {age} ≥ {limit}")
+    if age is None:
+        if latest_explicit is not None:
+            return _explicit_fact(latest_explicit, recent=False)
+        return Fact("unknown", (), "age unknown")
+    if ofs_current:
+        return Fact(
+            "indeterminate",
+            tuple(ofs_current),
+            f"age {age} < {limit} on ovarian suppression: status cannot be assigned on an LHRH agonist",
+        )
+    fsh, e2 = _labs(observations, ctx)
+    on_serm = bool(serm_current)
+    if fsh is not None and e2 is not None:
+        post_fsh = fsh.value >= thresholds.fsh_min_iu_l and fsh.comparator not in ("<", "<=")
+        post_e2 = e2.value <= thresholds.estradiol_max_pg_ml and e2.comparator not in (">", ">=")
+        labs_text = (
+            f"FSH {fsh.value:g} IU/L ({fsh.when or 'undated'}) and "
+            f"estradiol {e2.value:g} pg/mL ({e2.when or 'undated'})"
+        )
+        ev = (fsh.evidence, e2.evidence, *serm_current)
+        if post_fsh and post_e2:
+            return Fact("postmenopausal", ev, f"age {age} < {limit}; {labs_text} in the postmenopausal range")
+        if on_serm:
+            return Fact(
+                "indeterminate",
+                ev,
+                f"age {age} < {limit} on tamoxifen/toremifene; {labs_text} not in the postmenopausal range",
+            )
+        return Fact("premenopausal", ev, f"age {age} < {limit}; {labs_text} not in the postmenopausal range")
+    if not on_serm:
+        premeno = (fsh is not None and fsh.value < thresholds.fsh_min_iu_l) or (
+            e2 is not None and e2.value > thresholds.estradiol_max_pg_ml
+        )
+        if premeno:
+            lab = fsh if fsh is not None else e2
+            assert lab is not None  # noqa: S101
+            return Fact(
+                "premenopausal",
+                (lab.evidence,),
+                f"age {age} < {limit}; {lab.evidence.text} in the premenopausal range",
+            )
+    if on_serm:
+        return Fact(
+            "indeterminate",
+            tuple(serm_current),
+            f"age {age} < {limit} on tamoxifen/toremifene without FSH and estradiol "
+            "in the postmenopausal range",
+        )
+    if latest_explicit is not None:
+        return _explicit_fact(latest_explicit, recent=False)
+    return Fact("unknown", (), f"age {age} < {limit} and no FSH/estradiol results")
+
+
+def _explicit_fact(item: tuple[str | None, str, Evidence], *, recent: bool) -> Fact[MenopausalStatus]:
+    when, value, ev = item
+    status: MenopausalStatus = "postmenopausal" if value == "postmenopausal" else "premenopausal"
+    note = f"recorded as {value} on {when or 'an undated record'}"
+    if value == "perimenopausal":
+        note += " (perimenopausal is treated as premenopausal)"
+    if not recent:
+        note += " (more than a year ago; no newer information)"
+    return Fact(status, (ev,), note)

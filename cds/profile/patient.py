@@ -1,0 +1,49 @@
+"""Age (from Patient.birthDate and today) and sex (from Patient.gender)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from cds.profile.common import Context, evidence
+from cds.profile.dates import date_key, fhir_date, years_between
+from cds.profile.model import Fact, Sex
+
+_SEX: dict[str, Sex] = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
+
+
+def derive_patient(
+    patients: Sequence[Any], patient_id: str, ctx: Context
+) -> tuple[Fact[int | None], Fact[Sex]]:
+    if not patients:
+        ctx.issue("age", "missing", "No Patient resource was received; age and sex are unknown.")
+        return Fact(None), Fact("unknown")
+    patient = next((p for p in patients if getattr(p, "id", None) == patient_id), patients[0])
+    born = fhir_date(getattr(patient, "birthDate", None))
+    age: Fact[int | None] = Fact(None)
+    if born:
+        y, m, d = date_key(born)
+        if m and d:
+            years = years_between(date(y, m, d), ctx.today)
+            age = Fact(years, (evidence(patient, born, f"born {born}"),))
+        else:
+            # partial birth date: the youngest possible age, so thresholds are never over-called
+            latest = date(y, m or 12, 28 if m and not d else 31) if not m else date(y, m, 28)
+            years = years_between(latest, ctx.today)
+            age = Fact(
+                years,
+                (evidence(patient, born, f"born {born}"),),
+                f"birth date {born} is partial; youngest possible age used",
+            )
+        if years < 0 or years > 130:
+            ctx.issue(
+                "age",
+                "unreadable",
+                f"Birth date {born} gives an impossible age.",
+                evidence(patient, born, "birthDate"),
+            )
+            age = Fact(None)
+    gender = (getattr(patient, "gender", None) or "unknown").lower()
+    sex: Fact[Sex] = Fact(_SEX.get(gender, "unknown"), (evidence(patient, None, f"gender {gender}"),))
+    return age, sex
