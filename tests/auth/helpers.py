@@ -1,0 +1,153 @@
+"""Test keys, tokens and a loopback JWKS server: the suite mints everything it verifies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+BASE = "http://testserver"
+SERVICE_PATH = "/cds-services/mbc-treatment-options"
+ISS = "https://ehr.example.org"
+OTHER_ISS = "https://other.example.org"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class SigningKey:
+    alg: str
+    kid: str
+    private: Any
+
+    @classmethod
+    def new(cls, alg: str = "ES384", kid: str | None = None) -> SigningKey:
+        if alg.startswith("ES"):
+            curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[alg]
+            private: Any = ec.generate_private_key(curve)
+        else:
+            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return cls(alg, kid or f"{alg.lower()}-{uuid.uuid4().hex[:8]}", private)
+
+    def jwk(self, **extra: Any) -> dict[str, Any]:
+        algorithm = jwt.get_algorithm_by_name(self.alg)
+        data: dict[str, Any] = json.loads(algorithm.to_jwk(self.private.public_key()))
+        data.update({"kid": self.kid, "use": "sig", "alg": self.alg})
+        data.update(extra)
+        return {k: v for k, v in data.items() if v is not None}
+
+    def public_pem(self) -> bytes:
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def sign(self, claims: dict[str, Any], **header: Any) -> str:
+        """Compact JWS, built by hand so tests can mint tokens a JWT library would refuse to make."""
+        headers = {"alg": self.alg, "typ": "JWT", "kid": self.kid, **header}
+        headers = {k: v for k, v in headers.items() if v is not None}
+        signing_input = f"{b64(json.dumps(headers).encode())}.{b64(json.dumps(claims).encode())}"
+        signature = jwt.get_algorithm_by_name(self.alg).sign(signing_input.encode(), self.private)
+        return f"{signing_input}.{b64(signature)}"
+
+
+def claims(
+    aud: str = BASE + SERVICE_PATH, iss: str = ISS, now: float | None = None, **changes: Any
+) -> dict[str, Any]:
+    """The Sandbox's payload: iss, aud (the exact URL called), exp = iat + 300, iat, jti."""
+    now = time.time() if now is None else now
+    values: dict[str, Any] = {
+        "iss": iss,
+        "aud": aud,
+        "iat": int(now),
+        "exp": int(now) + 300,
+        "jti": str(uuid.uuid4()),
+    }
+    values.update(changes)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def unsigned(payload: dict[str, Any], kid: str = "any") -> str:
+    header = {"alg": "none", "typ": "JWT", "kid": kid}
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}."
+
+
+def hs256_with(secret: bytes, payload: dict[str, Any], kid: str) -> str:
+    """The classic key-confusion attack: HMAC "signed" with the issuer's *public* key as the secret."""
+    header = {"alg": "HS256", "typ": "JWT", "kid": kid}
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(mac)}"
+
+
+def write_trust(path: Path, *issuers: dict[str, Any]) -> Path:
+    path.write_text(json.dumps({"issuers": list(issuers)}))
+    return path
+
+
+@dataclass
+class JwksServer:
+    """Loopback JWKS host: serves ``sets[path]``, counts every request per path."""
+
+    base: str
+    sets: dict[str, Any] = field(default_factory=dict)
+    hits: Counter[str] = field(default_factory=Counter)
+    status: int = 200
+    delay_s: float = 0.0
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@contextmanager
+def jwks_server() -> Iterator[JwksServer]:
+    state = JwksServer(base="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.hits[self.path] += 1
+            if state.delay_s:
+                time.sleep(state.delay_s)
+            document = state.sets.get(self.path)
+            if document is None or state.status != 200:
+                self.send_response(404 if document is None else state.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = json.dumps(document).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
