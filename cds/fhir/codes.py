@@ -345,7 +345,9 @@ class Terminology:
             inside = any((s2 <= s and e <= e2 and (e2 - s2) > (e - s)) for s2, e2, _ in spans)
             if not inside and drug not in kept:
                 kept.append(drug)
-        return tuple(kept)
+        # a combination product (Phesgo) stands for its named components
+        combined = {part for d in kept if "/" in d.name for part in d.name.split("/")}
+        return tuple(d for d in kept if d.name not in combined)
 
     # --- the cheap raw-JSON filter ------------------------------------------------------------------
     def is_relevant(self, resource: Mapping[str, Any]) -> bool:

@@ -1,0 +1,257 @@
+"""Code lists: loading, refusing bad files (naming file and field), is_relevant, drug classes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cds.errors import KnowledgeError
+from cds.fhir.codes import Terminology, system_key
+from tests.profile import builders as b
+from tests.profile.conftest import CODES
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "codes"
+    shutil.copytree(CODES, target)
+    return target
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_loads_real_code_lists(terminology: Terminology) -> None:
+    assert "breast-cancer" in terminology.lists
+    assert {
+        "endocrine_therapy",
+        "cdk4_6_inhibitor",
+        "her2_directed",
+        "bone_modifying",
+    } <= terminology.drug_classes()
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "field"),
+    [
+        ("er-tests.yaml", 'code: "85337-4"', "code: 853374", "codes[0].code"),
+        (
+            "er-tests.yaml",
+            'system: loinc, code: "85337-4"',
+            'system: lonic, code: "85337-4"',
+            "codes[0].system",
+        ),
+        ("er-tests.yaml", "concept: er-tests", "concept: er-test", "concept"),
+        ("er-tests.yaml", "role: test", "role: tests", "role"),
+        (
+            "er-tests.yaml",
+            'value: status, source: "Synthea',
+            'value: state, source: "Synthea',
+            "codes[0].value",
+        ),
+        (
+            "m1.yaml",
+            'display: "American Joint Committee on Cancer cM1 (qualifier value)", ',
+            "",
+            "codes[0].display",
+        ),
+        ("breast-cancer.yaml", "prefixes:", "prefixez:", "prefixez"),
+        (
+            "medications.yaml",
+            "classes: [endocrine_therapy, tamoxifen]",
+            "classes: [endocrine, tamoxifen]",
+            "drugs[0].classes",
+        ),
+        (
+            "medications.yaml",
+            '{code: "10324", display: "tamoxifen", tty: IN}',
+            '{code: "RX10324", display: "t"}',
+            "drugs[0].rxnorm[0].code",
+        ),
+        (
+            "medications.yaml",
+            "synonyms: [tamoxifen, nolvadex, tamofen, soltamox]",
+            "synonyms: []",
+            "drugs[0].synonyms",
+        ),
+    ],
+)
+def test_refuses_bad_file_naming_file_and_field(
+    tmp_path: Path, file: str, old: str, new: str, field: str
+) -> None:
+    codes = _copy(tmp_path)
+    _edit(codes / file, old, new)
+    with pytest.raises(KnowledgeError) as err:
+        Terminology.load(codes)
+    assert err.value.file == file
+    assert err.value.field == field
+    assert file in str(err.value) and field in str(err.value)
+
+
+def test_refuses_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
+    codes = _copy(tmp_path)
+    (codes / "m1.yaml").write_text("concept: [unclosed", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=r"m1\.yaml"):
+        Terminology.load(codes)
+    (codes / "m1.yaml").unlink()
+    with pytest.raises(KnowledgeError) as err:
+        Terminology.load(codes)
+    assert err.value.file == "m1.yaml"
+
+
+def test_every_entry_has_a_display(terminology: Terminology) -> None:
+    for code_list in terminology.lists.values():
+        for entry in code_list.codes.values():
+            assert entry.display, (code_list.name, entry.code)
+
+
+@pytest.mark.parametrize(
+    ("uri", "key"),
+    [
+        ("http://snomed.info/sct", "snomed"),
+        ("http://snomed.info/sct/900000000000207008", "snomed"),
+        ("urn:oid:2.16.840.1.113883.6.90", "icd10"),
+        ("http://fhir.de/CodeSystem/bfarm/icd-10-gm", "icd10"),
+        ("http://hl7.org/fhir/ValueSet/observation-interpretation", "v3-interpretation"),
+        ("https://loinc.org", "loinc"),
+        (None, ""),
+    ],
+)
+def test_system_key(uri: str | None, key: str) -> None:
+    assert system_key(uri) == key
+
+
+# --- is_relevant ----------------------------------------------------------------------------------
+
+IRRELEVANT: list[dict[str, Any]] = [
+    b.observation(b.cc(b.LOINC, "8867-4", "Heart rate"), quantity=(72, "/min")),
+    b.observation(b.cc(b.LOINC, "85354-9", "Blood pressure panel", "Blood pressure")),
+    b.observation(b.cc(b.LOINC, "39156-5", "Body mass index (BMI) [Ratio]"), quantity=(24.1, "kg/m2")),
+    b.observation(b.cc(b.LOINC, "2339-0", "Glucose [Mass/volume] in Blood"), quantity=(95, "mg/dL")),
+    b.observation(b.cc(b.LOINC, "3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", "TSH")),
+    b.observation(b.cc(b.LOINC, "8625-6", "P-R Interval", "PR interval")),
+    b.observation(
+        b.cc(b.LOINC, "72166-2", "Tobacco smoking status"), value=b.cc(b.SNOMED, "266919005", "Never smoked")
+    ),
+    b.observation(b.cc(b.LOINC, "94500-6", "SARS-CoV-2 RNA"), value=b.POSITIVE),
+    b.condition(b.cc(b.SNOMED, "38341003", "Hypertensive disorder")),
+    b.condition(b.cc(b.ICD10CM, "E11.9", "Type 2 diabetes mellitus without complications")),
+    b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet")),
+    b.med_request(b.cc(text="Lisinopril 10 mg tablet")),
+    b.procedure(b.cc(b.SNOMED, "80146002", "Appendectomy")),
+    {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"}},
+]
+
+
+@pytest.mark.parametrize("raw", IRRELEVANT, ids=lambda r: f"{r['resourceType']}-{r.get('id')}")
+def test_is_relevant_rejects_ordinary_data(terminology: Terminology, raw: dict[str, Any]) -> None:
+    assert not terminology.is_relevant(raw)
+
+
+RELEVANT: list[dict[str, Any]] = [
+    b.condition(b.cc(b.SNOMED, "254837009")),
+    b.condition(b.cc(b.ICD10CM, "C50.912")),
+    b.condition(b.cc(b.ICD10CM, "C50912")),
+    b.condition(b.cc("http://fhir.de/CodeSystem/bfarm/icd-10-gm", "C50.3")),
+    b.condition(b.cc(text="Invasive ductal carcinoma of left breast")),
+    b.condition(b.cc(b.SNOMED, "128462008")),
+    b.condition(b.cc(b.ICD10CM, "C79.51")),
+    b.condition(b.cc(b.ICD10CM, "C78.7")),
+    b.condition(b.cc(b.ICD10CM, "Z17.0")),
+    b.condition(b.cc(b.ICD10CM, "Z90.722")),
+    b.condition(b.cc(b.SNOMED, "412734009")),
+    b.condition(b.cc(b.SNOMED, "76498008")),
+    b.observation(b.cc(b.LOINC, "85337-4")),
+    b.observation(b.cc(b.LOINC, "85339-0")),
+    b.observation(b.cc(b.LOINC, "85319-2")),
+    b.observation(b.cc(b.LOINC, "85318-4")),
+    b.observation(b.cc(b.LOINC, "48676-1")),
+    b.observation(b.cc(b.LOINC, "21908-9")),
+    b.observation(b.cc(b.SNOMED, "399537006")),
+    b.observation(b.cc(b.SNOMED, "399387003")),
+    b.observation(b.cc(b.LOINC, "69548-6")),
+    b.observation(b.cc(b.LOINC, "21636-6")),
+    b.observation(b.cc(b.LOINC, "83052-1")),
+    b.observation(b.cc(b.LOINC, "15067-2")),
+    b.observation(b.cc(b.LOINC, "2243-4")),
+    b.observation(b.cc(b.LOINC, "14715-7")),
+    b.observation(b.cc(b.SNOMED, "161712005")),
+    b.observation(b.cc("urn:local", "MENO", text="Menopausal status"), value=b.cc(b.SNOMED, "76498008")),
+    b.observation(b.cc("urn:local", "ERIHC", "Estrogen receptor IHC")),
+    b.observation(b.cc("urn:local", "HER2", text="HER-2/neu by IHC")),
+    b.observation(b.cc("urn:local", "PDL1", text="PD-L1 22C3 CPS")),
+    b.observation(b.cc("urn:local", "FSH", text="FSH")),
+    b.procedure(b.cc(text="Laparoscopic bilateral salpingo-oophorectomy")),
+    b.med_request(b.rx("10324")),
+    b.med_request(b.rx("198240")),
+    b.med_request(b.rx("1157702")),
+    b.med_request(b.cc(text="Ibrance 125 mg capsule")),
+    b.med_request(b.cc("http://hl7.org/fhir/sid/ndc", "0069-0187-21", "IBRANCE 125 mg capsule")),
+    b.med_request(
+        reference={"reference": "#m1"},
+        contained=[{"resourceType": "Medication", "id": "m1", "code": b.rx("72965")}],
+    ),
+    b.med_request(reference={"reference": "Medication/x", "display": "Herceptin 440 mg"}),
+]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    RELEVANT,
+    ids=lambda r: str(r.get("code") or r.get("medicationCodeableConcept") or r.get("medicationReference"))[
+        :60
+    ],
+)
+def test_is_relevant_accepts_each_relevant_coding(terminology: Terminology, raw: dict[str, Any]) -> None:
+    assert terminology.is_relevant(raw)
+
+
+def test_is_relevant_survives_garbage(terminology: Terminology) -> None:
+    for raw in (
+        {"resourceType": "Observation", "code": "85337-4"},
+        {"resourceType": "Observation", "code": {"coding": "x"}},
+        {"resourceType": "Observation", "code": {"coding": [None, 5, {"code": 85337}]}},
+        {"resourceType": "MedicationRequest", "medicationReference": {"reference": None}},
+        {"resourceType": "Condition"},
+        {},
+    ):
+        assert terminology.is_relevant(raw) in (True, False)
+
+
+# --- drug classes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "classes"),
+    [
+        ("anastrozole", {"endocrine_therapy", "aromatase_inhibitor", "anastrozole"}),
+        ("tamoxifen", {"endocrine_therapy", "tamoxifen"}),
+        ("fulvestrant", {"endocrine_therapy", "fulvestrant"}),
+        ("goserelin", {"ovarian_suppression"}),
+        ("palbociclib", {"cdk4_6_inhibitor", "palbociclib"}),
+        ("paclitaxel", {"chemotherapy", "taxane", "paclitaxel"}),
+        ("doxorubicin", {"chemotherapy", "anthracycline"}),
+        ("capecitabine", {"chemotherapy", "capecitabine"}),
+        ("trastuzumab-anns", {"her2_directed", "trastuzumab"}),
+        ("Phesgo", {"her2_directed", "pertuzumab", "trastuzumab"}),
+        ("ado-trastuzumab emtansine", {"her2_directed", "t_dm1"}),
+        ("Enhertu", {"her2_directed", "t_dxd", "antibody_drug_conjugate"}),
+        ("tucatinib", {"her2_directed", "her2_tki", "tucatinib"}),
+        ("olaparib", {"parp_inhibitor"}),
+        ("Keytruda", {"immunotherapy"}),
+        ("denosumab", {"bone_modifying"}),
+        ("capivasertib", {"pi3k_akt_mtor_inhibitor", "capivasertib"}),
+        ("Trodelvy", {"antibody_drug_conjugate", "sacituzumab_govitecan"}),
+    ],
+)
+def test_drug_classes(terminology: Terminology, text: str, classes: set[str]) -> None:
+    drugs = terminology.drugs_for_text(text)
+    got = {c for d in drugs for c in d.classes}
+    assert classes <= got
+    if text == "ado-trastuzumab emtansine":
+        assert "trastuzumab" not in got
