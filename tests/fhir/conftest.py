@@ -168,12 +168,30 @@ def hook_request(
 
 
 def fixture_requests() -> list[tuple[str, dict[str, Any]]]:
-    """fhir_fixtures/*/request.json with a prefetch (written by the fixtures work)."""
+    """fhir_fixtures/*/request.json whose prefetch is complete (every key present, none an
+    OperationOutcome): the ones where prefetch and fetch must give the same cards. Bad-input fixtures
+    (malformed JSON, wrong hook, no patient) are not about fetching and are left out."""
     out = []
     for path in sorted(Path(default_fixtures_dir()).glob("*/request.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data.get("prefetch"), dict):
-            out.append((path.parent.name, data))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        prefetch = data.get("prefetch") if isinstance(data, dict) else None
+        patient = (data.get("context") or {}).get("patientId") if isinstance(data, dict) else None
+        if (
+            data.get("hook") != "patient-view"
+            or not isinstance(patient, str)
+            or not isinstance(prefetch, dict)
+        ):
+            continue
+        if any(k not in prefetch for k in KEYS):
+            continue
+        if any(
+            isinstance(v, dict) and v.get("resourceType") == "OperationOutcome" for v in prefetch.values()
+        ):
+            continue
+        out.append((path.parent.name, data))
     return out
 
 
