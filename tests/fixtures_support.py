@@ -1,0 +1,89 @@
+"""Load the fhir_fixtures/ scenarios (request.json + expected.yaml) for any test that wants them.
+
+A scenario's request body is kept as raw bytes: some scenarios are deliberately malformed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
+_EXPECTED_KEYS = {"description", "status", "must", "must_not", "near_miss"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    folder: Path
+    body: bytes  # request.json exactly as stored
+    description: str
+    status: int
+    must: tuple[str, ...]
+    must_not: tuple[str, ...]
+    near_miss: tuple[str, ...]
+
+    @property
+    def request(self) -> dict[str, Any] | None:
+        """The parsed request, or None for a deliberately malformed body."""
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _ids(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where} must be a list of rule ids")
+    return tuple(value)
+
+
+def load_scenario(folder: Path) -> Scenario:
+    expected_path = folder / "expected.yaml"
+    data = yaml.safe_load(expected_path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{expected_path}: must be a mapping")
+    unknown = set(data) - _EXPECTED_KEYS
+    if unknown:
+        raise ValueError(f"{expected_path}: unknown keys {sorted(unknown)}")
+    status = data.get("status", 200)
+    if not isinstance(status, int):
+        raise ValueError(f"{expected_path}: status must be an integer")
+    return Scenario(
+        name=folder.name,
+        folder=folder,
+        body=(folder / "request.json").read_bytes(),
+        description=str(data.get("description", "")).strip(),
+        status=status,
+        must=_ids(data.get("must"), f"{expected_path}: must"),
+        must_not=_ids(data.get("must_not"), f"{expected_path}: must_not"),
+        near_miss=_ids(data.get("near_miss"), f"{expected_path}: near_miss"),
+    )
+
+
+@cache
+def _load_all(root: Path) -> tuple[Scenario, ...]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / "request.json").is_file())
+    return tuple(load_scenario(folder) for folder in folders)
+
+
+def load_scenarios(root: Path = FIXTURES_DIR) -> Sequence[Scenario]:
+    """Every scenario folder under ``root`` (sorted by name)."""
+    return _load_all(root.resolve())
+
+
+def rule_ids(cards: Sequence[dict[str, Any]]) -> list[str]:
+    """The rule id behind each card (card.source.topic.code)."""
+    return [card["source"]["topic"]["code"] for card in cards]
