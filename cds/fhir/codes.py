@@ -14,7 +14,9 @@ Matching rules (documented here because every profile module relies on them):
   seen with wrong system URIs);
 * ICD-10 and AJCC codes compare upper-case without dots (``C50.911`` = ``C50911``);
 * ``prefixes`` match the longest prefix first (``C79.5`` bone before ``C79`` other);
-* text phrases match whole words, case-insensitive; a concept's ``exclude_text`` vetoes a text match.
+* text phrases match whole words, case-insensitive; a concept's ``exclude_text`` vetoes a text match;
+* ``keywords`` feed the cheap filter; a keyword with spaces ("pr status") needs all its words, so an
+  ECG "PR interval" is not taken for a progesterone receptor result.
 """
 
 from __future__ import annotations
@@ -258,6 +260,7 @@ class Terminology:
     drugs_by_rxcui: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
     relevant_codes: frozenset[str] = frozenset()
     relevant_keywords: frozenset[str] = frozenset()
+    relevant_phrases: tuple[frozenset[str], ...] = ()  # several words that must all appear
     finding_codes: frozenset[str] = frozenset()
     medication_codes: frozenset[str] = frozenset()
     medication_keywords: frozenset[str] = frozenset()
@@ -294,6 +297,7 @@ class Terminology:
                 by_rxcui.setdefault(code, []).append(drug)
         relevant: set[str] = set()
         keywords: set[str] = set()
+        pairs: set[frozenset[str]] = set()
         findings: set[str] = set()
         for code_list in lists.values():
             if code_list.role == "value":
@@ -301,7 +305,11 @@ class Terminology:
             target = findings if code_list.role == "finding" else relevant
             target.update(code for (_, code) in code_list.codes)
             target.update(code_list.any_codes)
-            keywords.update(code_list.keywords)
+            for keyword in code_list.keywords:
+                if " " in keyword:
+                    pairs.add(frozenset(keyword.split()))
+                else:
+                    keywords.add(keyword)
         relevant |= findings  # a finding may also be the Observation/Condition code
         med_keywords: set[str] = set()
         for drug in drugs:
@@ -316,6 +324,7 @@ class Terminology:
             drugs_by_rxcui={k: tuple(v) for k, v in by_rxcui.items()},
             relevant_codes=frozenset(relevant),
             relevant_keywords=frozenset(keywords),
+            relevant_phrases=tuple(pairs),
             finding_codes=frozenset(findings),
             medication_codes=frozenset(by_rxcui),
             medication_keywords=frozenset(med_keywords),
@@ -402,10 +411,16 @@ class Terminology:
                     if code[:3].upper() in _ICD_CATEGORIES and codes is self.relevant_codes:
                         return True
                 display = c.get("display")
-                if keywords and isinstance(display, str) and not keywords.isdisjoint(tokens(display)):
+                if keywords and isinstance(display, str) and self._words_relevant(display, keywords):
                     return True
         text = cc.get("text")
-        return bool(keywords) and isinstance(text, str) and not keywords.isdisjoint(tokens(text))
+        return bool(keywords) and isinstance(text, str) and self._words_relevant(text, keywords)
+
+    def _words_relevant(self, text: str, keywords: frozenset[str]) -> bool:
+        found = tokens(text)
+        if not keywords.isdisjoint(found):
+            return True
+        return keywords is self.relevant_keywords and any(p <= found for p in self.relevant_phrases)
 
 
 _MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})

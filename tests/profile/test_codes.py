@@ -183,6 +183,7 @@ RELEVANT: list[dict[str, Any]] = [
     b.observation(b.cc(b.SNOMED, "161712005")),
     b.observation(b.cc("urn:local", "MENO", text="Menopausal status"), value=b.cc(b.SNOMED, "76498008")),
     b.observation(b.cc("urn:local", "ERIHC", "Estrogen receptor IHC")),
+    b.observation(b.cc("urn:local", "PRS", "PR status")),
     b.observation(b.cc("urn:local", "HER2", text="HER-2/neu by IHC")),
     b.observation(b.cc("urn:local", "PDL1", text="PD-L1 22C3 CPS")),
     b.observation(b.cc("urn:local", "FSH", text="FSH")),
