@@ -1,12 +1,14 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
-- ``BodyLimitMiddleware``: 413 beyond CDS_MAX_BODY_BYTES, by Content-Length or while streaming.
+- ``BodyLimitMiddleware``: 413 beyond CDS_MAX_BODY_BYTES, by Content-Length or while streaming;
+  408 when the body is not complete within ``body_timeout_s`` (slow clients).
 - ``GuardMiddleware``: any unexpected exception becomes a 500 OperationOutcome *inside* CORS, so
   even that answer carries CORS headers; security headers on every response.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -26,39 +28,63 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cross-origin-resource-policy", b"cross-origin"),
+    # ignored by browsers over plain http; behind a TLS proxy it pins clients to https
+    (b"strict-transport-security", b"max-age=31536000"),
 )
 
 
-async def send_json(send: Send, status: int, body: object) -> None:
+async def send_json(send: Send, status: int, body: object, *, close: bool = False) -> None:
+    """A JSON answer straight from middleware. ``close``: the unread rest of the body is not wanted."""
     payload = orjson.dumps(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *SECURITY_HEADERS,
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *SECURITY_HEADERS,
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
-class _TooLarge(Exception):
-    pass
+class _BodyRefused(Exception):
+    """Raised from ``receive`` when the body is too large or too slow; answered by BodyLimitMiddleware."""
+
+    def __init__(self, status: int, outcome: dict[str, object]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.outcome = outcome
+
+
+DEFAULT_BODY_TIMEOUT_S = 20.0
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """413 beyond ``max_bytes``; 408 when the whole body has not arrived ``body_timeout_s`` after the
+    request started (a client trickling a body would otherwise hold a connection and a request forever).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout_s = body_timeout_s
+
+    def _too_large(self) -> _BodyRefused:
+        error = PayloadTooLarge(f"The request body is larger than the limit of {self.max_bytes} bytes.")
+        return _BodyRefused(error.status_code, error.outcome())
+
+    def _too_slow(self) -> _BodyRefused:
+        outcome = operation_outcome(
+            f"The request body did not arrive within {self.body_timeout_s:g} seconds.", code="timeout"
+        )
+        return _BodyRefused(408, outcome)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        error = PayloadTooLarge(f"The request body is larger than the limit of {self.max_bytes} bytes.")
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -66,18 +92,30 @@ class BodyLimitMiddleware:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await send_json(send, error.status_code, error.outcome())
+                    refused = self._too_large()
+                    await send_json(send, refused.status, refused.outcome, close=True)
                     return
         seen = 0
+        body_done = False
         started = False
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done
+            if body_done:  # after the body: waiting for a disconnect is not limited
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise self._too_slow() from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise self._too_large()
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -88,9 +126,9 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except _BodyRefused as refused:
             if not started:
-                await send_json(send, error.status_code, error.outcome())
+                await send_json(send, refused.status, refused.outcome, close=True)
 
 
 class GuardMiddleware:
@@ -112,7 +150,7 @@ class GuardMiddleware:
 
         try:
             await self.app(scope, receive, secured_send)
-        except _TooLarge:
+        except _BodyRefused:
             raise
         except Exception:  # the one place every unexpected failure is turned into an answer
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
@@ -130,7 +168,7 @@ def _request_id(scope: Scope) -> str:
     """The caller's X-Request-Id when it is a short plain token, else a new one."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             if 0 < len(text) <= 64 and set(text) <= _REQUEST_ID_OK:
                 return text
     return uuid.uuid4().hex
