@@ -1,0 +1,140 @@
+"""Germline BRCA1/2 (gene tests, 69548-6 variants, Conditions; germline vs somatic) and PD-L1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cds.profile.model import PatientProfile
+from tests.profile import builders as b
+
+Build = Callable[..., PatientProfile]
+
+
+def variant(
+    gene: dict[str, Any] | None, significance: str | None, source: str | None, **kw: Any
+) -> dict[str, Any]:
+    comps = []
+    if gene is not None:
+        comps.append(b.component(b.cc(b.LOINC, "48018-6", "Gene studied [ID]"), value=gene))
+    if significance is not None:
+        comps.append(b.component(b.cc(b.LOINC, "53037-8"), value=b.cc(b.LOINC, significance)))
+    if source is not None:
+        comps.append(b.component(b.cc(b.LOINC, "48002-0"), value=b.cc(b.LOINC, source)))
+    return b.observation(
+        b.cc(b.LOINC, "69548-6", "Genetic variant assessment"),
+        value=b.cc(b.LOINC, "LA9633-4", "Present"),
+        components=comps,
+        **kw,
+    )
+
+
+BRCA1 = b.cc(b.HGNC, "HGNC:1100", "BRCA1")
+BRCA2 = b.cc(b.HGNC, "HGNC:1101", "BRCA2")
+PALB2 = b.cc(b.HGNC, "HGNC:26144", "PALB2")
+GERMLINE, SOMATIC = "LA6683-2", "LA6684-0"
+PATHOGENIC, LIKELY, VUS = "LA6668-3", "LA26332-9", "LA26333-7"
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        (variant(BRCA1, PATHOGENIC, GERMLINE), "pathogenic"),
+        (variant(BRCA2, LIKELY, GERMLINE), "pathogenic"),
+        (variant(b.cc(text="BRCA2"), PATHOGENIC, GERMLINE), "pathogenic"),
+        (variant(b.cc("urn:local", "1101", "BRCA2"), PATHOGENIC, GERMLINE), "pathogenic"),
+        (variant(BRCA1, PATHOGENIC, SOMATIC), "unknown"),
+        (variant(BRCA1, VUS, GERMLINE), "unknown"),
+        (variant(PALB2, PATHOGENIC, GERMLINE), "unknown"),
+        (variant(BRCA1, PATHOGENIC, None), "unknown"),
+        (b.observation(b.cc(b.LOINC, "21636-6"), value=b.POSITIVE), "pathogenic"),
+        (
+            b.observation(b.cc(b.LOINC, "38530-2"), value=b.cc(text="Pathogenic variant c.5946delT")),
+            "pathogenic",
+        ),
+        (
+            b.observation(b.cc(b.LOINC, "59041-4"), value=b.cc(b.LOINC, "LA6577-6", "Negative")),
+            "not_detected",
+        ),
+        (
+            b.observation(b.cc(b.LOINC, "94191-4"), value_string="No pathogenic variants detected"),
+            "not_detected",
+        ),
+        (b.observation(b.cc(b.LOINC, "21637-4"), value=b.LA_POSITIVE), "pathogenic"),
+        (b.observation(b.cc(text="BRCA1/2 germline panel"), value_string="Negative"), "not_detected"),
+        (b.condition(b.cc(b.SNOMED, "412734009", "BRCA1 gene mutation positive")), "pathogenic"),
+        (b.condition(b.cc(b.SNOMED, "412738007", "BRCA2 gene mutation detected")), "pathogenic"),
+        (
+            b.condition(b.cc(b.SNOMED, "718220008", "Hereditary breast and ovarian cancer syndrome")),
+            "pathogenic",
+        ),
+        (b.condition(b.cc(b.SNOMED, "445180002")), "not_detected"),
+    ],
+)
+def test_germline_brca(build: Build, resource: dict[str, Any], expected: str) -> None:
+    profile = build(b.patient(), resource)
+    assert profile.germline_brca.value == expected
+    if expected != "unknown":
+        assert profile.germline_brca.evidence
+
+
+def test_somatic_finding_is_explained(build: Build) -> None:
+    profile = build(b.patient(), variant(BRCA2, PATHOGENIC, SOMATIC))
+    assert profile.germline_brca.value == "unknown"
+    assert profile.germline_brca.note and "somatic" in profile.germline_brca.note
+
+
+def test_missing_genomic_source_is_reported(build: Build) -> None:
+    profile = build(b.patient(), variant(BRCA1, PATHOGENIC, None))
+    assert any(i.topic == "germline_brca" for i in profile.issues)
+
+
+def test_somatic_and_germline_together(build: Build) -> None:
+    profile = build(b.patient(), variant(BRCA1, PATHOGENIC, SOMATIC), variant(BRCA2, PATHOGENIC, GERMLINE))
+    assert profile.germline_brca.value == "pathogenic"
+
+
+def test_pathogenic_wins_over_later_negative_with_conflict(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.condition(b.cc(b.SNOMED, "412734009"), onset="2018-01-01"),
+        b.observation(b.cc(b.LOINC, "59041-4"), value=b.NEGATIVE, date="2023-01-01"),
+    )
+    assert profile.germline_brca.value == "pathogenic"
+    assert any(i.topic == "germline_brca" and i.kind == "conflicting" for i in profile.issues)
+
+
+PD_L1_22C3 = b.cc(b.LOINC, "83052-1", "PD-L1 by clone 22C3 [Presence] in Tissue by Immune stain")
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        (b.observation(PD_L1_22C3, value=b.POSITIVE), "positive"),
+        (b.observation(PD_L1_22C3, value=b.LA_NEGATIVE), "negative"),
+        (b.observation(PD_L1_22C3, value_string="CPS 12"), "positive"),
+        (b.observation(PD_L1_22C3, value_string="Combined positive score: 5"), "negative"),
+        (b.observation(PD_L1_22C3, value_string="CPS 10"), "positive"),
+        (b.observation(PD_L1_22C3, value_string="CPS <1"), "negative"),
+        (b.observation(b.cc(b.LOINC, "85147-7"), interpretation=b.cc(b.WRONG_INTERP, "POS")), "positive"),
+        (
+            b.observation(b.cc("urn:local", "PDL1", text="PD-L1 (22C3) CPS"), quantity=(15, "{score}")),
+            "positive",
+        ),
+        (b.observation(b.cc(b.LOINC, "83053-9"), quantity=(30, "%")), "unknown"),
+    ],
+)
+def test_pd_l1(build: Build, resource: dict[str, Any], expected: str) -> None:
+    assert build(b.patient(), resource).pd_l1.value == expected
+
+
+def test_pd_l1_most_recent_wins(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.observation(PD_L1_22C3, value_string="CPS 2", date="2021-01-01"),
+        b.observation(PD_L1_22C3, value_string="CPS 20", date="2024-01-01"),
+    )
+    assert profile.pd_l1.value == "positive"
+    assert profile.pd_l1.note
