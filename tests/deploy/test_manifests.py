@@ -265,3 +265,14 @@ def test_dockerfile_shape() -> None:
     assert re.search(r"^EXPOSE 8080$", runtime, flags=re.M)
     assert "HEALTHCHECK" in runtime and "/healthz" in runtime and "curl" not in runtime
     assert 'CMD ["cds-mbc", "serve", "--host", "0.0.0.0", "--port", "8080"]' in runtime
+
+
+# --- docs/production.md -------------------------------------------------------------------------
+def test_every_setting_named_in_the_production_docs_exists() -> None:
+    text = (ROOT / "docs" / "production.md").read_text()
+    named = set(re.findall(r"\bCDS_[A-Z0-9_]*[A-Z0-9]\b(?!_\*)", text))
+    compose_only = {"CDS_TRUST_FILE_SOURCE"}  # a compose interpolation variable, not a setting
+    assert named, "no CDS_ names found"
+    assert named - compose_only <= SETTING_NAMES, sorted(named - compose_only - SETTING_NAMES)
+    for prefix in re.findall(r"\b(CDS_[A-Z0-9_]+)_\*", text):
+        assert any(name.startswith(prefix + "_") for name in SETTING_NAMES), prefix
