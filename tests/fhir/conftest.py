@@ -207,6 +207,16 @@ def resources_of(prefetch: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _cases() -> list[tuple[str, str, list[dict[str, Any]]]]:
+    cases = [("sample", PATIENT, sample_resources())]
+    for name, request in fixture_requests():
+        cases.append((name, request["context"]["patientId"], resources_of(request["prefetch"])))
+    return cases
+
+
+CASES_FOR_FETCH = _cases()  # (name, patient id, resources): the patients fetched and compared
+
+
 def card_keys(response_json: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """What must be identical between prefetch and fetch: rule id, summary, indicator (not uuids)."""
     return sorted(

@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 
 from tests.fhir.conftest import (
+    CASES_FOR_FETCH,
     KEYS,
     PATIENT,
     TOKEN,
     AppFactory,
     call,
     card_keys,
-    fixture_requests,
     hook_request,
     prefetch_for,
-    resources_of,
     sample_resources,
     searchset,
 )
@@ -32,17 +31,9 @@ from tests.servers.stub_fhir import Reply, StubFhir, running_stub
 OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
 
 
-def _cases() -> list[tuple[str, str, list[dict[str, Any]]]]:
-    cases = [("sample", PATIENT, sample_resources())]
-    for name, request in fixture_requests():
-        cases.append((name, request["context"]["patientId"], resources_of(request["prefetch"])))
-    return cases
-
-
-CASES = _cases()
-
-
-@pytest.mark.parametrize(("name", "patient", "resources"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "patient", "resources"), CASES_FOR_FETCH, ids=[c[0] for c in CASES_FOR_FETCH]
+)
 def test_no_prefetch_gives_the_same_cards_as_full_prefetch(
     make_client: AppFactory, stub: StubFhir, name: str, patient: str, resources: list[dict[str, Any]]
 ) -> None:
