@@ -21,6 +21,7 @@ Matching rules (documented here because every profile module relies on them):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,11 +107,13 @@ def words(text: str) -> str:
     return " " + " ".join(text.lower().translate(_PUNCT).split()) + " "
 
 
+_WORD_RE = re.compile(r"[^\W_]+(?:[-/+][^\W_]*)*")
+
+
 def tokens(text: str) -> set[str]:
     """Words of a short text, plus the parts of hyphen/slash compounds (cheap filter only)."""
-    out: set[str] = set()
-    for word in text.lower().translate(_PUNCT).split():
-        out.add(word)
+    out = set(_WORD_RE.findall(text.lower()))
+    for word in tuple(out):
         if "-" in word or "/" in word or "+" in word:
             out.update(p for p in word.replace("/", "-").replace("+", "-").split("-") if p)
     return out
@@ -264,6 +267,8 @@ class Terminology:
     finding_codes: frozenset[str] = frozenset()
     medication_codes: frozenset[str] = frozenset()
     medication_keywords: frozenset[str] = frozenset()
+    _text_cache: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+    _med_text_cache: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     # --- loading ----------------------------------------------------------------------------------
     @classmethod
@@ -417,12 +422,20 @@ class Terminology:
         return bool(keywords) and isinstance(text, str) and self._words_relevant(text, keywords)
 
     def _words_relevant(self, text: str, keywords: frozenset[str]) -> bool:
+        # Charts repeat the same displays thousands of times ("Body height"): remember each answer.
+        clinical = keywords is self.relevant_keywords
+        cache = self._text_cache if clinical else self._med_text_cache
+        hit = cache.get(text)
+        if hit is not None:
+            return hit
         found = tokens(text)
-        if not keywords.isdisjoint(found):
-            return True
-        return keywords is self.relevant_keywords and any(p <= found for p in self.relevant_phrases)
+        hit = not keywords.isdisjoint(found) or (clinical and any(p <= found for p in self.relevant_phrases))
+        if len(cache) < _TEXT_CACHE_MAX and len(text) <= 200:
+            cache[text] = hit
+        return hit
 
 
+_TEXT_CACHE_MAX = 50_000
 _MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
 _GENERIC_WORDS = frozenset(
     {"acid", "protein", "bound", "liposomal", "pegylated", "fam", "ado", "albumin", "hylecta"}
