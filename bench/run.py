@@ -115,6 +115,25 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time of ``root`` and all its descendants (contention-independent cost)."""
+    kids = _children_map()
+    total = 0.0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(kids.get(pid, []))
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    return total
+
+
 def worker_pids(root: int) -> list[int]:
     """Processes that serve requests: the leaves of the server's process tree (not resource trackers)."""
     kids = _children_map()
@@ -488,9 +507,13 @@ def phase_throughput(
                     if server.kind == "service":
                         row["rss_after_warmup"] = server.rss()
                     row["loadavg_before"] = os.getloadavg()[0]
+                    cpu0 = cpu_seconds(server.proc.pid) if server.proc else 0.0
                     result = load(
                         tool, server.port, server.path, data["prefetch"], args.connections, args.duration
                     )
+                    cpu1 = cpu_seconds(server.proc.pid) if server.proc else 0.0
+                    if result["requests"]:
+                        result["cpu_ms_per_req"] = round((cpu1 - cpu0) * 1000 / result["requests"], 3)
                     row.update(result)
                     if server.kind == "service":
                         row["rss_after_load"] = server.rss()
@@ -503,7 +526,10 @@ def phase_throughput(
         measured = [r for r in runs if "rps" in r]
         best = dict(max(measured, key=lambda r: r["rps"]) if measured else runs[-1])
         best["rounds"] = [
-            {k: r.get(k) for k in ("rps", "p50_ms", "p99_ms", "startup_s", "loadavg_before", "error")}
+            {
+                k: r.get(k)
+                for k in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "startup_s", "loadavg_before", "error")
+            }
             for r in runs
         ]
         starts = [r["startup_s"] for r in runs if r.get("startup_s") is not None]
@@ -546,12 +572,18 @@ def phase_scaling(
                     if "error" in row:
                         continue
                     seconds = chunk * (2 if size >= 10000 else 1)
-                    row["rounds"].append(load(tool, server.port, server.path, path, 1, seconds))
+                    cpu0 = cpu_seconds(server.proc.pid) if server.proc else 0.0
+                    result = load(tool, server.port, server.path, path, 1, seconds)
+                    cpu1 = cpu_seconds(server.proc.pid) if server.proc else 0.0
+                    if result["requests"]:
+                        result["cpu_ms_per_req"] = round((cpu1 - cpu0) * 1000 / result["requests"], 3)
+                    row["rounds"].append(result)
             for size, row in by_size.items():
                 if row["rounds"]:
                     best = min(row["rounds"], key=lambda r: r["p50_ms"])
                     row.update({k: v for k, v in best.items() if k != "rounds"})
                     row["p50_ms_all_rounds"] = [r["p50_ms"] for r in row["rounds"]]
+                    row["cpu_ms_per_req"] = min(r.get("cpu_ms_per_req", 1e9) for r in row["rounds"])
                     del row["rounds"]
                     log(f"{server.name} {size} resources: p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms")
                 rows.append(row)
@@ -730,6 +762,17 @@ def evaluate(res: dict[str, Any]) -> list[dict[str, Any]]:
         check(f"throughput service/floor, {w} worker(s)", r, ">= 0.5", r is not None and r >= 0.5)
         r = round(svc["rps"] / peer["rps"], 2) if svc and peer else None
         check(f"throughput service/HealthChain, {w} worker(s)", r, ">= 2", r is not None and r >= 2)
+        c = (
+            round(floor["cpu_ms_per_req"] / svc["cpu_ms_per_req"], 3)
+            if svc and floor and svc.get("cpu_ms_per_req") and floor.get("cpu_ms_per_req")
+            else None
+        )
+        check(
+            f"(info) CPU per call floor/service, {w} worker(s): throughput ratio without contention",
+            c,
+            ">= 0.5",
+            c is not None and c >= 0.5,
+        )
         r = round(svc["p99_ms"] / floor["p99_ms"], 2) if svc and floor and floor["p99_ms"] else None
         check(
             f"p99 service/floor at {res['config']['connections']} conn, {w} worker(s)",
@@ -782,15 +825,15 @@ def markdown(res: dict[str, Any]) -> str:
         f"(after {cfg['warmup']} s warm-up)",
         "",
         "| server | workers | req/s | p50 ms | p99 ms | max ms | errors | start-up s "
-        "| vs floor req/s | vs floor p99 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| vs floor req/s | vs floor p99 | server CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = res.get("throughput", [])
     for r in rows:
         if "rps" not in r:
             lines.append(
                 f"| {r['name']} | {r['workers']} | - | - | - | - | {r.get('error', '')[:120]} | "
-                f"{r.get('startup_s', '-')} | - | - |"
+                f"{r.get('startup_s', '-')} | - | - | - |"
             )
             continue
         floor = _row(rows, "floor", r["workers"])
@@ -798,26 +841,33 @@ def markdown(res: dict[str, Any]) -> str:
         pr = f"{r['p99_ms'] / floor['p99_ms']:.2f}" if floor and floor["p99_ms"] else "-"
         lines.append(
             f"| {r['name']} | {r['workers']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['max_ms']:.1f} | {r['errors'] or 0} | {r.get('startup_s', '-')} | {rr} | {pr} |"
+            f"{r['max_ms']:.1f} | {r['errors'] or 0} | {r.get('startup_s', '-')} | {rr} | {pr} | "
+            f"{r.get('cpu_ms_per_req', '-')} |"
         )
     if any(r.get("kind") == "peer" and r.get("error") for r in rows) or res.get("peer_error"):
         lines += ["", f"HealthChain peer: {res.get('peer_error') or 'see errors above'}"]
-    lines += [
-        "",
-        "### Latency vs record size, single connection",
-        "",
-        "| server | resources | body KB | req/s | p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines += (
+        []
+        if "scaling" not in res
+        else [
+            "",
+            "### Latency vs record size, single connection",
+            "",
+            "| server | resources | body KB | req/s | p50 ms | p99 ms | server CPU ms/req "
+            "| p50 of each round | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+    )
     for r in res.get("scaling", []):
         if "p50_ms" in r:
             lines.append(
                 f"| {r['name']} | {r['resources']:,} | {r['body_kb']:,} | {r['rps']:,.1f} | "
-                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors'] or 0} |"
+                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r.get('cpu_ms_per_req', '-')} | "
+                f"{r.get('p50_ms_all_rounds', '-')} | {r['errors'] or 0} |"
             )
         else:
             lines.append(
-                f"| {r['name']} | {r.get('resources', '-')} | {r.get('body_kb', '-')} | - | - | - | "
+                f"| {r['name']} | {r.get('resources', '-')} | {r.get('body_kb', '-')} | - | - | - | - | - | "
                 f"{r.get('error', '')[:100]} |"
             )
     f = res.get("fetch", {})
