@@ -130,6 +130,12 @@ def derive_brca(conditions: Sequence[Any], observations: Sequence[Any], ctx: Con
             if gene is None:
                 continue  # a variant in another gene
             source = _source(ctx, obs)
+            presence = _result(ctx, value_of(obs), obs)
+            if presence == "not_detected" and source != "somatic":
+                # Genomics Reporting: value LA9634-2 "Absent" = the gene was studied, no variant found
+                ev = evidence(obs, when, f"{name}: no {gene.upper()} variant found")
+                findings.append(_Finding("not_detected", when, ev))
+                continue
             what = (
                 f"{gene.upper()} variant, {significance or 'significance not stated'}, "
                 f"{source or 'source not stated'}"

@@ -14,7 +14,11 @@ Build = Callable[..., PatientProfile]
 
 
 def variant(
-    gene: dict[str, Any] | None, significance: str | None, source: str | None, **kw: Any
+    gene: dict[str, Any] | None,
+    significance: str | None,
+    source: str | None,
+    value: dict[str, Any] | None = None,
+    **kw: Any,
 ) -> dict[str, Any]:
     comps = []
     if gene is not None:
@@ -25,7 +29,7 @@ def variant(
         comps.append(b.component(b.cc(b.LOINC, "48002-0"), value=b.cc(b.LOINC, source)))
     return b.observation(
         b.cc(b.LOINC, "69548-6", "Genetic variant assessment"),
-        value=b.cc(b.LOINC, "LA9633-4", "Present"),
+        value=value or b.cc(b.LOINC, "LA9633-4", "Present"),
         components=comps,
         **kw,
     )
@@ -49,6 +53,8 @@ PATHOGENIC, LIKELY, VUS = "LA6668-3", "LA26332-9", "LA26333-7"
         (variant(BRCA1, VUS, GERMLINE), "unknown"),
         (variant(PALB2, PATHOGENIC, GERMLINE), "unknown"),
         (variant(BRCA1, PATHOGENIC, None), "unknown"),
+        (variant(BRCA2, None, GERMLINE, value=b.cc(b.LOINC, "LA9634-2", "Absent")), "not_detected"),
+        (variant(BRCA2, None, SOMATIC, value=b.cc(b.LOINC, "LA9634-2", "Absent")), "unknown"),
         (b.observation(b.cc(b.LOINC, "21636-6"), value=b.POSITIVE), "pathogenic"),
         (
             b.observation(b.cc(b.LOINC, "38530-2"), value=b.cc(text="Pathogenic variant c.5946delT")),
