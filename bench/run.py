@@ -578,7 +578,10 @@ def phase_scaling(
                     if result["requests"]:
                         result["cpu_ms_per_req"] = round((cpu1 - cpu0) * 1000 / result["requests"], 3)
                     row["rounds"].append(result)
+            rss_after = server.rss() if server.kind == "service" else None
             for size, row in by_size.items():
+                if rss_after is not None:
+                    row["rss_after_all_sizes"] = rss_after
                 if row["rounds"]:
                     best = min(row["rounds"], key=lambda r: r["p50_ms"])
                     row.update({k: v for k, v in best.items() if k != "rounds"})
@@ -870,6 +873,12 @@ def markdown(res: dict[str, Any]) -> str:
                 f"| {r['name']} | {r.get('resources', '-')} | {r.get('body_kb', '-')} | - | - | - | - | - | "
                 f"{r.get('error', '')[:100]} |"
             )
+    big = next((r for r in res.get("scaling", []) if r.get("rss_after_all_sizes")), None)
+    if big:
+        lines += [
+            "",
+            f"Service RSS after the size runs (up to 10,000 resources): {big['rss_after_all_sizes']}",
+        ]
     f = res.get("fetch", {})
     if f:
         lines += [
