@@ -1,0 +1,1 @@
+"""Tests for the deploy part of the service."""

@@ -1,0 +1,1 @@
+"""Tests for the ops part of the service."""

@@ -1,0 +1,1 @@
+"""Tests for the store part of the service."""
