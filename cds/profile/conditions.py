@@ -12,7 +12,9 @@
   count as current disease.
 * ``metastatic_sites``: bone, liver, lung (pleura counts as lung), brain, nodes, other, from the
   secondary Conditions' code, then bodySite, then text. ``visceral_metastases`` = liver/lung/brain;
-  ``bone_only_disease`` = sites are exactly {bone} and every secondary Condition's site is known.
+  ``bone_only_disease`` = sites are exactly {bone}. A secondary Condition without a site (128462008,
+  C79.9) next to site-specific ones is read as the same disease (noted); alone it leaves the sites,
+  visceral and bone-only "unknown".
 """
 
 from __future__ import annotations
@@ -258,8 +260,16 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
             since = min(dated, key=date_key) if dated else None
 
     # --- sites --------------------------------------------------------------------------------------
+    site_note = None
+    if sites and unknown_sites:
+        # a generic "secondary malignant neoplastic disease" record next to site-specific ones is read as
+        # the same disease, not as one more unknown site
+        site_note = (
+            f"{unknown_sites} secondary-cancer record(s) without a site were read as the same disease."
+        )
+        unknown_sites = 0
     if metastatic.value == "yes":
-        site_fact: Fact[frozenset[str]] = Fact(frozenset(sites), tuple(site_ev[:8]))
+        site_fact: Fact[frozenset[str]] = Fact(frozenset(sites), tuple(site_ev[:8]), site_note)
         if sites & VISCERAL_SITES:
             visceral: Fact[YesNoUnknown] = Fact(
                 "yes", tuple(e for e in site_ev if any(s in e.text for s in VISCERAL_SITES))[:6]
@@ -269,7 +279,7 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
         else:
             visceral = Fact("unknown", (), "Metastatic sites are not (all) recorded.")
         if sites == {"bone"} and not unknown_sites:
-            bone_only: Fact[YesNoUnknown] = Fact("yes", tuple(site_ev[:6]))
+            bone_only: Fact[YesNoUnknown] = Fact("yes", tuple(site_ev[:6]), site_note)
         elif sites - {"bone"}:
             bone_only = Fact("no", tuple(e for e in site_ev if "site bone" not in e.text)[:6])
         else:

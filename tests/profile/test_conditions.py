@@ -152,7 +152,8 @@ def test_refuted_secondary_does_not_count(build: Build) -> None:
         ([b.cc(b.SNOMED, "94579000")], {"other"}, "no", "no"),
         ([b.cc(text="Metastasis to spine")], {"bone"}, "no", "yes"),
         ([b.cc(b.SNOMED, "128462008")], set(), "unknown", "unknown"),
-        ([b.cc(b.ICD10CM, "C79.51"), b.cc(b.SNOMED, "128462008")], {"bone"}, "unknown", "unknown"),
+        ([b.cc(b.ICD10CM, "C79.51"), b.cc(b.SNOMED, "128462008")], {"bone"}, "no", "yes"),
+        ([b.cc(b.ICD10CM, "C79.9")], set(), "unknown", "unknown"),
     ],
 )
 def test_sites(
