@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -35,6 +35,19 @@ def _uuid_text(value: str) -> str:
     except ValueError as exc:
         raise ValueError("must be a UUID") from exc
     return value
+
+
+def _rfc3339(value: Any) -> datetime:
+    """An RFC 3339 date-time string with a time zone (not a number, not a naive time)."""
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError("must be an RFC 3339 date-time") from exc
+    if parsed.tzinfo is None:
+        raise ValueError("must carry a time zone (RFC 3339), e.g. 2026-11-20T10:00:00Z")
+    return parsed
 
 
 def _http_url(value: str) -> str:
@@ -109,7 +122,7 @@ class FeedbackItem(_Wire):
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
     overrideReason: OverrideReasonIn | None = None
-    outcomeTimestamp: Annotated[datetime, Field(strict=False)] | AwareDatetime
+    outcomeTimestamp: Annotated[datetime, BeforeValidator(_rfc3339)]
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackItem:
@@ -117,8 +130,6 @@ class FeedbackItem(_Wire):
             raise ValueError("accepted feedback needs acceptedSuggestions (cds-fb-1)")
         if self.outcome == "accepted" and self.overrideReason is not None:
             raise ValueError("accepted feedback must not carry an overrideReason (cds-fb-2)")
-        if self.outcomeTimestamp.tzinfo is None:
-            raise ValueError("outcomeTimestamp must carry a time zone (RFC 3339)")
         return self
 
 
