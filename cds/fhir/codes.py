@@ -58,8 +58,8 @@ _KEY_CACHE: dict[str, str] = {}
 _DOTLESS = frozenset({"icd10", "ajcc"})
 
 #: ICD-10 three-character categories the cheap relevance filter accepts (breast, secondaries,
-#: receptor status, genetic susceptibility, acquired absence of ovaries).
-_ICD_CATEGORIES = frozenset({"C50", "C77", "C78", "C79", "C7B", "Z17", "Z15", "Z90"})
+#: receptor status, genetic susceptibility, personal history of cancer, acquired absence of ovaries).
+_ICD_CATEGORIES = frozenset({"C50", "C77", "C78", "C79", "C7B", "Z17", "Z15", "Z85", "Z90"})
 
 _PUNCT = str.maketrans({c: " " for c in "()[],;:.!?\"'*=<>|\\{}#&"})
 
@@ -467,6 +467,7 @@ REQUIRED_LISTS: tuple[str, ...] = (
     "menopause-labs",
     "oophorectomy",
     "treatment-intent",
+    "metastasis-history",
 )
 
 

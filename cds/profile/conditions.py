@@ -200,6 +200,32 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
             evs.append(
                 _Ev(when, "yes" if stage == "iv" else "no", evidence(obs, when, f"Stage group: {text}"))
             )
+        elif (history := match(ctx.codes("metastasis-history"), code)) is not None:
+            when = observation_date(obs)
+            val = value_of(obs)
+            if history.value == "site":  # LOINC 44667-4: the value is a site, or "None"
+                site_hit = (
+                    match(sites_list, val.cc) if val.cc is not None else sites_list.match_text(val.text)
+                )
+                shown = describe(val.cc) if val.cc is not None else (val.text or "")
+                if site_hit is not None and site_hit.value not in (None, "unknown"):
+                    ev = evidence(obs, when, f"Site of distant metastasis: {shown}")
+                    evs.append(_Ev(when, "yes", ev))
+                    sites.add(str(site_hit.value))
+                    site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {shown}"))
+                elif shown.strip().lower().startswith(("none", "no ")):
+                    evs.append(_Ev(when, "no", evidence(obs, when, f"Site of distant metastasis: {shown}")))
+                continue
+            if val.boolean is False:  # mCODE: valueBoolean false = no history of metastatic cancer
+                evs.append(_Ev(when, "no", evidence(obs, when, f"{describe(code)}: no")))
+                continue
+            evs.append(_Ev(when, "yes", evidence(obs, when, f"History of metastatic cancer: {label(code)}")))
+            site_hit = sites_list.match_text(describe(code))
+            if site_hit is not None and site_hit.value not in (None, "unknown"):
+                sites.add(str(site_hit.value))
+                site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {describe(code)}"))
+            else:
+                unknown_sites += 1
         elif match(ctx.codes("m-category-tests"), code) is not None:
             val = value_of(obs)
             m = m_value(ctx, val.cc, val.text)

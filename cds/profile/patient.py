@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -26,22 +27,23 @@ def derive_patient(
         y, m, d = date_key(born)
         if m and d:
             years = years_between(date(y, m, d), ctx.today)
-            age = Fact(years, (evidence(patient, born, f"born {born}"),))
+            age = Fact(years, (evidence(patient, None, "age from Patient.birthDate"),))
         else:
             # partial birth date: the youngest possible age, so thresholds are never over-called
-            latest = date(y, m or 12, 28 if m and not d else 31) if not m else date(y, m, 28)
+            month = m or 12
+            latest = date(y, month, calendar.monthrange(y, month)[1])
             years = years_between(latest, ctx.today)
             age = Fact(
                 years,
-                (evidence(patient, born, f"born {born}"),),
-                f"birth date {born} is partial; youngest possible age used",
+                (evidence(patient, None, "age from a partial Patient.birthDate"),),
+                "birth date is partial; the youngest possible age is used",
             )
         if years < 0 or years > 130:
             ctx.issue(
                 "age",
                 "unreadable",
-                f"Birth date {born} gives an impossible age.",
-                evidence(patient, born, "birthDate"),
+                "Patient.birthDate gives an impossible age; age is unknown.",
+                evidence(patient, None, "birthDate"),
             )
             age = Fact(None)
     gender = (getattr(patient, "gender", None) or "unknown").lower()

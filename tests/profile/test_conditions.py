@@ -26,6 +26,7 @@ Build = Callable[..., PatientProfile]
         (b.cc("urn:local", "BC1", "Carcinoma of breast, left"), "yes"),
         (b.cc(text="Invasive lobular carcinoma, right breast"), "yes"),
         (b.cc(b.SNOMED, "999999999", "Infiltrating lobular carcinoma of breast (disorder)"), "yes"),
+        (b.cc(b.ICD10CM, "Z85.3", "Personal history of malignant neoplasm of breast"), "yes"),
         (b.cc(text="Family history of breast cancer"), "no"),
         (b.cc(text="Ductal carcinoma in situ of breast"), "no"),
     ],
@@ -77,6 +78,16 @@ def test_no_conditions_means_unknown(build: Build) -> None:
         (b.observation(b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, "1229901006", "cM0")), "no"),
         (b.observation(b.cc(b.LOINC, "21907-1"), value=b.cc(b.SNOMED, "30893008", "M0 category")), "no"),
         (b.observation(b.cc(b.LOINC, "21907-1"), value_string="cM0(i+)"), "no"),
+        (b.observation(b.cc(b.SNOMED, "1098951000119108", "History of cancer metastatic to liver")), "yes"),
+        (b.observation(b.cc(b.SNOMED, "1287652008"), boolean=True), "yes"),
+        (b.observation(b.cc(b.SNOMED, "1287652008"), boolean=False), "no"),
+        (
+            b.observation(
+                b.cc(b.LOINC, "44667-4"), value=b.cc(b.SNOMED, "260413007", "None (qualifier value)")
+            ),
+            "no",
+        ),
+        (b.observation(b.cc(b.LOINC, "44667-4"), value=b.cc(text="Liver")), "yes"),
     ],
 )
 def test_metastatic_evidence(build: Build, resource: dict[str, Any], expected: str) -> None:
@@ -195,3 +206,13 @@ def test_partial_dates_order_and_never_raise(build: Build) -> None:
     )
     assert profile.metastatic.value == "yes"
     assert profile.metastatic.evidence[0].date == "2024-03"
+
+
+def test_history_observation_gives_site(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.observation(b.cc(b.SNOMED, "1098951000119108", "History of cancer metastatic to liver")),
+    )
+    assert profile.metastatic_sites.value == {"liver"}
+    assert profile.visceral_metastases.value == "yes"
