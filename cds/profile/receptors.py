@@ -175,13 +175,20 @@ def _score_text(text: str | None) -> str | None:
 def ish_value(ctx: Context, val: Value, *, kind: str) -> tuple[str, str] | None:
     """(amplified|not_amplified|equivocal, how) from an ISH value (ratio, copies, coded, text)."""
     number = val.ratio
+    comparator = None
     if number is None and val.quantity is not None and not _is_percent(val.quantity.unit):
-        number = val.quantity.value
+        number, comparator = val.quantity.value, val.quantity.comparator
     if number is not None:
+        cut = 6.0 if kind == "copies" else 2.0
+        shown = f"{comparator or ''}{number:g}" + (" copies/cell" if kind == "copies" else "")
+        if comparator in ("<", "<="):  # Synthea: "< 1.8"
+            return ("not_amplified", f"ratio {shown}") if number <= cut else None
+        if comparator in (">", ">="):  # Synthea: "> 2.2"
+            return ("amplified", f"ratio {shown}") if number >= cut else None
         if kind == "copies":
             verdict = "amplified" if number >= 6 else ("not_amplified" if number < 4 else "equivocal")
-            return verdict, f"{number:g} copies/cell"
-        return ("amplified" if number >= 2.0 else "not_amplified"), f"ratio {number:g}"
+            return verdict, shown
+        return ("amplified" if number >= 2.0 else "not_amplified"), f"ratio {shown}"
     texts = [val.text] if val.text else []
     if val.cc is not None:
         hit = match(ctx.codes("result-values"), val.cc, by_text=False)

@@ -196,6 +196,13 @@ def test_her2_ihc_styles(build: Build, obs: dict[str, Any], ihc: str, status: st
         (b.her2_ish(quantity=(2.4, ""), date="2024-01-20"), "amplified", "positive", "no"),
         (b.her2_ish(quantity=(1.3, ""), date="2024-01-20"), "not_amplified", "negative", "yes"),
         (
+            b.her2_ish(quantity=(1.8, ""), comparator="<", date="2024-01-20"),
+            "not_amplified",
+            "negative",
+            "yes",
+        ),
+        (b.her2_ish(quantity=(2.2, ""), comparator=">", date="2024-01-20"), "amplified", "positive", "no"),
+        (
             b.observation(b.cc(b.LOINC, "49683-6"), quantity=(2.0, "{ratio}"), date="2024-01-20"),
             "amplified",
             "positive",
