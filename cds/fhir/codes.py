@@ -319,7 +319,8 @@ class Terminology:
         med_keywords: set[str] = set()
         for drug in drugs:
             for syn in drug.synonyms:
-                med_keywords.update(tokens(syn))
+                # whole synonyms, and parts of compounds only when distinctive ("5" of "5-fu" is not)
+                med_keywords.update(t for t in tokens(syn) if t == syn or (len(t) >= 4 and not t.isdigit()))
         med_keywords -= _GENERIC_WORDS
         return cls(
             drug_class_names=frozenset(classes),

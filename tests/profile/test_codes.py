@@ -143,6 +143,8 @@ IRRELEVANT: list[dict[str, Any]] = [
     b.condition(b.cc(b.ICD10CM, "E11.9", "Type 2 diabetes mellitus without complications")),
     b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet")),
     b.med_request(b.cc(text="Lisinopril 10 mg tablet")),
+    b.med_statement(b.cc(text="amlodipine 5 MG Oral Tablet")),
+    b.med_statement(b.cc(text="Vitamin D3 1000 unit tablet")),
     b.procedure(b.cc(b.SNOMED, "80146002", "Appendectomy")),
     {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"}},
 ]
@@ -192,6 +194,9 @@ RELEVANT: list[dict[str, Any]] = [
     b.med_request(b.rx("198240")),
     b.med_request(b.rx("1157702")),
     b.med_request(b.cc(text="Ibrance 125 mg capsule")),
+    b.med_request(b.cc(text="5-FU 500 mg/m2")),
+    b.med_request(b.cc(text="T-DM1 3.6 mg/kg")),
+    b.med_request(b.cc(text="Dato-DXd")),
     b.med_request(b.cc("http://hl7.org/fhir/sid/ndc", "0069-0187-21", "IBRANCE 125 mg capsule")),
     b.med_request(
         reference={"reference": "#m1"},
