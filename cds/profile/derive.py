@@ -13,14 +13,16 @@ from datetime import date
 from typing import Any, TypeVar
 
 from cds.fhir.codes import Terminology
+from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_cps
 from cds.profile.common import Context, rtype
 from cds.profile.conditions import DiseaseFacts, derive_disease
 from cds.profile.genomics import derive_brca, derive_pd_l1
 from cds.profile.medications import MedicationFacts, derive_medications
 from cds.profile.menopause import MenopauseThresholds, derive_menopause
-from cds.profile.model import DataIssue, Fact, PatientProfile
+from cds.profile.model import DataIssue, Fact, GeneStatus, PatientProfile
 from cds.profile.patient import derive_patient
 from cds.profile.receptors import ReceptorFacts, derive_receptors
+from cds.profile.resistance import derive_endocrine_resistance
 
 __all__ = ["MenopauseThresholds", "build_profile"]
 
@@ -135,8 +137,31 @@ def build_profile(
         ),
         profile.menopausal_status,
     )
+    # biomarkers and endocrine resistance beyond the seed documents (cds/profile/biomarkers.py, resistance.py)
+    no_genes: dict[str, Fact[GeneStatus]] = {}
+    genes = _safe(ctx, "pik3ca_status", lambda: derive_genes(observations, ctx), no_genes)
+    cps = _safe(ctx, "pd_l1_cps", lambda: derive_pd_l1_cps(observations, ctx), profile.pd_l1_cps)
+    ultralow = _safe(
+        ctx,
+        "her2_ultralow",
+        lambda: derive_her2_ultralow(observations, receptors.her2_ihc, receptors.her2_status, ctx),
+        profile.her2_ultralow,
+    )
+    resistance = _safe(
+        ctx,
+        "endocrine_resistance",
+        lambda: derive_endocrine_resistance(meds, ctx, metastatic_since=disease.metastatic_since),
+        profile.endocrine_resistance,
+    )
     return replace(
         profile,
+        pik3ca_status=genes.get("pik3ca", profile.pik3ca_status),
+        akt1_status=genes.get("akt1", profile.akt1_status),
+        pten_status=genes.get("pten", profile.pten_status),
+        esr1_status=genes.get("esr1", profile.esr1_status),
+        pd_l1_cps=cps,
+        her2_ultralow=ultralow,
+        endocrine_resistance=resistance,
         age=age,
         sex=sex,
         breast_cancer=disease.breast_cancer,

@@ -28,6 +28,8 @@ Subtype = Literal[
 ]
 GermlineStatus = Literal["pathogenic", "not_detected", "unknown"]
 BiomarkerStatus = Literal["positive", "negative", "unknown"]
+GeneStatus = Literal["altered", "not_detected", "unknown"]
+EndocrineResistance = Literal["primary", "secondary", "sensitive", "unknown"]
 MenopausalStatus = Literal["premenopausal", "postmenopausal", "indeterminate", "unknown"]
 Sex = Literal["female", "male", "other", "unknown"]
 DataCompleteness = Literal["complete", "incomplete"]
@@ -87,6 +89,13 @@ class PatientProfile:
     germline_brca: Fact[GermlineStatus] = field(default_factory=lambda: _unknown("unknown"))
     pd_l1: Fact[BiomarkerStatus] = field(default_factory=lambda: _unknown("unknown"))
     menopausal_status: Fact[MenopausalStatus] = field(default_factory=lambda: _unknown("unknown"))
+    pik3ca_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
+    akt1_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
+    pten_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
+    esr1_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
+    pd_l1_cps: Fact[int | None] = field(default_factory=lambda: _unknown(None))
+    her2_ultralow: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
+    endocrine_resistance: Fact[EndocrineResistance] = field(default_factory=lambda: _unknown("unknown"))
     ovarian_suppression_current: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("no"))
     prior_therapies: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
     metastatic_therapies: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
@@ -122,6 +131,7 @@ class FieldSpec:
 
 _YNU = frozenset({"yes", "no", "unknown"})
 _RECEPTOR = frozenset({"positive", "low_positive", "negative", "unknown", "conflicting"})
+_GENE = frozenset({"altered", "not_detected", "unknown"})
 
 FIELDS: dict[str, FieldSpec] = {
     "age": FieldSpec("int", label="Age (years)"),
@@ -167,6 +177,17 @@ FIELDS: dict[str, FieldSpec] = {
         "Menopausal status",
     ),
     "ovarian_suppression_current": FieldSpec("enum", _YNU, "On ovarian suppression now"),
+    "pik3ca_status": FieldSpec("enum", _GENE, "PIK3CA (activating mutation)"),
+    "akt1_status": FieldSpec("enum", _GENE, "AKT1 (activating mutation)"),
+    "pten_status": FieldSpec("enum", _GENE, "PTEN (inactivating alteration or loss)"),
+    "esr1_status": FieldSpec("enum", _GENE, "ESR1 mutation"),
+    "pd_l1_cps": FieldSpec("int", label="PD-L1 combined positive score (22C3 CPS)"),
+    "her2_ultralow": FieldSpec("enum", _YNU, "HER2-ultralow (IHC 0 with membrane staining)"),
+    "endocrine_resistance": FieldSpec(
+        "enum",
+        frozenset({"primary", "secondary", "sensitive", "unknown"}),
+        "Endocrine resistance (ESO-ESMO ABC5, from adjuvant endocrine therapy dates)",
+    ),
     "prior_therapies": FieldSpec("set", label="Prior cancer therapy (any setting)"),
     "metastatic_therapies": FieldSpec("set", label="Therapy given for metastatic disease"),
     "metastatic_lines": FieldSpec("int", label="Lines of therapy for metastatic disease"),

@@ -1,0 +1,364 @@
+"""Tumour biomarkers beyond ER/PR/HER2 and germline BRCA: PIK3CA, AKT1, PTEN, ESR1, the PD-L1 CPS and
+HER2-ultralow.
+
+* Gene status (``pik3ca_status``, ``akt1_status``, ``pten_status``, ``esr1_status``):
+  ``altered | not_detected | unknown``. Read from a gene-specific test (code list ``pik3ca`` / ``pten``
+  LOINC codes, or a local code whose text names the gene) with a detected / positive / pathogenic value
+  (altered) or a negative / not detected value; or from a 69548-6 variant whose component 48018-6 names
+  the gene (HGNC id or symbol): value Present (or no value) with significance pathogenic / likely
+  pathogenic = altered; Absent = not_detected. A variant of uncertain significance or benign is not an
+  actionable alteration and reads as not_detected (the note says so). A present variant without a stated
+  significance is read as altered and reported as a DataIssue to check on the report. PTEN protein IHC
+  (81706-4): loss / negative / absent staining = altered, retained / intact / positive = not_detected.
+  Germline vs somatic does not matter here (these are usually tumour or ctDNA findings). Any altered
+  result wins (mutations are acquired under treatment; a negative ctDNA result does not exclude one) and
+  a negative result is mentioned in the note.
+* ``pd_l1_cps``: the combined positive score as an integer from a 22C3 (or unnamed-assay) PD-L1 result:
+  valueQuantity (unit or test naming CPS / combined positive), or text such as "CPS 12" or "CPS >= 10".
+  "<N" is kept only when N <= 1 (read as 0); other "<N" values are not a number and stay unknown. The
+  most recent result wins; disagreement on the same date gives unknown and a DataIssue.
+* ``her2_ultralow`` (FDA, 27 Jan 2025; DESTINY-Breast06): yes = HER2 IHC 0 whose report states membrane
+  staining (faint / barely perceptible, incomplete, in >0 and <=10% of cells, "ultralow"); no = IHC 0
+  with "no staining" / "null", or a score other than 0 / HER2-positive; unknown = IHC 0 without a
+  statement, or no HER2 IHC score. The statement may be in the value, a note, an interpretation or a
+  component of the IHC Observation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cds.profile.common import (
+    Context,
+    Value,
+    cc_text,
+    codings,
+    components,
+    evidence,
+    interpretations,
+    label,
+    match,
+    observation_date,
+    observation_usable,
+    ref,
+    value_of,
+)
+from cds.profile.dates import date_key
+from cds.profile.genomics import _cps
+from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, YesNoUnknown
+
+GENES = ("pik3ca", "akt1", "pten", "esr1")
+_GENE_LABEL = {"pik3ca": "PIK3CA", "akt1": "AKT1", "pten": "PTEN", "esr1": "ESR1"}
+_ULTRALOW_RANGE_RE = re.compile(r">\s*0\s*%?\s*(?:and|to|-|\u2013)\s*(?:≤|<=|<)?\s*10\s*%")
+_PTEN_LOSS = ("loss", "lost", "absent", "negative", "deficient", "no staining", "not detected")
+_PTEN_KEPT = ("retained", "intact", "present", "positive", "preserved", "expressed")
+
+
+@dataclass(frozen=True, slots=True)
+class _GeneResult:
+    gene: str
+    value: str  # altered | not_detected
+    when: str | None
+    evidence: Evidence
+    note: str | None = None
+
+
+def _texts(val: Value) -> list[str]:
+    out = [t for t in (val.text,) if t]
+    if val.cc is not None:
+        out.extend(d for _, _, d in codings(val.cc) if d)
+    return out
+
+
+def _result_value(ctx: Context, val: Value, obs: Any) -> str | None:
+    """positive / negative / pathogenic / uncertain / ... from a value, else from interpretation."""
+    rv = ctx.codes("result-values")
+    if val.cc is not None:
+        hit = match(rv, val.cc, by_text=False)
+        if hit is not None and hit.value:
+            return hit.value
+    for text in _texts(val):
+        hit_text = rv.match_text(text)
+        if hit_text is not None and hit_text.value:
+            return hit_text.value
+    if val.boolean is not None:
+        return "positive" if val.boolean else "negative"
+    for interp in interpretations(obs):
+        hit_i = match(rv, interp)
+        if hit_i is not None and hit_i.value:
+            return hit_i.value
+    return None
+
+
+_ALTERED = frozenset({"positive", "detected", "pathogenic"})
+_NEGATIVE = frozenset({"negative", "not_detected"})
+_NOT_ACTIONABLE = frozenset({"uncertain", "not_pathogenic"})
+
+
+def _gene_of(ctx: Context, val: Value) -> str | None:
+    for gene in GENES:
+        codes = ctx.codes(gene)
+        hit = match(codes, val.cc) if val.cc is not None else None
+        if hit is None and val.text:
+            hit_text = codes.match_text(val.text)
+            if hit_text is not None:
+                return gene
+        if hit is not None:
+            return gene
+    return None
+
+
+def _variant(ctx: Context, obs: Any, when: str | None, name: str) -> _GeneResult | None:
+    comps = ctx.codes("genomic-components")
+    gene = significance = None
+    for comp in components(obs):
+        kind = match(comps, getattr(comp, "code", None), by_text=False)
+        if kind is None:
+            continue
+        cval = value_of(comp)
+        if kind.value == "gene":
+            gene = _gene_of(ctx, cval) or gene
+        elif kind.value == "significance":
+            significance = _result_value(ctx, cval, comp)
+    if gene is None:
+        return None
+    symbol = _GENE_LABEL[gene]
+    val = value_of(obs)
+    presence = _result_value(ctx, val, obs) if not val.empty else None
+    if presence in _NEGATIVE:
+        return _GeneResult(
+            gene, "not_detected", when, evidence(obs, when, f"{name}: no {symbol} variant found")
+        )
+    if significance in _NOT_ACTIONABLE:
+        what = "uncertain significance" if significance == "uncertain" else "benign or likely benign"
+        ev = evidence(obs, when, f"{name}: {symbol} variant of {what}")
+        return _GeneResult(
+            gene, "not_detected", when, ev, f"{ref(obs)}: {symbol} variant of {what}, not actionable"
+        )
+    ev = evidence(obs, when, f"{name}: {symbol} variant, {significance or 'significance not stated'}")
+    if significance is None:
+        ctx.issue(
+            f"{gene}_status",
+            "missing",
+            f"{ref(obs)}: a {symbol} variant is reported without its clinical significance; it was read "
+            "as an alteration - confirm on the molecular report.",
+            ev,
+        )
+    return _GeneResult(gene, "altered", when, ev)
+
+
+def _gene_test(
+    ctx: Context, gene: str, kind: str, obs: Any, when: str | None, name: str
+) -> _GeneResult | None:
+    symbol = _GENE_LABEL[gene]
+    val = value_of(obs)
+    shown = val.text or (cc_text(val.cc) if val.cc is not None else None) or next(iter(_texts(val)), None)
+    if kind == "ihc":  # PTEN protein by IHC: negative staining means loss
+        low = " ".join(_texts(val)).lower()
+        got = _result_value(ctx, val, obs)
+        if any(w in low for w in _PTEN_LOSS) or got in ("negative", "not_detected"):
+            return _GeneResult(
+                gene, "altered", when, evidence(obs, when, f"{name}: {shown or 'loss'} (PTEN loss)")
+            )
+        if any(w in low for w in _PTEN_KEPT) or got in ("positive", "detected"):
+            return _GeneResult(
+                gene, "not_detected", when, evidence(obs, when, f"{name}: {shown or 'retained'}")
+            )
+    else:
+        got = _result_value(ctx, val, obs)
+        ev = evidence(obs, when, f"{name}: {shown or got or 'no value'}")
+        if got in _ALTERED:
+            return _GeneResult(gene, "altered", when, ev)
+        if got in _NEGATIVE:
+            return _GeneResult(gene, "not_detected", when, ev)
+        if got in _NOT_ACTIONABLE:
+            return _GeneResult(gene, "not_detected", when, ev, f"{ref(obs)}: {symbol} variant not actionable")
+    ctx.issue(
+        f"{gene}_status",
+        "unreadable",
+        f"{ref(obs)}: the {symbol} result could not be read ({shown or 'no value'}).",
+        evidence(obs, when, f"{name}: {shown or 'no value'}"),
+    )
+    return None
+
+
+def derive_genes(observations: Sequence[Any], ctx: Context) -> dict[str, Fact[GeneStatus]]:
+    """``{gene: Fact}`` for PIK3CA, AKT1, PTEN and ESR1."""
+    results: list[_GeneResult] = []
+    for obs in observations:
+        if not observation_usable(obs):
+            continue
+        code = getattr(obs, "code", None)
+        when = observation_date(obs)
+        name = label(code)
+        if match(ctx.codes("variant-tests"), code, by_text=False) is not None:
+            got = _variant(ctx, obs, when, name)
+            if got is not None:
+                results.append(got)
+            continue
+        for gene in GENES:
+            hit = match(ctx.codes(gene), code)
+            if hit is None:
+                continue
+            got = _gene_test(ctx, gene, hit.value or "test", obs, when, name)
+            if got is not None:
+                results.append(got)
+            break
+    out: dict[str, Fact[GeneStatus]] = {}
+    for gene in GENES:
+        mine = sorted((r for r in results if r.gene == gene), key=lambda r: date_key(r.when), reverse=True)
+        altered = [r for r in mine if r.value == "altered"]
+        negative = [r for r in mine if r.value == "not_detected"]
+        notes = [r.note for r in mine if r.note]
+        if altered:
+            if negative:
+                notes.append(
+                    f"another {_GENE_LABEL[gene]} result found none ({negative[0].evidence.reference}); "
+                    "an alteration found once is used"
+                )
+            out[gene] = Fact("altered", tuple(r.evidence for r in altered), "; ".join(notes) or None)
+        elif negative:
+            out[gene] = Fact("not_detected", tuple(r.evidence for r in negative), "; ".join(notes) or None)
+        else:
+            out[gene] = Fact("unknown")
+    return out
+
+
+# --- PD-L1 combined positive score ---------------------------------------------------------------
+
+
+def _cps_number(number: float, comparator: str | None) -> int | None:
+    if comparator in ("<", "<=", "≤"):
+        return 0 if number <= 1 else None
+    if comparator == ">":
+        return math.floor(number) + 1
+    return math.floor(number)
+
+
+def derive_pd_l1_cps(observations: Sequence[Any], ctx: Context) -> Fact[int | None]:
+    found: list[tuple[str | None, int, Evidence]] = []
+    for obs in observations:
+        if not observation_usable(obs):
+            continue
+        code = getattr(obs, "code", None)
+        test = match(ctx.codes("pd-l1-tests"), code)
+        if test is None or test.value not in ("22c3", "unspecified"):
+            continue
+        when = observation_date(obs)
+        val = value_of(obs)
+        code_text = " ".join(filter(None, [cc_text(code), *(d for _, _, d in codings(code))])).lower()
+        texts: list[str | None] = [val.text, *_texts(val)]
+        for note in getattr(obs, "note", None) or ():
+            texts.append(getattr(note, "text", None))
+        for comp in components(obs):
+            cval = value_of(comp)
+            ctext = " ".join(
+                filter(
+                    None,
+                    [
+                        cc_text(getattr(comp, "code", None)),
+                        *(d for _, _, d in codings(getattr(comp, "code", None))),
+                    ],
+                )
+            ).lower()
+            if cval.quantity is not None and ("cps" in ctext or "combined positive" in ctext):
+                texts.append(f"CPS {cval.quantity.comparator or ''}{cval.quantity.value:g}")
+            texts.append(cval.text)
+        cps = _cps(texts)
+        if cps is None and val.quantity is not None:
+            unit = val.quantity.unit
+            if "cps" in unit or "cps" in code_text or "combined positive" in code_text:
+                cps = (val.quantity.value, val.quantity.comparator)
+        if cps is None:
+            continue
+        number = _cps_number(*cps)
+        shown = f"CPS {cps[1] or ''}{cps[0]:g}"
+        ev = evidence(obs, when, f"{label(code)} ({test.value}): {shown}")
+        if number is None:
+            ctx.issue(
+                "pd_l1_cps", "ignored", f"{ref(obs)}: {shown} is not a single number; CPS left unknown.", ev
+            )
+            continue
+        found.append((when, number, ev))
+    if not found:
+        return Fact(None)
+    found.sort(key=lambda f: date_key(f[0]), reverse=True)
+    same = [f for f in found if date_key(f[0]) == date_key(found[0][0])]
+    if len({f[1] for f in same}) > 1:
+        ctx.issue(
+            "pd_l1_cps", "conflicting", "PD-L1 CPS results on the same date disagree.", *(f[2] for f in same)
+        )
+        return Fact(None, tuple(f[2] for f in same), "PD-L1 CPS results on the same date disagree.")
+    note = None
+    if len(found) > len(same):
+        older = found[len(same)]
+        note = f"Earlier CPS {older[1]} ({older[2].reference}); the most recent was used."
+    return Fact(same[0][1], tuple(f[2] for f in same), note)
+
+
+# --- HER2-ultralow --------------------------------------------------------------------------------
+
+
+def _statement_texts(obs: Any) -> list[str]:
+    val = value_of(obs)
+    out = _texts(val)
+    for note in getattr(obs, "note", None) or ():
+        text = getattr(note, "text", None)
+        if isinstance(text, str):
+            out.append(text)
+    for interp in interpretations(obs):
+        out.extend(filter(None, [cc_text(interp), *(d for _, _, d in codings(interp))]))
+    for comp in components(obs):
+        cval = value_of(comp)
+        out.extend(_texts(cval))
+    return out
+
+
+def _membrane(ctx: Context, obs: Any) -> tuple[str, str] | None:
+    """("ultralow" | "no_staining", the text) when the report states membrane staining at IHC 0."""
+    codes = ctx.codes("membrane-staining")
+    for text in _statement_texts(obs):
+        hit = codes.match_text(text)
+        if hit is not None and hit.value:
+            return hit.value, text
+        if _ULTRALOW_RANGE_RE.search(text):
+            return "ultralow", text
+    return None
+
+
+def derive_her2_ultralow(
+    observations: Sequence[Any], her2_ihc: Fact[Her2Ihc], her2_status: Fact[Her2Status], ctx: Context
+) -> Fact[YesNoUnknown]:
+    if her2_ihc.value in ("1+", "2+", "3+") or her2_status.value == "positive":
+        return Fact("no", her2_ihc.evidence or her2_status.evidence, "not HER2 IHC 0")
+    tests = ctx.codes("her2-ihc-tests")
+    her2_obs = {
+        ref(o): o
+        for o in observations
+        if observation_usable(o) and match(tests, getattr(o, "code", None)) is not None
+    }
+    if her2_ihc.value == "0":
+        refs = [e.reference for e in her2_ihc.evidence]
+    elif her2_status.value == "negative":  # no score: a HER2 status reported as "ultralow" (MII) counts
+        refs = [e.reference for e in her2_status.evidence]
+    else:
+        return Fact("unknown")
+    for reference in refs:
+        obs = her2_obs.get(reference)
+        if obs is None:
+            continue
+        got = _membrane(ctx, obs)
+        if got is None:
+            continue
+        when = observation_date(obs)
+        ev = evidence(obs, when, f"{label(getattr(obs, 'code', None))}: {got[1]}")
+        if got[0] == "ultralow":
+            return Fact("yes", (ev,), "IHC 0 with membrane staining stated")
+        return Fact("no", (ev,), "IHC 0 with no membrane staining (HER2-null)")
+    if her2_ihc.value == "0":
+        return Fact("unknown", her2_ihc.evidence, "IHC 0 without a statement on membrane staining")
+    return Fact("unknown")

@@ -1,0 +1,240 @@
+"""PIK3CA / AKT1 / PTEN / ESR1, PD-L1 CPS, HER2-ultralow and endocrine resistance (table-driven)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cds.profile.model import PatientProfile
+from tests.profile import builders as b
+
+Build = Callable[..., PatientProfile]
+
+PRESENT = b.cc(b.LOINC, "LA9633-4", "Present")
+ABSENT = b.cc(b.LOINC, "LA9634-2", "Absent")
+PATHOGENIC = "LA6668-3"
+VUS = "LA26333-7"
+SOMATIC = "LA6684-0"
+
+
+def variant(
+    gene: dict[str, Any], significance: str | None = PATHOGENIC, value: dict[str, Any] | None = PRESENT
+) -> dict[str, Any]:
+    comps = [b.component(b.cc(b.LOINC, "48018-6", "Gene studied [ID]"), value=gene)]
+    if significance:
+        comps.append(b.component(b.cc(b.LOINC, "53037-8"), value=b.cc(b.LOINC, significance)))
+    comps.append(b.component(b.cc(b.LOINC, "48002-0"), value=b.cc(b.LOINC, SOMATIC, "Somatic")))
+    return b.observation(
+        b.cc(b.LOINC, "69548-6", "Genetic variant assessment"), value=value, components=comps
+    )
+
+
+def pik3ca_test(**kw: Any) -> dict[str, Any]:
+    return b.observation(
+        b.cc(b.LOINC, "63419-6", "PIK3CA gene mutations tested for in Blood or Tissue"), **kw
+    )
+
+
+GENE_CASES = [
+    ("pik3ca LOINC detected", pik3ca_test(value_string="PIK3CA p.H1047R detected"), "pik3ca", "altered"),
+    ("pik3ca LOINC negative", pik3ca_test(value=b.NEGATIVE), "pik3ca", "not_detected"),
+    (
+        "pik3ca LOINC not detected text",
+        pik3ca_test(value_string="No mutation detected"),
+        "pik3ca",
+        "not_detected",
+    ),
+    ("pik3ca variant HGNC", variant(b.cc(b.HGNC, "HGNC:8975", "PIK3CA")), "pik3ca", "altered"),
+    ("pik3ca variant symbol only", variant(b.cc(text="PIK3CA")), "pik3ca", "altered"),
+    ("pik3ca variant absent", variant(b.cc(b.HGNC, "HGNC:8975"), None, ABSENT), "pik3ca", "not_detected"),
+    ("pik3ca VUS", variant(b.cc(b.HGNC, "HGNC:8975", "PIK3CA"), VUS), "pik3ca", "not_detected"),
+    ("esr1 variant HGNC", variant(b.cc(b.HGNC, "HGNC:3467", "ESR1")), "esr1", "altered"),
+    (
+        "esr1 local code text",
+        b.observation(b.cc("urn:local:lab", "ESR1CT", "ESR1 mutation ctDNA"), value=b.POSITIVE),
+        "esr1",
+        "altered",
+    ),
+    ("akt1 variant HGNC", variant(b.cc(b.HGNC, "HGNC:391", "AKT1")), "akt1", "altered"),
+    ("pten variant", variant(b.cc(b.HGNC, "HGNC:9588", "PTEN")), "pten", "altered"),
+    (
+        "pten IHC loss",
+        b.observation(
+            b.cc(b.LOINC, "81706-4", "PTEN protein [Presence] in Tissue by Immune stain"),
+            value_string="Loss of PTEN expression",
+        ),
+        "pten",
+        "altered",
+    ),
+    (
+        "pten IHC retained",
+        b.observation(b.cc(b.LOINC, "81706-4"), value_string="PTEN retained"),
+        "pten",
+        "not_detected",
+    ),
+    ("brca variant is not pik3ca", variant(b.cc(b.HGNC, "HGNC:1101", "BRCA2")), "pik3ca", "unknown"),
+]
+
+
+@pytest.mark.parametrize(
+    ("obs", "gene", "expected"), [c[1:] for c in GENE_CASES], ids=[c[0] for c in GENE_CASES]
+)
+def test_gene_status(build: Build, obs: dict[str, Any], gene: str, expected: str) -> None:
+    profile = build(b.patient(), b.breast_cancer(), obs)
+    assert getattr(profile, f"{gene}_status").value == expected
+    others = {g for g in ("pik3ca", "akt1", "pten", "esr1") if g != gene}
+    for other in others:
+        assert getattr(profile, f"{other}_status").value == "unknown"
+
+
+def test_altered_wins_over_later_negative(build: Build) -> None:
+    pos = variant(b.cc(b.HGNC, "HGNC:3467", "ESR1"))
+    pos["effectiveDateTime"] = "2024-01-01"
+    neg = variant(b.cc(b.HGNC, "HGNC:3467", "ESR1"), None, ABSENT)
+    neg["effectiveDateTime"] = "2025-01-01"
+    fact = build(b.patient(), b.breast_cancer(), pos, neg).esr1_status
+    assert fact.value == "altered"
+    assert fact.note and "found none" in fact.note
+
+
+def test_variant_without_significance_is_reported(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(), variant(b.cc(b.HGNC, "HGNC:8975", "PIK3CA"), None))
+    assert profile.pik3ca_status.value == "altered"
+    assert any(i.topic == "pik3ca_status" for i in profile.issues)
+
+
+def pd_l1(**kw: Any) -> dict[str, Any]:
+    return b.observation(b.cc(b.LOINC, "85147-7", "PD-L1 by clone 22C3 report"), **kw)
+
+
+CPS_CASES = [
+    ("quantity with CPS unit", pd_l1(quantity=(12, "{CPS}")), 12),
+    ("string CPS 12", pd_l1(value_string="CPS 12"), 12),
+    ("string combined positive score", pd_l1(value_string="Combined positive score: 5"), 5),
+    ("CPS >= 10", pd_l1(value_string="CPS >= 10"), 10),
+    ("CPS < 1", pd_l1(value_string="CPS <1"), 0),
+    ("CPS < 10 not a number", pd_l1(value_string="CPS <10"), None),
+    ("coded positive has no number", pd_l1(value=b.POSITIVE), None),
+    (
+        "SP142 is not a CPS",
+        b.observation(b.cc(b.LOINC, "85149-3", "PD-L1 by clone SP142 report"), value_string="CPS 20"),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("obs", "expected"), [c[1:] for c in CPS_CASES], ids=[c[0] for c in CPS_CASES])
+def test_pd_l1_cps(build: Build, obs: dict[str, Any], expected: int | None) -> None:
+    assert build(b.patient(), b.breast_cancer(), obs).pd_l1_cps.value == expected
+
+
+def with_note(obs: dict[str, Any], text: str) -> dict[str, Any]:
+    obs["note"] = [{"text": text}]
+    return obs
+
+
+ULTRALOW_CASES = [
+    (
+        "IHC 0 faint staining string",
+        b.her2_ihc(value_string="IHC 0 (faint incomplete membrane staining in 5% of cells)"),
+        "yes",
+    ),
+    ("IHC 0 ultralow note", with_note(b.her2_ihc(value_string="Score 0"), "HER2-ultralow"), "yes"),
+    (
+        "IHC 0 >0 and <=10%",
+        with_note(b.her2_ihc(value_string="0"), "staining in >0% and ≤10% of cells"),
+        "yes",
+    ),
+    ("IHC 0 no staining", with_note(b.her2_ihc(value_string="0"), "No staining observed"), "no"),
+    ("IHC 0 null", b.her2_ihc(value_string="Score 0 (null)"), "no"),
+    ("IHC 0 no statement", b.her2_ihc(value_string="0"), "unknown"),
+    ("IHC 1+", b.her2_ihc(value_string="1+"), "no"),
+    ("IHC 3+", b.her2_ihc(value_string="3+"), "no"),
+    (
+        "IHC 0 interpretation text",
+        b.her2_ihc(value_string="0", interpretation=b.cc(text="Ultralow (membrane staining ≤10%)")),
+        "yes",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("obs", "expected"), [c[1:] for c in ULTRALOW_CASES], ids=[c[0] for c in ULTRALOW_CASES]
+)
+def test_her2_ultralow(build: Build, obs: dict[str, Any], expected: str) -> None:
+    assert build(b.patient(), b.breast_cancer(), obs).her2_ultralow.value == expected
+
+
+def test_no_her2_result_is_unknown(build: Build) -> None:
+    assert build(b.patient(), b.breast_cancer()).her2_ultralow.value == "unknown"
+
+
+BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone (disorder)")
+TAMOXIFEN = b.rx("10324", "tamoxifen")
+LETROZOLE = b.rx("72965", "letrozole")
+
+RESISTANCE_CASES = [
+    (
+        "on adjuvant ET < 2 y",
+        [b.med_statement(TAMOXIFEN, start="2023-06-01", end=None, status="active")],
+        "primary",
+    ),
+    (
+        "on adjuvant ET >= 2 y",
+        [b.med_statement(TAMOXIFEN, start="2021-01-01", end=None, status="active")],
+        "secondary",
+    ),
+    (
+        "ET stopped 8 months before",
+        [b.med_statement(LETROZOLE, start="2018-06-01", end="2023-09-01", status="completed")],
+        "secondary",
+    ),
+    (
+        "ET stopped 3 years before",
+        [b.med_statement(LETROZOLE, start="2015-06-01", end="2021-05-01", status="completed")],
+        "sensitive",
+    ),
+    (
+        "tamoxifen then AI, relapse on AI after 4 y",
+        [
+            b.med_statement(TAMOXIFEN, start="2020-01-01", end="2022-01-01", status="completed"),
+            b.med_statement(LETROZOLE, start="2022-01-05", end=None, status="active"),
+        ],
+        "secondary",
+    ),
+    (
+        "completed without end date",
+        [b.med_statement(TAMOXIFEN, start="2019-01-01", status="completed")],
+        "unknown",
+    ),
+    (
+        "no adjuvant ET (de novo)",
+        [b.med_statement(LETROZOLE, start="2024-06-01", status="active")],
+        "unknown",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("meds", "expected"), [c[1:] for c in RESISTANCE_CASES], ids=[c[0] for c in RESISTANCE_CASES]
+)
+def test_endocrine_resistance(build: Build, meds: list[dict[str, Any]], expected: str) -> None:
+    met = b.condition(BONE_MET, onset="2024-05-01")
+    profile = build(b.patient(), b.breast_cancer(onset="2019-01-01"), met, *meds)
+    assert profile.endocrine_resistance.value == expected
+
+
+def test_resistance_unknown_without_metastatic_date(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(), b.med_statement(TAMOXIFEN, start="2020-01-01"))
+    assert profile.endocrine_resistance.value == "unknown"
+
+
+def test_new_observations_pass_the_relevance_filter(terminology: Any) -> None:
+    for obs in (
+        pik3ca_test(value=b.NEGATIVE),
+        b.observation(b.cc("urn:local:lab", "X1", "ESR1 mutation ctDNA"), value=b.POSITIVE),
+        b.observation(b.cc(b.LOINC, "81706-4"), value_string="PTEN retained"),
+    ):
+        assert terminology.is_relevant(obs)
