@@ -11,6 +11,13 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from cds.api.deps import Authenticated, ServiceDep
+from cds.api.openapi import (
+    CALL_RESPONSES,
+    DISCOVERY_RESPONSES,
+    FEEDBACK_RESPONSES,
+    call_request_body,
+    feedback_request_body,
+)
 from cds.errors import BadRequest
 from cds.hooks import FeedbackRequest
 from cds.observability import count_cards, count_feedback, hook_instance_var
@@ -28,12 +35,17 @@ def json_response(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=JSON)
 
 
-@router.get("/cds-services", summary="CDS Hooks discovery")
+@router.get("/cds-services", summary="CDS Hooks discovery", responses=DISCOVERY_RESPONSES)
 async def discovery(service: ServiceDep) -> Response:
     return json_response(service.discovery())
 
 
-@router.post("/cds-services/{service_id}", summary="Call the patient-view service")
+@router.post(
+    "/cds-services/{service_id}",
+    summary="Call the patient-view service",
+    responses=CALL_RESPONSES,
+    openapi_extra=call_request_body(),
+)
 async def call_service(service_id: str, request: Request, service: ServiceDep) -> Response:
     service.check_service(service_id)
     pending = service.prepare(await request.body())
@@ -47,7 +59,12 @@ async def call_service(service_id: str, request: Request, service: ServiceDep) -
     return json_response(result)
 
 
-@router.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
+@router.post(
+    "/cds-services/{service_id}/feedback",
+    summary="Feedback on cards",
+    responses=FEEDBACK_RESPONSES,
+    openapi_extra=feedback_request_body(),
+)
 async def feedback(service_id: str, request: Request, service: ServiceDep) -> Response:
     service.check_service(service_id)
     data = parse_json(await request.body(), service.settings.max_json_depth)
