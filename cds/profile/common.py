@@ -141,8 +141,14 @@ def condition_usable(cond: Any) -> bool:
 
 
 def condition_current(cond: Any) -> bool:
-    """False when clinicalStatus says resolved / inactive / remission."""
-    return status_code(getattr(cond, "clinicalStatus", None)) not in _COND_INACTIVE
+    """False when clinicalStatus says resolved / inactive / remission, or (no status) it has abated."""
+    status = status_code(getattr(cond, "clinicalStatus", None))
+    if status is None:
+        return not any(
+            getattr(cond, name, None) is not None
+            for name in ("abatementDateTime", "abatementPeriod", "abatementAge", "abatementString")
+        )
+    return status not in _COND_INACTIVE
 
 
 def condition_date(cond: Any) -> str | None:

@@ -142,6 +142,11 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
         secondary = match(ctx.codes("secondary-cancer"), code)
         if breast is not None:
             breast_ev.append(evidence(cond, when, f"Breast cancer: {label(code)}"))
+            named = describe(code)
+            in_name = parse_stage(named) if "stage" in named.lower() else None
+            if in_name is not None:  # "Malignant neoplasm of breast, stage IV" (local problem lists)
+                ev = evidence(cond, when, f"Stage (in the diagnosis): {named}")
+                evs.append(_Ev(when, "yes" if in_name == "iv" else "no", ev))
             for stage in getattr(cond, "stage", None) or ():
                 stage_v = stage_value(ctx, getattr(stage, "summary", None))
                 if stage_v is not None:

@@ -146,12 +146,15 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
         starts: list[Any] = []
         ends: list[Any] = []
         for dosage in getattr(resource, "dosageInstruction", None) or ():
-            repeat = getattr(getattr(dosage, "timing", None), "repeat", None)
+            timing = getattr(dosage, "timing", None)
+            repeat = getattr(timing, "repeat", None)
             bounds = getattr(repeat, "boundsPeriod", None) if repeat is not None else None
             starts.append(period_start(bounds))
             ends.append(period_end(bounds))
+            events = getattr(timing, "event", None) or ()
+            starts.append(min(events, key=lambda e: str(e)) if events else None)
         validity = getattr(getattr(resource, "dispenseRequest", None), "validityPeriod", None)
-        return first_date(*starts, getattr(resource, "authoredOn", None)), first_date(
+        return first_date(*starts, getattr(resource, "authoredOn", None), period_start(validity)), first_date(
             *ends, period_end(validity)
         )
     period = getattr(resource, "effectivePeriod", None)

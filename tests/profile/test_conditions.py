@@ -59,6 +59,8 @@ def test_no_conditions_means_unknown(build: Build) -> None:
         (b.breast_cancer(stage_summary=b.cc(b.SNOMED, "1222837003", "AJCC stage IV")), "yes"),
         (b.breast_cancer(stage_summary=b.cc(b.AJCC, "4", "IV")), "yes"),
         (b.breast_cancer(stage_summary=b.cc(text="Stage IIB")), "no"),
+        (b.condition(b.cc("urn:local", "BC4", "Malignant neoplasm of breast, stage IV")), "yes"),
+        (b.condition(b.cc(text="Breast cancer stage 2A")), "no"),
         (b.observation(b.cc(b.LOINC, "21908-9"), value=b.cc(b.SNOMED, "258228008", "Stage 4")), "yes"),
         (b.observation(b.cc(b.LOINC, "21902-2"), value=b.cc(b.SNOMED, "261643006", "Stage 4B")), "yes"),
         (
@@ -141,6 +143,13 @@ def test_resolved_secondary_does_not_count(build: Build) -> None:
     )
     assert profile.metastatic.value == "unknown"
     assert any(i.topic == "metastatic" and i.kind == "ignored" for i in profile.issues)
+
+
+def test_abated_secondary_without_status_does_not_count(build: Build) -> None:
+    secondary = b.condition(b.cc(b.SNOMED, "94381002"), clinical=None)
+    secondary["abatementDateTime"] = "2024-01-01"
+    profile = build(b.patient(), b.breast_cancer(), secondary)
+    assert profile.metastatic.value == "unknown"
 
 
 def test_refuted_secondary_does_not_count(build: Build) -> None:

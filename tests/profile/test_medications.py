@@ -234,3 +234,10 @@ def test_not_metastatic_has_no_metastatic_therapies(build: Build) -> None:
     profile = build(b.patient(), b.breast_cancer(), b.med_request(b.rx("72965"), authored="2024-01-01"))
     assert profile.metastatic_therapies.value == frozenset()
     assert profile.metastatic_lines.value == 0
+
+
+def test_start_from_timing_event(build: Build) -> None:
+    request = b.med_request(b.rx("56946"), authored=None)
+    request["dosageInstruction"] = [{"timing": {"event": ["2023-05-01", "2023-04-10"]}}]
+    profile = build(*metastatic(), request)
+    assert profile.metastatic_lines.note == "2023-04-10: paclitaxel"
