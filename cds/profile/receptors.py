@@ -447,7 +447,19 @@ def receptor_status(readings: Sequence[Reading], marker: str, ctx: Context) -> F
             "conflicting", tuple(r.evidence for r in group), f"{name} results on the same date disagree."
         )
     value = next(iter(values))
-    changed = [r for r in earlier if _receptor_family(r.value) != _receptor_family(value)]
+    if all(r.detail == "condition" for r in group):
+        # A status Condition (Z17.0, 416053008) is a summary, often recorded at a later visit: when the
+        # latest test result agrees with it, that result gives the detail (ER-low vs positive).
+        tests = [r for r in earlier if r.detail != "condition"]
+        if tests and _family(tests[0].value) == _family(value) and tests[0].value != value:
+            detail = tests[0]
+            note = (
+                f"{name} recorded as {value} ({group[0].evidence.reference}); the test result "
+                f"{detail.value} ({detail.evidence.reference}, {detail.when or 'undated'}) gives the detail."
+            )
+            group = [detail, *group]
+            value = detail.value
+    changed = [r for r in earlier if r not in group and _receptor_family(r.value) != _receptor_family(value)]
     if changed:
         prev = changed[0]
         note = (
@@ -462,6 +474,10 @@ def receptor_status(readings: Sequence[Reading], marker: str, ctx: Context) -> F
 
 def _receptor_family(value: str) -> str:
     return "negative" if value == "negative" else value
+
+
+def _family(value: str) -> str:
+    return "negative" if value == "negative" else "positive"
 
 
 def hormone_status(
@@ -500,6 +516,20 @@ def her2(
     if not mine:
         return Fact("unknown"), Fact("unknown"), Fact("unknown"), Fact("unknown")
     group, earlier = _latest(mine)
+    if all(r.marker == "her2" and r.detail == "condition" for r in group):
+        # a later status Condition (Z17.32) that agrees with the latest tests keeps their detail (HER2-low)
+        tests = [r for r in earlier if r.marker in ("ihc", "ish")]
+        implied = {_implied(r) for r in group}
+        if tests and len(implied) == 1:
+            sub = her2(tests, Context(ctx.terminology, ctx.today))
+            if sub[0].value in implied:
+                summary = (
+                    f"HER2 recorded as {group[0].value} ({group[0].evidence.reference}); "
+                    "the test results give the detail."
+                )
+                return Fact(sub[0].value, sub[0].evidence + tuple(r.evidence for r in group), summary), *sub[
+                    1:
+                ]
     ihcs = [r for r in group if r.marker == "ihc"]
     ishs = [r for r in group if r.marker == "ish"]
     generic = [r for r in group if r.marker == "her2"]

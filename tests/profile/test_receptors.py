@@ -276,3 +276,28 @@ def test_subtype(
     if pr is not None:
         resources.append(b.pr(pr))
     assert build(*resources).subtype.value == subtype
+
+
+def test_later_status_condition_keeps_test_detail(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.er(quantity=(5, "%"), date="2023-01-12"),
+        b.condition(b.cc(b.ICD10CM, "Z17.0"), onset=None, recorded="2024-03-01"),
+        b.her2_ihc(value_string="2+", date="2023-01-12"),
+        b.her2_ish(b.NEGATIVE, date="2023-01-20"),
+        b.condition(b.cc(b.ICD10CM, "Z17.32"), onset=None, recorded="2024-03-01"),
+    )
+    assert profile.er_status.value == "low_positive"
+    assert profile.er_status.note and "gives the detail" in profile.er_status.note
+    assert profile.her2_status.value == "negative"
+    assert profile.her2_ihc.value == "2+"
+    assert profile.her2_low.value == "yes"
+
+
+def test_later_status_condition_that_disagrees_wins(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.er(b.POSITIVE, date="2019-01-12"),
+        b.condition(b.cc(b.ICD10CM, "Z17.1"), onset=None, recorded="2024-03-01"),
+    )
+    assert profile.er_status.value == "negative"
