@@ -372,6 +372,8 @@ class Terminology:
         and whole-word keywords in ``text``/``display``. No regex, no walk over the whole JSON.
         """
         rtype = resource.get("resourceType")
+        if not isinstance(rtype, str):
+            return False
         if rtype == "Observation":
             if self._cc_relevant(resource.get("code"), self.relevant_codes, self.relevant_keywords):
                 return True

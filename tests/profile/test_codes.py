@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology, system_key
@@ -224,6 +226,9 @@ def test_is_relevant_survives_garbage(terminology: Terminology) -> None:
         {"resourceType": "Observation", "code": {"coding": [None, 5, {"code": 85337}]}},
         {"resourceType": "MedicationRequest", "medicationReference": {"reference": None}},
         {"resourceType": "Condition"},
+        {"resourceType": ["MedicationRequest"], "medicationCodeableConcept": {"text": "tamoxifen"}},
+        {"resourceType": "MedicationRequest", "contained": [[]], "medicationReference": {"display": 5}},
+        {"resourceType": "Observation", "code": {"coding": [{"code": "C50", "display": ["x"]}], "text": 3}},
         {},
     ):
         assert terminology.is_relevant(raw) in (True, False)
@@ -261,3 +266,49 @@ def test_drug_classes(terminology: Terminology, text: str, classes: set[str]) ->
     assert classes <= got
     if text == "ado-trastuzumab emtansine":
         assert "trastuzumab" not in got
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(
+    [
+        "code",
+        "valueCodeableConcept",
+        "medicationCodeableConcept",
+        "medicationReference",
+        "contained",
+        "coding",
+        "text",
+        "display",
+        "system",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rtype=st.sampled_from(
+        [
+            "Observation",
+            "Condition",
+            "Procedure",
+            "MedicationRequest",
+            "MedicationStatement",
+            "MedicationAdministration",
+        ]
+    )
+    | _JSON,
+    body=st.dictionaries(_KEYS, _JSON, max_size=4),
+)
+def test_is_relevant_never_raises_on_any_json(rtype: Any, body: dict[str, Any]) -> None:
+    terminology = Terminology.load(CODES) if not _CACHE else _CACHE[0]
+    _CACHE[:] = [terminology]
+    assert terminology.is_relevant({"resourceType": rtype, **body}) in (True, False)
+
+
+_CACHE: list[Terminology] = []
