@@ -124,10 +124,15 @@ def receptor_value(ctx: Context, val: Value, *, percent_test: bool) -> tuple[str
         hit = match(ctx.codes("result-values"), val.cc, by_text=False)
         if hit is not None and hit.value in ("positive", "negative", "detected", "not_detected"):
             return ("positive" if hit.value in ("positive", "detected") else "negative"), hit.display
-    if text:
-        hit_text = ctx.codes("result-values").match_text(text)
-        if hit_text is not None and hit_text.value in ("positive", "negative", "detected", "not_detected"):
-            return ("positive" if hit_text.value in ("positive", "detected") else "negative"), text
+    displays = [d for _, _, d in codings(val.cc)] if val.cc is not None else []
+    for shown in (text, *displays):
+        hit_text = ctx.codes("result-values").match_text(shown)
+        if (
+            shown
+            and hit_text is not None
+            and hit_text.value in ("positive", "negative", "detected", "not_detected")
+        ):
+            return ("positive" if hit_text.value in ("positive", "detected") else "negative"), shown
     return None
 
 

@@ -146,6 +146,21 @@ def test_entered_in_error_result_is_ignored(build: Build) -> None:
     assert profile.er_status.value == "unknown"
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        b.cc(b.LOINC, "417181009", "Hormone receptor positive malignant neoplasm of breast"),
+        b.cc(b.SNOMED, "417181009"),
+        b.cc("urn:local", "HRP", "Hormone receptor positive"),
+    ],
+)
+def test_synthea_hormone_receptor_positive_value(build: Build, value: dict[str, Any]) -> None:
+    obs = b.observation(
+        b.cc(b.LOINC, "10480-2", "Estrogen+Progesterone receptor Ag [Presence] in Tissue"), value=value
+    )
+    assert build(b.patient(), obs).hormone_receptor_status.value == "positive"
+
+
 def test_er_pr_combined_test(build: Build) -> None:
     combined = b.observation(b.cc(b.LOINC, "10480-2"), value=b.POSITIVE)
     assert build(b.patient(), combined).hormone_receptor_status.value == "positive"
