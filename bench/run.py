@@ -368,6 +368,7 @@ def load(tool: str, port: int, path: str, bodies: Path, connections: int, second
                 "mean_ms": ms(lat["mean"]),
                 "errors": {k: v for k, v in errors.items() if v},
                 "connections": connections,
+                "bytes_per_response": round(raw["bytes"] / raw["requests"]) if raw["requests"] else None,
             }
     raise RuntimeError(f"load tool gave no summary (rc={out.returncode}): {out.stderr[-500:]}")
 
@@ -828,15 +829,15 @@ def markdown(res: dict[str, Any]) -> str:
         f"(after {cfg['warmup']} s warm-up)",
         "",
         "| server | workers | req/s | p50 ms | p99 ms | max ms | errors | start-up s "
-        "| vs floor req/s | vs floor p99 | server CPU ms/req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| vs floor req/s | vs floor p99 | server CPU ms/req | response bytes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = res.get("throughput", [])
     for r in rows:
         if "rps" not in r:
             lines.append(
                 f"| {r['name']} | {r['workers']} | - | - | - | - | {r.get('error', '')[:120]} | "
-                f"{r.get('startup_s', '-')} | - | - | - |"
+                f"{r.get('startup_s', '-')} | - | - | - | - |"
             )
             continue
         floor = _row(rows, "floor", r["workers"])
@@ -845,7 +846,7 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(
             f"| {r['name']} | {r['workers']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
             f"{r['max_ms']:.1f} | {r['errors'] or 0} | {r.get('startup_s', '-')} | {rr} | {pr} | "
-            f"{r.get('cpu_ms_per_req', '-')} |"
+            f"{r.get('cpu_ms_per_req', '-')} | {r.get('bytes_per_response', '-')} |"
         )
     if any(r.get("kind") == "peer" and r.get("error") for r in rows) or res.get("peer_error"):
         lines += ["", f"HealthChain peer: {res.get('peer_error') or 'see errors above'}"]
