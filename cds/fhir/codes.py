@@ -404,6 +404,16 @@ class Terminology:
             return False
         return False
 
+    def is_medication_record(self, resource: Mapping[str, Any]) -> bool:
+        """True for a MedicationRequest/Statement/Administration that records a medicine (any medicine),
+        i.e. not entered-in-error / cancelled / not-done. Cheap; lets the selector tell the profile that
+        medication data was sent even when none of it is a cancer medicine (``medication_history``)."""
+        rtype = resource.get("resourceType")
+        if not isinstance(rtype, str) or rtype not in _MEDICATION_TYPES:
+            return False
+        status = resource.get("status")
+        return not (isinstance(status, str) and status in _NOT_A_RECORD)
+
     def _cc_relevant(self, cc: Any, codes: frozenset[str], keywords: frozenset[str]) -> bool:
         if not isinstance(cc, Mapping):
             return False
@@ -439,6 +449,7 @@ class Terminology:
 
 
 _TEXT_CACHE_MAX = 50_000
+_NOT_A_RECORD = frozenset({"entered-in-error", "cancelled", "draft", "not-done", "not-taken"})
 _MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
 _GENERIC_WORDS = frozenset(
     {"acid", "protein", "bound", "liposomal", "pegylated", "fam", "ado", "albumin", "hylecta"}

@@ -16,8 +16,11 @@
   it; a medicine already in the current regimen continues it (refills, cycles); anything else starts a
   new regimen. ``metastatic_*_lines`` count regimens containing chemotherapy / her2_directed /
   endocrine_therapy.
-* ``medication_history``: "yes" when any (cancer-relevant) medication resource was received; otherwise
-  "unknown" — the service cannot tell "none given" from "not sent".
+* ``medication_history``: "yes" when any medication resource was received; otherwise "unknown" — the
+  service cannot tell "none given" from "not sent". The cheap filter only lets cancer medicines through
+  to the profile, so the selector reports the other medication records it saw as a DataIssue
+  (topic ``medication_history``, kind ``ignored``; see ``Terminology.is_medication_record``) and that
+  issue counts as medication data received.
 """
 
 from __future__ import annotations
@@ -311,9 +314,17 @@ def derive_medications(
     ) + "; drugs started within 28 days form one regimen"
     met_note = basis
     ofs_now = [u for u in uses if u.current and "ovarian_suppression" in u.classes]
+    others = [i for i in ctx.issues if i.topic == "medication_history" and i.kind == "ignored"]
+    history: Fact[YesNoUnknown]
+    ofs: Fact[YesNoUnknown]
     if received:
-        history: Fact[YesNoUnknown] = Fact("yes", prior_ev[:5] if prior_ev else ())
-        ofs: Fact[YesNoUnknown] = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else Fact("no")
+        history = Fact("yes", prior_ev[:5] if prior_ev else ())
+        ofs = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else Fact("no")
+    elif others:
+        history = Fact(
+            "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
+        )
+        ofs = Fact("no")
     else:
         history = Fact("unknown", (), "No medication records were received (none given, or not sent).")
         ofs = Fact("unknown", (), "No medication records were received.")

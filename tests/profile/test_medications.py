@@ -241,3 +241,31 @@ def test_start_from_timing_event(build: Build) -> None:
     request["dosageInstruction"] = [{"timing": {"event": ["2023-05-01", "2023-04-10"]}}]
     profile = build(*metastatic(), request)
     assert profile.metastatic_lines.note == "2023-04-10: paclitaxel"
+
+
+def test_other_medication_records_reported_by_the_selector_count_as_history(terminology: Any) -> None:
+    from cds.profile.derive import MenopauseThresholds, build_profile
+    from cds.profile.model import DataIssue, Evidence
+    from tests.profile.conftest import TODAY
+
+    amlodipine = b.med_statement(b.cc(b.RXNORM, "197361", "amlodipine 5 MG Oral Tablet"))
+    assert not terminology.is_relevant(amlodipine)
+    assert terminology.is_medication_record(amlodipine)
+    assert not terminology.is_medication_record(b.med_statement(b.rx("197361"), status="entered-in-error"))
+    seen = DataIssue(
+        "medication_history",
+        "ignored",
+        "1 medication record for a medicine that is not a cancer therapy was received and not read.",
+        (Evidence(f"MedicationStatement/{amlodipine['id']}", None, "non-cancer medicine"),),
+    )
+    profile = build_profile(
+        [b.model(b.patient())],
+        patient_id=b.PATIENT,
+        today=TODAY,
+        terminology=terminology,
+        thresholds=MenopauseThresholds(),
+        issues=[seen],
+    )
+    assert profile.medication_history.value == "yes"
+    assert profile.prior_therapies.value == frozenset()
+    assert profile.ovarian_suppression_current.value == "no"
