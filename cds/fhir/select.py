@@ -67,6 +67,7 @@ def select_resources(
     chosen: list[Any] = []
     issues: list[DataIssue] = []
     seen: set[str] = set()
+    other_medicines: list[Evidence] = []  # medication records that are not cancer medicines
     for resource in raw:
         rtype = resource.get("resourceType")
         if rtype not in PROFILE_TYPES:
@@ -83,6 +84,8 @@ def select_resources(
             )
             continue
         if rtype != "Patient" and not terminology.is_relevant(resource):
+            if terminology.is_medication_record(resource):
+                other_medicines.append(Evidence(ref, None, "medication record, not a cancer medicine"))
             continue
         if ref in seen and resource.get("id") is not None:
             continue  # the same resource from two prefetch keys
@@ -99,4 +102,13 @@ def select_resources(
                     (Evidence(ref, None, "failed FHIR R4 validation"),),
                 )
             )
+    if other_medicines:  # tells the profile medication data was sent, though none is cancer therapy
+        issues.append(
+            DataIssue(
+                "medication_history",
+                "ignored",
+                f"{len(other_medicines)} medication record(s) that are not cancer medicines were not used.",
+                tuple(other_medicines[:5]),
+            )
+        )
     return Selection(tuple(chosen), tuple(issues))

@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds.app import create_app
-from cds.settings import Settings, default_fixtures_dir
+from cds.pathway.knowledge import read_yaml
+from cds.settings import Settings, default_fixtures_dir, default_knowledge_dir
 from tests.servers.stub_fhir import StubFhir, running_stub
 
 TOKEN = "tok-SECRET-4f1c9e-do-not-leak"  # distinctive: searched for in every error body and log
@@ -128,11 +129,28 @@ def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _template_codes() -> frozenset[str]:
+    service = read_yaml(default_knowledge_dir() / "service.yaml")
+    return frozenset(service["observation_codes"])
+
+
+def matches_observation_template(observation: Mapping[str, Any]) -> bool:
+    """Would ``Observation?patient=..&code=<system|code list>`` return it (as a FHIR server would)?"""
+    codings = (observation.get("code") or {}).get("coding") or []
+    return any(f"{c.get('system')}|{c.get('code')}" in _template_codes() for c in codings)
+
+
 def prefetch_for(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a client that honoured every template would send for these resources."""
+    """What a client that honoured every template would send for these resources.
+
+    The spec says prefetched data MUST equal what the service would get by running the template
+    itself, so Observations outside the template's code list are left out, as a server would.
+    """
     out: dict[str, Any] = {k: searchset([]) for k in KEYS if k != "patient"}
     for r in resources:
         key = KEY_OF_TYPE[r["resourceType"]]
+        if key == "observations" and not matches_observation_template(r):
+            continue
         if key == "patient":
             out["patient"] = r
         else:
