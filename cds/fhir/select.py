@@ -70,7 +70,7 @@ def select_resources(
     other_medicines: list[Evidence] = []  # medication records that are not cancer medicines
     for resource in raw:
         rtype = resource.get("resourceType")
-        if rtype not in PROFILE_TYPES:
+        if not isinstance(rtype, str) or rtype not in PROFILE_TYPES:
             continue  # other types (e.g. via _include) are not part of the profile
         ref = _reference(resource)
         if not _belongs_to(resource, patient_id):
@@ -91,7 +91,7 @@ def select_resources(
             continue  # the same resource from two prefetch keys
         seen.add(ref)
         try:
-            chosen.append(get_fhir_model_class(str(rtype)).model_validate(resource))
+            chosen.append(get_fhir_model_class(rtype).model_validate(resource))
         except (ValidationError, ValueError, TypeError, KeyError) as exc:
             detail = _first_error(exc) if isinstance(exc, ValidationError) else type(exc).__name__
             issues.append(
