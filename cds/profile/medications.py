@@ -12,9 +12,9 @@
   started on/after the first dated metastatic evidence, or whose reason is a secondary cancer (code or a
   reference to a secondary-cancer Condition), or with a palliative treatment intent.
 * Lines: metastatic-setting medicines whose classes count as a line (not bone-modifying / ovarian
-  suppression) are sorted by start; a medicine started within 28 days of a regimen's first start joins
-  it; a medicine already in the current regimen continues it (refills, cycles); anything else starts a
-  new regimen. ``metastatic_*_lines`` count regimens containing chemotherapy / her2_directed /
+  suppression) are sorted by start; medicines started within 28 days of each other start together;
+  a group of only the current regimen's medicines continues it (refills, cycles); a group with any
+  new medicine starts a new regimen, with all the medicines that started beside it. ``metastatic_*_lines`` count regimens containing chemotherapy / her2_directed /
   endocrine_therapy.
 * ``medication_history``: "yes" when any medication resource was received; otherwise "unknown" — the
   service cannot tell "none given" from "not sent". The cheap filter only lets cancer medicines through
@@ -260,19 +260,27 @@ def _regimens(uses: Sequence[MedUse], ctx: Context) -> list[list[MedUse]]:
             *(u.evidence for u in undated[:5]),
         )
     dated = sorted((u for u in counted if to_date(u.start) is not None), key=lambda u: date_key(u.start))
-    regimens: list[list[MedUse]] = []
-    anchor = None
+    # Medicines starting within the window of each other start together; a group holding only
+    # medicines of the current regimen continues it (refills, cycles), any new medicine starts the
+    # next regimen, together with everything that started beside it.
+    groups: list[list[MedUse]] = []
+    group_start = None
     for use in dated:
         start = to_date(use.start)
         assert start is not None  # noqa: S101 (filtered above)
-        names = {d.name for d in use.drugs}
-        if regimens and anchor is not None:
-            current_names = {d.name for u in regimens[-1] for d in u.drugs}
-            if start - anchor <= timedelta(days=REGIMEN_WINDOW_DAYS) or names <= current_names:
-                regimens[-1].append(use)
-                continue
-        regimens.append([use])
-        anchor = start
+        if groups and group_start is not None and start - group_start <= timedelta(days=REGIMEN_WINDOW_DAYS):
+            groups[-1].append(use)
+        else:
+            groups.append([use])
+            group_start = start
+    regimens: list[list[MedUse]] = []
+    for group in groups:
+        names = {d.name for u in group for d in u.drugs}
+        current = {d.name for u in regimens[-1] for d in u.drugs} if regimens else set()
+        if regimens and names <= current:
+            regimens[-1].extend(group)
+        else:
+            regimens.append(list(group))
     return regimens
 
 

@@ -15,25 +15,8 @@ from tests.fixtures_support import Scenario, load_scenarios, rule_ids
 SCENARIOS = load_scenarios()
 OK = [s for s in SCENARIOS if s.status == 200]
 
-# Scenarios whose expected cards are right but which the profile derivation gets wrong today. Each entry
-# is a reported profile defect; strict xfail flags the day it is fixed so the entry can be removed.
-PROFILE_DEFECTS = {
-    "her2-pos-after-two-her2-regimens": (
-        "cds/profile/medications.py _regimens: a drug restarted >28 days later (trastuzumab with a new "
-        "partner, vinorelbine, on 2025-03-01) is merged back into the first regimen because its name is "
-        "a subset of it, so trastuzumab + vinorelbine is not counted as a second HER2-directed line "
-        "(metastatic_her2_lines 1, expected 2)"
-    ),
-}
-
-
 def _cases(scenarios: list[Scenario]) -> list[Any]:
-    return [
-        pytest.param(s, id=s.name, marks=pytest.mark.xfail(strict=True, reason=PROFILE_DEFECTS[s.name]))
-        if s.name in PROFILE_DEFECTS
-        else pytest.param(s, id=s.name)
-        for s in scenarios
-    ]
+    return [pytest.param(s, id=s.name) for s in scenarios]
 
 
 def _cards(responses: dict[str, Any], scenario: Scenario) -> list[dict[str, Any]]:
