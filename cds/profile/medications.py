@@ -14,7 +14,8 @@
 * Lines: metastatic-setting medicines whose classes count as a line (not bone-modifying / ovarian
   suppression) are sorted by start; medicines started within 28 days of each other start together;
   a group of only the current regimen's medicines continues it (refills, cycles); a group with any
-  new medicine starts a new regimen, with all the medicines that started beside it. ``metastatic_*_lines`` count regimens containing chemotherapy / her2_directed /
+  new medicine starts a new regimen, with all the medicines that started beside it.
+  ``metastatic_*_lines`` count regimens containing chemotherapy / her2_directed /
   endocrine_therapy.
 * ``medication_history``: "yes" when any medication resource was received; otherwise "unknown" — the
   service cannot tell "none given" from "not sent". The cheap filter only lets cancer medicines through
