@@ -6,7 +6,7 @@ Responses are built as plain dicts (cds.pathway.render) and checked against the 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -47,7 +47,10 @@ def _rfc3339(value: Any) -> datetime:
         raise ValueError("must be an RFC 3339 date-time") from exc
     if parsed.tzinfo is None:
         raise ValueError("must carry a time zone (RFC 3339), e.g. 2026-11-20T10:00:00Z")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+05:00 has no UTC equivalent
+        raise ValueError("is out of range") from exc
 
 
 def _http_url(value: str) -> str:

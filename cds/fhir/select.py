@@ -37,8 +37,9 @@ class Selection:
     issues: tuple[DataIssue, ...]
 
 
-def _reference(resource: Mapping[str, Any]) -> str:
-    return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+def reference_of(resource: Mapping[str, Any]) -> str:
+    rtype, rid = resource.get("resourceType"), resource.get("id")
+    return f"{rtype if isinstance(rtype, str) else '?'}/{rid if isinstance(rid, str) and rid else '?'}"
 
 
 def _belongs_to(resource: Mapping[str, Any], patient_id: str) -> bool:
@@ -72,7 +73,7 @@ def select_resources(
         rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or rtype not in PROFILE_TYPES:
             continue  # other types (e.g. via _include) are not part of the profile
-        ref = _reference(resource)
+        ref = reference_of(resource)
         if not _belongs_to(resource, patient_id):
             issues.append(
                 DataIssue(

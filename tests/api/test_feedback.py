@@ -87,6 +87,12 @@ def test_feedback_on_a_card_this_service_did_not_issue_is_kept_without_a_rule(cl
         {"feedback": [{"card": "c", "outcome": "overridden"}]},
         {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "yesterday"}]},
         {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-20T10:00:00"}]},
+        {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": 1763632800}]},
+        {
+            "feedback": [
+                {"card": "c", "outcome": "overridden", "outcomeTimestamp": "0001-01-01T00:00:00+05:00"}
+            ]
+        },
         {"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-20T10:00:00Z"}]},
         {
             "feedback": [

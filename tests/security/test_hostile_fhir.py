@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from cds.errors import ServiceError
 from cds.fhir.client import NoFetcher
-from cds.fhir.select import PROFILE_TYPES, select_resources
+from cds.fhir.select import PROFILE_TYPES, reference_of, select_resources
 from cds.pathway.knowledge import load_knowledge
 from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.service import PatientViewService
@@ -161,10 +161,6 @@ def _mutate(data: st.DataObject, target: Any, rounds: int) -> Any:
 # --- profile code ------------------------------------------------------------------------------------
 
 
-def _reference(resource: Any) -> str:
-    return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
-
-
 @pytest.mark.skipif(not SEEDS, reason="no fixtures")
 @PROPERTY_SETTINGS
 @given(data=st.data(), seed=st.sampled_from(SEEDS), rounds=st.integers(1, 8))
@@ -186,7 +182,7 @@ def test_mutated_fhir_never_breaks_the_profile_and_is_reported(
     for issue in selection.issues:
         assert issue in profile.issues
     # nothing relevant vanishes: each resource the profile would use was either read or reported
-    chosen = {f"{r.get_resource_type()}/{r.id or '?'}" for r in selection.resources}
+    chosen = {reference_of({"resourceType": r.get_resource_type(), "id": r.id}) for r in selection.resources}
     reported = {e.reference for issue in profile.issues for e in issue.evidence}
     for resource in raw:
         kind = resource.get("resourceType")
@@ -199,7 +195,7 @@ def test_mutated_fhir_never_breaks_the_profile_and_is_reported(
         except Exception:
             relevant = True
         if relevant:
-            ref = _reference(resource)
+            ref = reference_of(resource)
             assert ref in chosen or ref in reported, f"{ref} vanished"
 
 
@@ -232,7 +228,7 @@ def test_an_invalid_relevant_resource_is_reported_not_dropped() -> None:
     target["effectiveDateTime"] = "2020-13-45"
     selection = select_resources(raw, patient_id=patient_id, terminology=KNOWLEDGE.terminology)
     assert any(
-        issue.kind == "unreadable" and issue.evidence[0].reference == _reference(target)
+        issue.kind == "unreadable" and issue.evidence[0].reference == reference_of(target)
         for issue in selection.issues
     )
 
