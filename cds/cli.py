@@ -11,6 +11,9 @@ from collections.abc import Sequence
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from cds.settings import get_settings
+
+    settings = get_settings()
     uvicorn.run(
         "cds.app:create_app",
         factory=True,
@@ -20,6 +23,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         proxy_headers=True,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        limit_concurrency=settings.max_concurrency,
+        h11_max_incomplete_event_size=64 * 1024,  # request line and headers; bodies have their own limit
     )
     return 0
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # --- hostile input --------------------------------------------------------------------------
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_json_depth: int = Field(64, ge=8, le=1000)
+    body_timeout_s: float = Field(20.0, gt=0, description="408 when a request body takes longer to arrive")
+    keep_alive_timeout_s: int = Field(5, ge=1, le=300)
+    max_concurrency: int = Field(256, ge=1, description="per worker; beyond it new connections get 503")
 
     # --- FHIR server access ---------------------------------------------------------------------
     fhir_server_allowlist: str = Field(
