@@ -62,7 +62,7 @@ class Fetcher(Protocol):
 
 
 class NoFetcher:
-    """Used until fetching is configured: every query fails with a clear reason."""
+    """A fetcher that never contacts a server: every query fails with a clear reason (tests, tools)."""
 
     def fetch(
         self,
