@@ -811,7 +811,7 @@ def evaluate(res: dict[str, Any]) -> list[dict[str, Any]]:
         )
     starts = [r["startup_s"] for r in rows if r.get("kind") == "service" and r.get("startup_s") is not None]
     v = max(starts) if starts else None
-    check("start-up to first answered call, s", v, "<= 3", v is not None and v <= 3)
+    check("start-up to first answered call, s (slowest start)", v, "<= 3", v is not None and v <= 3)
     return checks
 
 
