@@ -7,6 +7,7 @@ the route only adapts it.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from collections.abc import Mapping
 from datetime import date
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from cds.errors import BadRequest, NotFound, PreconditionFailed
 from cds.fhir.client import Fetcher, FetchResult
 from cds.fhir.prefetch import KeyData, PrefetchKey, fill_template, prefetch_keys, read_prefetch
-from cds.fhir.select import select_resources
+from cds.fhir.select import select_resources, within_depth
 from cds.hooks import HookRequest, PatientViewContext
 from cds.pathway.engine import evaluate
 from cds.pathway.knowledge import Knowledge
@@ -38,26 +39,26 @@ def validation_message(exc: ValidationError) -> tuple[str, str | None]:
     return (f"{loc}: {msg}" if loc else msg), (loc or None)
 
 
-def parse_json(body: bytes, max_depth: int) -> Any:
+def parse_json(body: bytes, max_depth: int, *, deferred: str | None = None) -> Any:
+    """Parse a JSON body and refuse nesting deeper than ``max_depth``.
+
+    ``deferred`` names a top-level member whose depth is not checked here: the prefetch can hold
+    thousands of resources, most of which the service never reads; the few it selects are checked
+    one by one before validation (cds.fhir.select), so walking all of them here would be waste.
+    """
+    gc.disable()  # parsed JSON holds no cycles: collecting while building it is wasted work
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc.msg}") from exc
-    check_depth(data, max_depth)
+    finally:
+        gc.enable()
+    envelope = (
+        {k: v for k, v in data.items() if k != deferred} if deferred and isinstance(data, dict) else data
+    )
+    if not within_depth(envelope, max_depth):
+        raise BadRequest(f"The request is nested more than {max_depth} levels deep.")
     return data
-
-
-def check_depth(value: Any, limit: int) -> None:
-    """Refuse JSON nested deeper than ``limit`` (iterative: deep input cannot exhaust the stack)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            raise BadRequest(f"The request is nested more than {limit} levels deep.")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
 
 
 @dataclasses.dataclass(slots=True)
@@ -110,7 +111,7 @@ class PatientViewService:
     # --- the call ---------------------------------------------------------------------------------
 
     def parse_request(self, body: bytes) -> tuple[HookRequest, PatientViewContext]:
-        data = parse_json(body, self.settings.max_json_depth)
+        data = parse_json(body, self.settings.max_json_depth, deferred="prefetch")
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
         try:
@@ -156,7 +157,12 @@ class PatientViewService:
     def profile(self, keyed: Mapping[str, KeyData], patient_id: str, today: date) -> PatientProfile:
         raw = [r for data in keyed.values() for r in data.resources]
         issues = [i for data in keyed.values() for i in data.issues]
-        selection = select_resources(raw, patient_id=patient_id, terminology=self.knowledge.terminology)
+        selection = select_resources(
+            raw,
+            patient_id=patient_id,
+            terminology=self.knowledge.terminology,
+            max_depth=self.settings.max_json_depth,
+        )
         issues.extend(selection.issues)
         profile = build_profile(
             selection.resources,

@@ -62,8 +62,22 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
 
 
+def within_depth(value: Any, limit: int) -> bool:
+    """False when JSON is nested deeper than ``limit`` (iterative: deep input cannot exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, Mapping | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, Mapping | list))
+    return True
+
+
 def select_resources(
-    raw: Iterable[Mapping[str, Any]], *, patient_id: str, terminology: Terminology
+    raw: Iterable[Mapping[str, Any]], *, patient_id: str, terminology: Terminology, max_depth: int = 64
 ) -> Selection:
     chosen: list[Any] = []
     issues: list[DataIssue] = []
@@ -91,6 +105,16 @@ def select_resources(
         if ref in seen and resource.get("id") is not None:
             continue  # the same resource from two prefetch keys
         seen.add(ref)
+        if not within_depth(resource, max_depth):
+            issues.append(
+                DataIssue(
+                    "data",
+                    "unreadable",
+                    f"{ref} is nested more than {max_depth} levels deep and was not used.",
+                    (Evidence(ref, None, "nested too deep"),),
+                )
+            )
+            continue
         try:
             chosen.append(get_fhir_model_class(rtype).model_validate(resource))
         except (ValidationError, ValueError, TypeError, KeyError) as exc:
