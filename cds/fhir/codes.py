@@ -175,6 +175,8 @@ class CodeList:
     text: tuple[TextEntry, ...]
     exclude_text: tuple[str, ...]
     keywords: frozenset[str]
+    # display text -> its match: the same few displays recur in every chart, tokenising them is not free
+    _text_matches: dict[str, TextEntry | None] = field(default_factory=dict, repr=False, compare=False)
 
     def match_coding(self, system: str | None, code: str | None) -> CodeEntry | None:
         if not code:
@@ -206,6 +208,14 @@ class CodeList:
     def match_text(self, text: str | None) -> TextEntry | None:
         if not text or not self.text:
             return None
+        if text in self._text_matches:
+            return self._text_matches[text]
+        hit = self._match_text(text)
+        if len(self._text_matches) < _TEXT_CACHE_MAX and len(text) <= 200:
+            self._text_matches[text] = hit
+        return hit
+
+    def _match_text(self, text: str) -> TextEntry | None:
         hay = words(text)
         for ex in self.exclude_text:
             if find_phrase(hay, ex) >= 0:
