@@ -14,6 +14,7 @@ import time
 import uuid
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cds.errors import PayloadTooLarge, operation_outcome
@@ -152,6 +153,8 @@ class GuardMiddleware:
             await self.app(scope, receive, secured_send)
         except _BodyRefused:
             raise
+        except ClientDisconnect:  # the caller went away mid-request: nobody to answer, nothing wrong here
+            log.info("client disconnected during %s %s", scope.get("method"), scope.get("path"))
         except Exception:  # the one place every unexpected failure is turned into an answer
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
