@@ -238,7 +238,7 @@ class _Page:
 class HttpFetcher:
     """The production Fetcher: concurrent, pooled, bounded (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, max_workers: int = 16) -> None:
+    def __init__(self, settings: Settings, *, max_workers: int = 64) -> None:
         self.allowlist = Allowlist(settings.allowed_fhir_servers)
         self.timeout_s = settings.fhir_timeout_s
         self.max_pages = settings.fhir_max_pages
