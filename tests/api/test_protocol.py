@@ -8,21 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import SERVICE_PATH, hook_request
-
-
-def assert_no_empty_values(value: Any, path: str = "$") -> None:
-    """Spec 1.1: no null, "", [] or {} anywhere (the caller exempts {"cards": []})."""
-    assert value is not None, f"null at {path}"
-    if isinstance(value, str):
-        assert value != "", f'"" at {path}'
-    elif isinstance(value, list):
-        assert value, f"[] at {path}"
-        for i, item in enumerate(value):
-            assert_no_empty_values(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        assert value, f"{{}} at {path}"
-        for key, item in value.items():
-            assert_no_empty_values(item, f"{path}.{key}")
+from tests.spec_checks import assert_no_empty_values
 
 
 def assert_operation_outcome(response: Any, status: int) -> dict[str, Any]:

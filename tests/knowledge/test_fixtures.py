@@ -11,6 +11,7 @@ import pytest
 
 from cds.pathway.knowledge import Knowledge
 from tests.fixtures_support import Scenario, load_scenarios, rule_ids
+from tests.spec_checks import assert_no_empty_values
 
 SCENARIOS = load_scenarios()
 OK = [s for s in SCENARIOS if s.status == 200]
@@ -83,20 +84,6 @@ def test_every_active_rule_has_a_near_miss(knowledge: Knowledge, responses: dict
 # --- CDS Hooks card rules (cds-hooks.md 3, Inferno cards_validation.rb) ------------------------------
 
 
-def _no_empty_values(value: Any, path: str) -> None:
-    assert value is not None, f"null at {path}"
-    if isinstance(value, str):
-        assert value != "", f'"" at {path}'
-    elif isinstance(value, list):
-        assert value, f"[] at {path}"
-        for i, item in enumerate(value):
-            _no_empty_values(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        assert value, f"{{}} at {path}"
-        for key, item in value.items():
-            _no_empty_values(item, f"{path}.{key}")
-
-
 def _absolute(url: str) -> bool:
     parts = urlparse(url)
     return parts.scheme in {"http", "https"} and bool(parts.netloc)
@@ -107,7 +94,7 @@ def test_cards_obey_the_cds_hooks_card_rules(scenario: Scenario, responses: dict
     body = responses[scenario.name].json()
     cards = _cards(responses, scenario)
     if cards:
-        _no_empty_values(body, "$")
+        assert_no_empty_values(body)
     else:
         assert body == {"cards": []}
     for card in cards:
