@@ -69,11 +69,15 @@ class Unauthorized(ServiceError):
         return operation_outcome("Unauthorized", code=self.issue_code)
 
 
-class KnowledgeError(Exception):
-    """A knowledge-base file is invalid. The message names the file and the field; start-up stops."""
+class ConfigFileError(Exception):
+    """A file read at start-up is invalid. The message names the file and the field; start-up stops."""
 
     def __init__(self, file: str, field: str, problem: str) -> None:
         super().__init__(f"{file}: {field}: {problem}")
         self.file = file
         self.field = field
         self.problem = problem
+
+
+class KnowledgeError(ConfigFileError):
+    """A knowledge-base file (cards/) is invalid."""

@@ -11,10 +11,10 @@ import gc
 import time
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cds.errors import BadRequest, NotFound, PreconditionFailed
 from cds.fhir.client import Fetcher, FetchResult
@@ -29,6 +29,7 @@ from cds.profile.model import DataIssue, Fact, PatientProfile
 from cds.settings import Settings
 
 HOOK = "patient-view"
+M = TypeVar("M", bound=BaseModel)
 
 
 def validation_message(exc: ValidationError) -> tuple[str, str | None]:
@@ -37,6 +38,16 @@ def validation_message(exc: ValidationError) -> tuple[str, str | None]:
     loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
     msg = str(err.get("msg", "invalid value"))
     return (f"{loc}: {msg}" if loc else msg), (loc or None)
+
+
+def validated(model: type[M], data: Any, *, at: str = "") -> M:
+    """``model.model_validate(data)``, or a 400 naming the first bad field (prefixed by ``at``)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        message, where = validation_message(exc)
+        path = ".".join(p for p in (at, where or "") if p) or None
+        raise BadRequest(f"{at}.{message}" if at else message, expression=path) from exc
 
 
 def parse_json(body: bytes, max_depth: int, *, deferred: str | None = None) -> Any:
@@ -114,22 +125,12 @@ class PatientViewService:
         data = parse_json(body, self.settings.max_json_depth, deferred="prefetch")
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
-        try:
-            request = HookRequest.model_validate(data)
-        except ValidationError as exc:
-            message, where = validation_message(exc)
-            raise BadRequest(message, expression=where) from exc
+        request = validated(HookRequest, data)
         if request.hook != HOOK:
             raise BadRequest(
                 f"This service answers the {HOOK} hook, not {request.hook!r}.", expression="hook"
             )
-        try:
-            context = PatientViewContext.model_validate(request.context)
-        except ValidationError as exc:
-            message, where = validation_message(exc)
-            raise BadRequest(
-                f"context.{message}", expression=f"context.{where}" if where else "context"
-            ) from exc
+        context = validated(PatientViewContext, request.context, at="context")
         return request, context
 
     def prepare(self, body: bytes) -> PendingCall:

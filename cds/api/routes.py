@@ -7,7 +7,6 @@ import logging
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from cds.api.deps import Authenticated, ServiceDep
@@ -18,11 +17,11 @@ from cds.api.openapi import (
     call_request_body,
     feedback_request_body,
 )
-from cds.errors import BadRequest
-from cds.hooks import FeedbackRequest
+from cds.hooks import FeedbackItem, FeedbackRequest
 from cds.observability import count_cards, count_feedback, hook_instance_var
 from cds.pathway.ids import key_of
-from cds.service import parse_json, validation_message
+from cds.pathway.knowledge import Knowledge
+from cds.service import parse_json, validated
 from cds.store import FeedbackRecord, FeedbackStore
 
 log = logging.getLogger("cds.api")
@@ -59,6 +58,23 @@ async def call_service(service_id: str, request: Request, service: ServiceDep) -
     return json_response(result)
 
 
+def _record(service_id: str, item: FeedbackItem, knowledge: Knowledge) -> FeedbackRecord:
+    override = item.overrideReason
+    reason = override.reason if override else None
+    return FeedbackRecord(
+        service_id=service_id,
+        rule_id=knowledge.rule_for_card(key_of(item.card)),
+        card_uuid=item.card,
+        outcome=item.outcome,
+        accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
+        override_code=reason.code if reason else None,
+        override_system=reason.system if reason else None,
+        override_display=reason.display if reason else None,
+        user_comment=override.userComment if override else None,
+        outcome_timestamp=item.outcomeTimestamp,
+    )
+
+
 @router.post(
     "/cds-services/{service_id}/feedback",
     summary="Feedback on cards",
@@ -68,33 +84,8 @@ async def call_service(service_id: str, request: Request, service: ServiceDep) -
 async def feedback(service_id: str, request: Request, service: ServiceDep) -> Response:
     service.check_service(service_id)
     data = parse_json(await request.body(), service.settings.max_json_depth)
-    try:
-        parsed = FeedbackRequest.model_validate(data)
-    except ValidationError as exc:
-        message, where = validation_message(exc)
-        raise BadRequest(message, expression=where) from exc
-    knowledge = service.knowledge
-    records = [
-        FeedbackRecord(
-            service_id=service_id,
-            rule_id=knowledge.rule_for_card(key_of(item.card)),
-            card_uuid=item.card,
-            outcome=item.outcome,
-            accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
-            override_code=item.overrideReason.reason.code
-            if item.overrideReason and item.overrideReason.reason
-            else None,
-            override_system=item.overrideReason.reason.system
-            if item.overrideReason and item.overrideReason.reason
-            else None,
-            override_display=item.overrideReason.reason.display
-            if item.overrideReason and item.overrideReason.reason
-            else None,
-            user_comment=item.overrideReason.userComment if item.overrideReason else None,
-            outcome_timestamp=item.outcomeTimestamp,
-        )
-        for item in parsed.feedback
-    ]
+    parsed = validated(FeedbackRequest, data)
+    records = [_record(service_id, item, service.knowledge) for item in parsed.feedback]
     store: FeedbackStore = request.app.state.store
     stored = await asyncio.to_thread(store.add, records)
     for record in records:

@@ -25,19 +25,14 @@ from urllib.parse import urlsplit
 import orjson
 
 from cds.auth.keys import JwkError, VerificationKey, check_algorithms, parse_jwk
+from cds.errors import ConfigFileError
 
 _ISSUER_FIELDS = frozenset({"iss", "jwks_url", "jwks", "jku", "tenants", "algorithms", "name"})
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
-class TrustFileError(Exception):
-    """The trust file is missing or invalid. The message names the file and the field; start-up stops."""
-
-    def __init__(self, file: str, field: str, problem: str) -> None:
-        super().__init__(f"{file}: {field}: {problem}")
-        self.file = file
-        self.field = field
-        self.problem = problem
+class TrustFileError(ConfigFileError):
+    """The trust file is missing or invalid."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
