@@ -162,6 +162,7 @@ class PatientViewService:
             raw,
             patient_id=patient_id,
             terminology=self.knowledge.terminology,
+            full_validation=self.settings.fhir_validation == "full",
             max_depth=self.settings.max_json_depth,
         )
         issues.extend(selection.issues)

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(5, ge=1)
     fhir_max_resources: int = Field(2000, ge=1)
     fhir_max_response_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    fhir_validation: Literal["read", "full"] = Field(
+        "read",
+        description="read: check the elements the pathway reads; full: also whole-resource R4B validation",
+    )
 
     # --- clinical thresholds (defaults and their sources in README) ------------------------------
     menopause_fsh_min_iu_l: float = Field(30.0, gt=0)

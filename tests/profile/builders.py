@@ -6,6 +6,8 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
+from cds.fhir.models import MODELS
+
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -41,7 +43,9 @@ def cc(
 
 
 def model(raw: dict[str, Any]) -> Any:
-    return get_fhir_model_class(raw["resourceType"]).model_validate(raw)
+    """What the profile receives for ``raw``: its read model (after checking that R4B accepts it too)."""
+    get_fhir_model_class(raw["resourceType"]).model_validate(raw)
+    return MODELS[raw["resourceType"]].model_validate(raw)
 
 
 def patient(

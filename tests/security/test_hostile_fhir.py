@@ -182,7 +182,7 @@ def test_mutated_fhir_never_breaks_the_profile_and_is_reported(
     for issue in selection.issues:
         assert issue in profile.issues
     # nothing relevant vanishes: each resource the profile would use was either read or reported
-    chosen = {reference_of({"resourceType": r.get_resource_type(), "id": r.id}) for r in selection.resources}
+    chosen = {f"{type(r).__resource_type__}/{r.id or '?'}" for r in selection.resources}
     reported = {e.reference for issue in profile.issues for e in issue.evidence}
     for resource in raw:
         kind = resource.get("resourceType")

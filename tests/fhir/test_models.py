@@ -1,0 +1,247 @@
+"""The read models (cds.fhir.models) against the R4B definitions and against what the profile reads.
+
+They replace whole-resource R4B validation on the hot path, so three things must hold: every element
+they declare is the FHIR element of that name (same cardinality, same required-ness), every element the
+profile reads is declared (else it would silently read None), and a profile built from read models is
+the profile built from R4B instances.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import typing
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.condition import ConditionStage
+from fhir.resources.R4B.medicationrequest import MedicationRequestDispenseRequest
+from fhir.resources.R4B.observation import ObservationComponent
+from fhir.resources.R4B.timing import TimingRepeat
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from pydantic.fields import FieldInfo
+
+from bench.generate import iter_requests, strip_private
+from cds.fhir import models
+from cds.fhir.codes import Terminology
+from cds.fhir.select import select_resources
+from cds.profile.derive import MenopauseThresholds, build_profile
+from tests.fixtures_support import load_scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
+TERMINOLOGY = Terminology.load(ROOT / "cards" / "codes")
+TODAY = date(2026, 6, 1)
+SCENARIOS = [s for s in load_scenarios() if s.status == 200]
+BACKBONE = {
+    "ConditionStage": ConditionStage,
+    "ObservationComponent": ObservationComponent,
+    "TimingRepeat": TimingRepeat,
+    "DispenseRequest": MedicationRequestDispenseRequest,
+}
+READ_MODELS = [
+    cls
+    for cls in vars(models).values()
+    if isinstance(cls, type)
+    and issubclass(cls, models.Element)
+    and not cls.__name__.startswith("_")
+    and cls not in (models.Element, models.BackboneElement, models.Resource)
+]
+
+
+def _r4b(cls: type[models.Element]) -> type[FHIRAbstractModel]:
+    return BACKBONE.get(cls.__name__) or get_fhir_model_class(cls.__name__)
+
+
+def _is_list(annotation: Any) -> bool:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    args = [typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a for a in args]
+    return any(typing.get_origin(a) in (list, typing.List) for a in args)  # noqa: UP006
+
+
+def _required(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return field.is_required() or bool(extra.get("element_required"))
+
+
+@pytest.mark.parametrize("cls", READ_MODELS, ids=lambda c: c.__name__)
+def test_each_declared_element_is_the_r4b_element(cls: type[models.Element]) -> None:
+    r4b_fields = _r4b(cls).model_fields
+    for name, field in cls.model_fields.items():
+        assert name in r4b_fields, f"{cls.__name__}.{name} is not an R4 element"
+        r4b = r4b_fields[name]
+        assert _is_list(field.annotation) == _is_list(r4b.annotation), f"{cls.__name__}.{name} cardinality"
+        if name != "modifierExtension":
+            assert field.is_required() == _required(r4b), f"{cls.__name__}.{name} required-ness"
+
+
+def _names_the_profile_reads() -> set[str]:
+    """String literals used as getattr() names in cds/profile, including ``for name in (...)`` lists."""
+    names: set[str] = set()
+    for path in (ROOT / "cds" / "profile").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        loop_names: dict[str, list[str]] = {}
+        for node in ast.walk(tree):
+            loop = isinstance(node, ast.comprehension | ast.For) and isinstance(node.target, ast.Name)
+            if loop and isinstance(node.iter, ast.Tuple):  # type: ignore[union-attr]
+                consts = [e.value for e in node.iter.elts if isinstance(e, ast.Constant)]
+                loop_names.setdefault(node.target.id, []).extend(str(c) for c in consts)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr":
+                arg = node.args[1]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    names.add(arg.value)
+                elif isinstance(arg, ast.Name):
+                    names.update(loop_names.get(arg.id, ()))
+    return {n for n in names if not n.startswith("_") and n != "get_resource_type"}
+
+
+def test_every_element_the_profile_reads_is_declared() -> None:
+    declared = {name for cls in READ_MODELS for name in cls.model_fields}
+    read = _names_the_profile_reads()
+    assert "abatementDateTime" in read and "valueQuantity" in read  # the scan itself works
+    assert read <= declared, f"read but not declared: {sorted(read - declared)}"
+
+
+# --- same profile from either model set ----------------------------------------------------------------
+
+
+def _chart(request: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for value in (request.get("prefetch") or {}).values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            out += [e["resource"] for e in value.get("entry", []) if isinstance(e.get("resource"), dict)]
+        elif isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+# the fixture scenarios, and synthetic charts coded the many ways the benchmark generator codes them
+CHARTS = [(s.name, s.request) for s in SCENARIOS] + [
+    (f"generated-{i}", strip_private(r)) for i, r in enumerate(iter_requests(40, seed=7))
+]
+
+
+@pytest.mark.parametrize(("name", "hook_request"), CHARTS, ids=[name for name, _ in CHARTS])
+def test_read_models_give_the_profile_r4b_instances_give(name: str, hook_request: dict[str, Any]) -> None:
+    patient_id = hook_request["context"]["patientId"]
+    chart = _chart(hook_request)
+    selection = select_resources(chart, patient_id=patient_id, terminology=TERMINOLOGY)
+    by_ref = {(r["resourceType"], r.get("id")): r for r in reversed(chart)}  # first occurrence wins
+    as_r4b = [
+        get_fhir_model_class(type(r).__resource_type__).model_validate(
+            by_ref[(type(r).__resource_type__, r.id)]
+        )
+        for r in selection.resources
+    ]
+
+    def profile(resources: list[Any]) -> Any:
+        return build_profile(
+            resources,
+            patient_id=patient_id,
+            today=TODAY,
+            terminology=TERMINOLOGY,
+            thresholds=MenopauseThresholds(),
+            issues=list(selection.issues),
+        )
+
+    assert profile(list(selection.resources)) == profile(as_r4b)
+
+
+# --- what the read models refuse, and what they tolerate ---------------------------------------------
+
+
+def _er(**changes: Any) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": "er1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "16112-5"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2024-03-01",
+        "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]},
+    }
+    resource.update(changes)
+    return resource
+
+
+def _read(resource: dict[str, Any], *, full: bool = False) -> tuple[int, str]:
+    selection = select_resources(
+        [resource], patient_id="p1", terminology=TERMINOLOGY, full_validation=full, max_depth=16
+    )
+    return len(selection.resources), " ".join(i.message for i in selection.issues)
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"effectiveDateTime": "2024-02-30"}, "effectiveDateTime"),  # matches the regex, never existed
+        ({"effectiveDateTime": "01/03/2024"}, "effectiveDateTime"),
+        ({"valueString": "positive"}, "more than one value[x]"),
+        (
+            {"modifierExtension": [{"url": "http://example.org/negated", "valueBoolean": True}]},
+            "modifierExtension",
+        ),
+        ({"status": None}, "status"),
+        ({"valueCodeableConcept": {"coding": [{"code": 10828004}]}}, "valueCodeableConcept.coding.0.code"),
+        ({"valueQuantity": {"value": "12"}, "valueCodeableConcept": None}, "valueQuantity.value"),
+        ({"valueBoolean": "true", "valueCodeableConcept": None}, "valueBoolean"),
+        ({"id": "has space"}, "id"),
+    ],
+)
+def test_a_bad_element_the_profile_reads_makes_the_resource_unreadable(
+    changes: dict[str, Any], why: str
+) -> None:
+    resource = {k: v for k, v in _er(**changes).items() if v is not None}
+    kept, message = _read(resource)
+    assert kept == 0
+    assert "Observation/" in message and "was not used" in message and why in message
+
+
+def test_a_component_modifier_extension_is_refused_too() -> None:
+    component = {"code": {"text": "x"}, "modifierExtension": [{"url": "http://example.org/m"}]}
+    kept, message = _read(_er(component=[component]))
+    assert kept == 0 and "component.0.modifierExtension" in message
+
+
+def test_an_element_the_profile_does_not_read_is_tolerated_unless_full_validation_is_asked() -> None:
+    resource = _er(performer="Dr Smith", vendorField={"x": 1})  # wrong type, and not an R4 element
+    assert _read(resource) == (1, "")
+    kept, message = _read(resource, full=True)
+    assert kept == 0 and "not valid FHIR R4" in message
+
+
+def test_full_validation_refuses_deep_nesting_before_the_r4b_models_recurse() -> None:
+    deep: dict[str, Any] = {"url": "http://example.org/e"}
+    for _ in range(40):
+        deep = {"url": "http://example.org/e", "extension": [deep]}
+    resource = _er(extension=[deep])
+    assert _read(resource)[0] == 1  # the read models never descend into extension.extension
+    kept, message = _read(resource, full=True)
+    assert kept == 0 and "nested more than 16 levels" in message
+
+
+def test_valid_resources_keep_their_values_as_sent() -> None:
+    resource = _er(valueCodeableConcept=None, valueQuantity={"value": 12, "unit": "%"})
+    read = models.MODELS["Observation"].model_validate({k: v for k, v in resource.items() if v is not None})
+    assert read.valueQuantity is not None and read.valueQuantity.value == 12
+    assert isinstance(read.valueQuantity.value, int)
+    assert read.effectiveDateTime == "2024-03-01"
+
+
+def test_contained_resources_other_than_medications_are_skipped() -> None:
+    record = {
+        "resourceType": "MedicationRequest",
+        "id": "mr1",
+        "status": "active",
+        "intent": "order",
+        "medicationReference": {"reference": "#m1"},
+        "contained": [
+            {"resourceType": "Organization", "id": "o1", "name": "Pharmacy"},
+            {"resourceType": "Medication", "id": "m1", "code": {"text": "Letrozole 2.5 mg"}},
+        ],
+    }
+    read = models.MODELS["MedicationRequest"].model_validate(copy.deepcopy(record))
+    assert [m.id for m in read.contained or ()] == ["m1"]
