@@ -41,7 +41,7 @@ def _belongs_to(resource: Mapping[str, Any], patient_id: str) -> bool:
         return rid is None or rid == patient_id
     for name in _SUBJECT_FIELDS:
         ref = resource.get(name)
-        if isinstance(ref, Mapping):
+        if isinstance(ref, dict):  # parsed JSON: dict, not the (slower to check) Mapping ABC
             target = ref.get("reference")
             if isinstance(target, str) and target:
                 return target.rstrip("/").rsplit("/", 1)[-1] == patient_id
@@ -100,8 +100,8 @@ def select_resources(
         rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or rtype not in PROFILE_TYPES:
             continue  # other types (e.g. via _include) are not part of the profile
-        ref = reference_of(resource)
         if not _belongs_to(resource, patient_id):
+            ref = reference_of(resource)
             issues.append(
                 DataIssue(
                     "data",
@@ -113,8 +113,11 @@ def select_resources(
             continue
         if rtype != "Patient" and not terminology.is_relevant(resource):
             if terminology.is_medication_record(resource):
-                other_medicines.append(Evidence(ref, None, "medication record, not a cancer medicine"))
+                other_medicines.append(
+                    Evidence(reference_of(resource), None, "medication record, not a cancer medicine")
+                )
             continue
+        ref = reference_of(resource)
         if ref in seen and resource.get("id") is not None:
             continue  # the same resource from two prefetch keys
         seen.add(ref)
