@@ -13,8 +13,9 @@ import copy
 import typing
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import orjson
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.condition import ConditionStage
@@ -28,7 +29,10 @@ from bench.generate import iter_requests, strip_private
 from cds.fhir import models
 from cds.fhir.codes import Terminology
 from cds.fhir.select import select_resources
+from cds.pathway.knowledge import load_knowledge
 from cds.profile.derive import MenopauseThresholds, build_profile
+from cds.service import PatientViewService
+from cds.settings import Settings
 from tests.fixtures_support import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,3 +249,19 @@ def test_contained_resources_other_than_medications_are_skipped() -> None:
     }
     read = models.MODELS["MedicationRequest"].model_validate(copy.deepcopy(record))
     assert [m.id for m in read.contained or ()] == ["m1"]
+
+
+@pytest.mark.parametrize(("mode", "reported"), [("read", False), ("full", True)])
+def test_the_validation_setting_reaches_the_service(mode: Literal["read", "full"], reported: bool) -> None:
+    scenario = next(
+        s for s in SCENARIOS if any(r.get("resourceType") == "Observation" for r in _chart(s.request))
+    )
+    request = copy.deepcopy(scenario.request)
+    target = next(r for r in _chart(request) if r.get("resourceType") == "Observation")
+    target["vendorNote"] = "not an R4 element"
+    settings = Settings(fhir_validation=mode, auth="off")
+    service = PatientViewService(settings, load_knowledge(settings.knowledge_dir), fetcher=None)  # type: ignore[arg-type]  # nothing is fetched
+    pending = service.prepare(orjson.dumps(request))
+    profile = service.profile(pending.keyed, pending.context.patientId, TODAY)
+    flagged = any("vendorNote" in i.message or "not valid FHIR R4" in i.message for i in profile.issues)
+    assert flagged is reported
