@@ -34,6 +34,11 @@ from cds.errors import KnowledgeError
 Role = Literal["test", "value", "condition", "finding", "procedure", "medication"]
 _ROLES: frozenset[str] = frozenset({"test", "value", "condition", "finding", "procedure", "medication"})
 
+#: One coding as matching reads it: (system, code, display).
+Coding = tuple[str | None, str | None, str | None]
+#: A CodeableConcept as matching reads it (its codings and text), and whether text may match.
+_MatchKey = tuple[tuple[Coding, ...], str | None, bool]
+
 #: YAML system names and the URIs they stand for (for documentation and exact lookup).
 SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {
     "snomed": ("http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96"),
@@ -177,6 +182,8 @@ class CodeList:
     keywords: frozenset[str]
     # display text -> its match: the same few displays recur in every chart, tokenising them is not free
     _text_matches: dict[str, TextEntry | None] = field(default_factory=dict, repr=False, compare=False)
+    # concept -> its match (None too): a hospital's charts repeat the same codes, every topic asks again
+    _matches: dict[_MatchKey, Match | None] = field(default_factory=dict, repr=False, compare=False)
 
     def match_coding(self, system: str | None, code: str | None) -> CodeEntry | None:
         if not code:
@@ -225,14 +232,25 @@ class CodeList:
                 return entry
         return None
 
-    def match(
-        self,
-        codings: Iterable[tuple[str | None, str | None, str | None]],
-        text: str | None,
-        *,
-        by_text: bool = True,
-    ) -> Match | None:
-        """Match (system, code, display) triples first, then texts (concept text and displays)."""
+    def match(self, codings: Iterable[Coding], text: str | None, *, by_text: bool = True) -> Match | None:
+        """Match (system, code, display) triples first, then texts (concept text and displays).
+
+        The answer is remembered per concept of at most ``_MATCH_KEY_MAX_CHARS`` characters, for up to
+        ``_MATCH_CACHE_MAX`` concepts per code list; longer concepts are matched afresh each time.
+        """
+        key = (tuple(codings), text, by_text)
+        try:
+            return self._matches[key]
+        except KeyError:
+            pass
+        hit = self._match(*key)
+        if _chars(key) <= _MATCH_KEY_MAX_CHARS:
+            if len(self._matches) >= _MATCH_CACHE_MAX:
+                self._matches.clear()  # full (unusual codes, or hostile input): start again
+            self._matches[key] = hit
+        return hit
+
+    def _match(self, codings: tuple[Coding, ...], text: str | None, by_text: bool) -> Match | None:
         displays: list[str] = []
         for system, code, display in codings:
             entry = self.match_coding(system, code)
@@ -459,6 +477,10 @@ class Terminology:
 
 
 _TEXT_CACHE_MAX = 50_000
+# Remembered concepts per code list: a hospital's charts hold a few hundred distinct relevant codes;
+# the cap keeps hostile input to a few MB per list (~30 lists).
+_MATCH_CACHE_MAX = 4_096
+_MATCH_KEY_MAX_CHARS = 500
 _NOT_A_RECORD = frozenset({"entered-in-error", "cancelled", "draft", "not-done", "not-taken"})
 _MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
 _GENERIC_WORDS = frozenset(
@@ -493,6 +515,11 @@ REQUIRED_LISTS: tuple[str, ...] = (
     "treatment-intent",
     "metastasis-history",
 )
+
+
+def _chars(key: _MatchKey) -> int:
+    codings, text, _ = key
+    return sum(len(part) for coding in codings for part in coding if part) + len(text or "")
 
 
 # --- parsing --------------------------------------------------------------------------------------

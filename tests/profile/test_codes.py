@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cds.errors import KnowledgeError
+from cds.fhir import codes as codes_module
 from cds.fhir.codes import Terminology, system_key
 from tests.profile import builders as b
 from tests.profile.conftest import CODES
@@ -126,6 +127,36 @@ def test_every_entry_has_a_display(terminology: Terminology) -> None:
 )
 def test_system_key(uri: str | None, key: str) -> None:
     assert system_key(uri) == key
+
+
+# --- remembered matches ---------------------------------------------------------------------------
+
+_ER_LOINC = (("http://loinc.org", "85337-4", "Estrogen receptor Ag [Presence] by Immune stain"),)
+
+
+def test_a_remembered_match_belongs_to_its_code_list_and_text_mode(terminology: Terminology) -> None:
+    er, pr = terminology.codes("er-tests"), terminology.codes("pr-tests")
+    for _ in range(2):  # the second round answers from the caches
+        hit = er.match(_ER_LOINC, None)
+        assert hit is not None and hit.via == "code" and hit.code == "85337-4"
+        assert pr.match(_ER_LOINC, None) is None
+        local = ((None, "ER1", None),)
+        text_hit = er.match(local, "Estrogen receptor IHC")
+        assert text_hit is not None and text_hit.via == "text"
+        assert er.match(local, "Estrogen receptor IHC", by_text=False) is None
+        assert pr.match(local, "Estrogen receptor IHC") is None
+
+
+def test_remembered_matches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codes_module, "_MATCH_CACHE_MAX", 8)
+    er = Terminology.load(CODES).codes("er-tests")
+    for i in range(50):
+        assert er.match(((None, f"L{i}", None),), f"estrogen receptor {i}") is not None
+        assert len(er._matches) <= 8
+    er._matches.clear()
+    long_text = "estrogen receptor " + "x" * 600
+    assert er.match((), long_text) is not None
+    assert not er._matches  # a long concept is matched each time, never kept
 
 
 # --- is_relevant ----------------------------------------------------------------------------------
