@@ -41,7 +41,6 @@ from cds.profile.common import (
     evidence,
     interpretations,
     label,
-    match,
     observation_date,
     observation_usable,
     ref,
@@ -78,7 +77,7 @@ def _result_value(ctx: Context, val: Value, obs: Any) -> str | None:
     """positive / negative / pathogenic / uncertain / ... from a value, else from interpretation."""
     rv = ctx.codes("result-values")
     if val.cc is not None:
-        hit = match(rv, val.cc, by_text=False)
+        hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value:
             return hit.value
     for text in _texts(val):
@@ -88,7 +87,7 @@ def _result_value(ctx: Context, val: Value, obs: Any) -> str | None:
     if val.boolean is not None:
         return "positive" if val.boolean else "negative"
     for interp in interpretations(obs):
-        hit_i = match(rv, interp)
+        hit_i = ctx.match("result-values", interp)
         if hit_i is not None and hit_i.value:
             return hit_i.value
     return None
@@ -101,10 +100,9 @@ _NOT_ACTIONABLE = frozenset({"uncertain", "not_pathogenic"})
 
 def _gene_of(ctx: Context, val: Value) -> str | None:
     for gene in GENES:
-        codes = ctx.codes(gene)
-        hit = match(codes, val.cc) if val.cc is not None else None
+        hit = ctx.match(gene, val.cc) if val.cc is not None else None
         if hit is None and val.text:
-            hit_text = codes.match_text(val.text)
+            hit_text = ctx.codes(gene).match_text(val.text)
             if hit_text is not None:
                 return gene
         if hit is not None:
@@ -113,10 +111,9 @@ def _gene_of(ctx: Context, val: Value) -> str | None:
 
 
 def _variant(ctx: Context, obs: Any, when: str | None, name: str) -> _GeneResult | None:
-    comps = ctx.codes("genomic-components")
     gene = significance = None
     for comp in components(obs):
-        kind = match(comps, getattr(comp, "code", None), by_text=False)
+        kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
         if kind is None:
             continue
         cval = value_of(comp)
@@ -195,13 +192,13 @@ def derive_genes(observations: Sequence[Any], ctx: Context) -> dict[str, Fact[Ge
         code = getattr(obs, "code", None)
         when = observation_date(obs)
         name = label(code)
-        if match(ctx.codes("variant-tests"), code, by_text=False) is not None:
+        if ctx.match("variant-tests", code, by_text=False) is not None:
             got = _variant(ctx, obs, when, name)
             if got is not None:
                 results.append(got)
             continue
         for gene in GENES:
-            hit = match(ctx.codes(gene), code)
+            hit = ctx.match(gene, code)
             if hit is None:
                 continue
             got = _gene_test(ctx, gene, hit.value or "test", obs, when, name)
@@ -245,7 +242,7 @@ def derive_pd_l1_cps(observations: Sequence[Any], ctx: Context) -> Fact[int | No
         if not observation_usable(obs):
             continue
         code = getattr(obs, "code", None)
-        test = match(ctx.codes("pd-l1-tests"), code)
+        test = ctx.match("pd-l1-tests", code)
         if test is None or test.value not in ("22c3", "unspecified"):
             continue
         when = observation_date(obs)
@@ -335,11 +332,10 @@ def derive_her2_ultralow(
 ) -> Fact[YesNoUnknown]:
     if her2_ihc.value in ("1+", "2+", "3+") or her2_status.value == "positive":
         return Fact("no", her2_ihc.evidence or her2_status.evidence, "not HER2 IHC 0")
-    tests = ctx.codes("her2-ihc-tests")
     her2_obs = {
         ref(o): o
         for o in observations
-        if observation_usable(o) and match(tests, getattr(o, "code", None)) is not None
+        if observation_usable(o) and ctx.match("her2-ihc-tests", getattr(o, "code", None)) is not None
     }
     if her2_ihc.value == "0":
         refs = [e.reference for e in her2_ihc.evidence]

@@ -5,17 +5,16 @@ Nothing here raises on odd data: missing elements give ``None`` or empty results
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from cds.fhir.codes import CodeList, Match, Terminology
+from cds.fhir.codes import CodeList, Coding, Match, Terminology
 from cds.profile.dates import first_date, period_start
 from cds.profile.model import DataIssue, Evidence
 
-Coding = tuple[str | None, str | None, str | None]
 IssueKind = Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
 
 _OBS_IGNORED = frozenset({"entered-in-error", "cancelled"})
@@ -30,12 +29,27 @@ class Context:
     terminology: Terminology
     today: date
     issues: list[DataIssue] = field(default_factory=list)
+    # id(CodeableConcept) -> (it, its codings, its text): every topic matches the same few codes against
+    # its own lists, so each concept is read once per call. Holding the concept keeps its id unique.
+    _concepts: dict[int, tuple[Any, tuple[Coding, ...], str | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
         self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))
 
     def codes(self, name: str) -> CodeList:
         return self.terminology.codes(name)
+
+    def match(self, name: str, cc: Any, *, by_text: bool = True) -> Match | None:
+        """What the CodeableConcept ``cc`` matches in the code list ``name`` (None for no concept)."""
+        if cc is None:
+            return None
+        read = self._concepts.get(id(cc))
+        if read is None:
+            read = self._concepts[id(cc)] = (cc, codings(cc), cc_text(cc))
+        _, cc_codings, text = read
+        return self.terminology.codes(name).match(cc_codings, text, by_text=by_text)
 
 
 def rtype(resource: Any) -> str:
@@ -54,13 +68,13 @@ def evidence(resource: Any, when: str | None, text: str) -> Evidence:
     return Evidence(ref(resource), when, text[:200])
 
 
-def codings(cc: Any) -> list[Coding]:
-    if cc is None:
-        return []
-    out: list[Coding] = []
-    for c in getattr(cc, "coding", None) or ():
-        out.append((getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)))
-    return out
+def codings(cc: Any) -> tuple[Coding, ...]:
+    coding = getattr(cc, "coding", None) if cc is not None else None
+    if not coding:
+        return ()
+    return tuple(
+        [(getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)) for c in coding]
+    )
 
 
 def cc_text(cc: Any) -> str | None:
@@ -96,20 +110,6 @@ _SYSTEM_LABEL = {
     "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
     "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
 }
-
-
-def match(code_list: CodeList, cc: Any, *, by_text: bool = True) -> Match | None:
-    if cc is None:
-        return None
-    return code_list.match(codings(cc), cc_text(cc), by_text=by_text)
-
-
-def match_any(code_list: CodeList, ccs: Iterable[Any], *, by_text: bool = True) -> Match | None:
-    for cc in ccs:
-        hit = match(code_list, cc, by_text=by_text)
-        if hit is not None:
-            return hit
-    return None
 
 
 def status_code(cc: Any) -> str | None:

@@ -33,7 +33,6 @@ from cds.profile.common import (
     describe,
     evidence,
     label,
-    match,
     observation_date,
     observation_usable,
     ref,
@@ -94,7 +93,7 @@ class DiseaseFacts:
 
 
 def stage_value(ctx: Context, cc: Any) -> StageValue | None:
-    hit = match(ctx.codes("stage-iv"), cc, by_text=False)
+    hit = ctx.match("stage-iv", cc, by_text=False)
     if hit is not None and hit.value in ("iv", "lower"):
         return "iv" if hit.value == "iv" else "lower"
     for system, code, display in codings(cc):
@@ -111,7 +110,7 @@ def stage_value(ctx: Context, cc: Any) -> StageValue | None:
 
 def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | None:
     if cc is not None:
-        hit = match(ctx.codes("m1"), cc, by_text=False)
+        hit = ctx.match("m1", cc, by_text=False)
         if hit is not None and hit.value in ("m1", "m0"):
             return "m1" if hit.value == "m1" else "m0"
         for _, code, display in codings(cc):
@@ -138,8 +137,8 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
         examined += 1
         code = getattr(cond, "code", None)
         when = condition_date(cond)
-        breast = match(ctx.codes("breast-cancer"), code)
-        secondary = match(ctx.codes("secondary-cancer"), code)
+        breast = ctx.match("breast-cancer", code)
+        secondary = ctx.match("secondary-cancer", code)
         if breast is not None:
             breast_ev.append(evidence(cond, when, f"Breast cancer: {label(code)}"))
             named = describe(code)
@@ -173,14 +172,14 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
             ev = evidence(cond, when, f"Secondary cancer: {label(code)}")
             evs.append(_Ev(when, "yes", ev))
             secondary_refs.add(ref(cond))
-            site = _site(ctx, cond, secondary_site=match(sites_list, code))
+            site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
             if site is None:
                 unknown_sites += 1
             else:
                 sites.add(site)
                 site_ev.append(evidence(cond, when, f"Metastasis site {site}: {describe(code)}"))
         elif breast is None and (
-            match(ctx.codes("receptor-conditions"), code) or match(ctx.codes("brca-conditions"), code)
+            ctx.match("receptor-conditions", code) or ctx.match("brca-conditions", code)
         ):
             other_cancer_related += 1
 
@@ -188,7 +187,7 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
         if not observation_usable(obs):
             continue
         code = getattr(obs, "code", None)
-        if match(ctx.codes("stage-group-tests"), code) is not None:
+        if ctx.match("stage-group-tests", code) is not None:
             val = value_of(obs)
             stage = stage_value(ctx, val.cc) if val.cc is not None else parse_stage(val.text)
             when = observation_date(obs)
@@ -205,12 +204,14 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
             evs.append(
                 _Ev(when, "yes" if stage == "iv" else "no", evidence(obs, when, f"Stage group: {text}"))
             )
-        elif (history := match(ctx.codes("metastasis-history"), code)) is not None:
+        elif (history := ctx.match("metastasis-history", code)) is not None:
             when = observation_date(obs)
             val = value_of(obs)
             if history.value == "site":  # LOINC 44667-4: the value is a site, or "None"
                 site_hit = (
-                    match(sites_list, val.cc) if val.cc is not None else sites_list.match_text(val.text)
+                    ctx.match("metastasis-sites", val.cc)
+                    if val.cc is not None
+                    else sites_list.match_text(val.text)
                 )
                 shown = describe(val.cc) if val.cc is not None else (val.text or "")
                 if site_hit is not None and site_hit.value not in (None, "unknown"):
@@ -231,7 +232,7 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
                 site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {describe(code)}"))
             else:
                 unknown_sites += 1
-        elif match(ctx.codes("m-category-tests"), code) is not None:
+        elif ctx.match("m-category-tests", code) is not None:
             val = value_of(obs)
             m = m_value(ctx, val.cc, val.text)
             when = observation_date(obs)
@@ -336,7 +337,6 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
 
 
 def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:
-    sites = ctx.codes("metastasis-sites")
     if (
         secondary_site is not None
         and secondary_site.via == "code"
@@ -344,14 +344,14 @@ def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:
     ):
         return str(secondary_site.value)
     for body in getattr(cond, "bodySite", None) or ():
-        hit = match(sites, body)
+        hit = ctx.match("metastasis-sites", body)
         if hit is not None and hit.value not in (None, "unknown"):
             return str(hit.value)
     if secondary_site is not None and secondary_site.value not in (None, "unknown"):
         return str(secondary_site.value)
     code = getattr(cond, "code", None)
     for text in (getattr(code, "text", None), *(d for _, _, d in codings(code))):
-        hit_text = sites.match_text(text)
+        hit_text = ctx.codes("metastasis-sites").match_text(text)
         if hit_text is not None and hit_text.value not in (None, "unknown"):
             return str(hit_text.value)
     return None

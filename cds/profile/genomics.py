@@ -31,7 +31,6 @@ from cds.profile.common import (
     evidence,
     interpretations,
     label,
-    match,
     observation_date,
     observation_usable,
     ref,
@@ -56,7 +55,7 @@ class _Finding:
 def _result(ctx: Context, val: Value, obs: Any) -> str | None:
     """pathogenic-ish ("positive") / negative-ish / uncertain / None for a BRCA test value."""
     rv = ctx.codes("result-values")
-    hit = match(rv, val.cc, by_text=False) if val.cc is not None else None
+    hit = ctx.match("result-values", val.cc, by_text=False) if val.cc is not None else None
     value = hit.value if hit is not None else None
     if value is None:
         for text in (val.text, *(d for _, _, d in codings(val.cc))):
@@ -68,7 +67,7 @@ def _result(ctx: Context, val: Value, obs: Any) -> str | None:
         value = "positive" if val.boolean else "negative"
     if value is None:
         for interp in interpretations(obs):
-            hit_i = match(rv, interp)
+            hit_i = ctx.match("result-values", interp)
             if hit_i is not None:
                 value = hit_i.value
                 break
@@ -84,11 +83,10 @@ def _result(ctx: Context, val: Value, obs: Any) -> str | None:
 
 
 def _source(ctx: Context, obs: Any) -> str | None:
-    comps = ctx.codes("genomic-components")
     for comp in components(obs):
-        kind = match(comps, getattr(comp, "code", None), by_text=False)
+        kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
         if kind is not None and kind.value == "source":
-            hit = match(ctx.codes("genomic-source"), getattr(comp, "valueCodeableConcept", None))
+            hit = ctx.match("genomic-source", getattr(comp, "valueCodeableConcept", None))
             if hit is not None:
                 return hit.value
             text = getattr(comp, "valueString", None)
@@ -101,12 +99,11 @@ def _source(ctx: Context, obs: Any) -> str | None:
 def derive_brca(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context) -> Fact[GermlineStatus]:
     findings: list[_Finding] = []
     notes: list[str] = []
-    comps = ctx.codes("genomic-components")
     for obs in observations:
         if not observation_usable(obs):
             continue
         code = getattr(obs, "code", None)
-        test = match(ctx.codes("brca"), code)
+        test = ctx.match("brca", code)
         if test is None:
             continue
         when = observation_date(obs)
@@ -114,12 +111,12 @@ def derive_brca(conditions: Sequence[Any], observations: Sequence[Any], ctx: Con
         if test.value == "variant":
             gene = significance = None
             for comp in components(obs):
-                kind = match(comps, getattr(comp, "code", None), by_text=False)
+                kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
                 if kind is None:
                     continue
                 cval = value_of(comp)
                 if kind.value == "gene":
-                    g = match(ctx.codes("brca-genes"), cval.cc) if cval.cc is not None else None
+                    g = ctx.match("brca-genes", cval.cc) if cval.cc is not None else None
                     if g is None and cval.text:
                         g_text = ctx.codes("brca-genes").match_text(cval.text)
                         gene = g_text.value if g_text is not None else gene
@@ -191,7 +188,7 @@ def derive_brca(conditions: Sequence[Any], observations: Sequence[Any], ctx: Con
         if not condition_usable(cond):
             continue
         code = getattr(cond, "code", None)
-        hit = match(ctx.codes("brca-conditions"), code)
+        hit = ctx.match("brca-conditions", code)
         if hit is None or hit.value not in ("pathogenic", "not_detected"):
             continue
         when = condition_date(cond)
@@ -240,7 +237,7 @@ def derive_pd_l1(observations: Sequence[Any], ctx: Context) -> Fact[BiomarkerSta
         if not observation_usable(obs):
             continue
         code = getattr(obs, "code", None)
-        test = match(ctx.codes("pd-l1-tests"), code)
+        test = ctx.match("pd-l1-tests", code)
         if test is None:
             continue
         when = observation_date(obs)
@@ -264,14 +261,14 @@ def derive_pd_l1(observations: Sequence[Any], ctx: Context) -> Fact[BiomarkerSta
             positive = number >= CPS_THRESHOLD and comparator not in ("<", "<=", "≤")
             value, how = ("positive" if positive else "negative"), f"CPS {comparator or ''}{number:g}"
         else:
-            hit = match(ctx.codes("result-values"), val.cc, by_text=False) if val.cc is not None else None
+            hit = ctx.match("result-values", val.cc, by_text=False) if val.cc is not None else None
             v = hit.value if hit is not None else None
             if v is None and val.text:
                 ht = ctx.codes("result-values").match_text(val.text)
                 v = ht.value if ht is not None else None
             if v is None:
                 for interp in interpretations(obs):
-                    hi = match(ctx.codes("result-values"), interp)
+                    hi = ctx.match("result-values", interp)
                     if hi is not None:
                         v = hi.value
                         break

@@ -37,7 +37,6 @@ from cds.profile.common import (
     cc_text,
     codings,
     evidence,
-    match,
     reference_id,
 )
 from cds.profile.dates import date_key, first_date, period_end, period_start, to_date
@@ -172,7 +171,7 @@ def _intent(ctx: Context, resource: Any) -> str | None:
     for ext in getattr(resource, "extension", None) or ():
         url = (getattr(ext, "url", None) or "").lower()
         if "treatment-intent" in url or "treatmentintent" in url:
-            hit = match(ctx.codes("treatment-intent"), getattr(ext, "valueCodeableConcept", None))
+            hit = ctx.match("treatment-intent", getattr(ext, "valueCodeableConcept", None))
             if hit is not None:
                 return hit.value
     return None
@@ -180,7 +179,7 @@ def _intent(ctx: Context, resource: Any) -> str | None:
 
 def _metastatic_reason(ctx: Context, resource: Any, secondary_refs: frozenset[str]) -> str | None:
     for cc in getattr(resource, "reasonCode", None) or ():
-        if match(ctx.codes("secondary-cancer"), cc) is not None:
+        if ctx.match("secondary-cancer", cc) is not None:
             return "reason is a secondary cancer"
     for reference in getattr(resource, "reasonReference", None) or ():
         rid = reference_id(reference)

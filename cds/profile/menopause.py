@@ -31,7 +31,6 @@ from cds.profile.common import (
     describe,
     evidence,
     label,
-    match,
     observation_date,
     observation_usable,
     procedure_date,
@@ -77,7 +76,7 @@ def _explicit(
         if not observation_usable(obs):
             continue
         code = getattr(obs, "code", None)
-        hit = match(meno, code)
+        hit = ctx.match("menopause", code)
         if hit is None:
             continue
         when = observation_date(obs)
@@ -85,7 +84,7 @@ def _explicit(
         if value == "observable":
             val = value_of(obs)
             got = (
-                match(meno, val.cc)
+                ctx.match("menopause", val.cc)
                 if val.cc is not None
                 else (meno.match_text(val.text) if val.text else None)
             )
@@ -102,7 +101,7 @@ def _explicit(
         if not condition_usable(cond):
             continue
         code = getattr(cond, "code", None)
-        hit = match(meno, code)
+        hit = ctx.match("menopause", code)
         if hit is not None and hit.value in ("premenopausal", "postmenopausal", "perimenopausal"):
             when = condition_date(cond)
             out.append((when, hit.value, evidence(cond, when, f"Menopausal status: {label(code)}")))
@@ -111,13 +110,12 @@ def _explicit(
 
 def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Context) -> list[Evidence]:
     found: list[Evidence] = []
-    codes = ctx.codes("oophorectomy")
     for proc in procedures:
         status = (getattr(proc, "status", None) or "").lower()
         if status in _PROC_IGNORED:
             continue
         code = getattr(proc, "code", None)
-        hit = match(codes, code)
+        hit = ctx.match("oophorectomy", code)
         if hit is None:
             continue
         when = procedure_date(proc)
@@ -134,7 +132,7 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Con
         if not condition_usable(cond):
             continue
         code = getattr(cond, "code", None)
-        hit = match(codes, code)
+        hit = ctx.match("oophorectomy", code)
         if hit is not None and hit.value == "bilateral":
             when = condition_date(cond)
             found.append(evidence(cond, when, f"Bilateral oophorectomy: {label(code)}"))
@@ -144,12 +142,11 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Con
 def _labs(observations: Sequence[Any], ctx: Context) -> tuple[_Lab | None, _Lab | None]:
     fsh: list[_Lab] = []
     e2: list[_Lab] = []
-    labs = ctx.codes("menopause-labs")
     for obs in observations:
         if not observation_usable(obs):
             continue
         code = getattr(obs, "code", None)
-        hit = match(labs, code)
+        hit = ctx.match("menopause-labs", code)
         if hit is None:
             continue
         when = observation_date(obs)

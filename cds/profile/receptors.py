@@ -36,7 +36,6 @@ from cds.profile.common import (
     evidence,
     interpretations,
     label,
-    match,
     observation_date,
     observation_usable,
     ref,
@@ -121,7 +120,7 @@ def receptor_value(ctx: Context, val: Value, *, percent_test: bool) -> tuple[str
             if 0 <= pct <= 100:
                 return percent_status(pct, found.group(1)), text
     if val.cc is not None:
-        hit = match(ctx.codes("result-values"), val.cc, by_text=False)
+        hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value in ("positive", "negative", "detected", "not_detected"):
             return ("positive" if hit.value in ("positive", "detected") else "negative"), hit.display
     displays = [d for _, _, d in codings(val.cc)] if val.cc is not None else []
@@ -139,7 +138,7 @@ def receptor_value(ctx: Context, val: Value, *, percent_test: bool) -> tuple[str
 def interpretation_value(ctx: Context, obs: Any) -> tuple[str | None, str]:
     """(positive|negative|ambiguous|None, display) from Observation.interpretation (any system)."""
     for interp in interpretations(obs):
-        hit = match(ctx.codes("result-values"), interp)
+        hit = ctx.match("result-values", interp)
         if hit is not None and hit.value in ("positive", "negative", "ambiguous", "detected", "not_detected"):
             v = {"detected": "positive", "not_detected": "negative"}.get(hit.value, hit.value)
             return v, describe(interp)
@@ -148,7 +147,7 @@ def interpretation_value(ctx: Context, obs: Any) -> tuple[str | None, str]:
 
 def ihc_score(ctx: Context, val: Value) -> str | None:
     if val.cc is not None:
-        hit = match(ctx.codes("her2-ihc-values"), val.cc, by_text=False)
+        hit = ctx.match("her2-ihc-values", val.cc, by_text=False)
         if hit is not None and hit.value:
             return hit.value
         for _, code, display in codings(val.cc):
@@ -196,7 +195,7 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> tuple[str, str] | None:
         return ("amplified" if number >= 2.0 else "not_amplified"), f"ratio {shown}"
     texts = [val.text] if val.text else []
     if val.cc is not None:
-        hit = match(ctx.codes("result-values"), val.cc, by_text=False)
+        hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None:
             mapped = _ISH_MAP.get(hit.value or "")
             if mapped:
@@ -230,7 +229,7 @@ def her2_generic(ctx: Context, val: Value) -> tuple[str, str] | None:
     """(positive|negative|equivocal|low|ultralow, how) from a HER2 status value."""
     sources: list[tuple[Any, str | None]] = []
     if val.cc is not None:
-        hit = match(ctx.codes("result-values"), val.cc, by_text=False)
+        hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value in _HER2_GENERIC:
             return _HER2_GENERIC[hit.value], hit.display
         sources.extend((None, d) for _, _, d in codings(val.cc) if d)
@@ -262,30 +261,30 @@ _HER2_GENERIC = {
 
 def _classify(ctx: Context, cc: Any) -> tuple[str, str] | None:
     """("er"|"pr"|"erpr"|"ihc"|"her2"|"ish", sub-kind) for a test code, or None."""
-    er = match(ctx.codes("er-tests"), cc, by_text=False)
+    er = ctx.match("er-tests", cc, by_text=False)
     if er is not None:
         return ("erpr" if er.value == "both" else "er"), er.value or "status"
-    pr = match(ctx.codes("pr-tests"), cc, by_text=False)
+    pr = ctx.match("pr-tests", cc, by_text=False)
     if pr is not None:
         return "pr", pr.value or "status"
-    ish = match(ctx.codes("her2-ish-tests"), cc, by_text=False)
+    ish = ctx.match("her2-ish-tests", cc, by_text=False)
     if ish is not None:
         return "ish", ish.value or "ish"
-    ihc = match(ctx.codes("her2-ihc-tests"), cc, by_text=False)
+    ihc = ctx.match("her2-ihc-tests", cc, by_text=False)
     if ihc is not None:
         return ("ihc" if ihc.value == "ihc" else "her2"), ihc.value or "status"
     # text fallback (local codes): HER2 first, because "HER2 ... receptor" texts exist
-    her2_text = match(ctx.codes("her2-ihc-tests"), cc)
+    her2_text = ctx.match("her2-ihc-tests", cc)
     if her2_text is not None:
-        ish_text = match(ctx.codes("her2-ish-tests"), cc)
+        ish_text = ctx.match("her2-ish-tests", cc)
         if ish_text is not None:
             return "ish", ish_text.value or "ish"
         lowered = describe(cc).lower()
         return ("ihc" if "ihc" in lowered or "immun" in lowered else "her2"), "status"
-    pr_text = match(ctx.codes("pr-tests"), cc)
+    pr_text = ctx.match("pr-tests", cc)
     if pr_text is not None:
         return "pr", pr_text.value or "status"
-    er_text = match(ctx.codes("er-tests"), cc)
+    er_text = ctx.match("er-tests", cc)
     if er_text is not None:
         return ("erpr" if er_text.value == "both" else "er"), er_text.value or "status"
     return None
@@ -401,12 +400,11 @@ def collect(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context
     for obs in observations:
         if observation_usable(obs):
             readings.extend(_obs_readings(ctx, obs))
-    rc = ctx.codes("receptor-conditions")
     for cond in conditions:
         if not condition_usable(cond):
             continue
         code = getattr(cond, "code", None)
-        hit = match(rc, code)
+        hit = ctx.match("receptor-conditions", code)
         if hit is None:
             continue
         when = condition_date(cond)
