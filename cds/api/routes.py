@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from cds.api.deps import Authenticated, ServiceDep
+from cds.api.deps import AuthenticatedRoute, service_of
 from cds.api.openapi import (
     CALL_RESPONSES,
     DISCOVERY_RESPONSES,
@@ -25,7 +25,7 @@ from cds.service import parse_json, validated
 from cds.store import FeedbackRecord, FeedbackStore
 
 log = logging.getLogger("cds.api")
-router = APIRouter(dependencies=[Authenticated])
+router = APIRouter(route_class=AuthenticatedRoute)
 
 JSON = "application/json"
 
@@ -35,8 +35,8 @@ def json_response(body: object, status: int = 200) -> Response:
 
 
 @router.get("/cds-services", summary="CDS Hooks discovery", responses=DISCOVERY_RESPONSES)
-async def discovery(service: ServiceDep) -> Response:
-    return json_response(service.discovery())
+async def discovery(request: Request) -> Response:
+    return json_response(service_of(request).discovery())
 
 
 @router.post(
@@ -45,7 +45,8 @@ async def discovery(service: ServiceDep) -> Response:
     responses=CALL_RESPONSES,
     openapi_extra=call_request_body(),
 )
-async def call_service(service_id: str, request: Request, service: ServiceDep) -> Response:
+async def call_service(service_id: str, request: Request) -> Response:
+    service = service_of(request)
     service.check_service(service_id)
     pending = service.prepare(await request.body())
     hook_instance_var.set(pending.request.hookInstance)
@@ -81,7 +82,8 @@ def _record(service_id: str, item: FeedbackItem, knowledge: Knowledge) -> Feedba
     responses=FEEDBACK_RESPONSES,
     openapi_extra=feedback_request_body(),
 )
-async def feedback(service_id: str, request: Request, service: ServiceDep) -> Response:
+async def feedback(service_id: str, request: Request) -> Response:
+    service = service_of(request)
     service.check_service(service_id)
     data = parse_json(await request.body(), service.settings.max_json_depth)
     parsed = validated(FeedbackRequest, data)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cds.api import routes
+from cds.api.deps import AuthenticatedRoute
 from cds.app import create_app
 from cds.auth.trust import TrustFileError
 from cds.pathway.ids import card_uuid
@@ -65,6 +67,12 @@ def test_every_cds_endpoint_requires_a_valid_jwt(
 
     ok = call(secured, path, auth_env.es384.sign(claims(aud=BASE + path)), body())
     assert ok.status_code == 200, ok.text
+
+
+def test_every_route_of_the_cds_router_authenticates() -> None:
+    """Authentication comes with the route class, so an endpoint added to the router cannot skip it."""
+    assert len(routes.router.routes) == len(ENDPOINTS)  # the endpoints the tests above call are all
+    assert all(isinstance(route, AuthenticatedRoute) for route in routes.router.routes)
 
 
 @pytest.mark.parametrize(("path", "body"), ENDPOINTS)
