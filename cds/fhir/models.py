@@ -40,7 +40,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    model_validator,
 )
 
 # --- primitives (regexes from the FHIR R4 datatypes page, anchored) ----------------------------------
@@ -84,30 +83,6 @@ class Element(BaseModel):
 class BackboneElement(Element):
     # FHIR: an element with a modifierExtension the reader does not understand must not be used.
     modifierExtension: Annotated[list[Any], Field(max_length=0)] | None = None
-
-
-def choice_elements(r4b_model: type[FHIRAbstractModel]) -> Mapping[str, str]:
-    """Each choice element's name -> its group (``valueQuantity`` -> ``value``), from the R4B definition."""
-    groups = r4b_model.model_construct().get_one_of_many_fields()
-    return {name: group for group, names in groups.items() for name in names}
-
-
-class _HasChoices(BackboneElement):
-    #: choice elements (``value[x]``) of the type: at most one per group may be present
-    choices: ClassVar[Mapping[str, str]] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_value_per_choice(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            seen: set[str] = set()
-            for key in data:
-                group = cls.choices.get(key)
-                if group is not None:
-                    if group in seen:
-                        raise ValueError(f"more than one {group}[x] element")
-                    seen.add(group)
-        return data
 
 
 # --- datatypes ------------------------------------------------------------------------------------
@@ -172,7 +147,7 @@ class Dosage(BackboneElement):
 # --- resources --------------------------------------------------------------------------------------
 
 
-class Resource(_HasChoices):
+class Resource(BackboneElement):
     __resource_type__: ClassVar[str] = "Resource"
 
     id: Id | None = None
@@ -188,7 +163,6 @@ class Medication(Resource):
 
 class Patient(Resource):
     __resource_type__ = "Patient"
-    choices = choice_elements(patient.Patient)
     gender: Code | None = None
     birthDate: Date | None = None
 
@@ -199,7 +173,6 @@ class ConditionStage(BackboneElement):
 
 class Condition(Resource):
     __resource_type__ = "Condition"
-    choices = choice_elements(condition.Condition)
     clinicalStatus: CodeableConcept | None = None
     verificationStatus: CodeableConcept | None = None
     code: CodeableConcept | None = None
@@ -214,7 +187,7 @@ class Condition(Resource):
     stage: list[ConditionStage] | None = None
 
 
-class _Valued(_HasChoices):
+class _Valued(BackboneElement):
     """The value[x] shapes the profile reads (an Observation or one of its components)."""
 
     code: CodeableConcept
@@ -228,12 +201,11 @@ class _Valued(_HasChoices):
 
 
 class ObservationComponent(_Valued):
-    choices = choice_elements(observation.ObservationComponent)
+    pass
 
 
 class Observation(Resource, _Valued):
     __resource_type__ = "Observation"
-    choices = choice_elements(observation.Observation)
     status: Code
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
@@ -265,7 +237,6 @@ class DispenseRequest(BackboneElement):
 
 class MedicationRequest(_MedicationRecord):
     __resource_type__ = "MedicationRequest"
-    choices = choice_elements(medicationrequest.MedicationRequest)
     intent: Code
     authoredOn: DateTime | None = None
     dosageInstruction: list[Dosage] | None = None
@@ -274,7 +245,6 @@ class MedicationRequest(_MedicationRecord):
 
 class MedicationStatement(_MedicationRecord):
     __resource_type__ = "MedicationStatement"
-    choices = choice_elements(medicationstatement.MedicationStatement)
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
     dateAsserted: DateTime | None = None
@@ -282,14 +252,12 @@ class MedicationStatement(_MedicationRecord):
 
 class MedicationAdministration(_MedicationRecord):
     __resource_type__ = "MedicationAdministration"
-    choices = choice_elements(medicationadministration.MedicationAdministration)
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
 
 
 class Procedure(Resource):
     __resource_type__ = "Procedure"
-    choices = choice_elements(procedure.Procedure)
     status: Code
     code: CodeableConcept | None = None
     performedDateTime: DateTime | None = None
@@ -308,3 +276,53 @@ MODELS: Mapping[str, type[Resource]] = {
         Procedure,
     )
 }
+
+
+# --- choice elements ------------------------------------------------------------------------------
+# pydantic has no "one of these keys" constraint, and a Python model validator costs more than the
+# whole compiled validation of a resource; so the rule is checked on the raw JSON before validating.
+
+
+def _choice_groups(r4b_model: type[FHIRAbstractModel]) -> Mapping[str, str]:
+    """Each choice element's name -> its group (``valueQuantity`` -> ``value``), from the R4B definition."""
+    groups = r4b_model.model_construct().get_one_of_many_fields()
+    return {name: group for group, names in groups.items() for name in names}
+
+
+CHOICES: Mapping[str, Mapping[str, str]] = {
+    "Patient": _choice_groups(patient.Patient),
+    "Condition": _choice_groups(condition.Condition),
+    "Observation": _choice_groups(observation.Observation),
+    "MedicationRequest": _choice_groups(medicationrequest.MedicationRequest),
+    "MedicationStatement": _choice_groups(medicationstatement.MedicationStatement),
+    "MedicationAdministration": _choice_groups(medicationadministration.MedicationAdministration),
+    "Procedure": _choice_groups(procedure.Procedure),
+}
+_COMPONENT_CHOICES = _choice_groups(observation.ObservationComponent)
+
+
+def _one_per_choice(data: Mapping[str, Any], groups: Mapping[str, str], where: str) -> None:
+    seen: set[str] = set()
+    for key in data:
+        group = groups.get(key)
+        if group is not None:
+            if group in seen:
+                raise ChoiceError(f"{where}more than one {group}[x] element")
+            seen.add(group)
+
+
+class ChoiceError(ValueError):
+    """Two values for one choice element (``valueQuantity`` and ``valueString``): which one holds?"""
+
+
+def read(resource_type: str, data: Mapping[str, Any]) -> Resource:
+    """``data`` (a resource of a type in MODELS) as its read model.
+
+    Raises ChoiceError or pydantic's ValidationError (both ValueErrors) when it cannot be read.
+    """
+    _one_per_choice(data, CHOICES[resource_type], "")
+    if resource_type == "Observation":
+        for i, component in enumerate(data.get("component") or ()):
+            if isinstance(component, dict):
+                _one_per_choice(component, _COMPONENT_CHOICES, f"component.{i}: ")
+    return MODELS[resource_type].model_validate(data)

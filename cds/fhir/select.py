@@ -16,7 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from cds.fhir.codes import Terminology
-from cds.fhir.models import MODELS
+from cds.fhir.models import MODELS, ChoiceError, read
 from cds.profile.model import DataIssue, Evidence
 
 PROFILE_TYPES = frozenset(MODELS)
@@ -67,7 +67,7 @@ def read_resource(rtype: str, resource: Mapping[str, Any], *, full: bool, max_de
         if not within_depth(resource, max_depth):
             raise TooDeep(f"nested more than {max_depth} levels deep")
         get_fhir_model_class(rtype).model_validate(resource)
-    return MODELS[rtype].model_validate(resource)
+    return read(rtype, resource)
 
 
 def within_depth(value: Any, limit: int) -> bool:
@@ -127,7 +127,7 @@ def select_resources(
             if isinstance(exc, ValidationError):
                 detail = _first_error(exc)
             else:  # never the exception's text for others: it may quote the data
-                detail = str(exc) if isinstance(exc, TooDeep) else type(exc).__name__
+                detail = str(exc) if isinstance(exc, TooDeep | ChoiceError) else type(exc).__name__
             issues.append(
                 DataIssue(
                     "data",
