@@ -175,3 +175,29 @@ def test_security_headers_on_a_500(
     assert response.status_code == 500
     assert response.json()["resourceType"] == "OperationOutcome"
     assert_secure(response)
+
+
+def test_cors_and_security_headers_on_a_500_and_on_413s(
+    client_factory: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_factory(max_body_bytes=4096)
+    origin = {"Origin": "https://sandbox.cds-hooks.org"}
+
+    def chunks() -> Any:
+        for _ in range(10):
+            yield b" " * 1000
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(client.app.state.service, "discovery", boom)  # type: ignore[attr-defined]
+    responses = [
+        client.get("/cds-services", headers=origin),
+        client.post(SERVICE_PATH, content=b" " * 5000, headers=origin),  # by Content-Length
+        client.post(SERVICE_PATH, content=chunks(), headers=origin),  # while streaming
+    ]
+    assert [response.status_code for response in responses] == [500, 413, 413]
+    for response in responses:
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert response.json()["resourceType"] == "OperationOutcome"
+        assert_secure(response)
