@@ -190,10 +190,8 @@ def derive_genes(observations: Sequence[Any], ctx: Context) -> dict[str, Fact[Ge
         if not observation_usable(obs):
             continue
         code = getattr(obs, "code", None)
-        when = observation_date(obs)
-        name = label(code)
         if ctx.match("variant-tests", code, by_text=False) is not None:
-            got = _variant(ctx, obs, when, name)
+            got = _variant(ctx, obs, observation_date(obs), label(code))
             if got is not None:
                 results.append(got)
             continue
@@ -201,7 +199,7 @@ def derive_genes(observations: Sequence[Any], ctx: Context) -> dict[str, Fact[Ge
             hit = ctx.match(gene, code)
             if hit is None:
                 continue
-            got = _gene_test(ctx, gene, hit.value or "test", obs, when, name)
+            got = _gene_test(ctx, gene, hit.value or "test", obs, observation_date(obs), label(code))
             if got is not None:
                 results.append(got)
             break

@@ -113,7 +113,8 @@ _SYSTEM_LABEL = {
 
 
 def status_code(cc: Any) -> str | None:
-    for _, code, _ in codings(cc):
+    for coding in getattr(cc, "coding", None) or ():
+        code: str | None = getattr(coding, "code", None)
         if code:
             return code.strip().lower()
     text = cc_text(cc)

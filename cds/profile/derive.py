@@ -8,7 +8,6 @@ reported as a DataIssue and left "unknown" rather than failing the whole hook ca
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import date
 from typing import Any, TypeVar
 
@@ -27,6 +26,9 @@ from cds.profile.resistance import derive_endocrine_resistance
 __all__ = ["MenopauseThresholds", "build_profile"]
 
 T = TypeVar("T")
+
+#: What a topic falls back to when it cannot be derived (every fact unknown).
+_UNKNOWN = PatientProfile(patient_id="")
 
 
 def _safe(ctx: Context, topic: str, fn: Callable[[], T], fallback: T) -> T:
@@ -59,21 +61,19 @@ def build_profile(
         for name in ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
         for r in by_type.get(name, [])
     ]
-    profile = PatientProfile(patient_id=patient_id)
-
     age, sex = _safe(
-        ctx, "age", lambda: derive_patient(patients, patient_id, ctx), (profile.age, profile.sex)
+        ctx, "age", lambda: derive_patient(patients, patient_id, ctx), (_UNKNOWN.age, _UNKNOWN.sex)
     )
     disease = _safe(
         ctx,
         "metastatic",
         lambda: derive_disease(conditions, observations, ctx),
         DiseaseFacts(
-            profile.breast_cancer,
-            profile.metastatic,
-            profile.metastatic_sites,
-            profile.visceral_metastases,
-            profile.bone_only_disease,
+            _UNKNOWN.breast_cancer,
+            _UNKNOWN.metastatic,
+            _UNKNOWN.metastatic_sites,
+            _UNKNOWN.visceral_metastases,
+            _UNKNOWN.bone_only_disease,
             None,
             frozenset(),
         ),
@@ -83,20 +83,20 @@ def build_profile(
         "er_status",
         lambda: derive_receptors(conditions, observations, ctx),
         ReceptorFacts(
-            profile.er_status,
-            profile.pr_status,
-            profile.hormone_receptor_status,
-            profile.her2_status,
-            profile.her2_ihc,
-            profile.her2_ish,
-            profile.her2_low,
-            profile.subtype,
+            _UNKNOWN.er_status,
+            _UNKNOWN.pr_status,
+            _UNKNOWN.hormone_receptor_status,
+            _UNKNOWN.her2_status,
+            _UNKNOWN.her2_ihc,
+            _UNKNOWN.her2_ish,
+            _UNKNOWN.her2_low,
+            _UNKNOWN.subtype,
         ),
     )
     brca = _safe(
-        ctx, "germline_brca", lambda: derive_brca(conditions, observations, ctx), profile.germline_brca
+        ctx, "germline_brca", lambda: derive_brca(conditions, observations, ctx), _UNKNOWN.germline_brca
     )
-    pd_l1 = _safe(ctx, "pd_l1", lambda: derive_pd_l1(observations, ctx), profile.pd_l1)
+    pd_l1 = _safe(ctx, "pd_l1", lambda: derive_pd_l1(observations, ctx), _UNKNOWN.pd_l1)
     medications = _safe(
         ctx,
         "prior_therapies",
@@ -108,12 +108,12 @@ def build_profile(
             secondary_refs=disease.secondary_refs,
         ),
         MedicationFacts(
-            profile.prior_therapies,
-            profile.metastatic_therapies,
-            profile.metastatic_lines,
-            profile.metastatic_chemotherapy_lines,
-            profile.metastatic_her2_lines,
-            profile.metastatic_endocrine_lines,
+            _UNKNOWN.prior_therapies,
+            _UNKNOWN.metastatic_therapies,
+            _UNKNOWN.metastatic_lines,
+            _UNKNOWN.metastatic_chemotherapy_lines,
+            _UNKNOWN.metastatic_her2_lines,
+            _UNKNOWN.metastatic_endocrine_lines,
             Fact("unknown"),
             Fact("unknown"),
             (),
@@ -135,30 +135,30 @@ def build_profile(
             thresholds=thresholds,
             ctx=ctx,
         ),
-        profile.menopausal_status,
+        _UNKNOWN.menopausal_status,
     )
     # biomarkers and endocrine resistance beyond the seed documents (cds/profile/biomarkers.py, resistance.py)
     no_genes: dict[str, Fact[GeneStatus]] = {}
     genes = _safe(ctx, "pik3ca_status", lambda: derive_genes(observations, ctx), no_genes)
-    cps = _safe(ctx, "pd_l1_cps", lambda: derive_pd_l1_cps(observations, ctx), profile.pd_l1_cps)
+    cps = _safe(ctx, "pd_l1_cps", lambda: derive_pd_l1_cps(observations, ctx), _UNKNOWN.pd_l1_cps)
     ultralow = _safe(
         ctx,
         "her2_ultralow",
         lambda: derive_her2_ultralow(observations, receptors.her2_ihc, receptors.her2_status, ctx),
-        profile.her2_ultralow,
+        _UNKNOWN.her2_ultralow,
     )
     resistance = _safe(
         ctx,
         "endocrine_resistance",
         lambda: derive_endocrine_resistance(meds, ctx, metastatic_since=disease.metastatic_since),
-        profile.endocrine_resistance,
+        _UNKNOWN.endocrine_resistance,
     )
-    return replace(
-        profile,
-        pik3ca_status=genes.get("pik3ca", profile.pik3ca_status),
-        akt1_status=genes.get("akt1", profile.akt1_status),
-        pten_status=genes.get("pten", profile.pten_status),
-        esr1_status=genes.get("esr1", profile.esr1_status),
+    return PatientProfile(
+        patient_id=patient_id,
+        pik3ca_status=genes.get("pik3ca", _UNKNOWN.pik3ca_status),
+        akt1_status=genes.get("akt1", _UNKNOWN.akt1_status),
+        pten_status=genes.get("pten", _UNKNOWN.pten_status),
+        esr1_status=genes.get("esr1", _UNKNOWN.esr1_status),
         pd_l1_cps=cps,
         her2_ultralow=ultralow,
         endocrine_resistance=resistance,

@@ -293,14 +293,6 @@ def _classify(ctx: Context, cc: Any) -> tuple[str, str] | None:
 def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
     code = getattr(obs, "code", None)
     kind = _classify(ctx, code)
-    when = observation_date(obs)
-    out: list[Reading] = []
-    name = label(code)
-    val = value_of(obs)
-
-    def add(marker: str, value: str, how: str) -> None:
-        out.append(Reading(marker, value, when, evidence(obs, when, f"{name}: {how}"), how))
-
     # components (MII: % cells and intensity as components; panels with ER and PR components)
     comp_status: dict[str, tuple[str, str]] = {}
     for comp in components(obs):
@@ -312,6 +304,16 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
             got = receptor_value(ctx, value_of(comp), percent_test=sub == "percent")
             if got is not None:
                 comp_status[marker] = got
+    if kind is None and not comp_status:
+        return []  # not a receptor result
+    when = observation_date(obs)
+    out: list[Reading] = []
+    name = label(code)
+    val = value_of(obs)
+
+    def add(marker: str, value: str, how: str) -> None:
+        out.append(Reading(marker, value, when, evidence(obs, when, f"{name}: {how}"), how))
+
     if kind is None:
         for marker, (value, how) in comp_status.items():
             add(marker, value, how)
