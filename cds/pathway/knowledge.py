@@ -17,6 +17,7 @@ from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology
 from cds.pathway.conditions import Condition, compile_conditions
 from cds.pathway.ids import rule_key
+from cds.pathway.render import CardTemplate, card_template
 from cds.pathway.rules import OverrideReason, Rule, Text
 
 
@@ -54,6 +55,7 @@ class Knowledge:
     all_rules: Mapping[str, Rule]  # every rule by id, including draft and retired
     terminology: Terminology
     rule_by_key: Mapping[str, str]  # card-uuid key -> rule id
+    cards: Mapping[str, CardTemplate]  # active rule id -> what its card says whatever the patient
 
     def rule_for_card(self, card_uuid_key: str | None) -> str | None:
         return self.rule_by_key.get(card_uuid_key) if card_uuid_key else None
@@ -138,4 +140,5 @@ def load_knowledge(directory: Path) -> Knowledge:
         by_id[rule.id] = rule
         by_key[key] = rule.id
     active = tuple(item for item in compiled if item.rule.status == "active")
-    return Knowledge(service, active, by_id, terminology, by_key)
+    cards = {item.rule.id: card_template(item, service) for item in active}
+    return Knowledge(service, active, by_id, terminology, by_key, cards)

@@ -1,20 +1,32 @@
-"""Turn a matched rule into a CDS Hooks card (a plain dict, serialised once with orjson).
+"""Turn matched rules into CDS Hooks cards (plain dicts, serialised once with orjson).
 
 All wording comes from the rule file or cards/service.yaml. Patient-derived text is escaped: clients
 such as the CDS Hooks Sandbox render card detail as Markdown *with raw HTML*.
+
+What a card says whatever the patient is built once per rule when the knowledge loads
+(``CardTemplate``). A call only formats the patient's facts and data issues, each fact once however
+many cards list it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from cds.pathway.ids import card_uuid
-from cds.pathway.knowledge import CompiledRule, Knowledge
+from cds.pathway.rules import OrderSuggestion
 from cds.profile.model import FIELDS, Fact, PatientProfile
+
+if TYPE_CHECKING:
+    from cds.pathway.knowledge import CompiledRule, Knowledge, ServiceText
 
 _MD_SPECIAL = str.maketrans(
     {c: f"\\{c}" for c in "\\`*_{}[]()#+!|~"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 )
+_RANK = {"critical": 0, "warning": 1, "info": 2}  # cards are listed most urgent first
+_EVIDENCE_SHOWN = 6  # per fact; more are counted, not listed
 
 
 def escape_md(text: str) -> str:
@@ -35,82 +47,123 @@ def _fact_line(name: str, fact: Fact[object]) -> str:
     line = f"- **{label}**: {escape_md(describe_value(fact.value))}"
     if fact.note:
         line += f" ({escape_md(fact.note)})"
-    for ev in fact.evidence[:6]:
+    for ev in fact.evidence[:_EVIDENCE_SHOWN]:
         when = f", {escape_md(ev.date)}" if ev.date else ""
         line += f"\n  - {escape_md(ev.text)} ({escape_md(ev.reference)}{when})"
-    if len(fact.evidence) > 6:
-        line += f"\n  - … and {len(fact.evidence) - 6} more"
+    if len(fact.evidence) > _EVIDENCE_SHOWN:
+        line += f"\n  - … and {len(fact.evidence) - _EVIDENCE_SHOWN} more"
     return line
 
 
-def _detail(item: CompiledRule, profile: PatientProfile, knowledge: Knowledge) -> str:
-    rule, text = item.rule, knowledge.service
-    parts = [rule.card.detail.strip(), f"**{text.why_heading}**"]
-    parts.append("\n".join(_fact_line(name, profile.fact(name)) for name in item.fields))
-    topics = set(item.fields) | {"data"}
-    issues = [i for i in profile.issues if i.topic in topics]
-    if issues:
-        parts.append(f"**{text.data_issues_heading}**")
-        parts.append("\n".join(f"- {escape_md(i.message)}" for i in issues))
-    if rule.evidence.beyond_seed_documents:
-        trials = f" ({', '.join(rule.evidence.trials)})" if rule.evidence.trials else ""
-        parts.append(f"*{text.beyond_seed_notice}*{trials}")
-    if rule.evidence.unverified:
-        parts.append(f"**{text.unverified_heading}**")
-        parts.append("\n".join(f"- {u}" for u in rule.evidence.unverified))
-    parts.append(f"**{text.sources_heading}**")
-    parts.append("\n".join(f"- [{s.label}]({s.url})" for s in rule.sources))
-    parts.append(f"_{text.disclaimer}_")
-    return "\n\n".join(parts)
+@dataclass(frozen=True, slots=True)
+class _PatientLines:
+    """One call's escaped patient text: the fact line of each field a card lists, and the data issues."""
+
+    facts: dict[str, str]
+    issues: list[tuple[str, str]]  # (topic, line)
+
+    @classmethod
+    def of(cls, profile: PatientProfile, names: Iterable[str]) -> _PatientLines:
+        lines = {name: _fact_line(name, profile.fact(name)) for name in names}
+        return cls(lines, [(issue.topic, f"- {escape_md(issue.message)}") for issue in profile.issues])
 
 
-def _suggestions(item: CompiledRule, patient_id: str) -> list[dict[str, Any]]:
-    out = []
-    for s in item.rule.suggestions:
+@dataclass(frozen=True, slots=True)
+class CardTemplate:
+    """A rule's card without the patient: everything here comes from the rule and service.yaml."""
+
+    rule_id: str
+    rank: int  # position of the indicator in _RANK
+    summary: str
+    indicator: str
+    fields: tuple[str, ...]  # the facts listed under the "why" heading, in order
+    issue_topics: frozenset[str]  # the data issues shown: those on the card's fields, and general ones
+    detail_head: str  # the rule's detail text and the "why" heading
+    issues_heading: str  # between the facts and the data issues, when there are any
+    detail_tail: str  # beyond-seed notice, statements still unverified, sources and disclaimer
+    # The card members that depend on the rule alone: shared by all its cards, so never changed.
+    source: dict[str, Any]
+    links: list[dict[str, str]]
+    override_reasons: list[dict[str, str]]
+    suggestions: tuple[OrderSuggestion, ...]
+
+    def render(self, patient: _PatientLines, patient_id: str) -> dict[str, Any]:
+        """The card for one call: new except for the rule's source, links and override reasons."""
+        facts = "\n".join(map(patient.facts.__getitem__, self.fields))
+        shown = [line for topic, line in patient.issues if topic in self.issue_topics]
+        issues = self.issues_heading + "\n".join(shown) if shown else ""
+        card: dict[str, Any] = {
+            "uuid": card_uuid(self.rule_id),
+            "summary": self.summary,
+            "indicator": self.indicator,
+            "detail": f"{self.detail_head}{facts}{issues}{self.detail_tail}",
+            "source": self.source,
+            "links": self.links,
+            "overrideReasons": self.override_reasons,
+        }
+        if self.suggestions:
+            card["suggestions"] = [self._suggestion(s, patient_id) for s in self.suggestions]
+            card["selectionBehavior"] = "any"
+        return card
+
+    def _suggestion(self, s: OrderSuggestion, patient_id: str) -> dict[str, Any]:
         resource = {
             "resourceType": "ServiceRequest",
             "status": "draft",
             "intent": "proposal",
-            "code": {"coding": [{"system": str(s.code_system), "code": s.code, "display": s.display}]},
+            "code": {"coding": [{"system": s.code_system, "code": s.code, "display": s.display}]},
             "subject": {"reference": f"Patient/{patient_id}"},
         }
-        out.append(
-            {
-                "label": s.label,
-                "uuid": card_uuid(item.rule.id),
-                "actions": [{"type": "create", "description": s.label, "resource": resource}],
-            }
-        )
-    return out
+        return {
+            "label": s.label,
+            "uuid": card_uuid(self.rule_id),
+            "actions": [{"type": "create", "description": s.label, "resource": resource}],
+        }
 
 
-def render_card(item: CompiledRule, profile: PatientProfile, knowledge: Knowledge) -> dict[str, Any]:
-    rule = item.rule
+def card_template(item: CompiledRule, text: ServiceText) -> CardTemplate:
+    rule, evidence = item.rule, item.rule.evidence
+    tail = []
+    if evidence.beyond_seed_documents:
+        trials = f" ({', '.join(evidence.trials)})" if evidence.trials else ""
+        tail.append(f"*{text.beyond_seed_notice}*{trials}")
+    if evidence.unverified:
+        tail.append(f"**{text.unverified_heading}**")
+        tail.append("\n".join(f"- {u}" for u in evidence.unverified))
+    tail.append(f"**{text.sources_heading}**")
+    tail.append("\n".join(f"- [{s.label}]({s.url})" for s in rule.sources))
+    tail.append(f"_{text.disclaimer}_")
     first = rule.sources[0]
-    reasons = rule.override_reasons or knowledge.service.default_override_reasons
-    card: dict[str, Any] = {
-        "uuid": card_uuid(rule.id),
-        "summary": rule.card.summary,
-        "indicator": rule.card.indicator,
-        "detail": _detail(item, profile, knowledge),
-        "source": {
+    reasons = rule.override_reasons or text.default_override_reasons
+    return CardTemplate(
+        rule_id=rule.id,
+        rank=_RANK[rule.card.indicator],
+        summary=rule.card.summary,
+        indicator=rule.card.indicator,
+        fields=item.fields,
+        issue_topics=frozenset(item.fields) | {"data"},
+        detail_head=f"{rule.card.detail.strip()}\n\n**{text.why_heading}**\n\n",
+        issues_heading=f"\n\n**{text.data_issues_heading}**\n\n",
+        detail_tail="\n\n" + "\n\n".join(tail),
+        source={
             "label": first.label,
-            "url": str(first.url),
+            "url": first.url,
             "topic": {"system": "urn:cds-mbc:rule", "code": rule.id, "display": rule.title},
         },
-        "links": [{"label": s.label, "url": str(s.url), "type": "absolute"} for s in rule.sources],
-        "overrideReasons": [{"code": r.code, "system": str(r.system), "display": r.display} for r in reasons],
-    }
-    suggestions = _suggestions(item, profile.patient_id)
-    if suggestions:
-        card["suggestions"] = suggestions
-        card["selectionBehavior"] = "any"
-    return card
+        links=[{"label": s.label, "url": s.url, "type": "absolute"} for s in rule.sources],
+        override_reasons=[{"code": r.code, "system": r.system, "display": r.display} for r in reasons],
+        suggestions=tuple(rule.suggestions),
+    )
 
 
 def render_cards(
     items: list[CompiledRule], profile: PatientProfile, knowledge: Knowledge
 ) -> list[dict[str, Any]]:
-    order = {"critical": 0, "warning": 1, "info": 2}
-    cards = [render_card(item, profile, knowledge) for item in items]
-    return sorted(cards, key=lambda c: order[c["indicator"]])
+    """The cards of the matched rules, most urgent first.
+
+    Read-only: a card's ``source``, ``links`` and ``overrideReasons`` are the rule's own objects, shared
+    by every card of that rule (the route only reads the rule id and serialises the cards).
+    """
+    templates = sorted((knowledge.cards[item.rule.id] for item in items), key=attrgetter("rank"))
+    patient = _PatientLines.of(profile, dict.fromkeys(name for t in templates for name in t.fields))
+    return [template.render(patient, profile.patient_id) for template in templates]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import uuid
 from pathlib import Path
@@ -15,7 +16,7 @@ from cds.pathway.engine import evaluate
 from cds.pathway.ids import card_uuid, key_of, rule_key
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.render import escape_md, render_cards
-from cds.profile.model import Evidence, Fact, PatientProfile
+from cds.profile.model import DataIssue, Evidence, Fact, PatientProfile
 from cds.settings import default_knowledge_dir
 
 SOURCE = [
@@ -212,6 +213,76 @@ def test_card_uuids_are_unique_and_carry_the_rule_key() -> None:
 def test_escape_md_neutralises_links_and_html() -> None:
     assert escape_md("[click](javascript:x)") == "\\[click\\]\\(javascript:x\\)"
     assert escape_md("a & b") == "a &amp; b"
+
+
+def _er_positive(patient_id: str, reference: str) -> PatientProfile:
+    evidence = (Evidence(reference, "2025-09-12", "ER: Positive [90%]"),)
+    return dataclasses.replace(metastatic(er_status=Fact("positive", evidence)), patient_id=patient_id)
+
+
+def test_each_call_shows_its_own_patient_and_fresh_uuids(tmp_path: Path) -> None:
+    kb = knowledge_with(
+        tmp_path,
+        rule("er-pos", {"er_status": "positive"}),
+        rule("er-pos-metastatic", {"er_status": "positive", "metastatic": "yes"}),
+    )
+    first, second = _er_positive("p1", "Observation/er-1"), _er_positive("p2", "Observation/er-2")
+    first_cards = render_cards(evaluate(first, kb), first, kb)
+    second_cards = render_cards(evaluate(second, kb), second, kb)
+    assert len(first_cards) == len(second_cards) == 2
+    for mine, theirs in zip(first_cards, second_cards, strict=True):
+        assert "Observation/er-1" in mine["detail"] and "Observation/er-1" not in theirs["detail"]
+        assert "Observation/er-2" in theirs["detail"]
+        assert mine["uuid"] != theirs["uuid"]
+    er_line = (
+        "- **Estrogen receptor (ER)**: positive\n  - ER: Positive \\[90%\\] (Observation/er-1, 2025-09-12)"
+    )
+    assert all(er_line in card["detail"] for card in first_cards)  # one fact, listed the same by both
+    assert len({card["uuid"] for card in first_cards}) == 2
+
+
+def test_data_issues_show_escaped_on_the_cards_they_concern(tmp_path: Path) -> None:
+    kb = knowledge_with(
+        tmp_path,
+        rule("er-pos", {"er_status": "positive"}),
+        rule("visceral", {"visceral_metastases": "yes"}),
+    )
+    issues = (
+        DataIssue("er_status", "conflicting", "ER <b>positive</b> and negative"),
+        DataIssue("data", "truncated", "Only the first 2 pages were read."),
+    )
+    profile = dataclasses.replace(metastatic(er_status="positive", visceral_metastases="yes"), issues=issues)
+    details = {
+        c["source"]["topic"]["code"]: c["detail"] for c in render_cards(evaluate(profile, kb), profile, kb)
+    }
+    heading = f"**{kb.service.data_issues_heading}**"
+    assert "- ER &lt;b&gt;positive&lt;/b&gt; and negative" in details["er-pos"]
+    assert "ER &lt;b&gt;" not in details["visceral"]
+    assert all(heading in d and "- Only the first 2 pages were read." in d for d in details.values())
+
+
+def test_cards_follow_the_knowledge_base_they_were_loaded_from(tmp_path: Path) -> None:
+    old = knowledge_with(tmp_path, rule("er-pos", {"er_status": "positive"}))
+    service = yaml.safe_load((tmp_path / "service.yaml").read_text())
+    service["why_heading"] = "What the record says"
+    (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
+    (tmp_path / "rules" / "er-pos.yaml").write_text(
+        yaml.safe_dump(
+            rule(
+                "er-pos",
+                {"er_status": "positive"},
+                card={"summary": "Consider the new words", "indicator": "warning", "detail": "New detail."},
+            )
+        )
+    )
+    new = load_knowledge(tmp_path)
+    profile = metastatic(er_status="positive")
+    [before] = render_cards(evaluate(profile, old), profile, old)
+    [after] = render_cards(evaluate(profile, new), profile, new)
+    assert before["summary"] == "Consider er-pos" and "Detail from the rule file." in before["detail"]
+    assert f"**{old.service.why_heading}**" in before["detail"]
+    assert after["summary"] == "Consider the new words" and after["indicator"] == "warning"
+    assert after["detail"].startswith("New detail.\n\n**What the record says**")
 
 
 def test_yes_and_no_in_rule_files_stay_words(tmp_path: Path) -> None:
