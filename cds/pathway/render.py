@@ -5,7 +5,7 @@ such as the CDS Hooks Sandbox render card detail as Markdown *with raw HTML*.
 
 What a card says whatever the patient is built once per rule when the knowledge loads
 (``CardTemplate``). A call only formats the patient's facts and data issues, each fact once however
-many cards list it.
+many cards list it, and escapes all of that text together.
 """
 
 from __future__ import annotations
@@ -17,14 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 from cds.pathway.ids import card_uuid
 from cds.pathway.rules import OrderSuggestion
-from cds.profile.model import FIELDS, Fact, PatientProfile
+from cds.profile.model import FIELDS, PatientProfile
 
 if TYPE_CHECKING:
     from cds.pathway.knowledge import CompiledRule, Knowledge, ServiceText
 
-_MD_SPECIAL = str.maketrans(
-    {c: f"\\{c}" for c in "\\`*_{}[]()#+!|~"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# The backslash first, and & before < and >, so no replacement is itself replaced by a later one.
+_ESCAPES = (
+    ("\\", "\\\\"),
+    *((c, f"\\{c}") for c in "`*_{}[]()#+!|~"),
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
 )
+_MD_SPECIAL = str.maketrans(dict(_ESCAPES))
+# Every whitespace character but the space and the newline (none lies above U+3000).
+_OTHER_SPACES = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
 _RANK = {"critical": 0, "warning": 1, "info": 2}  # cards are listed most urgent first
 _EVIDENCE_SHOWN = 6  # per fact; more are counted, not listed
 
@@ -34,25 +42,33 @@ def escape_md(text: str) -> str:
     return " ".join(text.split()).translate(_MD_SPECIAL)
 
 
+def escape_all(texts: list[str]) -> list[str]:
+    """``[escape_md(t) for t in texts]``, done on the texts joined by newlines.
+
+    One ``str.replace`` per special character over the join costs far less than a call per text (a
+    call's facts hold some fifty short texts). That is exact when no text needs its spacing collapsed
+    (checked on the join, its newlines read as spaces) and none holds a newline (checked by the count).
+    Otherwise, which is rare (an empty text counts), each text is escaped on its own.
+    """
+    joined = "\n".join(texts)
+    spaced = joined.replace("\n", " ")
+    if spaced.startswith(" ") or spaced.endswith(" ") or "  " in spaced:
+        return [escape_md(text) for text in texts]
+    if any(space in joined for space in _OTHER_SPACES):
+        return [escape_md(text) for text in texts]
+    for char, escaped in _ESCAPES:
+        if char in joined:
+            joined = joined.replace(char, escaped)
+    escaped_texts = joined.split("\n")
+    return escaped_texts if len(escaped_texts) == len(texts) else [escape_md(text) for text in texts]
+
+
 def describe_value(value: object) -> str:
     if isinstance(value, frozenset):
         return ", ".join(sorted(str(v).replace("_", " ") for v in value)) or "none recorded"
     if value is None:
         return "unknown"
     return str(value).replace("_", " ")
-
-
-def _fact_line(name: str, fact: Fact[object]) -> str:
-    label = FIELDS[name].label or name
-    line = f"- **{label}**: {escape_md(describe_value(fact.value))}"
-    if fact.note:
-        line += f" ({escape_md(fact.note)})"
-    for ev in fact.evidence[:_EVIDENCE_SHOWN]:
-        when = f", {escape_md(ev.date)}" if ev.date else ""
-        line += f"\n  - {escape_md(ev.text)} ({escape_md(ev.reference)}{when})"
-    if len(fact.evidence) > _EVIDENCE_SHOWN:
-        line += f"\n  - … and {len(fact.evidence) - _EVIDENCE_SHOWN} more"
-    return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +80,29 @@ class _PatientLines:
 
     @classmethod
     def of(cls, profile: PatientProfile, names: Iterable[str]) -> _PatientLines:
-        lines = {name: _fact_line(name, profile.fact(name)) for name in names}
-        return cls(lines, [(issue.topic, f"- {escape_md(issue.message)}") for issue in profile.issues])
+        facts = {name: profile.fact(name) for name in names}
+        texts: list[str] = []  # no empty ones: escape_all would escape them one by one
+        for fact in facts.values():
+            texts.append(describe_value(fact.value))
+            if fact.note:
+                texts.append(fact.note)
+            for ev in fact.evidence[:_EVIDENCE_SHOWN]:
+                texts += (ev.text, ev.reference, ev.date) if ev.date else (ev.text, ev.reference)
+        texts += (issue.message for issue in profile.issues)
+        safe = iter(escape_all(texts))  # read back in the order the texts went in
+        lines = {}
+        for name, fact in facts.items():
+            line = f"- **{FIELDS[name].label or name}**: {next(safe)}"
+            if fact.note:
+                line += f" ({next(safe)})"
+            for ev in fact.evidence[:_EVIDENCE_SHOWN]:
+                text, reference = next(safe), next(safe)
+                when = f", {next(safe)}" if ev.date else ""
+                line += f"\n  - {text} ({reference}{when})"
+            if len(fact.evidence) > _EVIDENCE_SHOWN:
+                line += f"\n  - … and {len(fact.evidence) - _EVIDENCE_SHOWN} more"
+            lines[name] = line
+        return cls(lines, [(issue.topic, f"- {next(safe)}") for issue in profile.issues])
 
 
 @dataclass(frozen=True, slots=True)

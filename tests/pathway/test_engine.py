@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from cds.errors import KnowledgeError
 from cds.pathway.engine import evaluate
 from cds.pathway.ids import card_uuid, key_of, rule_key
 from cds.pathway.knowledge import Knowledge, load_knowledge
-from cds.pathway.render import escape_md, render_cards
+from cds.pathway.render import escape_all, escape_md, render_cards
 from cds.profile.model import DataIssue, Evidence, Fact, PatientProfile
 from cds.settings import default_knowledge_dir
 
@@ -213,6 +216,29 @@ def test_card_uuids_are_unique_and_carry_the_rule_key() -> None:
 def test_escape_md_neutralises_links_and_html() -> None:
     assert escape_md("[click](javascript:x)") == "\\[click\\]\\(javascript:x\\)"
     assert escape_md("a & b") == "a &amp; b"
+
+
+# Texts made of whitespace of several kinds, Markdown and HTML specials, letters and anything else.
+_TOKENS = st.sampled_from(["a", "b", " ", "  ", "\n", "\t", "\xa0", "\u3000", "&", "<", "(", "\\", "_", "*"])
+_AWKWARD = st.lists(_TOKENS | st.characters(), max_size=10).map("".join)
+
+
+@given(st.lists(_AWKWARD, max_size=6))
+@example([])
+@example([""])
+@example(["a", "", "b"])
+@example([" a", "b"])
+@example(["a", "b "])
+@example(["a  b", "c"])
+@example(["a\nb", "c"])
+def test_escaping_texts_together_is_escaping_each(texts: list[str]) -> None:
+    assert escape_all(texts) == [escape_md(text) for text in texts]
+
+
+def test_escaping_texts_together_collapses_every_kind_of_whitespace() -> None:
+    for space in (c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()):
+        texts = [f"a{space}b", f"{space}c", "d"]
+        assert escape_all(texts) == [escape_md(text) for text in texts], hex(ord(space))
 
 
 def _er_positive(patient_id: str, reference: str) -> PatientProfile:
