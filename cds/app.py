@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from cds import __version__
 from cds.api import ops, routes
-from cds.api.middleware import BodyLimitMiddleware, GuardMiddleware, ObservabilityMiddleware
+from cds.api.middleware import GuardMiddleware, ObservabilityMiddleware
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import ServiceError, operation_outcome
 from cds.fhir.client import Fetcher, HttpFetcher
@@ -97,10 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # outermost last: CORS wraps everything, so errors, 413s and 500s carry CORS headers too
-    app.add_middleware(GuardMiddleware)
+    # outermost last: CORS wraps the guard, so errors, 413s and 500s carry CORS headers too
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
+        GuardMiddleware, max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
     )
     app.add_middleware(
         CORSMiddleware,

@@ -1,17 +1,19 @@
-"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request), one layer each side of CORS.
 
-- ``BodyLimitMiddleware``: 413 beyond CDS_MAX_BODY_BYTES, by Content-Length or while streaming;
-  408 when the body is not complete within ``body_timeout_s`` (slow clients).
-- ``GuardMiddleware``: any unexpected exception becomes a 500 OperationOutcome *inside* CORS, so
-  even that answer carries CORS headers; security headers on every response.
+- ``ObservabilityMiddleware``, outermost: the request id (X-Request-Id on every answer, CORS preflights
+  included, and on every log line) and the latency histogram.
+- ``GuardMiddleware``, inside CORS so that its own answers carry CORS headers too: 413 beyond
+  CDS_MAX_BODY_BYTES (by Content-Length or while streaming), 408 when the body is not complete within
+  CDS_BODY_TIMEOUT_S (slow clients), any unexpected exception as a 500 OperationOutcome, and the
+  security headers on every response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-import uuid
 
 import orjson
 from starlette.requests import ClientDisconnect
@@ -49,7 +51,7 @@ async def send_json(send: Send, status: int, body: object, *, close: bool = Fals
 
 
 class _BodyRefused(Exception):
-    """Raised from ``receive`` when the body is too large or too slow; answered by BodyLimitMiddleware."""
+    """Raised from ``receive`` when the body is too large or too slow; answered by GuardMiddleware."""
 
     def __init__(self, status: int, outcome: dict[str, object]) -> None:
         super().__init__(status)
@@ -60,14 +62,14 @@ class _BodyRefused(Exception):
 DEFAULT_BODY_TIMEOUT_S = 20.0
 
 
-class BodyLimitMiddleware:
-    """413 beyond ``max_bytes``; 408 when the whole body has not arrived ``body_timeout_s`` after the
+class GuardMiddleware:
+    """The request's limits, the last-resort 500 and the security headers: one wrapper each way.
+
+    413 beyond ``max_bytes``; 408 when the whole body has not arrived ``body_timeout_s`` after the
     request started (a client trickling a body would otherwise hold a connection and a request forever).
     """
 
-    def __init__(
-        self, app: ASGIApp, max_bytes: int, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
-    ) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.body_timeout_s = body_timeout_s
@@ -82,20 +84,24 @@ class BodyLimitMiddleware:
         )
         return _BodyRefused(408, outcome)
 
+    def _declared_too_large(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    if int(value) > self.max_bytes:
+                        return True
+                except ValueError:
+                    continue
+        return False
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    refused = self._too_large()
-                    await send_json(send, refused.status, refused.outcome, close=True)
-                    return
+        if self._declared_too_large(scope):
+            refused = self._too_large()
+            await send_json(send, refused.status, refused.outcome, close=True)
+            return
         seen = 0
         body_done = False
         started = False
@@ -119,29 +125,6 @@ class BodyLimitMiddleware:
                 body_done = True
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyRefused as refused:
-            if not started:
-                await send_json(send, refused.status, refused.outcome, close=True)
-
-
-class GuardMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
         async def secured_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
@@ -150,9 +133,10 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, secured_send)
-        except _BodyRefused:
-            raise
+            await self.app(scope, limited_receive, secured_send)
+        except _BodyRefused as refused:
+            if not started:
+                await send_json(send, refused.status, refused.outcome, close=True)
         except ClientDisconnect:  # the caller went away mid-request: nobody to answer, nothing wrong here
             log.info("client disconnected during %s %s", scope.get("method"), scope.get("path"))
         except Exception:  # the one place every unexpected failure is turned into an answer
@@ -174,7 +158,7 @@ def _request_id(scope: Scope) -> str:
             text: str = value.decode("latin-1")
             if 0 < len(text) <= 64 and set(text) <= _REQUEST_ID_OK:
                 return text
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class ObservabilityMiddleware:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from cds.api.middleware import SECURITY_HEADERS, BodyLimitMiddleware
+from cds.api.middleware import SECURITY_HEADERS, GuardMiddleware
 from tests.conftest import SERVICE_PATH, hook_request
 
 EXPECTED_HEADERS = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
@@ -101,7 +101,7 @@ def chunk(data: bytes, more: bool) -> Message:
 
 
 def test_a_trickled_body_gets_408_at_the_deadline() -> None:
-    app = BodyLimitMiddleware(echo_length, max_bytes=10_000, body_timeout_s=0.3)
+    app = GuardMiddleware(echo_length, max_bytes=10_000, body_timeout_s=0.3)
     started = time.monotonic()
     sent = run(app, [(0, chunk(b"{", True)), (0.1, chunk(b" ", True)), (0.1, chunk(b" ", True))])
     elapsed = time.monotonic() - started
@@ -114,7 +114,7 @@ def test_a_trickled_body_gets_408_at_the_deadline() -> None:
 
 
 def test_a_body_that_arrives_in_time_is_served() -> None:
-    app = BodyLimitMiddleware(echo_length, max_bytes=10_000, body_timeout_s=1.0)
+    app = GuardMiddleware(echo_length, max_bytes=10_000, body_timeout_s=1.0)
     sent = run(app, [(0, chunk(b"ab", True)), (0.05, chunk(b"cd", True)), (0.05, chunk(b"e", False))])
     assert sent[0]["status"] == 200
     assert orjson.loads(sent[1]["body"]) == {"length": 5}
@@ -126,13 +126,13 @@ def test_waiting_for_a_disconnect_after_the_body_is_not_limited() -> None:
         message = await receive()  # e.g. a streaming response watching for the client leaving
         await JSONResponse({"after": message["type"]})(scope, receive, send)
 
-    app = BodyLimitMiddleware(waits_for_disconnect, max_bytes=10_000, body_timeout_s=0.2)
+    app = GuardMiddleware(waits_for_disconnect, max_bytes=10_000, body_timeout_s=0.2)
     sent = run(app, [(0, chunk(b"x", False)), (0.4, {"type": "http.disconnect"})])
     assert sent[0]["status"] == 200
 
 
 def test_streaming_over_the_limit_is_413() -> None:
-    app = BodyLimitMiddleware(echo_length, max_bytes=10, body_timeout_s=5)
+    app = GuardMiddleware(echo_length, max_bytes=10, body_timeout_s=5)
     sent = run(app, [(0, chunk(b"x" * 8, True)), (0, chunk(b"x" * 8, False))])
     assert sent[0]["status"] == 413
 
