@@ -8,6 +8,7 @@ exception. Ordering treats a partial date as the first day of its period.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 DateKey = tuple[int, int, int]
@@ -16,15 +17,19 @@ NO_DATE: DateKey = (0, 0, 0)
 
 def fhir_date(value: Any) -> str | None:
     """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
-    if value is None:
-        return None
+    if isinstance(value, str):
+        return _from_text(value.strip()[:10])
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if not isinstance(value, str):
-        return None
-    text = value.strip()[:10]
+    return None
+
+
+# Several topics read the same resource's date, and sorting asks for the same dates again and again:
+# both parsers remember their answers (pure functions of at most 10 characters; bounded caches).
+@lru_cache(maxsize=8192)
+def _from_text(text: str) -> str | None:
     parts = text.split("-")
     if not parts or not parts[0].isdigit() or len(parts[0]) != 4:
         return None
@@ -56,8 +61,9 @@ def _key(parts: list[str]) -> DateKey | None:
     return (y, m, d)
 
 
+@lru_cache(maxsize=8192)
 def date_key(value: str | None) -> DateKey:
-    """Sort key; undated sorts first (oldest)."""
+    """Sort key for a ``fhir_date`` value; undated sorts first (oldest)."""
     if not value:
         return NO_DATE
     return _key(value.split("-")) or NO_DATE
@@ -80,7 +86,7 @@ def is_partial(value: str | None) -> bool:
 def first_date(*values: Any) -> str | None:
     """The first readable date among the candidates (in the order FHIR prefers them)."""
     for value in values:
-        got = fhir_date(value)
+        got = fhir_date(value) if value is not None else None
         if got:
             return got
     return None
