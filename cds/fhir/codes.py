@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -36,7 +36,8 @@ _ROLES: frozenset[str] = frozenset({"test", "value", "condition", "finding", "pr
 
 #: One coding as matching reads it: (system, code, display).
 Coding = tuple[str | None, str | None, str | None]
-#: A CodeableConcept as matching reads it (its codings and text), and whether text may match.
+#: A CodeableConcept as matching reads it: its codings and text (and, for one match, by_text).
+_ConceptKey = tuple[tuple[Coding, ...], str | None]
 _MatchKey = tuple[tuple[Coding, ...], str | None, bool]
 
 #: YAML system names and the URIs they stand for (for documentation and exact lookup).
@@ -244,10 +245,7 @@ class CodeList:
         except KeyError:
             pass
         hit = self._match(*key)
-        if _chars(key) <= _MATCH_KEY_MAX_CHARS:
-            if len(self._matches) >= _MATCH_CACHE_MAX:
-                self._matches.clear()  # full (unusual codes, or hostile input): start again
-            self._matches[key] = hit
+        _remember(self._matches, key, hit)
         return hit
 
     def _match(self, codings: tuple[Coding, ...], text: str | None, by_text: bool) -> Match | None:
@@ -297,6 +295,10 @@ class Terminology:
     medication_keywords: frozenset[str] = frozenset()
     _text_cache: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
     _med_text_cache: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+    # concept -> the code lists it matches (bounded like CodeList's remembered matches)
+    _lists_matching: dict[_ConceptKey, frozenset[str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     # --- loading ----------------------------------------------------------------------------------
     @classmethod
@@ -367,6 +369,16 @@ class Terminology:
     # --- lookups ----------------------------------------------------------------------------------
     def codes(self, name: str) -> CodeList:
         return self.lists[name]
+
+    def lists_matching(self, codings: Iterable[Coding], text: str | None) -> frozenset[str]:
+        """Names of the code lists a concept matches, by code or text (remembered per concept, so a
+        test code seen before is sorted to its topics with one lookup)."""
+        key = (tuple(codings), text)
+        hit = self._lists_matching.get(key)
+        if hit is None:
+            hit = frozenset(name for name, codes in self.lists.items() if codes.match(*key) is not None)
+            _remember(self._lists_matching, key, hit)
+        return hit
 
     def drug_classes(self) -> frozenset[str]:
         return self.drug_class_names
@@ -517,9 +529,19 @@ REQUIRED_LISTS: tuple[str, ...] = (
 )
 
 
-def _chars(key: _MatchKey) -> int:
-    codings, text, _ = key
-    return sum(len(part) for coding in codings for part in coding if part) + len(text or "")
+_K = TypeVar("_K", _ConceptKey, _MatchKey)
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Keep what a concept matched, unless the concept is long; a full cache starts again."""
+    codings, text = key[0], key[1]
+    size = sum(len(part) for coding in codings for part in coding if part) + len(text or "")
+    if size > _MATCH_KEY_MAX_CHARS:
+        return
+    if len(cache) >= _MATCH_CACHE_MAX:
+        cache.clear()  # unusual codes, or hostile input
+    cache[key] = value
 
 
 # --- parsing --------------------------------------------------------------------------------------

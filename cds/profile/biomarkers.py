@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cds.profile.common import (
     Context,
+    Observations,
     Value,
     cc_text,
     codings,
@@ -42,7 +42,6 @@ from cds.profile.common import (
     interpretations,
     label,
     observation_date,
-    observation_usable,
     ref,
     value_of,
 )
@@ -183,12 +182,10 @@ def _gene_test(
     return None
 
 
-def derive_genes(observations: Sequence[Any], ctx: Context) -> dict[str, Fact[GeneStatus]]:
+def derive_genes(observations: Observations, ctx: Context) -> dict[str, Fact[GeneStatus]]:
     """``{gene: Fact}`` for PIK3CA, AKT1, PTEN and ESR1."""
     results: list[_GeneResult] = []
-    for obs in observations:
-        if not observation_usable(obs):
-            continue
+    for obs in observations.coded("variant-tests", *GENES):
         code = getattr(obs, "code", None)
         if ctx.match("variant-tests", code, by_text=False) is not None:
             got = _variant(ctx, obs, observation_date(obs), label(code))
@@ -234,11 +231,9 @@ def _cps_number(number: float, comparator: str | None) -> int | None:
     return math.floor(number)
 
 
-def derive_pd_l1_cps(observations: Sequence[Any], ctx: Context) -> Fact[int | None]:
+def derive_pd_l1_cps(observations: Observations, ctx: Context) -> Fact[int | None]:
     found: list[tuple[str | None, int, Evidence]] = []
-    for obs in observations:
-        if not observation_usable(obs):
-            continue
+    for obs in observations.coded("pd-l1-tests"):
         code = getattr(obs, "code", None)
         test = ctx.match("pd-l1-tests", code)
         if test is None or test.value not in ("22c3", "unspecified"):
@@ -326,15 +321,11 @@ def _membrane(ctx: Context, obs: Any) -> tuple[str, str] | None:
 
 
 def derive_her2_ultralow(
-    observations: Sequence[Any], her2_ihc: Fact[Her2Ihc], her2_status: Fact[Her2Status], ctx: Context
+    observations: Observations, her2_ihc: Fact[Her2Ihc], her2_status: Fact[Her2Status], ctx: Context
 ) -> Fact[YesNoUnknown]:
     if her2_ihc.value in ("1+", "2+", "3+") or her2_status.value == "positive":
         return Fact("no", her2_ihc.evidence or her2_status.evidence, "not HER2 IHC 0")
-    her2_obs = {
-        ref(o): o
-        for o in observations
-        if observation_usable(o) and ctx.match("her2-ihc-tests", getattr(o, "code", None)) is not None
-    }
+    her2_obs = {ref(o): o for o in observations.coded("her2-ihc-tests")}
     if her2_ihc.value == "0":
         refs = [e.reference for e in her2_ihc.evidence]
     elif her2_status.value == "negative":  # no score: a HER2 status reported as "ultralow" (MII) counts

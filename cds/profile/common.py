@@ -45,11 +45,56 @@ class Context:
         """What the CodeableConcept ``cc`` matches in the code list ``name`` (None for no concept)."""
         if cc is None:
             return None
+        _, cc_codings, text = self._read(cc)
+        return self.terminology.lists[name].match(cc_codings, text, by_text=by_text)
+
+    def lists_matching(self, cc: Any) -> frozenset[str]:
+        """Names of the code lists the CodeableConcept ``cc`` matches, by code or text."""
+        if cc is None:
+            return frozenset()
+        _, cc_codings, text = self._read(cc)
+        return self.terminology.lists_matching(cc_codings, text)
+
+    def _read(self, cc: Any) -> tuple[Any, tuple[Coding, ...], str | None]:
         read = self._concepts.get(id(cc))
         if read is None:
             read = self._concepts[id(cc)] = (cc, codings(cc), cc_text(cc))
-        _, cc_codings, text = read
-        return self.terminology.codes(name).match(cc_codings, text, by_text=by_text)
+        return read
+
+
+class Observations:
+    """A call's usable Observations (not entered-in-error or cancelled), in the order received, with the
+    code lists their code matches: each topic reads only the Observations coded in its own lists (and
+    still checks each one itself) instead of matching all of them against its lists.
+
+    Built on first use, inside a topic, so odd data fails that topic as before, not the whole call.
+    """
+
+    def __init__(self, observations: Sequence[Any], ctx: Context) -> None:
+        self._observations = observations
+        self._ctx = ctx
+        self._coded: list[tuple[Any, frozenset[str]]] | None = None
+
+    def coded(self, *lists: str, in_components: bool = False) -> list[Any]:
+        """Those whose code (or, with ``in_components``, a component's code) matches one of ``lists``."""
+        if self._coded is None:
+            self._coded = [
+                (obs, self._ctx.lists_matching(getattr(obs, "code", None)))
+                for obs in self._observations
+                if observation_usable(obs)
+            ]
+        wanted = frozenset(lists)
+        return [
+            obs
+            for obs, code_lists in self._coded
+            if not wanted.isdisjoint(code_lists) or (in_components and self._component_coded(obs, wanted))
+        ]
+
+    def _component_coded(self, obs: Any, wanted: frozenset[str]) -> bool:
+        return any(
+            not wanted.isdisjoint(self._ctx.lists_matching(getattr(comp, "code", None)))
+            for comp in components(obs)
+        )
 
 
 def rtype(resource: Any) -> str:

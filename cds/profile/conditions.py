@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from cds.profile.common import (
     Context,
+    Observations,
     codings,
     condition_current,
     condition_date,
@@ -34,7 +35,6 @@ from cds.profile.common import (
     evidence,
     label,
     observation_date,
-    observation_usable,
     ref,
     value_of,
 )
@@ -120,7 +120,7 @@ def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | No
     return parse_m(text)
 
 
-def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context) -> DiseaseFacts:
+def derive_disease(conditions: Sequence[Any], observations: Observations, ctx: Context) -> DiseaseFacts:
     breast_ev: list[Evidence] = []
     examined = 0
     other_cancer_related = 0
@@ -183,9 +183,7 @@ def derive_disease(conditions: Sequence[Any], observations: Sequence[Any], ctx: 
         ):
             other_cancer_related += 1
 
-    for obs in observations:
-        if not observation_usable(obs):
-            continue
+    for obs in observations.coded("stage-group-tests", "metastasis-history", "m-category-tests"):
         code = getattr(obs, "code", None)
         if ctx.match("stage-group-tests", code) is not None:
             val = value_of(obs)

@@ -22,6 +22,7 @@ from typing import Any
 
 from cds.profile.common import (
     Context,
+    Observations,
     Value,
     codings,
     components,
@@ -32,7 +33,6 @@ from cds.profile.common import (
     interpretations,
     label,
     observation_date,
-    observation_usable,
     ref,
     value_of,
 )
@@ -96,12 +96,10 @@ def _source(ctx: Context, obs: Any) -> str | None:
     return None
 
 
-def derive_brca(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context) -> Fact[GermlineStatus]:
+def derive_brca(conditions: Sequence[Any], observations: Observations, ctx: Context) -> Fact[GermlineStatus]:
     findings: list[_Finding] = []
     notes: list[str] = []
-    for obs in observations:
-        if not observation_usable(obs):
-            continue
+    for obs in observations.coded("brca"):
         code = getattr(obs, "code", None)
         test = ctx.match("brca", code)
         if test is None:
@@ -231,11 +229,9 @@ def _cps(texts: Sequence[str | None]) -> tuple[float, str | None] | None:
     return None
 
 
-def derive_pd_l1(observations: Sequence[Any], ctx: Context) -> Fact[BiomarkerStatus]:
+def derive_pd_l1(observations: Observations, ctx: Context) -> Fact[BiomarkerStatus]:
     results: list[tuple[str | None, str, Evidence]] = []
-    for obs in observations:
-        if not observation_usable(obs):
-            continue
+    for obs in observations.coded("pd-l1-tests"):
         code = getattr(obs, "code", None)
         test = ctx.match("pd-l1-tests", code)
         if test is None:

@@ -26,13 +26,13 @@ from typing import Any
 
 from cds.profile.common import (
     Context,
+    Observations,
     condition_date,
     condition_usable,
     describe,
     evidence,
     label,
     observation_date,
-    observation_usable,
     procedure_date,
     ref,
     value_of,
@@ -68,13 +68,11 @@ class _Lab:
 
 
 def _explicit(
-    observations: Sequence[Any], conditions: Sequence[Any], ctx: Context
+    observations: Observations, conditions: Sequence[Any], ctx: Context
 ) -> list[tuple[str | None, str, Evidence]]:
     out: list[tuple[str | None, str, Evidence]] = []
     meno = ctx.codes("menopause")
-    for obs in observations:
-        if not observation_usable(obs):
-            continue
+    for obs in observations.coded("menopause"):
         code = getattr(obs, "code", None)
         hit = ctx.match("menopause", code)
         if hit is None:
@@ -139,12 +137,10 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Con
     return found
 
 
-def _labs(observations: Sequence[Any], ctx: Context) -> tuple[_Lab | None, _Lab | None]:
+def _labs(observations: Observations, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
     fsh: list[_Lab] = []
     e2: list[_Lab] = []
-    for obs in observations:
-        if not observation_usable(obs):
-            continue
+    for obs in observations.coded("menopause-labs"):
         code = getattr(obs, "code", None)
         hit = ctx.match("menopause-labs", code)
         if hit is None:
@@ -198,7 +194,7 @@ def derive_menopause(
     *,
     age: int | None,
     sex: Sex,
-    observations: Sequence[Any],
+    observations: Observations,
     conditions: Sequence[Any],
     procedures: Sequence[Any],
     ofs_current: Sequence[Evidence],

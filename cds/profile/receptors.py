@@ -27,6 +27,7 @@ from typing import Any
 
 from cds.profile.common import (
     Context,
+    Observations,
     Value,
     codings,
     components,
@@ -37,7 +38,6 @@ from cds.profile.common import (
     interpretations,
     label,
     observation_date,
-    observation_usable,
     ref,
     value_of,
 )
@@ -259,6 +259,9 @@ _HER2_GENERIC = {
 # --- reading collection ------------------------------------------------------------------------------
 
 
+_TESTS = ("er-tests", "pr-tests", "her2-ish-tests", "her2-ihc-tests")
+
+
 def _classify(ctx: Context, cc: Any) -> tuple[str, str] | None:
     """("er"|"pr"|"erpr"|"ihc"|"her2"|"ish", sub-kind) for a test code, or None."""
     er = ctx.match("er-tests", cc, by_text=False)
@@ -397,11 +400,10 @@ def _unreadable(ctx: Context, obs: Any, when: str | None, topic: str, name: str,
     )
 
 
-def collect(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context) -> list[Reading]:
+def collect(conditions: Sequence[Any], observations: Observations, ctx: Context) -> list[Reading]:
     readings: list[Reading] = []
-    for obs in observations:
-        if observation_usable(obs):
-            readings.extend(_obs_readings(ctx, obs))
+    for obs in observations.coded(*_TESTS, in_components=True):  # panels: ER and PR as components
+        readings.extend(_obs_readings(ctx, obs))
     for cond in conditions:
         if not condition_usable(cond):
             continue
@@ -659,7 +661,7 @@ def subtype(hr: Fact[HormoneReceptorStatus], her2_status: Fact[Her2Status]) -> F
     return Fact("unknown", (), f"hormone receptor status {h}, HER2 {e}")
 
 
-def derive_receptors(conditions: Sequence[Any], observations: Sequence[Any], ctx: Context) -> ReceptorFacts:
+def derive_receptors(conditions: Sequence[Any], observations: Observations, ctx: Context) -> ReceptorFacts:
     readings = collect(conditions, observations, ctx)
     er = receptor_status(readings, "er", ctx)
     pr = receptor_status(readings, "pr", ctx)

@@ -147,6 +147,13 @@ def test_a_remembered_match_belongs_to_its_code_list_and_text_mode(terminology: 
         assert pr.match(local, "Estrogen receptor IHC") is None
 
 
+def test_lists_matching_names_every_list_a_concept_matches(terminology: Terminology) -> None:
+    for _ in range(2):  # the second round answers from the cache
+        assert terminology.lists_matching(_ER_LOINC, None) == {"er-tests"}
+        assert terminology.lists_matching(((None, "X1", None),), "PD-L1 22C3 CPS") == {"pd-l1-tests"}
+        assert terminology.lists_matching((), "Body height") == frozenset()
+
+
 def test_remembered_matches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(codes_module, "_MATCH_CACHE_MAX", 8)
     er = Terminology.load(CODES).codes("er-tests")
