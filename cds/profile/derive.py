@@ -29,6 +29,36 @@ T = TypeVar("T")
 
 #: What a topic falls back to when it cannot be derived (every fact unknown).
 _UNKNOWN = PatientProfile(patient_id="")
+_NO_DISEASE = DiseaseFacts(
+    _UNKNOWN.breast_cancer,
+    _UNKNOWN.metastatic,
+    _UNKNOWN.metastatic_sites,
+    _UNKNOWN.visceral_metastases,
+    _UNKNOWN.bone_only_disease,
+    None,
+    frozenset(),
+)
+_NO_RECEPTORS = ReceptorFacts(
+    _UNKNOWN.er_status,
+    _UNKNOWN.pr_status,
+    _UNKNOWN.hormone_receptor_status,
+    _UNKNOWN.her2_status,
+    _UNKNOWN.her2_ihc,
+    _UNKNOWN.her2_ish,
+    _UNKNOWN.her2_low,
+    _UNKNOWN.subtype,
+)
+_NO_MEDICATIONS = MedicationFacts(
+    _UNKNOWN.prior_therapies,
+    _UNKNOWN.metastatic_therapies,
+    _UNKNOWN.metastatic_lines,
+    _UNKNOWN.metastatic_chemotherapy_lines,
+    _UNKNOWN.metastatic_her2_lines,
+    _UNKNOWN.metastatic_endocrine_lines,
+    Fact("unknown"),
+    Fact("unknown"),
+    (),
+)
 
 
 def _safe(ctx: Context, topic: str, fn: Callable[[], T], fallback: T) -> T:
@@ -68,30 +98,13 @@ def build_profile(
         ctx,
         "metastatic",
         lambda: derive_disease(conditions, observations, ctx),
-        DiseaseFacts(
-            _UNKNOWN.breast_cancer,
-            _UNKNOWN.metastatic,
-            _UNKNOWN.metastatic_sites,
-            _UNKNOWN.visceral_metastases,
-            _UNKNOWN.bone_only_disease,
-            None,
-            frozenset(),
-        ),
+        _NO_DISEASE,
     )
     receptors = _safe(
         ctx,
         "er_status",
         lambda: derive_receptors(conditions, observations, ctx),
-        ReceptorFacts(
-            _UNKNOWN.er_status,
-            _UNKNOWN.pr_status,
-            _UNKNOWN.hormone_receptor_status,
-            _UNKNOWN.her2_status,
-            _UNKNOWN.her2_ihc,
-            _UNKNOWN.her2_ish,
-            _UNKNOWN.her2_low,
-            _UNKNOWN.subtype,
-        ),
+        _NO_RECEPTORS,
     )
     brca = _safe(
         ctx, "germline_brca", lambda: derive_brca(conditions, observations, ctx), _UNKNOWN.germline_brca
@@ -107,17 +120,7 @@ def build_profile(
             metastatic_since=disease.metastatic_since,
             secondary_refs=disease.secondary_refs,
         ),
-        MedicationFacts(
-            _UNKNOWN.prior_therapies,
-            _UNKNOWN.metastatic_therapies,
-            _UNKNOWN.metastatic_lines,
-            _UNKNOWN.metastatic_chemotherapy_lines,
-            _UNKNOWN.metastatic_her2_lines,
-            _UNKNOWN.metastatic_endocrine_lines,
-            Fact("unknown"),
-            Fact("unknown"),
-            (),
-        ),
+        _NO_MEDICATIONS,
     )
     ofs_now = tuple(u.evidence for u in medications.current if "ovarian_suppression" in u.classes)
     serm_now = tuple(u.evidence for u in medications.current if u.classes & {"tamoxifen", "toremifene"})
