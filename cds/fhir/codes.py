@@ -281,20 +281,61 @@ class Drug:
 
 
 @dataclass(frozen=True)
+class RawFilter:
+    """One vocabulary of the cheap filter on raw JSON (dicts and lists, as parsed): codes, ICD-10
+    three-character categories (``icd_categories``), keywords and multi-word phrases (all words must
+    appear) for texts and displays. Charts repeat the same displays thousands of times ("Body
+    height"): each text's answer is remembered."""
+
+    codes: frozenset[str]
+    keywords: frozenset[str] = frozenset()
+    phrases: tuple[frozenset[str], ...] = ()
+    icd_categories: bool = False
+    _texts: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+
+    def concept(self, cc: Any) -> bool:
+        """True when a raw CodeableConcept has one of the codes, or a keyword in a display or its text."""
+        if not isinstance(cc, dict):
+            return False
+        coding = cc.get("coding")
+        if isinstance(coding, list):
+            for c in coding:
+                if not isinstance(c, dict):
+                    continue
+                code = c.get("code")
+                if isinstance(code, str) and (
+                    code in self.codes or (self.icd_categories and code[:3].upper() in _ICD_CATEGORIES)
+                ):
+                    return True
+                if self.words(c.get("display")):
+                    return True
+        return self.words(cc.get("text"))
+
+    def words(self, text: Any) -> bool:
+        """True when a text has one of the keywords or all the words of a phrase."""
+        if not self.keywords or not isinstance(text, str):
+            return False
+        hit = self._texts.get(text)
+        if hit is None:
+            found = tokens(text)
+            hit = not self.keywords.isdisjoint(found) or any(p <= found for p in self.phrases)
+            if len(self._texts) < _TEXT_CACHE_MAX and len(text) <= 200:
+                self._texts[text] = hit
+        return hit
+
+
+@dataclass(frozen=True)
 class Terminology:
     drug_class_names: frozenset[str]
+    # the cheap raw-JSON filter: codes and keywords of the code lists (a finding may also be the
+    # Observation/Condition code), finding codes as Observation values, and the medicines
+    clinical_filter: RawFilter
+    finding_filter: RawFilter
+    medication_filter: RawFilter
     lists: Mapping[str, CodeList] = field(default_factory=dict)
     drugs: tuple[Drug, ...] = ()
     classes: Mapping[str, DrugClass] = field(default_factory=dict)
     drugs_by_rxcui: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
-    relevant_codes: frozenset[str] = frozenset()
-    relevant_keywords: frozenset[str] = frozenset()
-    relevant_phrases: tuple[frozenset[str], ...] = ()  # several words that must all appear
-    finding_codes: frozenset[str] = frozenset()
-    medication_codes: frozenset[str] = frozenset()
-    medication_keywords: frozenset[str] = frozenset()
-    _text_cache: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
-    _med_text_cache: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
     # concept -> the code lists it matches (bounded like CodeList's remembered matches)
     _lists_matching: dict[_ConceptKey, frozenset[str]] = field(
         default_factory=dict, repr=False, compare=False
@@ -358,12 +399,11 @@ class Terminology:
             drugs=tuple(drugs),
             classes=dict(classes),
             drugs_by_rxcui={k: tuple(v) for k, v in by_rxcui.items()},
-            relevant_codes=frozenset(relevant),
-            relevant_keywords=frozenset(keywords),
-            relevant_phrases=tuple(pairs),
-            finding_codes=frozenset(findings),
-            medication_codes=frozenset(by_rxcui),
-            medication_keywords=frozenset(med_keywords),
+            clinical_filter=RawFilter(
+                frozenset(relevant), frozenset(keywords), tuple(pairs), icd_categories=True
+            ),
+            finding_filter=RawFilter(frozenset(findings)),
+            medication_filter=RawFilter(frozenset(by_rxcui), frozenset(med_keywords)),
         )
 
     # --- lookups ----------------------------------------------------------------------------------
@@ -409,39 +449,37 @@ class Terminology:
         """True when a raw resource may inform the profile (checked before any model validation).
 
         A few set lookups per coding: codes from the code lists, ICD-10 three-character categories,
-        and whole-word keywords in ``text``/``display``. No regex, no walk over the whole JSON.
+        and whole-word keywords in ``text``/``display`` (``RawFilter``). No regex, no walk over the
+        whole JSON.
         """
         rtype = resource.get("resourceType")
-        if not isinstance(rtype, str):
-            return False
         if rtype == "Observation":
-            if self._cc_relevant(resource.get("code"), self.relevant_codes, self.relevant_keywords):
+            if self.clinical_filter.concept(resource.get("code")):
                 return True
             value = resource.get("valueCodeableConcept")
-            return value is not None and self._cc_relevant(value, self.finding_codes, frozenset())
+            return value is not None and self.finding_filter.concept(value)
         if rtype == "Condition" or rtype == "Procedure":
-            return self._cc_relevant(resource.get("code"), self.relevant_codes, self.relevant_keywords)
-        if rtype in _MEDICATION_TYPES:
-            cc = resource.get("medicationCodeableConcept")
-            if cc is not None:
-                return self._cc_relevant(cc, self.medication_codes, self.medication_keywords)
-            ref = resource.get("medicationReference")
-            if isinstance(ref, Mapping):
-                contained = resource.get("contained")
-                if isinstance(contained, list):
-                    for med in contained:
-                        if (
-                            isinstance(med, Mapping)
-                            and med.get("resourceType") == "Medication"
-                            and self._cc_relevant(
-                                med.get("code"), self.medication_codes, self.medication_keywords
-                            )
-                        ):
-                            return True
-                display = ref.get("display")
-                if isinstance(display, str):
-                    return not self.medication_keywords.isdisjoint(tokens(display))
+            return self.clinical_filter.concept(resource.get("code"))
+        if not isinstance(rtype, str) or rtype not in _MEDICATION_TYPES:
             return False
+        medicines = self.medication_filter
+        cc = resource.get("medicationCodeableConcept")
+        if cc is not None:
+            return medicines.concept(cc)
+        ref = resource.get("medicationReference")
+        if isinstance(ref, dict):
+            contained = resource.get("contained")
+            if isinstance(contained, list):
+                for med in contained:
+                    if (
+                        isinstance(med, dict)
+                        and med.get("resourceType") == "Medication"
+                        and medicines.concept(med.get("code"))
+                    ):
+                        return True
+            display = ref.get("display")
+            if isinstance(display, str):
+                return medicines.words(display)
         return False
 
     def is_medication_record(self, resource: Mapping[str, Any]) -> bool:
@@ -453,39 +491,6 @@ class Terminology:
             return False
         status = resource.get("status")
         return not (isinstance(status, str) and status in _NOT_A_RECORD)
-
-    def _cc_relevant(self, cc: Any, codes: frozenset[str], keywords: frozenset[str]) -> bool:
-        if not isinstance(cc, Mapping):
-            return False
-        coding = cc.get("coding")
-        if isinstance(coding, list):
-            for c in coding:
-                if not isinstance(c, Mapping):
-                    continue
-                code = c.get("code")
-                if isinstance(code, str):
-                    if code in codes:
-                        return True
-                    if code[:3].upper() in _ICD_CATEGORIES and codes is self.relevant_codes:
-                        return True
-                display = c.get("display")
-                if keywords and isinstance(display, str) and self._words_relevant(display, keywords):
-                    return True
-        text = cc.get("text")
-        return bool(keywords) and isinstance(text, str) and self._words_relevant(text, keywords)
-
-    def _words_relevant(self, text: str, keywords: frozenset[str]) -> bool:
-        # Charts repeat the same displays thousands of times ("Body height"): remember each answer.
-        clinical = keywords is self.relevant_keywords
-        cache = self._text_cache if clinical else self._med_text_cache
-        hit = cache.get(text)
-        if hit is not None:
-            return hit
-        found = tokens(text)
-        hit = not keywords.isdisjoint(found) or (clinical and any(p <= found for p in self.relevant_phrases))
-        if len(cache) < _TEXT_CACHE_MAX and len(text) <= 200:
-            cache[text] = hit
-        return hit
 
 
 _TEXT_CACHE_MAX = 50_000
