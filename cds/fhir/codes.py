@@ -280,7 +280,7 @@ class Drug:
     synonyms: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawFilter:
     """One vocabulary of the cheap filter on raw JSON (dicts and lists, as parsed): codes, ICD-10
     three-character categories (``icd_categories``), keywords and multi-word phrases (all words must
