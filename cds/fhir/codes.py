@@ -336,10 +336,11 @@ class Terminology:
     drugs: tuple[Drug, ...] = ()
     classes: Mapping[str, DrugClass] = field(default_factory=dict)
     drugs_by_rxcui: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
-    # concept -> the code lists it matches (bounded like CodeList's remembered matches)
+    # concept -> the code lists it matches, the medicines it names (bounded like CodeList's matches)
     _lists_matching: dict[_ConceptKey, frozenset[str]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _drugs_in: dict[_ConceptKey, tuple[Drug, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     # --- loading ----------------------------------------------------------------------------------
     @classmethod
@@ -422,6 +423,31 @@ class Terminology:
 
     def drug_classes(self) -> frozenset[str]:
         return self.drug_class_names
+
+    def drugs_in(self, codings: Iterable[Coding], text: str | None) -> tuple[Drug, ...]:
+        """The medicines a concept names: by RxNorm code, else by a synonym in its text or, failing
+        that, in a display (local and NDC codings). Remembered per concept."""
+        key = (tuple(codings), text)
+        hit = self._drugs_in.get(key)
+        if hit is None:
+            hit = self._drugs_in_concept(*key)
+            _remember(self._drugs_in, key, hit)
+        return hit
+
+    def _drugs_in_concept(self, codings: tuple[Coding, ...], text: str | None) -> tuple[Drug, ...]:
+        found: list[Drug] = []
+        for system, code, _ in codings:
+            if code and system_key(system) == "rxnorm":
+                for drug in self.drugs_by_rxcui.get(code.strip(), ()):
+                    if drug not in found:
+                        found.append(drug)
+        if found:
+            return tuple(found)
+        for name in (text, *(display for _, _, display in codings)):
+            drugs = self.drugs_for_text(name)
+            if drugs:
+                return drugs
+        return ()
 
     def drugs_for_text(self, text: str | None) -> tuple[Drug, ...]:
         """Drugs named in a free text; a synonym inside a longer matched synonym does not count

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from cds.fhir.codes import CodeList, Coding, Match, Terminology
+from cds.fhir.codes import CodeList, Coding, Drug, Match, Terminology
 from cds.profile.dates import first_date, period_start
 from cds.profile.model import DataIssue, Evidence
 
@@ -54,6 +54,13 @@ class Context:
             return frozenset()
         _, cc_codings, text = self._read(cc)
         return self.terminology.lists_matching(cc_codings, text)
+
+    def drugs(self, cc: Any) -> tuple[Drug, ...]:
+        """The medicines a CodeableConcept names (RxNorm code, else a synonym in its text or displays)."""
+        if cc is None:
+            return ()
+        _, cc_codings, text = self._read(cc)
+        return self.terminology.drugs_in(cc_codings, text)
 
     def _read(self, cc: Any) -> tuple[Any, tuple[Coding, ...], str | None]:
         read = self._concepts.get(id(cc))

@@ -80,30 +80,11 @@ class MedicationFacts:
     current: tuple[MedUse, ...]  # medicines in use now (menopause needs tamoxifen / OFS)
 
 
-def _drugs_from_cc(ctx: Context, cc: Any) -> tuple[Drug, ...]:
-    if cc is None:
-        return ()
-    term = ctx.terminology
-    found: list[Drug] = []
-    for system, code, _ in codings(cc):
-        if code and system_key(system) == "rxnorm":
-            for drug in term.drugs_by_rxcui.get(code.strip(), ()):
-                if drug not in found:
-                    found.append(drug)
-    if found:
-        return tuple(found)
-    for text in (cc_text(cc), *(d for _, _, d in codings(cc))):
-        drugs = term.drugs_for_text(text)
-        if drugs:
-            return drugs
-    return ()
-
-
 def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]:
     """(drugs, how it was named, unresolvable reference?)."""
     cc = getattr(resource, "medicationCodeableConcept", None)
     if cc is not None:
-        drugs = _drugs_from_cc(ctx, cc)
+        drugs = ctx.drugs(cc)
         return drugs, _name(cc), False
     reference = getattr(resource, "medicationReference", None)
     if reference is None:
@@ -113,7 +94,7 @@ def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]
         for med in getattr(resource, "contained", None) or ():
             if getattr(med, "id", None) == target[1:]:
                 code = getattr(med, "code", None)
-                drugs = _drugs_from_cc(ctx, code)
+                drugs = ctx.drugs(code)
                 if drugs:
                     return drugs, _name(code), False
     display = getattr(reference, "display", None)
