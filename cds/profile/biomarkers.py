@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds.profile.common import (
+    Coded,
     Context,
-    Observations,
     Value,
     cc_text,
     codings,
@@ -182,7 +182,7 @@ def _gene_test(
     return None
 
 
-def derive_genes(observations: Observations, ctx: Context) -> dict[str, Fact[GeneStatus]]:
+def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus]]:
     """``{gene: Fact}`` for PIK3CA, AKT1, PTEN and ESR1."""
     results: list[_GeneResult] = []
     for obs in observations.coded("variant-tests", *GENES):
@@ -231,7 +231,7 @@ def _cps_number(number: float, comparator: str | None) -> int | None:
     return math.floor(number)
 
 
-def derive_pd_l1_cps(observations: Observations, ctx: Context) -> Fact[int | None]:
+def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
     found: list[tuple[str | None, int, Evidence]] = []
     for obs in observations.coded("pd-l1-tests"):
         code = getattr(obs, "code", None)
@@ -321,7 +321,7 @@ def _membrane(ctx: Context, obs: Any) -> tuple[str, str] | None:
 
 
 def derive_her2_ultralow(
-    observations: Observations, her2_ihc: Fact[Her2Ihc], her2_status: Fact[Her2Status], ctx: Context
+    observations: Coded, her2_ihc: Fact[Her2Ihc], her2_status: Fact[Her2Status], ctx: Context
 ) -> Fact[YesNoUnknown]:
     if her2_ihc.value in ("1+", "2+", "3+") or her2_status.value == "positive":
         return Fact("no", her2_ihc.evidence or her2_status.evidence, "not HER2 IHC 0")

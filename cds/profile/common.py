@@ -5,7 +5,7 @@ Nothing here raises on odd data: missing elements give ``None`` or empty results
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -69,33 +69,41 @@ class Context:
         return read
 
 
-class Observations:
-    """A call's usable Observations (not entered-in-error or cancelled), in the order received, with the
-    code lists their code matches: each topic reads only the Observations coded in its own lists (and
-    still checks each one itself) instead of matching all of them against its lists.
+class Coded:
+    """A call's usable resources of one kind (Observations, Conditions), in the order received, with the
+    code lists their code matches: a topic reads only those coded in its own lists (and still checks
+    each one itself) instead of matching every resource against its lists.
 
-    Built on first use, inside a topic, so odd data fails that topic as before, not the whole call.
+    Read on first use, inside a topic, so odd data fails that topic as before, not the whole call.
     """
 
-    def __init__(self, observations: Sequence[Any], ctx: Context) -> None:
-        self._observations = observations
+    def __init__(self, resources: Sequence[Any], usable: Callable[[Any], bool], ctx: Context) -> None:
+        self._resources = resources
+        self._usable = usable
         self._ctx = ctx
         self._coded: list[tuple[Any, frozenset[str]]] | None = None
 
+    def usable(self) -> list[Any]:
+        return [resource for resource, _ in self._read()]
+
     def coded(self, *lists: str, in_components: bool = False) -> list[Any]:
         """Those whose code (or, with ``in_components``, a component's code) matches one of ``lists``."""
-        if self._coded is None:
-            self._coded = [
-                (obs, self._ctx.lists_matching(getattr(obs, "code", None)))
-                for obs in self._observations
-                if observation_usable(obs)
-            ]
         wanted = frozenset(lists)
         return [
-            obs
-            for obs, code_lists in self._coded
-            if not wanted.isdisjoint(code_lists) or (in_components and self._component_coded(obs, wanted))
+            resource
+            for resource, code_lists in self._read()
+            if not wanted.isdisjoint(code_lists)
+            or (in_components and self._component_coded(resource, wanted))
         ]
+
+    def _read(self) -> list[tuple[Any, frozenset[str]]]:
+        if self._coded is None:
+            self._coded = [
+                (resource, self._ctx.lists_matching(getattr(resource, "code", None)))
+                for resource in self._resources
+                if self._usable(resource)
+            ]
+        return self._coded
 
     def _component_coded(self, obs: Any, wanted: frozenset[str]) -> bool:
         return any(

@@ -20,17 +20,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from cds.profile.common import (
+    Coded,
     Context,
-    Observations,
     codings,
     condition_current,
     condition_date,
-    condition_usable,
     describe,
     evidence,
     label,
@@ -120,7 +118,7 @@ def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | No
     return parse_m(text)
 
 
-def derive_disease(conditions: Sequence[Any], observations: Observations, ctx: Context) -> DiseaseFacts:
+def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> DiseaseFacts:
     breast_ev: list[Evidence] = []
     examined = 0
     other_cancer_related = 0
@@ -131,9 +129,7 @@ def derive_disease(conditions: Sequence[Any], observations: Observations, ctx: C
     unknown_sites = 0
     sites_list = ctx.codes("metastasis-sites")
 
-    for cond in conditions:
-        if not condition_usable(cond):
-            continue
+    for cond in conditions.usable():
         examined += 1
         code = getattr(cond, "code", None)
         when = condition_date(cond)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from cds.fhir.codes import Terminology
 from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_cps
-from cds.profile.common import Context, Observations, rtype
+from cds.profile.common import Coded, Context, condition_usable, observation_usable, rtype
 from cds.profile.conditions import DiseaseFacts, derive_disease
 from cds.profile.genomics import derive_brca, derive_pd_l1
 from cds.profile.medications import MedicationFacts, derive_medications
@@ -83,8 +83,8 @@ def build_profile(
     for resource in resources:
         by_type.setdefault(rtype(resource), []).append(resource)
     patients = by_type.get("Patient", [])
-    conditions = by_type.get("Condition", [])
-    observations = Observations(by_type.get("Observation", []), ctx)
+    conditions = Coded(by_type.get("Condition", []), condition_usable, ctx)
+    observations = Coded(by_type.get("Observation", []), observation_usable, ctx)
     procedures = by_type.get("Procedure", [])
     meds = [
         r

@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds.profile.common import (
+    Coded,
     Context,
-    Observations,
     Value,
     codings,
     components,
     condition_date,
-    condition_usable,
     describe,
     evidence,
     interpretations,
@@ -96,7 +95,7 @@ def _source(ctx: Context, obs: Any) -> str | None:
     return None
 
 
-def derive_brca(conditions: Sequence[Any], observations: Observations, ctx: Context) -> Fact[GermlineStatus]:
+def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[GermlineStatus]:
     findings: list[_Finding] = []
     notes: list[str] = []
     for obs in observations.coded("brca"):
@@ -182,9 +181,7 @@ def derive_brca(conditions: Sequence[Any], observations: Observations, ctx: Cont
             ctx.issue(
                 "germline_brca", "unreadable", f"{ref(obs)}: the BRCA result could not be read ({shown}).", ev
             )
-    for cond in conditions:
-        if not condition_usable(cond):
-            continue
+    for cond in conditions.coded("brca-conditions"):
         code = getattr(cond, "code", None)
         hit = ctx.match("brca-conditions", code)
         if hit is None or hit.value not in ("pathogenic", "not_detected"):
@@ -229,7 +226,7 @@ def _cps(texts: Sequence[str | None]) -> tuple[float, str | None] | None:
     return None
 
 
-def derive_pd_l1(observations: Observations, ctx: Context) -> Fact[BiomarkerStatus]:
+def derive_pd_l1(observations: Coded, ctx: Context) -> Fact[BiomarkerStatus]:
     results: list[tuple[str | None, str, Evidence]] = []
     for obs in observations.coded("pd-l1-tests"):
         code = getattr(obs, "code", None)

@@ -25,10 +25,9 @@ from datetime import timedelta
 from typing import Any
 
 from cds.profile.common import (
+    Coded,
     Context,
-    Observations,
     condition_date,
-    condition_usable,
     describe,
     evidence,
     label,
@@ -67,9 +66,7 @@ class _Lab:
     evidence: Evidence
 
 
-def _explicit(
-    observations: Observations, conditions: Sequence[Any], ctx: Context
-) -> list[tuple[str | None, str, Evidence]]:
+def _explicit(observations: Coded, conditions: Coded, ctx: Context) -> list[tuple[str | None, str, Evidence]]:
     out: list[tuple[str | None, str, Evidence]] = []
     meno = ctx.codes("menopause")
     for obs in observations.coded("menopause"):
@@ -95,9 +92,7 @@ def _explicit(
             shown = describe(code)
         if value in ("premenopausal", "postmenopausal", "perimenopausal"):
             out.append((when, value, evidence(obs, when, f"Menopausal status: {shown}")))
-    for cond in conditions:
-        if not condition_usable(cond):
-            continue
+    for cond in conditions.coded("menopause"):
         code = getattr(cond, "code", None)
         hit = ctx.match("menopause", code)
         if hit is not None and hit.value in ("premenopausal", "postmenopausal", "perimenopausal"):
@@ -106,7 +101,7 @@ def _explicit(
     return out
 
 
-def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Context) -> list[Evidence]:
+def _oophorectomy(procedures: Sequence[Any], conditions: Coded, ctx: Context) -> list[Evidence]:
     found: list[Evidence] = []
     for proc in procedures:
         status = (getattr(proc, "status", None) or "").lower()
@@ -126,9 +121,7 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Con
                 f"{ref(proc)}: oophorectomy without 'bilateral' was not counted as surgical menopause.",
                 evidence(proc, when, label(code)),
             )
-    for cond in conditions:
-        if not condition_usable(cond):
-            continue
+    for cond in conditions.coded("oophorectomy"):
         code = getattr(cond, "code", None)
         hit = ctx.match("oophorectomy", code)
         if hit is not None and hit.value == "bilateral":
@@ -137,7 +130,7 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Sequence[Any], ctx: Con
     return found
 
 
-def _labs(observations: Observations, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
+def _labs(observations: Coded, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
     fsh: list[_Lab] = []
     e2: list[_Lab] = []
     for obs in observations.coded("menopause-labs"):
@@ -194,8 +187,8 @@ def derive_menopause(
     *,
     age: int | None,
     sex: Sex,
-    observations: Observations,
-    conditions: Sequence[Any],
+    observations: Coded,
+    conditions: Coded,
     procedures: Sequence[Any],
     ofs_current: Sequence[Evidence],
     serm_current: Sequence[Evidence],

@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds.profile.common import (
+    Coded,
     Context,
-    Observations,
     Value,
     codings,
     components,
     condition_date,
-    condition_usable,
     describe,
     evidence,
     interpretations,
@@ -400,13 +399,11 @@ def _unreadable(ctx: Context, obs: Any, when: str | None, topic: str, name: str,
     )
 
 
-def collect(conditions: Sequence[Any], observations: Observations, ctx: Context) -> list[Reading]:
+def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Reading]:
     readings: list[Reading] = []
     for obs in observations.coded(*_TESTS, in_components=True):  # panels: ER and PR as components
         readings.extend(_obs_readings(ctx, obs))
-    for cond in conditions:
-        if not condition_usable(cond):
-            continue
+    for cond in conditions.coded("receptor-conditions"):
         code = getattr(cond, "code", None)
         hit = ctx.match("receptor-conditions", code)
         if hit is None:
@@ -661,7 +658,7 @@ def subtype(hr: Fact[HormoneReceptorStatus], her2_status: Fact[Her2Status]) -> F
     return Fact("unknown", (), f"hormone receptor status {h}, HER2 {e}")
 
 
-def derive_receptors(conditions: Sequence[Any], observations: Observations, ctx: Context) -> ReceptorFacts:
+def derive_receptors(conditions: Coded, observations: Coded, ctx: Context) -> ReceptorFacts:
     readings = collect(conditions, observations, ctx)
     er = receptor_status(readings, "er", ctx)
     pr = receptor_status(readings, "pr", ctx)
