@@ -161,6 +161,20 @@ def test_synthea_hormone_receptor_positive_value(build: Build, value: dict[str, 
     assert build(b.patient(), obs).hormone_receptor_status.value == "positive"
 
 
+def test_panel_whose_code_is_no_receptor_test_is_read_from_its_components(build: Build) -> None:
+    # the panel's own code matches no receptor list: only its ER and PR components do
+    panel = b.observation(
+        b.cc("urn:local", "RP1", text="Receptor panel"),
+        components=[
+            b.component(b.cc(b.SNOMED, "1234804006"), quantity=(60, "%")),
+            b.component(b.cc(b.LOINC, "85325-9"), quantity=(0, "%")),
+        ],
+    )
+    profile = build(b.patient(), panel)
+    assert (profile.er_status.value, profile.pr_status.value) == ("positive", "negative")
+    assert profile.er_status.evidence[0].reference == f"Observation/{panel['id']}"
+
+
 def test_er_pr_combined_test(build: Build) -> None:
     combined = b.observation(b.cc(b.LOINC, "10480-2"), value=b.POSITIVE)
     assert build(b.patient(), combined).hormone_receptor_status.value == "positive"
