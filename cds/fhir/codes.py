@@ -520,8 +520,9 @@ class Terminology:
 
 
 _TEXT_CACHE_MAX = 50_000
-# Remembered concepts per code list: a hospital's charts hold a few hundred distinct relevant codes;
-# the cap keeps hostile input to a few MB per list (~30 lists).
+# Concepts remembered per cache (each code list's matches; the lists and the medicines a concept
+# names): a hospital's charts hold a few hundred distinct relevant codes; the caps keep hostile input
+# to a few MB per cache (~30 code lists).
 _MATCH_CACHE_MAX = 4_096
 _MATCH_KEY_MAX_CHARS = 500
 _NOT_A_RECORD = frozenset({"entered-in-error", "cancelled", "draft", "not-done", "not-taken"})

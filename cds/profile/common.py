@@ -84,6 +84,7 @@ class Coded:
         self._coded: list[tuple[Any, frozenset[str]]] | None = None
 
     def usable(self) -> list[Any]:
+        """All of them, coded or not."""
         return [resource for resource, _ in self._read()]
 
     def coded(self, *lists: str, in_components: bool = False) -> list[Any]:
