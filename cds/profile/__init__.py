@@ -9,7 +9,7 @@ Entry point: ``cds.profile.derive.build_profile``. One module per topic, each do
 * ``menopause``    menopausal_status (reason in ``Fact.note``); thresholds in ``MenopauseThresholds``
 * ``medications``  prior_therapies, metastatic_therapies, metastatic_*_lines, medication_history,
   ovarian_suppression_current
-* ``common`` / ``dates``  total helpers over R4B models and partial FHIR dates
+* ``common`` / ``dates``  total helpers over FHIR model instances and partial FHIR dates
 
 Code lists are data (``cards/codes/*.yaml``, loaded by ``cds.fhir.codes.Terminology``). Anything that
 could not be read becomes a ``DataIssue`` in ``profile.issues``; nothing here raises on odd data.

@@ -1,4 +1,4 @@
-"""Small, total helpers over R4B model instances shared by the profile modules.
+"""Small, total helpers over FHIR model instances (read models or R4B) shared by the profile modules.
 
 Nothing here raises on odd data: missing elements give ``None`` or empty results.
 """

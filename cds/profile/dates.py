@@ -1,7 +1,8 @@
 """FHIR dates as the profile uses them: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` strings.
 
-R4B models give ``date``/``datetime`` objects for full dates and keep partial dates ("2024",
-"2024-03") as strings. Everything here is total: an unreadable value becomes ``None``, never an
+The read models (cds.fhir.models) keep dates as the validated strings FHIR sent; R4B models (used in
+tests and with full validation) give ``date``/``datetime`` objects for full dates; both are read here.
+Everything here is total: an unreadable value becomes ``None``, never an
 exception. Ordering treats a partial date as the first day of its period.
 """
 

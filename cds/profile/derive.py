@@ -1,7 +1,8 @@
 """FHIR resources -> PatientProfile (pure; never raises on odd data).
 
-``build_profile`` receives R4B model instances that passed ``Terminology.is_relevant`` and validation
-(cds.fhir.select). Each topic lives in its own module; a topic that fails on unexpected data is
+``build_profile`` receives read-model instances (cds.fhir.models) of the resources that passed
+``Terminology.is_relevant`` and validation (cds.fhir.select); R4B instances read the same.
+Each topic lives in its own module; a topic that fails on unexpected data is
 reported as a DataIssue and left "unknown" rather than failing the whole hook call.
 """
 
