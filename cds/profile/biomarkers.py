@@ -44,6 +44,7 @@ from cds.profile.common import (
     observation_date,
     ref,
     value_of,
+    variant_parts,
 )
 from cds.profile.dates import date_key
 from cds.profile.genomics import _cps
@@ -110,16 +111,9 @@ def _gene_of(ctx: Context, val: Value) -> str | None:
 
 
 def _variant(ctx: Context, obs: Any, when: str | None, name: str) -> _GeneResult | None:
-    gene = significance = None
-    for comp in components(obs):
-        kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
-        if kind is None:
-            continue
-        cval = value_of(comp)
-        if kind.value == "gene":
-            gene = _gene_of(ctx, cval) or gene
-        elif kind.value == "significance":
-            significance = _result_value(ctx, cval, comp)
+    gene, significance = variant_parts(
+        ctx, obs, lambda v: _gene_of(ctx, v), lambda v, comp: _result_value(ctx, v, comp)
+    )
     if gene is None:
         return None
     symbol = _GENE_LABEL[gene]

@@ -300,6 +300,30 @@ def components(obs: Any) -> Sequence[Any]:
     return tuple(getattr(obs, "component", None) or ())
 
 
+def variant_parts(
+    ctx: Context,
+    obs: Any,
+    gene_of: Callable[[Value], str | None],
+    significance_of: Callable[[Value, Any], str | None],
+) -> tuple[str | None, str | None]:
+    """(gene, clinical significance) read from a Genomics Reporting variant's components.
+
+    ``gene_of`` names the gene a component's value holds (None: not one of ours, the gene read so far
+    stays); ``significance_of`` reads the significance component (value, component). Later ones win.
+    """
+    gene = significance = None
+    for comp in components(obs):
+        kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
+        if kind is None:
+            continue
+        value = value_of(comp)
+        if kind.value == "gene":
+            gene = gene_of(value) or gene
+        elif kind.value == "significance":
+            significance = significance_of(value, comp)
+    return gene, significance
+
+
 def interpretations(obs: Any) -> Sequence[Any]:
     return tuple(getattr(obs, "interpretation", None) or ())
 

@@ -34,6 +34,7 @@ from cds.profile.common import (
     observation_date,
     ref,
     value_of,
+    variant_parts,
 )
 from cds.profile.dates import date_key
 from cds.profile.model import BiomarkerStatus, Evidence, Fact, GermlineStatus
@@ -95,6 +96,14 @@ def _source(ctx: Context, obs: Any) -> str | None:
     return None
 
 
+def _brca_gene(ctx: Context, value: Value) -> str | None:
+    hit = ctx.match("brca-genes", value.cc) if value.cc is not None else None
+    if hit is None and value.text:
+        by_text = ctx.codes("brca-genes").match_text(value.text)
+        return by_text.value if by_text is not None else None
+    return hit.value if hit is not None else None
+
+
 def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[GermlineStatus]:
     findings: list[_Finding] = []
     notes: list[str] = []
@@ -106,21 +115,9 @@ def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[Ge
         when = observation_date(obs)
         name = label(code)
         if test.value == "variant":
-            gene = significance = None
-            for comp in components(obs):
-                kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
-                if kind is None:
-                    continue
-                cval = value_of(comp)
-                if kind.value == "gene":
-                    g = ctx.match("brca-genes", cval.cc) if cval.cc is not None else None
-                    if g is None and cval.text:
-                        g_text = ctx.codes("brca-genes").match_text(cval.text)
-                        gene = g_text.value if g_text is not None else gene
-                    elif g is not None:
-                        gene = g.value
-                elif kind.value == "significance":
-                    significance = _result(ctx, cval, comp)
+            gene, significance = variant_parts(
+                ctx, obs, lambda v: _brca_gene(ctx, v), lambda v, comp: _result(ctx, v, comp)
+            )
             if gene is None:
                 continue  # a variant in another gene
             source = _source(ctx, obs)
