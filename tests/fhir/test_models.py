@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.condition import ConditionStage
@@ -33,6 +32,7 @@ from cds.pathway.knowledge import load_knowledge
 from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.service import PatientViewService
 from cds.settings import Settings
+from tests.fhir.conftest import resources_of
 from tests.fixtures_support import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,16 +112,6 @@ def test_every_element_the_profile_reads_is_declared() -> None:
 # --- same profile from either model set ----------------------------------------------------------------
 
 
-def _chart(request: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for value in (request.get("prefetch") or {}).values():
-        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-            out += [e["resource"] for e in value.get("entry", []) if isinstance(e.get("resource"), dict)]
-        elif isinstance(value, dict):
-            out.append(value)
-    return out
-
-
 # the fixture scenarios, and synthetic charts coded the many ways the benchmark generator codes them
 CHARTS = [(s.name, s.request) for s in SCENARIOS] + [
     (f"generated-{i}", strip_private(r)) for i, r in enumerate(iter_requests(40, seed=7))
@@ -131,7 +121,7 @@ CHARTS = [(s.name, s.request) for s in SCENARIOS] + [
 @pytest.mark.parametrize(("name", "hook_request"), CHARTS, ids=[name for name, _ in CHARTS])
 def test_read_models_give_the_profile_r4b_instances_give(name: str, hook_request: dict[str, Any]) -> None:
     patient_id = hook_request["context"]["patientId"]
-    chart = _chart(hook_request)
+    chart = resources_of(hook_request["prefetch"])
     selection = select_resources(chart, patient_id=patient_id, terminology=TERMINOLOGY)
     by_ref = {(r["resourceType"], r.get("id")): r for r in reversed(chart)}  # first occurrence wins
     as_r4b = [
@@ -254,14 +244,16 @@ def test_contained_resources_other_than_medications_are_skipped() -> None:
 @pytest.mark.parametrize(("mode", "reported"), [("read", False), ("full", True)])
 def test_the_validation_setting_reaches_the_service(mode: Literal["read", "full"], reported: bool) -> None:
     scenario = next(
-        s for s in SCENARIOS if any(r.get("resourceType") == "Observation" for r in _chart(s.request))
+        s
+        for s in SCENARIOS
+        if any(r.get("resourceType") == "Observation" for r in resources_of(s.request["prefetch"]))
     )
-    request = copy.deepcopy(scenario.request)
-    target = next(r for r in _chart(request) if r.get("resourceType") == "Observation")
-    target["vendorNote"] = "not an R4 element"
     settings = Settings(fhir_validation=mode, auth="off")
     service = PatientViewService(settings, load_knowledge(settings.knowledge_dir), fetcher=None)  # type: ignore[arg-type]  # nothing is fetched
-    pending = service.prepare(orjson.dumps(request))
+    pending = service.prepare(scenario.body)
+    received = (r for data in pending.keyed.values() for r in data.resources)
+    target = next(r for r in received if r.get("resourceType") == "Observation")
+    target["vendorNote"] = "not an R4 element"  # in this call's parsed request, before it is read
     profile = service.profile(pending.keyed, pending.context.patientId, TODAY)
     flagged = any("vendorNote" in i.message or "not valid FHIR R4" in i.message for i in profile.issues)
     assert flagged is reported
