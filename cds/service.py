@@ -6,10 +6,11 @@ the route only adapts it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
@@ -50,6 +51,24 @@ def validated(model: type[M], data: Any, *, at: str = "") -> M:
         raise BadRequest(f"{at}.{message}" if at else message, expression=path) from exc
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector; only the outermost pause resumes it, so pauses nest.
+
+    A parsed chart is acyclic (JSON cannot hold a cycle) and reference counting frees it, but while it
+    is alive every collection the allocations trigger traces all of it: ~20 ms at 10,000 resources.
+    So the collector stays paused from parsing until the parsed chart is freed. Only synchronous work
+    goes inside: an ``await`` would leave the collector paused for every other request too.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_json(body: bytes, max_depth: int, *, deferred: str | None = None) -> Any:
     """Parse a JSON body and refuse nesting deeper than ``max_depth``.
 
@@ -57,13 +76,11 @@ def parse_json(body: bytes, max_depth: int, *, deferred: str | None = None) -> A
     thousands of resources, most of which the service never reads; the few it selects are checked
     one by one before validation (cds.fhir.select), so walking all of them here would be waste.
     """
-    gc.disable()  # parsed JSON holds no cycles: collecting while building it is wasted work
     try:
-        data = orjson.loads(body)
+        with collector_paused():  # parsed JSON holds no cycles: collecting while building it is waste
+            data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc.msg}") from exc
-    finally:
-        gc.enable()
     envelope = (
         {k: v for k, v in data.items() if k != deferred} if deferred and isinstance(data, dict) else data
     )

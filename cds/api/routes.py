@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -21,7 +22,7 @@ from cds.hooks import FeedbackItem, FeedbackRequest
 from cds.observability import count_cards, count_feedback, hook_instance_var
 from cds.pathway.ids import key_of
 from cds.pathway.knowledge import Knowledge
-from cds.service import parse_json, validated
+from cds.service import PatientViewService, PendingCall, collector_paused, parse_json, validated
 from cds.store import FeedbackRecord, FeedbackStore
 
 log = logging.getLogger("cds.api")
@@ -48,15 +49,31 @@ async def discovery(request: Request) -> Response:
 async def call_service(service_id: str, request: Request) -> Response:
     service = service_of(request)
     service.check_service(service_id)
-    pending = service.prepare(await request.body())
-    hook_instance_var.set(pending.request.hookInstance)
-    if pending.needs_io:
-        await run_in_threadpool(service.fetch, pending)
-    result = service.finish(pending)
+    answered = _answer_from_prefetch(service, await request.body())
+    if isinstance(answered, PendingCall):  # data to fetch: blocking I/O, off the event loop
+        await run_in_threadpool(service.fetch, answered)
+        answered = service.finish(answered)
+    result = answered
     rule_ids = [card["source"]["topic"]["code"] for card in result["cards"]]
     count_cards(rule_ids)
     request.app.state.shown.add(rule_ids)
     return json_response(result)
+
+
+def _answer_from_prefetch(service: PatientViewService, body: bytes) -> dict[str, Any] | PendingCall:
+    """The answer when the prefetch holds all the data (the usual call), else the call to fetch for.
+
+    One synchronous step with the cyclic collector paused, and the parsed chart freed before it
+    resumes (see cds.service.collector_paused): ~20 ms less at 10,000 resources.
+    """
+    with collector_paused():
+        pending = service.prepare(body)
+        hook_instance_var.set(pending.request.hookInstance)
+        if pending.needs_io:
+            return pending
+        answer = service.finish(pending)
+        del pending  # the parsed chart goes now, while the collector is still paused
+        return answer
 
 
 def _record(service_id: str, item: FeedbackItem, knowledge: Knowledge) -> FeedbackRecord:
