@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -48,10 +49,12 @@ ROOT = BENCH.parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "results"
 PEER_VENV = BENCH / ".venvs" / "healthchain"
+SERVICE_VENV = BENCH / ".venvs" / "service"  # the compiled (mypyc) build of the service
 LUA = BENCH / "wrk_cycle.lua"
 SERVICE_PATH = "/cds-services/mbc-treatment-options"
 PEER_PATH = "/cds/cds-services/mbc-treatment-options"
 PY = Path(sys.executable)
+SERVER_PY = PY  # the venv the service and the floor run from (main() switches it to the compiled build)
 
 
 # --- small utilities ------------------------------------------------------------------------------
@@ -248,7 +251,7 @@ def uvicorn_args(workers: int) -> list[str]:
 
 
 def service_cmd(workers: int) -> list[str] | None:
-    exe = PY.parent / "cds-mbc"
+    exe = SERVER_PY.parent / "cds-mbc"
     if exe.exists():
         return [str(exe), "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)]
     if (ROOT / "cds" / "cli.py").exists():
@@ -273,7 +276,7 @@ def make_servers(workers: int, data_dir: Path, with_peer: bool) -> list[Server]:
             f"floor-w{workers}",
             "floor",
             workers,
-            [str(PY), "-m", "uvicorn", "bench.floor:app", *uvicorn_args(workers)],
+            [str(SERVER_PY), "-m", "uvicorn", "bench.floor:app", *uvicorn_args(workers)],
             SERVICE_PATH,
         ),
     ]
@@ -410,6 +413,56 @@ def prepare_data(n_patients: int, scaling_variants: int, seed: int) -> dict[str,
 def first_line(path: Path) -> bytes:
     with path.open("rb") as fh:
         return fh.readline().strip()
+
+
+# --- the compiled build ---------------------------------------------------------------------------
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted([ROOT / "pyproject.toml", *(ROOT / "cds").rglob("*.py")]):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_compiled() -> str | None:
+    """bench/.venvs/service: ``HATCH_BUILD_HOOKS_ENABLE=1 pip install .``, the mypyc-compiled build,
+    pinned to this venv's package versions (the floor runs from it too: the same server, by construction).
+    Rebuilt when cds/ or pyproject.toml change (about a minute). None when ready, else the error."""
+    py = SERVICE_VENV / "bin" / "python"
+    stamp = SERVICE_VENV / "source.sha256"
+    digest = _source_digest()
+    if py.exists() and stamp.exists() and stamp.read_text() == digest:
+        return None
+    log("building the compiled service (mypyc) into bench/.venvs/service")
+    shutil.rmtree(SERVICE_VENV, ignore_errors=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    constraints = WORK / "constraints.txt"
+    frozen = subprocess.run(
+        [str(PY), "-m", "pip", "freeze", "--exclude", "cds-mbc"], capture_output=True, text=True, check=True
+    )
+    constraints.write_text(frozen.stdout)
+    base = getattr(sys, "_base_executable", sys.executable)
+    env = {**os.environ, "HATCH_BUILD_HOOKS_ENABLE": "1"}
+    with tempfile.TemporaryDirectory(prefix="cds-build-") as tmp:
+        # mypyc writes its .so files beside the sources it compiles: build from a copy, or they would
+        # shadow the .py files in this tree (tests/ops/test_compiled_build.py would say so)
+        src = Path(tmp) / "src"
+        for name in ("cds", "cards", "fhir_fixtures"):
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, src / name)
+        steps = [
+            [base, "-m", "venv", str(SERVICE_VENV)],
+            [str(py), "-m", "pip", "install", "-q", "-c", str(constraints), str(src)],
+            [str(py), "-c", "import cds.profile.derive as d; assert d.__file__.endswith('.so'), d.__file__"],
+        ]
+        for step in steps:
+            out = subprocess.run(step, capture_output=True, text=True, timeout=1200, env=env, cwd=WORK)
+            if out.returncode != 0:
+                return f"`{' '.join(step)}` failed: {out.stderr[-800:]}"
+    stamp.write_text(digest)
+    return None
 
 
 # --- peer -----------------------------------------------------------------------------------------
@@ -819,7 +872,8 @@ def markdown(res: dict[str, Any]) -> str:
     cfg = res["config"]
     lines = [
         f"## Benchmark {res['meta']['date']} (commit {res['meta']['commit']}, {res['meta']['cpus']} cores, "
-        f"load tool {res['meta']['load_tool']}, {cfg['mode']} run)",
+        f"load tool {res['meta']['load_tool']}, {cfg['mode']} run, "
+        f"service build {res['meta'].get('service_build', 'source')})",
         "",
         f"Data: {res['data']['patients']} distinct patients, {res['data']['resources_min']}-"
         f"{res['data']['resources_max']} resources (median {res['data']['resources_median']}), median body "
@@ -948,6 +1002,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=None, help="throughput rounds per server (best is reported)"
     )
     ap.add_argument("--no-peer", action="store_true", help="skip HealthChain")
+    ap.add_argument(
+        "--build",
+        choices=("compiled", "source"),
+        default="compiled",
+        help="the compiled (mypyc) build, or this venv's editable install of the .py sources",
+    )
     ap.add_argument("--phases", default="throughput,scaling,fetch,memory")
     ap.add_argument("--load-tool", choices=("auto", "wrk", "python"), default="auto")
     args = ap.parse_args(argv)
@@ -971,6 +1031,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     RESULTS.mkdir(parents=True, exist_ok=True)
     tool = ensure_wrk() if args.load_tool in ("auto", "wrk") else "python"
+    if args.build == "compiled":
+        build_error = ensure_compiled()
+        if build_error:
+            log(f"the compiled build failed: {build_error}")
+            return 1
+        global SERVER_PY
+        SERVER_PY = SERVICE_VENV / "bin" / "python"
     peer_error = None if args.no_peer else ensure_peer()
     if peer_error:
         log(f"HealthChain peer unavailable: {peer_error}")
@@ -987,6 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "load_tool": tool,
+            "service_build": args.build,
             "healthchain": peer_version() if with_peer else None,
             "loadavg_at_start": os.getloadavg(),
         },
