@@ -6,10 +6,12 @@ dependencies anew on every call, which cost more than the authentication itself 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from cds.auth.clients import ClientAuthenticator
@@ -42,13 +44,49 @@ class AuthenticatedRoute(APIRoute):
     """A route that authenticates the caller before its endpoint runs (or reads the body).
 
     ``APIRouter(route_class=AuthenticatedRoute)`` so that no endpoint of the router can forget it.
+
+    Its endpoints are plain: they take the ``Request`` and string path parameters, read their own
+    body and return a ``Response``. So the endpoint is called directly, without FastAPI's per-call
+    dependency solving and response handling (~40 us a call, a twentieth of the hook call); FastAPI
+    still documents the route. An endpoint asking for anything else is refused when the route is built.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
+        endpoint = self.endpoint
+        request_name = _plain_endpoint(self.dependant, self.path)
 
         async def authenticated(request: Request) -> Response:
             authenticate(request)
-            return await handle(request)
+            response: Response = await endpoint(**request.path_params, **{request_name: request})
+            return response
 
         return authenticated
+
+
+def _plain_endpoint(dependant: Dependant, path: str) -> str:
+    """The name of the endpoint's ``Request`` parameter; TypeError unless it is a plain endpoint."""
+    if not inspect.iscoroutinefunction(dependant.call):
+        raise TypeError(f"{path}: an authenticated endpoint must be async (it runs on the event loop)")
+    asks = [
+        kind
+        for kind, params in (
+            ("query", dependant.query_params),
+            ("header", dependant.header_params),
+            ("cookie", dependant.cookie_params),
+            ("body", dependant.body_params),
+            ("dependency", dependant.dependencies),
+        )
+        if params
+    ]
+    asks += [
+        f"non-string path parameter {p.name}"
+        for p in dependant.path_params
+        if p.field_info.annotation is not str
+    ]
+    if asks or dependant.request_param_name is None:
+        missing = [] if dependant.request_param_name else ["no Request parameter"]
+        raise TypeError(
+            f"{path}: an authenticated endpoint takes only the Request and str path "
+            f"parameters ({', '.join(asks + missing)})"
+        )
+    return dependant.request_param_name
