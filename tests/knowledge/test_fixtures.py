@@ -16,6 +16,7 @@ from tests.spec_checks import assert_no_empty_values
 SCENARIOS = load_scenarios()
 OK = [s for s in SCENARIOS if s.status == 200]
 
+
 def _cases(scenarios: list[Scenario]) -> list[Any]:
     return [pytest.param(s, id=s.name) for s in scenarios]
 
