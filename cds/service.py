@@ -14,13 +14,13 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from cds.errors import BadRequest, NotFound, PreconditionFailed
 from cds.fhir.client import Fetcher, FetchResult
 from cds.fhir.prefetch import KeyData, PrefetchKey, fill_template, prefetch_keys, read_prefetch
 from cds.fhir.select import select_resources, within_depth
+from cds.fhir.split import SPLIT_ABOVE_BYTES, loads, split_request
 from cds.hooks import HookRequest, PatientViewContext
 from cds.pathway.engine import evaluate
 from cds.pathway.knowledge import Knowledge
@@ -51,6 +51,12 @@ def validated(model: type[M], data: Any, *, at: str = "") -> M:
         raise BadRequest(f"{at}.{message}" if at else message, expression=path) from exc
 
 
+def refuse_deep(value: Any, max_depth: int) -> None:
+    """BadRequest when parsed JSON is nested deeper than ``max_depth``."""
+    if not within_depth(value, max_depth):
+        raise BadRequest(f"The request is nested more than {max_depth} levels deep.")
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector; only the outermost pause resumes it, so pauses nest.
@@ -76,16 +82,12 @@ def parse_json(body: bytes, max_depth: int, *, deferred: str | None = None) -> A
     thousands of resources, most of which the service never reads; the few it selects are checked
     one by one before validation (cds.fhir.select), so walking all of them here would be waste.
     """
-    try:
-        with collector_paused():  # parsed JSON holds no cycles: collecting while building it is waste
-            data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc.msg}") from exc
-    envelope = (
-        {k: v for k, v in data.items() if k != deferred} if deferred and isinstance(data, dict) else data
+    with collector_paused():  # parsed JSON holds no cycles: collecting while building it is waste
+        data = loads(body)
+    refuse_deep(
+        {k: v for k, v in data.items() if k != deferred} if deferred and isinstance(data, dict) else data,
+        max_depth,
     )
-    if not within_depth(envelope, max_depth):
-        raise BadRequest(f"The request is nested more than {max_depth} levels deep.")
     return data
 
 
@@ -102,8 +104,16 @@ class PendingCall:
 
 
 class PatientViewService:
-    def __init__(self, settings: Settings, knowledge: Knowledge, fetcher: Fetcher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        knowledge: Knowledge,
+        fetcher: Fetcher,
+        *,
+        split_above_bytes: int = SPLIT_ABOVE_BYTES,
+    ) -> None:
         self.settings = settings
+        self.split_above_bytes = split_above_bytes  # a larger body is parsed a resource at a time
         self.knowledge = knowledge
         self.fetcher = fetcher
         self.keys: tuple[PrefetchKey, ...] = prefetch_keys(knowledge.service.observation_codes)
@@ -139,7 +149,7 @@ class PatientViewService:
     # --- the call ---------------------------------------------------------------------------------
 
     def parse_request(self, body: bytes) -> tuple[HookRequest, PatientViewContext]:
-        data = parse_json(body, self.settings.max_json_depth, deferred="prefetch")
+        data = self._parse(body)
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
         request = validated(HookRequest, data)
@@ -149,6 +159,16 @@ class PatientViewService:
             )
         context = validated(PatientViewContext, request.context, at="context")
         return request, context
+
+    def _parse(self, body: bytes) -> Any:
+        """The request as parsed JSON; a large one's prefetch values stay unparsed (cds.fhir.split)."""
+        max_depth = self.settings.max_json_depth
+        if len(body) > self.split_above_bytes:
+            data = split_request(body)
+            if data is not None:
+                refuse_deep({k: v for k, v in data.items() if k != "prefetch"}, max_depth)
+                return data
+        return parse_json(body, max_depth, deferred="prefetch")
 
     def prepare(self, body: bytes) -> PendingCall:
         """Parse and check the request and read its prefetch (no I/O)."""
@@ -173,15 +193,14 @@ class PatientViewService:
         return self.finish(pending, today=today)
 
     def profile(self, keyed: Mapping[str, KeyData], patient_id: str, today: date) -> PatientProfile:
-        raw = [r for data in keyed.values() for r in data.resources]
-        issues = [i for data in keyed.values() for i in data.issues]
         selection = select_resources(
-            raw,
+            (r for data in keyed.values() for r in data.read_all()),
             patient_id=patient_id,
             terminology=self.knowledge.terminology,
             full_validation=self.settings.fhir_validation == "full",
             max_depth=self.settings.max_json_depth,
         )
+        issues = [i for data in keyed.values() for i in data.issues]  # after read_all: it adds some
         issues.extend(selection.issues)
         profile = build_profile(
             selection.resources,

@@ -11,11 +11,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from cds.errors import BadRequest
+from cds.fhir.split import SplitBundle, loads, open_value
 from cds.profile.model import DataIssue, Evidence
 
 
@@ -64,12 +67,28 @@ def fill_template(template: str, context: Mapping[str, Any]) -> str:
 
 @dataclass(slots=True)
 class KeyData:
-    """What one prefetch key yielded: resources, problems found, and whether it must still be fetched."""
+    """What one prefetch key yielded: resources, problems found, and whether it must still be fetched.
+
+    A large request's Bundle arrives as ``unparsed`` entries (cds.fhir.split): read them with
+    ``read_all``, which parses each as it is reached.
+    """
 
     resources: list[Mapping[str, Any]] = field(default_factory=list)
     issues: list[DataIssue] = field(default_factory=list)
     needs_fetch: bool = False
     next_url: str | None = None  # a Bundle's next page, to be followed by the fetcher
+    unparsed: list[tuple[msgspec.Raw, bool]] = field(default_factory=list)  # (resource, is an outcome)
+    key: str = ""
+
+    def read_all(self) -> Iterator[Mapping[str, Any]]:
+        """Every resource, the unparsed entries first (in Bundle order). Once: those entries are parsed
+        as they are read, their problems become issues, and they are not kept."""
+        unparsed, self.unparsed = self.unparsed, []
+        for i, (raw, outcome) in enumerate(unparsed):
+            resource = _entry_resource(self, i, loads(raw), outcome=outcome)
+            if resource is not None:
+                yield resource
+        yield from self.resources
 
 
 def _bundle_next(bundle: Mapping[str, Any]) -> str | None:
@@ -85,7 +104,7 @@ def unpack(value: Mapping[str, Any], key: str) -> KeyData:
     Parsed JSON objects are ``dict``s; checking for ``dict`` rather than ``Mapping`` matters here, where
     every entry of every Bundle is checked (an ABC isinstance check is several times slower).
     """
-    data = KeyData()
+    data = KeyData(key=key)
     if value.get("resourceType") != "Bundle":
         data.resources.append(value)
         return data
@@ -93,19 +112,29 @@ def unpack(value: Mapping[str, Any], key: str) -> KeyData:
     if not isinstance(entries, list):
         raise BadRequest(f"prefetch.{key}.entry must be a list", expression=f"prefetch.{key}.entry")
     for i, entry in enumerate(entries):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            data.issues.append(DataIssue("data", "unreadable", f"{key}: Bundle entry {i} holds no resource."))
-            continue
-        search = entry.get("search")
-        if resource.get("resourceType") == "OperationOutcome" or (
-            isinstance(search, dict) and search.get("mode") == "outcome"
-        ):
-            data.issues.append(_outcome_issue(resource, key))
-            continue
-        data.resources.append(resource)
+        if isinstance(entry, dict):
+            search = entry.get("search")
+            outcome = isinstance(search, dict) and search.get("mode") == "outcome"
+            resource = _entry_resource(data, i, entry.get("resource"), outcome=outcome)
+        else:
+            resource = _entry_resource(data, i, None, outcome=False)
+        if resource is not None:
+            data.resources.append(resource)
     data.next_url = _bundle_next(value)
     return data
+
+
+def _entry_resource(data: KeyData, i: int, resource: Any, *, outcome: bool) -> Mapping[str, Any] | None:
+    """A Bundle entry's resource, or None with an issue: no resource, or an OperationOutcome."""
+    if not isinstance(resource, dict):
+        data.issues.append(
+            DataIssue("data", "unreadable", f"{data.key}: Bundle entry {i} holds no resource.")
+        )
+        return None
+    if outcome or resource.get("resourceType") == "OperationOutcome":
+        data.issues.append(_outcome_issue(resource, data.key))
+        return None
+    return resource
 
 
 def _outcome_issue(outcome: Mapping[str, Any], key: str) -> DataIssue:
@@ -125,18 +154,24 @@ def read_prefetch(prefetch: Mapping[str, Any] | None, keys: Sequence[PrefetchKey
     out: dict[str, KeyData] = {}
     for spec in keys:
         if spec.name not in sent:
-            out[spec.name] = KeyData(needs_fetch=True)
+            out[spec.name] = KeyData(needs_fetch=True, key=spec.name)
             continue
         value = sent[spec.name]
-        if value is None:
-            out[spec.name] = KeyData()
+        if isinstance(value, msgspec.Raw):  # a large request's (cds.fhir.split)
+            value = open_value(value)
+        if isinstance(value, SplitBundle):
+            out[spec.name] = KeyData(
+                unparsed=value.entries, next_url=_bundle_next(value.as_mapping()), key=spec.name
+            )
+        elif value is None:
+            out[spec.name] = KeyData(key=spec.name)
         elif not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str):
             raise BadRequest(
                 f"prefetch.{spec.name} must be a FHIR resource, a Bundle or null",
                 expression=f"prefetch.{spec.name}",
             )
         elif value["resourceType"] == "OperationOutcome":
-            data = KeyData(needs_fetch=True)
+            data = KeyData(needs_fetch=True, key=spec.name)
             data.issues.append(_outcome_issue(value, spec.name))
             out[spec.name] = data
         else:
