@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 import typing
 from datetime import date
 from pathlib import Path
@@ -192,6 +193,49 @@ def test_a_bad_element_the_profile_reads_makes_the_resource_unreadable(
     kept, message = _read(resource)
     assert kept == 0
     assert "Observation/" in message and "was not used" in message and why in message
+
+
+def _existed(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+# ordinary, leap, century (not leap) and 400-year (leap) years, and the ends of FHIR's range
+CALENDAR_YEARS = (1, 4, 100, 400, 1600, 1700, 1899, 1900, 1996, 2000, 2023, 2024, 2025, 2100, 2400, 9999)
+
+
+@pytest.mark.parametrize("year", CALENDAR_YEARS)
+def test_a_full_date_is_accepted_exactly_when_that_day_existed(year: int) -> None:
+    """The date regexes carry the calendar (month lengths, leap years); checked against datetime.date
+    for every month and day 01-31 of years chosen for the leap-year rules."""
+    for month in range(1, 13):
+        for day in range(1, 32):
+            text = f"{year:04d}-{month:02d}-{day:02d}"
+            existed = _existed(year, month, day)
+            assert bool(re.fullmatch(models.DATE_RE, text)) is existed, text
+            assert bool(re.fullmatch(models.DATETIME_RE, text + "T10:30:00+01:00")) is existed, text
+            assert bool(re.fullmatch(models.INSTANT_RE, text + "T10:30:00.5Z")) is existed, text
+
+
+@pytest.mark.parametrize(
+    ("when", "readable"),
+    [
+        ("2024-02-29", True),
+        ("2000-02-29", True),
+        ("2023-02-29", False),
+        ("1900-02-29", False),
+        ("2024-04-31", False),
+        ("2024-02", True),
+        ("2024", True),
+        ("0000", False),
+    ],
+)
+def test_the_read_model_takes_dates_that_existed_only(when: str, readable: bool) -> None:
+    kept, message = _read(_er(effectiveDateTime=when))
+    assert kept == int(readable), message
 
 
 def test_a_component_modifier_extension_is_refused_too() -> None:
