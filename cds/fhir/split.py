@@ -24,8 +24,9 @@ import orjson
 
 from cds.errors import BadRequest
 
-# Where splitting starts to pay on this 2-core machine: at 3,000 resources (2.1 MB) one parse is still
-# faster, at 5,000 (3.6 MB) splitting is (bench/README.md, "Large charts"). It depends on cache sizes.
+# Where splitting starts to pay for the compiled build on this 2-core machine: about even at 3,000
+# resources (2.1 MB), 1.7x faster at 10,000 (`python -m bench.split`; bench/README.md, "Large charts").
+# Where exactly depends on the CPU's cache sizes.
 SPLIT_ABOVE_BYTES = 3_000_000
 
 _ABSENT = msgspec.Raw()
