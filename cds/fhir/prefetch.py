@@ -91,8 +91,9 @@ class KeyData:
         yield from self.resources
 
 
-def _bundle_next(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+def _next_url(links: Any) -> str | None:
+    """The url of a Bundle's ``next`` link, given its ``link`` member."""
+    for link in links or ():
         if isinstance(link, Mapping) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return str(link["url"])
     return None
@@ -120,7 +121,7 @@ def unpack(value: Mapping[str, Any], key: str) -> KeyData:
             resource = _entry_resource(data, i, None, outcome=False)
         if resource is not None:
             data.resources.append(resource)
-    data.next_url = _bundle_next(value)
+    data.next_url = _next_url(value.get("link"))
     return data
 
 
@@ -160,9 +161,7 @@ def read_prefetch(prefetch: Mapping[str, Any] | None, keys: Sequence[PrefetchKey
         if isinstance(value, msgspec.Raw):  # a large request's (cds.fhir.split)
             value = open_value(value)
         if isinstance(value, SplitBundle):
-            out[spec.name] = KeyData(
-                unparsed=value.entries, next_url=_bundle_next(value.as_mapping()), key=spec.name
-            )
+            out[spec.name] = KeyData(unparsed=value.entries, next_url=_next_url(value.link), key=spec.name)
         elif value is None:
             out[spec.name] = KeyData(key=spec.name)
         elif not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str):

@@ -98,11 +98,7 @@ class SplitBundle:
     """A Bundle whose entries are still slices: (resource, is an outcome by its search mode), in order."""
 
     entries: list[tuple[msgspec.Raw, bool]]
-    link: Any
-
-    def as_mapping(self) -> dict[str, Any]:
-        """The Bundle members the prefetch reader needs besides its entries."""
-        return {"resourceType": "Bundle", "link": self.link}
+    link: Any  # the Bundle's link member, parsed
 
 
 def open_value(raw: msgspec.Raw) -> Any:
