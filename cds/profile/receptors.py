@@ -292,6 +292,24 @@ def _classify(ctx: Context, cc: Any) -> tuple[str, str] | None:
     return None
 
 
+class _Readings:
+    """The readings of one Observation, each with its evidence.
+
+    A class, not a closure over the list: compiled (mypyc), a closure that is also a local variable
+    makes a reference cycle, and every call then left its Observations for the cyclic collector.
+    """
+
+    def __init__(self, obs: Any, when: str | None, name: str) -> None:
+        self.obs = obs
+        self.when = when
+        self.name = name
+        self.out: list[Reading] = []
+
+    def add(self, marker: str, value: str, how: str) -> None:
+        evidence_ = evidence(self.obs, self.when, f"{self.name}: {how}")
+        self.out.append(Reading(marker, value, self.when, evidence_, how))
+
+
 def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
     code = getattr(obs, "code", None)
     kind = _classify(ctx, code)
@@ -309,12 +327,10 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
     if kind is None and not comp_status:
         return []  # not a receptor result
     when = observation_date(obs)
-    out: list[Reading] = []
     name = label(code)
+    readings = _Readings(obs, when, name)
+    add, out = readings.add, readings.out
     val = value_of(obs)
-
-    def add(marker: str, value: str, how: str) -> None:
-        out.append(Reading(marker, value, when, evidence(obs, when, f"{name}: {how}"), how))
 
     if kind is None:
         for marker, (value, how) in comp_status.items():
