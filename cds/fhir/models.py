@@ -5,8 +5,8 @@ R4B models of fhir.resources costs ~0.07 ms each in Python validators, four time
 call for a typical chart. These models declare only the elements the profile reads, with the FHIR
 datatype rules that matter to it (JSON types, cardinality, the R4 regexes for ``id``, ``code``, ``date``,
 ``dateTime`` and ``instant``, real calendar dates, no ``modifierExtension``), which pydantic-core checks
-almost entirely in compiled code (~6 us a resource); ``read()`` first checks on the raw JSON that each
-choice element has one value.
+almost entirely in compiled code (~6 us a resource); cds.fhir.select first checks on the raw JSON
+that each choice element has one value (``CHOICES``).
 
 What they do not check is what the profile never reads: an unknown or malformed element elsewhere in a
 resource does not make its receptor result unusable (a tolerant reader). ``CDS_FHIR_VALIDATION=full``
@@ -294,31 +294,8 @@ CHOICES: Mapping[str, Mapping[str, str]] = {
     "MedicationAdministration": _choice_groups(medicationadministration.MedicationAdministration),
     "Procedure": _choice_groups(procedure.Procedure),
 }
-_COMPONENT_CHOICES = _choice_groups(observation.ObservationComponent)
-
-
-def _one_per_choice(data: Mapping[str, Any], groups: Mapping[str, str], where: str) -> None:
-    seen: set[str] = set()
-    for key in data:
-        group = groups.get(key)
-        if group is not None:
-            if group in seen:
-                raise ChoiceError(f"{where}more than one {group}[x] element")
-            seen.add(group)
+COMPONENT_CHOICES = _choice_groups(observation.ObservationComponent)
 
 
 class ChoiceError(ValueError):
     """Two values for one choice element (``valueQuantity`` and ``valueString``): which one holds?"""
-
-
-def read(resource_type: str, data: Mapping[str, Any]) -> Resource:
-    """``data`` (a resource of a type in MODELS) as its read model.
-
-    Raises ChoiceError or pydantic's ValidationError (both ValueErrors) when it cannot be read.
-    """
-    _one_per_choice(data, CHOICES[resource_type], "")
-    if resource_type == "Observation":
-        for i, component in enumerate(data.get("component") or ()):
-            if isinstance(component, dict):
-                _one_per_choice(component, _COMPONENT_CHOICES, f"component.{i}: ")
-    return MODELS[resource_type].model_validate(data)

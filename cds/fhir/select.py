@@ -16,7 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from cds.fhir.codes import Terminology
-from cds.fhir.models import MODELS, ChoiceError, read
+from cds.fhir.models import CHOICES, COMPONENT_CHOICES, MODELS, ChoiceError, Resource
 from cds.profile.model import DataIssue, Evidence
 
 PROFILE_TYPES = frozenset(MODELS)
@@ -68,6 +68,32 @@ def read_resource(rtype: str, resource: Mapping[str, Any], *, full: bool, max_de
             raise TooDeep(f"nested more than {max_depth} levels deep")
         get_fhir_model_class(rtype).model_validate(resource)
     return read(rtype, resource)
+
+
+def read(rtype: str, resource: Mapping[str, Any]) -> Resource:
+    """``resource`` (of a type in MODELS) as its read model. Raises ChoiceError or pydantic's
+    ValidationError (both ValueErrors) when it cannot be read.
+
+    The choice elements are checked here, in compiled code, on the raw JSON (cds.fhir.models says
+    why); the model's validator is called directly (``model_validate`` only forwards to it, in Python).
+    """
+    _one_per_choice(resource, CHOICES[rtype], "")
+    if rtype == "Observation":
+        for i, component in enumerate(resource.get("component") or ()):
+            if isinstance(component, dict):
+                _one_per_choice(component, COMPONENT_CHOICES, f"component.{i}: ")
+    model: Resource = MODELS[rtype].__pydantic_validator__.validate_python(resource)
+    return model
+
+
+def _one_per_choice(data: Mapping[str, Any], groups: Mapping[str, str], where: str) -> None:
+    seen: set[str] = set()
+    for key in data:
+        group = groups.get(key)
+        if group is not None:
+            if group in seen:
+                raise ChoiceError(f"{where}more than one {group}[x] element")
+            seen.add(group)
 
 
 def within_depth(value: Any, limit: int) -> bool:
