@@ -21,6 +21,7 @@ from cds.fhir.client import Fetcher, FetchResult
 from cds.fhir.prefetch import KeyData, PrefetchKey, fill_template, prefetch_keys, read_prefetch
 from cds.fhir.select import select_resources, within_depth
 from cds.fhir.split import SPLIT_ABOVE_BYTES, loads, split_request
+from cds.fhir.wire import decode_request
 from cds.hooks import HookRequest, PatientViewContext
 from cds.pathway.engine import evaluate
 from cds.pathway.knowledge import Knowledge
@@ -161,14 +162,19 @@ class PatientViewService:
         return request, context
 
     def _parse(self, body: bytes) -> Any:
-        """The request as parsed JSON; a large one's prefetch values stay unparsed (cds.fhir.split)."""
+        """The request's members. Its prefetch is decoded straight into read models when it is plain
+        (cds.fhir.wire), left unparsed when large (cds.fhir.split), else parsed JSON."""
         max_depth = self.settings.max_json_depth
+        data: dict[str, Any] | None = None
         if len(body) > self.split_above_bytes:
             data = split_request(body)
-            if data is not None:
-                refuse_deep({k: v for k, v in data.items() if k != "prefetch"}, max_depth)
-                return data
-        return parse_json(body, max_depth, deferred="prefetch")
+        elif self.settings.fhir_validation != "full":  # R4B validation reads dicts
+            with collector_paused():  # read models are not tracked, but the lists holding them are
+                data = decode_request(body)
+        if data is None:
+            return parse_json(body, max_depth, deferred="prefetch")
+        refuse_deep({k: v for k, v in data.items() if k != "prefetch"}, max_depth)
+        return data
 
     def prepare(self, body: bytes) -> PendingCall:
         """Parse and check the request and read its prefetch (no I/O)."""

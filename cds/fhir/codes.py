@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from cds.errors import KnowledgeError
+from cds.fhir import models
 
 Role = Literal["test", "value", "condition", "finding", "procedure", "medication"]
 _ROLES: frozenset[str] = frozenset({"test", "value", "condition", "finding", "procedure", "medication"})
@@ -280,9 +281,27 @@ class Drug:
     synonyms: tuple[str, ...]
 
 
+def member(obj: Any, name: str) -> Any:
+    """A member of a raw resource or element: a parsed JSON object's (dict) or a read model's
+    (cds.fhir.models; None when it has no such element); None for anything else."""
+    if isinstance(obj, models.Element):
+        return getattr(obj, name, None)
+    if type(obj) is dict:  # parsed JSON: dict, not the (slower to check) Mapping ABC
+        return obj.get(name)
+    return None
+
+
+def resource_type(resource: Any) -> str | None:
+    """The resourceType of a raw resource (dict) or read model; None when it has no valid one."""
+    if isinstance(resource, models.Resource):
+        return resource.__resource_type__
+    rtype = resource.get("resourceType") if type(resource) is dict else None
+    return rtype if isinstance(rtype, str) else None
+
+
 @dataclass(frozen=True, slots=True)
 class RawFilter:
-    """One vocabulary of the cheap filter on raw JSON (dicts and lists, as parsed): codes, ICD-10
+    """One vocabulary of the cheap filter on raw resources (parsed JSON or read models): codes, ICD-10
     three-character categories (``icd_categories``), keywords and multi-word phrases (all words must
     appear) for texts and displays. Charts repeat the same displays thousands of times ("Body
     height"): each text's answer is remembered."""
@@ -294,22 +313,27 @@ class RawFilter:
     _texts: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def concept(self, cc: Any) -> bool:
-        """True when a raw CodeableConcept has one of the codes, or a keyword in a display or its text."""
+        """True when a raw CodeableConcept (parsed JSON or read model) has one of the codes, or a
+        keyword in a display or its text."""
+        if isinstance(cc, models.CodeableConcept):  # the usual case: attributes, no type checks
+            for c in cc.coding or ():
+                if self.coded(c.code) or self.words(c.display):
+                    return True
+            return self.words(cc.text)
         if not isinstance(cc, dict):
             return False
         coding = cc.get("coding")
         if isinstance(coding, list):
             for c in coding:
-                if not isinstance(c, dict):
-                    continue
-                code = c.get("code")
-                if isinstance(code, str) and (
-                    code in self.codes or (self.icd_categories and code[:3].upper() in _ICD_CATEGORIES)
-                ):
-                    return True
-                if self.words(c.get("display")):
+                if isinstance(c, dict) and (self.coded(c.get("code")) or self.words(c.get("display"))):
                     return True
         return self.words(cc.get("text"))
+
+    def coded(self, code: Any) -> bool:
+        """True when a code is one of the codes (or its ICD-10 category is one of the categories)."""
+        return isinstance(code, str) and (
+            code in self.codes or (self.icd_categories and code[:3].upper() in _ICD_CATEGORIES)
+        )
 
     def words(self, text: Any) -> bool:
         """True when a text has one of the keywords or all the words of a phrase."""
@@ -471,51 +495,48 @@ class Terminology:
         return tuple(d for d in kept if d.name not in combined)
 
     # --- the cheap raw-JSON filter ------------------------------------------------------------------
-    def is_relevant(self, resource: Mapping[str, Any]) -> bool:
-        """True when a raw resource may inform the profile (checked before any model validation).
+    def is_relevant(self, resource: Any) -> bool:
+        """True when a raw resource (parsed JSON or read model) may inform the profile (checked before
+        any content checks).
 
         A few set lookups per coding: codes from the code lists, ICD-10 three-character categories,
         and whole-word keywords in ``text``/``display`` (``RawFilter``). No regex, no walk over the
-        whole JSON.
+        whole resource.
         """
-        rtype = resource.get("resourceType")
+        rtype = resource_type(resource)
         if rtype == "Observation":
-            if self.clinical_filter.concept(resource.get("code")):
+            if self.clinical_filter.concept(member(resource, "code")):
                 return True
-            value = resource.get("valueCodeableConcept")
+            value = member(resource, "valueCodeableConcept")
             return value is not None and self.finding_filter.concept(value)
         if rtype == "Condition" or rtype == "Procedure":
-            return self.clinical_filter.concept(resource.get("code"))
-        if not isinstance(rtype, str) or rtype not in _MEDICATION_TYPES:
+            return self.clinical_filter.concept(member(resource, "code"))
+        if rtype is None or rtype not in _MEDICATION_TYPES:
             return False
         medicines = self.medication_filter
-        cc = resource.get("medicationCodeableConcept")
+        cc = member(resource, "medicationCodeableConcept")
         if cc is not None:
             return medicines.concept(cc)
-        ref = resource.get("medicationReference")
-        if isinstance(ref, dict):
-            contained = resource.get("contained")
+        ref = member(resource, "medicationReference")
+        if ref is not None:
+            contained = member(resource, "contained")
             if isinstance(contained, list):
                 for med in contained:
-                    if (
-                        isinstance(med, dict)
-                        and med.get("resourceType") == "Medication"
-                        and medicines.concept(med.get("code"))
-                    ):
+                    if resource_type(med) == "Medication" and medicines.concept(member(med, "code")):
                         return True
-            display = ref.get("display")
+            display = member(ref, "display")
             if isinstance(display, str):
                 return medicines.words(display)
         return False
 
-    def is_medication_record(self, resource: Mapping[str, Any]) -> bool:
+    def is_medication_record(self, resource: Any) -> bool:
         """True for a MedicationRequest/Statement/Administration that records a medicine (any medicine),
         i.e. not entered-in-error / cancelled / not-done. Cheap; lets the selector tell the profile that
         medication data was sent even when none of it is a cancer medicine (``medication_history``)."""
-        rtype = resource.get("resourceType")
-        if not isinstance(rtype, str) or rtype not in _MEDICATION_TYPES:
+        rtype = resource_type(resource)
+        if rtype is None or rtype not in _MEDICATION_TYPES:
             return False
-        status = resource.get("status")
+        status = member(resource, "status")
         return not (isinstance(status, str) and status in _NOT_A_RECORD)
 
 

@@ -1,12 +1,20 @@
-"""Read models: the FHIR R4 elements the profile reads, checked by a compiled schema.
+"""Read models: the FHIR R4 elements the profile reads, as msgspec Structs checked in two steps.
 
 The pathway reads about sixty elements of seven resource types. Validating whole resources with the
 R4B models of fhir.resources costs ~0.07 ms each in Python validators, four times the HTTP floor's whole
-call for a typical chart. These models declare only the elements the profile reads, with the FHIR
-datatype rules that matter to it (JSON types, cardinality, the R4 regexes for ``id``, ``code``, ``date``,
-``dateTime`` and ``instant``, real calendar dates, no ``modifierExtension``), which pydantic-core checks
-almost entirely in compiled code (~6 us a resource); cds.fhir.select first checks on the raw JSON
-that each choice element has one value (``CHOICES``).
+call for a typical chart. These models declare only the elements the profile reads:
+
+1. **Shape**, checked by msgspec while it decodes (compiled, no Python per value): JSON types
+   (no coercion: ``"12"`` is not a number, ``"true"`` not a boolean), objects and lists where FHIR has
+   them, required elements. msgspec decodes a request's whole prefetch straight into these Structs
+   (cds.fhir.wire), faster than parsing it into dicts, because it never builds what the profile does
+   not read; dicts (a FHIR server's answers, odd requests) are converted with the same rules.
+2. **Content**, checked by ``cds.fhir.check`` only for the resources the pre-filter keeps: the R4
+   regexes for ``id``, ``code``, ``uri``, ``date``, ``dateTime`` and ``instant`` (with real calendar
+   dates), non-empty strings, 32-bit integers, one value per choice element, no ``modifierExtension``.
+   Run at decode time they would cost more than the decode itself for the ~85% of a chart the
+   profile never reads (vitals, unrelated labs); so the types below carry them as ``Format`` markers,
+   which msgspec ignores.
 
 What they do not check is what the profile never reads: an unknown or malformed element elsewhere in a
 resource does not make its receptor result unusable (a tolerant reader). ``CDS_FHIR_VALIDATION=full``
@@ -14,14 +22,17 @@ adds whole-resource R4B validation for sites that want it (cds.fhir.select). A t
 declared here consistent with the R4B definitions (tests/fhir/test_models.py).
 
 Attribute names are FHIR's, so the profile reads these exactly as it would read R4B instances; dates stay
-the strings FHIR sent (cds.profile.dates reads them).
+the strings FHIR sent (cds.profile.dates reads them). The Structs are frozen and untracked by the cyclic
+garbage collector (``gc=False``: they cannot form cycles).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
+import msgspec
 from fhir.resources.R4B import (
     condition,
     medicationadministration,
@@ -32,13 +43,6 @@ from fhir.resources.R4B import (
     procedure,
 )
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-)
 
 # --- primitives (regexes from the FHIR R4 datatypes page, anchored) ----------------------------------
 
@@ -47,8 +51,7 @@ _MONTH = r"(0[1-9]|1[0-2])"
 _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
 _ZONE = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
 # A full date must also have existed (the R4 regex admits 2024-02-30): month lengths, and 29 February
-# in leap years only (divisible by 4; of the centuries, those divisible by 400). In the regex, so that
-# pydantic-core checks it in compiled code; a Python validator cost a tenth of each resource's read.
+# in leap years only (divisible by 4; of the centuries, those divisible by 400).
 _MONTH_DAY = (
     r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))"
 )
@@ -57,55 +60,83 @@ _FULL_DATE = rf"({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 DATE_RE = rf"^({_YEAR}(-{_MONTH})?|{_FULL_DATE})$"
 DATETIME_RE = rf"^({_YEAR}(-{_MONTH})?|{_FULL_DATE}(T{_TIME}{_ZONE})?)$"
 INSTANT_RE = rf"^{_FULL_DATE}T{_TIME}{_ZONE}$"
+CODE_RE = r"^[^\s]+(\s[^\s]+)*$"
+ID_RE = r"^[A-Za-z0-9\-.]{1,64}$"
+URI_RE = r"^\S*$"
 
 
-String = Annotated[str, StringConstraints(min_length=1)]
-Code = Annotated[str, StringConstraints(pattern=r"^[^\s]+(\s[^\s]+)*$")]
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
-Uri = Annotated[str, StringConstraints(pattern=r"^\S*$")]
-Date = Annotated[str, StringConstraints(pattern=DATE_RE)]
-DateTime = Annotated[str, StringConstraints(pattern=DATETIME_RE)]
-Instant = Annotated[str, StringConstraints(pattern=INSTANT_RE)]
-Number = int | float  # a FHIR decimal: JSON numbers only (strict mode refuses strings and booleans)
-Integer = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+class Format:
+    """A FHIR primitive's content rule, checked by cds.fhir.check (msgspec ignores this marker)."""
+
+    __slots__ = ("message", "name", "pattern")
+
+    def __init__(self, name: str, pattern: str | None, message: str) -> None:
+        self.name = name
+        self.pattern = re.compile(pattern) if pattern else None
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Format({self.name})"
 
 
-class Element(BaseModel):
+STRING = Format("string", None, "must not be empty")
+CODE = Format("code", CODE_RE, "is not a FHIR code")
+ID = Format("id", ID_RE, "is not a FHIR id")
+URI = Format("uri", URI_RE, "is not a FHIR uri")
+DATE = Format("date", DATE_RE, "is not a FHIR date")
+DATETIME = Format("dateTime", DATETIME_RE, "is not a FHIR dateTime")
+INSTANT = Format("instant", INSTANT_RE, "is not a FHIR instant")
+INTEGER = Format("integer", None, "is outside the 32-bit range of a FHIR integer")
+
+String = Annotated[str, STRING]
+Code = Annotated[str, CODE]
+Id = Annotated[str, ID]
+Uri = Annotated[str, URI]
+Date = Annotated[str, DATE]
+DateTime = Annotated[str, DATETIME]
+Instant = Annotated[str, INSTANT]
+Number = int | float  # a FHIR decimal: JSON numbers only (msgspec refuses strings and booleans)
+Integer = Annotated[int, INTEGER]
+# A choice element's variant the profile never reads, declared only so that a second value of the
+# choice is seen (cds.fhir.check): its content is not checked.
+Unread = Any
+
+
+class Element(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Unknown elements are ignored; declared ones must have FHIR's JSON types (no coercion)."""
 
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
-
-class BackboneElement(Element):
-    # FHIR: an element with a modifierExtension the reader does not understand must not be used.
-    modifierExtension: Annotated[list[Any], Field(max_length=0)] | None = None
+class BackboneElement(Element, frozen=True, kw_only=True, gc=False):
+    # FHIR: an element with a modifierExtension the reader does not understand must not be used
+    # (cds.fhir.check refuses any).
+    modifierExtension: list[Any] | None = None
 
 
 # --- datatypes ------------------------------------------------------------------------------------
 
 
-class Coding(Element):
+class Coding(Element, frozen=True, kw_only=True, gc=False):
     system: Uri | None = None
     code: Code | None = None
     display: String | None = None
 
 
-class CodeableConcept(Element):
+class CodeableConcept(Element, frozen=True, kw_only=True, gc=False):
     coding: list[Coding] | None = None
     text: String | None = None
 
 
-class Reference(Element):
+class Reference(Element, frozen=True, kw_only=True, gc=False):
     reference: String | None = None
     display: String | None = None
 
 
-class Period(Element):
+class Period(Element, frozen=True, kw_only=True, gc=False):
     start: DateTime | None = None
     end: DateTime | None = None
 
 
-class Quantity(Element):
+class Quantity(Element, frozen=True, kw_only=True, gc=False):
     value: Number | None = None
     comparator: Code | None = None
     unit: String | None = None
@@ -113,79 +144,86 @@ class Quantity(Element):
     code: Code | None = None
 
 
-class Ratio(Element):
+class Ratio(Element, frozen=True, kw_only=True, gc=False):
     numerator: Quantity | None = None
     denominator: Quantity | None = None
 
 
-class Annotation(Element):
+class Annotation(Element, frozen=True, kw_only=True, gc=False):
     text: String  # markdown, 1..1
 
 
-class Extension(Element):
+class Extension(Element, frozen=True, kw_only=True, gc=False):
     url: Uri
     valueCodeableConcept: CodeableConcept | None = None
 
 
-class TimingRepeat(Element):
+class TimingRepeat(Element, frozen=True, kw_only=True, gc=False):
     boundsPeriod: Period | None = None
 
 
-class Timing(BackboneElement):
+class Timing(BackboneElement, frozen=True, kw_only=True, gc=False):
     event: list[DateTime] | None = None
     repeat: TimingRepeat | None = None
 
 
-class Dosage(BackboneElement):
+class Dosage(BackboneElement, frozen=True, kw_only=True, gc=False):
     timing: Timing | None = None
 
 
 # --- resources --------------------------------------------------------------------------------------
 
 
-class Resource(BackboneElement):
+class Resource(BackboneElement, frozen=True, kw_only=True, gc=False, tag_field="resourceType"):
     __resource_type__: ClassVar[str] = "Resource"
 
     id: Id | None = None
     extension: list[Extension] | None = None
 
 
-class Medication(Resource):
+class Medication(Resource, frozen=True, kw_only=True, gc=False, tag=True):
     """Only as a contained resource of a medication record."""
 
     __resource_type__ = "Medication"
     code: CodeableConcept | None = None
 
 
-class Patient(Resource):
+class Patient(Resource, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "Patient"
     gender: Code | None = None
     birthDate: Date | None = None
+    deceasedBoolean: Unread = None
+    deceasedDateTime: Unread = None
+    multipleBirthBoolean: Unread = None
+    multipleBirthInteger: Unread = None
 
 
-class ConditionStage(BackboneElement):
+class ConditionStage(BackboneElement, frozen=True, kw_only=True, gc=False):
     summary: CodeableConcept | None = None
 
 
-class Condition(Resource):
+class Condition(Resource, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "Condition"
     clinicalStatus: CodeableConcept | None = None
     verificationStatus: CodeableConcept | None = None
     code: CodeableConcept | None = None
     bodySite: list[CodeableConcept] | None = None
+    subject: Reference | None = None
     onsetDateTime: DateTime | None = None
     onsetPeriod: Period | None = None
+    onsetAge: Unread = None
+    onsetRange: Unread = None
+    onsetString: Unread = None
     abatementDateTime: DateTime | None = None
     abatementPeriod: Period | None = None
     abatementAge: Quantity | None = None
     abatementString: String | None = None
+    abatementRange: Unread = None
     recordedDate: DateTime | None = None
     stage: list[ConditionStage] | None = None
 
 
-class _Valued(BackboneElement):
-    """The value[x] shapes the profile reads (an Observation or one of its components)."""
-
+class ObservationComponent(BackboneElement, frozen=True, kw_only=True, gc=False):
     code: CodeableConcept
     valueQuantity: Quantity | None = None
     valueCodeableConcept: CodeableConcept | None = None
@@ -193,71 +231,90 @@ class _Valued(BackboneElement):
     valueBoolean: bool | None = None
     valueInteger: Integer | None = None
     valueRatio: Ratio | None = None
+    valueRange: Unread = None
+    valueSampledData: Unread = None
+    valueTime: Unread = None
+    valueDateTime: Unread = None
+    valuePeriod: Unread = None
     interpretation: list[CodeableConcept] | None = None
 
 
-class ObservationComponent(_Valued):
-    pass
-
-
-class Observation(Resource, _Valued):
+class Observation(Resource, frozen=True, kw_only=True, gc=False, tag=True):
+    # the value elements repeat ObservationComponent's (msgspec Structs have one base class)
     __resource_type__ = "Observation"
     status: Code
+    code: CodeableConcept
+    subject: Reference | None = None
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
     effectiveInstant: Instant | None = None
+    effectiveTiming: Unread = None
     issued: Instant | None = None
+    valueQuantity: Quantity | None = None
+    valueCodeableConcept: CodeableConcept | None = None
+    valueString: String | None = None
+    valueBoolean: bool | None = None
+    valueInteger: Integer | None = None
+    valueRatio: Ratio | None = None
+    valueRange: Unread = None
+    valueSampledData: Unread = None
+    valueTime: Unread = None
+    valueDateTime: Unread = None
+    valuePeriod: Unread = None
+    interpretation: list[CodeableConcept] | None = None
     note: list[Annotation] | None = None
     component: list[ObservationComponent] | None = None
 
 
-def _medications_only(items: Any) -> Any:
-    if not isinstance(items, list):
-        return items  # the list type check reports it
-    return [i for i in items if not isinstance(i, Mapping) or i.get("resourceType") == "Medication"]
-
-
-class _MedicationRecord(Resource):
+class _MedicationRecord(Resource, frozen=True, kw_only=True, gc=False):
     status: Code
+    subject: Reference | None = None
     medicationCodeableConcept: CodeableConcept | None = None
     medicationReference: Reference | None = None
     reasonCode: list[CodeableConcept] | None = None
     reasonReference: list[Reference] | None = None
-    # only contained Medications are read (the target of medicationReference "#id")
-    contained: Annotated[list[Medication], BeforeValidator(_medications_only)] | None = None
+    # only contained Medications are read (the target of medicationReference "#id"); a record that
+    # contains other resources is read from a dict, which drops them first (cds.fhir.check)
+    contained: list[Medication] | None = None
 
 
-class DispenseRequest(BackboneElement):
+class DispenseRequest(BackboneElement, frozen=True, kw_only=True, gc=False):
     validityPeriod: Period | None = None
 
 
-class MedicationRequest(_MedicationRecord):
+class MedicationRequest(_MedicationRecord, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "MedicationRequest"
     intent: Code
     authoredOn: DateTime | None = None
     dosageInstruction: list[Dosage] | None = None
     dispenseRequest: DispenseRequest | None = None
+    reportedBoolean: Unread = None
+    reportedReference: Unread = None
 
 
-class MedicationStatement(_MedicationRecord):
+class MedicationStatement(_MedicationRecord, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "MedicationStatement"
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
     dateAsserted: DateTime | None = None
 
 
-class MedicationAdministration(_MedicationRecord):
+class MedicationAdministration(_MedicationRecord, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "MedicationAdministration"
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
 
 
-class Procedure(Resource):
+class Procedure(Resource, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "Procedure"
     status: Code
+    subject: Reference | None = None
     code: CodeableConcept | None = None
     performedDateTime: DateTime | None = None
     performedPeriod: Period | None = None
+    performedString: Unread = None
+    performedAge: Unread = None
+    performedRange: Unread = None
 
 
 MODELS: Mapping[str, type[Resource]] = {
@@ -275,8 +332,6 @@ MODELS: Mapping[str, type[Resource]] = {
 
 
 # --- choice elements ------------------------------------------------------------------------------
-# pydantic has no "one of these keys" constraint, and a Python model validator costs more than the
-# whole compiled validation of a resource; so the rule is checked on the raw JSON before validating.
 
 
 def _choice_groups(r4b_model: type[FHIRAbstractModel]) -> Mapping[str, str]:

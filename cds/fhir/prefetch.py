@@ -18,6 +18,8 @@ from typing import Any
 import msgspec
 
 from cds.errors import BadRequest
+from cds.fhir import wire
+from cds.fhir.models import Resource
 from cds.fhir.split import SplitBundle, loads, open_value
 from cds.profile.model import DataIssue, Evidence
 
@@ -69,18 +71,19 @@ def fill_template(template: str, context: Mapping[str, Any]) -> str:
 class KeyData:
     """What one prefetch key yielded: resources, problems found, and whether it must still be fetched.
 
-    A large request's Bundle arrives as ``unparsed`` entries (cds.fhir.split): read them with
-    ``read_all``, which parses each as it is reached.
+    ``resources`` are parsed JSON objects, or read models when the request was decoded straight into
+    them (cds.fhir.wire). A large request's Bundle arrives as ``unparsed`` entries (cds.fhir.split):
+    read them with ``read_all``, which parses each as it is reached.
     """
 
-    resources: list[Mapping[str, Any]] = field(default_factory=list)
+    resources: list[Any] = field(default_factory=list)
     issues: list[DataIssue] = field(default_factory=list)
     needs_fetch: bool = False
     next_url: str | None = None  # a Bundle's next page, to be followed by the fetcher
     unparsed: list[tuple[msgspec.Raw, bool]] = field(default_factory=list)  # (resource, is an outcome)
     key: str = ""
 
-    def read_all(self) -> Iterator[Mapping[str, Any]]:
+    def read_all(self) -> Iterator[Any]:
         """Every resource, the unparsed entries first (in Bundle order). Once: those entries are parsed
         as they are read, their problems become issues, and they are not kept."""
         unparsed, self.unparsed = self.unparsed, []
@@ -133,14 +136,32 @@ def _entry_resource(data: KeyData, i: int, resource: Any, *, outcome: bool) -> M
         )
         return None
     if outcome or resource.get("resourceType") == "OperationOutcome":
-        data.issues.append(_outcome_issue(resource, data.key))
+        data.issues.append(_outcome_issue(resource.get("issue"), data.key))
         return None
     return resource
 
 
-def _outcome_issue(outcome: Mapping[str, Any], key: str) -> DataIssue:
+def unpack_wire(value: wire.Bundle, key: str) -> KeyData:
+    """``unpack`` for a Bundle decoded into read models (cds.fhir.wire)."""
+    data = KeyData(key=key)
+    for i, entry in enumerate(value.entry or ()):
+        resource = entry.resource
+        if resource is None:
+            data.issues.append(DataIssue("data", "unreadable", f"{key}: Bundle entry {i} holds no resource."))
+        elif isinstance(resource, wire.OperationOutcome):
+            data.issues.append(_outcome_issue(resource.issue, key))
+        elif entry.search is not None and entry.search.mode == "outcome":
+            data.issues.append(_outcome_issue(None, key))
+        else:
+            data.resources.append(resource)
+    data.next_url = _next_url(value.link)
+    return data
+
+
+def _outcome_issue(issues: Any, key: str) -> DataIssue:
+    """An issue for an OperationOutcome, given its ``issue`` member."""
     texts = []
-    for issue in outcome.get("issue") or ():
+    for issue in issues if isinstance(issues, list) else ():
         if isinstance(issue, Mapping):
             detail = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code")
             if isinstance(detail, str):
@@ -160,7 +181,15 @@ def read_prefetch(prefetch: Mapping[str, Any] | None, keys: Sequence[PrefetchKey
         value = sent[spec.name]
         if isinstance(value, msgspec.Raw):  # a large request's (cds.fhir.split)
             value = open_value(value)
-        if isinstance(value, SplitBundle):
+        if isinstance(value, wire.Bundle):  # the usual request's (cds.fhir.wire)
+            out[spec.name] = unpack_wire(value, spec.name)
+        elif isinstance(value, wire.OperationOutcome):
+            out[spec.name] = KeyData(
+                needs_fetch=True, key=spec.name, issues=[_outcome_issue(value.issue, spec.name)]
+            )
+        elif isinstance(value, Resource):
+            out[spec.name] = KeyData(resources=[value], key=spec.name)
+        elif isinstance(value, SplitBundle):
             out[spec.name] = KeyData(unparsed=value.entries, next_url=_next_url(value.link), key=spec.name)
         elif value is None:
             out[spec.name] = KeyData(key=spec.name)
@@ -170,9 +199,9 @@ def read_prefetch(prefetch: Mapping[str, Any] | None, keys: Sequence[PrefetchKey
                 expression=f"prefetch.{spec.name}",
             )
         elif value["resourceType"] == "OperationOutcome":
-            data = KeyData(needs_fetch=True, key=spec.name)
-            data.issues.append(_outcome_issue(value, spec.name))
-            out[spec.name] = data
+            out[spec.name] = KeyData(
+                needs_fetch=True, key=spec.name, issues=[_outcome_issue(value.get("issue"), spec.name)]
+            )
         else:
             out[spec.name] = unpack(value, spec.name)
     return out

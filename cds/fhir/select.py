@@ -1,9 +1,10 @@
-"""Pick the resources the profile needs from raw JSON, then validate only those.
+"""Pick the resources the profile needs from the raw chart, then check only those.
 
-Most of a chart (vitals, unrelated labs) never informs the pathway, so a cheap pre-filter on the raw
-JSON comes first. Each resource it keeps is read into the read models (cds.fhir.models: the elements the
-profile reads, checked by a compiled schema, ~9 us a resource); with ``full`` validation it must also
-pass whole-resource R4B validation (~70 us). A resource that fails either is reported, never fatal.
+Most of a chart (vitals, unrelated labs) never informs the pathway, so a cheap pre-filter comes first.
+It reads raw resources: parsed JSON objects, or read models decoded straight from the request
+(cds.fhir.wire). Each resource it keeps is read (a dict is converted to its read model, cds.fhir.models)
+and its content checked (cds.fhir.check); with ``full`` validation a dict must also pass whole-resource
+R4B validation (~70 us). A resource that fails either is reported, never fatal.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from cds.fhir.codes import Terminology
-from cds.fhir.models import CHOICES, COMPONENT_CHOICES, MODELS, ChoiceError, Resource
+from cds.fhir.check import FormatError, check
+from cds.fhir.codes import Terminology, member, resource_type
+from cds.fhir.models import MODELS, ChoiceError, Reference, Resource
 from cds.profile.model import DataIssue, Evidence
 
 PROFILE_TYPES = frozenset(MODELS)
@@ -29,71 +32,77 @@ class Selection:
     issues: tuple[DataIssue, ...]
 
 
-def reference_of(resource: Mapping[str, Any]) -> str:
-    rtype, rid = resource.get("resourceType"), resource.get("id")
-    return f"{rtype if isinstance(rtype, str) else '?'}/{rid if isinstance(rid, str) and rid else '?'}"
+def reference_of(resource: Any) -> str:
+    rtype, rid = resource_type(resource), member(resource, "id")
+    return f"{rtype or '?'}/{rid if isinstance(rid, str) and rid else '?'}"
 
 
-def _belongs_to(resource: Mapping[str, Any], patient_id: str) -> bool:
+def _belongs_to(resource: Any, patient_id: str) -> bool:
     """False only when the resource names a different patient (ids compared on the last segment)."""
-    if resource.get("resourceType") == "Patient":
-        rid = resource.get("id")
+    if resource_type(resource) == "Patient":
+        rid = member(resource, "id")
         return rid is None or rid == patient_id
+    if isinstance(resource, Resource):  # every read model but Patient's has a subject, none a patient
+        subject: Reference | None = getattr(resource, "subject")  # noqa: B009
+        return _names(subject.reference if subject is not None else None, patient_id)
     for name in _SUBJECT_FIELDS:
-        ref = resource.get(name)
-        if isinstance(ref, dict):  # parsed JSON: dict, not the (slower to check) Mapping ABC
-            target = ref.get("reference")
-            if isinstance(target, str) and target:
-                return target.rstrip("/").rsplit("/", 1)[-1] == patient_id
+        target = member(member(resource, name), "reference")
+        if isinstance(target, str) and target:
+            return _names(target, patient_id)
     return True
 
 
-def _first_error(exc: ValidationError) -> str:
+def _names(reference: str | None, patient_id: str) -> bool:
+    """False when a subject reference names another patient than ``patient_id``."""
+    if not reference:
+        return True
+    return reference.rstrip("/").rsplit("/", 1)[-1] == patient_id
+
+
+def _pydantic_error(exc: ValidationError) -> str:
+    """R4B's first complaint (full validation), as ``path: message``."""
     err = exc.errors(include_url=False, include_input=False)[0]
-    loc = err.get("loc", ())
-    where = ".".join(str(p) for p in loc)
-    if loc and loc[-1] == "modifierExtension":
-        return f"{where}: a modifierExtension this service does not understand"
+    where = ".".join(str(p) for p in err.get("loc", ()))
     return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
+
+
+def _msgspec_error(exc: msgspec.ValidationError) -> str:
+    """msgspec's complaint as ``path: message`` (``$.code.coding[0].code`` -> ``code.coding.0.code``).
+    Its messages name types and fields, never values, except for an invalid tag: not quoted."""
+    message, _, at = str(exc).partition(" - at `")
+    where = at.rstrip("`").removeprefix("$").lstrip(".").replace("[", ".").replace("]", "")
+    message = "invalid value" if message.startswith("Invalid value") else message.replace("`", "")
+    return f"{where}: {message}" if where else message
 
 
 class TooDeep(ValueError):
     """Full validation refuses deep nesting before the R4B models recurse into it (Extension.extension...)."""
 
 
-def read_resource(rtype: str, resource: Mapping[str, Any], *, full: bool, max_depth: int) -> Any:
+def read_resource(rtype: str, resource: Any, *, full: bool, max_depth: int) -> Resource:
     """The read model of ``resource``; ``full`` adds R4B validation. Raises ValueError when unusable."""
-    if full:
+    if full and isinstance(resource, dict):
         if not within_depth(resource, max_depth):
             raise TooDeep(f"nested more than {max_depth} levels deep")
         get_fhir_model_class(rtype).model_validate(resource)
     return read(rtype, resource)
 
 
-def read(rtype: str, resource: Mapping[str, Any]) -> Resource:
-    """``resource`` (of a type in MODELS) as its read model. Raises ChoiceError or pydantic's
-    ValidationError (both ValueErrors) when it cannot be read.
-
-    The choice elements are checked here, in compiled code, on the raw JSON (cds.fhir.models says
-    why); the model's validator is called directly (``model_validate`` only forwards to it, in Python).
-    """
-    _one_per_choice(resource, CHOICES[rtype], "")
-    if rtype == "Observation":
-        for i, component in enumerate(resource.get("component") or ()):
-            if isinstance(component, dict):
-                _one_per_choice(component, COMPONENT_CHOICES, f"component.{i}: ")
-    model: Resource = MODELS[rtype].__pydantic_validator__.validate_python(resource)
+def read(rtype: str, resource: Any) -> Resource:
+    """``resource`` (a dict, or already a read model, of a type in MODELS) as its checked read model.
+    Raises msgspec's ValidationError, FormatError or ChoiceError when it cannot be read."""
+    if isinstance(resource, Resource):
+        model = resource
+    else:
+        contained = resource.get("contained")
+        if isinstance(contained, list):  # only contained Medications are read (cds.fhir.models)
+            medications = [
+                c for c in contained if not isinstance(c, dict) or c.get("resourceType") == "Medication"
+            ]
+            resource = {**resource, "contained": medications}
+        model = msgspec.convert(resource, MODELS[rtype])
+    check(model)
     return model
-
-
-def _one_per_choice(data: Mapping[str, Any], groups: Mapping[str, str], where: str) -> None:
-    seen: set[str] = set()
-    for key in data:
-        group = groups.get(key)
-        if group is not None:
-            if group in seen:
-                raise ChoiceError(f"{where}more than one {group}[x] element")
-            seen.add(group)
 
 
 def within_depth(value: Any, limit: int) -> bool:
@@ -111,7 +120,7 @@ def within_depth(value: Any, limit: int) -> bool:
 
 
 def select_resources(
-    raw: Iterable[Mapping[str, Any]],
+    raw: Iterable[Any],
     *,
     patient_id: str,
     terminology: Terminology,
@@ -123,8 +132,8 @@ def select_resources(
     seen: set[str] = set()
     other_medicines: list[Evidence] = []  # medication records that are not cancer medicines
     for resource in raw:
-        rtype = resource.get("resourceType")
-        if not isinstance(rtype, str) or rtype not in PROFILE_TYPES:
+        rtype = resource_type(resource)
+        if rtype is None or rtype not in PROFILE_TYPES:
             continue  # other types (e.g. via _include) are not part of the profile
         if not _belongs_to(resource, patient_id):
             ref = reference_of(resource)
@@ -144,16 +153,20 @@ def select_resources(
                 )
             continue
         ref = reference_of(resource)
-        if ref in seen and resource.get("id") is not None:
+        if ref in seen and member(resource, "id") is not None:
             continue  # the same resource from two prefetch keys
         seen.add(ref)
         try:
             chosen.append(read_resource(rtype, resource, full=full_validation, max_depth=max_depth))
-        except (ValueError, TypeError, KeyError) as exc:  # ValidationError is a ValueError
-            if isinstance(exc, ValidationError):
-                detail = _first_error(exc)
+        except (msgspec.ValidationError, ValueError, TypeError, KeyError) as exc:
+            if isinstance(exc, msgspec.ValidationError):
+                detail = _msgspec_error(exc)
+            elif isinstance(exc, ValidationError):  # pydantic's, a ValueError
+                detail = _pydantic_error(exc)
             else:  # never the exception's text for others: it may quote the data
-                detail = str(exc) if isinstance(exc, TooDeep | ChoiceError) else type(exc).__name__
+                detail = (
+                    str(exc) if isinstance(exc, TooDeep | ChoiceError | FormatError) else type(exc).__name__
+                )
             issues.append(
                 DataIssue(
                     "data",

@@ -6,7 +6,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from cds.fhir.models import MODELS
+from cds.fhir.select import read
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -45,7 +45,7 @@ def cc(
 def model(raw: dict[str, Any]) -> Any:
     """What the profile receives for ``raw``: its read model (after checking that R4B accepts it too)."""
     get_fhir_model_class(raw["resourceType"]).model_validate(raw)
-    return MODELS[raw["resourceType"]].model_validate(raw)
+    return read(raw["resourceType"], raw)
 
 
 def patient(

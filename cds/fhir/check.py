@@ -1,0 +1,179 @@
+"""Step 2 of reading a resource: the content rules of the read models (cds.fhir.models).
+
+msgspec has checked the JSON shape while decoding; this checks what the ``Format`` markers in the
+models' types say (the R4 regexes, non-empty strings, 32-bit integers), one value per choice element,
+and no ``modifierExtension``. It runs only for the resources the pre-filter keeps (cds.fhir.select).
+
+Each model class gets a plan once (its fields that carry a rule or hold elements that may), so a check
+is a walk over a few attributes. Codes and URIs, most of a chart's strings, are checked without the
+regex when they hold no whitespace at all (``str.isprintable`` is false for every whitespace character
+but the space).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from cds.fhir.models import (
+    CHOICES,
+    CODE,
+    COMPONENT_CHOICES,
+    INTEGER,
+    STRING,
+    URI,
+    ChoiceError,
+    Element,
+    Format,
+    ObservationComponent,
+    Resource,
+)
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+class FormatError(ValueError):
+    """An element breaks a FHIR content rule; ``where`` is its path in the resource (``code.coding.0``)."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+        self.message = message
+
+    def within(self, parent: str) -> FormatError:
+        return FormatError(f"{parent}.{self.where}" if self.where else parent, self.message)
+
+
+class _Field:
+    """One field of a plan: its rule (``fmt``), or the model of the elements it holds."""
+
+    __slots__ = ("fmt", "many", "model", "name", "refused")
+
+    def __init__(
+        self, name: str, *, fmt: Format | None, model: type[Element] | None, many: bool, refused: bool
+    ) -> None:
+        self.name = name
+        self.fmt = fmt
+        self.model = model
+        self.many = many
+        self.refused = refused
+
+
+class _Plan:
+    __slots__ = ("choices", "fields")
+
+    def __init__(self, fields: tuple[_Field, ...], choices: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        self.fields = fields
+        self.choices = choices  # (group, its declared variants)
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def check(model: Element) -> None:
+    """Raise FormatError or ChoiceError (both ValueErrors) when ``model`` breaks a content rule."""
+    plan = _PLANS.get(type(model))
+    if plan is None:
+        plan = _PLANS[type(model)] = _plan_of(type(model))
+    for group, variants in plan.choices:
+        if sum(1 for name in variants if getattr(model, name) is not None) > 1:
+            raise ChoiceError(f"more than one {group}[x] element")
+    for f in plan.fields:
+        value = getattr(model, f.name)
+        if value is None:
+            continue
+        if f.refused:
+            if value:
+                raise FormatError(f.name, "a modifierExtension this service does not understand")
+        elif f.many:
+            for i, item in enumerate(value):
+                try:
+                    _check_value(f, item)
+                except (FormatError, ChoiceError) as exc:
+                    raise _within(exc, f"{f.name}.{i}") from None
+        else:
+            try:
+                _check_value(f, value)
+            except (FormatError, ChoiceError) as exc:
+                raise _within(exc, f.name) from None
+
+
+def _within(exc: FormatError | ChoiceError, parent: str) -> FormatError | ChoiceError:
+    if isinstance(exc, FormatError):
+        return exc.within(parent)
+    return ChoiceError(f"{parent}: {exc}")
+
+
+def _check_value(f: _Field, value: Any) -> None:
+    if f.model is not None:
+        check(value)
+    elif f.fmt is not None and not conforms(f.fmt, value):
+        raise FormatError("", f.fmt.message)
+
+
+def conforms(fmt: Format, value: Any) -> bool:
+    """True when a primitive value (already of the right JSON type) meets ``fmt``."""
+    if fmt is INTEGER:
+        number: int = value
+        return _INT32_MIN <= number <= _INT32_MAX
+    text: str = value
+    if fmt is STRING:
+        return len(text) > 0
+    if (fmt is CODE or fmt is URI) and text.isprintable() and " " not in text:
+        return fmt is URI or len(text) > 0  # no whitespace at all
+    pattern = fmt.pattern
+    return pattern is not None and pattern.fullmatch(text) is not None
+
+
+# --- plans ----------------------------------------------------------------------------------------
+
+
+def _plan_of(cls: type) -> _Plan:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: list[_Field] = []
+    for name in cls.__struct_fields__:  # type: ignore[attr-defined]
+        f = _field(name, hints[name])
+        if f is not None:
+            fields.append(f)
+    return _Plan(tuple(fields), _choices_of(cls))
+
+
+def _field(name: str, hint: Any) -> _Field | None:
+    if name == "modifierExtension":
+        return _Field(name, fmt=None, model=None, many=False, refused=True)
+    many = False
+    hint = _without_none(hint)
+    if typing.get_origin(hint) is list:
+        many, hint = True, _without_none(typing.get_args(hint)[0])
+    if typing.get_origin(hint) is typing.Annotated:
+        marks = [m for m in hint.__metadata__ if isinstance(m, Format)]
+        return _Field(name, fmt=marks[0], model=None, many=many, refused=False) if marks else None
+    if isinstance(hint, type) and issubclass(hint, Element):
+        return _Field(name, fmt=None, model=hint, many=many, refused=False)
+    return None  # a JSON type msgspec checked completely (bool, number), or an unread choice variant
+
+
+def _without_none(hint: Any) -> Any:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _choices_of(cls: type) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if cls is ObservationComponent:
+        groups = COMPONENT_CHOICES
+    elif isinstance(cls, type) and issubclass(cls, Resource):
+        groups = CHOICES.get(cls.__resource_type__, {})
+    else:
+        return ()
+    variants: dict[str, list[str]] = {}
+    for name, group in groups.items():
+        variants.setdefault(group, []).append(name)
+    declared = set(cls.__struct_fields__)
+    missing = sorted(n for names in variants.values() for n in names if n not in declared)
+    if missing:  # a test keeps this from happening; never read a resource without seeing every variant
+        raise TypeError(f"{cls.__name__} does not declare the choice variants {missing}")
+    return tuple((group, tuple(names)) for group, names in variants.items())
