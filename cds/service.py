@@ -18,7 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from cds.errors import BadRequest, NotFound, PreconditionFailed
 from cds.fhir.client import Fetcher, FetchResult
-from cds.fhir.prefetch import KeyData, PrefetchKey, fill_template, prefetch_keys, read_prefetch
+from cds.fhir.prefetch import (
+    KeyData,
+    PrefetchKey,
+    chart_of,
+    fill_template,
+    prefetch_keys,
+    read_prefetch,
+)
 from cds.fhir.select import select_resources, within_depth
 from cds.fhir.split import SPLIT_ABOVE_BYTES, loads, split_request
 from cds.fhir.wire import decode_request
@@ -200,7 +207,7 @@ class PatientViewService:
 
     def profile(self, keyed: Mapping[str, KeyData], patient_id: str, today: date) -> PatientProfile:
         selection = select_resources(
-            (r for data in keyed.values() for r in data.read_all()),
+            chart_of(keyed),
             patient_id=patient_id,
             terminology=self.knowledge.terminology,
             full_validation=self.settings.fhir_validation == "full",

@@ -1,13 +1,11 @@
 """Step 2 of reading a resource: the content rules of the read models (cds.fhir.models).
 
 msgspec has checked the JSON shape while decoding; this checks what the ``Format`` markers in the
-models' types say (the R4 regexes, non-empty strings, 32-bit integers), one value per choice element,
-and no ``modifierExtension``. It runs only for the resources the pre-filter keeps (cds.fhir.select).
+models' types say (cds.fhir.formats), one value per choice element, and no ``modifierExtension``. It
+runs only for the resources the pre-filter keeps (cds.fhir.select).
 
 Each model class gets a plan once (its fields that carry a rule or hold elements that may), so a check
-is a walk over a few attributes. Codes and URIs, most of a chart's strings, are checked without the
-regex when they hold no whitespace at all (``str.isprintable`` is false for every whitespace character
-but the space).
+is a walk over a few attributes.
 """
 
 from __future__ import annotations
@@ -16,21 +14,8 @@ import types
 import typing
 from typing import Any
 
-from cds.fhir.models import (
-    CHOICES,
-    CODE,
-    COMPONENT_CHOICES,
-    INTEGER,
-    STRING,
-    URI,
-    ChoiceError,
-    Element,
-    Format,
-    ObservationComponent,
-    Resource,
-)
-
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+from cds.fhir.formats import Format
+from cds.fhir.models import CHOICES, COMPONENT_CHOICES, ChoiceError, Element, ObservationComponent, Resource
 
 
 class FormatError(ValueError):
@@ -108,22 +93,8 @@ def _within(exc: FormatError | ChoiceError, parent: str) -> FormatError | Choice
 def _check_value(f: _Field, value: Any) -> None:
     if f.model is not None:
         check(value)
-    elif f.fmt is not None and not conforms(f.fmt, value):
+    elif f.fmt is not None and not f.fmt.conforms(value):
         raise FormatError("", f.fmt.message)
-
-
-def conforms(fmt: Format, value: Any) -> bool:
-    """True when a primitive value (already of the right JSON type) meets ``fmt``."""
-    if fmt is INTEGER:
-        number: int = value
-        return _INT32_MIN <= number <= _INT32_MAX
-    text: str = value
-    if fmt is STRING:
-        return len(text) > 0
-    if (fmt is CODE or fmt is URI) and text.isprintable() and " " not in text:
-        return fmt is URI or len(text) > 0  # no whitespace at all
-    pattern = fmt.pattern
-    return pattern is not None and pattern.fullmatch(text) is not None
 
 
 # --- plans ----------------------------------------------------------------------------------------

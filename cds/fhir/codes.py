@@ -67,6 +67,7 @@ _DOTLESS = frozenset({"icd10", "ajcc"})
 #: ICD-10 three-character categories the cheap relevance filter accepts (breast, secondaries,
 #: receptor status, genetic susceptibility, personal history of cancer, acquired absence of ovaries).
 _ICD_CATEGORIES = frozenset({"C50", "C77", "C78", "C79", "C7B", "Z17", "Z15", "Z85", "Z90"})
+_ICD_CHAPTERS_1 = frozenset(c[0] for c in _ICD_CATEGORIES) | frozenset(c[0].lower() for c in _ICD_CATEGORIES)
 
 _PUNCT = str.maketrans({c: " " for c in "()[],;:.!?\"'*=<>|\\{}#&"})
 
@@ -331,8 +332,16 @@ class RawFilter:
 
     def coded(self, code: Any) -> bool:
         """True when a code is one of the codes (or its ICD-10 category is one of the categories)."""
-        return isinstance(code, str) and (
-            code in self.codes or (self.icd_categories and code[:3].upper() in _ICD_CATEGORIES)
+        return (
+            isinstance(code, str)
+            and (
+                code in self.codes
+                or (
+                    self.icd_categories
+                    and code[:1] in _ICD_CHAPTERS_1  # a one-character string: no allocation, unlike code[:3]
+                    and code[:3].upper() in _ICD_CATEGORIES
+                )
+            )
         )
 
     def words(self, text: Any) -> bool:
@@ -503,6 +512,11 @@ class Terminology:
         and whole-word keywords in ``text``/``display`` (``RawFilter``). No regex, no walk over the
         whole resource.
         """
+        if isinstance(resource, models.Observation):  # most of a chart: attributes, no lookups by name
+            return self.clinical_filter.concept(resource.code) or (
+                resource.valueCodeableConcept is not None
+                and self.finding_filter.concept(resource.valueCodeableConcept)
+            )
         rtype = resource_type(resource)
         if rtype == "Observation":
             if self.clinical_filter.concept(member(resource, "code")):

@@ -28,7 +28,6 @@ garbage collector (``gc=False``: they cannot form cycles).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
@@ -44,49 +43,18 @@ from fhir.resources.R4B import (
 )
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
-# --- primitives (regexes from the FHIR R4 datatypes page, anchored) ----------------------------------
-
-_YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
-_MONTH = r"(0[1-9]|1[0-2])"
-_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
-_ZONE = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
-# A full date must also have existed (the R4 regex admits 2024-02-30): month lengths, and 29 February
-# in leap years only (divisible by 4; of the centuries, those divisible by 400).
-_MONTH_DAY = (
-    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))"
+from cds.fhir.formats import (
+    CODE,
+    DATE,
+    DATETIME,
+    ID,
+    INSTANT,
+    INTEGER,
+    STRING,
+    URI,
 )
-_LEAP_YEAR = r"([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
-_FULL_DATE = rf"({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
-DATE_RE = rf"^({_YEAR}(-{_MONTH})?|{_FULL_DATE})$"
-DATETIME_RE = rf"^({_YEAR}(-{_MONTH})?|{_FULL_DATE}(T{_TIME}{_ZONE})?)$"
-INSTANT_RE = rf"^{_FULL_DATE}T{_TIME}{_ZONE}$"
-CODE_RE = r"^[^\s]+(\s[^\s]+)*$"
-ID_RE = r"^[A-Za-z0-9\-.]{1,64}$"
-URI_RE = r"^\S*$"
 
-
-class Format:
-    """A FHIR primitive's content rule, checked by cds.fhir.check (msgspec ignores this marker)."""
-
-    __slots__ = ("message", "name", "pattern")
-
-    def __init__(self, name: str, pattern: str | None, message: str) -> None:
-        self.name = name
-        self.pattern = re.compile(pattern) if pattern else None
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"Format({self.name})"
-
-
-STRING = Format("string", None, "must not be empty")
-CODE = Format("code", CODE_RE, "is not a FHIR code")
-ID = Format("id", ID_RE, "is not a FHIR id")
-URI = Format("uri", URI_RE, "is not a FHIR uri")
-DATE = Format("date", DATE_RE, "is not a FHIR date")
-DATETIME = Format("dateTime", DATETIME_RE, "is not a FHIR dateTime")
-INSTANT = Format("instant", INSTANT_RE, "is not a FHIR instant")
-INTEGER = Format("integer", None, "is outside the 32-bit range of a FHIR integer")
+# --- primitives: JSON types for msgspec, Format markers for cds.fhir.check -------------------------------
 
 String = Annotated[str, STRING]
 Code = Annotated[str, CODE]

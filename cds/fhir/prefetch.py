@@ -94,6 +94,12 @@ class KeyData:
         yield from self.resources
 
 
+def chart_of(keyed: Mapping[str, KeyData]) -> Iterator[Any]:
+    """Every resource of every key, in order (compiled: the chart is ~100 resources a call)."""
+    for data in keyed.values():
+        yield from data.read_all()
+
+
 def _next_url(links: Any) -> str | None:
     """The url of a Bundle's ``next`` link, given its ``link`` member."""
     for link in links or ():

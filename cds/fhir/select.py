@@ -56,7 +56,12 @@ def _names(reference: str | None, patient_id: str) -> bool:
     """False when a subject reference names another patient than ``patient_id``."""
     if not reference:
         return True
-    return reference.rstrip("/").rsplit("/", 1)[-1] == patient_id
+    ref = reference.rstrip("/") if reference.endswith("/") else reference
+    if ref == patient_id:
+        return True
+    # the last segment is patient_id: a suffix after a "/" (no split: this runs for every resource)
+    start = len(ref) - len(patient_id)
+    return start > 0 and ref.endswith(patient_id) and ref[start - 1] == "/"
 
 
 def _pydantic_error(exc: ValidationError) -> str:

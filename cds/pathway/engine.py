@@ -14,10 +14,12 @@ def _in_scope(item: CompiledRule, profile: PatientProfile) -> bool:
 
 
 def _holds(item: CompiledRule, profile: PatientProfile) -> bool:
-    if not all(c.holds(profile.fact(c.field).value) for c in item.conditions):
+    # getattr, not profile.fact: a condition's field was checked against FIELDS when the rules were
+    # compiled (cds.pathway.conditions), and fact() is interpreted Python (~70 calls a call)
+    if not all(c.holds(getattr(profile, c.field).value) for c in item.conditions):
         return False
     return not item.any_of or any(
-        all(c.holds(profile.fact(c.field).value) for c in group) for group in item.any_of
+        all(c.holds(getattr(profile, c.field).value) for c in group) for group in item.any_of
     )
 
 

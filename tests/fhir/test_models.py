@@ -28,7 +28,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic.fields import FieldInfo
 
 from bench.generate import iter_requests, strip_private
-from cds.fhir import models, select
+from cds.fhir import formats, models, select
 from cds.fhir.codes import Terminology
 from cds.fhir.select import select_resources
 from cds.pathway.knowledge import load_knowledge
@@ -236,9 +236,9 @@ def test_a_full_date_is_accepted_exactly_when_that_day_existed(year: int) -> Non
         for day in range(1, 32):
             text = f"{year:04d}-{month:02d}-{day:02d}"
             existed = _existed(year, month, day)
-            assert bool(re.fullmatch(models.DATE_RE, text)) is existed, text
-            assert bool(re.fullmatch(models.DATETIME_RE, text + "T10:30:00+01:00")) is existed, text
-            assert bool(re.fullmatch(models.INSTANT_RE, text + "T10:30:00.5Z")) is existed, text
+            assert bool(re.fullmatch(formats.DATE_RE, text)) is existed, text
+            assert bool(re.fullmatch(formats.DATETIME_RE, text + "T10:30:00+01:00")) is existed, text
+            assert bool(re.fullmatch(formats.INSTANT_RE, text + "T10:30:00.5Z")) is existed, text
 
 
 @pytest.mark.parametrize(
