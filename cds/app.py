@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # outermost last: CORS wraps the guard, so errors, 413s and 500s carry CORS headers too
+    app.add_middleware(routes.CallRoute)  # innermost: the hook call, answered before the router
     app.add_middleware(
         GuardMiddleware, max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
     )
