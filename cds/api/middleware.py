@@ -1,5 +1,6 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request), one layer each side of CORS.
 
+- ``CorsMiddleware``: Starlette's, quicker for a request without an Origin header.
 - ``ObservabilityMiddleware``, outermost: the request id (X-Request-Id on every answer, CORS preflights
   included, and on every log line) and the latency histogram.
 - ``GuardMiddleware``, inside CORS so that its own answers carry CORS headers too: 413 beyond
@@ -19,6 +20,8 @@ from collections.abc import Generator
 from typing import Any
 
 import orjson
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -226,19 +229,72 @@ class ObservabilityMiddleware:
         request_id = _request_id(scope)
         token = request_id_var.set(request_id)
         hook_token = hook_instance_var.set(None)
+        observed = _Observed(send, request_id)
         started = time.perf_counter()
-        status = 500
-
-        async def observed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
-            await send(message)
-
         try:
-            await self.app(scope, receive, observed_send)
+            await self.app(scope, receive, observed.send)
         finally:
-            observe_request(route_template(scope), status, time.perf_counter() - started)
+            observe_request(route_template(scope), observed.status, time.perf_counter() - started)
             hook_instance_var.reset(hook_token)
             request_id_var.reset(token)
+
+
+class _Observed:
+    """One request's ``send`` for ObservabilityMiddleware: notes the status, adds X-Request-Id."""
+
+    __slots__ = ("_send", "request_id", "status")
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send = send
+        self.request_id = (b"x-request-id", request_id.encode())
+        self.status = 500  # unless a response starts
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), self.request_id]
+        await self._send(message)
+
+
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORSMiddleware, with a shortcut for a request without an Origin header.
+
+    Such a request (any non-browser caller, an EHR's server, the benchmark) can be neither a preflight
+    nor a cross-origin call: CORSMiddleware only adds ``Vary: Origin`` to its answer, after parsing the
+    request headers into a ``Headers`` and the answer's into a ``MutableHeaders``. Here the headers are
+    scanned once and ``Vary: Origin`` appended; a request with an Origin goes through CORSMiddleware.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    break
+            else:
+                await self.app(scope, receive, _VaryOrigin(send).send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+class _VaryOrigin:
+    """One request's ``send``: ``Vary: Origin`` on the answer, as CORSMiddleware adds it."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message["headers"] = list(message.get("headers", ()))
+            for name, _ in headers:
+                if name == b"vary":  # joined with the answer's own Vary, as CORSMiddleware does it
+                    vary = MutableHeaders(scope=message)
+                    vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
+                    break
+            else:
+                headers.append(_VARY_ORIGIN)
+        await self._send(message)
+
+
+_VARY_ORIGIN = (b"vary", b"Origin")
