@@ -11,11 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.cors import CORSMiddleware
 
 from cds import __version__
 from cds.api import ops, routes
-from cds.api.middleware import GuardMiddleware, ObservabilityMiddleware
+from cds.api.middleware import CorsMiddleware, GuardMiddleware, ObservabilityMiddleware
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import ServiceError, operation_outcome
 from cds.fhir.client import Fetcher, HttpFetcher
@@ -98,11 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # outermost last: CORS wraps the guard, so errors, 413s and 500s carry CORS headers too
+    app.add_middleware(routes.CallRoute)  # innermost: the hook call, answered before the router
     app.add_middleware(
         GuardMiddleware, max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
     )
     app.add_middleware(
-        CORSMiddleware,
+        CorsMiddleware,
         allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Accept"],

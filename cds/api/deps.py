@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.types import Scope
 
 from cds.auth.clients import ClientAuthenticator
 from cds.service import PatientViewService
@@ -30,14 +31,29 @@ def authenticate(request: Request) -> None:
     Verification is CPU work (well under a millisecond) done on the event loop; only a JWKS refresh
     on an unknown ``kid`` does I/O, rate-limited per issuer and bounded by CDS_JWKS_TIMEOUT_S.
     """
-    authenticator: ClientAuthenticator = request.app.state.authenticator
+    authenticate_scope(request.scope)
+
+
+def authenticate_scope(scope: Scope) -> None:
+    """:func:`authenticate` from the ASGI scope alone (the hook call's route builds no ``Request``)."""
+    state = scope["app"].state
+    authenticator: ClientAuthenticator = state.authenticator
     if not authenticator.enabled:
         return
-    settings: Settings = request.app.state.settings
+    settings: Settings = state.settings
     # scope["path"] is request.url.path without building the URL (it differs only for a path holding
     # "?", "#" or "\", which no endpoint has)
-    audience = settings.public_base_url + request.scope["path"]
-    authenticator.authenticate(request.headers.get("authorization"), audience)
+    audience = settings.public_base_url + scope["path"]
+    authenticator.authenticate(header(scope, b"authorization"), audience)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lower case), as ``request.headers.get`` reads it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
 
 
 class AuthenticatedRoute(APIRoute):

@@ -137,6 +137,53 @@ def test_streaming_over_the_limit_is_413() -> None:
     assert sent[0]["status"] == 413
 
 
+def test_a_body_that_has_already_arrived_sets_no_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline only guards a receive() that waits: the usual request, its body already in,
+    costs no timer (asyncio.timeout_at is a good part of the guard's cost on a call)."""
+
+    def no_timer(*_: Any) -> Any:
+        raise AssertionError("timer set")
+
+    monkeypatch.setattr(asyncio, "timeout_at", no_timer)
+    app = GuardMiddleware(echo_length, max_bytes=10_000, body_timeout_s=1.0)
+    messages = [chunk(b"ab", True), chunk(b"cde", False)]
+    sent: list[Message] = []
+
+    async def receive() -> Message:  # returns at once: the body is in
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200
+    assert orjson.loads(sent[1]["body"]) == {"length": 5}
+
+
+def test_a_request_cancelled_while_its_body_is_awaited_is_cancelled_not_408() -> None:
+    app = GuardMiddleware(echo_length, max_bytes=10_000, body_timeout_s=5)
+    sent: list[Message] = []
+
+    async def main() -> None:
+        async def receive() -> Message:
+            await asyncio.sleep(3600)
+            raise AssertionError("not reached")
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+        task = asyncio.create_task(app(scope, receive, send))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sent == []
+
+
 # --- headers -------------------------------------------------------------------------------------
 
 
