@@ -6,7 +6,6 @@ Nothing here raises on odd data: missing elements give ``None`` or empty results
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -22,18 +21,36 @@ _COND_REFUTED = frozenset({"refuted", "entered-in-error"})
 _COND_INACTIVE = frozenset({"resolved", "inactive", "remission"})
 
 
-@dataclass
-class Context:
-    """What every topic needs: the code lists, today, and the issue list it appends to."""
+class Concept:
+    """A CodeableConcept as matching reads it (its codings and text), read once per call, and what the
+    call has learnt about it since: the code lists it matches (once a topic asked), its labels."""
 
-    terminology: Terminology
-    today: date
-    issues: list[DataIssue] = field(default_factory=list)
-    # id(CodeableConcept) -> (it, its codings, its text): every topic matches the same few codes against
-    # its own lists, so each concept is read once per call. Holding the concept keeps its id unique.
-    _concepts: dict[int, tuple[Any, tuple[Coding, ...], str | None]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    __slots__ = ("cc", "codings", "described", "label", "lists", "text")
+
+    def __init__(self, cc: Any, cc_codings: tuple[Coding, ...], text: str | None) -> None:
+        self.cc = cc  # held, so that its id stays unique while the call runs
+        self.codings = cc_codings
+        self.text = text
+        # every code list it matches by code or text: a list not among them matches it in no way
+        self.lists: frozenset[str] | None = None
+        self.label: str | None = None
+        self.described: str | None = None
+
+
+class Context:
+    """What every topic needs: the code lists, today, and the issue list it appends to.
+
+    A plain class (compiled, its ``__init__`` is native; a dataclass's is interpreted Python)."""
+
+    __slots__ = ("_concepts", "issues", "terminology", "today")
+
+    def __init__(self, terminology: Terminology, today: date, issues: list[DataIssue] | None = None) -> None:
+        self.terminology = terminology
+        self.today = today
+        self.issues: list[DataIssue] = [] if issues is None else issues
+        # id(CodeableConcept) -> what the call read of it: every topic matches the same few codes
+        # against its own lists, so each concept is read once per call.
+        self._concepts: dict[int, Concept] = {}
 
     def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
         self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))
@@ -45,28 +62,63 @@ class Context:
         """What the CodeableConcept ``cc`` matches in the code list ``name`` (None for no concept)."""
         if cc is None:
             return None
-        _, cc_codings, text = self._read(cc)
-        return self.terminology.lists[name].match(cc_codings, text, by_text=by_text)
+        concept = self._read(cc)
+        known = concept.lists
+        if known is not None and name not in known and name in self.terminology.lists:
+            return None  # matches neither by code nor by text (Coded read its lists already)
+        return self.terminology.lists[name].match(concept.codings, concept.text, by_text=by_text)
 
     def lists_matching(self, cc: Any) -> frozenset[str]:
         """Names of the code lists the CodeableConcept ``cc`` matches, by code or text."""
         if cc is None:
             return frozenset()
-        _, cc_codings, text = self._read(cc)
-        return self.terminology.lists_matching(cc_codings, text)
+        concept = self._read(cc)
+        known = concept.lists
+        if known is None:
+            known = concept.lists = self.terminology.lists_matching(concept.codings, concept.text)
+        return known
 
     def drugs(self, cc: Any) -> tuple[Drug, ...]:
         """The medicines a CodeableConcept names (RxNorm code, else a synonym in its text or displays)."""
         if cc is None:
             return ()
-        _, cc_codings, text = self._read(cc)
-        return self.terminology.drugs_in(cc_codings, text)
+        concept = self._read(cc)
+        return self.terminology.drugs_in(concept.codings, concept.text)
 
-    def _read(self, cc: Any) -> tuple[Any, tuple[Coding, ...], str | None]:
-        read = self._concepts.get(id(cc))
-        if read is None:
-            read = self._concepts[id(cc)] = (cc, codings(cc), cc_text(cc))
-        return read
+    def codings(self, cc: Any) -> tuple[Coding, ...]:
+        """``codings(cc)``, read once per call."""
+        return self._read(cc).codings if cc is not None else ()
+
+    def text(self, cc: Any) -> str | None:
+        """``cc_text(cc)``, read once per call."""
+        return self._read(cc).text if cc is not None else None
+
+    def label(self, cc: Any) -> str:
+        """``label(cc)``, made once per call."""
+        if cc is None:
+            return label(None)
+        concept = self._read(cc)
+        made = concept.label
+        if made is None:
+            made = concept.label = _label(concept.codings, concept.text)
+        return made
+
+    def describe(self, cc: Any) -> str:
+        """``describe(cc)``, made once per call."""
+        if cc is None:
+            return describe(None)
+        concept = self._read(cc)
+        made = concept.described
+        if made is None:
+            made = concept.described = _describe(concept.codings, concept.text)
+        return made
+
+    def _read(self, cc: Any) -> Concept:
+        key = id(cc)
+        concept = self._concepts.get(key)
+        if concept is None:
+            concept = self._concepts[key] = Concept(cc, codings(cc), cc_text(cc))
+        return concept
 
 
 class Coded:
@@ -114,11 +166,20 @@ class Coded:
 
 
 def rtype(resource: Any) -> str:
-    name = getattr(type(resource), "__resource_type__", None)
-    if isinstance(name, str):
+    cls = type(resource)
+    name = _RTYPES.get(cls)
+    if name is not None:
         return name
+    named = getattr(cls, "__resource_type__", None)
+    if isinstance(named, str):
+        if len(_RTYPES) < 64:
+            _RTYPES[cls] = named  # a class attribute: the same for every instance
+        return named
     getter = getattr(resource, "get_resource_type", None)
-    return str(getter()) if callable(getter) else type(resource).__name__
+    return str(getter()) if callable(getter) else cls.__name__
+
+
+_RTYPES: dict[type, str] = {}
 
 
 def ref(resource: Any) -> str:
@@ -145,10 +206,13 @@ def cc_text(cc: Any) -> str | None:
 
 def describe(cc: Any) -> str:
     """A short human label for a CodeableConcept: its text, else a display, else system|code."""
-    text = cc_text(cc)
+    return _describe(codings(cc), cc_text(cc))
+
+
+def _describe(cc_codings: tuple[Coding, ...], text: str | None) -> str:
     if text:
         return text
-    for _, code, display in codings(cc):
+    for _, code, display in cc_codings:
         if display:
             return display
         if code:
@@ -158,11 +222,15 @@ def describe(cc: Any) -> str:
 
 def label(cc: Any) -> str:
     """``display (SYSTEM code)`` for evidence texts."""
-    for system, code, display in codings(cc):
+    return _label(codings(cc), cc_text(cc))
+
+
+def _label(cc_codings: tuple[Coding, ...], text: str | None) -> str:
+    for system, code, display in cc_codings:
         if code:
             sys_name = _SYSTEM_LABEL.get((system or "").rstrip("/"), "code")
-            return f"{display or cc_text(cc) or code} ({sys_name} {code})"
-    return cc_text(cc) or "(uncoded)"
+            return f"{display or text or code} ({sys_name} {code})"
+    return text or "(uncoded)"
 
 
 _SYSTEM_LABEL = {
@@ -241,11 +309,13 @@ def to_float(value: Any) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-@dataclass(frozen=True, slots=True)
 class Quantity:
-    value: float
-    unit: str  # unit or UCUM code, lower-case, "" when absent
-    comparator: str | None = None
+    __slots__ = ("comparator", "unit", "value")
+
+    def __init__(self, value: float, unit: str, comparator: str | None = None) -> None:
+        self.value = value
+        self.unit = unit  # unit or UCUM code, lower-case, "" when absent
+        self.comparator = comparator
 
 
 def quantity(q: Any) -> Quantity | None:
@@ -258,15 +328,24 @@ def quantity(q: Any) -> Quantity | None:
     return Quantity(number, str(unit).strip().lower(), getattr(q, "comparator", None))
 
 
-@dataclass(frozen=True, slots=True)
 class Value:
     """One observation (or component) value in every shape the profile reads."""
 
-    cc: Any = None
-    text: str | None = None
-    quantity: Quantity | None = None
-    boolean: bool | None = None
-    ratio: float | None = None
+    __slots__ = ("boolean", "cc", "quantity", "ratio", "text")
+
+    def __init__(
+        self,
+        cc: Any = None,
+        text: str | None = None,
+        quantity: Quantity | None = None,
+        boolean: bool | None = None,
+        ratio: float | None = None,
+    ) -> None:
+        self.cc = cc
+        self.text = text
+        self.quantity = quantity
+        self.boolean = boolean
+        self.ratio = ratio
 
     @property
     def empty(self) -> bool:

@@ -20,18 +20,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from cds.profile.common import (
     Coded,
     Context,
-    codings,
     condition_current,
     condition_date,
-    describe,
     evidence,
-    label,
     observation_date,
     ref,
     value_of,
@@ -72,29 +68,50 @@ def parse_m(text: str | None) -> Literal["m1", "m0"] | None:
     return "m1" if found.group(1) == "1" else "m0"
 
 
-@dataclass(frozen=True, slots=True)
 class _Ev:
-    when: str | None
-    value: Literal["yes", "no"]
-    evidence: Evidence
+    __slots__ = ("evidence", "value", "when")
+
+    def __init__(self, when: str | None, value: Literal["yes", "no"], evidence: Evidence) -> None:
+        self.when = when
+        self.value = value
+        self.evidence = evidence
 
 
-@dataclass(frozen=True)
 class DiseaseFacts:
-    breast_cancer: Fact[YesNoUnknown]
-    metastatic: Fact[YesNoUnknown]
-    metastatic_sites: Fact[frozenset[str]]
-    visceral_metastases: Fact[YesNoUnknown]
-    bone_only_disease: Fact[YesNoUnknown]
-    metastatic_since: str | None  # earliest dated evidence of metastatic disease
-    secondary_refs: frozenset[str]  # "Condition/id" of current secondary-cancer Conditions
+    __slots__ = (
+        "bone_only_disease",
+        "breast_cancer",
+        "metastatic",
+        "metastatic_since",
+        "metastatic_sites",
+        "secondary_refs",
+        "visceral_metastases",
+    )
+
+    def __init__(
+        self,
+        breast_cancer: Fact[YesNoUnknown],
+        metastatic: Fact[YesNoUnknown],
+        metastatic_sites: Fact[frozenset[str]],
+        visceral_metastases: Fact[YesNoUnknown],
+        bone_only_disease: Fact[YesNoUnknown],
+        metastatic_since: str | None,
+        secondary_refs: frozenset[str],
+    ) -> None:
+        self.breast_cancer = breast_cancer
+        self.metastatic = metastatic
+        self.metastatic_sites = metastatic_sites
+        self.visceral_metastases = visceral_metastases
+        self.bone_only_disease = bone_only_disease
+        self.metastatic_since = metastatic_since  # earliest dated evidence of metastatic disease
+        self.secondary_refs = secondary_refs  # "Condition/id" of current secondary-cancer Conditions
 
 
 def stage_value(ctx: Context, cc: Any) -> StageValue | None:
     hit = ctx.match("stage-iv", cc, by_text=False)
     if hit is not None and hit.value in ("iv", "lower"):
         return "iv" if hit.value == "iv" else "lower"
-    for system, code, display in codings(cc):
+    for system, code, display in ctx.codings(cc):
         sys = (system or "").lower()
         if code and ("cancerstaging" in sys or not sys.startswith("http://snomed")):
             got = parse_stage(code)
@@ -111,7 +128,7 @@ def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | No
         hit = ctx.match("m1", cc, by_text=False)
         if hit is not None and hit.value in ("m1", "m0"):
             return "m1" if hit.value == "m1" else "m0"
-        for _, code, display in codings(cc):
+        for _, code, display in ctx.codings(cc):
             got = parse_m(code) or parse_m(display)
             if got:
                 return got
@@ -136,8 +153,8 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         breast = ctx.match("breast-cancer", code)
         secondary = ctx.match("secondary-cancer", code)
         if breast is not None:
-            breast_ev.append(evidence(cond, when, f"Breast cancer: {label(code)}"))
-            named = describe(code)
+            breast_ev.append(evidence(cond, when, f"Breast cancer: {ctx.label(code)}"))
+            named = ctx.describe(code)
             in_name = parse_stage(named) if "stage" in named.lower() else None
             if in_name is not None:  # "Malignant neoplasm of breast, stage IV" (local problem lists)
                 ev = evidence(cond, when, f"Stage (in the diagnosis): {named}")
@@ -149,23 +166,23 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                         _Ev(
                             when,
                             "yes" if stage_v == "iv" else "no",
-                            evidence(cond, when, f"Stage (on condition): {describe(stage.summary)}"),
+                            evidence(cond, when, f"Stage (on condition): {ctx.describe(stage.summary)}"),
                         )
                     )
         if secondary is not None:
             other_cancer_related += 1
-            if secondary.code == "315004001" or "breast" in describe(code).lower():
-                breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {label(code)}"))
+            if secondary.code == "315004001" or "breast" in ctx.describe(code).lower():
+                breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {ctx.label(code)}"))
             if not condition_current(cond):
                 ctx.issue(
                     "metastatic",
                     "ignored",
                     f"{ref(cond)} records a secondary cancer that is resolved/inactive/in remission; "
                     "it was not counted as current metastatic disease.",
-                    evidence(cond, when, f"Secondary cancer (not current): {describe(code)}"),
+                    evidence(cond, when, f"Secondary cancer (not current): {ctx.describe(code)}"),
                 )
                 continue
-            ev = evidence(cond, when, f"Secondary cancer: {label(code)}")
+            ev = evidence(cond, when, f"Secondary cancer: {ctx.label(code)}")
             evs.append(_Ev(when, "yes", ev))
             secondary_refs.add(ref(cond))
             site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
@@ -173,7 +190,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                 unknown_sites += 1
             else:
                 sites.add(site)
-                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {describe(code)}"))
+                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {ctx.describe(code)}"))
         elif breast is None and (
             ctx.match("receptor-conditions", code) or ctx.match("brca-conditions", code)
         ):
@@ -191,10 +208,10 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                         "metastatic",
                         "unreadable",
                         f"{ref(obs)}: stage group value could not be read.",
-                        evidence(obs, when, f"Stage group: {describe(val.cc) if val.cc else val.text}"),
+                        evidence(obs, when, f"Stage group: {ctx.describe(val.cc) if val.cc else val.text}"),
                     )
                 continue
-            text = describe(val.cc) if val.cc is not None else (val.text or "")
+            text = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
             evs.append(
                 _Ev(when, "yes" if stage == "iv" else "no", evidence(obs, when, f"Stage group: {text}"))
             )
@@ -207,7 +224,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                     if val.cc is not None
                     else sites_list.match_text(val.text)
                 )
-                shown = describe(val.cc) if val.cc is not None else (val.text or "")
+                shown = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
                 if site_hit is not None and site_hit.value not in (None, "unknown"):
                     ev = evidence(obs, when, f"Site of distant metastasis: {shown}")
                     evs.append(_Ev(when, "yes", ev))
@@ -217,13 +234,14 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                     evs.append(_Ev(when, "no", evidence(obs, when, f"Site of distant metastasis: {shown}")))
                 continue
             if val.boolean is False:  # mCODE: valueBoolean false = no history of metastatic cancer
-                evs.append(_Ev(when, "no", evidence(obs, when, f"{describe(code)}: no")))
+                evs.append(_Ev(when, "no", evidence(obs, when, f"{ctx.describe(code)}: no")))
                 continue
-            evs.append(_Ev(when, "yes", evidence(obs, when, f"History of metastatic cancer: {label(code)}")))
-            site_hit = sites_list.match_text(describe(code))
+            ev = evidence(obs, when, f"History of metastatic cancer: {ctx.label(code)}")
+            evs.append(_Ev(when, "yes", ev))
+            site_hit = sites_list.match_text(ctx.describe(code))
             if site_hit is not None and site_hit.value not in (None, "unknown"):
                 sites.add(str(site_hit.value))
-                site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {describe(code)}"))
+                site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {ctx.describe(code)}"))
             else:
                 unknown_sites += 1
         elif ctx.match("m-category-tests", code) is not None:
@@ -232,7 +250,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
             when = observation_date(obs)
             if m is None:
                 continue
-            text = describe(val.cc) if val.cc is not None else (val.text or "")
+            text = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
             evs.append(
                 _Ev(
                     when, "yes" if m == "m1" else "no", evidence(obs, when, f"Distant metastasis (M): {text}")
@@ -344,7 +362,7 @@ def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:
     if secondary_site is not None and secondary_site.value not in (None, "unknown"):
         return str(secondary_site.value)
     code = getattr(cond, "code", None)
-    for text in (getattr(code, "text", None), *(d for _, _, d in codings(code))):
+    for text in (getattr(code, "text", None), *(d for _, _, d in ctx.codings(code))):
         hit_text = ctx.codes("metastasis-sites").match_text(text)
         if hit_text is not None and hit_text.value not in (None, "unknown"):
             return str(hit_text.value)

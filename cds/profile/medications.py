@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -53,31 +52,64 @@ _CURRENT_STATUSES = frozenset({"active", "on-hold"})
 _MED_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
 
 
-@dataclass(frozen=True)
 class MedUse:
-    drugs: tuple[Drug, ...]
-    classes: frozenset[str]
-    start: str | None
-    current: bool
-    metastatic_reason: str | None  # why it counts as metastatic setting (besides its date)
-    evidence: Evidence
+    __slots__ = ("classes", "current", "drugs", "evidence", "metastatic_reason", "start")
+
+    def __init__(
+        self,
+        drugs: tuple[Drug, ...],
+        classes: frozenset[str],
+        start: str | None,
+        current: bool,
+        metastatic_reason: str | None,
+        evidence: Evidence,
+    ) -> None:
+        self.drugs = drugs
+        self.classes = classes
+        self.start = start
+        self.current = current
+        self.metastatic_reason = metastatic_reason  # why it counts as metastatic setting (besides its date)
+        self.evidence = evidence
 
     @property
     def names(self) -> str:
         return " + ".join(d.name for d in self.drugs)
 
 
-@dataclass(frozen=True)
 class MedicationFacts:
-    prior_therapies: Fact[frozenset[str]]
-    metastatic_therapies: Fact[frozenset[str]]
-    metastatic_lines: Fact[int]
-    metastatic_chemotherapy_lines: Fact[int]
-    metastatic_her2_lines: Fact[int]
-    metastatic_endocrine_lines: Fact[int]
-    medication_history: Fact[YesNoUnknown]
-    ovarian_suppression_current: Fact[YesNoUnknown]
-    current: tuple[MedUse, ...]  # medicines in use now (menopause needs tamoxifen / OFS)
+    __slots__ = (
+        "current",
+        "medication_history",
+        "metastatic_chemotherapy_lines",
+        "metastatic_endocrine_lines",
+        "metastatic_her2_lines",
+        "metastatic_lines",
+        "metastatic_therapies",
+        "ovarian_suppression_current",
+        "prior_therapies",
+    )
+
+    def __init__(
+        self,
+        prior_therapies: Fact[frozenset[str]],
+        metastatic_therapies: Fact[frozenset[str]],
+        metastatic_lines: Fact[int],
+        metastatic_chemotherapy_lines: Fact[int],
+        metastatic_her2_lines: Fact[int],
+        metastatic_endocrine_lines: Fact[int],
+        medication_history: Fact[YesNoUnknown],
+        ovarian_suppression_current: Fact[YesNoUnknown],
+        current: tuple[MedUse, ...],
+    ) -> None:
+        self.prior_therapies = prior_therapies
+        self.metastatic_therapies = metastatic_therapies
+        self.metastatic_lines = metastatic_lines
+        self.metastatic_chemotherapy_lines = metastatic_chemotherapy_lines
+        self.metastatic_her2_lines = metastatic_her2_lines
+        self.metastatic_endocrine_lines = metastatic_endocrine_lines
+        self.medication_history = medication_history
+        self.ovarian_suppression_current = ovarian_suppression_current
+        self.current = current  # medicines in use now (menopause needs tamoxifen / OFS)
 
 
 def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]:
