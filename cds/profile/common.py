@@ -194,6 +194,9 @@ def codings(cc: Any) -> tuple[Coding, ...]:
     coding = getattr(cc, "coding", None) if cc is not None else None
     if not coding:
         return ()
+    if len(coding) == 1:  # most concepts: no list to build and copy
+        c = coding[0]
+        return ((getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)),)
     return tuple(
         [(getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)) for c in coding]
     )
