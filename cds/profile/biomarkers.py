@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import (
     Coded,
@@ -53,6 +53,9 @@ _GENE_LABEL = {"pik3ca": "PIK3CA", "akt1": "AKT1", "pten": "PTEN", "esr1": "ESR1
 _ULTRALOW_RANGE_RE = re.compile(r">\s*0\s*%?\s*(?:and|to|-|\u2013)\s*(?:≤|<=|<)?\s*10\s*%")
 _PTEN_LOSS = ("loss", "lost", "absent", "negative", "deficient", "no staining", "not detected")
 _PTEN_KEPT = ("retained", "intact", "present", "positive", "preserved", "expressed")
+# Facts without evidence are the same every call (and immutable): made once.
+_GENE_UNKNOWN: Final[Fact[GeneStatus]] = Fact("unknown")
+_NO_CPS: Final[Fact[int | None]] = Fact(None)
 
 
 class _GeneResult:
@@ -212,7 +215,7 @@ def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus
         elif negative:
             out[gene] = Fact("not_detected", tuple(r.evidence for r in negative), "; ".join(notes) or None)
         else:
-            out[gene] = Fact("unknown")
+            out[gene] = _GENE_UNKNOWN
     return out
 
 
@@ -271,7 +274,7 @@ def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
             continue
         found.append((when, number, ev))
     if not found:
-        return Fact(None)
+        return _NO_CPS
     found.sort(key=lambda f: date_key(f[0]), reverse=True)
     same = [f for f in found if date_key(f[0]) == date_key(found[0][0])]
     if len({f[1] for f in same}) > 1:

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from cds.profile.common import (
     Coded,
@@ -41,6 +41,9 @@ _STAGE_RE = re.compile(
     r"(?:^|[^a-z0-9])(?:stage|stadium|ajcc)?\s*[cpy]{0,2}\s*(iv|iii|ii|i|0|is|[1-4])\s*([a-c])?(?:[^a-z0-9]|$)"
 )
 _M_RE = re.compile(r"(?:^|[^a-z])(?:[cpy]{1,2})?m\s*([01x])(?:[a-d]|\s*\(i\+\))?(?![0-9a-z])")
+# Facts without evidence are the same every call (and immutable): made once.
+_UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
+_NO_SITES: Final[Fact[frozenset[str]]] = Fact(frozenset())
 _ROMAN = {"0": 0, "is": 0, "i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 
 
@@ -263,10 +266,10 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
     elif examined and not other_cancer_related:
         breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
     else:
-        breast_fact = Fact("unknown")
+        breast_fact = _UNKNOWN
 
     # --- metastatic ----------------------------------------------------------------------------------
-    metastatic: Fact[YesNoUnknown] = Fact("unknown")
+    metastatic = _UNKNOWN
     since: str | None = None
     if evs:
         ordered = sorted(evs, key=lambda e: (date_key(e.when), e.value == "yes"))
@@ -333,9 +336,9 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         visceral = Fact("no", metastatic.evidence, "Not metastatic.")
         bone_only = Fact("no", metastatic.evidence, "Not metastatic.")
     else:
-        site_fact = Fact(frozenset())
-        visceral = Fact("unknown")
-        bone_only = Fact("unknown")
+        site_fact = _NO_SITES
+        visceral = _UNKNOWN
+        bone_only = _UNKNOWN
 
     return DiseaseFacts(
         breast_cancer=breast_fact,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import (
     Coded,
@@ -35,6 +35,8 @@ from cds.profile.common import (
 from cds.profile.dates import date_key
 from cds.profile.model import BiomarkerStatus, Evidence, Fact, GermlineStatus
 
+# A fact without evidence is the same every call (and immutable): made once.
+_PD_L1_UNKNOWN: Final[Fact[BiomarkerStatus]] = Fact("unknown")
 CPS_THRESHOLD = 10.0  # KEYNOTE-355 (pembrolizumab + chemotherapy, TNBC, 22C3 CPS >= 10)
 _CPS_RE = re.compile(
     r"(?:cps|combined positive score)\s*(?:score)?\s*[:=]?\s*(<|>|<=|>=|≥|≤)?\s*(\d+(?:[.,]\d+)?)"
@@ -280,7 +282,7 @@ def derive_pd_l1(observations: Coded, ctx: Context) -> Fact[BiomarkerStatus]:
             continue
         results.append((when, value, ev))
     if not results:
-        return Fact("unknown")
+        return _PD_L1_UNKNOWN
     results.sort(key=lambda r: date_key(r[0]), reverse=True)
     latest = results[0]
     same = [r for r in results if date_key(r[0]) == date_key(latest[0])]

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from cds.fhir.codes import Drug, system_key
 from cds.profile.common import (
@@ -50,6 +50,9 @@ _MS_IGNORED = frozenset({"entered-in-error", "not-taken", "intended"})
 _MA_IGNORED = frozenset({"entered-in-error", "not-done"})
 _CURRENT_STATUSES = frozenset({"active", "on-hold"})
 _MED_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
+# Facts without evidence are the same every call (and immutable): made once.
+_NO_LINES: Final[Fact[int]] = Fact(0)
+_OFS_NO: Final[Fact[YesNoUnknown]] = Fact("no")
 
 
 class MedUse:
@@ -322,14 +325,6 @@ def derive_medications(
     met_classes = frozenset(c for u in met_uses for c in u.classes)
     regimens = _regimens(met_uses, ctx)
 
-    def count(cls: str | None) -> Fact[int]:
-        chosen = [r for r in regimens if cls is None or any(cls in u.classes for u in r)]
-        lines = [
-            f"{(r[0].start or 'undated')}: " + " + ".join(dict.fromkeys(d.name for u in r for d in u.drugs))
-            for r in chosen
-        ]
-        return Fact(len(chosen), tuple(r[0].evidence for r in chosen), "; ".join(lines) if lines else None)
-
     basis = (
         f"metastatic since {metastatic_since}" if metastatic_since else "no dated metastatic diagnosis"
     ) + "; drugs started within 28 days form one regimen"
@@ -340,27 +335,39 @@ def derive_medications(
     ofs: Fact[YesNoUnknown]
     if received:
         history = Fact("yes", prior_ev[:5] if prior_ev else ())
-        ofs = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else Fact("no")
+        ofs = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else _OFS_NO
     elif others:
         history = Fact(
             "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
         )
-        ofs = Fact("no")
+        ofs = _OFS_NO
     else:
         history = Fact("unknown", (), "No medication records were received (none given, or not sent).")
         ofs = Fact("unknown", (), "No medication records were received.")
-    lines = count(None)
+    lines = _count(regimens, None)
     return MedicationFacts(
         prior_therapies=Fact(prior, prior_ev),
         metastatic_therapies=Fact(met_classes, _one_per_drug(met_uses), met_note if met_uses else None),
         metastatic_lines=Fact(lines.value, lines.evidence, lines.note),
-        metastatic_chemotherapy_lines=count("chemotherapy"),
-        metastatic_her2_lines=count("her2_directed"),
-        metastatic_endocrine_lines=count("endocrine_therapy"),
+        metastatic_chemotherapy_lines=_count(regimens, "chemotherapy"),
+        metastatic_her2_lines=_count(regimens, "her2_directed"),
+        metastatic_endocrine_lines=_count(regimens, "endocrine_therapy"),
         medication_history=history,
         ovarian_suppression_current=ofs,
         current=tuple(u for u in uses if u.current),
     )
+
+
+def _count(regimens: Sequence[Sequence[MedUse]], cls: str | None) -> Fact[int]:
+    """The regimens (all, or those with a medicine of class ``cls``), each as its start and medicines."""
+    chosen = [r for r in regimens if cls is None or any(cls in u.classes for u in r)]
+    if not chosen:
+        return _NO_LINES
+    lines = [
+        f"{(r[0].start or 'undated')}: " + " + ".join(dict.fromkeys(d.name for u in r for d in u.drugs))
+        for r in chosen
+    ]
+    return Fact(len(chosen), tuple(r[0].evidence for r in chosen), "; ".join(lines))
 
 
 def _one_per_drug(uses: Sequence[MedUse]) -> tuple[Evidence, ...]:
