@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from cds.fhir.codes import CodeList, Coding, Drug, Match, Terminology
+from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
 from cds.profile.dates import first_date, period_start
 from cds.profile.model import DataIssue, Evidence
 
@@ -22,17 +22,16 @@ _COND_INACTIVE = frozenset({"resolved", "inactive", "remission"})
 
 
 class Concept:
-    """A CodeableConcept as matching reads it (its codings and text), read once per call, and what the
-    call has learnt about it since: the code lists it matches (once a topic asked), its labels."""
+    """A CodeableConcept as the call read it (its codings and text, once), its entry in the code lists'
+    cache (what it matches, looked up once per call) and its labels."""
 
-    __slots__ = ("cc", "codings", "described", "label", "lists", "text")
+    __slots__ = ("cc", "codings", "described", "entry", "label", "text")
 
     def __init__(self, cc: Any, cc_codings: tuple[Coding, ...], text: str | None) -> None:
         self.cc = cc  # held, so that its id stays unique while the call runs
         self.codings = cc_codings
         self.text = text
-        # every code list it matches by code or text: a list not among them matches it in no way
-        self.lists: frozenset[str] | None = None
+        self.entry: ConceptMatches | None = None
         self.label: str | None = None
         self.described: str | None = None
 
@@ -62,28 +61,23 @@ class Context:
         """What the CodeableConcept ``cc`` matches in the code list ``name`` (None for no concept)."""
         if cc is None:
             return None
-        concept = self._read(cc)
-        known = concept.lists
+        entry = self._entry(cc)
+        known = entry.lists
         if known is not None and name not in known and name in self.terminology.lists:
-            return None  # matches neither by code nor by text (Coded read its lists already)
-        return self.terminology.lists[name].match(concept.codings, concept.text, by_text=by_text)
+            return None  # matches neither by code nor by text (its lists were asked already)
+        return self.terminology.match_in(entry, name, by_text=by_text)
 
     def lists_matching(self, cc: Any) -> frozenset[str]:
         """Names of the code lists the CodeableConcept ``cc`` matches, by code or text."""
         if cc is None:
             return frozenset()
-        concept = self._read(cc)
-        known = concept.lists
-        if known is None:
-            known = concept.lists = self.terminology.lists_matching(concept.codings, concept.text)
-        return known
+        return self.terminology.lists_of(self._entry(cc))
 
     def drugs(self, cc: Any) -> tuple[Drug, ...]:
         """The medicines a CodeableConcept names (RxNorm code, else a synonym in its text or displays)."""
         if cc is None:
             return ()
-        concept = self._read(cc)
-        return self.terminology.drugs_in(concept.codings, concept.text)
+        return self.terminology.drugs_of(self._entry(cc))
 
     def codings(self, cc: Any) -> tuple[Coding, ...]:
         """``codings(cc)``, read once per call."""
@@ -119,6 +113,13 @@ class Context:
         if concept is None:
             concept = self._concepts[key] = Concept(cc, codings(cc), cc_text(cc))
         return concept
+
+    def _entry(self, cc: Any) -> ConceptMatches:
+        concept = self._read(cc)
+        entry = concept.entry
+        if entry is None:
+            entry = concept.entry = self.terminology.concept(concept.codings, concept.text)
+        return entry
 
 
 class Coded:
