@@ -41,7 +41,7 @@ class Context:
 
     A plain class (compiled, its ``__init__`` is native; a dataclass's is interpreted Python)."""
 
-    __slots__ = ("_concepts", "issues", "terminology", "today")
+    __slots__ = ("_concepts", "issues", "record_dates", "terminology", "today")
 
     def __init__(self, terminology: Terminology, today: date, issues: list[DataIssue] | None = None) -> None:
         self.terminology = terminology
@@ -50,6 +50,8 @@ class Context:
         # id(CodeableConcept) -> what the call read of it: every topic matches the same few codes
         # against its own lists, so each concept is read once per call.
         self._concepts: dict[int, Concept] = {}
+        # id(medication record) -> (it, start, end): two topics read the same records' dates
+        self.record_dates: dict[int, tuple[Any, str | None, str | None]] = {}
 
     def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
         self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))
@@ -142,12 +144,10 @@ class Coded:
 
     def coded(self, *lists: str, in_components: bool = False) -> list[Any]:
         """Those whose code (or, with ``in_components``, a component's code) matches one of ``lists``."""
-        wanted = frozenset(lists)
         return [
             resource
             for resource, code_lists in self._read()
-            if not wanted.isdisjoint(code_lists)
-            or (in_components and self._component_coded(resource, wanted))
+            if _any_in(lists, code_lists) or (in_components and self._component_coded(resource, lists))
         ]
 
     def _read(self) -> list[tuple[Any, frozenset[str]]]:
@@ -159,11 +159,14 @@ class Coded:
             ]
         return self._coded
 
-    def _component_coded(self, obs: Any, wanted: frozenset[str]) -> bool:
+    def _component_coded(self, obs: Any, wanted: tuple[str, ...]) -> bool:
         return any(
-            not wanted.isdisjoint(self._ctx.lists_matching(getattr(comp, "code", None)))
-            for comp in components(obs)
+            _any_in(wanted, self._ctx.lists_matching(getattr(comp, "code", None))) for comp in components(obs)
         )
+
+
+def _any_in(names: tuple[str, ...], found: frozenset[str]) -> bool:
+    return any(name in found for name in names)  # compiled: a loop, no set made per question
 
 
 def rtype(resource: Any) -> str:

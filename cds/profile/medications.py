@@ -33,8 +33,6 @@ from typing import Any, Final
 from cds.fhir.codes import Drug, system_key
 from cds.profile.common import (
     Context,
-    cc_text,
-    codings,
     evidence,
     reference_id,
 )
@@ -120,7 +118,7 @@ def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]
     cc = getattr(resource, "medicationCodeableConcept", None)
     if cc is not None:
         drugs = ctx.drugs(cc)
-        return drugs, _name(cc), False
+        return drugs, _name(ctx, cc), False
     reference = getattr(resource, "medicationReference", None)
     if reference is None:
         return (), "no medication", False
@@ -131,18 +129,18 @@ def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]
                 code = getattr(med, "code", None)
                 drugs = ctx.drugs(code)
                 if drugs:
-                    return drugs, _name(code), False
+                    return drugs, _name(ctx, code), False
     display = getattr(reference, "display", None)
     if isinstance(display, str) and display.strip():
         return ctx.terminology.drugs_for_text(display), display, False
     return (), str(target or "medication reference"), True
 
 
-def _name(cc: Any) -> str:
-    text = cc_text(cc)
+def _name(ctx: Context, cc: Any) -> str:
+    text = ctx.text(cc)
     if text:
         return text
-    for system, code, display in codings(cc):
+    for system, code, display in ctx.codings(cc):
         if display:
             return display
         if code:
@@ -181,6 +179,15 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
     if kind == "MedicationStatement":
         return start or first_date(getattr(resource, "dateAsserted", None)), first_date(period_end(period))
     return start, first_date(period_end(period), getattr(resource, "effectiveDateTime", None))
+
+
+def dates_of(ctx: Context, resource: Any, kind: str) -> tuple[str | None, str | None]:
+    """``_dates`` of a record, read once per call (lines of therapy and endocrine resistance both ask)."""
+    known = ctx.record_dates.get(id(resource))
+    if known is None:
+        start, end = _dates(resource, kind)
+        known = ctx.record_dates[id(resource)] = (resource, start, end)
+    return known[1], known[2]
 
 
 def _intent(ctx: Context, resource: Any) -> str | None:
@@ -232,7 +239,7 @@ def collect_uses(
             continue
         received += 1
         drugs, how, unresolvable = _identify(ctx, resource)
-        start, end = _dates(resource, kind)
+        start, end = dates_of(ctx, resource, kind)
         if unresolvable:
             unresolved.append(evidence(resource, start, f"medicine named only by {how}"))
             continue
