@@ -41,6 +41,8 @@ from cds.profile.model import Evidence, Fact, YesNoUnknown
 
 REGIMEN_WINDOW_DAYS = 28
 ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts as current this long
+_REGIMEN_WINDOW: Final = timedelta(days=REGIMEN_WINDOW_DAYS)
+_ADMINISTRATION_CURRENT: Final = timedelta(days=ADMINISTRATION_CURRENT_DAYS)
 
 _MR_IGNORED = frozenset({"entered-in-error", "cancelled", "draft"})
 _MR_INTENT_IGNORED = frozenset({"proposal", "option"})
@@ -54,7 +56,7 @@ _OFS_NO: Final[Fact[YesNoUnknown]] = Fact("no")
 
 
 class MedUse:
-    __slots__ = ("classes", "current", "drugs", "evidence", "metastatic_reason", "start")
+    __slots__ = ("classes", "current", "drugs", "evidence", "metastatic_reason", "names", "start")
 
     def __init__(
         self,
@@ -71,10 +73,7 @@ class MedUse:
         self.current = current
         self.metastatic_reason = metastatic_reason  # why it counts as metastatic setting (besides its date)
         self.evidence = evidence
-
-    @property
-    def names(self) -> str:
-        return " + ".join(d.name for d in self.drugs)
+        self.names = " + ".join(d.name for d in drugs)
 
 
 class MedicationFacts:
@@ -218,7 +217,7 @@ def _current(resource: Any, kind: str, end: str | None, start: str | None, ctx: 
     end_d = to_date(end)
     if kind == "MedicationAdministration":
         when = to_date(end) or to_date(start)
-        return when is not None and ctx.today - when <= timedelta(days=ADMINISTRATION_CURRENT_DAYS)
+        return when is not None and ctx.today - when <= _ADMINISTRATION_CURRENT
     if status not in _CURRENT_STATUSES:
         return False
     return end_d is None or end_d >= ctx.today
@@ -291,7 +290,7 @@ def _regimens(uses: Sequence[MedUse], ctx: Context) -> list[list[MedUse]]:
     for use in dated:
         start = to_date(use.start)
         assert start is not None  # noqa: S101 (filtered above)
-        if groups and group_start is not None and start - group_start <= timedelta(days=REGIMEN_WINDOW_DAYS):
+        if groups and group_start is not None and start - group_start <= _REGIMEN_WINDOW:
             groups[-1].append(use)
         else:
             groups.append([use])
@@ -351,30 +350,33 @@ def derive_medications(
     else:
         history = Fact("unknown", (), "No medication records were received (none given, or not sent).")
         ofs = Fact("unknown", (), "No medication records were received.")
-    lines = _count(regimens, None)
+    # each regimen as its start and medicines, for the notes of all four line counts
+    shown = [
+        f"{(r[0].start or 'undated')}: " + " + ".join(dict.fromkeys(d.name for u in r for d in u.drugs))
+        for r in regimens
+    ]
+    lines = _count(regimens, shown, None)
     return MedicationFacts(
         prior_therapies=Fact(prior, prior_ev),
         metastatic_therapies=Fact(met_classes, _one_per_drug(met_uses), met_note if met_uses else None),
         metastatic_lines=Fact(lines.value, lines.evidence, lines.note),
-        metastatic_chemotherapy_lines=_count(regimens, "chemotherapy"),
-        metastatic_her2_lines=_count(regimens, "her2_directed"),
-        metastatic_endocrine_lines=_count(regimens, "endocrine_therapy"),
+        metastatic_chemotherapy_lines=_count(regimens, shown, "chemotherapy"),
+        metastatic_her2_lines=_count(regimens, shown, "her2_directed"),
+        metastatic_endocrine_lines=_count(regimens, shown, "endocrine_therapy"),
         medication_history=history,
         ovarian_suppression_current=ofs,
         current=tuple(u for u in uses if u.current),
     )
 
 
-def _count(regimens: Sequence[Sequence[MedUse]], cls: str | None) -> Fact[int]:
-    """The regimens (all, or those with a medicine of class ``cls``), each as its start and medicines."""
-    chosen = [r for r in regimens if cls is None or any(cls in u.classes for u in r)]
+def _count(regimens: Sequence[Sequence[MedUse]], shown: Sequence[str], cls: str | None) -> Fact[int]:
+    """The regimens (all, or those with a medicine of class ``cls``); ``shown`` are their notes."""
+    chosen = [i for i, r in enumerate(regimens) if cls is None or any(cls in u.classes for u in r)]
     if not chosen:
         return _NO_LINES
-    lines = [
-        f"{(r[0].start or 'undated')}: " + " + ".join(dict.fromkeys(d.name for u in r for d in u.drugs))
-        for r in chosen
-    ]
-    return Fact(len(chosen), tuple(r[0].evidence for r in chosen), "; ".join(lines))
+    return Fact(
+        len(chosen), tuple(regimens[i][0].evidence for i in chosen), "; ".join([shown[i] for i in chosen])
+    )
 
 
 def _one_per_drug(uses: Sequence[MedUse]) -> tuple[Evidence, ...]:

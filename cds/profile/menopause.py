@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import (
     Coded,
@@ -39,6 +39,7 @@ from cds.profile.model import Evidence, Fact, MenopausalStatus, Sex
 
 E2_PMOL_PER_PG = 3.671
 EXPLICIT_RECENT_DAYS = 365
+_EXPLICIT_RECENT: Final = timedelta(days=EXPLICIT_RECENT_DAYS)
 _FSH_UNITS = frozenset({"iu/l", "[iu]/l", "miu/ml", "m[iu]/ml", "u/l", "mu/ml", "iu/l."})
 _PG_UNITS = frozenset({"pg/ml", "ng/l"})
 _PMOL_UNITS = frozenset({"pmol/l"})
@@ -199,7 +200,7 @@ def derive_menopause(
     latest_explicit = explicit[0] if explicit else None
     if latest_explicit is not None:
         when_d = to_date(latest_explicit[0])
-        if when_d is not None and ctx.today - when_d <= timedelta(days=EXPLICIT_RECENT_DAYS):
+        if when_d is not None and ctx.today - when_d <= _EXPLICIT_RECENT:
             return _explicit_fact(latest_explicit, recent=True)
     if sex == "male":
         return Fact("unknown", (), "Not applicable: male patient.")
