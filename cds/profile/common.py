@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
 from cds.profile.dates import first_date, period_start
@@ -180,10 +180,14 @@ def rtype(resource: Any) -> str:
             _RTYPES[cls] = named  # a class attribute: the same for every instance
         return named
     getter = getattr(resource, "get_resource_type", None)
-    return str(getter()) if callable(getter) else cls.__name__
+    if callable(getter):
+        return str(getter())
+    if getter is None and not hasattr(resource, "__dict__") and len(_RTYPES) < 64:
+        _RTYPES[cls] = cls.__name__  # neither, and no per-instance attributes: the same for every instance
+    return cls.__name__
 
 
-_RTYPES: dict[type, str] = {}
+_RTYPES: Final[dict[type, str]] = {}
 
 
 def ref(resource: Any) -> str:

@@ -112,6 +112,20 @@ class MedicationFacts:
         self.current = current  # medicines in use now (menopause needs tamoxifen / OFS)
 
 
+def record_kind(resource: Any) -> str:
+    """The record class's ``__resource_type__``, else its name (remembered per class)."""
+    cls = type(resource)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = getattr(cls, "__resource_type__", cls.__name__)
+        if len(_KINDS) < 64:
+            _KINDS[cls] = kind
+    return kind
+
+
+_KINDS: Final[dict[type, str]] = {}
+
+
 def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]:
     """(drugs, how it was named, unresolvable reference?)."""
     cc = getattr(resource, "medicationCodeableConcept", None)
@@ -230,8 +244,7 @@ def collect_uses(
     received = 0
     unresolved: list[Evidence] = []
     for resource in resources:
-        kind = type(resource).__name__
-        kind = getattr(type(resource), "__resource_type__", kind)
+        kind = record_kind(resource)
         if kind not in _MED_TYPES:
             continue
         if not _usable(resource, kind):
