@@ -41,7 +41,7 @@ class Context:
 
     A plain class (compiled, its ``__init__`` is native; a dataclass's is interpreted Python)."""
 
-    __slots__ = ("_concepts", "issues", "record_dates", "terminology", "today")
+    __slots__ = ("_concepts", "_last", "issues", "record_dates", "terminology", "today")
 
     def __init__(self, terminology: Terminology, today: date, issues: list[DataIssue] | None = None) -> None:
         self.terminology = terminology
@@ -50,6 +50,7 @@ class Context:
         # id(CodeableConcept) -> what the call read of it: every topic matches the same few codes
         # against its own lists, so each concept is read once per call.
         self._concepts: dict[int, Concept] = {}
+        self._last: Concept | None = None  # the one read last: topics ask about one concept in a row
         # id(medication record) -> (it, start, end): two topics read the same records' dates
         self.record_dates: dict[int, tuple[Any, str | None, str | None]] = {}
 
@@ -110,10 +111,14 @@ class Context:
         return made
 
     def _read(self, cc: Any) -> Concept:
+        last = self._last
+        if last is not None and last.cc is cc:
+            return last
         key = id(cc)
         concept = self._concepts.get(key)
         if concept is None:
             concept = self._concepts[key] = Concept(cc, codings(cc), cc_text(cc))
+        self._last = concept
         return concept
 
     def _entry(self, cc: Any) -> ConceptMatches:
