@@ -357,6 +357,26 @@ class RawFilter:
         return hit
 
 
+class ConceptMatches:
+    """One concept (codings, text) and what it matched so far, list by list (``Terminology.concept``).
+
+    The profile asks several code lists about the same concept: each CodeList's cache hashes and
+    compares the whole concept again for every list asked. Looked up once per call here, the concept
+    then answers each list with a lookup by the list's name. Filled as lists are asked; the answers
+    are CodeList.match's own.
+    """
+
+    __slots__ = ("by_code", "by_text", "codings", "drugs", "lists", "text")
+
+    def __init__(self, codings: tuple[Coding, ...], text: str | None) -> None:
+        self.codings = codings
+        self.text = text
+        self.by_text: dict[str, Match | None] = {}  # list name -> match(by_text=True)
+        self.by_code: dict[str, Match | None] = {}  # list name -> match(by_text=False)
+        self.lists: frozenset[str] | None = None  # lists_matching, once asked
+        self.drugs: tuple[Drug, ...] | None = None  # drugs_in, once asked
+
+
 @dataclass(frozen=True)
 class Terminology:
     drug_class_names: frozenset[str]
@@ -374,6 +394,7 @@ class Terminology:
         default_factory=dict, repr=False, compare=False
     )
     _drugs_in: dict[_ConceptKey, tuple[Drug, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _concepts: dict[_ConceptKey, ConceptMatches] = field(default_factory=dict, repr=False, compare=False)
 
     # --- loading ----------------------------------------------------------------------------------
     @classmethod
@@ -453,6 +474,39 @@ class Terminology:
             hit = frozenset(name for name, codes in self.lists.items() if codes.match(*key) is not None)
             _remember(self._lists_matching, key, hit)
         return hit
+
+    def concept(self, codings: Iterable[Coding], text: str | None) -> ConceptMatches:
+        """The concept's entry, for ``match_in``, ``lists_of`` and ``drugs_of`` (bounded like the other
+        caches: a long concept gets a fresh entry each time)."""
+        key = (tuple(codings), text)
+        hit = self._concepts.get(key)
+        if hit is None:
+            hit = ConceptMatches(*key)
+            _remember(self._concepts, key, hit)
+        return hit
+
+    def match_in(self, concept: ConceptMatches, name: str, *, by_text: bool = True) -> Match | None:
+        """``self.lists[name].match(concept.codings, concept.text, by_text=by_text)``, remembered."""
+        memo = concept.by_text if by_text else concept.by_code
+        if name in memo:
+            return memo[name]
+        hit = self.lists[name].match(concept.codings, concept.text, by_text=by_text)
+        memo[name] = hit  # at most one entry per code list
+        return hit
+
+    def lists_of(self, concept: ConceptMatches) -> frozenset[str]:
+        """``lists_matching`` of the concept, remembered."""
+        known = concept.lists
+        if known is None:
+            known = concept.lists = self.lists_matching(concept.codings, concept.text)
+        return known
+
+    def drugs_of(self, concept: ConceptMatches) -> tuple[Drug, ...]:
+        """``drugs_in`` of the concept, remembered."""
+        known = concept.drugs
+        if known is None:
+            known = concept.drugs = self.drugs_in(concept.codings, concept.text)
+        return known
 
     def drug_classes(self) -> frozenset[str]:
         return self.drug_class_names

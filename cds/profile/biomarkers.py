@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import (
     Coded,
@@ -40,7 +39,6 @@ from cds.profile.common import (
     components,
     evidence,
     interpretations,
-    label,
     observation_date,
     ref,
     value_of,
@@ -55,15 +53,22 @@ _GENE_LABEL = {"pik3ca": "PIK3CA", "akt1": "AKT1", "pten": "PTEN", "esr1": "ESR1
 _ULTRALOW_RANGE_RE = re.compile(r">\s*0\s*%?\s*(?:and|to|-|\u2013)\s*(?:≤|<=|<)?\s*10\s*%")
 _PTEN_LOSS = ("loss", "lost", "absent", "negative", "deficient", "no staining", "not detected")
 _PTEN_KEPT = ("retained", "intact", "present", "positive", "preserved", "expressed")
+# Facts without evidence are the same every call (and immutable): made once.
+_GENE_UNKNOWN: Final[Fact[GeneStatus]] = Fact("unknown")
+_NO_CPS: Final[Fact[int | None]] = Fact(None)
 
 
-@dataclass(frozen=True, slots=True)
 class _GeneResult:
-    gene: str
-    value: str  # altered | not_detected
-    when: str | None
-    evidence: Evidence
-    note: str | None = None
+    __slots__ = ("evidence", "gene", "note", "value", "when")
+
+    def __init__(
+        self, gene: str, value: str, when: str | None, evidence: Evidence, note: str | None = None
+    ) -> None:
+        self.gene = gene
+        self.value = value  # altered | not_detected
+        self.when = when
+        self.evidence = evidence
+        self.note = note
 
 
 def _texts(val: Value) -> list[str]:
@@ -146,7 +151,7 @@ def _gene_test(
 ) -> _GeneResult | None:
     symbol = _GENE_LABEL[gene]
     val = value_of(obs)
-    shown = val.text or (cc_text(val.cc) if val.cc is not None else None) or next(iter(_texts(val)), None)
+    shown = val.text or (ctx.text(val.cc) if val.cc is not None else None) or next(iter(_texts(val)), None)
     if kind == "ihc":  # PTEN protein by IHC: negative staining means loss
         low = " ".join(_texts(val)).lower()
         got = _result_value(ctx, val, obs)
@@ -182,7 +187,7 @@ def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus
     for obs in observations.coded("variant-tests", *GENES):
         code = getattr(obs, "code", None)
         if ctx.match("variant-tests", code, by_text=False) is not None:
-            got = _variant(ctx, obs, observation_date(obs), label(code))
+            got = _variant(ctx, obs, observation_date(obs), ctx.label(code))
             if got is not None:
                 results.append(got)
             continue
@@ -190,7 +195,7 @@ def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus
             hit = ctx.match(gene, code)
             if hit is None:
                 continue
-            got = _gene_test(ctx, gene, hit.value or "test", obs, observation_date(obs), label(code))
+            got = _gene_test(ctx, gene, hit.value or "test", obs, observation_date(obs), ctx.label(code))
             if got is not None:
                 results.append(got)
             break
@@ -210,7 +215,7 @@ def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus
         elif negative:
             out[gene] = Fact("not_detected", tuple(r.evidence for r in negative), "; ".join(notes) or None)
         else:
-            out[gene] = Fact("unknown")
+            out[gene] = _GENE_UNKNOWN
     return out
 
 
@@ -234,7 +239,7 @@ def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
             continue
         when = observation_date(obs)
         val = value_of(obs)
-        code_text = " ".join(filter(None, [cc_text(code), *(d for _, _, d in codings(code))])).lower()
+        code_text = " ".join(filter(None, [ctx.text(code), *(d for _, _, d in ctx.codings(code))])).lower()
         texts: list[str | None] = [val.text, *_texts(val)]
         for note in getattr(obs, "note", None) or ():
             texts.append(getattr(note, "text", None))
@@ -244,8 +249,8 @@ def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
                 filter(
                     None,
                     [
-                        cc_text(getattr(comp, "code", None)),
-                        *(d for _, _, d in codings(getattr(comp, "code", None))),
+                        ctx.text(getattr(comp, "code", None)),
+                        *(d for _, _, d in ctx.codings(getattr(comp, "code", None))),
                     ],
                 )
             ).lower()
@@ -261,7 +266,7 @@ def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
             continue
         number = _cps_number(*cps)
         shown = f"CPS {cps[1] or ''}{cps[0]:g}"
-        ev = evidence(obs, when, f"{label(code)} ({test.value}): {shown}")
+        ev = evidence(obs, when, f"{ctx.label(code)} ({test.value}): {shown}")
         if number is None:
             ctx.issue(
                 "pd_l1_cps", "ignored", f"{ref(obs)}: {shown} is not a single number; CPS left unknown.", ev
@@ -269,7 +274,7 @@ def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
             continue
         found.append((when, number, ev))
     if not found:
-        return Fact(None)
+        return _NO_CPS
     found.sort(key=lambda f: date_key(f[0]), reverse=True)
     same = [f for f in found if date_key(f[0]) == date_key(found[0][0])]
     if len({f[1] for f in same}) > 1:
@@ -334,7 +339,7 @@ def derive_her2_ultralow(
         if got is None:
             continue
         when = observation_date(obs)
-        ev = evidence(obs, when, f"{label(getattr(obs, 'code', None))}: {got[1]}")
+        ev = evidence(obs, when, f"{ctx.label(getattr(obs, 'code', None))}: {got[1]}")
         if got[0] == "ultralow":
             return Fact("yes", (ev,), "IHC 0 with membrane staining stated")
         return Fact("no", (ev,), "IHC 0 with no membrane staining (HER2-null)")

@@ -6,12 +6,11 @@ Nothing here raises on odd data: missing elements give ``None`` or empty results
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from cds.fhir.codes import CodeList, Coding, Drug, Match, Terminology
+from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
 from cds.profile.dates import first_date, period_start
 from cds.profile.model import DataIssue, Evidence
 
@@ -22,18 +21,38 @@ _COND_REFUTED = frozenset({"refuted", "entered-in-error"})
 _COND_INACTIVE = frozenset({"resolved", "inactive", "remission"})
 
 
-@dataclass
-class Context:
-    """What every topic needs: the code lists, today, and the issue list it appends to."""
+class Concept:
+    """A CodeableConcept as the call read it (its codings and text, once), its entry in the code lists'
+    cache (what it matches, looked up once per call) and its labels."""
 
-    terminology: Terminology
-    today: date
-    issues: list[DataIssue] = field(default_factory=list)
-    # id(CodeableConcept) -> (it, its codings, its text): every topic matches the same few codes against
-    # its own lists, so each concept is read once per call. Holding the concept keeps its id unique.
-    _concepts: dict[int, tuple[Any, tuple[Coding, ...], str | None]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    __slots__ = ("cc", "codings", "described", "entry", "label", "text")
+
+    def __init__(self, cc: Any, cc_codings: tuple[Coding, ...], text: str | None) -> None:
+        self.cc = cc  # held, so that its id stays unique while the call runs
+        self.codings = cc_codings
+        self.text = text
+        self.entry: ConceptMatches | None = None
+        self.label: str | None = None
+        self.described: str | None = None
+
+
+class Context:
+    """What every topic needs: the code lists, today, and the issue list it appends to.
+
+    A plain class (compiled, its ``__init__`` is native; a dataclass's is interpreted Python)."""
+
+    __slots__ = ("_concepts", "_last", "issues", "record_dates", "terminology", "today")
+
+    def __init__(self, terminology: Terminology, today: date, issues: list[DataIssue] | None = None) -> None:
+        self.terminology = terminology
+        self.today = today
+        self.issues: list[DataIssue] = [] if issues is None else issues
+        # id(CodeableConcept) -> what the call read of it: every topic matches the same few codes
+        # against its own lists, so each concept is read once per call.
+        self._concepts: dict[int, Concept] = {}
+        self._last: Concept | None = None  # the one read last: topics ask about one concept in a row
+        # id(medication record) -> (it, start, end): two topics read the same records' dates
+        self.record_dates: dict[int, tuple[Any, str | None, str | None]] = {}
 
     def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
         self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))
@@ -45,28 +64,69 @@ class Context:
         """What the CodeableConcept ``cc`` matches in the code list ``name`` (None for no concept)."""
         if cc is None:
             return None
-        _, cc_codings, text = self._read(cc)
-        return self.terminology.lists[name].match(cc_codings, text, by_text=by_text)
+        entry = self._entry(cc)
+        known = entry.lists
+        if known is not None and name not in known and name in self.terminology.lists:
+            return None  # matches neither by code nor by text (its lists were asked already)
+        return self.terminology.match_in(entry, name, by_text=by_text)
 
     def lists_matching(self, cc: Any) -> frozenset[str]:
         """Names of the code lists the CodeableConcept ``cc`` matches, by code or text."""
         if cc is None:
             return frozenset()
-        _, cc_codings, text = self._read(cc)
-        return self.terminology.lists_matching(cc_codings, text)
+        return self.terminology.lists_of(self._entry(cc))
 
     def drugs(self, cc: Any) -> tuple[Drug, ...]:
         """The medicines a CodeableConcept names (RxNorm code, else a synonym in its text or displays)."""
         if cc is None:
             return ()
-        _, cc_codings, text = self._read(cc)
-        return self.terminology.drugs_in(cc_codings, text)
+        return self.terminology.drugs_of(self._entry(cc))
 
-    def _read(self, cc: Any) -> tuple[Any, tuple[Coding, ...], str | None]:
-        read = self._concepts.get(id(cc))
-        if read is None:
-            read = self._concepts[id(cc)] = (cc, codings(cc), cc_text(cc))
-        return read
+    def codings(self, cc: Any) -> tuple[Coding, ...]:
+        """``codings(cc)``, read once per call."""
+        return self._read(cc).codings if cc is not None else ()
+
+    def text(self, cc: Any) -> str | None:
+        """``cc_text(cc)``, read once per call."""
+        return self._read(cc).text if cc is not None else None
+
+    def label(self, cc: Any) -> str:
+        """``label(cc)``, made once per call."""
+        if cc is None:
+            return label(None)
+        concept = self._read(cc)
+        made = concept.label
+        if made is None:
+            made = concept.label = _label(concept.codings, concept.text)
+        return made
+
+    def describe(self, cc: Any) -> str:
+        """``describe(cc)``, made once per call."""
+        if cc is None:
+            return describe(None)
+        concept = self._read(cc)
+        made = concept.described
+        if made is None:
+            made = concept.described = _describe(concept.codings, concept.text)
+        return made
+
+    def _read(self, cc: Any) -> Concept:
+        last = self._last
+        if last is not None and last.cc is cc:
+            return last
+        key = id(cc)
+        concept = self._concepts.get(key)
+        if concept is None:
+            concept = self._concepts[key] = Concept(cc, codings(cc), cc_text(cc))
+        self._last = concept
+        return concept
+
+    def _entry(self, cc: Any) -> ConceptMatches:
+        concept = self._read(cc)
+        entry = concept.entry
+        if entry is None:
+            entry = concept.entry = self.terminology.concept(concept.codings, concept.text)
+        return entry
 
 
 class Coded:
@@ -89,12 +149,10 @@ class Coded:
 
     def coded(self, *lists: str, in_components: bool = False) -> list[Any]:
         """Those whose code (or, with ``in_components``, a component's code) matches one of ``lists``."""
-        wanted = frozenset(lists)
         return [
             resource
             for resource, code_lists in self._read()
-            if not wanted.isdisjoint(code_lists)
-            or (in_components and self._component_coded(resource, wanted))
+            if _any_in(lists, code_lists) or (in_components and self._component_coded(resource, lists))
         ]
 
     def _read(self) -> list[tuple[Any, frozenset[str]]]:
@@ -106,19 +164,35 @@ class Coded:
             ]
         return self._coded
 
-    def _component_coded(self, obs: Any, wanted: frozenset[str]) -> bool:
+    def _component_coded(self, obs: Any, wanted: tuple[str, ...]) -> bool:
         return any(
-            not wanted.isdisjoint(self._ctx.lists_matching(getattr(comp, "code", None)))
-            for comp in components(obs)
+            _any_in(wanted, self._ctx.lists_matching(getattr(comp, "code", None))) for comp in components(obs)
         )
 
 
+def _any_in(names: tuple[str, ...], found: frozenset[str]) -> bool:
+    return any(name in found for name in names)  # compiled: a loop, no set made per question
+
+
 def rtype(resource: Any) -> str:
-    name = getattr(type(resource), "__resource_type__", None)
-    if isinstance(name, str):
+    cls = type(resource)
+    name = _RTYPES.get(cls)
+    if name is not None:
         return name
+    named = getattr(cls, "__resource_type__", None)
+    if isinstance(named, str):
+        if len(_RTYPES) < 64:
+            _RTYPES[cls] = named  # a class attribute: the same for every instance
+        return named
     getter = getattr(resource, "get_resource_type", None)
-    return str(getter()) if callable(getter) else type(resource).__name__
+    if callable(getter):
+        return str(getter())
+    if getter is None and not hasattr(resource, "__dict__") and len(_RTYPES) < 64:
+        _RTYPES[cls] = cls.__name__  # neither, and no per-instance attributes: the same for every instance
+    return cls.__name__
+
+
+_RTYPES: Final[dict[type, str]] = {}
 
 
 def ref(resource: Any) -> str:
@@ -133,6 +207,9 @@ def codings(cc: Any) -> tuple[Coding, ...]:
     coding = getattr(cc, "coding", None) if cc is not None else None
     if not coding:
         return ()
+    if len(coding) == 1:  # most concepts: no list to build and copy
+        c = coding[0]
+        return ((getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)),)
     return tuple(
         [(getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)) for c in coding]
     )
@@ -145,10 +222,13 @@ def cc_text(cc: Any) -> str | None:
 
 def describe(cc: Any) -> str:
     """A short human label for a CodeableConcept: its text, else a display, else system|code."""
-    text = cc_text(cc)
+    return _describe(codings(cc), cc_text(cc))
+
+
+def _describe(cc_codings: tuple[Coding, ...], text: str | None) -> str:
     if text:
         return text
-    for _, code, display in codings(cc):
+    for _, code, display in cc_codings:
         if display:
             return display
         if code:
@@ -158,11 +238,15 @@ def describe(cc: Any) -> str:
 
 def label(cc: Any) -> str:
     """``display (SYSTEM code)`` for evidence texts."""
-    for system, code, display in codings(cc):
+    return _label(codings(cc), cc_text(cc))
+
+
+def _label(cc_codings: tuple[Coding, ...], text: str | None) -> str:
+    for system, code, display in cc_codings:
         if code:
             sys_name = _SYSTEM_LABEL.get((system or "").rstrip("/"), "code")
-            return f"{display or cc_text(cc) or code} ({sys_name} {code})"
-    return cc_text(cc) or "(uncoded)"
+            return f"{display or text or code} ({sys_name} {code})"
+    return text or "(uncoded)"
 
 
 _SYSTEM_LABEL = {
@@ -241,11 +325,13 @@ def to_float(value: Any) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-@dataclass(frozen=True, slots=True)
 class Quantity:
-    value: float
-    unit: str  # unit or UCUM code, lower-case, "" when absent
-    comparator: str | None = None
+    __slots__ = ("comparator", "unit", "value")
+
+    def __init__(self, value: float, unit: str, comparator: str | None = None) -> None:
+        self.value = value
+        self.unit = unit  # unit or UCUM code, lower-case, "" when absent
+        self.comparator = comparator
 
 
 def quantity(q: Any) -> Quantity | None:
@@ -258,15 +344,24 @@ def quantity(q: Any) -> Quantity | None:
     return Quantity(number, str(unit).strip().lower(), getattr(q, "comparator", None))
 
 
-@dataclass(frozen=True, slots=True)
 class Value:
     """One observation (or component) value in every shape the profile reads."""
 
-    cc: Any = None
-    text: str | None = None
-    quantity: Quantity | None = None
-    boolean: bool | None = None
-    ratio: float | None = None
+    __slots__ = ("boolean", "cc", "quantity", "ratio", "text")
+
+    def __init__(
+        self,
+        cc: Any = None,
+        text: str | None = None,
+        quantity: Quantity | None = None,
+        boolean: bool | None = None,
+        ratio: float | None = None,
+    ) -> None:
+        self.cc = cc
+        self.text = text
+        self.quantity = quantity
+        self.boolean = boolean
+        self.ratio = ratio
 
     @property
     def empty(self) -> bool:

@@ -20,18 +20,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from cds.profile.common import (
     Coded,
     Context,
-    codings,
     condition_current,
     condition_date,
-    describe,
     evidence,
-    label,
     observation_date,
     ref,
     value_of,
@@ -45,6 +41,9 @@ _STAGE_RE = re.compile(
     r"(?:^|[^a-z0-9])(?:stage|stadium|ajcc)?\s*[cpy]{0,2}\s*(iv|iii|ii|i|0|is|[1-4])\s*([a-c])?(?:[^a-z0-9]|$)"
 )
 _M_RE = re.compile(r"(?:^|[^a-z])(?:[cpy]{1,2})?m\s*([01x])(?:[a-d]|\s*\(i\+\))?(?![0-9a-z])")
+# Facts without evidence are the same every call (and immutable): made once.
+_UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
+_NO_SITES: Final[Fact[frozenset[str]]] = Fact(frozenset())
 _ROMAN = {"0": 0, "is": 0, "i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 
 
@@ -72,29 +71,50 @@ def parse_m(text: str | None) -> Literal["m1", "m0"] | None:
     return "m1" if found.group(1) == "1" else "m0"
 
 
-@dataclass(frozen=True, slots=True)
 class _Ev:
-    when: str | None
-    value: Literal["yes", "no"]
-    evidence: Evidence
+    __slots__ = ("evidence", "value", "when")
+
+    def __init__(self, when: str | None, value: Literal["yes", "no"], evidence: Evidence) -> None:
+        self.when = when
+        self.value = value
+        self.evidence = evidence
 
 
-@dataclass(frozen=True)
 class DiseaseFacts:
-    breast_cancer: Fact[YesNoUnknown]
-    metastatic: Fact[YesNoUnknown]
-    metastatic_sites: Fact[frozenset[str]]
-    visceral_metastases: Fact[YesNoUnknown]
-    bone_only_disease: Fact[YesNoUnknown]
-    metastatic_since: str | None  # earliest dated evidence of metastatic disease
-    secondary_refs: frozenset[str]  # "Condition/id" of current secondary-cancer Conditions
+    __slots__ = (
+        "bone_only_disease",
+        "breast_cancer",
+        "metastatic",
+        "metastatic_since",
+        "metastatic_sites",
+        "secondary_refs",
+        "visceral_metastases",
+    )
+
+    def __init__(
+        self,
+        breast_cancer: Fact[YesNoUnknown],
+        metastatic: Fact[YesNoUnknown],
+        metastatic_sites: Fact[frozenset[str]],
+        visceral_metastases: Fact[YesNoUnknown],
+        bone_only_disease: Fact[YesNoUnknown],
+        metastatic_since: str | None,
+        secondary_refs: frozenset[str],
+    ) -> None:
+        self.breast_cancer = breast_cancer
+        self.metastatic = metastatic
+        self.metastatic_sites = metastatic_sites
+        self.visceral_metastases = visceral_metastases
+        self.bone_only_disease = bone_only_disease
+        self.metastatic_since = metastatic_since  # earliest dated evidence of metastatic disease
+        self.secondary_refs = secondary_refs  # "Condition/id" of current secondary-cancer Conditions
 
 
 def stage_value(ctx: Context, cc: Any) -> StageValue | None:
     hit = ctx.match("stage-iv", cc, by_text=False)
     if hit is not None and hit.value in ("iv", "lower"):
         return "iv" if hit.value == "iv" else "lower"
-    for system, code, display in codings(cc):
+    for system, code, display in ctx.codings(cc):
         sys = (system or "").lower()
         if code and ("cancerstaging" in sys or not sys.startswith("http://snomed")):
             got = parse_stage(code)
@@ -111,7 +131,7 @@ def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | No
         hit = ctx.match("m1", cc, by_text=False)
         if hit is not None and hit.value in ("m1", "m0"):
             return "m1" if hit.value == "m1" else "m0"
-        for _, code, display in codings(cc):
+        for _, code, display in ctx.codings(cc):
             got = parse_m(code) or parse_m(display)
             if got:
                 return got
@@ -136,8 +156,8 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         breast = ctx.match("breast-cancer", code)
         secondary = ctx.match("secondary-cancer", code)
         if breast is not None:
-            breast_ev.append(evidence(cond, when, f"Breast cancer: {label(code)}"))
-            named = describe(code)
+            breast_ev.append(evidence(cond, when, f"Breast cancer: {ctx.label(code)}"))
+            named = ctx.describe(code)
             in_name = parse_stage(named) if "stage" in named.lower() else None
             if in_name is not None:  # "Malignant neoplasm of breast, stage IV" (local problem lists)
                 ev = evidence(cond, when, f"Stage (in the diagnosis): {named}")
@@ -149,23 +169,23 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                         _Ev(
                             when,
                             "yes" if stage_v == "iv" else "no",
-                            evidence(cond, when, f"Stage (on condition): {describe(stage.summary)}"),
+                            evidence(cond, when, f"Stage (on condition): {ctx.describe(stage.summary)}"),
                         )
                     )
         if secondary is not None:
             other_cancer_related += 1
-            if secondary.code == "315004001" or "breast" in describe(code).lower():
-                breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {label(code)}"))
+            if secondary.code == "315004001" or "breast" in ctx.describe(code).lower():
+                breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {ctx.label(code)}"))
             if not condition_current(cond):
                 ctx.issue(
                     "metastatic",
                     "ignored",
                     f"{ref(cond)} records a secondary cancer that is resolved/inactive/in remission; "
                     "it was not counted as current metastatic disease.",
-                    evidence(cond, when, f"Secondary cancer (not current): {describe(code)}"),
+                    evidence(cond, when, f"Secondary cancer (not current): {ctx.describe(code)}"),
                 )
                 continue
-            ev = evidence(cond, when, f"Secondary cancer: {label(code)}")
+            ev = evidence(cond, when, f"Secondary cancer: {ctx.label(code)}")
             evs.append(_Ev(when, "yes", ev))
             secondary_refs.add(ref(cond))
             site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
@@ -173,7 +193,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                 unknown_sites += 1
             else:
                 sites.add(site)
-                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {describe(code)}"))
+                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {ctx.describe(code)}"))
         elif breast is None and (
             ctx.match("receptor-conditions", code) or ctx.match("brca-conditions", code)
         ):
@@ -191,10 +211,10 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                         "metastatic",
                         "unreadable",
                         f"{ref(obs)}: stage group value could not be read.",
-                        evidence(obs, when, f"Stage group: {describe(val.cc) if val.cc else val.text}"),
+                        evidence(obs, when, f"Stage group: {ctx.describe(val.cc) if val.cc else val.text}"),
                     )
                 continue
-            text = describe(val.cc) if val.cc is not None else (val.text or "")
+            text = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
             evs.append(
                 _Ev(when, "yes" if stage == "iv" else "no", evidence(obs, when, f"Stage group: {text}"))
             )
@@ -207,7 +227,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                     if val.cc is not None
                     else sites_list.match_text(val.text)
                 )
-                shown = describe(val.cc) if val.cc is not None else (val.text or "")
+                shown = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
                 if site_hit is not None and site_hit.value not in (None, "unknown"):
                     ev = evidence(obs, when, f"Site of distant metastasis: {shown}")
                     evs.append(_Ev(when, "yes", ev))
@@ -217,13 +237,14 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                     evs.append(_Ev(when, "no", evidence(obs, when, f"Site of distant metastasis: {shown}")))
                 continue
             if val.boolean is False:  # mCODE: valueBoolean false = no history of metastatic cancer
-                evs.append(_Ev(when, "no", evidence(obs, when, f"{describe(code)}: no")))
+                evs.append(_Ev(when, "no", evidence(obs, when, f"{ctx.describe(code)}: no")))
                 continue
-            evs.append(_Ev(when, "yes", evidence(obs, when, f"History of metastatic cancer: {label(code)}")))
-            site_hit = sites_list.match_text(describe(code))
+            ev = evidence(obs, when, f"History of metastatic cancer: {ctx.label(code)}")
+            evs.append(_Ev(when, "yes", ev))
+            site_hit = sites_list.match_text(ctx.describe(code))
             if site_hit is not None and site_hit.value not in (None, "unknown"):
                 sites.add(str(site_hit.value))
-                site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {describe(code)}"))
+                site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {ctx.describe(code)}"))
             else:
                 unknown_sites += 1
         elif ctx.match("m-category-tests", code) is not None:
@@ -232,7 +253,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
             when = observation_date(obs)
             if m is None:
                 continue
-            text = describe(val.cc) if val.cc is not None else (val.text or "")
+            text = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
             evs.append(
                 _Ev(
                     when, "yes" if m == "m1" else "no", evidence(obs, when, f"Distant metastasis (M): {text}")
@@ -245,10 +266,10 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
     elif examined and not other_cancer_related:
         breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
     else:
-        breast_fact = Fact("unknown")
+        breast_fact = _UNKNOWN
 
     # --- metastatic ----------------------------------------------------------------------------------
-    metastatic: Fact[YesNoUnknown] = Fact("unknown")
+    metastatic = _UNKNOWN
     since: str | None = None
     if evs:
         ordered = sorted(evs, key=lambda e: (date_key(e.when), e.value == "yes"))
@@ -315,9 +336,9 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         visceral = Fact("no", metastatic.evidence, "Not metastatic.")
         bone_only = Fact("no", metastatic.evidence, "Not metastatic.")
     else:
-        site_fact = Fact(frozenset())
-        visceral = Fact("unknown")
-        bone_only = Fact("unknown")
+        site_fact = _NO_SITES
+        visceral = _UNKNOWN
+        bone_only = _UNKNOWN
 
     return DiseaseFacts(
         breast_cancer=breast_fact,
@@ -344,7 +365,7 @@ def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:
     if secondary_site is not None and secondary_site.value not in (None, "unknown"):
         return str(secondary_site.value)
     code = getattr(cond, "code", None)
-    for text in (getattr(code, "text", None), *(d for _, _, d in codings(code))):
+    for text in (getattr(code, "text", None), *(d for _, _, d in ctx.codings(code))):
         hit_text = ctx.codes("metastasis-sites").match_text(text)
         if hit_text is not None and hit_text.value not in (None, "unknown"):
             return str(hit_text.value)

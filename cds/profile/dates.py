@@ -9,8 +9,7 @@ exception. Ordering treats a partial date as the first day of its period.
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 DateKey = tuple[int, int, int]
 NO_DATE: DateKey = (0, 0, 0)
@@ -19,7 +18,14 @@ NO_DATE: DateKey = (0, 0, 0)
 def fhir_date(value: Any) -> str | None:
     """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
     if isinstance(value, str):
-        return _from_text(value.strip()[:10])
+        try:
+            return _DATES[value]
+        except KeyError:
+            pass
+        got = _from_text(value.strip()[:10])
+        if len(value) <= 64:
+            _remember(_DATES, value, got)
+        return got
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
@@ -28,8 +34,20 @@ def fhir_date(value: Any) -> str | None:
 
 
 # Several topics read the same resource's date, and sorting asks for the same dates again and again:
-# both parsers remember their answers (pure functions of at most 10 characters; bounded caches).
-@lru_cache(maxsize=8192)
+# the parsers remember their answers (pure functions of short strings) in plain dicts, cheaper to
+# ask from compiled code than an lru_cache; a full cache starts again.
+_CACHE_MAX: Final = 8192
+_DATES: Final[dict[str, str | None]] = {}  # as sent -> fhir_date
+_KEYS: Final[dict[str, DateKey]] = {}  # fhir_date -> date_key
+_FIRST_DAYS: Final[dict[str, date | None]] = {}  # fhir_date -> to_date
+
+
+def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
 def _from_text(text: str) -> str | None:
     parts = text.split("-")
     if not parts or not parts[0].isdigit() or len(parts[0]) != 4:
@@ -62,22 +80,31 @@ def _key(parts: list[str]) -> DateKey | None:
     return (y, m, d)
 
 
-@lru_cache(maxsize=8192)
 def date_key(value: str | None) -> DateKey:
     """Sort key for a ``fhir_date`` value; undated sorts first (oldest)."""
     if not value:
         return NO_DATE
-    return _key(value.split("-")) or NO_DATE
+    try:
+        return _KEYS[value]
+    except KeyError:
+        pass
+    key = _key(value.split("-")) or NO_DATE
+    _remember(_KEYS, value, key)
+    return key
 
 
 def to_date(value: str | None) -> date | None:
     """The first day of the (possibly partial) date, or None."""
     if not value:
         return None
+    try:
+        return _FIRST_DAYS[value]
+    except KeyError:
+        pass
     y, m, d = date_key(value)
-    if not y:
-        return None
-    return date(y, m or 1, d or 1)
+    first = date(y, m or 1, d or 1) if y else None
+    _remember(_FIRST_DAYS, value, first)
+    return first
 
 
 def is_partial(value: str | None) -> bool:

@@ -8,9 +8,9 @@ reported as a DataIssue and left "unknown" rather than failing the whole hook ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from cds.fhir.codes import Terminology
 from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_cps
@@ -26,10 +26,9 @@ from cds.profile.resistance import derive_endocrine_resistance
 
 __all__ = ["MenopauseThresholds", "build_profile"]
 
-T = TypeVar("T")
-
 #: What a topic falls back to when it cannot be derived (every fact unknown).
 _UNKNOWN = PatientProfile(patient_id="")
+_COMPLETE = _UNKNOWN.data_completeness  # the service marks a profile incomplete afterwards
 _NO_DISEASE = DiseaseFacts(
     _UNKNOWN.breast_cancer,
     _UNKNOWN.metastatic,
@@ -62,12 +61,8 @@ _NO_MEDICATIONS = MedicationFacts(
 )
 
 
-def _safe(ctx: Context, topic: str, fn: Callable[[], T], fallback: T) -> T:
-    try:
-        return fn()
-    except Exception as exc:
-        ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
-        return fallback
+def _failed(ctx: Context, topic: str, exc: Exception) -> None:
+    ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
 
 
 def build_profile(
@@ -79,6 +74,9 @@ def build_profile(
     thresholds: MenopauseThresholds,
     issues: Sequence[DataIssue] = (),
 ) -> PatientProfile:
+    # Each topic in its own try: one that fails on unexpected data is reported (_failed) and left at its
+    # 'unknown' fallback. Inline rather than through a helper taking a lambda: compiled, each lambda
+    # was an object made and called per topic and call.
     ctx = Context(terminology, today, list(issues))
     by_type: dict[str, list[Any]] = {}
     for resource in resources:
@@ -92,43 +90,46 @@ def build_profile(
         for name in ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
         for r in by_type.get(name, [])
     ]
-    age, sex = _safe(
-        ctx, "age", lambda: derive_patient(patients, patient_id, ctx), (_UNKNOWN.age, _UNKNOWN.sex)
-    )
-    disease = _safe(
-        ctx,
-        "metastatic",
-        lambda: derive_disease(conditions, observations, ctx),
-        _NO_DISEASE,
-    )
-    receptors = _safe(
-        ctx,
-        "er_status",
-        lambda: derive_receptors(conditions, observations, ctx),
-        _NO_RECEPTORS,
-    )
-    brca = _safe(
-        ctx, "germline_brca", lambda: derive_brca(conditions, observations, ctx), _UNKNOWN.germline_brca
-    )
-    pd_l1 = _safe(ctx, "pd_l1", lambda: derive_pd_l1(observations, ctx), _UNKNOWN.pd_l1)
-    medications = _safe(
-        ctx,
-        "prior_therapies",
-        lambda: derive_medications(
+    try:
+        age, sex = derive_patient(patients, patient_id, ctx)
+    except Exception as exc:
+        _failed(ctx, "age", exc)
+        age, sex = _UNKNOWN.age, _UNKNOWN.sex
+    try:
+        disease = derive_disease(conditions, observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "metastatic", exc)
+        disease = _NO_DISEASE
+    try:
+        receptors = derive_receptors(conditions, observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "er_status", exc)
+        receptors = _NO_RECEPTORS
+    try:
+        brca = derive_brca(conditions, observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "germline_brca", exc)
+        brca = _UNKNOWN.germline_brca
+    try:
+        pd_l1 = derive_pd_l1(observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "pd_l1", exc)
+        pd_l1 = _UNKNOWN.pd_l1
+    try:
+        medications = derive_medications(
             meds,
             ctx,
             metastatic=disease.metastatic.value == "yes",
             metastatic_since=disease.metastatic_since,
             secondary_refs=disease.secondary_refs,
-        ),
-        _NO_MEDICATIONS,
-    )
+        )
+    except Exception as exc:
+        _failed(ctx, "prior_therapies", exc)
+        medications = _NO_MEDICATIONS
     ofs_now = tuple(u.evidence for u in medications.current if "ovarian_suppression" in u.classes)
     serm_now = tuple(u.evidence for u in medications.current if u.classes & {"tamoxifen", "toremifene"})
-    menopause = _safe(
-        ctx,
-        "menopausal_status",
-        lambda: derive_menopause(
+    try:
+        menopause = derive_menopause(
             age=age.value,
             sex=sex.value,
             observations=observations,
@@ -138,25 +139,32 @@ def build_profile(
             serm_current=serm_now,
             thresholds=thresholds,
             ctx=ctx,
-        ),
-        _UNKNOWN.menopausal_status,
-    )
+        )
+    except Exception as exc:
+        _failed(ctx, "menopausal_status", exc)
+        menopause = _UNKNOWN.menopausal_status
     # biomarkers and endocrine resistance beyond the seed documents (cds/profile/biomarkers.py, resistance.py)
-    no_genes: dict[str, Fact[GeneStatus]] = {}
-    genes = _safe(ctx, "pik3ca_status", lambda: derive_genes(observations, ctx), no_genes)
-    cps = _safe(ctx, "pd_l1_cps", lambda: derive_pd_l1_cps(observations, ctx), _UNKNOWN.pd_l1_cps)
-    ultralow = _safe(
-        ctx,
-        "her2_ultralow",
-        lambda: derive_her2_ultralow(observations, receptors.her2_ihc, receptors.her2_status, ctx),
-        _UNKNOWN.her2_ultralow,
-    )
-    resistance = _safe(
-        ctx,
-        "endocrine_resistance",
-        lambda: derive_endocrine_resistance(meds, ctx, metastatic_since=disease.metastatic_since),
-        _UNKNOWN.endocrine_resistance,
-    )
+    genes: dict[str, Fact[GeneStatus]]
+    try:
+        genes = derive_genes(observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "pik3ca_status", exc)
+        genes = {}
+    try:
+        cps = derive_pd_l1_cps(observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "pd_l1_cps", exc)
+        cps = _UNKNOWN.pd_l1_cps
+    try:
+        ultralow = derive_her2_ultralow(observations, receptors.her2_ihc, receptors.her2_status, ctx)
+    except Exception as exc:
+        _failed(ctx, "her2_ultralow", exc)
+        ultralow = _UNKNOWN.her2_ultralow
+    try:
+        resistance = derive_endocrine_resistance(meds, ctx, metastatic_since=disease.metastatic_since)
+    except Exception as exc:
+        _failed(ctx, "endocrine_resistance", exc)
+        resistance = _UNKNOWN.endocrine_resistance
     return PatientProfile(
         patient_id=patient_id,
         pik3ca_status=genes.get("pik3ca", _UNKNOWN.pik3ca_status),
@@ -192,5 +200,6 @@ def build_profile(
         metastatic_her2_lines=medications.metastatic_her2_lines,
         metastatic_endocrine_lines=medications.metastatic_endocrine_lines,
         medication_history=medications.medication_history,
+        data_completeness=_COMPLETE,
         issues=tuple(ctx.issues),
     )

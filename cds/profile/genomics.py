@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import (
     Coded,
     Context,
     Value,
-    codings,
     components,
     condition_date,
-    describe,
     evidence,
     interpretations,
-    label,
     observation_date,
     ref,
     value_of,
@@ -39,17 +35,21 @@ from cds.profile.common import (
 from cds.profile.dates import date_key
 from cds.profile.model import BiomarkerStatus, Evidence, Fact, GermlineStatus
 
+# A fact without evidence is the same every call (and immutable): made once.
+_PD_L1_UNKNOWN: Final[Fact[BiomarkerStatus]] = Fact("unknown")
 CPS_THRESHOLD = 10.0  # KEYNOTE-355 (pembrolizumab + chemotherapy, TNBC, 22C3 CPS >= 10)
 _CPS_RE = re.compile(
     r"(?:cps|combined positive score)\s*(?:score)?\s*[:=]?\s*(<|>|<=|>=|≥|≤)?\s*(\d+(?:[.,]\d+)?)"
 )
 
 
-@dataclass(frozen=True, slots=True)
 class _Finding:
-    value: str  # pathogenic | not_detected
-    when: str | None
-    evidence: Evidence
+    __slots__ = ("evidence", "value", "when")
+
+    def __init__(self, value: str, when: str | None, evidence: Evidence) -> None:
+        self.value = value  # pathogenic | not_detected
+        self.when = when
+        self.evidence = evidence
 
 
 def _result(ctx: Context, val: Value, obs: Any) -> str | None:
@@ -58,7 +58,7 @@ def _result(ctx: Context, val: Value, obs: Any) -> str | None:
     hit = ctx.match("result-values", val.cc, by_text=False) if val.cc is not None else None
     value = hit.value if hit is not None else None
     if value is None:
-        for text in (val.text, *(d for _, _, d in codings(val.cc))):
+        for text in (val.text, *(d for _, _, d in ctx.codings(val.cc))):
             hit_text = rv.match_text(text)
             if hit_text is not None:
                 value = hit_text.value
@@ -113,7 +113,7 @@ def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[Ge
         if test is None:
             continue
         when = observation_date(obs)
-        name = label(code)
+        name = ctx.label(code)
         if test.value == "variant":
             gene, significance = variant_parts(
                 ctx, obs, lambda v: _brca_gene(ctx, v), lambda v, comp: _result(ctx, v, comp)
@@ -157,7 +157,7 @@ def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[Ge
             continue
         val = value_of(obs)
         result = _result(ctx, val, obs)
-        shown = val.text or (describe(val.cc) if val.cc is not None else "no value")
+        shown = val.text or (ctx.describe(val.cc) if val.cc is not None else "no value")
         ev = evidence(obs, when, f"{name}: {shown}")
         source = _source(ctx, obs)
         if result == "pathogenic":
@@ -184,7 +184,7 @@ def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[Ge
         if hit is None or hit.value not in ("pathogenic", "not_detected"):
             continue
         when = condition_date(cond)
-        findings.append(_Finding(hit.value, when, evidence(cond, when, label(code))))
+        findings.append(_Finding(hit.value, when, evidence(cond, when, ctx.label(code))))
 
     pathogenic = [f for f in findings if f.value == "pathogenic"]
     negative = [f for f in findings if f.value == "not_detected"]
@@ -231,9 +231,11 @@ def derive_pd_l1(observations: Coded, ctx: Context) -> Fact[BiomarkerStatus]:
         if test is None:
             continue
         when = observation_date(obs)
-        name = label(code)
+        name = ctx.label(code)
         val = value_of(obs)
-        code_text = " ".join(filter(None, [getattr(code, "text", None), *(d for _, _, d in codings(code))]))
+        code_text = " ".join(
+            filter(None, [getattr(code, "text", None), *(d for _, _, d in ctx.codings(code))])
+        )
         value: str | None = None
         how = ""
         cps_ok = test.value in ("22c3", "unspecified")
@@ -263,9 +265,11 @@ def derive_pd_l1(observations: Coded, ctx: Context) -> Fact[BiomarkerStatus]:
                         v = hi.value
                         break
             if v in ("positive", "detected"):
-                value, how = "positive", describe(val.cc) if val.cc is not None else (val.text or "positive")
+                value = "positive"
+                how = ctx.describe(val.cc) if val.cc is not None else (val.text or "positive")
             elif v in ("negative", "not_detected"):
-                value, how = "negative", describe(val.cc) if val.cc is not None else (val.text or "negative")
+                value = "negative"
+                how = ctx.describe(val.cc) if val.cc is not None else (val.text or "negative")
         ev = evidence(obs, when, f"{name} ({test.value}): {how or (val.text or 'unread')}")
         if value is None:
             ctx.issue(
@@ -278,7 +282,7 @@ def derive_pd_l1(observations: Coded, ctx: Context) -> Fact[BiomarkerStatus]:
             continue
         results.append((when, value, ev))
     if not results:
-        return Fact("unknown")
+        return _PD_L1_UNKNOWN
     results.sort(key=lambda r: date_key(r[0]), reverse=True)
     latest = results[0]
     same = [r for r in results if date_key(r[0]) == date_key(latest[0])]

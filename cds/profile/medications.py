@@ -27,15 +27,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from cds.fhir.codes import Drug, system_key
 from cds.profile.common import (
     Context,
-    cc_text,
-    codings,
     evidence,
     reference_id,
 )
@@ -44,6 +41,8 @@ from cds.profile.model import Evidence, Fact, YesNoUnknown
 
 REGIMEN_WINDOW_DAYS = 28
 ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts as current this long
+_REGIMEN_WINDOW: Final = timedelta(days=REGIMEN_WINDOW_DAYS)
+_ADMINISTRATION_CURRENT: Final = timedelta(days=ADMINISTRATION_CURRENT_DAYS)
 
 _MR_IGNORED = frozenset({"entered-in-error", "cancelled", "draft"})
 _MR_INTENT_IGNORED = frozenset({"proposal", "option"})
@@ -51,33 +50,80 @@ _MS_IGNORED = frozenset({"entered-in-error", "not-taken", "intended"})
 _MA_IGNORED = frozenset({"entered-in-error", "not-done"})
 _CURRENT_STATUSES = frozenset({"active", "on-hold"})
 _MED_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
+# Facts without evidence are the same every call (and immutable): made once.
+_NO_LINES: Final[Fact[int]] = Fact(0)
+_OFS_NO: Final[Fact[YesNoUnknown]] = Fact("no")
 
 
-@dataclass(frozen=True)
 class MedUse:
-    drugs: tuple[Drug, ...]
-    classes: frozenset[str]
-    start: str | None
-    current: bool
-    metastatic_reason: str | None  # why it counts as metastatic setting (besides its date)
-    evidence: Evidence
+    __slots__ = ("classes", "current", "drugs", "evidence", "metastatic_reason", "names", "start")
 
-    @property
-    def names(self) -> str:
-        return " + ".join(d.name for d in self.drugs)
+    def __init__(
+        self,
+        drugs: tuple[Drug, ...],
+        classes: frozenset[str],
+        start: str | None,
+        current: bool,
+        metastatic_reason: str | None,
+        evidence: Evidence,
+    ) -> None:
+        self.drugs = drugs
+        self.classes = classes
+        self.start = start
+        self.current = current
+        self.metastatic_reason = metastatic_reason  # why it counts as metastatic setting (besides its date)
+        self.evidence = evidence
+        self.names = " + ".join(d.name for d in drugs)
 
 
-@dataclass(frozen=True)
 class MedicationFacts:
-    prior_therapies: Fact[frozenset[str]]
-    metastatic_therapies: Fact[frozenset[str]]
-    metastatic_lines: Fact[int]
-    metastatic_chemotherapy_lines: Fact[int]
-    metastatic_her2_lines: Fact[int]
-    metastatic_endocrine_lines: Fact[int]
-    medication_history: Fact[YesNoUnknown]
-    ovarian_suppression_current: Fact[YesNoUnknown]
-    current: tuple[MedUse, ...]  # medicines in use now (menopause needs tamoxifen / OFS)
+    __slots__ = (
+        "current",
+        "medication_history",
+        "metastatic_chemotherapy_lines",
+        "metastatic_endocrine_lines",
+        "metastatic_her2_lines",
+        "metastatic_lines",
+        "metastatic_therapies",
+        "ovarian_suppression_current",
+        "prior_therapies",
+    )
+
+    def __init__(
+        self,
+        prior_therapies: Fact[frozenset[str]],
+        metastatic_therapies: Fact[frozenset[str]],
+        metastatic_lines: Fact[int],
+        metastatic_chemotherapy_lines: Fact[int],
+        metastatic_her2_lines: Fact[int],
+        metastatic_endocrine_lines: Fact[int],
+        medication_history: Fact[YesNoUnknown],
+        ovarian_suppression_current: Fact[YesNoUnknown],
+        current: tuple[MedUse, ...],
+    ) -> None:
+        self.prior_therapies = prior_therapies
+        self.metastatic_therapies = metastatic_therapies
+        self.metastatic_lines = metastatic_lines
+        self.metastatic_chemotherapy_lines = metastatic_chemotherapy_lines
+        self.metastatic_her2_lines = metastatic_her2_lines
+        self.metastatic_endocrine_lines = metastatic_endocrine_lines
+        self.medication_history = medication_history
+        self.ovarian_suppression_current = ovarian_suppression_current
+        self.current = current  # medicines in use now (menopause needs tamoxifen / OFS)
+
+
+def record_kind(resource: Any) -> str:
+    """The record class's ``__resource_type__``, else its name (remembered per class)."""
+    cls = type(resource)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = getattr(cls, "__resource_type__", cls.__name__)
+        if len(_KINDS) < 64:
+            _KINDS[cls] = kind
+    return kind
+
+
+_KINDS: Final[dict[type, str]] = {}
 
 
 def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]:
@@ -85,7 +131,7 @@ def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]
     cc = getattr(resource, "medicationCodeableConcept", None)
     if cc is not None:
         drugs = ctx.drugs(cc)
-        return drugs, _name(cc), False
+        return drugs, _name(ctx, cc), False
     reference = getattr(resource, "medicationReference", None)
     if reference is None:
         return (), "no medication", False
@@ -96,18 +142,18 @@ def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]
                 code = getattr(med, "code", None)
                 drugs = ctx.drugs(code)
                 if drugs:
-                    return drugs, _name(code), False
+                    return drugs, _name(ctx, code), False
     display = getattr(reference, "display", None)
     if isinstance(display, str) and display.strip():
         return ctx.terminology.drugs_for_text(display), display, False
     return (), str(target or "medication reference"), True
 
 
-def _name(cc: Any) -> str:
-    text = cc_text(cc)
+def _name(ctx: Context, cc: Any) -> str:
+    text = ctx.text(cc)
     if text:
         return text
-    for system, code, display in codings(cc):
+    for system, code, display in ctx.codings(cc):
         if display:
             return display
         if code:
@@ -148,6 +194,15 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
     return start, first_date(period_end(period), getattr(resource, "effectiveDateTime", None))
 
 
+def dates_of(ctx: Context, resource: Any, kind: str) -> tuple[str | None, str | None]:
+    """``_dates`` of a record, read once per call (lines of therapy and endocrine resistance both ask)."""
+    known = ctx.record_dates.get(id(resource))
+    if known is None:
+        start, end = _dates(resource, kind)
+        known = ctx.record_dates[id(resource)] = (resource, start, end)
+    return known[1], known[2]
+
+
 def _intent(ctx: Context, resource: Any) -> str | None:
     for ext in getattr(resource, "extension", None) or ():
         url = (getattr(ext, "url", None) or "").lower()
@@ -176,7 +231,7 @@ def _current(resource: Any, kind: str, end: str | None, start: str | None, ctx: 
     end_d = to_date(end)
     if kind == "MedicationAdministration":
         when = to_date(end) or to_date(start)
-        return when is not None and ctx.today - when <= timedelta(days=ADMINISTRATION_CURRENT_DAYS)
+        return when is not None and ctx.today - when <= _ADMINISTRATION_CURRENT
     if status not in _CURRENT_STATUSES:
         return False
     return end_d is None or end_d >= ctx.today
@@ -189,15 +244,14 @@ def collect_uses(
     received = 0
     unresolved: list[Evidence] = []
     for resource in resources:
-        kind = type(resource).__name__
-        kind = getattr(type(resource), "__resource_type__", kind)
+        kind = record_kind(resource)
         if kind not in _MED_TYPES:
             continue
         if not _usable(resource, kind):
             continue
         received += 1
         drugs, how, unresolvable = _identify(ctx, resource)
-        start, end = _dates(resource, kind)
+        start, end = dates_of(ctx, resource, kind)
         if unresolvable:
             unresolved.append(evidence(resource, start, f"medicine named only by {how}"))
             continue
@@ -249,7 +303,7 @@ def _regimens(uses: Sequence[MedUse], ctx: Context) -> list[list[MedUse]]:
     for use in dated:
         start = to_date(use.start)
         assert start is not None  # noqa: S101 (filtered above)
-        if groups and group_start is not None and start - group_start <= timedelta(days=REGIMEN_WINDOW_DAYS):
+        if groups and group_start is not None and start - group_start <= _REGIMEN_WINDOW:
             groups[-1].append(use)
         else:
             groups.append([use])
@@ -290,14 +344,6 @@ def derive_medications(
     met_classes = frozenset(c for u in met_uses for c in u.classes)
     regimens = _regimens(met_uses, ctx)
 
-    def count(cls: str | None) -> Fact[int]:
-        chosen = [r for r in regimens if cls is None or any(cls in u.classes for u in r)]
-        lines = [
-            f"{(r[0].start or 'undated')}: " + " + ".join(dict.fromkeys(d.name for u in r for d in u.drugs))
-            for r in chosen
-        ]
-        return Fact(len(chosen), tuple(r[0].evidence for r in chosen), "; ".join(lines) if lines else None)
-
     basis = (
         f"metastatic since {metastatic_since}" if metastatic_since else "no dated metastatic diagnosis"
     ) + "; drugs started within 28 days form one regimen"
@@ -308,26 +354,41 @@ def derive_medications(
     ofs: Fact[YesNoUnknown]
     if received:
         history = Fact("yes", prior_ev[:5] if prior_ev else ())
-        ofs = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else Fact("no")
+        ofs = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else _OFS_NO
     elif others:
         history = Fact(
             "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
         )
-        ofs = Fact("no")
+        ofs = _OFS_NO
     else:
         history = Fact("unknown", (), "No medication records were received (none given, or not sent).")
         ofs = Fact("unknown", (), "No medication records were received.")
-    lines = count(None)
+    # each regimen as its start and medicines, for the notes of all four line counts
+    shown = [
+        f"{(r[0].start or 'undated')}: " + " + ".join(dict.fromkeys(d.name for u in r for d in u.drugs))
+        for r in regimens
+    ]
+    lines = _count(regimens, shown, None)
     return MedicationFacts(
         prior_therapies=Fact(prior, prior_ev),
         metastatic_therapies=Fact(met_classes, _one_per_drug(met_uses), met_note if met_uses else None),
         metastatic_lines=Fact(lines.value, lines.evidence, lines.note),
-        metastatic_chemotherapy_lines=count("chemotherapy"),
-        metastatic_her2_lines=count("her2_directed"),
-        metastatic_endocrine_lines=count("endocrine_therapy"),
+        metastatic_chemotherapy_lines=_count(regimens, shown, "chemotherapy"),
+        metastatic_her2_lines=_count(regimens, shown, "her2_directed"),
+        metastatic_endocrine_lines=_count(regimens, shown, "endocrine_therapy"),
         medication_history=history,
         ovarian_suppression_current=ofs,
         current=tuple(u for u in uses if u.current),
+    )
+
+
+def _count(regimens: Sequence[Sequence[MedUse]], shown: Sequence[str], cls: str | None) -> Fact[int]:
+    """The regimens (all, or those with a medicine of class ``cls``); ``shown`` are their notes."""
+    chosen = [i for i, r in enumerate(regimens) if cls is None or any(cls in u.classes for u in r)]
+    if not chosen:
+        return _NO_LINES
+    return Fact(
+        len(chosen), tuple(regimens[i][0].evidence for i in chosen), "; ".join([shown[i] for i in chosen])
     )
 
 

@@ -22,15 +22,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import (
     Coded,
     Context,
     condition_date,
-    describe,
     evidence,
-    label,
     observation_date,
     procedure_date,
     ref,
@@ -41,6 +39,7 @@ from cds.profile.model import Evidence, Fact, MenopausalStatus, Sex
 
 E2_PMOL_PER_PG = 3.671
 EXPLICIT_RECENT_DAYS = 365
+_EXPLICIT_RECENT: Final = timedelta(days=EXPLICIT_RECENT_DAYS)
 _FSH_UNITS = frozenset({"iu/l", "[iu]/l", "miu/ml", "m[iu]/ml", "u/l", "mu/ml", "iu/l."})
 _PG_UNITS = frozenset({"pg/ml", "ng/l"})
 _PMOL_UNITS = frozenset({"pmol/l"})
@@ -58,12 +57,14 @@ class MenopauseThresholds:
     age_years: int = 60
 
 
-@dataclass(frozen=True, slots=True)
 class _Lab:
-    value: float  # FSH in IU/L, estradiol in pg/mL
-    comparator: str | None
-    when: str | None
-    evidence: Evidence
+    __slots__ = ("comparator", "evidence", "value", "when")
+
+    def __init__(self, value: float, comparator: str | None, when: str | None, evidence: Evidence) -> None:
+        self.value = value  # FSH in IU/L, estradiol in pg/mL
+        self.comparator = comparator
+        self.when = when
+        self.evidence = evidence
 
 
 def _explicit(observations: Coded, conditions: Coded, ctx: Context) -> list[tuple[str | None, str, Evidence]]:
@@ -84,12 +85,12 @@ def _explicit(observations: Coded, conditions: Coded, ctx: Context) -> list[tupl
                 else (meno.match_text(val.text) if val.text else None)
             )
             value = got.value if got is not None else None
-            shown = describe(val.cc) if val.cc is not None else (val.text or "")
+            shown = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
         else:
             boolean = getattr(obs, "valueBoolean", None)
             if boolean is False:
                 continue
-            shown = describe(code)
+            shown = ctx.describe(code)
         if value in ("premenopausal", "postmenopausal", "perimenopausal"):
             out.append((when, value, evidence(obs, when, f"Menopausal status: {shown}")))
     for cond in conditions.coded("menopause"):
@@ -97,7 +98,7 @@ def _explicit(observations: Coded, conditions: Coded, ctx: Context) -> list[tupl
         hit = ctx.match("menopause", code)
         if hit is not None and hit.value in ("premenopausal", "postmenopausal", "perimenopausal"):
             when = condition_date(cond)
-            out.append((when, hit.value, evidence(cond, when, f"Menopausal status: {label(code)}")))
+            out.append((when, hit.value, evidence(cond, when, f"Menopausal status: {ctx.label(code)}")))
     return out
 
 
@@ -113,20 +114,20 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Coded, ctx: Context) ->
             continue
         when = procedure_date(proc)
         if hit.value == "bilateral":
-            found.append(evidence(proc, when, f"Bilateral oophorectomy: {label(code)}"))
+            found.append(evidence(proc, when, f"Bilateral oophorectomy: {ctx.label(code)}"))
         else:
             ctx.issue(
                 "menopausal_status",
                 "ignored",
                 f"{ref(proc)}: oophorectomy without 'bilateral' was not counted as surgical menopause.",
-                evidence(proc, when, label(code)),
+                evidence(proc, when, ctx.label(code)),
             )
     for cond in conditions.coded("oophorectomy"):
         code = getattr(cond, "code", None)
         hit = ctx.match("oophorectomy", code)
         if hit is not None and hit.value == "bilateral":
             when = condition_date(cond)
-            found.append(evidence(cond, when, f"Bilateral oophorectomy: {label(code)}"))
+            found.append(evidence(cond, when, f"Bilateral oophorectomy: {ctx.label(code)}"))
     return found
 
 
@@ -144,8 +145,8 @@ def _labs(observations: Coded, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
             ctx.issue(
                 "menopausal_status",
                 "unreadable",
-                f"{ref(obs)}: {describe(code)} has no numeric value.",
-                evidence(obs, when, describe(code)),
+                f"{ref(obs)}: {ctx.describe(code)} has no numeric value.",
+                evidence(obs, when, ctx.describe(code)),
             )
             continue
         unit = q.unit.replace(" ", "")
@@ -199,7 +200,7 @@ def derive_menopause(
     latest_explicit = explicit[0] if explicit else None
     if latest_explicit is not None:
         when_d = to_date(latest_explicit[0])
-        if when_d is not None and ctx.today - when_d <= timedelta(days=EXPLICIT_RECENT_DAYS):
+        if when_d is not None and ctx.today - when_d <= _EXPLICIT_RECENT:
             return _explicit_fact(latest_explicit, recent=True)
     if sex == "male":
         return Fact("unknown", (), "Not applicable: male patient.")

@@ -8,10 +8,11 @@ the schema the rule loader checks rule files against.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Generic, Literal, TypeVar
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
+_C = TypeVar("_C", bound=type)
 
 YesNoUnknown = Literal["yes", "no", "unknown"]
 ReceptorStatus = Literal["positive", "low_positive", "negative", "unknown", "conflicting"]
@@ -38,6 +39,51 @@ METASTATIC_SITES = ("bone", "liver", "lung", "brain", "nodes", "other")
 VISCERAL_SITES = frozenset({"liver", "lung", "brain"})
 
 
+class _Factory:
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_FACTORY = _Factory()
+
+
+def _slot_init(cls: _C) -> _C:
+    """Give a frozen, slotted dataclass a faster ``__init__`` with the same parameters and defaults.
+
+    The one dataclasses writes sets each field through ``object.__setattr__`` (the way round the frozen
+    ``__setattr__``); this one calls each slot's own setter, about a third less time per record. A
+    call builds some fifty facts and evidence records and the profile itself (this module is not
+    compiled: its classes stay plain dataclasses for the pathway and the tests).
+    """
+    namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
+    params: list[str] = []
+    body: list[str] = []
+    annotations: dict[str, Any] = {}
+    for f in fields(cls):
+        if not f.init or f.kw_only is True:
+            raise TypeError(f"{cls.__name__}.{f.name}: only plain init fields are supported")
+        namespace[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
+        annotations[f.name] = f.type
+        if f.default is not MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_FACTORY")
+            body.append(f"    if {f.name} is _FACTORY:\n        {f.name} = _factory_{f.name}()")
+        else:
+            params.append(f.name)
+        body.append(f"    _set_{f.name}(self, {f.name})")
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(source, namespace)  # noqa: S102 (source made above from the class's own fields)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = {**annotations, "return": None}
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One resource that supports a fact: ``Observation/er-1``, its date, and what it said."""
@@ -47,6 +93,7 @@ class Evidence:
     text: str
 
 
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class Fact(Generic[T]):
     value: T
@@ -54,6 +101,7 @@ class Fact(Generic[T]):
     note: str | None = None  # why (menopause reason), or what conflicted
 
 
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class DataIssue:
     """Something the service could not read or that disagreed; shown to the clinician, never hidden."""
@@ -68,6 +116,7 @@ def _unknown(value: T) -> Fact[T]:
     return Fact(value)
 
 
+@_slot_init
 @dataclass(frozen=True, slots=True)
 class PatientProfile:
     patient_id: str

@@ -5,12 +5,13 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import Context, evidence
 from cds.profile.dates import date_key, fhir_date, years_between
 from cds.profile.model import Fact, Sex
 
+_NO_AGE: Final[Fact[int | None]] = Fact(None)  # the same every call (and immutable): made once
 _SEX: dict[str, Sex] = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 
 
@@ -22,7 +23,7 @@ def derive_patient(
         return Fact(None), Fact("unknown")
     patient = next((p for p in patients if getattr(p, "id", None) == patient_id), patients[0])
     born = fhir_date(getattr(patient, "birthDate", None))
-    age: Fact[int | None] = Fact(None)
+    age = _NO_AGE
     if born:
         y, m, d = date_key(born)
         if m and d:

@@ -22,20 +22,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from cds.profile.common import (
     Coded,
     Context,
     Value,
-    codings,
     components,
     condition_date,
-    describe,
     evidence,
     interpretations,
-    label,
     observation_date,
     ref,
     value_of,
@@ -60,25 +56,65 @@ _SCORE_WORD_RE = re.compile(r"(?:score|ihc|grade)\s*[:=]?\s*([0-3])(?![0-9.,%])"
 _SEER = {"000": "0", "010": "1+", "020": "2+", "030": "3+"}
 
 
-@dataclass(frozen=True, slots=True)
 class Reading:
-    marker: str  # er | pr | hr | ihc | ish | her2 (generic status)
-    value: str
-    when: str | None
-    evidence: Evidence
-    detail: str = ""
+    __slots__ = ("detail", "evidence", "marker", "value", "when")
+
+    def __init__(
+        self, marker: str, value: str, when: str | None, evidence: Evidence, detail: str = ""
+    ) -> None:
+        self.marker = marker  # er | pr | hr | ihc | ish | her2 (generic status)
+        self.value = value
+        self.when = when
+        self.evidence = evidence
+        self.detail = detail
+
+    def __eq__(self, other: object) -> bool:
+        # field by field, as the dataclass it was compared (``r not in group``)
+        if not isinstance(other, Reading):
+            return NotImplemented
+        return (self.marker, self.value, self.when, self.evidence, self.detail) == (
+            other.marker,
+            other.value,
+            other.when,
+            other.evidence,
+            other.detail,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.marker, self.value, self.when, self.evidence, self.detail))
 
 
-@dataclass(frozen=True)
 class ReceptorFacts:
-    er_status: Fact[ReceptorStatus]
-    pr_status: Fact[ReceptorStatus]
-    hormone_receptor_status: Fact[HormoneReceptorStatus]
-    her2_status: Fact[Her2Status]
-    her2_ihc: Fact[Her2Ihc]
-    her2_ish: Fact[Her2Ish]
-    her2_low: Fact[YesNoUnknown]
-    subtype: Fact[Subtype]
+    __slots__ = (
+        "er_status",
+        "her2_ihc",
+        "her2_ish",
+        "her2_low",
+        "her2_status",
+        "hormone_receptor_status",
+        "pr_status",
+        "subtype",
+    )
+
+    def __init__(
+        self,
+        er_status: Fact[ReceptorStatus],
+        pr_status: Fact[ReceptorStatus],
+        hormone_receptor_status: Fact[HormoneReceptorStatus],
+        her2_status: Fact[Her2Status],
+        her2_ihc: Fact[Her2Ihc],
+        her2_ish: Fact[Her2Ish],
+        her2_low: Fact[YesNoUnknown],
+        subtype: Fact[Subtype],
+    ) -> None:
+        self.er_status = er_status
+        self.pr_status = pr_status
+        self.hormone_receptor_status = hormone_receptor_status
+        self.her2_status = her2_status
+        self.her2_ihc = her2_ihc
+        self.her2_ish = her2_ish
+        self.her2_low = her2_low
+        self.subtype = subtype
 
 
 # --- value readers ---------------------------------------------------------------------------------
@@ -122,7 +158,7 @@ def receptor_value(ctx: Context, val: Value, *, percent_test: bool) -> tuple[str
         hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value in ("positive", "negative", "detected", "not_detected"):
             return ("positive" if hit.value in ("positive", "detected") else "negative"), hit.display
-    displays = [d for _, _, d in codings(val.cc)] if val.cc is not None else []
+    displays = [d for _, _, d in ctx.codings(val.cc)] if val.cc is not None else []
     for shown in (text, *displays):
         hit_text = ctx.codes("result-values").match_text(shown)
         if (
@@ -140,7 +176,7 @@ def interpretation_value(ctx: Context, obs: Any) -> tuple[str | None, str]:
         hit = ctx.match("result-values", interp)
         if hit is not None and hit.value in ("positive", "negative", "ambiguous", "detected", "not_detected"):
             v = {"detected": "positive", "not_detected": "negative"}.get(hit.value, hit.value)
-            return v, describe(interp)
+            return v, ctx.describe(interp)
     return None, ""
 
 
@@ -149,7 +185,7 @@ def ihc_score(ctx: Context, val: Value) -> str | None:
         hit = ctx.match("her2-ihc-values", val.cc, by_text=False)
         if hit is not None and hit.value:
             return hit.value
-        for _, code, display in codings(val.cc):
+        for _, code, display in ctx.codings(val.cc):
             got = _score_text(code) or _score_text(display)
             if got:
                 return got
@@ -199,7 +235,7 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> tuple[str, str] | None:
             mapped = _ISH_MAP.get(hit.value or "")
             if mapped:
                 return mapped, hit.display
-        texts.extend(d for _, _, d in codings(val.cc) if d)
+        texts.extend(d for _, _, d in ctx.codings(val.cc) if d)
     for text in texts:
         hit_text = ctx.codes("result-values").match_text(text)
         if hit_text is not None:
@@ -231,7 +267,7 @@ def her2_generic(ctx: Context, val: Value) -> tuple[str, str] | None:
         hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value in _HER2_GENERIC:
             return _HER2_GENERIC[hit.value], hit.display
-        sources.extend((None, d) for _, _, d in codings(val.cc) if d)
+        sources.extend((None, d) for _, _, d in ctx.codings(val.cc) if d)
     if val.text:
         sources.insert(0, (None, val.text))
     for _, text in sources:
@@ -281,7 +317,7 @@ def _classify(ctx: Context, cc: Any) -> tuple[str, str] | None:
         ish_text = ctx.match("her2-ish-tests", cc)
         if ish_text is not None:
             return "ish", ish_text.value or "ish"
-        lowered = describe(cc).lower()
+        lowered = ctx.describe(cc).lower()
         return ("ihc" if "ihc" in lowered or "immun" in lowered else "her2"), "status"
     pr_text = ctx.match("pr-tests", cc)
     if pr_text is not None:
@@ -327,7 +363,7 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
     if kind is None and not comp_status:
         return []  # not a receptor result
     when = observation_date(obs)
-    name = label(code)
+    name = ctx.label(code)
     readings = _Readings(obs, when, name)
     add, out = readings.add, readings.out
     val = value_of(obs)
@@ -404,7 +440,7 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
 
 
 def _unreadable(ctx: Context, obs: Any, when: str | None, topic: str, name: str, val: Value) -> None:
-    shown = val.text or (describe(val.cc) if val.cc is not None else None)
+    shown = val.text or (ctx.describe(val.cc) if val.cc is not None else None)
     if shown is None and val.quantity is not None:
         shown = f"{val.quantity.value:g} {val.quantity.unit}".strip()
     ctx.issue(
@@ -426,7 +462,7 @@ def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Readin
             continue
         when = condition_date(cond)
         for marker, value in hit.facts.items():
-            readings.append(Reading(marker, value, when, evidence(cond, when, f"{label(code)}"), "condition"))
+            readings.append(Reading(marker, value, when, evidence(cond, when, ctx.label(code)), "condition"))
     return readings
 
 

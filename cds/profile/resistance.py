@@ -22,7 +22,7 @@ from typing import Any
 
 from cds.profile.common import Context, evidence
 from cds.profile.dates import to_date
-from cds.profile.medications import _MED_TYPES, _dates, _identify, _usable
+from cds.profile.medications import _MED_TYPES, _identify, _usable, dates_of, record_kind
 from cds.profile.model import EndocrineResistance, Evidence, Fact
 
 TWO_YEARS = timedelta(days=730)
@@ -42,14 +42,14 @@ def derive_endocrine_resistance(
     undated = False
     ev: list[Evidence] = []
     for resource in resources:
-        kind = getattr(type(resource), "__resource_type__", type(resource).__name__)
+        kind = record_kind(resource)
         if kind not in _MED_TYPES or not _usable(resource, kind):
             continue
         drugs, how, _ = _identify(ctx, resource)
         classes = {c for d in drugs for c in d.classes}
         if "endocrine_therapy" not in classes:
             continue
-        start_s, end_s = _dates(resource, kind)
+        start_s, end_s = dates_of(ctx, resource, kind)
         start, end = to_date(start_s), to_date(end_s)
         if start is None:
             undated = True
