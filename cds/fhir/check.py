@@ -4,8 +4,9 @@ msgspec has checked the JSON shape while decoding; this checks what the ``Format
 models' types say (cds.fhir.formats), one value per choice element, and no ``modifierExtension``. It
 runs only for the resources the pre-filter keeps (cds.fhir.select).
 
-Each model class gets a plan once (its fields that carry a rule or hold elements that may), so a check
-is a walk over a few attributes.
+Each model class gets a plan once (the positions of its fields that carry a rule or hold elements
+that may), so a check takes all of a model's values in one call (``msgspec.structs.astuple``) and
+walks a few positions: no attribute looked up by name.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import types
 import typing
 from typing import Any
+
+from msgspec.structs import astuple
 
 from cds.fhir.formats import Format
 from cds.fhir.models import CHOICES, COMPONENT_CHOICES, ChoiceError, Element, ObservationComponent, Resource
@@ -33,12 +36,11 @@ class FormatError(ValueError):
 class _Field:
     """One field of a plan: its rule (``fmt``), or the model of the elements it holds."""
 
-    __slots__ = ("fmt", "many", "model", "name", "refused")
-
     def __init__(
         self, name: str, *, fmt: Format | None, model: type[Element] | None, many: bool, refused: bool
     ) -> None:
         self.name = name
+        self.index = -1  # its position in the model's fields (set by _plan_of)
         self.fmt = fmt
         self.model = model
         self.many = many
@@ -46,11 +48,9 @@ class _Field:
 
 
 class _Plan:
-    __slots__ = ("choices", "fields")
-
-    def __init__(self, fields: tuple[_Field, ...], choices: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    def __init__(self, fields: tuple[_Field, ...], choices: tuple[tuple[str, tuple[int, ...]], ...]) -> None:
         self.fields = fields
-        self.choices = choices  # (group, its declared variants)
+        self.choices = choices  # (group, the positions of its declared variants)
 
 
 _PLANS: dict[type, _Plan] = {}
@@ -61,11 +61,16 @@ def check(model: Element) -> None:
     plan = _PLANS.get(type(model))
     if plan is None:
         plan = _PLANS[type(model)] = _plan_of(type(model))
+    values = astuple(model)
     for group, variants in plan.choices:
-        if sum(1 for name in variants if getattr(model, name) is not None) > 1:
+        present = 0
+        for i in variants:
+            if values[i] is not None:
+                present += 1
+        if present > 1:
             raise ChoiceError(f"more than one {group}[x] element")
     for f in plan.fields:
-        value = getattr(model, f.name)
+        value = values[f.index]
         if value is None:
             continue
         if f.refused:
@@ -103,9 +108,10 @@ def _check_value(f: _Field, value: Any) -> None:
 def _plan_of(cls: type) -> _Plan:
     hints = typing.get_type_hints(cls, include_extras=True)
     fields: list[_Field] = []
-    for name in cls.__struct_fields__:  # type: ignore[attr-defined]
+    for index, name in enumerate(cls.__struct_fields__):  # type: ignore[attr-defined]
         f = _field(name, hints[name])
         if f is not None:
+            f.index = index
             fields.append(f)
     return _Plan(tuple(fields), _choices_of(cls))
 
@@ -133,7 +139,7 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
-def _choices_of(cls: type) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _choices_of(cls: type) -> tuple[tuple[str, tuple[int, ...]], ...]:
     if cls is ObservationComponent:
         groups = COMPONENT_CHOICES
     elif isinstance(cls, type) and issubclass(cls, Resource):
@@ -143,8 +149,8 @@ def _choices_of(cls: type) -> tuple[tuple[str, tuple[str, ...]], ...]:
     variants: dict[str, list[str]] = {}
     for name, group in groups.items():
         variants.setdefault(group, []).append(name)
-    declared = set(cls.__struct_fields__)
-    missing = sorted(n for names in variants.values() for n in names if n not in declared)
+    position = {name: i for i, name in enumerate(cls.__struct_fields__)}
+    missing = sorted(n for names in variants.values() for n in names if n not in position)
     if missing:  # a test keeps this from happening; never read a resource without seeing every variant
         raise TypeError(f"{cls.__name__} does not declare the choice variants {missing}")
-    return tuple((group, tuple(names)) for group, names in variants.items())
+    return tuple((group, tuple(position[n] for n in names)) for group, names in variants.items())
