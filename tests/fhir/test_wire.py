@@ -17,6 +17,7 @@ from cds.fhir import wire
 from cds.pathway.knowledge import load_knowledge
 from cds.service import PatientViewService
 from cds.settings import Settings
+from tests.fhir.test_split import outcome
 from tests.fixtures_support import load_scenarios
 
 TODAY = date(2026, 6, 1)
@@ -33,19 +34,7 @@ def _service() -> PatientViewService:
 
 
 def _answer(body: bytes) -> Any:
-    """The cards without their uuids (fresh random ones each call), or the refusal."""
-    try:
-        return _without_uuids(_service().call(body, today=TODAY)["cards"])
-    except Exception as exc:  # the same refusal either way is the same answer
-        return (type(exc).__name__, str(exc))
-
-
-def _without_uuids(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_uuids(v) for k, v in value.items() if k != "uuid"}
-    if isinstance(value, list):
-        return [_without_uuids(v) for v in value]
-    return value
+    return outcome(_service(), body)
 
 
 @pytest.mark.parametrize(("name", "body"), CHARTS, ids=[name for name, _ in CHARTS])
@@ -54,7 +43,7 @@ def test_the_wire_path_gives_the_cards_parsed_json_gives(
 ) -> None:
     decoded = wire.decode_request(body)
     via_wire = _answer(body)
-    monkeypatch.setattr("cds.service.decode_request", lambda _body: None)
+    monkeypatch.setattr("cds.service.decode_request", lambda _body: None)  # parse with orjson
     assert via_wire == _answer(body)
     if not name.startswith("generated"):
         return
