@@ -1,6 +1,10 @@
 """Small, total helpers over FHIR model instances (read models or R4B) shared by the profile modules.
 
 Nothing here raises on odd data: missing elements give ``None`` or empty results.
+
+The profile's own records (Concept, Context, Quantity, Value here; Reading, MedUse, the topic results
+elsewhere) are plain classes with ``__slots__``, not dataclasses: compiled (mypyc), a dataclass keeps
+the interpreted ``__init__`` the dataclasses module writes, and a call builds dozens of them.
 """
 
 from __future__ import annotations
