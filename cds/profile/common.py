@@ -1,6 +1,10 @@
 """Small, total helpers over FHIR model instances (read models or R4B) shared by the profile modules.
 
 Nothing here raises on odd data: missing elements give ``None`` or empty results.
+
+The profile's own records (Concept, Context, Quantity, Value here; Reading, MedUse, the topic results
+elsewhere) are plain classes with ``__slots__``, not dataclasses: compiled (mypyc), a dataclass keeps
+the interpreted ``__init__`` the dataclasses module writes, and a call builds dozens of them.
 """
 
 from __future__ import annotations
@@ -323,10 +327,19 @@ def procedure_date(proc: Any) -> str | None:
 def to_float(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
-    try:
-        number = float(Decimal(str(value)))
-    except (InvalidOperation, ValueError, TypeError):
-        return None
+    kind = type(value)
+    if kind is float or kind is int:
+        # a JSON number: float() gives what the Decimal round trip below gives (a float's repr reads
+        # back as itself; both round an int to nearest), only an int too large overflows instead of inf
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+    else:
+        try:
+            number = float(Decimal(str(value)))
+        except (InvalidOperation, ValueError, TypeError):
+            return None
     return number if number == number and abs(number) != float("inf") else None
 
 
