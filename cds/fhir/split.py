@@ -2,7 +2,9 @@
 
 Parsed whole, a 10,000-resource prefetch is a million Python objects: far beyond the CPU caches, so
 building them, filtering them and freeing them slow down per object as the chart grows (parse and free
-alone grew 23x from 1,000 to 10,000 resources here). Above ``SPLIT_ABOVE_BYTES`` the service instead
+alone grew 23x from 1,000 to 10,000 resources here). A plain request is decoded straight into read
+models at any size (cds.fhir.wire, faster still); for a large one that is not plain, above
+``SPLIT_ABOVE_BYTES``, the service instead
 scans the body once with msgspec, keeping each Bundle entry's resource as a ``Raw`` slice of the body
 (no objects), and parses each slice with orjson only when the selector reaches it; what the selector
 drops is freed while still in cache. Below it, one orjson parse is faster (the scan costs ~50 us a
