@@ -566,17 +566,16 @@ class Terminology:
         and whole-word keywords in ``text``/``display`` (``RawFilter``). No regex, no walk over the
         whole resource.
         """
-        if isinstance(resource, models.Observation):  # most of a chart: attributes, no lookups by name
-            return self.clinical_filter.concept(resource.code) or (
-                resource.valueCodeableConcept is not None
-                and self.finding_filter.concept(resource.valueCodeableConcept)
-            )
-        rtype = resource_type(resource)
+        observation = isinstance(resource, models.Observation)  # most of a chart
+        rtype = "Observation" if observation else resource_type(resource)
         if rtype == "Observation":
-            if self.clinical_filter.concept(member(resource, "code")):
-                return True
-            value = member(resource, "valueCodeableConcept")
-            return value is not None and self.finding_filter.concept(value)
+            if observation:  # a read model: attributes, no lookups by name
+                code, value = resource.code, resource.valueCodeableConcept
+            else:
+                code, value = member(resource, "code"), member(resource, "valueCodeableConcept")
+            return self.clinical_filter.concept(code) or (
+                value is not None and self.finding_filter.concept(value)
+            )
         if rtype == "Condition" or rtype == "Procedure":
             return self.clinical_filter.concept(member(resource, "code"))
         if rtype is None or rtype not in _MEDICATION_TYPES:

@@ -134,15 +134,23 @@ def unpack(value: Mapping[str, Any], key: str) -> KeyData:
     return data
 
 
-def _entry_resource(data: KeyData, i: int, resource: Any, *, outcome: bool) -> Mapping[str, Any] | None:
-    """A Bundle entry's resource, or None with an issue: no resource, or an OperationOutcome."""
-    if not isinstance(resource, dict):
+def _entry_resource(data: KeyData, i: int, resource: Any, *, outcome: bool) -> Any:
+    """A Bundle entry's resource (parsed JSON or read model), or None with an issue: no resource, or
+    an OperationOutcome (by its type, or by the entry's search mode)."""
+    if isinstance(resource, wire.OperationOutcome):
+        outcome, issues = True, resource.issue
+    elif isinstance(resource, dict):
+        outcome = outcome or resource.get("resourceType") == "OperationOutcome"
+        issues = resource.get("issue")
+    elif isinstance(resource, Resource):
+        issues = None
+    else:
         data.issues.append(
             DataIssue("data", "unreadable", f"{data.key}: Bundle entry {i} holds no resource.")
         )
         return None
-    if outcome or resource.get("resourceType") == "OperationOutcome":
-        data.issues.append(_outcome_issue(resource.get("issue"), data.key))
+    if outcome:
+        data.issues.append(_outcome_issue(issues, data.key))
         return None
     return resource
 
@@ -151,14 +159,10 @@ def unpack_wire(value: wire.Bundle, key: str) -> KeyData:
     """``unpack`` for a Bundle decoded into read models (cds.fhir.wire)."""
     data = KeyData(key=key)
     for i, entry in enumerate(value.entry or ()):
-        resource = entry.resource
-        if resource is None:
-            data.issues.append(DataIssue("data", "unreadable", f"{key}: Bundle entry {i} holds no resource."))
-        elif isinstance(resource, wire.OperationOutcome):
-            data.issues.append(_outcome_issue(resource.issue, key))
-        elif entry.search is not None and entry.search.mode == "outcome":
-            data.issues.append(_outcome_issue(None, key))
-        else:
+        search = entry.search
+        outcome = search is not None and search.mode == "outcome"
+        resource = _entry_resource(data, i, entry.resource, outcome=outcome)
+        if resource is not None:
             data.resources.append(resource)
     data.next_url = _next_url(value.link)
     return data
