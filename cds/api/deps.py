@@ -15,6 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.types import Scope
 
+from cds.api.middleware import header
 from cds.auth.clients import ClientAuthenticator
 from cds.service import PatientViewService
 from cds.settings import Settings
@@ -45,15 +46,6 @@ def authenticate_scope(scope: Scope) -> None:
     # "?", "#" or "\", which no endpoint has)
     audience = settings.public_base_url + scope["path"]
     authenticator.authenticate(header(scope, b"authorization"), audience)
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of the header ``name`` (lower case), as ``request.headers.get`` reads it."""
-    for key, value in scope["headers"]:
-        if key == name:
-            text: str = value.decode("latin-1")
-            return text
-    return None
 
 
 class AuthenticatedRoute(APIRoute):

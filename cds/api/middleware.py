@@ -210,9 +210,18 @@ def _resume(waiting: Generator[Any, Any, Message], awaited: Any) -> Generator[An
 _REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lower case), as ``request.headers.get`` reads it."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
 def _request_id(scope: Scope) -> str:
     """The caller's X-Request-Id when it is a short plain token, else a new one."""
-    for name, value in scope.get("headers", ()):
+    for name, value in scope.get("headers", ()):  # the first plain one of them, if several are sent
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
             if 0 < len(text) <= 64 and set(text) <= _REQUEST_ID_OK:
@@ -270,13 +279,9 @@ class CorsMiddleware(CORSMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, _ in scope["headers"]:
-                if name == b"origin":
-                    break
-            else:
-                await self.app(scope, receive, _VaryOrigin(send).send)
-                return
+        if scope["type"] == "http" and header(scope, b"origin") is None:
+            await self.app(scope, receive, _VaryOrigin(send).send)
+            return
         await super().__call__(scope, receive, send)
 
 
