@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import yaml
 
@@ -292,11 +292,21 @@ def member(obj: Any, name: str) -> Any:
     return None
 
 
+# The read models' classes, held where compiled code reads them without a lookup by name in the
+# uncompiled models module; and each one's resource type, found by one dict lookup on the instance's
+# type (an isinstance check and a class attribute would cost several generic lookups). These run for
+# every resource of every chart.
+_CODEABLE_CONCEPT: Final = models.CodeableConcept
+_OBSERVATION: Final = models.Observation
+_READ_TYPES: Final[dict[type, str]] = {m: name for name, m in models.MODELS.items()}
+_READ_TYPES[models.Medication] = "Medication"
+
+
 def resource_type(resource: Any) -> str | None:
     """The resourceType of a raw resource (dict) or read model; None when it has no valid one."""
-    if isinstance(resource, models.Resource):
-        return resource.__resource_type__
-    rtype = resource.get("resourceType") if type(resource) is dict else None
+    rtype = _READ_TYPES.get(type(resource))
+    if rtype is None and type(resource) is dict:
+        rtype = resource.get("resourceType")
     return rtype if isinstance(rtype, str) else None
 
 
@@ -316,7 +326,7 @@ class RawFilter:
     def concept(self, cc: Any) -> bool:
         """True when a raw CodeableConcept (parsed JSON or read model) has one of the codes, or a
         keyword in a display or its text."""
-        if isinstance(cc, models.CodeableConcept):  # the usual case: attributes, no type checks
+        if type(cc) is _CODEABLE_CONCEPT:  # the usual case: attributes, no type checks
             for c in cc.coding or ():
                 if self.coded(c.code) or self.words(c.display):
                     return True
@@ -566,14 +576,15 @@ class Terminology:
         and whole-word keywords in ``text``/``display`` (``RawFilter``). No regex, no walk over the
         whole resource.
         """
-        observation = isinstance(resource, models.Observation)  # most of a chart
-        rtype = "Observation" if observation else resource_type(resource)
+        if type(resource) is _OBSERVATION:  # most of a chart, as a read model: attributes only
+            value = resource.valueCodeableConcept
+            return self.clinical_filter.concept(resource.code) or (
+                value is not None and self.finding_filter.concept(value)
+            )
+        rtype = resource_type(resource)
         if rtype == "Observation":
-            if observation:  # a read model: attributes, no lookups by name
-                code, value = resource.code, resource.valueCodeableConcept
-            else:
-                code, value = member(resource, "code"), member(resource, "valueCodeableConcept")
-            return self.clinical_filter.concept(code) or (
+            value = member(resource, "valueCodeableConcept")
+            return self.clinical_filter.concept(member(resource, "code")) or (
                 value is not None and self.finding_filter.concept(value)
             )
         if rtype == "Condition" or rtype == "Procedure":

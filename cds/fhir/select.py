@@ -9,7 +9,7 @@ R4B validation (~70 us). A resource that fails either is reported, never fatal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,18 +33,22 @@ class Selection:
 
 
 def reference_of(resource: Any) -> str:
-    rtype, rid = resource_type(resource), member(resource, "id")
+    return _reference(resource_type(resource), member(resource, "id"))
+
+
+def _reference(rtype: str | None, rid: Any) -> str:
     return f"{rtype or '?'}/{rid if isinstance(rid, str) and rid else '?'}"
 
 
-def _belongs_to(resource: Any, patient_id: str) -> bool:
-    """False only when the resource names a different patient (ids compared on the last segment)."""
-    if resource_type(resource) == "Patient":
+def _belongs_to(resource: Any, rtype: str, patient_id: str) -> bool:
+    """False only when the resource (of type ``rtype``) names a different patient (ids compared on
+    the last segment)."""
+    if rtype == "Patient":
         rid = member(resource, "id")
         return rid is None or rid == patient_id
-    if isinstance(resource, Resource):  # every read model but Patient's has a subject, none a patient
-        subject: Reference | None = getattr(resource, "subject")  # noqa: B009
-        return _names(subject.reference if subject is not None else None, patient_id)
+    if type(resource) is not dict:  # a read model: all but Patient's have a subject, none a patient
+        subject: Reference | None = resource.subject
+        return subject is None or _names(subject.reference, patient_id)
     for name in _SUBJECT_FIELDS:
         target = member(member(resource, name), "reference")
         if isinstance(target, str) and target:
@@ -111,16 +115,17 @@ def read(rtype: str, resource: Any) -> Resource:
 
 
 def within_depth(value: Any, limit: int) -> bool:
-    """False when JSON is nested deeper than ``limit`` (iterative: deep input cannot exhaust the stack)."""
+    """False when parsed JSON is nested deeper than ``limit`` (iterative: deep input cannot exhaust
+    the stack). Parsed JSON holds dicts and lists only: exact type checks, not the slower ABCs."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > limit:
             return False
-        if isinstance(node, Mapping):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, Mapping | list))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, Mapping | list))
+        children = node.values() if type(node) is dict else node if type(node) is list else ()
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
     return True
 
 
@@ -140,7 +145,7 @@ def select_resources(
         rtype = resource_type(resource)
         if rtype is None or rtype not in PROFILE_TYPES:
             continue  # other types (e.g. via _include) are not part of the profile
-        if not _belongs_to(resource, patient_id):
+        if not _belongs_to(resource, rtype, patient_id):
             ref = reference_of(resource)
             issues.append(
                 DataIssue(
@@ -157,8 +162,9 @@ def select_resources(
                     Evidence(reference_of(resource), None, "medication record, not a cancer medicine")
                 )
             continue
-        ref = reference_of(resource)
-        if ref in seen and member(resource, "id") is not None:
+        rid = member(resource, "id")
+        ref = _reference(rtype, rid)
+        if ref in seen and rid is not None:
             continue  # the same resource from two prefetch keys
         seen.add(ref)
         try:
