@@ -292,14 +292,11 @@ def member(obj: Any, name: str) -> Any:
     return None
 
 
-# The read models' classes, held where compiled code reads them without a lookup by name in the
-# uncompiled models module; and each one's resource type, found by one dict lookup on the instance's
-# type (an isinstance check and a class attribute would cost several generic lookups). These run for
-# every resource of every chart.
+# Held where compiled code reads them without a lookup by name in the uncompiled models module: these
+# run for every resource of every chart.
 _CODEABLE_CONCEPT: Final = models.CodeableConcept
 _OBSERVATION: Final = models.Observation
-_READ_TYPES: Final[dict[type, str]] = {m: name for name, m in models.MODELS.items()}
-_READ_TYPES[models.Medication] = "Medication"
+_READ_TYPES: Final = models.READ_TYPES
 
 
 def resource_type(resource: Any) -> str | None:

@@ -297,6 +297,12 @@ MODELS: Mapping[str, type[Resource]] = {
         Procedure,
     )
 }
+# Every read model's class -> its resource type: the hot paths name a resource by one dict lookup on
+# its type (cds.fhir.codes.resource_type), where isinstance and a class attribute cost several.
+READ_TYPES: Mapping[type, str] = {
+    **{m: rtype for rtype, m in MODELS.items()},
+    Medication: Medication.__resource_type__,
+}
 
 
 # --- choice elements ------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from cds.errors import BadRequest
 from cds.fhir import wire
-from cds.fhir.models import Resource
+from cds.fhir.models import READ_TYPES, Resource
 from cds.fhir.split import SplitBundle, loads, open_value
 from cds.profile.model import DataIssue, Evidence
 
@@ -59,6 +59,8 @@ def prefetch_keys(observation_codes: Sequence[str]) -> tuple[PrefetchKey, ...]:
     )
 
 
+_READ_TYPES: Final = READ_TYPES  # a static, not a lookup by name, in compiled code
+
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
 
 
@@ -97,7 +99,10 @@ class KeyData:
 def chart_of(keyed: Mapping[str, KeyData]) -> Iterator[Any]:
     """Every resource of every key, in order (compiled: the chart is ~100 resources a call)."""
     for data in keyed.values():
-        yield from data.read_all()
+        if data.unparsed:
+            yield from data.read_all()
+        else:  # the usual key: one generator less per resource
+            yield from data.resources
 
 
 def _next_url(links: Any) -> str | None:
@@ -158,12 +163,16 @@ def _entry_resource(data: KeyData, i: int, resource: Any, *, outcome: bool) -> A
 def unpack_wire(value: wire.Bundle, key: str) -> KeyData:
     """``unpack`` for a Bundle decoded into read models (cds.fhir.wire)."""
     data = KeyData(key=key)
+    resources = data.resources
     for i, entry in enumerate(value.entry or ()):
-        search = entry.search
+        resource, search = entry.resource, entry.search
         outcome = search is not None and search.mode == "outcome"
-        resource = _entry_resource(data, i, entry.resource, outcome=outcome)
+        if not outcome and type(resource) in _READ_TYPES:  # the usual entry: a read model
+            resources.append(resource)
+            continue
+        resource = _entry_resource(data, i, resource, outcome=outcome)
         if resource is not None:
-            data.resources.append(resource)
+            resources.append(resource)
     data.next_url = _next_url(value.link)
     return data
 
