@@ -10,12 +10,12 @@ many cards list it, and escapes all of that text together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from cds.pathway.ids import card_uuid
+from cds.pathway.ids import card_uuids, uuid_head
 from cds.pathway.rules import OrderSuggestion
 from cds.profile.model import FIELDS, PatientProfile
 
@@ -123,14 +123,18 @@ class CardTemplate:
     links: list[dict[str, str]]
     override_reasons: list[dict[str, str]]
     suggestions: tuple[OrderSuggestion, ...]
+    uuid_heads: tuple[str, ...]  # how its uuids begin (ids.uuid_head): the card's, then each suggestion's
 
-    def render(self, patient: _PatientLines, patient_id: str) -> dict[str, Any]:
-        """The card for one call: new except for the rule's source, links and override reasons."""
+    def render(self, patient: _PatientLines, patient_id: str, uuids: Iterator[str]) -> dict[str, Any]:
+        """The card for one call: new except for the rule's source, links and override reasons.
+
+        ``uuids`` are the call's fresh uuids (ids.card_uuids of each card's ``uuid_heads``), this card's next.
+        """
         facts = "\n".join(map(patient.facts.__getitem__, self.fields))
         shown = [line for topic, line in patient.issues if topic in self.issue_topics]
         issues = self.issues_heading + "\n".join(shown) if shown else ""
         card: dict[str, Any] = {
-            "uuid": card_uuid(self.rule_id),
+            "uuid": next(uuids),
             "summary": self.summary,
             "indicator": self.indicator,
             "detail": f"{self.detail_head}{facts}{issues}{self.detail_tail}",
@@ -139,23 +143,24 @@ class CardTemplate:
             "overrideReasons": self.override_reasons,
         }
         if self.suggestions:
-            card["suggestions"] = [self._suggestion(s, patient_id) for s in self.suggestions]
+            card["suggestions"] = [_suggestion(s, patient_id, next(uuids)) for s in self.suggestions]
             card["selectionBehavior"] = "any"
         return card
 
-    def _suggestion(self, s: OrderSuggestion, patient_id: str) -> dict[str, Any]:
-        resource = {
-            "resourceType": "ServiceRequest",
-            "status": "draft",
-            "intent": "proposal",
-            "code": {"coding": [{"system": s.code_system, "code": s.code, "display": s.display}]},
-            "subject": {"reference": f"Patient/{patient_id}"},
-        }
-        return {
-            "label": s.label,
-            "uuid": card_uuid(self.rule_id),
-            "actions": [{"type": "create", "description": s.label, "resource": resource}],
-        }
+
+def _suggestion(s: OrderSuggestion, patient_id: str, uuid: str) -> dict[str, Any]:
+    resource = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": {"coding": [{"system": s.code_system, "code": s.code, "display": s.display}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+    }
+    return {
+        "label": s.label,
+        "uuid": uuid,
+        "actions": [{"type": "create", "description": s.label, "resource": resource}],
+    }
 
 
 def card_template(item: CompiledRule, text: ServiceText) -> CardTemplate:
@@ -190,6 +195,7 @@ def card_template(item: CompiledRule, text: ServiceText) -> CardTemplate:
         links=[{"label": s.label, "url": s.url, "type": "absolute"} for s in rule.sources],
         override_reasons=[{"code": r.code, "system": r.system, "display": r.display} for r in reasons],
         suggestions=tuple(rule.suggestions),
+        uuid_heads=(uuid_head(rule.id),) * (1 + len(rule.suggestions)),
     )
 
 
@@ -203,4 +209,5 @@ def render_cards(
     """
     templates = sorted((knowledge.cards[item.rule.id] for item in items), key=attrgetter("rank"))
     patient = _PatientLines.of(profile, dict.fromkeys(name for t in templates for name in t.fields))
-    return [template.render(patient, profile.patient_id) for template in templates]
+    uuids = iter(card_uuids([head for t in templates for head in t.uuid_heads]))
+    return [template.render(patient, profile.patient_id, uuids) for template in templates]
