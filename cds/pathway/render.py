@@ -5,7 +5,8 @@ such as the CDS Hooks Sandbox render card detail as Markdown *with raw HTML*.
 
 What a card says whatever the patient is built once per rule when the knowledge loads
 (``CardTemplate``). A call only formats the patient's facts and data issues, each fact once however
-many cards list it, and escapes all of that text together.
+many cards list it, and escapes that text together. Texts that recur from chart to chart (values, what
+a resource said, notes, data issues) are escaped once and remembered, in a bounded table.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _ESCAPES: Final = (
 _MD_SPECIAL = str.maketrans(dict(_ESCAPES))
 # Every whitespace character but the space and the newline (none lies above U+3000).
 _OTHER_SPACES: Final = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
+_ASCII_SPACES: Final = tuple(c for c in _OTHER_SPACES if c.isascii())
 _RANK = {"critical": 0, "warning": 1, "info": 2}  # cards are listed most urgent first
 _EVIDENCE_SHOWN = 6  # per fact; more are counted, not listed
 
@@ -54,8 +56,9 @@ def escape_all(texts: list[str]) -> list[str]:
     spaced = joined.replace("\n", " ")
     if spaced.startswith(" ") or spaced.endswith(" ") or "  " in spaced:
         return [escape_md(text) for text in texts]
-    if any(space in joined for space in _OTHER_SPACES):
-        return [escape_md(text) for text in texts]
+    for space in _ASCII_SPACES if joined.isascii() else _OTHER_SPACES:  # isascii() reads a flag
+        if space in joined:
+            return [escape_md(text) for text in texts]
     for char, escaped in _ESCAPES:
         if char in joined:
             joined = joined.replace(char, escaped)
@@ -71,27 +74,49 @@ def describe_value(value: object) -> str:
     return str(value).replace("_", " ")
 
 
+# Escaped texts that recur from call to call (fact values, what a resource said, notes, data issues), by
+# their text: looking one up costs a fraction of escaping it again. Emptied when full.
+_ESCAPED: Final[dict[str, str]] = {}
+_ESCAPED_MAX = 4096
+
+
 class _Pieces:
     """Text as a list of pieces: fixed wording, and chart texts that ``escape`` escapes all at once."""
 
     def __init__(self) -> None:
         self.pieces: list[str] = []
-        self.texts: list[int] = []  # which pieces are chart texts
+        self.texts: list[int] = []  # which pieces are chart texts, still to escape
+        self.recurring: list[int] = []  # which of those texts recur: to remember in _ESCAPED
 
     def fixed(self, wording: str) -> None:
         self.pieces.append(wording)
 
     def text(self, wording: str, text: str) -> None:
-        """Fixed wording, then a chart text (best not empty: escape_all escapes those one by one)."""
+        """Fixed wording, then a text of this chart only (a reference, a date)."""
         self.pieces.append(wording)
         self.texts.append(len(self.pieces))
         self.pieces.append(text)
 
+    def recurring_text(self, wording: str, text: str) -> None:
+        """Fixed wording, then a chart text that other charts hold too (escaped once, then remembered)."""
+        safe = _ESCAPED.get(text)
+        if safe is None:
+            self.recurring.append(len(self.texts))
+            self.text(wording, text)
+        else:
+            self.pieces.append(wording)
+            self.pieces.append(safe)
+
     def escape(self) -> None:
         pieces = self.pieces
-        safe = escape_all([pieces[i] for i in self.texts])
+        texts = [pieces[i] for i in self.texts]
+        safe = escape_all(texts)
         for n, i in enumerate(self.texts):
             pieces[i] = safe[n]
+        if len(_ESCAPED) + len(self.recurring) > _ESCAPED_MAX:
+            _ESCAPED.clear()
+        for n in self.recurring:
+            _ESCAPED[texts[n]] = safe[n]
 
     def join(self, start: int, end: int) -> str:
         return "".join(self.pieces[start:end])
@@ -117,14 +142,14 @@ class _PatientLines:
             # getattr, not profile.fact (interpreted Python): a card's fields are profile fields, checked
             # against FIELDS when the rules were compiled (cds.pathway.conditions)
             fact: Fact[object] = getattr(profile, name)
-            lines.text(_FACT_HEADS[name], describe_value(fact.value))
+            lines.recurring_text(_FACT_HEADS[name], describe_value(fact.value))
             note = fact.note
             if note:
-                lines.text(" (", note)
+                lines.recurring_text(" (", note)
                 lines.fixed(")")
             evidence = fact.evidence
             for ev in evidence[:_EVIDENCE_SHOWN]:
-                lines.text("\n  - ", ev.text)
+                lines.recurring_text("\n  - ", ev.text)
                 lines.text(" (", ev.reference)
                 date = ev.date
                 if date:
@@ -134,7 +159,7 @@ class _PatientLines:
                 lines.fixed(f"\n  - … and {len(evidence) - _EVIDENCE_SHOWN} more")
             ends.append(len(lines.pieces))
         for issue in profile.issues:
-            lines.text("- ", issue.message)
+            lines.recurring_text("- ", issue.message)
             ends.append(len(lines.pieces))
         lines.escape()
         facts: dict[str, str] = {}
