@@ -21,7 +21,8 @@ from cds.pathway.rules import OrderSuggestion
 from cds.profile.model import FIELDS, Fact, PatientProfile
 
 if TYPE_CHECKING:
-    from cds.pathway.knowledge import CompiledRule, Knowledge, ServiceText
+    from cds.pathway.engine import CompiledRule
+    from cds.pathway.knowledge import Knowledge, ServiceText
 
 # The backslash first, and & before < and >, so no replacement is itself replaced by a later one.
 _ESCAPES: Final = (
