@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology
-from cds.pathway.conditions import Condition, compile_conditions
+from cds.pathway.conditions import compile_conditions
+from cds.pathway.engine import CompiledRule
 from cds.pathway.ids import rule_key
 from cds.pathway.render import CardTemplate, card_template
 from cds.pathway.rules import OverrideReason, Rule, Text
@@ -38,14 +39,6 @@ class ServiceText(BaseModel):
     disclaimer: Text
     default_override_reasons: list[OverrideReason]
     observation_codes: list[Text]  # system|code tokens for the observations prefetch template
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    rule: Rule
-    conditions: tuple[Condition, ...]
-    any_of: tuple[tuple[Condition, ...], ...]
-    fields: tuple[str, ...]  # profile fields the rule reads, in order: its "why" list
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +105,8 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         for i, group in enumerate(rule.any_of)
     )
     names = [c.field for c in conditions] + [c.field for group in any_of for c in group]
-    return CompiledRule(rule, conditions, any_of, tuple(dict.fromkeys(names)))
+    fields = tuple(dict.fromkeys(names))
+    return CompiledRule(rule, conditions, any_of, fields, rule.applies_to == "metastatic_breast_cancer")
 
 
 def load_knowledge(directory: Path) -> Knowledge:

@@ -5,25 +5,27 @@ such as the CDS Hooks Sandbox render card detail as Markdown *with raw HTML*.
 
 What a card says whatever the patient is built once per rule when the knowledge loads
 (``CardTemplate``). A call only formats the patient's facts and data issues, each fact once however
-many cards list it, and escapes all of that text together.
+many cards list it, and escapes that text together. Texts that recur from chart to chart (values, what
+a resource said, notes, data issues) are escaped once and remembered, in a bounded table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from cds.pathway.ids import card_uuid
+from cds.pathway.ids import card_uuids, uuid_head
 from cds.pathway.rules import OrderSuggestion
-from cds.profile.model import FIELDS, PatientProfile
+from cds.profile.model import FIELDS, Fact, PatientProfile
 
 if TYPE_CHECKING:
-    from cds.pathway.knowledge import CompiledRule, Knowledge, ServiceText
+    from cds.pathway.engine import CompiledRule
+    from cds.pathway.knowledge import Knowledge, ServiceText
 
 # The backslash first, and & before < and >, so no replacement is itself replaced by a later one.
-_ESCAPES = (
+_ESCAPES: Final = (
     ("\\", "\\\\"),
     *((c, f"\\{c}") for c in "`*_{}[]()#+!|~"),
     ("&", "&amp;"),
@@ -32,7 +34,8 @@ _ESCAPES = (
 )
 _MD_SPECIAL = str.maketrans(dict(_ESCAPES))
 # Every whitespace character but the space and the newline (none lies above U+3000).
-_OTHER_SPACES = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
+_OTHER_SPACES: Final = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
+_ASCII_SPACES: Final = tuple(c for c in _OTHER_SPACES if c.isascii())
 _RANK = {"critical": 0, "warning": 1, "info": 2}  # cards are listed most urgent first
 _EVIDENCE_SHOWN = 6  # per fact; more are counted, not listed
 
@@ -54,8 +57,9 @@ def escape_all(texts: list[str]) -> list[str]:
     spaced = joined.replace("\n", " ")
     if spaced.startswith(" ") or spaced.endswith(" ") or "  " in spaced:
         return [escape_md(text) for text in texts]
-    if any(space in joined for space in _OTHER_SPACES):
-        return [escape_md(text) for text in texts]
+    for space in _ASCII_SPACES if joined.isascii() else _OTHER_SPACES:  # isascii() reads a flag
+        if space in joined:
+            return [escape_md(text) for text in texts]
     for char, escaped in _ESCAPES:
         if char in joined:
             joined = joined.replace(char, escaped)
@@ -71,6 +75,58 @@ def describe_value(value: object) -> str:
     return str(value).replace("_", " ")
 
 
+# Escaped texts that recur from call to call (fact values, what a resource said, notes, data issues), by
+# their text: looking one up costs a fraction of escaping it again. Emptied when full.
+_ESCAPED: Final[dict[str, str]] = {}
+_ESCAPED_MAX = 4096
+
+
+class _Pieces:
+    """Text as a list of pieces: fixed wording, and chart texts that ``escape`` escapes all at once."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.texts: list[int] = []  # which pieces are chart texts, still to escape
+        self.recurring: list[int] = []  # which of those texts recur: to remember in _ESCAPED
+
+    def fixed(self, wording: str) -> None:
+        self.pieces.append(wording)
+
+    def text(self, wording: str, text: str) -> None:
+        """Fixed wording, then a text of this chart only (a reference, a date)."""
+        self.pieces.append(wording)
+        self.texts.append(len(self.pieces))
+        self.pieces.append(text)
+
+    def recurring_text(self, wording: str, text: str) -> None:
+        """Fixed wording, then a chart text that other charts hold too (escaped once, then remembered)."""
+        safe = _ESCAPED.get(text)
+        if safe is None:
+            self.recurring.append(len(self.texts))
+            self.text(wording, text)
+        else:
+            self.pieces.append(wording)
+            self.pieces.append(safe)
+
+    def escape(self) -> None:
+        pieces = self.pieces
+        texts = [pieces[i] for i in self.texts]
+        safe = escape_all(texts)
+        for n, i in enumerate(self.texts):
+            pieces[i] = safe[n]
+        if len(_ESCAPED) + len(self.recurring) > _ESCAPED_MAX:
+            _ESCAPED.clear()
+        for n in self.recurring:
+            _ESCAPED[texts[n]] = safe[n]
+
+    def join(self, start: int, end: int) -> str:
+        return "".join(self.pieces[start:end])
+
+
+# How each field's line starts in a card's "why" list.
+_FACT_HEADS: Final = {name: f"- **{spec.label or name}**: " for name, spec in FIELDS.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class _PatientLines:
     """One call's escaped patient text: the fact line of each field a card lists, and the data issues."""
@@ -79,30 +135,44 @@ class _PatientLines:
     issues: list[tuple[str, str]]  # (topic, line)
 
     @classmethod
-    def of(cls, profile: PatientProfile, names: Iterable[str]) -> _PatientLines:
-        facts = {name: profile.fact(name) for name in names}
-        texts: list[str] = []  # no empty ones: escape_all would escape them one by one
-        for fact in facts.values():
-            texts.append(describe_value(fact.value))
-            if fact.note:
-                texts.append(fact.note)
-            for ev in fact.evidence[:_EVIDENCE_SHOWN]:
-                texts += (ev.text, ev.reference, ev.date) if ev.date else (ev.text, ev.reference)
-        texts += (issue.message for issue in profile.issues)
-        safe = iter(escape_all(texts))  # read back in the order the texts went in
-        lines = {}
-        for name, fact in facts.items():
-            line = f"- **{FIELDS[name].label or name}**: {next(safe)}"
-            if fact.note:
-                line += f" ({next(safe)})"
-            for ev in fact.evidence[:_EVIDENCE_SHOWN]:
-                text, reference = next(safe), next(safe)
-                when = f", {next(safe)}" if ev.date else ""
-                line += f"\n  - {text} ({reference}{when})"
-            if len(fact.evidence) > _EVIDENCE_SHOWN:
-                line += f"\n  - … and {len(fact.evidence) - _EVIDENCE_SHOWN} more"
-            lines[name] = line
-        return cls(lines, [(issue.topic, f"- {next(safe)}") for issue in profile.issues])
+    def of(cls, profile: PatientProfile, names: Collection[str]) -> _PatientLines:
+        # One pass over the facts: each line is written as pieces, its chart texts escaped together after.
+        lines = _Pieces()
+        ends: list[int] = []  # where each fact's line ends among the pieces, then each issue's
+        for name in names:
+            # getattr, not profile.fact (interpreted Python): a card's fields are profile fields, checked
+            # against FIELDS when the rules were compiled (cds.pathway.conditions)
+            fact: Fact[object] = getattr(profile, name)
+            lines.recurring_text(_FACT_HEADS[name], describe_value(fact.value))
+            note = fact.note
+            if note:
+                lines.recurring_text(" (", note)
+                lines.fixed(")")
+            evidence = fact.evidence
+            for ev in evidence[:_EVIDENCE_SHOWN]:
+                lines.recurring_text("\n  - ", ev.text)
+                lines.text(" (", ev.reference)
+                date = ev.date
+                if date:
+                    lines.text(", ", date)
+                lines.fixed(")")
+            if len(evidence) > _EVIDENCE_SHOWN:
+                lines.fixed(f"\n  - … and {len(evidence) - _EVIDENCE_SHOWN} more")
+            ends.append(len(lines.pieces))
+        for issue in profile.issues:
+            lines.recurring_text("- ", issue.message)
+            ends.append(len(lines.pieces))
+        lines.escape()
+        facts: dict[str, str] = {}
+        issues: list[tuple[str, str]] = []
+        start = n = 0
+        for name in names:
+            facts[name] = lines.join(start, ends[n])
+            start, n = ends[n], n + 1
+        for issue in profile.issues:
+            issues.append((issue.topic, lines.join(start, ends[n])))
+            start, n = ends[n], n + 1
+        return cls(facts, issues)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +193,18 @@ class CardTemplate:
     links: list[dict[str, str]]
     override_reasons: list[dict[str, str]]
     suggestions: tuple[OrderSuggestion, ...]
+    uuid_heads: tuple[str, ...]  # how its uuids begin (ids.uuid_head): the card's, then each suggestion's
 
-    def render(self, patient: _PatientLines, patient_id: str) -> dict[str, Any]:
-        """The card for one call: new except for the rule's source, links and override reasons."""
-        facts = "\n".join(map(patient.facts.__getitem__, self.fields))
+    def render(self, patient: _PatientLines, patient_id: str, uuids: Iterator[str]) -> dict[str, Any]:
+        """The card for one call: new except for the rule's source, links and override reasons.
+
+        ``uuids`` are the call's fresh uuids (ids.card_uuids of each card's ``uuid_heads``), this card's next.
+        """
+        facts = "\n".join([patient.facts[name] for name in self.fields])
         shown = [line for topic, line in patient.issues if topic in self.issue_topics]
         issues = self.issues_heading + "\n".join(shown) if shown else ""
         card: dict[str, Any] = {
-            "uuid": card_uuid(self.rule_id),
+            "uuid": next(uuids),
             "summary": self.summary,
             "indicator": self.indicator,
             "detail": f"{self.detail_head}{facts}{issues}{self.detail_tail}",
@@ -139,23 +213,24 @@ class CardTemplate:
             "overrideReasons": self.override_reasons,
         }
         if self.suggestions:
-            card["suggestions"] = [self._suggestion(s, patient_id) for s in self.suggestions]
+            card["suggestions"] = [_suggestion(s, patient_id, next(uuids)) for s in self.suggestions]
             card["selectionBehavior"] = "any"
         return card
 
-    def _suggestion(self, s: OrderSuggestion, patient_id: str) -> dict[str, Any]:
-        resource = {
-            "resourceType": "ServiceRequest",
-            "status": "draft",
-            "intent": "proposal",
-            "code": {"coding": [{"system": s.code_system, "code": s.code, "display": s.display}]},
-            "subject": {"reference": f"Patient/{patient_id}"},
-        }
-        return {
-            "label": s.label,
-            "uuid": card_uuid(self.rule_id),
-            "actions": [{"type": "create", "description": s.label, "resource": resource}],
-        }
+
+def _suggestion(s: OrderSuggestion, patient_id: str, uuid: str) -> dict[str, Any]:
+    resource = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": {"coding": [{"system": s.code_system, "code": s.code, "display": s.display}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+    }
+    return {
+        "label": s.label,
+        "uuid": uuid,
+        "actions": [{"type": "create", "description": s.label, "resource": resource}],
+    }
 
 
 def card_template(item: CompiledRule, text: ServiceText) -> CardTemplate:
@@ -190,6 +265,7 @@ def card_template(item: CompiledRule, text: ServiceText) -> CardTemplate:
         links=[{"label": s.label, "url": s.url, "type": "absolute"} for s in rule.sources],
         override_reasons=[{"code": r.code, "system": r.system, "display": r.display} for r in reasons],
         suggestions=tuple(rule.suggestions),
+        uuid_heads=(uuid_head(rule.id),) * (1 + len(rule.suggestions)),
     )
 
 
@@ -201,6 +277,14 @@ def render_cards(
     Read-only: a card's ``source``, ``links`` and ``overrideReasons`` are the rule's own objects, shared
     by every card of that rule (the route only reads the rule id and serialises the cards).
     """
-    templates = sorted((knowledge.cards[item.rule.id] for item in items), key=attrgetter("rank"))
-    patient = _PatientLines.of(profile, dict.fromkeys(name for t in templates for name in t.fields))
-    return [template.render(patient, profile.patient_id) for template in templates]
+    cards = knowledge.cards
+    templates = sorted([cards[item.rule.id] for item in items], key=attrgetter("rank"))
+    names: dict[str, None] = {}  # the fields the cards list, each once, in order
+    heads: list[str] = []
+    for template in templates:
+        for name in template.fields:
+            names[name] = None
+        heads += template.uuid_heads
+    patient = _PatientLines.of(profile, names)
+    uuids = iter(card_uuids(heads))
+    return [template.render(patient, profile.patient_id, uuids) for template in templates]

@@ -15,6 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cds.errors import KnowledgeError
+from cds.pathway import render
 from cds.pathway.engine import evaluate
 from cds.pathway.ids import card_uuid, key_of, rule_key
 from cds.pathway.knowledge import Knowledge, load_knowledge
@@ -265,6 +266,24 @@ def test_each_call_shows_its_own_patient_and_fresh_uuids(tmp_path: Path) -> None
     )
     assert all(er_line in card["detail"] for card in first_cards)  # one fact, listed the same by both
     assert len({card["uuid"] for card in first_cards}) == 2
+
+
+def test_remembered_escapes_are_the_same_and_bounded(tmp_path: Path) -> None:
+    kb = knowledge_with(tmp_path, rule("er-pos", {"er_status": "positive"}))
+
+    def detail(text: str, note: str | None = None) -> str:
+        fact = Fact("positive", (Evidence("Observation/er-1", None, text),), note)
+        profile = metastatic(er_status=fact)
+        [card] = render_cards(evaluate(profile, kb), profile, kb)
+        return str(card["detail"])
+
+    text, note = "ER: <b>Positive</b>  [90%]\t_x_", "from   the *report*"
+    first = detail(text, note)  # escaped and remembered
+    assert detail(text, note) == first  # read back
+    assert f"{escape_md(text)} (Observation/er-1)" in first and f"({escape_md(note)})" in first
+    for n in range(render._ESCAPED_MAX + 10):
+        detail(f"ER: Positive ({n})")
+    assert len(render._ESCAPED) <= render._ESCAPED_MAX
 
 
 def test_data_issues_show_escaped_on_the_cards_they_concern(tmp_path: Path) -> None:
