@@ -1,15 +1,20 @@
 """The typed patient profile the pathway reasons over.
 
-Every fact carries the resources (and dates) it came from. Field names here are the vocabulary of the
-knowledge base: a rule's conditions name these fields and these values, nothing else. ``FIELDS`` is
-the schema the rule loader checks rule files against.
+Every fact (``Fact``, from cds.profile.facts) carries the resources (and dates) it came from. Field
+names here are the vocabulary of the knowledge base: a rule's conditions name these fields and these
+values, nothing else. ``FIELDS`` is the schema the rule loader checks rule files against.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, TypeVar
+
+# The records a profile is made of are compiled classes (cds/profile/facts.py); they are named here too.
+from cds.profile.facts import DataIssue as DataIssue
+from cds.profile.facts import Evidence as Evidence
+from cds.profile.facts import Fact as Fact
 
 T = TypeVar("T")
 _C = TypeVar("_C", bound=type)
@@ -52,8 +57,8 @@ def _slot_init(cls: _C) -> _C:
 
     The one dataclasses writes sets each field through ``object.__setattr__`` (the way round the frozen
     ``__setattr__``); this one calls each slot's own setter, about a third less time per record. A
-    call builds some fifty facts and evidence records and the profile itself (this module is not
-    compiled: its classes stay plain dataclasses for the pathway and the tests).
+    call builds one profile, of some forty fields (this module is not compiled: ``PatientProfile``
+    stays a plain dataclass, for ``dataclasses.replace``).
     """
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     params: list[str] = []
@@ -81,35 +86,6 @@ def _slot_init(cls: _C) -> _C:
     init.__annotations__ = {**annotations, "return": None}
     cls.__init__ = init  # type: ignore[misc]
     return cls
-
-
-@_slot_init
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One resource that supports a fact: ``Observation/er-1``, its date, and what it said."""
-
-    reference: str
-    date: str | None
-    text: str
-
-
-@_slot_init
-@dataclass(frozen=True, slots=True)
-class Fact(Generic[T]):
-    value: T
-    evidence: tuple[Evidence, ...] = ()
-    note: str | None = None  # why (menopause reason), or what conflicted
-
-
-@_slot_init
-@dataclass(frozen=True, slots=True)
-class DataIssue:
-    """Something the service could not read or that disagreed; shown to the clinician, never hidden."""
-
-    topic: str  # a profile field name, or "data" for general reading problems
-    kind: Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
-    message: str
-    evidence: tuple[Evidence, ...] = ()
 
 
 def _unknown(value: T) -> Fact[T]:
