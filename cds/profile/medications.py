@@ -175,15 +175,20 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
     if kind == "MedicationRequest":
         starts: list[Any] = []
         ends: list[Any] = []
+        # Absent elements are None: tested before reading their members, since getattr(None, name, None)
+        # raises (and catches) an AttributeError inside, several times a call (a dosage without timing).
         for dosage in getattr(resource, "dosageInstruction", None) or ():
             timing = getattr(dosage, "timing", None)
+            if timing is None:
+                continue  # no dates (first_date skips None: nothing to add)
             repeat = getattr(timing, "repeat", None)
             bounds = getattr(repeat, "boundsPeriod", None) if repeat is not None else None
             starts.append(period_start(bounds))
             ends.append(period_end(bounds))
             events = getattr(timing, "event", None) or ()
             starts.append(min(events, key=lambda e: str(e)) if events else None)
-        validity = getattr(getattr(resource, "dispenseRequest", None), "validityPeriod", None)
+        dispense = getattr(resource, "dispenseRequest", None)
+        validity = getattr(dispense, "validityPeriod", None) if dispense is not None else None
         return first_date(*starts, getattr(resource, "authoredOn", None), period_start(validity)), first_date(
             *ends, period_end(validity)
         )

@@ -53,6 +53,8 @@ _PERCENT_UNITS = frozenset({"%", "percent", "pct", "/100", "{cells}/100", "% cel
 _PCT_RE = re.compile(r"(<=|>=|<|>|≤|≥)?\s*(\d{1,3}(?:[.,]\d+)?)\s*%")
 _SCORE_RE = re.compile(r"(?:^|[^0-9])([0-3])\s*\+")
 _SCORE_WORD_RE = re.compile(r"(?:score|ihc|grade)\s*[:=]?\s*([0-3])(?![0-9.,%])")
+_SCORE_PAREN_RE = re.compile(r"\(\s*([0-3])\s*\)")
+_ISH_RATIO_RE = re.compile(r"(?:ratio|/cep17)[^0-9]{0,12}(\d+(?:[.,]\d+)?)")
 _SEER = {"000": "0", "010": "1+", "020": "2+", "030": "3+"}
 
 
@@ -205,7 +207,7 @@ def _score_text(text: str | None) -> str | None:
     found = _SCORE_RE.search(low)
     if found is not None:
         return "0" if found.group(1) == "0" else f"{found.group(1)}+"
-    found = _SCORE_WORD_RE.search(low) or re.search(r"\(\s*([0-3])\s*\)", low)
+    found = _SCORE_WORD_RE.search(low) or _SCORE_PAREN_RE.search(low)
     if found is not None:
         return "0" if found.group(1) == "0" else f"{found.group(1)}+"
     return None
@@ -242,7 +244,7 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> tuple[str, str] | None:
             mapped = _ISH_MAP.get(hit_text.value or "")
             if mapped:
                 return mapped, text
-        found = re.search(r"(?:ratio|/cep17)[^0-9]{0,12}(\d+(?:[.,]\d+)?)", text.lower())
+        found = _ISH_RATIO_RE.search(text.lower())
         if found is not None:
             ratio = float(found.group(1).replace(",", "."))
             return ("amplified" if ratio >= 2.0 else "not_amplified"), text
