@@ -410,7 +410,9 @@ def value_of(element: Any) -> Value:
 
 
 def components(obs: Any) -> Sequence[Any]:
-    return tuple(getattr(obs, "component", None) or ())
+    """The Observation's components (its own list, not a copy: callers only read it)."""
+    found: Sequence[Any] = getattr(obs, "component", None) or ()
+    return found
 
 
 def variant_parts(
@@ -438,7 +440,9 @@ def variant_parts(
 
 
 def interpretations(obs: Any) -> Sequence[Any]:
-    return tuple(getattr(obs, "interpretation", None) or ())
+    """The Observation's interpretations (its own list, not a copy: callers only read it)."""
+    found: Sequence[Any] = getattr(obs, "interpretation", None) or ()
+    return found
 
 
 def reference_id(reference: Any) -> str | None:
