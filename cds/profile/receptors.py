@@ -59,7 +59,7 @@ _SEER = {"000": "0", "010": "1+", "020": "2+", "030": "3+"}
 
 
 class Reading:
-    __slots__ = ("detail", "evidence", "marker", "value", "when")
+    __slots__ = ("detail", "evidence", "key", "marker", "value", "when")
 
     def __init__(
         self, marker: str, value: str, when: str | None, evidence: Evidence, detail: str = ""
@@ -67,6 +67,7 @@ class Reading:
         self.marker = marker  # er | pr | hr | ihc | ish | her2 (generic status)
         self.value = value
         self.when = when
+        self.key = date_key(when)  # once: readings are sorted and grouped by date several times
         self.evidence = evidence
         self.detail = detail
 
@@ -473,9 +474,9 @@ def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Readin
 
 def _latest(readings: Sequence[Reading]) -> tuple[list[Reading], list[Reading]]:
     """(readings on the most recent date, earlier readings newest first)."""
-    ordered = sorted(readings, key=lambda r: date_key(r.when), reverse=True)
-    top = date_key(ordered[0].when)
-    return [r for r in ordered if date_key(r.when) == top], [r for r in ordered if date_key(r.when) != top]
+    ordered = sorted(readings, key=lambda r: r.key, reverse=True)
+    top = ordered[0].key
+    return [r for r in ordered if r.key == top], [r for r in ordered if r.key != top]
 
 
 def receptor_status(readings: Sequence[Reading], marker: str, ctx: Context) -> Fact[ReceptorStatus]:
@@ -595,7 +596,7 @@ def her2(
     if ishs and not ihcs:
         prior = [r for r in earlier if r.marker == "ihc"]
         if prior:
-            partner = [r for r in prior if date_key(r.when) == date_key(prior[0].when)]
+            partner = [r for r in prior if r.key == prior[0].key]
             ihcs = partner
             note_parts.append(
                 f"ISH ({ishs[0].when or 'undated'}) paired with the IHC of {prior[0].when or 'undated'}"
