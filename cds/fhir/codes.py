@@ -363,10 +363,11 @@ class ConceptMatches:
     The profile asks several code lists about the same concept: each CodeList's cache hashes and
     compares the whole concept again for every list asked. Looked up once per call here, the concept
     then answers each list with a lookup by the list's name. Filled as lists are asked; the answers
-    are CodeList.match's own.
+    are CodeList.match's own. The profile also keeps the labels it makes of the concept here (they
+    depend on the codings and text alone), so that each is made once, not once per call.
     """
 
-    __slots__ = ("by_code", "by_text", "codings", "drugs", "lists", "text")
+    __slots__ = ("by_code", "by_text", "codings", "described", "drugs", "label", "lists", "text")
 
     def __init__(self, codings: tuple[Coding, ...], text: str | None) -> None:
         self.codings = codings
@@ -375,6 +376,8 @@ class ConceptMatches:
         self.by_code: dict[str, Match | None] = {}  # list name -> match(by_text=False)
         self.lists: frozenset[str] | None = None  # lists_matching, once asked
         self.drugs: tuple[Drug, ...] | None = None  # drugs_in, once asked
+        self.label: str | None = None  # cds.profile.common.label of it, once made
+        self.described: str | None = None  # cds.profile.common.describe of it, once made
 
 
 _CodesKey = str | tuple[str | None, ...] | None
