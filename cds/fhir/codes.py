@@ -370,10 +370,11 @@ class ConceptMatches:
     The profile asks several code lists about the same concept: each CodeList's cache hashes and
     compares the whole concept again for every list asked. Looked up once per call here, the concept
     then answers each list with a lookup by the list's name. Filled as lists are asked; the answers
-    are CodeList.match's own.
+    are CodeList.match's own. The profile also keeps the labels it makes of the concept here (they
+    depend on the codings and text alone), so that each is made once, not once per call.
     """
 
-    __slots__ = ("by_code", "by_text", "codings", "drugs", "lists", "text")
+    __slots__ = ("by_code", "by_text", "codings", "described", "drugs", "label", "lists", "text")
 
     def __init__(self, codings: tuple[Coding, ...], text: str | None) -> None:
         self.codings = codings
@@ -382,6 +383,51 @@ class ConceptMatches:
         self.by_code: dict[str, Match | None] = {}  # list name -> match(by_text=False)
         self.lists: frozenset[str] | None = None  # lists_matching, once asked
         self.drugs: tuple[Drug, ...] | None = None  # drugs_in, once asked
+        self.label: str | None = None  # cds.profile.common.label of it, once made
+        self.described: str | None = None  # cds.profile.common.describe of it, once made
+
+
+_CodesKey = str | tuple[str | None, ...] | None
+
+
+class _ConceptIndex:
+    """``Terminology.concept``'s entries, found by their codes (their text when they have no coding)
+    and then compared whole.
+
+    The profile asks with the strings of each request: new objects, whose hash is not computed yet.
+    Hashing the whole concept (system URIs, long displays) costs more than hashing its codes and
+    comparing the rest, for every concept of every call. Holds at most ``_MATCH_CACHE_MAX`` entries
+    (full, it starts again).
+    """
+
+    __slots__ = ("by_codes", "size")
+
+    def __init__(self) -> None:
+        self.by_codes: dict[_CodesKey, list[ConceptMatches]] = {}
+        self.size = 0
+
+    def find(self, codings: tuple[Coding, ...], text: str | None) -> ConceptMatches | None:
+        entries = self.by_codes.get(_codes_key(codings, text))
+        if entries is not None:
+            for entry in entries:
+                if entry.codings == codings and entry.text == text:
+                    return entry
+        return None
+
+    def add(self, entry: ConceptMatches) -> None:
+        if self.size >= _MATCH_CACHE_MAX:
+            self.by_codes.clear()  # unusual codes, or hostile input
+            self.size = 0
+        self.by_codes.setdefault(_codes_key(entry.codings, entry.text), []).append(entry)
+        self.size += 1
+
+
+def _codes_key(codings: tuple[Coding, ...], text: str | None) -> _CodesKey:
+    if not codings:
+        return text
+    if len(codings) == 1:
+        return codings[0][1]
+    return tuple([code for _, code, _ in codings])
 
 
 @dataclass(frozen=True)
@@ -401,7 +447,7 @@ class Terminology:
         default_factory=dict, repr=False, compare=False
     )
     _drugs_in: dict[_ConceptKey, tuple[Drug, ...]] = field(default_factory=dict, repr=False, compare=False)
-    _concepts: dict[_ConceptKey, ConceptMatches] = field(default_factory=dict, repr=False, compare=False)
+    _concepts: _ConceptIndex = field(default_factory=_ConceptIndex, repr=False, compare=False)
 
     # --- loading ----------------------------------------------------------------------------------
     @classmethod
@@ -485,11 +531,12 @@ class Terminology:
     def concept(self, codings: Iterable[Coding], text: str | None) -> ConceptMatches:
         """The concept's entry, for ``match_in``, ``lists_of`` and ``drugs_of`` (bounded like the other
         caches: a long concept gets a fresh entry each time)."""
-        key = (tuple(codings), text)
-        hit = self._concepts.get(key)
+        key = tuple(codings)
+        hit = self._concepts.find(key, text)
         if hit is None:
-            hit = ConceptMatches(*key)
-            _remember(self._concepts, key, hit)
+            hit = ConceptMatches(key, text)
+            if _concept_size(key, text) <= _MATCH_KEY_MAX_CHARS:
+                self._concepts.add(hit)
         return hit
 
     def match_in(self, concept: ConceptMatches, name: str, *, by_text: bool = True) -> Match | None:
@@ -657,15 +704,17 @@ REQUIRED_LISTS: tuple[str, ...] = (
 )
 
 
+def _concept_size(codings: tuple[Coding, ...], text: str | None) -> int:
+    return sum(len(part) for coding in codings for part in coding if part) + len(text or "")
+
+
 _K = TypeVar("_K", _ConceptKey, _MatchKey)
 _V = TypeVar("_V")
 
 
 def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
     """Keep what a concept matched, unless the concept is long; a full cache starts again."""
-    codings, text = key[0], key[1]
-    size = sum(len(part) for coding in codings for part in coding if part) + len(text or "")
-    if size > _MATCH_KEY_MAX_CHARS:
+    if _concept_size(key[0], key[1]) > _MATCH_KEY_MAX_CHARS:
         return
     if len(cache) >= _MATCH_CACHE_MAX:
         cache.clear()  # unusual codes, or hostile input

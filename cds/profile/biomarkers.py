@@ -199,9 +199,11 @@ def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus
             if got is not None:
                 results.append(got)
             break
+    if not results:  # the usual chart: nothing to sort and filter for each gene
+        return {gene: _GENE_UNKNOWN for gene in GENES}
     out: dict[str, Fact[GeneStatus]] = {}
     for gene in GENES:
-        mine = sorted((r for r in results if r.gene == gene), key=lambda r: date_key(r.when), reverse=True)
+        mine = sorted([r for r in results if r.gene == gene], key=lambda r: date_key(r.when), reverse=True)
         altered = [r for r in mine if r.value == "altered"]
         negative = [r for r in mine if r.value == "not_detected"]
         notes = [r.note for r in mine if r.note]

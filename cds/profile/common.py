@@ -26,18 +26,16 @@ _COND_INACTIVE = frozenset({"resolved", "inactive", "remission"})
 
 
 class Concept:
-    """A CodeableConcept as the call read it (its codings and text, once), its entry in the code lists'
-    cache (what it matches, looked up once per call) and its labels."""
+    """A CodeableConcept as the call read it (its codings and text, once) and its entry in the code
+    lists' cache (what it matches and its labels, looked up once per call)."""
 
-    __slots__ = ("cc", "codings", "described", "entry", "label", "text")
+    __slots__ = ("cc", "codings", "entry", "text")
 
     def __init__(self, cc: Any, cc_codings: tuple[Coding, ...], text: str | None) -> None:
         self.cc = cc  # held, so that its id stays unique while the call runs
         self.codings = cc_codings
         self.text = text
         self.entry: ConceptMatches | None = None
-        self.label: str | None = None
-        self.described: str | None = None
 
 
 class Context:
@@ -95,23 +93,23 @@ class Context:
         return self._read(cc).text if cc is not None else None
 
     def label(self, cc: Any) -> str:
-        """``label(cc)``, made once per call."""
+        """``label(cc)``, made once per concept (kept with its entry in the code lists' cache)."""
         if cc is None:
             return label(None)
-        concept = self._read(cc)
-        made = concept.label
+        entry = self._entry(cc)
+        made = entry.label
         if made is None:
-            made = concept.label = _label(concept.codings, concept.text)
+            made = entry.label = _label(entry.codings, entry.text)
         return made
 
     def describe(self, cc: Any) -> str:
-        """``describe(cc)``, made once per call."""
+        """``describe(cc)``, made once per concept (kept with its entry in the code lists' cache)."""
         if cc is None:
             return describe(None)
-        concept = self._read(cc)
-        made = concept.described
+        entry = self._entry(cc)
+        made = entry.described
         if made is None:
-            made = concept.described = _describe(concept.codings, concept.text)
+            made = entry.described = _describe(entry.codings, entry.text)
         return made
 
     def _read(self, cc: Any) -> Concept:
@@ -410,7 +408,9 @@ def value_of(element: Any) -> Value:
 
 
 def components(obs: Any) -> Sequence[Any]:
-    return tuple(getattr(obs, "component", None) or ())
+    """The Observation's components (its own list, not a copy: callers only read it)."""
+    found: Sequence[Any] = getattr(obs, "component", None) or ()
+    return found
 
 
 def variant_parts(
@@ -438,7 +438,9 @@ def variant_parts(
 
 
 def interpretations(obs: Any) -> Sequence[Any]:
-    return tuple(getattr(obs, "interpretation", None) or ())
+    """The Observation's interpretations (its own list, not a copy: callers only read it)."""
+    found: Sequence[Any] = getattr(obs, "interpretation", None) or ()
+    return found
 
 
 def reference_id(reference: Any) -> str | None:

@@ -32,7 +32,7 @@ from cds.profile.common import (
     ref,
     value_of,
 )
-from cds.profile.dates import date_key
+from cds.profile.dates import NO_DATE, date_key
 from cds.profile.model import VISCERAL_SITES, Evidence, Fact, YesNoUnknown
 
 StageValue = Literal["iv", "lower"]
@@ -72,10 +72,11 @@ def parse_m(text: str | None) -> Literal["m1", "m0"] | None:
 
 
 class _Ev:
-    __slots__ = ("evidence", "value", "when")
+    __slots__ = ("evidence", "key", "value", "when")
 
     def __init__(self, when: str | None, value: Literal["yes", "no"], evidence: Evidence) -> None:
         self.when = when
+        self.key = date_key(when)  # once: sorted and compared several times below
         self.value = value
         self.evidence = evidence
 
@@ -272,17 +273,17 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
     metastatic = _UNKNOWN
     since: str | None = None
     if evs:
-        ordered = sorted(evs, key=lambda e: (date_key(e.when), e.value == "yes"))
+        ordered = sorted(evs, key=lambda e: (e.key, e.value == "yes"))
         latest = ordered[-1]
-        top_key = date_key(latest.when)
-        same_day = [e for e in evs if date_key(e.when) == top_key]
+        top_key = latest.key
+        same_day = [e for e in evs if e.key == top_key]
         value: Literal["yes", "no"] = "yes" if any(e.value == "yes" for e in same_day) else "no"
         agreeing = [e.evidence for e in reversed(ordered) if e.value == value]
         disagreeing = [e for e in reversed(ordered) if e.value != value]
         note = None
         if disagreeing:
             other = disagreeing[0]
-            same = date_key(other.when) == top_key
+            same = other.key == top_key
             lead = latest if latest.value == value else next(e for e in reversed(ordered) if e.value == value)
             why = (
                 "on the same date"
@@ -303,8 +304,12 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
             note = msg
         metastatic = Fact(value, tuple(agreeing[:6]), note)
         if value == "yes":
-            dated = [e.when for e in evs if e.value == "yes" and e.when]
-            since = min(dated, key=date_key) if dated else None
+            # the earliest dated "yes" (the first of equals), as min(..., key=date_key): a loop, since
+            # min() with a key parses its arguments into a tuple and a dict on each call
+            since_key = NO_DATE
+            for e in evs:
+                if e.value == "yes" and e.when and (since is None or e.key < since_key):
+                    since, since_key = e.when, e.key
 
     # --- sites --------------------------------------------------------------------------------------
     site_note = None

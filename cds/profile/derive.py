@@ -61,6 +61,9 @@ _NO_MEDICATIONS = MedicationFacts(
 )
 
 
+_SERMS = frozenset({"tamoxifen", "toremifene"})  # made once (``classes & {...}`` made a set per medicine)
+
+
 def _failed(ctx: Context, topic: str, exc: Exception) -> None:
     ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
 
@@ -127,7 +130,7 @@ def build_profile(
         _failed(ctx, "prior_therapies", exc)
         medications = _NO_MEDICATIONS
     ofs_now = tuple(u.evidence for u in medications.current if "ovarian_suppression" in u.classes)
-    serm_now = tuple(u.evidence for u in medications.current if u.classes & {"tamoxifen", "toremifene"})
+    serm_now = tuple(u.evidence for u in medications.current if not u.classes.isdisjoint(_SERMS))
     try:
         menopause = derive_menopause(
             age=age.value,

@@ -56,7 +56,17 @@ _OFS_NO: Final[Fact[YesNoUnknown]] = Fact("no")
 
 
 class MedUse:
-    __slots__ = ("classes", "current", "drugs", "evidence", "metastatic_reason", "names", "start")
+    __slots__ = (
+        "classes",
+        "current",
+        "drugs",
+        "evidence",
+        "metastatic_reason",
+        "names",
+        "start",
+        "start_date",
+        "start_key",
+    )
 
     def __init__(
         self,
@@ -70,6 +80,9 @@ class MedUse:
         self.drugs = drugs
         self.classes = classes
         self.start = start
+        # read once: the uses are filtered, sorted and grouped by their start several times
+        self.start_key = date_key(start)
+        self.start_date = to_date(start)
         self.current = current
         self.metastatic_reason = metastatic_reason  # why it counts as metastatic setting (besides its date)
         self.evidence = evidence
@@ -175,15 +188,20 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
     if kind == "MedicationRequest":
         starts: list[Any] = []
         ends: list[Any] = []
+        # Absent elements are None: tested before reading their members, since getattr(None, name, None)
+        # raises (and catches) an AttributeError inside, several times a call (a dosage without timing).
         for dosage in getattr(resource, "dosageInstruction", None) or ():
             timing = getattr(dosage, "timing", None)
+            if timing is None:
+                continue  # no dates (first_date skips None: nothing to add)
             repeat = getattr(timing, "repeat", None)
             bounds = getattr(repeat, "boundsPeriod", None) if repeat is not None else None
             starts.append(period_start(bounds))
             ends.append(period_end(bounds))
             events = getattr(timing, "event", None) or ()
             starts.append(min(events, key=lambda e: str(e)) if events else None)
-        validity = getattr(getattr(resource, "dispenseRequest", None), "validityPeriod", None)
+        dispense = getattr(resource, "dispenseRequest", None)
+        validity = getattr(dispense, "validityPeriod", None) if dispense is not None else None
         return first_date(*starts, getattr(resource, "authoredOn", None), period_start(validity)), first_date(
             *ends, period_end(validity)
         )
@@ -285,7 +303,7 @@ def _regimens(uses: Sequence[MedUse], ctx: Context) -> list[list[MedUse]]:
         for u in uses
         if any(ctx.terminology.classes[c].counts_as_line for c in u.classes if c in ctx.terminology.classes)
     ]
-    undated = [u for u in counted if to_date(u.start) is None]
+    undated = [u for u in counted if u.start_date is None]
     if undated:
         ctx.issue(
             "metastatic_lines",
@@ -294,14 +312,14 @@ def _regimens(uses: Sequence[MedUse], ctx: Context) -> list[list[MedUse]]:
             "placed in a line.",
             *(u.evidence for u in undated[:5]),
         )
-    dated = sorted((u for u in counted if to_date(u.start) is not None), key=lambda u: date_key(u.start))
+    dated = sorted([u for u in counted if u.start_date is not None], key=lambda u: u.start_key)
     # Medicines starting within the window of each other start together; a group holding only
     # medicines of the current regimen continues it (refills, cycles), any new medicine starts the
     # next regimen, together with everything that started beside it.
     groups: list[list[MedUse]] = []
     group_start = None
     for use in dated:
-        start = to_date(use.start)
+        start = use.start_date
         assert start is not None  # noqa: S101 (filtered above)
         if groups and group_start is not None and start - group_start <= _REGIMEN_WINDOW:
             groups[-1].append(use)
@@ -334,10 +352,7 @@ def derive_medications(
     met_uses: list[MedUse] = []
     for use in uses:
         by_date = (
-            metastatic
-            and since_key is not None
-            and use.start is not None
-            and date_key(use.start) >= since_key
+            metastatic and since_key is not None and use.start is not None and use.start_key >= since_key
         )
         if by_date or use.metastatic_reason:
             met_uses.append(use)
@@ -395,7 +410,7 @@ def _count(regimens: Sequence[Sequence[MedUse]], shown: Sequence[str], cls: str 
 def _one_per_drug(uses: Sequence[MedUse]) -> tuple[Evidence, ...]:
     seen: set[str] = set()
     out: list[Evidence] = []
-    for use in sorted(uses, key=lambda u: date_key(u.start)):
+    for use in sorted(uses, key=lambda u: u.start_key):
         if use.names not in seen:
             seen.add(use.names)
             out.append(use.evidence)

@@ -34,7 +34,7 @@ from cds.profile.common import (
     ref,
     value_of,
 )
-from cds.profile.dates import date_key, to_date
+from cds.profile.dates import NO_DATE, date_key, to_date
 from cds.profile.model import Evidence, Fact, MenopausalStatus, Sex
 
 E2_PMOL_PER_PG = 3.671
@@ -169,9 +169,19 @@ def _labs(observations: Coded, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
                 f"estradiol {q.value:g} {q.unit or ('pmol/L' if hit.value == 'estradiol_molar' else 'pg/mL')}"
             )
             e2.append(_Lab(round(value, 1), q.comparator, when, evidence(obs, when, shown)))
-    latest_fsh = max(fsh, key=lambda lab: date_key(lab.when)) if fsh else None
-    latest_e2 = max(e2, key=lambda lab: date_key(lab.when)) if e2 else None
-    return latest_fsh, latest_e2
+    return _latest(fsh), _latest(e2)
+
+
+def _latest(labs: list[_Lab]) -> _Lab | None:
+    """The most recent lab (the first of those on that date), as ``max(labs, key=date)`` would give
+    it: a loop, since max() with a key parses its arguments into a tuple and a dict on each call."""
+    found: _Lab | None = None
+    found_key = NO_DATE
+    for lab in labs:
+        key = date_key(lab.when)
+        if found is None or key > found_key:
+            found, found_key = lab, key
+    return found
 
 
 def _bad_unit(ctx: Context, obs: Any, when: str | None, what: str, unit: str) -> None:

@@ -3,16 +3,25 @@
 Every fact carries the resources (and dates) it came from. Field names here are the vocabulary of the
 knowledge base: a rule's conditions name these fields and these values, nothing else. ``FIELDS`` is
 the schema the rule loader checks rule files against.
+
+Compiled (mypyc), like the topics that build the profile: a call builds a hundred or so evidence
+records and facts and one profile of some forty fields. Interpreted, each was an ``__init__`` in
+Python setting each field through a Python call. Compiled, ``Evidence``, ``Fact`` and ``DataIssue`` are
+plain native classes and ``PatientProfile`` a dataclass whose ``__init__`` is written out (the one
+dataclasses writes would stay interpreted): built with plain stores, read without a lookup by name.
+They behave as the frozen dataclasses they were: the same constructors and defaults, equality, hash
+and ``repr``; ``dataclasses.replace`` works on the profile, which stays a frozen dataclass. The records'
+attributes are ``Final``: mypy refuses to rebind them, and compiled they have no setter (a plain
+class with ``Generic`` cannot guard ``__setattr__`` under mypyc); the source build does not check it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Generic, Literal, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, Final, Generic, Literal, TypeVar
 
 T = TypeVar("T")
-_C = TypeVar("_C", bound=type)
 
 YesNoUnknown = Literal["yes", "no", "unknown"]
 ReceptorStatus = Literal["positive", "low_positive", "negative", "unknown", "conflicting"]
@@ -39,122 +48,213 @@ METASTATIC_SITES = ("bone", "liver", "lung", "brain", "nodes", "other")
 VISCERAL_SITES = frozenset({"liver", "lung", "brain"})
 
 
-class _Factory:
-    def __repr__(self) -> str:
-        return "<factory>"
-
-
-_FACTORY = _Factory()
-
-
-def _slot_init(cls: _C) -> _C:
-    """Give a frozen, slotted dataclass a faster ``__init__`` with the same parameters and defaults.
-
-    The one dataclasses writes sets each field through ``object.__setattr__`` (the way round the frozen
-    ``__setattr__``); this one calls each slot's own setter, about a third less time per record. A
-    call builds some fifty facts and evidence records and the profile itself (this module is not
-    compiled: its classes stay plain dataclasses for the pathway and the tests).
-    """
-    namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
-    params: list[str] = []
-    body: list[str] = []
-    annotations: dict[str, Any] = {}
-    for f in fields(cls):
-        if not f.init or f.kw_only is True:
-            raise TypeError(f"{cls.__name__}.{f.name}: only plain init fields are supported")
-        namespace[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
-        annotations[f.name] = f.type
-        if f.default is not MISSING:
-            namespace[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-        elif f.default_factory is not MISSING:
-            namespace[f"_factory_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=_FACTORY")
-            body.append(f"    if {f.name} is _FACTORY:\n        {f.name} = _factory_{f.name}()")
-        else:
-            params.append(f.name)
-        body.append(f"    _set_{f.name}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
-    exec(source, namespace)  # noqa: S102 (source made above from the class's own fields)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__annotations__ = {**annotations, "return": None}
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
-
-
-@_slot_init
-@dataclass(frozen=True, slots=True)
 class Evidence:
     """One resource that supports a fact: ``Observation/er-1``, its date, and what it said."""
 
-    reference: str
-    date: str | None
-    text: str
+    __slots__ = ("date", "reference", "text")
+
+    def __init__(self, reference: str, date: str | None, text: str) -> None:
+        self.reference: Final = reference
+        self.date: Final = date
+        self.text: Final = text
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Evidence) or type(other) is not type(self):
+            return NotImplemented
+        return (self.reference, self.date, self.text) == (other.reference, other.date, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.reference, self.date, self.text))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(reference={self.reference!r}, date={self.date!r}, text={self.text!r})"
+        )
 
 
-@_slot_init
-@dataclass(frozen=True, slots=True)
 class Fact(Generic[T]):
-    value: T
-    evidence: tuple[Evidence, ...] = ()
-    note: str | None = None  # why (menopause reason), or what conflicted
+    __slots__ = ("evidence", "note", "value")
+
+    def __init__(self, value: T, evidence: tuple[Evidence, ...] = (), note: str | None = None) -> None:
+        self.value: Final = value
+        self.evidence: Final = evidence
+        self.note: Final = note  # why (menopause reason), or what conflicted
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Fact) or type(other) is not type(self):
+            return NotImplemented
+        return (self.value, self.evidence, self.note) == (other.value, other.evidence, other.note)
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.evidence, self.note))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(value={self.value!r}, evidence={self.evidence!r}, note={self.note!r})"
+        )
 
 
-@_slot_init
-@dataclass(frozen=True, slots=True)
 class DataIssue:
     """Something the service could not read or that disagreed; shown to the clinician, never hidden."""
 
-    topic: str  # a profile field name, or "data" for general reading problems
-    kind: Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
-    message: str
-    evidence: tuple[Evidence, ...] = ()
+    __slots__ = ("evidence", "kind", "message", "topic")
+
+    def __init__(
+        self,
+        topic: str,
+        kind: Literal["missing", "conflicting", "unreadable", "truncated", "ignored"],
+        message: str,
+        evidence: tuple[Evidence, ...] = (),
+    ) -> None:
+        self.topic: Final = topic  # a profile field name, or "data" for general reading problems
+        self.kind: Final = kind
+        self.message: Final = message
+        self.evidence: Final = evidence
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DataIssue) or type(other) is not type(self):
+            return NotImplemented
+        return (self.topic, self.kind, self.message, self.evidence) == (
+            other.topic,
+            other.kind,
+            other.message,
+            other.evidence,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.topic, self.kind, self.message, self.evidence))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(topic={self.topic!r}, kind={self.kind!r}, "
+            f"message={self.message!r}, evidence={self.evidence!r})"
+        )
 
 
-def _unknown(value: T) -> Fact[T]:
-    return Fact(value)
+# The defaults of the profile's facts: unknown, without evidence (immutable, so shared).
+_UNKNOWN: Final[Fact[Any]] = Fact("unknown")
+_NO_VALUE: Final[Fact[Any]] = Fact(None)
+_NO_SET: Final[Fact[Any]] = Fact(frozenset())
+_NO_LINES: Final[Fact[Any]] = Fact(0)
+_NO: Final[Fact[Any]] = Fact("no")
+_COMPLETE: Final[Fact[Any]] = Fact("complete")
 
 
-@_slot_init
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class PatientProfile:
     patient_id: str
-    age: Fact[int | None] = field(default_factory=lambda: _unknown(None))
-    sex: Fact[Sex] = field(default_factory=lambda: _unknown("unknown"))
-    breast_cancer: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
-    metastatic: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
-    metastatic_sites: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
-    visceral_metastases: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
-    bone_only_disease: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
-    er_status: Fact[ReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
-    pr_status: Fact[ReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
-    hormone_receptor_status: Fact[HormoneReceptorStatus] = field(default_factory=lambda: _unknown("unknown"))
-    her2_status: Fact[Her2Status] = field(default_factory=lambda: _unknown("unknown"))
-    her2_ihc: Fact[Her2Ihc] = field(default_factory=lambda: _unknown("unknown"))
-    her2_ish: Fact[Her2Ish] = field(default_factory=lambda: _unknown("unknown"))
-    her2_low: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
-    subtype: Fact[Subtype] = field(default_factory=lambda: _unknown("unknown"))
-    germline_brca: Fact[GermlineStatus] = field(default_factory=lambda: _unknown("unknown"))
-    pd_l1: Fact[BiomarkerStatus] = field(default_factory=lambda: _unknown("unknown"))
-    menopausal_status: Fact[MenopausalStatus] = field(default_factory=lambda: _unknown("unknown"))
-    pik3ca_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
-    akt1_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
-    pten_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
-    esr1_status: Fact[GeneStatus] = field(default_factory=lambda: _unknown("unknown"))
-    pd_l1_cps: Fact[int | None] = field(default_factory=lambda: _unknown(None))
-    her2_ultralow: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
-    endocrine_resistance: Fact[EndocrineResistance] = field(default_factory=lambda: _unknown("unknown"))
-    ovarian_suppression_current: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("no"))
-    prior_therapies: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
-    metastatic_therapies: Fact[frozenset[str]] = field(default_factory=lambda: _unknown(frozenset()))
-    metastatic_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
-    metastatic_chemotherapy_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
-    metastatic_her2_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
-    metastatic_endocrine_lines: Fact[int] = field(default_factory=lambda: _unknown(0))
-    medication_history: Fact[YesNoUnknown] = field(default_factory=lambda: _unknown("unknown"))
-    data_completeness: Fact[DataCompleteness] = field(default_factory=lambda: _unknown("complete"))
-    issues: tuple[DataIssue, ...] = ()
+    age: Fact[int | None]
+    sex: Fact[Sex]
+    breast_cancer: Fact[YesNoUnknown]
+    metastatic: Fact[YesNoUnknown]
+    metastatic_sites: Fact[frozenset[str]]
+    visceral_metastases: Fact[YesNoUnknown]
+    bone_only_disease: Fact[YesNoUnknown]
+    er_status: Fact[ReceptorStatus]
+    pr_status: Fact[ReceptorStatus]
+    hormone_receptor_status: Fact[HormoneReceptorStatus]
+    her2_status: Fact[Her2Status]
+    her2_ihc: Fact[Her2Ihc]
+    her2_ish: Fact[Her2Ish]
+    her2_low: Fact[YesNoUnknown]
+    subtype: Fact[Subtype]
+    germline_brca: Fact[GermlineStatus]
+    pd_l1: Fact[BiomarkerStatus]
+    menopausal_status: Fact[MenopausalStatus]
+    pik3ca_status: Fact[GeneStatus]
+    akt1_status: Fact[GeneStatus]
+    pten_status: Fact[GeneStatus]
+    esr1_status: Fact[GeneStatus]
+    pd_l1_cps: Fact[int | None]
+    her2_ultralow: Fact[YesNoUnknown]
+    endocrine_resistance: Fact[EndocrineResistance]
+    ovarian_suppression_current: Fact[YesNoUnknown]
+    prior_therapies: Fact[frozenset[str]]
+    metastatic_therapies: Fact[frozenset[str]]
+    metastatic_lines: Fact[int]
+    metastatic_chemotherapy_lines: Fact[int]
+    metastatic_her2_lines: Fact[int]
+    metastatic_endocrine_lines: Fact[int]
+    medication_history: Fact[YesNoUnknown]
+    data_completeness: Fact[DataCompleteness]
+    issues: tuple[DataIssue, ...]
+
+    def __init__(
+        self,
+        patient_id: str,
+        age: Fact[int | None] = _NO_VALUE,
+        sex: Fact[Sex] = _UNKNOWN,
+        breast_cancer: Fact[YesNoUnknown] = _UNKNOWN,
+        metastatic: Fact[YesNoUnknown] = _UNKNOWN,
+        metastatic_sites: Fact[frozenset[str]] = _NO_SET,
+        visceral_metastases: Fact[YesNoUnknown] = _UNKNOWN,
+        bone_only_disease: Fact[YesNoUnknown] = _UNKNOWN,
+        er_status: Fact[ReceptorStatus] = _UNKNOWN,
+        pr_status: Fact[ReceptorStatus] = _UNKNOWN,
+        hormone_receptor_status: Fact[HormoneReceptorStatus] = _UNKNOWN,
+        her2_status: Fact[Her2Status] = _UNKNOWN,
+        her2_ihc: Fact[Her2Ihc] = _UNKNOWN,
+        her2_ish: Fact[Her2Ish] = _UNKNOWN,
+        her2_low: Fact[YesNoUnknown] = _UNKNOWN,
+        subtype: Fact[Subtype] = _UNKNOWN,
+        germline_brca: Fact[GermlineStatus] = _UNKNOWN,
+        pd_l1: Fact[BiomarkerStatus] = _UNKNOWN,
+        menopausal_status: Fact[MenopausalStatus] = _UNKNOWN,
+        pik3ca_status: Fact[GeneStatus] = _UNKNOWN,
+        akt1_status: Fact[GeneStatus] = _UNKNOWN,
+        pten_status: Fact[GeneStatus] = _UNKNOWN,
+        esr1_status: Fact[GeneStatus] = _UNKNOWN,
+        pd_l1_cps: Fact[int | None] = _NO_VALUE,
+        her2_ultralow: Fact[YesNoUnknown] = _UNKNOWN,
+        endocrine_resistance: Fact[EndocrineResistance] = _UNKNOWN,
+        ovarian_suppression_current: Fact[YesNoUnknown] = _NO,
+        prior_therapies: Fact[frozenset[str]] = _NO_SET,
+        metastatic_therapies: Fact[frozenset[str]] = _NO_SET,
+        metastatic_lines: Fact[int] = _NO_LINES,
+        metastatic_chemotherapy_lines: Fact[int] = _NO_LINES,
+        metastatic_her2_lines: Fact[int] = _NO_LINES,
+        metastatic_endocrine_lines: Fact[int] = _NO_LINES,
+        medication_history: Fact[YesNoUnknown] = _UNKNOWN,
+        data_completeness: Fact[DataCompleteness] = _COMPLETE,
+        issues: tuple[DataIssue, ...] = (),
+    ) -> None:
+        # object.__setattr__, the way round the frozen __setattr__ (compiled, a plain store)
+        object.__setattr__(self, "patient_id", patient_id)
+        object.__setattr__(self, "age", age)
+        object.__setattr__(self, "sex", sex)
+        object.__setattr__(self, "breast_cancer", breast_cancer)
+        object.__setattr__(self, "metastatic", metastatic)
+        object.__setattr__(self, "metastatic_sites", metastatic_sites)
+        object.__setattr__(self, "visceral_metastases", visceral_metastases)
+        object.__setattr__(self, "bone_only_disease", bone_only_disease)
+        object.__setattr__(self, "er_status", er_status)
+        object.__setattr__(self, "pr_status", pr_status)
+        object.__setattr__(self, "hormone_receptor_status", hormone_receptor_status)
+        object.__setattr__(self, "her2_status", her2_status)
+        object.__setattr__(self, "her2_ihc", her2_ihc)
+        object.__setattr__(self, "her2_ish", her2_ish)
+        object.__setattr__(self, "her2_low", her2_low)
+        object.__setattr__(self, "subtype", subtype)
+        object.__setattr__(self, "germline_brca", germline_brca)
+        object.__setattr__(self, "pd_l1", pd_l1)
+        object.__setattr__(self, "menopausal_status", menopausal_status)
+        object.__setattr__(self, "pik3ca_status", pik3ca_status)
+        object.__setattr__(self, "akt1_status", akt1_status)
+        object.__setattr__(self, "pten_status", pten_status)
+        object.__setattr__(self, "esr1_status", esr1_status)
+        object.__setattr__(self, "pd_l1_cps", pd_l1_cps)
+        object.__setattr__(self, "her2_ultralow", her2_ultralow)
+        object.__setattr__(self, "endocrine_resistance", endocrine_resistance)
+        object.__setattr__(self, "ovarian_suppression_current", ovarian_suppression_current)
+        object.__setattr__(self, "prior_therapies", prior_therapies)
+        object.__setattr__(self, "metastatic_therapies", metastatic_therapies)
+        object.__setattr__(self, "metastatic_lines", metastatic_lines)
+        object.__setattr__(self, "metastatic_chemotherapy_lines", metastatic_chemotherapy_lines)
+        object.__setattr__(self, "metastatic_her2_lines", metastatic_her2_lines)
+        object.__setattr__(self, "metastatic_endocrine_lines", metastatic_endocrine_lines)
+        object.__setattr__(self, "medication_history", medication_history)
+        object.__setattr__(self, "data_completeness", data_completeness)
+        object.__setattr__(self, "issues", issues)
 
     def fact(self, name: str) -> Fact[object]:
         if name not in FIELDS:

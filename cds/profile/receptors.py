@@ -53,11 +53,13 @@ _PERCENT_UNITS = frozenset({"%", "percent", "pct", "/100", "{cells}/100", "% cel
 _PCT_RE = re.compile(r"(<=|>=|<|>|≤|≥)?\s*(\d{1,3}(?:[.,]\d+)?)\s*%")
 _SCORE_RE = re.compile(r"(?:^|[^0-9])([0-3])\s*\+")
 _SCORE_WORD_RE = re.compile(r"(?:score|ihc|grade)\s*[:=]?\s*([0-3])(?![0-9.,%])")
+_SCORE_PAREN_RE = re.compile(r"\(\s*([0-3])\s*\)")
+_ISH_RATIO_RE = re.compile(r"(?:ratio|/cep17)[^0-9]{0,12}(\d+(?:[.,]\d+)?)")
 _SEER = {"000": "0", "010": "1+", "020": "2+", "030": "3+"}
 
 
 class Reading:
-    __slots__ = ("detail", "evidence", "marker", "value", "when")
+    __slots__ = ("detail", "evidence", "key", "marker", "value", "when")
 
     def __init__(
         self, marker: str, value: str, when: str | None, evidence: Evidence, detail: str = ""
@@ -65,6 +67,7 @@ class Reading:
         self.marker = marker  # er | pr | hr | ihc | ish | her2 (generic status)
         self.value = value
         self.when = when
+        self.key = date_key(when)  # once: readings are sorted and grouped by date several times
         self.evidence = evidence
         self.detail = detail
 
@@ -205,7 +208,7 @@ def _score_text(text: str | None) -> str | None:
     found = _SCORE_RE.search(low)
     if found is not None:
         return "0" if found.group(1) == "0" else f"{found.group(1)}+"
-    found = _SCORE_WORD_RE.search(low) or re.search(r"\(\s*([0-3])\s*\)", low)
+    found = _SCORE_WORD_RE.search(low) or _SCORE_PAREN_RE.search(low)
     if found is not None:
         return "0" if found.group(1) == "0" else f"{found.group(1)}+"
     return None
@@ -242,7 +245,7 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> tuple[str, str] | None:
             mapped = _ISH_MAP.get(hit_text.value or "")
             if mapped:
                 return mapped, text
-        found = re.search(r"(?:ratio|/cep17)[^0-9]{0,12}(\d+(?:[.,]\d+)?)", text.lower())
+        found = _ISH_RATIO_RE.search(text.lower())
         if found is not None:
             ratio = float(found.group(1).replace(",", "."))
             return ("amplified" if ratio >= 2.0 else "not_amplified"), text
@@ -471,9 +474,9 @@ def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Readin
 
 def _latest(readings: Sequence[Reading]) -> tuple[list[Reading], list[Reading]]:
     """(readings on the most recent date, earlier readings newest first)."""
-    ordered = sorted(readings, key=lambda r: date_key(r.when), reverse=True)
-    top = date_key(ordered[0].when)
-    return [r for r in ordered if date_key(r.when) == top], [r for r in ordered if date_key(r.when) != top]
+    ordered = sorted(readings, key=lambda r: r.key, reverse=True)
+    top = ordered[0].key
+    return [r for r in ordered if r.key == top], [r for r in ordered if r.key != top]
 
 
 def receptor_status(readings: Sequence[Reading], marker: str, ctx: Context) -> Fact[ReceptorStatus]:
@@ -593,7 +596,7 @@ def her2(
     if ishs and not ihcs:
         prior = [r for r in earlier if r.marker == "ihc"]
         if prior:
-            partner = [r for r in prior if date_key(r.when) == date_key(prior[0].when)]
+            partner = [r for r in prior if r.key == prior[0].key]
             ihcs = partner
             note_parts.append(
                 f"ISH ({ishs[0].when or 'undated'}) paired with the IHC of {prior[0].when or 'undated'}"

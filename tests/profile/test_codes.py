@@ -166,6 +166,26 @@ def test_remembered_matches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not er._matches  # a long concept is matched each time, never kept
 
 
+def test_a_concept_entry_is_found_again_by_content_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminology = Terminology.load(CODES)
+    first = terminology.concept(_ER_LOINC, None)
+    same = tuple(tuple("".join(part) if part else part for part in coding) for coding in _ER_LOINC)
+    assert same == _ER_LOINC and same[0][2] is not _ER_LOINC[0][2]  # equal, other string objects
+    assert terminology.concept(same, None) is first
+    assert terminology.concept(_ER_LOINC, "ER") is not first
+    other_display = ((_ER_LOINC[0][0], _ER_LOINC[0][1], "another display"),)
+    assert terminology.concept(other_display, None) is not first
+    assert terminology.concept((), "ER") is terminology.concept((), "ER")  # no coding: by its text
+    monkeypatch.setattr(codes_module, "_MATCH_CACHE_MAX", 8)
+    for i in range(50):  # ever new concepts: a full cache starts again
+        assert terminology.concept(_ER_LOINC, f"text {i}").text == f"text {i}"
+        assert terminology.concept(((None, f"L{i}", None),), None).codings == ((None, f"L{i}", None),)
+        assert terminology._concepts.size <= 8
+        assert sum(len(entries) for entries in terminology._concepts.by_codes.values()) <= 8
+    long_text = "estrogen receptor " + "x" * 600
+    assert terminology.concept((), long_text) is not terminology.concept((), long_text)  # never kept
+
+
 # --- is_relevant ----------------------------------------------------------------------------------
 
 IRRELEVANT: list[dict[str, Any]] = [
