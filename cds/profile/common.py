@@ -2,7 +2,7 @@
 
 Nothing here raises on odd data: missing elements give ``None`` or empty results.
 
-The profile's own records (Concept, Context, Quantity, Value here; Reading, MedUse, the topic results
+The profile's own records (Context, Quantity, Value here; Reading, MedUse, the topic results
 elsewhere) are plain classes with ``__slots__``, not dataclasses: compiled (mypyc), a dataclass keeps
 the interpreted ``__init__`` the dataclasses module writes, and a call builds dozens of them.
 """
@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
-from cds.profile.dates import first_date, period_start
+from cds.profile.dates import fhir_date, period_start
 from cds.profile.model import DataIssue, Evidence
 
 IssueKind = Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
@@ -25,34 +25,25 @@ _COND_REFUTED = frozenset({"refuted", "entered-in-error"})
 _COND_INACTIVE = frozenset({"resolved", "inactive", "remission"})
 
 
-class Concept:
-    """A CodeableConcept as the call read it (its codings and text, once) and its entry in the code
-    lists' cache (what it matches and its labels, looked up once per call)."""
-
-    __slots__ = ("cc", "codings", "entry", "text")
-
-    def __init__(self, cc: Any, cc_codings: tuple[Coding, ...], text: str | None) -> None:
-        self.cc = cc  # held, so that its id stays unique while the call runs
-        self.codings = cc_codings
-        self.text = text
-        self.entry: ConceptMatches | None = None
-
-
 class Context:
     """What every topic needs: the code lists, today, and the issue list it appends to.
 
     A plain class (compiled, its ``__init__`` is native; a dataclass's is interpreted Python)."""
 
-    __slots__ = ("_concepts", "_last", "issues", "record_dates", "terminology", "today")
+    __slots__ = ("_concepts", "_held", "_last", "_last_cc", "issues", "record_dates", "terminology", "today")
 
     def __init__(self, terminology: Terminology, today: date, issues: list[DataIssue] | None = None) -> None:
         self.terminology = terminology
         self.today = today
         self.issues: list[DataIssue] = [] if issues is None else issues
-        # id(CodeableConcept) -> what the call read of it: every topic matches the same few codes
-        # against its own lists, so each concept is read once per call.
-        self._concepts: dict[int, Concept] = {}
-        self._last: Concept | None = None  # the one read last: topics ask about one concept in a row
+        # id(CodeableConcept) -> its entry in the code lists' cache (its codings and text, what it
+        # matches): every topic matches the same few codes against its own lists, so each concept is
+        # read and looked up once per call. The concepts read are held, so that their ids stay unique.
+        self._concepts: dict[int, ConceptMatches] = {}
+        self._held: list[Any] = []
+        # the one asked about last: topics ask about one concept several times in a row
+        self._last_cc: Any = None
+        self._last: ConceptMatches | None = None
         # id(medication record) -> (it, start, end): two topics read the same records' dates
         self.record_dates: dict[int, tuple[Any, str | None, str | None]] = {}
 
@@ -86,11 +77,11 @@ class Context:
 
     def codings(self, cc: Any) -> tuple[Coding, ...]:
         """``codings(cc)``, read once per call."""
-        return self._read(cc).codings if cc is not None else ()
+        return self._entry(cc).codings if cc is not None else ()
 
     def text(self, cc: Any) -> str | None:
         """``cc_text(cc)``, read once per call."""
-        return self._read(cc).text if cc is not None else None
+        return self._entry(cc).text if cc is not None else None
 
     def label(self, cc: Any) -> str:
         """``label(cc)``, made once per concept (kept with its entry in the code lists' cache)."""
@@ -112,22 +103,17 @@ class Context:
             made = entry.described = _describe(entry.codings, entry.text)
         return made
 
-    def _read(self, cc: Any) -> Concept:
+    def _entry(self, cc: Any) -> ConceptMatches:
         last = self._last
-        if last is not None and last.cc is cc:
+        if last is not None and self._last_cc is cc:
             return last
         key = id(cc)
-        concept = self._concepts.get(key)
-        if concept is None:
-            concept = self._concepts[key] = Concept(cc, codings(cc), cc_text(cc))
-        self._last = concept
-        return concept
-
-    def _entry(self, cc: Any) -> ConceptMatches:
-        concept = self._read(cc)
-        entry = concept.entry
+        entry = self._concepts.get(key)
         if entry is None:
-            entry = concept.entry = self.terminology.concept(concept.codings, concept.text)
+            entry = self._concepts[key] = self.terminology.concept(codings(cc), cc_text(cc))
+            self._held.append(cc)
+        self._last_cc = cc
+        self._last = entry
         return entry
 
 
@@ -280,12 +266,16 @@ def observation_usable(obs: Any) -> bool:
     return (getattr(obs, "status", None) or "") not in _OBS_IGNORED
 
 
+# The dates below are read in FHIR's order and only as far as needed (most records have the first):
+# the first readable one, as first_date(...) of all of them would give.
+
+
 def observation_date(obs: Any) -> str | None:
-    return first_date(
-        getattr(obs, "effectiveDateTime", None),
-        period_start(getattr(obs, "effectivePeriod", None)),
-        getattr(obs, "effectiveInstant", None),
-        getattr(obs, "issued", None),
+    return (
+        fhir_date(getattr(obs, "effectiveDateTime", None))
+        or fhir_date(period_start(getattr(obs, "effectivePeriod", None)))
+        or fhir_date(getattr(obs, "effectiveInstant", None))
+        or fhir_date(getattr(obs, "issued", None))
     )
 
 
@@ -305,17 +295,16 @@ def condition_current(cond: Any) -> bool:
 
 
 def condition_date(cond: Any) -> str | None:
-    return first_date(
-        getattr(cond, "onsetDateTime", None),
-        period_start(getattr(cond, "onsetPeriod", None)),
-        getattr(cond, "recordedDate", None),
+    return (
+        fhir_date(getattr(cond, "onsetDateTime", None))
+        or fhir_date(period_start(getattr(cond, "onsetPeriod", None)))
+        or fhir_date(getattr(cond, "recordedDate", None))
     )
 
 
 def procedure_date(proc: Any) -> str | None:
-    return first_date(
-        getattr(proc, "performedDateTime", None),
-        period_start(getattr(proc, "performedPeriod", None)),
+    return fhir_date(getattr(proc, "performedDateTime", None)) or fhir_date(
+        period_start(getattr(proc, "performedPeriod", None))
     )
 
 

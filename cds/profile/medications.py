@@ -346,11 +346,14 @@ def derive_medications(
     secondary_refs: frozenset[str],
 ) -> MedicationFacts:
     uses, received = collect_uses(resources, ctx, secondary_refs)
+    # by start, sorted once (stable: same starts in the order received), for the evidence of both
+    # therapy facts and for the metastatic uses (_regimens sorts them the same way)
+    by_start = sorted(uses, key=lambda u: u.start_key)
     prior = frozenset(c for u in uses for c in u.classes)
-    prior_ev = _one_per_drug(uses)
+    prior_ev = _one_per_drug(by_start)
     since_key = date_key(metastatic_since) if metastatic_since else None
     met_uses: list[MedUse] = []
-    for use in uses:
+    for use in by_start:
         by_date = (
             metastatic and since_key is not None and use.start is not None and use.start_key >= since_key
         )
@@ -407,10 +410,11 @@ def _count(regimens: Sequence[Sequence[MedUse]], shown: Sequence[str], cls: str 
     )
 
 
-def _one_per_drug(uses: Sequence[MedUse]) -> tuple[Evidence, ...]:
+def _one_per_drug(by_start: Sequence[MedUse]) -> tuple[Evidence, ...]:
+    """The evidence of the first use of each medicine (or combination), of uses sorted by start."""
     seen: set[str] = set()
     out: list[Evidence] = []
-    for use in sorted(uses, key=lambda u: u.start_key):
+    for use in by_start:
         if use.names not in seen:
             seen.add(use.names)
             out.append(use.evidence)
