@@ -301,9 +301,11 @@ _READ_TYPES: Final = models.READ_TYPES
 
 def resource_type(resource: Any) -> str | None:
     """The resourceType of a raw resource (dict) or read model; None when it has no valid one."""
-    rtype = _READ_TYPES.get(type(resource))
-    if rtype is None and type(resource) is dict:
-        rtype = resource.get("resourceType")
+    read_type = _READ_TYPES.get(type(resource))
+    if read_type is not None:
+        return read_type
+    # any JSON value (compiled code checks a variable's declared type: this one is Any)
+    rtype: Any = resource.get("resourceType") if type(resource) is dict else None
     return rtype if isinstance(rtype, str) else None
 
 
