@@ -20,9 +20,11 @@ from cds.profile.model import DataIssue, Evidence
 
 IssueKind = Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
 
-_OBS_IGNORED = frozenset({"entered-in-error", "cancelled"})
-_COND_REFUTED = frozenset({"refuted", "entered-in-error"})
-_COND_INACTIVE = frozenset({"resolved", "inactive", "remission"})
+# Status codes as constant tuples, not sets: compiled, ``x in`` one of them is a few string comparisons,
+# where a set first hashes the status (a new string in every call). Likewise in the topic modules.
+_OBS_IGNORED: Final = ("entered-in-error", "cancelled")
+_COND_REFUTED: Final = ("refuted", "entered-in-error")
+_COND_INACTIVE: Final = ("resolved", "inactive", "remission")
 
 
 class Context:

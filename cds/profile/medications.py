@@ -44,11 +44,12 @@ ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts
 _REGIMEN_WINDOW: Final = timedelta(days=REGIMEN_WINDOW_DAYS)
 _ADMINISTRATION_CURRENT: Final = timedelta(days=ADMINISTRATION_CURRENT_DAYS)
 
-_MR_IGNORED = frozenset({"entered-in-error", "cancelled", "draft"})
-_MR_INTENT_IGNORED = frozenset({"proposal", "option"})
-_MS_IGNORED = frozenset({"entered-in-error", "not-taken", "intended"})
-_MA_IGNORED = frozenset({"entered-in-error", "not-done"})
-_CURRENT_STATUSES = frozenset({"active", "on-hold"})
+# constant tuples, not sets: ``in`` compares, without hashing each record's status (cds.profile.common)
+_MR_IGNORED: Final = ("entered-in-error", "cancelled", "draft")
+_MR_INTENT_IGNORED: Final = ("proposal", "option")
+_MS_IGNORED: Final = ("entered-in-error", "not-taken", "intended")
+_MA_IGNORED: Final = ("entered-in-error", "not-done")
+_CURRENT_STATUSES: Final = ("active", "on-hold")
 _MED_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
 # Facts without evidence are the same every call (and immutable): made once.
 _NO_LINES: Final[Fact[int]] = Fact(0)
