@@ -8,6 +8,7 @@ exception. Ordering treats a partial date as the first day of its period.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -113,6 +114,11 @@ def is_partial(value: str | None) -> bool:
 
 def first_date(*values: Any) -> str | None:
     """The first readable date among the candidates (in the order FHIR prefers them)."""
+    return first_date_in(values)
+
+
+def first_date_in(values: Sequence[Any]) -> str | None:
+    """``first_date(*values)`` (compiled, a call with ``*values`` goes through the Python-level entry)."""
     for value in values:
         got = fhir_date(value) if value is not None else None
         if got:

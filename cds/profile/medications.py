@@ -36,7 +36,7 @@ from cds.profile.common import (
     evidence,
     reference_id,
 )
-from cds.profile.dates import date_key, first_date, period_end, period_start, to_date
+from cds.profile.dates import date_key, first_date, first_date_in, period_end, period_start, to_date
 from cds.profile.model import Evidence, Fact, YesNoUnknown
 
 REGIMEN_WINDOW_DAYS = 28
@@ -203,9 +203,10 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
             starts.append(min(events, key=lambda e: str(e)) if events else None)
         dispense = getattr(resource, "dispenseRequest", None)
         validity = getattr(dispense, "validityPeriod", None) if dispense is not None else None
-        return first_date(*starts, getattr(resource, "authoredOn", None), period_start(validity)), first_date(
-            *ends, period_end(validity)
-        )
+        starts.append(getattr(resource, "authoredOn", None))
+        starts.append(period_start(validity))
+        ends.append(period_end(validity))
+        return first_date_in(starts), first_date_in(ends)
     period = getattr(resource, "effectivePeriod", None)
     start = first_date(getattr(resource, "effectiveDateTime", None), period_start(period))
     if kind == "MedicationStatement":
