@@ -139,6 +139,10 @@ class Coded:
 
     def coded(self, *lists: str, in_components: bool = False) -> list[Any]:
         """Those whose code (or, with ``in_components``, a component's code) matches one of ``lists``."""
+        return self.coded_in(lists, in_components=in_components)
+
+    def coded_in(self, lists: tuple[str, ...], *, in_components: bool = False) -> list[Any]:
+        """``coded(*lists)`` (compiled, a call with ``*lists`` goes through the Python-level entry)."""
         return [
             resource
             for resource, code_lists in self._read()
