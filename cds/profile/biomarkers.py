@@ -49,6 +49,7 @@ from cds.profile.genomics import _cps
 from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, YesNoUnknown
 
 GENES = ("pik3ca", "akt1", "pten", "esr1")
+_GENE_TESTS = ("variant-tests", *GENES)
 _GENE_LABEL = {"pik3ca": "PIK3CA", "akt1": "AKT1", "pten": "PTEN", "esr1": "ESR1"}
 _ULTRALOW_RANGE_RE = re.compile(r">\s*0\s*%?\s*(?:and|to|-|\u2013)\s*(?:≤|<=|<)?\s*10\s*%")
 _PTEN_LOSS = ("loss", "lost", "absent", "negative", "deficient", "no staining", "not detected")
@@ -184,7 +185,7 @@ def _gene_test(
 def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus]]:
     """``{gene: Fact}`` for PIK3CA, AKT1, PTEN and ESR1."""
     results: list[_GeneResult] = []
-    for obs in observations.coded("variant-tests", *GENES):
+    for obs in observations.coded_in(_GENE_TESTS):
         code = getattr(obs, "code", None)
         if ctx.match("variant-tests", code, by_text=False) is not None:
             got = _variant(ctx, obs, observation_date(obs), ctx.label(code))

@@ -8,6 +8,7 @@ exception. Ordering treats a partial date as the first day of its period.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -18,6 +19,15 @@ NO_DATE: DateKey = (0, 0, 0)
 def fhir_date(value: Any) -> str | None:
     """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
     if isinstance(value, str):
+        # The usual shapes, a date or a dateTime (YYYY-MM-DD[T...]), are read in place: a few character
+        # tests cost less than the cache below (a hash of each new string, a lookup in a large dict).
+        n = len(value)
+        if n == 10 or (n > 10 and value[10] == "T"):
+            y, m, d = _ascii_ymd(value)
+            if y >= 0:
+                if not _valid(y, m, d):
+                    return None
+                return value if n == 10 else value[:10]
         try:
             return _DATES[value]
         except KeyError:
@@ -70,20 +80,56 @@ def _key(parts: list[str]) -> DateKey | None:
         d = int(parts[2]) if len(parts) > 2 else 0
     except ValueError:
         return None
+    return (y, m, d) if _valid(y, m, d) else None
+
+
+def _valid(y: int, m: int, d: int) -> bool:
     if not 1 <= y <= 9999 or not 0 <= m <= 12 or not 0 <= d <= 31:
-        return None
-    if m and d:
+        return False
+    if m and d > 28:  # every month has the 1st to the 28th
         try:
             date(y, m, d)
         except ValueError:
-            return None
+            return False
+    return True
+
+
+def _ascii_ymd(value: str) -> DateKey:
+    """(year, month, day) when ``value`` (10 characters or more) starts with ``YYYY-MM-DD`` in ASCII
+    digits, unchecked; else year -1. For such a value, ``_key(value[:10].split("-"))`` reads the same
+    three numbers. (Never None: compiled, a tuple of ints that is not optional is not boxed.)"""
+    if value[4] != "-" or value[7] != "-":
+        return _NOT_YMD
+    y = _ascii_number(value, 0, 4)
+    m = _ascii_number(value, 5, 7)
+    d = _ascii_number(value, 8, 10)
+    if y < 0 or m < 0 or d < 0:
+        return _NOT_YMD
     return (y, m, d)
+
+
+_NOT_YMD: Final = (-1, 0, 0)
+
+
+def _ascii_number(value: str, start: int, end: int) -> int:
+    """The number ``value[start:end]`` writes in ASCII digits, or -1."""
+    number = 0
+    for i in range(start, end):
+        digit = ord(value[i]) - 48
+        if digit < 0 or digit > 9:
+            return -1
+        number = number * 10 + digit
+    return number
 
 
 def date_key(value: str | None) -> DateKey:
     """Sort key for a ``fhir_date`` value; undated sorts first (oldest)."""
     if not value:
         return NO_DATE
+    if len(value) == 10:  # YYYY-MM-DD: read in place, as fhir_date does
+        y, m, d = _ascii_ymd(value)
+        if y >= 0:
+            return (y, m, d) if _valid(y, m, d) else NO_DATE
     try:
         return _KEYS[value]
     except KeyError:
@@ -113,6 +159,11 @@ def is_partial(value: str | None) -> bool:
 
 def first_date(*values: Any) -> str | None:
     """The first readable date among the candidates (in the order FHIR prefers them)."""
+    return first_date_in(values)
+
+
+def first_date_in(values: Sequence[Any]) -> str | None:
+    """``first_date(*values)`` (compiled, a call with ``*values`` goes through the Python-level entry)."""
     for value in values:
         got = fhir_date(value) if value is not None else None
         if got:

@@ -36,7 +36,7 @@ from cds.profile.common import (
     evidence,
     reference_id,
 )
-from cds.profile.dates import date_key, first_date, period_end, period_start, to_date
+from cds.profile.dates import date_key, first_date, first_date_in, period_end, period_start, to_date
 from cds.profile.model import Evidence, Fact, YesNoUnknown
 
 REGIMEN_WINDOW_DAYS = 28
@@ -44,11 +44,12 @@ ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts
 _REGIMEN_WINDOW: Final = timedelta(days=REGIMEN_WINDOW_DAYS)
 _ADMINISTRATION_CURRENT: Final = timedelta(days=ADMINISTRATION_CURRENT_DAYS)
 
-_MR_IGNORED = frozenset({"entered-in-error", "cancelled", "draft"})
-_MR_INTENT_IGNORED = frozenset({"proposal", "option"})
-_MS_IGNORED = frozenset({"entered-in-error", "not-taken", "intended"})
-_MA_IGNORED = frozenset({"entered-in-error", "not-done"})
-_CURRENT_STATUSES = frozenset({"active", "on-hold"})
+# constant tuples, not sets: ``in`` compares, without hashing each record's status (cds.profile.common)
+_MR_IGNORED: Final = ("entered-in-error", "cancelled", "draft")
+_MR_INTENT_IGNORED: Final = ("proposal", "option")
+_MS_IGNORED: Final = ("entered-in-error", "not-taken", "intended")
+_MA_IGNORED: Final = ("entered-in-error", "not-done")
+_CURRENT_STATUSES: Final = ("active", "on-hold")
 _MED_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
 # Facts without evidence are the same every call (and immutable): made once.
 _NO_LINES: Final[Fact[int]] = Fact(0)
@@ -202,9 +203,10 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
             starts.append(min(events, key=lambda e: str(e)) if events else None)
         dispense = getattr(resource, "dispenseRequest", None)
         validity = getattr(dispense, "validityPeriod", None) if dispense is not None else None
-        return first_date(*starts, getattr(resource, "authoredOn", None), period_start(validity)), first_date(
-            *ends, period_end(validity)
-        )
+        starts.append(getattr(resource, "authoredOn", None))
+        starts.append(period_start(validity))
+        ends.append(period_end(validity))
+        return first_date_in(starts), first_date_in(ends)
     period = getattr(resource, "effectivePeriod", None)
     start = first_date(getattr(resource, "effectiveDateTime", None), period_start(period))
     if kind == "MedicationStatement":

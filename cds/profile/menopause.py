@@ -43,7 +43,8 @@ _EXPLICIT_RECENT: Final = timedelta(days=EXPLICIT_RECENT_DAYS)
 _FSH_UNITS = frozenset({"iu/l", "[iu]/l", "miu/ml", "m[iu]/ml", "u/l", "mu/ml", "iu/l."})
 _PG_UNITS = frozenset({"pg/ml", "ng/l"})
 _PMOL_UNITS = frozenset({"pmol/l"})
-_PROC_IGNORED = frozenset({"entered-in-error", "not-done", "preparation", "stopped"})
+# a tuple, not a set: see cds.profile.common
+_PROC_IGNORED: Final = ("entered-in-error", "not-done", "preparation", "stopped")
 
 
 @dataclass(frozen=True)

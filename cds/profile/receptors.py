@@ -368,12 +368,12 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
     when = observation_date(obs)
     name = ctx.label(code)
     readings = _Readings(obs, when, name)
-    add, out = readings.add, readings.out
+    out = readings.out
     val = value_of(obs)
 
     if kind is None:
         for marker, (value, how) in comp_status.items():
-            add(marker, value, how)
+            readings.add(marker, value, how)
         return out
     marker, sub = kind
     if marker in ("er", "pr"):
@@ -399,10 +399,10 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
         if got is None:
             _unreadable(ctx, obs, when, "er_status" if marker == "er" else "pr_status", name, val)
             return out
-        add(marker, got[0], got[1])
+        readings.add(marker, got[0], got[1])
         for other, (value, how) in comp_status.items():
             if other != marker:
-                add(other, value, how)
+                readings.add(other, value, how)
     elif marker == "erpr":
         got = receptor_value(ctx, val, percent_test=False)
         if got is None:
@@ -411,10 +411,10 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
         if got is None:
             _unreadable(ctx, obs, when, "hormone_receptor_status", name, val)
         elif got[0] == "negative":
-            add("er", "negative", got[1] + " (ER+PR test)")
-            add("pr", "negative", got[1] + " (ER+PR test)")
+            readings.add("er", "negative", got[1] + " (ER+PR test)")
+            readings.add("pr", "negative", got[1] + " (ER+PR test)")
         else:
-            add("hr", "positive", got[1] + " (ER+PR test)")
+            readings.add("hr", "positive", got[1] + " (ER+PR test)")
     elif marker == "ish":
         got_ish = ish_value(ctx, val, kind=sub)
         if got_ish is None:
@@ -424,11 +424,11 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
         if got_ish is None:
             _unreadable(ctx, obs, when, "her2_ish", name, val)
         else:
-            add("ish", got_ish[0], got_ish[1])
+            readings.add("ish", got_ish[0], got_ish[1])
     else:  # ihc or generic HER2
         score = ihc_score(ctx, val)
         if score is not None:
-            add("ihc", score, f"IHC {score}")
+            readings.add("ihc", score, f"IHC {score}")
             return out
         generic = her2_generic(ctx, val)
         if generic is None:
@@ -438,7 +438,7 @@ def _obs_readings(ctx: Context, obs: Any) -> list[Reading]:
         if generic is None:
             _unreadable(ctx, obs, when, "her2_status", name, val)
         else:
-            add("her2", generic[0], generic[1])
+            readings.add("her2", generic[0], generic[1])
     return out
 
 
@@ -456,7 +456,7 @@ def _unreadable(ctx: Context, obs: Any, when: str | None, topic: str, name: str,
 
 def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Reading]:
     readings: list[Reading] = []
-    for obs in observations.coded(*_TESTS, in_components=True):  # panels: ER and PR as components
+    for obs in observations.coded_in(_TESTS, in_components=True):  # panels: ER and PR as components
         readings.extend(_obs_readings(ctx, obs))
     for cond in conditions.coded("receptor-conditions"):
         code = getattr(cond, "code", None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Final
 
 from cds.profile.common import Context, evidence
 from cds.profile.dates import to_date
@@ -27,7 +27,7 @@ from cds.profile.model import EndocrineResistance, Evidence, Fact
 
 TWO_YEARS = timedelta(days=730)
 TWELVE_MONTHS = timedelta(days=365)
-_ACTIVE = frozenset({"active", "on-hold", "intended"})
+_ACTIVE: Final = ("active", "on-hold", "intended")  # a tuple: see cds.profile.common
 
 
 def derive_endocrine_resistance(
