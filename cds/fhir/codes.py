@@ -412,7 +412,7 @@ class _ConceptIndex:
         entries = self.by_codes.get(_codes_key(codings, text))
         if entries is not None:
             for entry in entries:
-                if entry.codings == codings and entry.text == text:
+                if entry.text == text and _same_codings(entry.codings, codings):
                     return entry
         return None
 
@@ -422,6 +422,19 @@ class _ConceptIndex:
             self.size = 0
         self.by_codes.setdefault(_codes_key(entry.codings, entry.text), []).append(entry)
         self.size += 1
+
+
+def _same_codings(known: tuple[Coding, ...], asked: tuple[Coding, ...]) -> bool:
+    """``known == asked``, compared part by part (compiled, string comparisons; the tuples' own
+    comparison goes through the generic rich comparison at each level)."""
+    if len(known) != len(asked):
+        return False
+    for i in range(len(known)):
+        system, code, display = known[i]
+        asked_system, asked_code, asked_display = asked[i]
+        if code != asked_code or display != asked_display or system != asked_system:
+            return False
+    return True
 
 
 def _codes_key(codings: tuple[Coding, ...], text: str | None) -> _CodesKey:

@@ -41,7 +41,7 @@ class Context:
         # id(CodeableConcept) -> its entry in the code lists' cache (its codings and text, what it
         # matches): every topic matches the same few codes against its own lists, so each concept is
         # read and looked up once per call. The concepts read are held, so that their ids stay unique.
-        self._concepts: dict[int, ConceptMatches] = {}
+        self._concepts: dict[object, ConceptMatches] = {}
         self._held: list[Any] = []
         # the one asked about last: topics ask about one concept several times in a row
         self._last_cc: Any = None
@@ -109,7 +109,7 @@ class Context:
         last = self._last
         if last is not None and self._last_cc is cc:
             return last
-        key = id(cc)
+        key: object = id(cc)  # boxed once (compiled), not for each dict operation
         entry = self._concepts.get(key)
         if entry is None:
             entry = self._concepts[key] = self.terminology.concept(codings(cc), cc_text(cc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from types import FunctionType
 from typing import Any, Final
 
 DateKey = tuple[int, int, int]
@@ -19,10 +20,8 @@ NO_DATE: DateKey = (0, 0, 0)
 def fhir_date(value: Any) -> str | None:
     """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
     if isinstance(value, str):
-        # The usual shapes, a date or a dateTime (YYYY-MM-DD[T...]), are read in place: a few character
-        # tests cost less than the cache below (a hash of each new string, a lookup in a large dict).
         n = len(value)
-        if n == 10 or (n > 10 and value[10] == "T"):
+        if _READ_IN_PLACE and (n == 10 or (n > 10 and value[10] == "T")):  # YYYY-MM-DD[T...]
             y, m, d = _ascii_ymd(value)
             if y >= 0:
                 if not _valid(y, m, d):
@@ -126,7 +125,7 @@ def date_key(value: str | None) -> DateKey:
     """Sort key for a ``fhir_date`` value; undated sorts first (oldest)."""
     if not value:
         return NO_DATE
-    if len(value) == 10:  # YYYY-MM-DD: read in place, as fhir_date does
+    if _READ_IN_PLACE and len(value) == 10:  # YYYY-MM-DD
         y, m, d = _ascii_ymd(value)
         if y >= 0:
             return (y, m, d) if _valid(y, m, d) else NO_DATE
@@ -137,6 +136,13 @@ def date_key(value: str | None) -> DateKey:
     key = _key(value.split("-")) or NO_DATE
     _remember(_KEYS, value, key)
     return key
+
+
+# Compiled (mypyc), the usual shapes, a date or a dateTime (YYYY-MM-DD[T...]), are read in place: a
+# few character tests cost less than the caches above (a hash of each new string, cache misses in a
+# large table). Interpreted, the same tests cost several times the lookup. Each build takes its faster
+# way (the answers are the same: tests/profile/test_dates.py); compiled, functions are not Python ones.
+_READ_IN_PLACE: Final = not isinstance(_ascii_ymd, FunctionType)
 
 
 def to_date(value: str | None) -> date | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cds.profile import dates
 from cds.profile.dates import NO_DATE, DateKey, date_key, fhir_date, to_date
+
+_SOURCE = str(dates.__file__).endswith(".py")
 
 
 def _reference_key(parts: list[str]) -> DateKey | None:
@@ -58,14 +61,22 @@ _DATE_LIKE = st.builds(
 
 
 @settings(max_examples=3000, deadline=None)
-@given(_DATE_LIKE | st.text(max_size=14))
-def test_fhir_date_and_date_key_answer_as_the_general_reader(value: str) -> None:
-    dates._DATES.clear()
-    dates._KEYS.clear()
-    assert fhir_date(value) == _reference_fhir_date(value)
-    assert date_key(value) == _reference_date_key(value)
-    read = fhir_date(value)
-    assert date_key(read) == _reference_date_key(read)
+@given(_DATE_LIKE | st.text(max_size=14), st.booleans())
+def test_fhir_date_and_date_key_answer_as_the_general_reader(value: str, in_place: bool) -> None:
+    # both ways in the source build (the compiled build reads in place, its module constant is fixed)
+    with pytest.MonkeyPatch.context() as patch:
+        if _SOURCE:
+            patch.setattr(dates, "_READ_IN_PLACE", in_place)
+        dates._DATES.clear()
+        dates._KEYS.clear()
+        assert fhir_date(value) == _reference_fhir_date(value)
+        assert date_key(value) == _reference_date_key(value)
+        read = fhir_date(value)
+        assert date_key(read) == _reference_date_key(read)
+
+
+def test_the_compiled_build_reads_in_place() -> None:
+    assert dates._READ_IN_PLACE is not _SOURCE
 
 
 def test_the_usual_shapes() -> None:
