@@ -18,6 +18,7 @@ from cds.api.middleware import CorsMiddleware, GuardMiddleware, ObservabilityMid
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import ServiceError, operation_outcome
 from cds.fhir.client import Fetcher, HttpFetcher
+from cds.memory import keep_large_blocks
 from cds.observability import configure_logging
 from cds.pathway.knowledge import load_knowledge
 from cds.service import PatientViewService
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.shown.start()
         if settings.auth == "off":
             log.warning("CDS_AUTH=off: calls are accepted WITHOUT a signed JWT. For local testing only.")
+        keep_large_blocks()  # a large body's pages are reused, not faulted in afresh (cds.memory)
         gc.collect()
         gc.freeze()  # the long-lived heap (models, knowledge) is not rescanned by every collection
         try:
