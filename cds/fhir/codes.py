@@ -285,7 +285,7 @@ class Drug:
 def member(obj: Any, name: str) -> Any:
     """A member of a raw resource or element: a parsed JSON object's (dict) or a read model's
     (cds.fhir.models; None when it has no such element); None for anything else."""
-    if isinstance(obj, models.Element):
+    if isinstance(obj, _ELEMENT):
         return getattr(obj, name, None)
     if type(obj) is dict:  # parsed JSON: dict, not the (slower to check) Mapping ABC
         return obj.get(name)
@@ -295,6 +295,7 @@ def member(obj: Any, name: str) -> Any:
 # Held where compiled code reads them without a lookup by name in the uncompiled models module: these
 # run for every resource of every chart.
 _CODEABLE_CONCEPT: Final = models.CodeableConcept
+_ELEMENT: Final = models.Element
 _OBSERVATION: Final = models.Observation
 _READ_TYPES: Final = models.READ_TYPES
 

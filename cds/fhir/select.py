@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from fhir.resources.R4B import get_fhir_model_class
@@ -19,10 +19,11 @@ from pydantic import ValidationError
 
 from cds.fhir.check import FormatError, check
 from cds.fhir.codes import Terminology, member, resource_type
-from cds.fhir.models import MODELS, ChoiceError, Reference, Resource
+from cds.fhir.models import MODELS, ChoiceError, Observation, Reference, Resource
 from cds.profile.model import DataIssue, Evidence
 
 PROFILE_TYPES = frozenset(MODELS)
+_OBSERVATION: Final = Observation  # held here: compiled code reads it without a lookup by name
 _SUBJECT_FIELDS = ("subject", "patient")
 
 
@@ -40,20 +41,38 @@ def _reference(rtype: str | None, rid: Any) -> str:
     return f"{rtype or '?'}/{rid if isinstance(rid, str) and rid else '?'}"
 
 
-def _belongs_to(resource: Any, rtype: str, patient_id: str) -> bool:
+def _belongs_to(resource: Any, rtype: str, own: _Subject) -> bool:
     """False only when the resource (of type ``rtype``) names a different patient (ids compared on
     the last segment)."""
     if rtype == "Patient":
         rid = member(resource, "id")
-        return rid is None or rid == patient_id
+        return rid is None or rid == own.patient_id
     if type(resource) is not dict:  # a read model: all but Patient's have a subject, none a patient
         subject: Reference | None = resource.subject
-        return subject is None or _names(subject.reference, patient_id)
+        return subject is None or own.named_by(subject.reference)
     for name in _SUBJECT_FIELDS:
         target = member(member(resource, name), "reference")
         if isinstance(target, str) and target:
-            return _names(target, patient_id)
+            return own.named_by(target)
     return True
+
+
+class _Subject:
+    """The call's patient, as subject references name it: the last reference found to name the
+    patient is remembered, as a chart's resources mostly repeat the same one."""
+
+    def __init__(self, patient_id: str) -> None:
+        self.patient_id = patient_id
+        self.known = ""
+
+    def named_by(self, reference: str | None) -> bool:
+        """False when a subject reference names another patient."""
+        if reference is None or reference == self.known:
+            return True
+        if _names(reference, self.patient_id):
+            self.known = reference
+            return True
+        return False
 
 
 def _names(reference: str | None, patient_id: str) -> bool:
@@ -141,11 +160,19 @@ def select_resources(
     issues: list[DataIssue] = []
     seen: set[str] = set()
     other_medicines: list[Evidence] = []  # medication records that are not cancer medicines
+    own = _Subject(patient_id)
     for resource in raw:
-        rtype = resource_type(resource)
-        if rtype is None or rtype not in PROFILE_TYPES:
-            continue  # other types (e.g. via _include) are not part of the profile
-        if not _belongs_to(resource, rtype, patient_id):
+        if type(resource) is _OBSERVATION:  # most of a chart: a read model, its type known
+            rtype = "Observation"
+            subject: Reference | None = resource.subject
+            belongs = subject is None or own.named_by(subject.reference)
+        else:
+            found = resource_type(resource)
+            if found is None or found not in PROFILE_TYPES:
+                continue  # other types (e.g. via _include) are not part of the profile
+            rtype = found
+            belongs = _belongs_to(resource, rtype, own)
+        if not belongs:
             ref = reference_of(resource)
             issues.append(
                 DataIssue(
@@ -157,7 +184,7 @@ def select_resources(
             )
             continue
         if rtype != "Patient" and not terminology.is_relevant(resource):
-            if terminology.is_medication_record(resource):
+            if rtype != "Observation" and terminology.is_medication_record(resource):
                 other_medicines.append(
                     Evidence(reference_of(resource), None, "medication record, not a cancer medicine")
                 )

@@ -87,3 +87,38 @@ def test_a_chart_the_wire_path_refuses_is_answered_from_parsed_json(odd: dict[st
     assert wire.decode_request(body) is None
     answer = _service().call(body, today=TODAY)
     assert answer["cards"]  # the rest of the chart still informs the answer
+
+
+def test_another_patients_observations_are_reported_and_not_used_either_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Observations, most of a chart, are pre-filtered by a shortcut for read models that remembers
+    the subject reference last found to name the patient: a stranger's results between the patient's
+    own, relevant (a receptor result) or not (a vital sign), are still told apart, both ways."""
+    request = strip_private(next(iter(iter_requests(1, seed=5))))
+    patient_id = request["context"]["patientId"]
+    entries = request["prefetch"]["observations"]["entry"]
+    receptor = next(e["resource"] for e in entries if "Estrogen" in orjson.dumps(e["resource"]).decode())
+    filler = next(e["resource"] for e in entries if "Body height" in orjson.dumps(e["resource"]).decode())
+    strangers = [
+        dict(receptor, id="stranger-er", subject={"reference": "Patient/someone-else"}),
+        dict(filler, id="stranger-height", subject={"reference": f"Patient/{patient_id}-twin"}),
+    ]
+    own_by_url = dict(
+        filler, id="own-by-url", subject={"reference": f"https://ehr.example/fhir/Patient/{patient_id}"}
+    )
+    request["prefetch"]["observations"]["entry"] = (
+        entries[:3]
+        + [{"resource": strangers[0]}]
+        + entries[3:]
+        + [{"resource": r} for r in (strangers[1], own_by_url)]
+    )
+    body = orjson.dumps(request)
+    assert wire.decode_request(body) is not None  # read models: the shortcut runs
+    via_wire = _answer(body)
+    details = " ".join(card.get("detail", "") for card in via_wire)
+    assert "Observation/stranger-er belongs to a different patient" in details
+    assert "Observation/stranger-height belongs to a different patient" in details
+    assert "own-by-url" not in details
+    monkeypatch.setattr("cds.service.decode_request", lambda _body: None)  # parse with orjson
+    assert via_wire == _answer(body)
