@@ -181,10 +181,16 @@ def configure_logging(level: str) -> None:
     root.addHandler(handler)
     root.setLevel(numeric)
     # uvicorn installs its own plain-text handlers; route its records through ours instead.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uv_logger = logging.getLogger(name)
         uv_logger.handlers.clear()
         uv_logger.propagate = True
+    # No access log (``cds-mbc serve`` runs uvicorn with access_log=False): a logger without handlers
+    # that does not propagate, as uvicorn leaves it. uvicorn formats a line for every request, even one
+    # the level drops, whenever the access logger has a handler up its chain.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
 
 
 # --- metrics ----------------------------------------------------------------------------------

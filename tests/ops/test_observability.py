@@ -72,6 +72,18 @@ def test_debug_is_dropped_at_info(json_logs) -> None:
     assert json_logs() == []
 
 
+def test_uvicorn_logs_through_ours_but_writes_no_access_log(json_logs) -> None:
+    """uvicorn's errors reach the JSON log; its access log stays off (cds-mbc serve asks for none): no
+    handler up the access logger's chain, so uvicorn does not even format a line per request."""
+    obs.configure_logging("INFO")
+    logging.getLogger("uvicorn.error").warning("port busy")
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", "/x", "1.1", 200
+    )
+    assert [line["msg"] for line in json_logs()] == ["port busy"]
+    assert not logging.getLogger("uvicorn.access").hasHandlers()
+
+
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="log level"):
         obs.configure_logging("LOUD")
