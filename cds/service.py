@@ -6,11 +6,10 @@ the route only adapts it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gc
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeVar
 
@@ -65,8 +64,7 @@ def refuse_deep(value: Any, max_depth: int) -> None:
         raise BadRequest(f"The request is nested more than {max_depth} levels deep.")
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused() -> CollectorPaused:
     """Pause the cyclic garbage collector; only the outermost pause resumes it, so pauses nest.
 
     A parsed chart is acyclic (JSON cannot hold a cycle) and reference counting frees it, but while it
@@ -74,12 +72,21 @@ def collector_paused() -> Iterator[None]:
     So the collector stays paused from parsing until the parsed chart is freed. Only synchronous work
     goes inside: an ``await`` would leave the collector paused for every other request too.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+    return CollectorPaused()
+
+
+class CollectorPaused:
+    """``collector_paused()``'s context manager: a plain class, a third of a generator-based one's cost
+    (it is entered twice a call)."""
+
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.was_enabled:
             gc.enable()
 
 
