@@ -91,21 +91,21 @@ INSTANT: Final = Format("instant", _INSTANT, INSTANT_RE, "is not a FHIR instant"
 def _temporal(text: str, kind: int) -> bool:
     """What DATE_RE, DATETIME_RE or INSTANT_RE (``kind``) says of ``text``, read in place."""
     n = len(text)
-    year = _number(text, 0, 4) if n >= 4 else -1
+    year = ascii_number(text, 0, 4) if n >= 4 else -1
     if year < 1:  # 0001-9999
         return False
     if n == 4:
         return kind != _INSTANT
     if n < 7 or text[4] != "-":
         return False
-    month = _number(text, 5, 7)
+    month = ascii_number(text, 5, 7)
     if month < 1 or month > 12:
         return False
     if n == 7:
         return kind != _INSTANT
     if n < 10 or text[7] != "-":
         return False
-    day = _number(text, 8, 10)
+    day = ascii_number(text, 8, 10)
     if day < 1 or day > _days_in(year, month):
         return False
     if n == 10:
@@ -118,9 +118,9 @@ def _time_and_zone(text: str, i: int) -> bool:
     n = len(text)
     if n < i + 9 or text[i + 2] != ":" or text[i + 5] != ":":
         return False
-    hour = _number(text, i, i + 2)
-    minute = _number(text, i + 3, i + 5)
-    second = _number(text, i + 6, i + 8)
+    hour = ascii_number(text, i, i + 2)
+    minute = ascii_number(text, i + 3, i + 5)
+    second = ascii_number(text, i + 6, i + 8)
     if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 60:
         return False
     i += 8
@@ -136,15 +136,16 @@ def _time_and_zone(text: str, i: int) -> bool:
         return i + 1 == n
     if (sign != "+" and sign != "-") or n != i + 6 or text[i + 3] != ":":
         return False
-    zone_hour = _number(text, i + 1, i + 3)
-    zone_minute = _number(text, i + 4, i + 6)
+    zone_hour = ascii_number(text, i + 1, i + 3)
+    zone_minute = ascii_number(text, i + 4, i + 6)
     if zone_hour < 0 or zone_minute < 0 or zone_minute > 59:
         return False
     return zone_hour <= 13 or (zone_hour == 14 and zone_minute == 0)
 
 
-def _number(text: str, start: int, end: int) -> int:
-    """The number ``text[start:end]`` writes in ASCII digits, or -1."""
+def ascii_number(text: str, start: int, end: int) -> int:
+    """The number ``text[start:end]`` writes in ASCII digits, or -1 (cds.profile.dates reads dates
+    with it too)."""
     number = 0
     for i in range(start, end):
         digit = ord(text[i]) - 48

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from types import FunctionType
 from typing import Any, Final
 
+from cds.fhir.formats import ascii_number
+
 DateKey = tuple[int, int, int]
 NO_DATE: DateKey = (0, 0, 0)
 
@@ -99,26 +101,15 @@ def _ascii_ymd(value: str) -> DateKey:
     three numbers. (Never None: compiled, a tuple of ints that is not optional is not boxed.)"""
     if value[4] != "-" or value[7] != "-":
         return _NOT_YMD
-    y = _ascii_number(value, 0, 4)
-    m = _ascii_number(value, 5, 7)
-    d = _ascii_number(value, 8, 10)
+    y = ascii_number(value, 0, 4)
+    m = ascii_number(value, 5, 7)
+    d = ascii_number(value, 8, 10)
     if y < 0 or m < 0 or d < 0:
         return _NOT_YMD
     return (y, m, d)
 
 
 _NOT_YMD: Final = (-1, 0, 0)
-
-
-def _ascii_number(value: str, start: int, end: int) -> int:
-    """The number ``value[start:end]`` writes in ASCII digits, or -1."""
-    number = 0
-    for i in range(start, end):
-        digit = ord(value[i]) - 48
-        if digit < 0 or digit > 9:
-            return -1
-        number = number * 10 + digit
-    return number
 
 
 def date_key(value: str | None) -> DateKey:
