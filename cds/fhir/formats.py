@@ -5,7 +5,7 @@ anchored, with real calendar dates) run afterwards, only for the resources the p
 (cds.fhir.check). Codes and URIs, most of a chart's strings, are checked without the regex when they
 hold no whitespace at all: ``str.isprintable`` is false for every whitespace character but the space.
 Compiled (mypyc), dates, dateTimes and instants are read character by character instead (``_temporal``,
-a quarter of the regex's time; tests/fhir/test_formats.py holds it to the regexes).
+about a third of the regex's time; tests/fhir/test_formats.py holds it to the regexes).
 """
 
 from __future__ import annotations
@@ -164,6 +164,6 @@ def _days_in(year: int, month: int) -> int:
     return _DAYS_IN_MONTH[month]
 
 
-# Compiled, _temporal costs a quarter of the regex; interpreted, several times more. Each build takes
+# Compiled, _temporal costs about a third of the regex; interpreted, several times more. Each build takes
 # its faster way (the answers are the same: tests/fhir/test_formats.py).
 _BY_HAND: Final = not isinstance(_temporal, FunctionType)
