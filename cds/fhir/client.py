@@ -27,8 +27,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from cds.evidence import DataIssue, Evidence
 from cds.observability import observe_fhir_fetch
-from cds.profile.model import DataIssue, Evidence
 from cds.settings import Settings
 
 log = logging.getLogger("cds.fhir.client")

@@ -19,10 +19,10 @@ from typing import Any, Final
 import msgspec
 
 from cds.errors import BadRequest
+from cds.evidence import DataIssue, Evidence
 from cds.fhir import wire
 from cds.fhir.models import READ_TYPES, Resource
 from cds.fhir.split import SplitBundle, loads, open_value
-from cds.profile.model import DataIssue, Evidence
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ import msgspec
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from cds.evidence import DataIssue, Evidence
 from cds.fhir.check import FormatError, check
 from cds.fhir.codes import Terminology, member, resource_type
 from cds.fhir.models import MODELS, ChoiceError, Observation, Reference, Resource
-from cds.profile.model import DataIssue, Evidence
 
 PROFILE_TYPES = frozenset(MODELS)
 _OBSERVATION: Final = Observation  # held here: compiled code reads it without a lookup by name

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Literal
+from typing import Any, Final
 
+from cds.evidence import DataIssue, Evidence, IssueKind
 from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
 from cds.profile.dates import fhir_date, period_start
-from cds.profile.model import DataIssue, Evidence
-
-IssueKind = Literal["missing", "conflicting", "unreadable", "truncated", "ignored"]
 
 # Status codes as constant tuples, not sets: compiled, ``x in`` one of them is a few string comparisons,
 # where a set first hashes the status (a new string in every call). Likewise in the topic modules.

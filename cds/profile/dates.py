@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from types import FunctionType
 from typing import Any, Final
-
-from cds.fhir.formats import ascii_number
 
 DateKey = tuple[int, int, int]
 NO_DATE: DateKey = (0, 0, 0)
@@ -22,13 +19,6 @@ NO_DATE: DateKey = (0, 0, 0)
 def fhir_date(value: Any) -> str | None:
     """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
     if isinstance(value, str):
-        n = len(value)
-        if _READ_IN_PLACE and (n == 10 or (n > 10 and value[10] == "T")):  # YYYY-MM-DD[T...]
-            y, m, d = _ascii_ymd(value)
-            if y >= 0:
-                if not _valid(y, m, d):
-                    return None
-                return value if n == 10 else value[:10]
         try:
             return _DATES[value]
         except KeyError:
@@ -95,31 +85,10 @@ def _valid(y: int, m: int, d: int) -> bool:
     return True
 
 
-def _ascii_ymd(value: str) -> DateKey:
-    """(year, month, day) when ``value`` (10 characters or more) starts with ``YYYY-MM-DD`` in ASCII
-    digits, unchecked; else year -1. For such a value, ``_key(value[:10].split("-"))`` reads the same
-    three numbers. (Never None: compiled, a tuple of ints that is not optional is not boxed.)"""
-    if value[4] != "-" or value[7] != "-":
-        return _NOT_YMD
-    y = ascii_number(value, 0, 4)
-    m = ascii_number(value, 5, 7)
-    d = ascii_number(value, 8, 10)
-    if y < 0 or m < 0 or d < 0:
-        return _NOT_YMD
-    return (y, m, d)
-
-
-_NOT_YMD: Final = (-1, 0, 0)
-
-
 def date_key(value: str | None) -> DateKey:
     """Sort key for a ``fhir_date`` value; undated sorts first (oldest)."""
     if not value:
         return NO_DATE
-    if _READ_IN_PLACE and len(value) == 10:  # YYYY-MM-DD
-        y, m, d = _ascii_ymd(value)
-        if y >= 0:
-            return (y, m, d) if _valid(y, m, d) else NO_DATE
     try:
         return _KEYS[value]
     except KeyError:
@@ -129,11 +98,6 @@ def date_key(value: str | None) -> DateKey:
     return key
 
 
-# Compiled (mypyc), the usual shapes, a date or a dateTime (YYYY-MM-DD[T...]), are read in place: a
-# few character tests cost less than the caches above (a hash of each new string, cache misses in a
-# large table). Interpreted, the same tests cost several times the lookup. Each build takes its faster
-# way (the answers are the same: tests/profile/test_dates.py); compiled, functions are not Python ones.
-_READ_IN_PLACE: Final = not isinstance(_ascii_ymd, FunctionType)
 
 
 def to_date(value: str | None) -> date | None:

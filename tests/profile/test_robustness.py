@@ -56,11 +56,6 @@ def test_each_odd_resource_alone(build: Build, resource: dict[str, Any]) -> None
     build(b.patient(), resource)
 
 
-@pytest.mark.skipif(
-    derive_module.__file__ is not None and derive_module.__file__.endswith(".so"),
-    reason="compiled (mypyc) calls are bound at build time: a monkeypatch cannot reach them; "
-    "the source run covers this",
-)
 def test_unexpected_failure_in_a_topic_becomes_an_issue(
     terminology: Terminology, monkeypatch: pytest.MonkeyPatch
 ) -> None:
