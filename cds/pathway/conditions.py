@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from cds.errors import KnowledgeError
-from cds.profile.model import FIELDS, FieldSpec
+from cds.profile.model import FIELDS, THERAPY_SETS, FieldSpec
 
 UNSETTLED: Final = frozenset({"unknown", "conflicting"})
 Expected = str | int | list[str | int] | dict[str, str | int | list[str | int]]
@@ -185,7 +185,7 @@ def compile_conditions(
         spec = FIELDS.get(name)
         if spec is None:
             raise KnowledgeError(file, f"{where}.{name}", "not a profile field (see cds/profile/model.py)")
-        vocab = drug_classes if name in {"prior_therapies", "metastatic_therapies"} else frozenset()
+        vocab = drug_classes if name in THERAPY_SETS else frozenset()
         if spec.kind == "enum":
             compiled.append(_enum(file, name, spec, expected, vocab))
         elif spec.kind == "int":

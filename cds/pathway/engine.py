@@ -1,33 +1,79 @@
-"""Which rules apply to a profile. Pure: no I/O, no card wording."""
+"""Which rules apply to a profile, grouped by the decision they serve. Pure: no I/O, no card wording.
+
+* No breast cancer, or a deceased patient: nothing.
+* Not (known to be) metastatic, or metastases that may belong to another primary cancer: only the rules
+  that apply to any breast cancer (data gaps, the warning that says why no stage 4 option is shown).
+* Therapy rules are weighed at one decision point of the journey:
+  - the patient is not on therapy for metastatic disease (or it is not known): the options **now**, for
+    the next line as the profile stands;
+  - the patient is on therapy: no new option now (the current therapy continues); the options **at
+    progression**, weighed on the journey as it would stand if the disease progressed on the current
+    therapy (``PatientProfile.at_progression``).
+* A therapy rule holds when its conditions hold, its decision point is reached (``first_line``: no
+  completed line for metastatic disease; ``after_progression_on``: the disease progressed on one of the
+  named classes or agents), and nothing excludes it: neither the journey (every part of its regimen is
+  current, progressed on or stopped for side effects, unless the guideline says to continue it) nor one
+  of its exclusions. A safety exclusion is kept, so the warnings card can name the finding.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from cds.pathway.conditions import Condition
-from cds.pathway.rules import Rule
+from cds.pathway.rules import AfterProgression, CardGroup, Rule
 from cds.profile.model import PatientProfile
 
-if TYPE_CHECKING:
-    from cds.pathway.knowledge import Knowledge
+
+@dataclass(frozen=True, slots=True)
+class CompiledExclusion:
+    reason: str
+    conditions: tuple[Condition, ...]
+    safety: bool
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """An active rule as the engine reads it (a compiled class: its members are read directly)."""
+    """A rule as the engine reads it: its conditions compiled against the profile's fields."""
 
     rule: Rule
     conditions: tuple[Condition, ...]
     any_of: tuple[tuple[Condition, ...], ...]
     fields: tuple[str, ...]  # profile fields the rule reads, in order: its "why" list
     metastatic_only: bool  # applies to metastatic breast cancer only (rule.applies_to)
+    group: CardGroup
+    exclusions: tuple[CompiledExclusion, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuledOut:
+    """A therapy option that would fit but for a safety finding."""
+
+    item: CompiledRule
+    exclusion: CompiledExclusion
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """The matched rules by card group; ``at_progression`` holds the options weighed for progression."""
+
+    profile: PatientProfile
+    warnings: list[CompiledRule] = field(default_factory=list)
+    now: list[CompiledRule] = field(default_factory=list)
+    at_progression: list[CompiledRule] = field(default_factory=list)
+    tests: list[CompiledRule] = field(default_factory=list)
+    supportive: list[CompiledRule] = field(default_factory=list)
+    ruled_out: list[RuledOut] = field(default_factory=list)
+    progression_profile: PatientProfile | None = None
+
+    def all_rules(self) -> list[CompiledRule]:
+        return [*self.warnings, *self.now, *self.at_progression, *self.tests, *self.supportive]
 
 
 def _all_hold(conditions: tuple[Condition, ...], profile: PatientProfile) -> bool:
-    # getattr, not profile.fact: a condition's field was checked against FIELDS when the rules were
-    # compiled (cds.pathway.conditions), and fact() is interpreted Python (~70 calls a call)
-    return all(c.holds(getattr(profile, c.field).value) for c in conditions)  # a loop, compiled
+    return all(c.holds(profile.fact(c.field).value) for c in conditions)
 
 
 def _holds(item: CompiledRule, profile: PatientProfile) -> bool:
@@ -36,14 +82,71 @@ def _holds(item: CompiledRule, profile: PatientProfile) -> bool:
     return not item.any_of or any(_all_hold(group, profile) for group in item.any_of)
 
 
-def evaluate(profile: PatientProfile, knowledge: Knowledge) -> list[CompiledRule]:
-    """Active rules whose conditions all hold, in knowledge-base order.
+def _at_decision_point(rule: Rule, profile: PatientProfile) -> bool:
+    point = rule.decision_point
+    if isinstance(point, AfterProgression):
+        return not profile.progressed_on.value.isdisjoint(point.after_progression_on)
+    if point == "first_line":
+        return profile.completed_metastatic_lines.value == 0
+    return True
 
-    No breast cancer: nothing. Not (known to be) metastatic: no stage 4 therapy rule.
-    """
-    if profile.breast_cancer.value != "yes":
-        return []
-    metastatic = profile.metastatic.value == "yes"
-    return [
-        item for item in knowledge.rules if (metastatic or not item.metastatic_only) and _holds(item, profile)
-    ]
+
+def _journey_excludes(rule: Rule, profile: PatientProfile) -> bool:
+    """Every part of the regimen is one the patient is on, progressed on or stopped for side effects."""
+    if not rule.regimen or rule.continues_current:
+        return False
+    failed = (
+        profile.current_therapies.value | profile.progressed_on.value | profile.stopped_for_toxicity.value
+    )
+    return all(part in failed for part in rule.regimen)
+
+
+def _therapy(
+    items: list[CompiledRule], profile: PatientProfile, ruled_out: list[RuledOut]
+) -> list[CompiledRule]:
+    chosen: list[CompiledRule] = []
+    for item in items:
+        rule = item.rule
+        if not _holds(item, profile) or not _at_decision_point(rule, profile):
+            continue
+        if _journey_excludes(rule, profile):
+            continue
+        excluded = [x for x in item.exclusions if _all_hold(x.conditions, profile)]
+        if not excluded:
+            chosen.append(item)
+            continue
+        ruled_out.extend(RuledOut(item, x) for x in excluded if x.safety)
+    return sorted(chosen, key=_preference_order)
+
+
+_PREFERENCE = {"preferred": 0, "other_recommended": 1, "certain_circumstances": 2, None: 3}
+
+
+def _preference_order(item: CompiledRule) -> int:
+    return _PREFERENCE[item.rule.preference]
+
+
+class RuleSet(Protocol):
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:  # the active rules, in knowledge-base order
+        ...
+
+
+def evaluate(profile: PatientProfile, knowledge: RuleSet) -> Evaluation:
+    """The active rules that hold for the profile, by card group (see the module docstring)."""
+    result = Evaluation(profile)
+    if profile.breast_cancer.value != "yes" or profile.deceased.value == "yes":
+        return result
+    stage4 = profile.metastatic.value == "yes" and profile.other_primary_cancer.value != "yes"
+    usable = [item for item in knowledge.rules if stage4 or not item.metastatic_only]
+    groups = {"warning": result.warnings, "test": result.tests, "supportive": result.supportive}
+    for item in usable:
+        if item.group != "therapy" and _holds(item, profile):
+            groups[item.group].append(item)
+    therapy = [item for item in usable if item.group == "therapy"]
+    if profile.on_therapy.value == "yes":
+        result.progression_profile = later = profile.at_progression()
+        result.at_progression.extend(_therapy(therapy, later, result.ruled_out))
+    else:
+        result.now.extend(_therapy(therapy, profile, result.ruled_out))
+    return result

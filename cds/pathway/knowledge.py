@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology
 from cds.pathway.conditions import compile_conditions
-from cds.pathway.engine import CompiledRule
+from cds.pathway.engine import CompiledExclusion, CompiledRule
 from cds.pathway.ids import rule_key
 from cds.pathway.render import CardTemplate, card_template
-from cds.pathway.rules import OverrideReason, Rule, Text
+from cds.pathway.rules import AfterProgression, CardGroup, OverrideReason, Rule, Text, card_group
 
 
 class ServiceText(BaseModel):
@@ -104,9 +104,44 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         compile_conditions(path.name, group, drug_classes=classes, where=f"any_of[{i}]")
         for i, group in enumerate(rule.any_of)
     )
+    group = card_group(rule.category)
+    _check_therapy_fields(path.name, rule, group, classes)
+    exclusions = tuple(
+        CompiledExclusion(
+            x.reason,
+            checks := compile_conditions(
+                path.name, x.conditions, drug_classes=classes, where=f"exclusions[{i}].conditions"
+            ),
+            x.safety,
+            tuple(dict.fromkeys(c.field for c in checks)),
+        )
+        for i, x in enumerate(rule.exclusions)
+    )
     names = [c.field for c in conditions] + [c.field for group in any_of for c in group]
     fields = tuple(dict.fromkeys(names))
-    return CompiledRule(rule, conditions, any_of, fields, rule.applies_to == "metastatic_breast_cancer")
+    return CompiledRule(
+        rule, conditions, any_of, fields, rule.applies_to == "metastatic_breast_cancer", group, exclusions
+    )
+
+
+def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: frozenset[str]) -> None:
+    """A therapy rule says where in the journey it applies, how strongly, and what it gives."""
+    if group == "therapy":
+        for key in ("decision_point", "preference", "option"):
+            if getattr(rule, key) is None:
+                raise KnowledgeError(name, key, f"a therapy rule ({rule.category}) needs a {key}")
+        if not rule.regimen:
+            raise KnowledgeError(name, "regimen", "a therapy rule names the classes or agents it gives")
+    elif rule.decision_point not in (None, "any_time") or rule.preference or rule.option or rule.regimen:
+        raise KnowledgeError(name, "decision_point", "only therapy rules have a decision point or options")
+    named = list(rule.regimen)
+    if isinstance(rule.decision_point, AfterProgression):
+        named += rule.decision_point.after_progression_on
+    for item in named:
+        if item not in classes:
+            raise KnowledgeError(
+                name, "regimen", f"{item!r} is not a drug class or agent in medications.yaml"
+            )
 
 
 def load_knowledge(directory: Path) -> Knowledge:

@@ -21,7 +21,7 @@ from cds.pathway.rules import OrderSuggestion
 from cds.profile.model import FIELDS, Fact, PatientProfile
 
 if TYPE_CHECKING:
-    from cds.pathway.engine import CompiledRule
+    from cds.pathway.engine import CompiledRule, Evaluation
     from cds.pathway.knowledge import Knowledge, ServiceText
 
 # The backslash first, and & before < and >, so no replacement is itself replaced by a later one.
@@ -270,7 +270,7 @@ def card_template(item: CompiledRule, text: ServiceText) -> CardTemplate:
 
 
 def render_cards(
-    items: list[CompiledRule], profile: PatientProfile, knowledge: Knowledge
+    evaluation: Evaluation, profile: PatientProfile, knowledge: Knowledge
 ) -> list[dict[str, Any]]:
     """The cards of the matched rules, most urgent first.
 
@@ -278,7 +278,7 @@ def render_cards(
     by every card of that rule (the route only reads the rule id and serialises the cards).
     """
     cards = knowledge.cards
-    templates = sorted([cards[item.rule.id] for item in items], key=attrgetter("rank"))
+    templates = sorted([cards[item.rule.id] for item in evaluation.all_rules()], key=attrgetter("rank"))
     names: dict[str, None] = {}  # the fields the cards list, each once, in order
     heads: list[str] = []
     for template in templates:

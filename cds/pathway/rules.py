@@ -70,6 +70,56 @@ class OverrideReason(_Strict):
 Scalar = str | int
 ConditionValue = Scalar | list[Scalar] | dict[str, Scalar | list[Scalar]]
 
+#: Categories whose rules suggest a therapy: each needs a decision point, a preference and an option.
+THERAPY_CATEGORIES = frozenset(
+    {
+        "endocrine",
+        "cdk4-6",
+        "chemotherapy",
+        "her2",
+        "targeted",
+        "parp",
+        "immunotherapy",
+        "antibody-drug-conjugate",
+    }
+)
+
+#: How a rule's card is grouped (cds.pathway.render): one card per group.
+CardGroup = Literal["warning", "therapy", "test", "supportive"]
+_GROUP_OF_CATEGORY: dict[str, CardGroup] = {
+    "data-gap": "warning",
+    "testing": "test",
+    "bone": "supportive",
+    "local": "supportive",
+    "supportive": "supportive",
+    "trials": "supportive",
+}
+
+
+def card_group(category: str) -> CardGroup:
+    return _GROUP_OF_CATEGORY.get(category, "therapy")
+
+
+class AfterProgression(_Strict):
+    """The next line once the disease has progressed on (any of) these classes or agents."""
+
+    after_progression_on: Annotated[list[Text], Field(min_length=1)]
+
+
+DecisionPoint = Literal["first_line", "any_time"] | AfterProgression
+
+
+class Exclusion(_Strict):
+    """A finding on the journey that rules the option out, in a clinician's words and as conditions.
+
+    ``safety: true`` exclusions (lung disease, diabetes, heart function, QT) are named on the warnings
+    card, so the clinician sees why an option that would otherwise fit is not offered.
+    """
+
+    reason: Text
+    conditions: dict[str, ConditionValue]
+    safety: bool = False
+
 
 class Rule(_Strict):
     id: RuleId
@@ -100,6 +150,26 @@ class Rule(_Strict):
     then: Text = Field(description="plain-language Then, for clinical review")
     conditions: dict[str, ConditionValue] = Field(default_factory=dict)
     any_of: list[dict[str, ConditionValue]] = Field(default_factory=list)
+    decision_point: DecisionPoint | None = Field(
+        None,
+        description="therapy rules: first_line, {after_progression_on: [...]} or any_time",
+    )
+    preference: Literal["preferred", "other_recommended", "certain_circumstances"] | None = Field(
+        None, description="therapy rules: the cited guideline's category; orders the options"
+    )
+    option: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = (
+        Field(
+            None,
+            description="therapy rules: the option's line on the card, e.g. 'Fulvestrant + CDK4/6 inhibitor'",
+        )
+    )
+    regimen: list[Text] = Field(
+        default_factory=list,
+        description="therapy rules: the classes or agents the option gives; never offered when all of them "
+        "are current, progressed on or stopped for side effects (unless continues_current)",
+    )
+    continues_current: bool = Field(False, description="the guideline says to continue this therapy")
+    exclusions: list[Exclusion] = Field(default_factory=list)
     card: CardText
     suggestions: list[OrderSuggestion] = Field(default_factory=list)
     override_reasons: list[OverrideReason] = Field(default_factory=list)

@@ -8,7 +8,7 @@ the schema the rule loader checks rule files against.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Final, Literal
 
 from cds.evidence import DataIssue, Evidence, Fact
@@ -35,6 +35,7 @@ EndocrineResistance = Literal["primary", "secondary", "sensitive", "unknown"]
 MenopausalStatus = Literal["premenopausal", "postmenopausal", "indeterminate", "unknown"]
 Sex = Literal["female", "male", "other", "unknown"]
 DataCompleteness = Literal["complete", "incomplete"]
+YesUnknown = Literal["yes", "unknown"]  # a safety finding: recorded, or not recorded (never "no")
 
 METASTATIC_SITES = ("bone", "liver", "lung", "brain", "nodes", "other")
 VISCERAL_SITES = frozenset({"liver", "lung", "brain"})
@@ -86,6 +87,20 @@ class PatientProfile:
     metastatic_endocrine_lines: Fact[int] = _NO_LINES
     medication_history: Fact[YesNoUnknown] = _UNKNOWN
     data_completeness: Fact[DataCompleteness] = _COMPLETE
+    # --- the treatment journey (cds/profile/journey.py) ---
+    deceased: Fact[YesNoUnknown] = _UNKNOWN
+    other_primary_cancer: Fact[YesNoUnknown] = _UNKNOWN
+    on_therapy: Fact[YesNoUnknown] = _UNKNOWN
+    current_therapies: Fact[frozenset[str]] = _NO_SET
+    progressed_on: Fact[frozenset[str]] = _NO_SET
+    stopped_for_toxicity: Fact[frozenset[str]] = _NO_SET
+    completed_metastatic_lines: Fact[int] = _NO_LINES
+    early_relapse_after: Fact[frozenset[str]] = _NO_SET
+    # --- safety findings (cds/profile/safety.py) ---
+    interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
+    hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
+    cardiac_dysfunction: Fact[YesNoUnknown] = _UNKNOWN
+    long_qt: Fact[YesUnknown] = _UNKNOWN
     issues: tuple[DataIssue, ...] = ()
 
     def fact(self, name: str) -> Fact[object]:
@@ -96,6 +111,28 @@ class PatientProfile:
 
     def facts(self) -> Mapping[str, Fact[object]]:
         return {name: getattr(self, name) for name in FIELDS}
+
+    def at_progression(self) -> PatientProfile:
+        """The journey as it would stand if the disease progressed on the current therapy.
+
+        The current therapy joins ``progressed_on``, its line is completed, and no therapy is current:
+        the pathway weighs the next line on this profile (the "at progression" card).
+        """
+        current = self.current_therapies
+        why = "if the disease progresses on the current therapy"
+        return replace(
+            self,
+            on_therapy=Fact("no", current.evidence, why),
+            current_therapies=Fact(frozenset(), (), why),
+            progressed_on=Fact(
+                self.progressed_on.value | current.value,
+                self.progressed_on.evidence + current.evidence,
+                why,
+            ),
+            completed_metastatic_lines=Fact(
+                self.completed_metastatic_lines.value + 1, self.completed_metastatic_lines.evidence, why
+            ),
+        )
 
 
 # --- the schema rules are checked against -------------------------------------------------------
@@ -179,7 +216,37 @@ FIELDS: dict[str, FieldSpec] = {
     "data_completeness": FieldSpec(
         "enum", frozenset({"complete", "incomplete"}), "Patient data read completely"
     ),
+    "deceased": FieldSpec("enum", _YNU, "Deceased"),
+    "other_primary_cancer": FieldSpec("enum", _YNU, "Another active primary cancer"),
+    "on_therapy": FieldSpec("enum", _YNU, "On therapy for metastatic disease now"),
+    "current_therapies": FieldSpec("set", label="Current therapy"),
+    "progressed_on": FieldSpec("set", label="Disease progressed on"),
+    "stopped_for_toxicity": FieldSpec("set", label="Stopped for side effects"),
+    "completed_metastatic_lines": FieldSpec("int", label="Completed lines for metastatic disease"),
+    "early_relapse_after": FieldSpec(
+        "set", label="Relapse during or soon after (neo)adjuvant therapy (6 months; 12 for endocrine)"
+    ),
+    "interstitial_lung_disease": FieldSpec(
+        "enum", frozenset({"yes", "unknown"}), "Interstitial lung disease or pneumonitis"
+    ),
+    "hyperglycaemia_risk": FieldSpec(
+        "enum", _YNU, "Type 1, insulin-treated or uncontrolled diabetes (HbA1c 8% or more)"
+    ),
+    "cardiac_dysfunction": FieldSpec("enum", _YNU, "LVEF below 50% or heart failure"),
+    "long_qt": FieldSpec("enum", frozenset({"yes", "unknown"}), "Long QT or QTc prolongation"),
 }
+
+#: Set fields whose members are drug classes or agents (cards/codes/medications.yaml).
+THERAPY_SETS = frozenset(
+    {
+        "prior_therapies",
+        "metastatic_therapies",
+        "current_therapies",
+        "progressed_on",
+        "stopped_for_toxicity",
+        "early_relapse_after",
+    }
+)
 
 # Every FIELDS entry must be a PatientProfile attribute (checked at import: a typo fails fast).
 _ATTRS = {f.name for f in fields(PatientProfile)}
