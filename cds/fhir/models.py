@@ -253,6 +253,7 @@ class DispenseRequest(BackboneElement, frozen=True, kw_only=True, gc=False):
 class MedicationRequest(_MedicationRecord, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "MedicationRequest"
     intent: Code
+    statusReason: CodeableConcept | None = None
     authoredOn: DateTime | None = None
     dosageInstruction: list[Dosage] | None = None
     dispenseRequest: DispenseRequest | None = None
@@ -262,6 +263,7 @@ class MedicationRequest(_MedicationRecord, frozen=True, kw_only=True, gc=False, 
 
 class MedicationStatement(_MedicationRecord, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "MedicationStatement"
+    statusReason: list[CodeableConcept] | None = None
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
     dateAsserted: DateTime | None = None
@@ -269,6 +271,7 @@ class MedicationStatement(_MedicationRecord, frozen=True, kw_only=True, gc=False
 
 class MedicationAdministration(_MedicationRecord, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "MedicationAdministration"
+    statusReason: list[CodeableConcept] | None = None
     effectiveDateTime: DateTime | None = None
     effectivePeriod: Period | None = None
 

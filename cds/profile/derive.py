@@ -17,12 +17,11 @@ from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd
 from cds.profile.common import Coded, Context, condition_usable, observation_usable, rtype
 from cds.profile.conditions import DiseaseFacts, derive_disease
 from cds.profile.genomics import derive_brca, derive_pd_l1
-from cds.profile.medications import MedicationFacts, derive_medications
+from cds.profile.journey import JourneyFacts, derive_journey
 from cds.profile.menopause import MenopauseThresholds, derive_menopause
 from cds.profile.model import DataIssue, Fact, GeneStatus, PatientProfile
 from cds.profile.patient import derive_patient
 from cds.profile.receptors import ReceptorFacts, derive_receptors
-from cds.profile.resistance import derive_endocrine_resistance
 
 __all__ = ["MenopauseThresholds", "build_profile"]
 
@@ -48,7 +47,7 @@ _NO_RECEPTORS = ReceptorFacts(
     _UNKNOWN.her2_low,
     _UNKNOWN.subtype,
 )
-_NO_MEDICATIONS = MedicationFacts(
+_NO_JOURNEY = JourneyFacts(
     _UNKNOWN.prior_therapies,
     _UNKNOWN.metastatic_therapies,
     _UNKNOWN.metastatic_lines,
@@ -57,6 +56,13 @@ _NO_MEDICATIONS = MedicationFacts(
     _UNKNOWN.metastatic_endocrine_lines,
     Fact("unknown"),
     Fact("unknown"),
+    _UNKNOWN.on_therapy,
+    _UNKNOWN.current_therapies,
+    _UNKNOWN.progressed_on,
+    _UNKNOWN.stopped_for_toxicity,
+    _UNKNOWN.completed_metastatic_lines,
+    _UNKNOWN.early_relapse_after,
+    _UNKNOWN.endocrine_resistance,
     (),
 )
 
@@ -119,8 +125,9 @@ def build_profile(
         _failed(ctx, "pd_l1", exc)
         pd_l1 = _UNKNOWN.pd_l1
     try:
-        medications = derive_medications(
+        journey = derive_journey(
             meds,
+            observations,
             ctx,
             metastatic=disease.metastatic.value == "yes",
             metastatic_since=disease.metastatic_since,
@@ -128,9 +135,9 @@ def build_profile(
         )
     except Exception as exc:
         _failed(ctx, "prior_therapies", exc)
-        medications = _NO_MEDICATIONS
-    ofs_now = tuple(u.evidence for u in medications.current if "ovarian_suppression" in u.classes)
-    serm_now = tuple(u.evidence for u in medications.current if not u.classes.isdisjoint(_SERMS))
+        journey = _NO_JOURNEY
+    ofs_now = tuple(u.evidence for u in journey.current if "ovarian_suppression" in u.classes)
+    serm_now = tuple(u.evidence for u in journey.current if not u.classes.isdisjoint(_SERMS))
     try:
         menopause = derive_menopause(
             age=age.value,
@@ -163,11 +170,6 @@ def build_profile(
     except Exception as exc:
         _failed(ctx, "her2_ultralow", exc)
         ultralow = _UNKNOWN.her2_ultralow
-    try:
-        resistance = derive_endocrine_resistance(meds, ctx, metastatic_since=disease.metastatic_since)
-    except Exception as exc:
-        _failed(ctx, "endocrine_resistance", exc)
-        resistance = _UNKNOWN.endocrine_resistance
     return PatientProfile(
         patient_id=patient_id,
         pik3ca_status=genes.get("pik3ca", _UNKNOWN.pik3ca_status),
@@ -176,7 +178,6 @@ def build_profile(
         esr1_status=genes.get("esr1", _UNKNOWN.esr1_status),
         pd_l1_cps=cps,
         her2_ultralow=ultralow,
-        endocrine_resistance=resistance,
         age=age,
         sex=sex,
         breast_cancer=disease.breast_cancer,
@@ -195,14 +196,21 @@ def build_profile(
         germline_brca=brca,
         pd_l1=pd_l1,
         menopausal_status=menopause,
-        ovarian_suppression_current=medications.ovarian_suppression_current,
-        prior_therapies=medications.prior_therapies,
-        metastatic_therapies=medications.metastatic_therapies,
-        metastatic_lines=medications.metastatic_lines,
-        metastatic_chemotherapy_lines=medications.metastatic_chemotherapy_lines,
-        metastatic_her2_lines=medications.metastatic_her2_lines,
-        metastatic_endocrine_lines=medications.metastatic_endocrine_lines,
-        medication_history=medications.medication_history,
+        ovarian_suppression_current=journey.ovarian_suppression_current,
+        prior_therapies=journey.prior_therapies,
+        metastatic_therapies=journey.metastatic_therapies,
+        metastatic_lines=journey.metastatic_lines,
+        metastatic_chemotherapy_lines=journey.metastatic_chemotherapy_lines,
+        metastatic_her2_lines=journey.metastatic_her2_lines,
+        metastatic_endocrine_lines=journey.metastatic_endocrine_lines,
+        medication_history=journey.medication_history,
+        endocrine_resistance=journey.endocrine_resistance,
+        on_therapy=journey.on_therapy,
+        current_therapies=journey.current_therapies,
+        progressed_on=journey.progressed_on,
+        stopped_for_toxicity=journey.stopped_for_toxicity,
+        completed_metastatic_lines=journey.completed_metastatic_lines,
+        early_relapse_after=journey.early_relapse_after,
         data_completeness=_COMPLETE,
         issues=tuple(ctx.issues),
     )

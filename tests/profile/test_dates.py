@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cds.profile import dates
@@ -58,25 +56,6 @@ _DATE_LIKE = st.builds(
     | st.sampled_from(["00", "29", "30", "31", "32", "3", "\u0661\u0665"]),
     st.sampled_from(["", "T10:00:00Z", "T", "t10:00", " ", "Z", "-01", "T00:00:00+01:00", "  "]),
 )
-
-
-@settings(max_examples=3000, deadline=None)
-@given(_DATE_LIKE | st.text(max_size=14), st.booleans())
-def test_fhir_date_and_date_key_answer_as_the_general_reader(value: str, in_place: bool) -> None:
-    # both ways in the source build (the compiled build reads in place, its module constant is fixed)
-    with pytest.MonkeyPatch.context() as patch:
-        if _SOURCE:
-            patch.setattr(dates, "_READ_IN_PLACE", in_place)
-        dates._DATES.clear()
-        dates._KEYS.clear()
-        assert fhir_date(value) == _reference_fhir_date(value)
-        assert date_key(value) == _reference_date_key(value)
-        read = fhir_date(value)
-        assert date_key(read) == _reference_date_key(read)
-
-
-def test_the_compiled_build_reads_in_place() -> None:
-    assert dates._READ_IN_PLACE is not _SOURCE
 
 
 def test_the_usual_shapes() -> None:

@@ -96,7 +96,7 @@ def test_unresolvable_reference_is_reported_once(build: Build, terminology: Any)
     [
         ("active", "order", True),
         ("completed", "order", True),
-        ("stopped", "plan", True),
+        ("stopped", "plan", False),  # a plan is not therapy given (issue 18)
         ("entered-in-error", "order", False),
         ("cancelled", "order", False),
         ("draft", "order", False),
@@ -198,9 +198,10 @@ def test_reason_reference_or_palliative_intent_marks_metastatic_setting(build: B
         ),
         # ovarian suppression alone is not a line
         ([("50610", "2023-02-01")], 0, 0, 0, 0),
-        # drugs starting exactly 28 days apart are one regimen, 29 days apart two
-        ([("56946", "2023-02-01"), ("40048", "2023-03-01")], 1, 1, 0, 0),
-        ([("56946", "2023-02-01"), ("40048", "2023-03-02")], 2, 2, 0, 0),
+        # an agent added to a running regimen within 90 days joins it; after that it is a new line
+        ([("56946", "2023-02-01"), ("40048", "2023-03-02")], 1, 1, 0, 0),
+        ([("56946", "2023-02-01"), ("40048", "2023-05-02")], 1, 1, 0, 0),
+        ([("56946", "2023-02-01"), ("40048", "2023-05-03")], 2, 2, 0, 0),
     ],
 )
 def test_line_counting(
@@ -219,15 +220,17 @@ def test_start_from_dosage_bounds_and_statement_period(build: Build) -> None:
     statement = b.med_statement(b.rx("282357"), start="2024-04-01", end="2024-12-01", status="completed")
     profile = build(*metastatic(), request, statement)
     assert profile.metastatic_lines.value == 2
-    assert profile.metastatic_lines.note and "2023-03-01: letrozole" in profile.metastatic_lines.note
+    assert profile.metastatic_lines.note and "line 1: 2023-03-01 letrozole" in profile.metastatic_lines.note
 
 
 def test_undated_metastatic_medicine_is_reported(build: Build) -> None:
     undated = b.med_request(b.rx("56946"), authored=None, reason_ref="Condition/sec-1")
     profile = build(*metastatic(), undated)
     assert "paclitaxel" in profile.metastatic_therapies.value
-    assert profile.metastatic_lines.value == 0
-    assert any(i.topic == "metastatic_lines" and i.kind == "missing" for i in profile.issues)
+    # active now: the current line, though its start is not recorded
+    assert profile.metastatic_lines.value == 1
+    assert profile.on_therapy.value == "yes" and "paclitaxel" in profile.current_therapies.value
+    assert profile.metastatic_lines.note == "line 1: start not recorded, paclitaxel"
 
 
 def test_not_metastatic_has_no_metastatic_therapies(build: Build) -> None:
@@ -240,7 +243,7 @@ def test_start_from_timing_event(build: Build) -> None:
     request = b.med_request(b.rx("56946"), authored=None)
     request["dosageInstruction"] = [{"timing": {"event": ["2023-05-01", "2023-04-10"]}}]
     profile = build(*metastatic(), request)
-    assert profile.metastatic_lines.note == "2023-04-10: paclitaxel"
+    assert profile.metastatic_lines.note == "line 1: 2023-04-10 paclitaxel"
 
 
 def test_other_medication_records_reported_by_the_selector_count_as_history(terminology: Any) -> None:

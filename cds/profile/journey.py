@@ -1,0 +1,467 @@
+"""The treatment journey: regimens and lines, their setting, what is current, what failed, relapse timing.
+
+Reads the medication records (``cds.profile.medications.collect_uses``) and disease-status
+Observations. Each fact keeps its evidence and says in its note how it was decided.
+
+1. **Regimens and lines.** Orders only planned or proposed (``intent`` plan/proposal/option, or a start
+   after today) are not therapy given; they are reported, not counted. Medicines of a line (not
+   bone-modifying agents, not ovarian suppression alone) are taken in order of start:
+   * a record whose agents are all in the running regimen continues it (refills, cycles, and a switch
+     of formulation or route: trastuzumab IV to subcutaneous, or to pertuzumab/trastuzumab in one
+     product, is the same agents);
+   * an agent started while the regimen runs, within ``JOIN_DAYS`` (90) of its start, joins it. Why 90:
+     biomarker results that add an agent (PD-L1 for pembrolizumab, a reflex HER2 ISH) commonly return
+     after the first cycles, and a regimen is usually first assessed after about three months, so an
+     agent added before then is part of the first plan, not a response to progression;
+   * any other new agent starts the next regimen.
+2. **Setting.** A record is for metastatic disease when its reason is a secondary cancer (code or a
+   reference to a metastasis Condition), its intent is palliative, or its agent is used only for
+   metastatic disease (``METASTATIC_ONLY``), or by date: started on or after the first dated
+   metastatic evidence, or up to ``BEFORE_METASTASIS_DAYS`` (60) before it and still running then (the
+   work-up that leads to a recorded metastasis takes weeks). A curative, adjuvant or neoadjuvant
+   intent keeps a record in the early setting. When the patient is metastatic and no metastatic date
+   exists, therapy active now is current metastatic therapy; past therapy of unknown setting is
+   counted as received, not as a line (the note says so).
+3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
+   in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
+   while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
+   line began after it without another stop reason. A stop for side effects is kept apart.
+4. **Relapse timing.** (Neo)adjuvant therapy with relapse during it or within 12 months of its end
+   (endocrine, CDK4/6 and PARP inhibitors) or 6 months (anti-HER2 therapy, checkpoint inhibitors)
+   is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
+   ASCO HER2+ 2022: relapse within 6 months of adjuvant anti-HER2 therapy is treated as second line).
+   Endocrine resistance follows ESO-ESMO ABC 5: primary = relapse in the first 2 years of adjuvant
+   endocrine therapy; secondary = relapse on it after 2 years or within 12 months of completing it;
+   sensitive = relapse more than 12 months after completing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import pairwise
+from typing import Any, Final
+
+from cds.evidence import Evidence, Fact
+from cds.profile.common import Coded, Context, evidence, observation_date, value_of
+from cds.profile.dates import to_date
+from cds.profile.medications import MedUse, collect_uses
+from cds.profile.model import EndocrineResistance, YesNoUnknown
+
+JOIN_DAYS: Final = 90
+BEFORE_METASTASIS_DAYS: Final = 60
+ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after a regimen's last record
+TWO_YEARS: Final = timedelta(days=730)
+
+#: Agents given only for metastatic disease (their US labels have no early-breast-cancer indication):
+#: a record of one is metastatic therapy whatever its date.
+METASTATIC_ONLY: Final = frozenset(
+    {
+        "palbociclib",
+        "fulvestrant",
+        "everolimus",
+        "alpelisib",
+        "capivasertib",
+        "inavolisib",
+        "elacestrant",
+        "imlunestrant",
+        "tucatinib",
+        "t_dxd",
+        "sacituzumab_govitecan",
+        "datopotamab_deruxtecan",
+        "eribulin",
+        "talazoparib",
+        "margetuximab",
+    }
+)
+
+#: (Neo)adjuvant therapy families whose early relapse matters, with the window in days.
+RELAPSE_WINDOWS: Final = (
+    ("endocrine_therapy", 365),
+    ("cdk4_6_inhibitor", 365),
+    ("parp_inhibitor", 365),
+    ("her2_directed", 183),
+    ("immunotherapy", 183),
+)
+
+
+@dataclass(slots=True)
+class Regimen:
+    uses: list[MedUse]
+    start: date
+    progression: Evidence | None = None
+    progression_why: str = ""
+    toxicity: bool = False
+    agents: set[str] = field(default_factory=set)
+
+    @property
+    def current(self) -> bool:
+        return any(u.current for u in self.uses)
+
+    @property
+    def end(self) -> date | None:
+        """The last day a record of it ran (None while one is open-ended)."""
+        ends = [u.end_date for u in self.uses]
+        if self.current or any(e is None for e in ends):
+            return None
+        return max(e for e in ends if e is not None)
+
+    @property
+    def last_seen(self) -> date:
+        return max(
+            [self.start] + [u.start_date for u in self.uses if u.start_date] + [e for e in [self.end] if e]
+        )
+
+    @property
+    def classes(self) -> frozenset[str]:
+        return frozenset(c for u in self.uses for c in u.classes)
+
+    def label(self) -> str:
+        names = dict.fromkeys(d.name for u in self.uses for d in u.drugs)
+        return " + ".join(names)
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyFacts:
+    prior_therapies: Fact[frozenset[str]]
+    metastatic_therapies: Fact[frozenset[str]]
+    metastatic_lines: Fact[int]
+    metastatic_chemotherapy_lines: Fact[int]
+    metastatic_her2_lines: Fact[int]
+    metastatic_endocrine_lines: Fact[int]
+    medication_history: Fact[YesNoUnknown]
+    ovarian_suppression_current: Fact[YesNoUnknown]
+    on_therapy: Fact[YesNoUnknown]
+    current_therapies: Fact[frozenset[str]]
+    progressed_on: Fact[frozenset[str]]
+    stopped_for_toxicity: Fact[frozenset[str]]
+    completed_metastatic_lines: Fact[int]
+    early_relapse_after: Fact[frozenset[str]]
+    endocrine_resistance: Fact[EndocrineResistance]
+    current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
+
+
+def derive_journey(
+    resources: Sequence[Any],
+    observations: Coded,
+    ctx: Context,
+    *,
+    metastatic: bool,
+    metastatic_since: str | None,
+    secondary_refs: frozenset[str],
+) -> JourneyFacts:
+    uses, received = collect_uses(resources, ctx, secondary_refs)
+    uses.sort(key=lambda u: u.start_key)
+    relapse = to_date(metastatic_since)
+    early, metastatic_uses, unplaced = _settings(uses, metastatic=metastatic, relapse=relapse)
+    if unplaced:
+        ctx.issue(
+            "metastatic_lines",
+            "missing",
+            f"{len(unplaced)} past cancer medicine record(s) could not be placed as early or metastatic "
+            "therapy (no dated metastatic diagnosis): counted as received, not as a line.",
+            *(u.evidence for u in unplaced[:5]),
+        )
+    regimens = _regimens([u for u in metastatic_uses if u.counts_as_line], ctx)
+    _progressions(regimens, observations, ctx)
+    current = [r for r in regimens if r.current]
+    running = current[-1] if current else None
+
+    progressed_classes: set[str] = set()
+    progressed_ev: list[Evidence] = []
+    notes: list[str] = []
+    toxic: set[str] = set()
+    toxic_ev: list[Evidence] = []
+    for regimen in regimens:
+        if regimen.progression is not None:
+            progressed_classes |= regimen.classes
+            progressed_ev.append(regimen.progression)
+            notes.append(f"{regimen.label()} ({regimen.progression_why})")
+        elif regimen.toxicity:
+            toxic |= regimen.classes
+            toxic_ev.append(regimen.uses[0].evidence)
+    early_after, early_ev, early_note = _early_relapse(early, relapse)
+    progressed_classes |= early_after
+    progressed_ev += early_ev
+    if early_note:
+        notes.append(early_note)
+
+    lines_note = "; ".join(f"line {i}: {_started(r)} {r.label()}" for i, r in enumerate(regimens, 1))
+    completed = [r for r in regimens if not r.current or r.progression is not None]
+    on_now = running is not None and running.progression is None
+    on_therapy: Fact[YesNoUnknown]
+    if not received and not _other_medication_records(ctx):
+        on_therapy = Fact("unknown", (), "No medication records were received.")
+    elif on_now and running is not None:
+        on_therapy = Fact("yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label()}")
+    elif running is not None:
+        on_therapy = Fact(
+            "no", (running.progression,) if running.progression else (), "progressed on the current line"
+        )
+    else:
+        on_therapy = Fact("no", (), "no therapy for metastatic disease in use now")
+    current_classes = running.classes if running is not None else frozenset()
+    all_current = tuple(u for u in uses if u.current)
+    ofs_now = [u for u in all_current if "ovarian_suppression" in u.classes]
+    history, ofs = _history(received, ctx, uses, ofs_now)
+    return JourneyFacts(
+        prior_therapies=Fact(frozenset(c for u in uses for c in u.classes), _one_per_drug(uses)),
+        metastatic_therapies=Fact(
+            frozenset(c for u in metastatic_uses for c in u.classes),
+            _one_per_drug(metastatic_uses),
+            _setting_note(relapse) if metastatic_uses else None,
+        ),
+        metastatic_lines=Fact(
+            len(regimens), tuple(r.uses[0].evidence for r in regimens[:6]), lines_note or None
+        ),
+        metastatic_chemotherapy_lines=_count(regimens, "chemotherapy"),
+        metastatic_her2_lines=_count(regimens, "her2_directed"),
+        metastatic_endocrine_lines=_count(regimens, "endocrine_therapy"),
+        medication_history=history,
+        ovarian_suppression_current=ofs,
+        on_therapy=on_therapy,
+        current_therapies=Fact(
+            current_classes,
+            tuple(u.evidence for u in running.uses[:4]) if running is not None else (),
+            running.label() if running is not None else None,
+        ),
+        progressed_on=Fact(frozenset(progressed_classes), tuple(progressed_ev[:6]), "; ".join(notes) or None),
+        stopped_for_toxicity=Fact(frozenset(toxic), tuple(toxic_ev[:4])),
+        completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
+        early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
+        endocrine_resistance=_endocrine_resistance(early, relapse, metastatic_since),
+        current=all_current,
+    )
+
+
+def _settings(
+    uses: list[MedUse], *, metastatic: bool, relapse: date | None
+) -> tuple[list[MedUse], list[MedUse], list[MedUse]]:
+    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2)."""
+    early: list[MedUse] = []
+    late: list[MedUse] = []
+    unplaced: list[MedUse] = []
+    window = timedelta(days=BEFORE_METASTASIS_DAYS)
+    for use in uses:
+        if use.intent == "curative":
+            early.append(use)
+        elif use.metastatic_reason or (metastatic and not use.classes.isdisjoint(METASTATIC_ONLY)):
+            late.append(use)
+        elif not metastatic:
+            early.append(use)
+        elif relapse is None or use.start_date is None:
+            (late if use.current else unplaced if use.counts_as_line else early).append(use)
+        elif use.start_date >= relapse or (
+            relapse - use.start_date <= window
+            and (use.current or use.end_date is None or use.end_date >= relapse)
+        ):
+            late.append(use)
+        else:
+            early.append(use)
+    return early, late, unplaced
+
+
+def _started(regimen: Regimen) -> str:
+    return regimen.start.isoformat() if regimen.uses[0].start_date else "start not recorded,"
+
+
+def _setting_note(relapse: date | None) -> str:
+    since = f"metastatic since {relapse.isoformat()}" if relapse else "no dated metastatic diagnosis"
+    return (
+        f"{since}; metastatic therapy by reason, palliative intent, agent or date "
+        f"(from {BEFORE_METASTASIS_DAYS} days before when still running then); agents added within "
+        f"{JOIN_DAYS} days of a running regimen join it"
+    )
+
+
+def _regimens(uses: list[MedUse], ctx: Context) -> list[Regimen]:
+    undated = [u for u in uses if u.start_date is None and not u.current]
+    if undated:
+        ctx.issue(
+            "metastatic_lines",
+            "missing",
+            f"{len(undated)} metastatic-setting medicine record(s) have no start date and were not "
+            "placed in a line.",
+            *(u.evidence for u in undated[:5]),
+        )
+    dated = sorted(
+        [u for u in uses if u.start_date is not None or u.current], key=lambda u: u.start_date or ctx.today
+    )
+    regimens: list[Regimen] = []
+    join = timedelta(days=JOIN_DAYS)
+    for use in dated:
+        start = use.start_date or ctx.today
+        last = regimens[-1] if regimens else None
+        if last is not None and use.agents <= last.agents:
+            last.uses.append(use)
+        elif last is not None and start - last.start <= join and _running_at(last, start):
+            last.uses.append(use)
+            last.agents |= use.agents
+        else:
+            regimens.append(Regimen([use], start, agents=set(use.agents)))
+    for before, after in pairwise(regimens):
+        stop = _stop_reason(before)
+        if stop == "toxicity":
+            before.toxicity = True
+        elif stop == "progression":
+            before.progression = next(u.evidence for u in before.uses if u.stop_reason == "progression")
+            before.progression_why = "stopped for progression"
+        elif stop is None:
+            before.progression = after.uses[0].evidence
+            before.progression_why = f"presumed: the next line began {after.start.isoformat()}"
+    if regimens:
+        tail = regimens[-1]
+        stop = _stop_reason(tail)
+        if stop == "progression":
+            tail.progression = next(u.evidence for u in tail.uses if u.stop_reason == "progression")
+            tail.progression_why = "stopped for progression"
+        elif stop == "toxicity" and not tail.current:
+            tail.toxicity = True
+    return regimens
+
+
+def _running_at(regimen: Regimen, when: date) -> bool:
+    return any(
+        u.current or u.end_date is None or u.end_date >= when - timedelta(days=14) for u in regimen.uses
+    )
+
+
+def _stop_reason(regimen: Regimen) -> str | None:
+    reasons = {u.stop_reason for u in regimen.uses if u.stop_reason}
+    for reason in ("progression", "toxicity", "completed"):
+        if reason in reasons:
+            return reason
+    return None
+
+
+def _progressions(regimens: list[Regimen], observations: Coded, ctx: Context) -> None:
+    """Disease-status results that say the disease worsened mark the regimen running then."""
+    late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
+    for obs in observations.coded("disease-status-tests"):
+        val = value_of(obs)
+        hit = ctx.match("disease-status-values", val.cc) if val.cc is not None else None
+        value = hit.value if hit is not None else None
+        if value is None and val.text:
+            found = ctx.terminology.codes("disease-status-values").match((), val.text)
+            value = found.value if found is not None else None
+        when = to_date(observation_date(obs))
+        if value != "progressed" or when is None:
+            continue
+        for regimen in reversed(regimens):
+            end = regimen.end
+            if regimen.start <= when and (end is None or when <= end + late):
+                regimen.progression = evidence(obs, when.isoformat(), "disease progression")
+                regimen.progression_why = f"progression recorded {when.isoformat()}"
+                break
+
+
+def _early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], list[Evidence], str]:
+    if relapse is None:
+        return set(), [], ""
+    after: set[str] = set()
+    ev: list[Evidence] = []
+    said: list[str] = []
+    for family, days in RELAPSE_WINDOWS:
+        given = [
+            u for u in early if family in u.classes and u.start_date is not None and u.start_date < relapse
+        ]
+        if not given:
+            continue
+        ongoing = any(u.current for u in given)
+        if not ongoing and any(u.end_date is None for u in given):
+            continue  # stopped, but when is not recorded: the timing cannot be told
+        last_end = None if ongoing else max(u.end_date for u in given if u.end_date is not None)
+        if ongoing or (last_end is not None and (last_end >= relapse or (relapse - last_end).days <= days)):
+            after |= {c for u in given for c in u.classes}
+            ev.append(given[-1].evidence)
+            months = days // 30
+            when = (
+                "during it"
+                if ongoing or (last_end and last_end >= relapse)
+                else f"within {months} months of its end"
+            )
+            names = " + ".join(dict.fromkeys(d.name for u in given for d in u.drugs))
+            said.append(f"relapse {relapse.isoformat()} {when}: {names}")
+    return after, ev, "; ".join(said)
+
+
+def _endocrine_resistance(
+    early: list[MedUse], relapse: date | None, metastatic_since: str | None
+) -> Fact[EndocrineResistance]:
+    if relapse is None:
+        return Fact("unknown", (), "no dated metastatic diagnosis")
+    given = [u for u in early if "endocrine_therapy" in u.classes]
+    dated = [u for u in given if u.start_date is not None and u.start_date < relapse]
+    if not dated:
+        why = (
+            "an endocrine medicine without a start date"
+            if given
+            else "no adjuvant endocrine therapy recorded"
+        )
+        return Fact("unknown", (), why)
+    evs = tuple(u.evidence for u in dated[:4])
+    began = min(u.start_date for u in dated if u.start_date is not None)
+    ongoing = any(u.current for u in dated)
+    if not ongoing and any(u.end_date is None for u in dated):
+        return Fact("unknown", evs, "adjuvant endocrine therapy without an end date")
+    last_end = None if ongoing else max(u.end_date for u in dated if u.end_date is not None)
+    if ongoing or (last_end is not None and last_end >= relapse):
+        years = (relapse - began).days / 365.25
+        if relapse - began < TWO_YEARS:
+            return Fact(
+                "primary",
+                evs,
+                f"relapse {metastatic_since} after {years:.1f} years of adjuvant endocrine therapy",
+            )
+        return Fact(
+            "secondary",
+            evs,
+            f"relapse {metastatic_since} on adjuvant endocrine therapy after {years:.1f} years",
+        )
+    assert last_end is not None  # noqa: S101 (not ongoing: every record has an end)
+    months = (relapse - last_end).days / 30.44
+    value: EndocrineResistance = "secondary" if (relapse - last_end).days <= 365 else "sensitive"
+    return Fact(value, evs, f"relapse {months:.0f} months after completing adjuvant endocrine therapy")
+
+
+def _other_medication_records(ctx: Context) -> bool:
+    return any(i.topic == "medication_history" and i.kind == "ignored" for i in ctx.issues)
+
+
+def _history(
+    received: int, ctx: Context, uses: list[MedUse], ofs_now: list[MedUse]
+) -> tuple[Fact[YesNoUnknown], Fact[YesNoUnknown]]:
+    others = [i for i in ctx.issues if i.topic == "medication_history" and i.kind == "ignored"]
+    if received:
+        ofs: Fact[YesNoUnknown] = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else Fact("no")
+        return Fact("yes", _one_per_drug(uses)[:5]), ofs
+    if others:
+        return Fact(
+            "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
+        ), Fact("no")
+    return (
+        Fact("unknown", (), "No medication records were received (none given, or not sent)."),
+        Fact("unknown", (), "No medication records were received."),
+    )
+
+
+def _count(regimens: list[Regimen], cls: str) -> Fact[int]:
+    chosen = [r for r in regimens if cls in r.classes]
+    if not chosen:
+        return Fact(0)
+    return Fact(
+        len(chosen),
+        tuple(r.uses[0].evidence for r in chosen[:6]),
+        "; ".join(f"{r.start.isoformat()}: {r.label()}" for r in chosen),
+    )
+
+
+def _one_per_drug(uses: Sequence[MedUse]) -> tuple[Evidence, ...]:
+    seen: set[str] = set()
+    out: list[Evidence] = []
+    for use in uses:
+        if use.names not in seen:
+            seen.add(use.names)
+            out.append(use.evidence)
+    return tuple(out[:12])
