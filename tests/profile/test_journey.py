@@ -1,0 +1,223 @@
+"""The treatment journey (cds.profile.journey): what the patient is on, what failed, relapse timing.
+
+Each case is a chart written as EHRs send it (requests, statements and administrations; RxNorm codes,
+brand names in text; partial dates), taken from the clinical review that found the old line counting
+suggested drugs a patient was on or had progressed on.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cds.profile.model import PatientProfile
+from tests.profile import builders as b
+
+Build = Callable[..., PatientProfile]
+
+LETROZOLE, ANASTROZOLE, FULVESTRANT = b.rx("72965"), b.rx("84857"), b.rx("282357")
+RIBOCICLIB, ABEMACICLIB = b.rx("1873916"), b.rx("1946825")
+PACLITAXEL, CARBOPLATIN, CAPECITABINE = b.rx("56946"), b.rx("40048"), b.rx("194000")
+PEMBROLIZUMAB, T_DXD = b.rx("1547545"), b.rx("2267582")
+TRASTUZUMAB, PERTUZUMAB, DOCETAXEL = b.rx("224905"), b.rx("1298944"), b.rx("72962")
+PHESGO = b.cc(text="Phesgo 1200 mg/600 mg/30,000 units SC")
+BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
+PROGRESSION = b.cc(b.LOINC, "97509-4", "Cancer disease progression")
+WORSENED = b.cc(b.SNOMED, "271299001", "Patient's condition worsened (finding)")
+
+
+def chart(met_onset: str | None = "2024-01-15", *meds: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        b.patient("1962-03-01"),
+        b.breast_cancer(onset="2019-02-01"),
+        b.condition(BONE_MET, onset=met_onset, rid="met-1"),
+        *meds,
+    ]
+
+
+def progression(date: str) -> dict[str, Any]:
+    return b.observation(PROGRESSION, date=date, value=WORSENED)
+
+
+def stopped(record: dict[str, Any], reason: str) -> dict[str, Any]:
+    concept = {"text": reason}
+    record["statusReason"] = concept if record["resourceType"] == "MedicationRequest" else [concept]
+    return record
+
+
+def test_current_therapy_counts_when_metastases_have_no_date(build: Build) -> None:
+    """On fulvestrant + abemaciclib, metastasis without onset: the first line now, not 'no line'."""
+    profile = build(
+        *chart(
+            None,
+            b.med_statement(FULVESTRANT, start="2024-03-01"),
+            b.med_statement(ABEMACICLIB, start="2024-03-01"),
+        )
+    )
+    assert profile.on_therapy.value == "yes"
+    assert {"fulvestrant", "abemaciclib", "cdk4_6_inhibitor"} <= profile.current_therapies.value
+    assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 0
+
+
+def test_regimen_started_shortly_before_the_metastasis_was_recorded_is_first_line(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_request(LETROZOLE, authored="2024-01-06"),
+            b.med_request(RIBOCICLIB, authored="2024-01-06"),
+        )
+    )
+    assert profile.on_therapy.value == "yes" and "ribociclib" in profile.current_therapies.value
+    assert profile.metastatic_lines.value == 1
+    assert "letrozole" in profile.metastatic_therapies.value
+
+
+def test_relapse_during_adjuvant_anastrozole_is_progression_on_it(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(ANASTROZOLE, start="2020-03-01", end="2024-02-01", status="completed"),
+        )
+    )
+    assert {"aromatase_inhibitor", "anastrozole"} <= profile.early_relapse_after.value
+    assert "aromatase_inhibitor" in profile.progressed_on.value
+    assert profile.endocrine_resistance.value == "secondary"  # on it, after more than 2 years
+    assert profile.metastatic_lines.value == 0 and profile.on_therapy.value == "no"
+
+
+def test_relapse_long_after_adjuvant_therapy_is_not_progression(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(ANASTROZOLE, start="2017-03-01", end="2022-03-01", status="completed"),
+        )
+    )
+    assert profile.early_relapse_after.value == frozenset() and profile.progressed_on.value == frozenset()
+    assert profile.endocrine_resistance.value == "sensitive"
+
+
+def test_relapse_within_six_months_of_adjuvant_trastuzumab(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(TRASTUZUMAB, start="2022-09-01", end="2023-09-01", status="completed"),
+        )
+    )
+    assert "her2_directed" in profile.early_relapse_after.value
+    assert "trastuzumab" in profile.progressed_on.value
+
+
+def test_planned_and_future_orders_are_not_therapy_given(build: Build) -> None:
+    plan = b.med_request(T_DXD, authored="2025-05-20", intent="plan")
+    future = b.med_request(CAPECITABINE, authored="2025-05-20", bounds=("2025-07-01", None))
+    profile = build(*chart("2024-01-15", plan, future))
+    assert (
+        "t_dxd" not in profile.prior_therapies.value and "capecitabine" not in profile.prior_therapies.value
+    )
+    assert profile.metastatic_lines.value == 0
+    assert any(i.kind == "ignored" and "planned" in i.message for i in profile.issues)
+
+
+def test_switch_to_subcutaneous_trastuzumab_pertuzumab_continues_the_regimen(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(DOCETAXEL, start="2024-02-01", end="2024-06-01", status="completed"),
+            b.med_statement(TRASTUZUMAB, start="2024-02-01", end="2024-09-01", status="completed"),
+            b.med_statement(PERTUZUMAB, start="2024-02-01", end="2024-09-01", status="completed"),
+            b.med_statement(PHESGO, start="2024-09-15"),
+        )
+    )
+    assert profile.metastatic_lines.value == 1
+    assert profile.on_therapy.value == "yes" and profile.completed_metastatic_lines.value == 0
+
+
+def test_pembrolizumab_added_45_days_into_chemotherapy_joins_the_line(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_request(PACLITAXEL, authored="2024-02-01"),
+            b.med_request(PEMBROLIZUMAB, authored="2024-03-17"),
+        )
+    )
+    assert profile.metastatic_lines.value == 1
+    assert {"paclitaxel", "pembrolizumab"} <= profile.current_therapies.value
+
+
+def test_a_progression_result_on_the_current_line_makes_the_next_decision_now(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_request(LETROZOLE, authored="2024-02-01"),
+            b.med_request(RIBOCICLIB, authored="2024-02-01"),
+            progression("2025-04-20"),
+        )
+    )
+    assert profile.on_therapy.value == "no"
+    assert {"letrozole", "ribociclib"} <= profile.progressed_on.value
+    assert profile.completed_metastatic_lines.value == 1
+    assert any(e.reference.startswith("Observation/") for e in profile.progressed_on.evidence)
+
+
+def test_stopped_for_side_effects_is_not_progression(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            stopped(
+                b.med_statement(CAPECITABINE, start="2024-02-01", end="2024-04-01", status="stopped"),
+                "Stopped due to hand-foot syndrome (toxicity)",
+            ),
+        )
+    )
+    assert "capecitabine" in profile.stopped_for_toxicity.value
+    assert "capecitabine" not in profile.progressed_on.value
+    assert profile.on_therapy.value == "no"
+
+
+def test_a_long_history(build: Build) -> None:
+    """Adjuvant therapy, relapse, three metastatic lines, the third current."""
+    meds = [
+        b.med_statement(LETROZOLE, start="2019-04-01", end="2022-06-01", status="completed"),
+        b.med_statement(FULVESTRANT, start="2024-01-20", end="2024-10-01", status="completed"),
+        b.med_statement(ABEMACICLIB, start="2024-01-20", end="2024-10-01", status="completed"),
+        stopped(
+            b.med_statement(PACLITAXEL, start="2024-10-15", end="2025-02-01", status="stopped"),
+            "disease progression",
+        ),
+        b.med_request(CAPECITABINE, authored="2025-02-20"),
+    ]
+    profile = build(*chart("2024-01-15", *meds))
+    assert profile.metastatic_lines.value == 3 and profile.completed_metastatic_lines.value == 2
+    assert profile.on_therapy.value == "yes" and "capecitabine" in profile.current_therapies.value
+    assert {"fulvestrant", "abemaciclib", "paclitaxel"} <= profile.progressed_on.value
+    assert "letrozole" not in profile.progressed_on.value  # relapse 19 months after it ended
+    assert profile.metastatic_chemotherapy_lines.value == 2 and profile.metastatic_endocrine_lines.value == 1
+    later = profile.at_progression()
+    assert "capecitabine" in later.progressed_on.value and later.completed_metastatic_lines.value == 3
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.randoms(use_true_random=False))
+def test_order_and_unrelated_resources_never_change_the_journey(build: Build, rnd: random.Random) -> None:
+    meds = [
+        b.med_statement(FULVESTRANT, start="2024-01-20", end="2024-10-01", status="completed", rid="f"),
+        b.med_statement(ABEMACICLIB, start="2024-01-20", end="2024-10-01", status="completed", rid="a"),
+        b.med_request(CAPECITABINE, authored="2025-02-20", rid="c"),
+    ]
+    unrelated = [b.observation(b.cc(b.LOINC, "2243-4", "Estradiol"), quantity=(12, "pg/mL"), rid="e2")]
+    base = build(*chart("2024-01-15", *meds))
+    shuffled = meds + unrelated
+    rnd.shuffle(shuffled)
+    other = build(*chart("2024-01-15", *shuffled))
+    for name in (
+        "on_therapy",
+        "current_therapies",
+        "progressed_on",
+        "metastatic_lines",
+        "completed_metastatic_lines",
+    ):
+        assert getattr(other, name).value == getattr(base, name).value, name
