@@ -163,6 +163,8 @@ def _labs(observations: Coded, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
                 value = q.value
             elif unit == "ng/dl":
                 value = q.value * 10
+            elif unit == "ng/ml":
+                value = q.value * 1000
             else:
                 _bad_unit(ctx, obs, when, "Estradiol", q.unit)
                 continue

@@ -127,6 +127,9 @@ TAMOXIFEN = b.rx("198240", "tamoxifen 10 MG Oral Tablet")
         ),
         ([b.patient(AGE_45), fsh(58, "mIU/mL"), e2(30, "pmol/L")], "postmenopausal", "estradiol 8.2 pg/mL"),
         ([b.patient(AGE_45), fsh(58), e2(150, "pmol/L")], "premenopausal", "not in the postmenopausal range"),
+        # ng/mL, as some laboratories report estradiol: 0.012 ng/mL = 12 pg/mL
+        ([b.patient(AGE_45), fsh(58), e2(0.012, "ng/mL")], "postmenopausal", "estradiol 12 pg/mL"),
+        ([b.patient(AGE_45), fsh(58), e2(0.15, "ng/mL")], "premenopausal", "not in the postmenopausal range"),
         ([b.patient(AGE_45), fsh(4), e2(10)], "premenopausal", "not in the postmenopausal range"),
         ([b.patient(AGE_45), fsh(4)], "premenopausal", "premenopausal range"),
         ([b.patient(AGE_45), fsh(80)], "unknown", "no FSH/estradiol"),
