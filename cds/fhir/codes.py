@@ -716,6 +716,10 @@ REQUIRED_LISTS: tuple[str, ...] = (
     "menopause-labs",
     "oophorectomy",
     "treatment-intent",
+    "treatment-stop-reasons",
+    "disease-status-tests",
+    "disease-status-values",
+    "breast-surgery",
     "metastasis-history",
 )
 

@@ -128,6 +128,7 @@ def build_profile(
         journey = derive_journey(
             meds,
             observations,
+            procedures,
             ctx,
             metastatic=disease.metastatic.value == "yes",
             metastatic_since=disease.metastatic_since,

@@ -20,8 +20,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    metastatic evidence, or up to ``BEFORE_METASTASIS_DAYS`` (60) before it and still running then (the
    work-up that leads to a recorded metastasis takes weeks). A curative, adjuvant or neoadjuvant
    intent keeps a record in the early setting. When the patient is metastatic and no metastatic date
-   exists, therapy active now is current metastatic therapy; past therapy of unknown setting is
-   counted as received, not as a line (the note says so).
+   exists, therapy active now is current metastatic therapy; past therapy that began before, or within
+   a year after, breast cancer surgery (mastectomy, lumpectomy) is (neo)adjuvant; other past therapy of
+   unknown setting is counted as received, not as a line (a data issue says so).
 3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
    in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
    while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
@@ -44,7 +45,7 @@ from itertools import pairwise
 from typing import Any, Final
 
 from cds.evidence import Evidence, Fact
-from cds.profile.common import Coded, Context, evidence, observation_date, value_of
+from cds.profile.common import Coded, Context, evidence, observation_date, procedure_date, value_of
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
@@ -145,6 +146,7 @@ class JourneyFacts:
 def derive_journey(
     resources: Sequence[Any],
     observations: Coded,
+    procedures: Sequence[Any],
     ctx: Context,
     *,
     metastatic: bool,
@@ -154,7 +156,10 @@ def derive_journey(
     uses, received = collect_uses(resources, ctx, secondary_refs)
     uses.sort(key=lambda u: u.start_key)
     relapse = to_date(metastatic_since)
-    early, metastatic_uses, unplaced = _settings(uses, metastatic=metastatic, relapse=relapse)
+    surgery = _breast_surgery(procedures, ctx)
+    early, metastatic_uses, unplaced = _settings(
+        uses, metastatic=metastatic, relapse=relapse, surgery=surgery
+    )
     if unplaced:
         ctx.issue(
             "metastatic_lines",
@@ -235,8 +240,20 @@ def derive_journey(
     )
 
 
+def _breast_surgery(procedures: Sequence[Any], ctx: Context) -> date | None:
+    """The date of the latest breast cancer surgery, if any was recorded."""
+    dates = [
+        when
+        for proc in procedures
+        if (getattr(proc, "status", None) or "") == "completed"
+        and ctx.match("breast-surgery", getattr(proc, "code", None)) is not None
+        and (when := to_date(procedure_date(proc))) is not None
+    ]
+    return max(dates) if dates else None
+
+
 def _settings(
-    uses: list[MedUse], *, metastatic: bool, relapse: date | None
+    uses: list[MedUse], *, metastatic: bool, relapse: date | None, surgery: date | None
 ) -> tuple[list[MedUse], list[MedUse], list[MedUse]]:
     """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2)."""
     early: list[MedUse] = []

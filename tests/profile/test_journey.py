@@ -111,6 +111,20 @@ def test_relapse_within_six_months_of_adjuvant_trastuzumab(build: Build) -> None
     assert "trastuzumab" in profile.progressed_on.value
 
 
+def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build: Build) -> None:
+    surgery = b.procedure(b.cc(b.SNOMED, "64368001", "Partial mastectomy (procedure)"), when="2019-04-01")
+    adjuvant = b.med_statement(PACLITAXEL, start="2019-05-01", end="2019-08-01", status="completed")
+    unplaced = b.med_statement(CAPECITABINE, start="2022-05-01", end="2022-09-01", status="completed")
+    profile = build(*chart(None, surgery, adjuvant, unplaced))
+    assert (
+        "paclitaxel" in profile.prior_therapies.value
+        and "paclitaxel" not in profile.metastatic_therapies.value
+    )
+    # capecitabine three years after surgery, with no metastatic date: setting unknown, said so
+    assert profile.metastatic_lines.value == 0
+    assert any(i.topic == "metastatic_lines" and "could not be placed" in i.message for i in profile.issues)
+
+
 def test_planned_and_future_orders_are_not_therapy_given(build: Build) -> None:
     plan = b.med_request(T_DXD, authored="2025-05-20", intent="plan")
     future = b.med_request(CAPECITABINE, authored="2025-05-20", bounds=("2025-07-01", None))
