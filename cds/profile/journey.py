@@ -392,14 +392,14 @@ def _early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str],
         if ongoing or (last_end is not None and (last_end >= relapse or (relapse - last_end).days <= days)):
             after |= {c for u in given for c in u.classes}
             ev.append(given[-1].evidence)
-            months = days // 30
-            when = (
-                "during it"
-                if ongoing or (last_end and last_end >= relapse)
-                else f"within {months} months of its end"
-            )
             names = " + ".join(dict.fromkeys(d.name for u in given for d in u.drugs))
-            said.append(f"relapse {relapse.isoformat()} {when}: {names}")
+            if last_end is None or last_end >= relapse:
+                said.append(f"relapse {relapse.isoformat()} during (neo)adjuvant {names}")
+            else:
+                months = (relapse - last_end).days / 30.44
+                said.append(
+                    f"relapse {relapse.isoformat()}, {months:.0f} months after (neo)adjuvant {names} ended"
+                )
     return after, ev, "; ".join(said)
 
 
