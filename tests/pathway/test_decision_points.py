@@ -1,0 +1,207 @@
+"""The engine weighs therapy options at the patient's decision point on the journey (cds.pathway.engine).
+
+Hand-built profiles and small rule sets: no HTTP, no FHIR. Each test is a way a clinician was shown the
+wrong option before: a drug the patient is on or progressed on, a next-line option shown as "now", an
+option a safety finding rules out.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cds.errors import KnowledgeError
+from cds.pathway.engine import Evaluation, evaluate
+from cds.pathway.knowledge import Knowledge, load_knowledge
+from cds.profile.model import Fact, PatientProfile
+from cds.settings import default_knowledge_dir
+
+SOURCE = [{"label": "Test label", "url": "https://www.accessdata.fda.gov/scripts/cder/daf/"}]
+
+
+def therapy(rule_id: str, conditions: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": rule_id,
+        "version": "1.0.0",
+        "status": "active",
+        "title": f"Test rule {rule_id}",
+        "category": "cdk4-6",
+        "when": "when words",
+        "then": "then words",
+        "conditions": conditions,
+        "decision_point": "first_line",
+        "preference": "preferred",
+        "option": f"Option {rule_id}",
+        "regimen": ["aromatase_inhibitor", "cdk4_6_inhibitor"],
+        "card": {"summary": f"Consider {rule_id}", "indicator": "info", "detail": "Detail."},
+        "sources": SOURCE,
+        "evidence": {"note": "test", "beyond_seed_documents": True},
+        **extra,
+    }
+
+
+def knowledge_with(tmp_path: Path, *rules: dict[str, Any]) -> Knowledge:
+    real = default_knowledge_dir()
+    shutil.copy(real / "service.yaml", tmp_path / "service.yaml")
+    shutil.copytree(real / "codes", tmp_path / "codes")
+    (tmp_path / "rules").mkdir()
+    for item in rules:
+        (tmp_path / "rules" / f"{item['id']}.yaml").write_text(yaml.safe_dump(item))
+    return load_knowledge(tmp_path)
+
+
+def patient(**facts: Any) -> PatientProfile:
+    values: dict[str, Any] = {
+        "breast_cancer": Fact("yes"),
+        "metastatic": Fact("yes"),
+        "subtype": Fact("hr_positive_her2_negative"),
+        "on_therapy": Fact("no"),
+    }
+    values.update({k: v if isinstance(v, Fact) else Fact(v) for k, v in facts.items()})
+    return PatientProfile(patient_id="p1", **values)
+
+
+def ids(items: list[Any]) -> list[str]:
+    return [item.rule.id for item in items]
+
+
+SUBTYPE = {"subtype": "hr_positive_her2_negative"}
+FIRST = therapy("ai-cdk46-first-line", SUBTYPE)
+NEXT = therapy(
+    "fulvestrant-after-cdk46",
+    SUBTYPE,
+    decision_point={"after_progression_on": ["cdk4_6_inhibitor"]},
+    regimen=["fulvestrant"],
+    preference="other_recommended",
+)
+NEXT_PREFERRED = therapy(
+    "elacestrant-after-cdk46",
+    SUBTYPE,
+    decision_point={"after_progression_on": ["cdk4_6_inhibitor"]},
+    regimen=["elacestrant"],
+)
+ON_AI_CDK46 = frozenset(
+    {"endocrine_therapy", "aromatase_inhibitor", "letrozole", "cdk4_6_inhibitor", "palbociclib"}
+)
+
+
+def test_untreated_patient_gets_first_line_options_now(tmp_path: Path) -> None:
+    kb = knowledge_with(tmp_path, FIRST, NEXT)
+    result = evaluate(patient(), kb)
+    assert ids(result.now) == ["ai-cdk46-first-line"] and result.at_progression == []
+
+
+def test_on_a_responding_first_line_no_option_is_shown_now_and_next_line_is_for_progression(
+    tmp_path: Path,
+) -> None:
+    kb = knowledge_with(tmp_path, FIRST, NEXT, NEXT_PREFERRED)
+    profile = patient(on_therapy="yes", current_therapies=ON_AI_CDK46, metastatic_lines=1)
+    result = evaluate(profile, kb)
+    assert result.now == []
+    # preference order: preferred before other recommended
+    assert ids(result.at_progression) == ["elacestrant-after-cdk46", "fulvestrant-after-cdk46"]
+    assert result.progression_profile is not None
+    assert "palbociclib" in result.progression_profile.progressed_on.value
+
+
+def test_progressed_on_the_first_line_gets_the_next_line_now(tmp_path: Path) -> None:
+    kb = knowledge_with(tmp_path, FIRST, NEXT)
+    profile = patient(progressed_on=ON_AI_CDK46, completed_metastatic_lines=1, metastatic_lines=1)
+    result = evaluate(profile, kb)
+    assert ids(result.now) == ["fulvestrant-after-cdk46"]
+
+
+def test_never_the_regimen_the_patient_is_on_or_progressed_on(tmp_path: Path) -> None:
+    any_time = therapy("fulvestrant-any-time", SUBTYPE, decision_point="any_time", regimen=["fulvestrant"])
+    kb = knowledge_with(tmp_path, any_time)
+    assert ids(evaluate(patient(), kb).now) == ["fulvestrant-any-time"]
+    failed = patient(
+        progressed_on=frozenset({"fulvestrant", "endocrine_therapy"}), completed_metastatic_lines=1
+    )
+    assert evaluate(failed, kb).now == []
+    toxic = patient(stopped_for_toxicity=frozenset({"fulvestrant"}), completed_metastatic_lines=1)
+    assert evaluate(toxic, kb).now == []
+    continued = therapy(
+        "keep-fulvestrant",
+        SUBTYPE,
+        decision_point="any_time",
+        regimen=["fulvestrant"],
+        continues_current=True,
+    )
+    (tmp_path / "two").mkdir()
+    kb2 = knowledge_with(tmp_path / "two", continued)
+    assert ids(evaluate(failed, kb2).now) == ["keep-fulvestrant"]
+
+
+def test_a_safety_exclusion_removes_the_option_and_is_kept_for_the_warning(tmp_path: Path) -> None:
+    rule = therapy(
+        "capivasertib-like",
+        SUBTYPE,
+        regimen=["capivasertib", "fulvestrant"],
+        exclusions=[
+            {
+                "reason": "Type 1, insulin-treated or uncontrolled diabetes (label)",
+                "conditions": {"hyperglycaemia_risk": "yes"},
+                "safety": True,
+            },
+            {
+                "reason": "Progressed on capivasertib",
+                "conditions": {"progressed_on": {"includes": "capivasertib"}},
+            },
+        ],
+    )
+    kb = knowledge_with(tmp_path, rule)
+    assert ids(evaluate(patient(hyperglycaemia_risk="unknown"), kb).now) == ["capivasertib-like"]
+    result = evaluate(patient(hyperglycaemia_risk="yes"), kb)
+    assert result.now == []
+    assert [(r.item.rule.id, r.exclusion.reason) for r in result.ruled_out] == [
+        ("capivasertib-like", "Type 1, insulin-treated or uncontrolled diabetes (label)")
+    ]
+    # a non-safety exclusion removes the option without a warning
+    quiet = evaluate(patient(progressed_on=frozenset({"capivasertib"})), kb)
+    assert quiet.now == [] and quiet.ruled_out == []
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"deceased": "yes"},
+        {"breast_cancer": "no"},
+        {"metastatic": "no"},
+        {"metastatic": "unknown"},
+        {"other_primary_cancer": "yes"},
+    ],
+)
+def test_no_stage_4_therapy_options(tmp_path: Path, facts: dict[str, str]) -> None:
+    kb = knowledge_with(tmp_path, FIRST)
+    result: Evaluation = evaluate(patient(**facts), kb)
+    assert result.all_rules() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"decision_point": None}, "decision_point"),
+        ({"preference": None}, "preference"),
+        ({"option": None}, "option"),
+        ({"regimen": []}, "regimen"),
+        ({"regimen": ["not_a_drug_class"]}, "regimen"),
+        ({"decision_point": {"after_progression_on": ["nonsense"]}}, "decision_point.after_progression_on"),
+    ],
+)
+def test_the_loader_refuses_a_therapy_rule_without_its_place_in_the_journey(
+    tmp_path: Path, change: dict[str, Any], field: str
+) -> None:
+    rule = therapy("incomplete", SUBTYPE)
+    for key, value in change.items():
+        if value is None:
+            rule.pop(key)
+        else:
+            rule[key] = value
+    with pytest.raises(KnowledgeError) as refused:
+        knowledge_with(tmp_path, rule)
+    assert refused.value.file == "incomplete.yaml" and refused.value.field == field
