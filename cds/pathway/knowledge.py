@@ -134,14 +134,13 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
             raise KnowledgeError(name, "regimen", "a therapy rule names the classes or agents it gives")
     elif rule.decision_point not in (None, "any_time") or rule.preference or rule.option or rule.regimen:
         raise KnowledgeError(name, "decision_point", "only therapy rules have a decision point or options")
-    named = list(rule.regimen)
+    named = [("regimen", item) for item in rule.regimen]
     if isinstance(rule.decision_point, AfterProgression):
-        named += rule.decision_point.after_progression_on
-    for item in named:
+        point = rule.decision_point.after_progression_on
+        named += [("decision_point.after_progression_on", item) for item in point]
+    for where, item in named:
         if item not in classes:
-            raise KnowledgeError(
-                name, "regimen", f"{item!r} is not a drug class or agent in medications.yaml"
-            )
+            raise KnowledgeError(name, where, f"{item!r} is not a drug class or agent in medications.yaml")
 
 
 def load_knowledge(directory: Path) -> Knowledge:
