@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 DateKey = tuple[int, int, int]
@@ -19,14 +20,7 @@ NO_DATE: DateKey = (0, 0, 0)
 def fhir_date(value: Any) -> str | None:
     """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
     if isinstance(value, str):
-        try:
-            return _DATES[value]
-        except KeyError:
-            pass
-        got = _from_text(value.strip()[:10])
-        if len(value) <= 64:
-            _remember(_DATES, value, got)
-        return got
+        return _from_text(value.strip()[:10])
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
@@ -35,20 +29,11 @@ def fhir_date(value: Any) -> str | None:
 
 
 # Several topics read the same resource's date, and sorting asks for the same dates again and again:
-# the parsers remember their answers (pure functions of short strings) in plain dicts, cheaper to
-# ask from compiled code than an lru_cache; a full cache starts again.
+# the parsers of short strings remember their answers (bounded; these are pure functions).
 _CACHE_MAX: Final = 8192
-_DATES: Final[dict[str, str | None]] = {}  # as sent -> fhir_date
-_KEYS: Final[dict[str, DateKey]] = {}  # fhir_date -> date_key
-_FIRST_DAYS: Final[dict[str, date | None]] = {}  # fhir_date -> to_date
 
 
-def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[key] = value
-
-
+@lru_cache(maxsize=_CACHE_MAX)
 def _from_text(text: str) -> str | None:
     parts = text.split("-")
     if not parts or not parts[0].isdigit() or len(parts[0]) != 4:
@@ -89,27 +74,20 @@ def date_key(value: str | None) -> DateKey:
     """Sort key for a ``fhir_date`` value; undated sorts first (oldest)."""
     if not value:
         return NO_DATE
-    try:
-        return _KEYS[value]
-    except KeyError:
-        pass
-    key = _key(value.split("-")) or NO_DATE
-    _remember(_KEYS, value, key)
-    return key
+    return _date_key(value)
+
+
+@lru_cache(maxsize=_CACHE_MAX)
+def _date_key(value: str) -> DateKey:
+    return _key(value.split("-")) or NO_DATE
 
 
 def to_date(value: str | None) -> date | None:
     """The first day of the (possibly partial) date, or None."""
     if not value:
         return None
-    try:
-        return _FIRST_DAYS[value]
-    except KeyError:
-        pass
     y, m, d = date_key(value)
-    first = date(y, m or 1, d or 1) if y else None
-    _remember(_FIRST_DAYS, value, first)
-    return first
+    return date(y, m or 1, d or 1) if y else None
 
 
 def is_partial(value: str | None) -> bool:
@@ -122,7 +100,7 @@ def first_date(*values: Any) -> str | None:
 
 
 def first_date_in(values: Sequence[Any]) -> str | None:
-    """``first_date(*values)`` (compiled, a call with ``*values`` goes through the Python-level entry)."""
+    """The first readable date among the candidates, as a sequence."""
     for value in values:
         got = fhir_date(value) if value is not None else None
         if got:
