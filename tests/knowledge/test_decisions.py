@@ -39,8 +39,10 @@ def _with_decisions() -> list[Path]:
 
 @cache
 def _drug_classes() -> dict[str, frozenset[str]]:
-    """Agent -> the agent with its classes (letrozole -> letrozole, aromatase_inhibitor, endocrine_therapy)."""
-    data = yaml.safe_load((default_knowledge_dir() / "codes" / "medications.yaml").read_text(encoding="utf-8"))
+    """An agent and its classes: letrozole -> letrozole, aromatase_inhibitor, endocrine_therapy."""
+    data = yaml.safe_load(
+        (default_knowledge_dir() / "codes" / "medications.yaml").read_text(encoding="utf-8")
+    )
     out: dict[str, frozenset[str]] = {}
     for drug in sorted(data["drugs"], key=lambda d: -len(d["classes"])):  # the smallest class set wins
         out[drug["classes"][-1]] = frozenset(drug["classes"])
