@@ -100,11 +100,16 @@ class _Words:
     def decision_point(self, rule: Rule) -> str:
         point = rule.decision_point
         if isinstance(point, AfterProgression):
-            names = " or ".join(self.class_names.get(n, n) for n in point.after_progression_on)
+            names = " or ".join(_lower_first(self.class_names.get(n, n)) for n in point.after_progression_on)
             return f"At progression on {names}"
         if point == "first_line":
             return "First line (no completed line for metastatic disease)"
         return "Any line"
+
+
+def _lower_first(name: str) -> str:
+    """'Chemotherapy' -> 'chemotherapy' inside a sentence; 'HER2-directed therapy' stays."""
+    return name if name[:2].isupper() else name[:1].lower() + name[1:]
 
 
 def _subtypes(rule: Rule) -> set[str]:
