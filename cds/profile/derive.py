@@ -20,9 +20,10 @@ from cds.profile.genomics import derive_brca, derive_pd_l1
 from cds.profile.medications import MedicationFacts, derive_medications
 from cds.profile.menopause import MenopauseThresholds, derive_menopause
 from cds.profile.model import DataIssue, Fact, GeneStatus, PatientProfile
-from cds.profile.patient import derive_patient
+from cds.profile.patient import derive_deceased, derive_patient
 from cds.profile.receptors import ReceptorFacts, derive_receptors
 from cds.profile.resistance import derive_endocrine_resistance
+from cds.profile.safety import SafetyFacts, derive_safety
 
 __all__ = ["MenopauseThresholds", "build_profile"]
 
@@ -58,6 +59,12 @@ _NO_MEDICATIONS = MedicationFacts(
     Fact("unknown"),
     Fact("unknown"),
     (),
+)
+_NO_SAFETY = SafetyFacts(
+    _UNKNOWN.interstitial_lung_disease,
+    _UNKNOWN.hyperglycaemia_risk,
+    _UNKNOWN.cardiac_dysfunction,
+    _UNKNOWN.long_qt,
 )
 
 
@@ -98,6 +105,11 @@ def build_profile(
     except Exception as exc:
         _failed(ctx, "age", exc)
         age, sex = _UNKNOWN.age, _UNKNOWN.sex
+    try:
+        deceased = derive_deceased(patients, patient_id, ctx)
+    except Exception as exc:
+        _failed(ctx, "deceased", exc)
+        deceased = _UNKNOWN.deceased
     try:
         disease = derive_disease(conditions, observations, ctx)
     except Exception as exc:
@@ -168,8 +180,20 @@ def build_profile(
     except Exception as exc:
         _failed(ctx, "endocrine_resistance", exc)
         resistance = _UNKNOWN.endocrine_resistance
+    # safety findings (cds/profile/safety.py): each fact fails on its own inside
+    try:
+        safety = derive_safety(conditions, observations, meds, ctx)
+    except Exception as exc:
+        _failed(ctx, "interstitial_lung_disease", exc)
+        safety = _NO_SAFETY
     return PatientProfile(
         patient_id=patient_id,
+        deceased=deceased,
+        other_primary_cancer=disease.other_primary_cancer,
+        interstitial_lung_disease=safety.interstitial_lung_disease,
+        hyperglycaemia_risk=safety.hyperglycaemia_risk,
+        cardiac_dysfunction=safety.cardiac_dysfunction,
+        long_qt=safety.long_qt,
         pik3ca_status=genes.get("pik3ca", _UNKNOWN.pik3ca_status),
         akt1_status=genes.get("akt1", _UNKNOWN.akt1_status),
         pten_status=genes.get("pten", _UNKNOWN.pten_status),
