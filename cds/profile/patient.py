@@ -64,7 +64,7 @@ def derive_deceased(patients: Sequence[Any], patient_id: str, ctx: Context) -> F
     patient = next((p for p in patients if getattr(p, "id", None) == patient_id), patients[0])
     flag = getattr(patient, "deceasedBoolean", None)
     when_raw = getattr(patient, "deceasedDateTime", None)
-    if isinstance(when_raw, str) and when_raw.strip():
+    if when_raw is not None and when_raw != "":  # a string (read model) or a datetime (R4B)
         when = fhir_date(when_raw)
         if when is None:
             ctx.issue(
