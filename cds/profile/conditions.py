@@ -30,6 +30,7 @@ from cds.profile.common import (
     evidence,
     observation_date,
     ref,
+    status_code,
     value_of,
 )
 from cds.profile.dates import NO_DATE, date_key
@@ -88,6 +89,7 @@ class DiseaseFacts:
         "metastatic",
         "metastatic_since",
         "metastatic_sites",
+        "other_primary_cancer",
         "secondary_refs",
         "visceral_metastases",
     )
@@ -101,6 +103,7 @@ class DiseaseFacts:
         bone_only_disease: Fact[YesNoUnknown],
         metastatic_since: str | None,
         secondary_refs: frozenset[str],
+        other_primary_cancer: Fact[YesNoUnknown] = _UNKNOWN,
     ) -> None:
         self.breast_cancer = breast_cancer
         self.metastatic = metastatic
@@ -109,6 +112,7 @@ class DiseaseFacts:
         self.bone_only_disease = bone_only_disease
         self.metastatic_since = metastatic_since  # earliest dated evidence of metastatic disease
         self.secondary_refs = secondary_refs  # "Condition/id" of current secondary-cancer Conditions
+        self.other_primary_cancer = other_primary_cancer
 
 
 def stage_value(ctx: Context, cc: Any) -> StageValue | None:
@@ -141,6 +145,9 @@ def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | No
 
 def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> DiseaseFacts:
     breast_ev: list[Evidence] = []
+    resolved_ev: list[Evidence] = []  # breast cancer Conditions recorded as resolved / inactive / remission
+    other_primary = _OtherPrimary()
+    unconfirmed: list[Evidence] = []  # provisional / differential metastases: not counted
     examined = 0
     other_cancer_related = 0
     evs: list[_Ev] = []
@@ -156,8 +163,21 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         when = condition_date(cond)
         breast = ctx.match("breast-cancer", code)
         secondary = ctx.match("secondary-cancer", code)
+        current = condition_current(cond)
+        primary = None if breast is not None else ctx.match("other-primary-cancer", code)
+        if primary is not None and (secondary is None or primary.via == "code"):
+            # another primary malignancy (Synthea codes some primaries with "secondary" concepts: by code,
+            # the other-primary list wins)
+            _other_primary(ctx, cond, code, when, current, other_primary)
+            if secondary is not None:
+                continue
         if breast is not None:
-            breast_ev.append(evidence(cond, when, f"Breast cancer: {ctx.label(code)}"))
+            if current:
+                breast_ev.append(evidence(cond, when, f"Breast cancer: {ctx.label(code)}"))
+            else:
+                resolved_ev.append(
+                    evidence(cond, when, f"Breast cancer (resolved / inactive): {ctx.label(code)}")
+                )
             named = ctx.describe(code)
             in_name = parse_stage(named) if "stage" in named.lower() else None
             if in_name is not None:  # "Malignant neoplasm of breast, stage IV" (local problem lists)
@@ -175,9 +195,28 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                     )
         if secondary is not None:
             other_cancer_related += 1
+            verification = status_code(getattr(cond, "verificationStatus", None))
+            if verification in _UNCONFIRMED:
+                shown = f"{ref(cond)}, {when}" if when else ref(cond)
+                ctx.issue(
+                    "metastatic",
+                    "pending",
+                    f"Metastasis recorded as {verification} ({shown}): not confirmed; it was not counted "
+                    "as metastatic disease.",
+                    evidence(cond, when, f"Unconfirmed ({verification}) metastasis: {ctx.describe(code)}"),
+                )
+                unconfirmed.append(
+                    evidence(cond, when, f"Unconfirmed ({verification}) metastasis: {ctx.describe(code)}")
+                )
+                continue
             if secondary.code == "315004001" or "breast" in ctx.describe(code).lower():
-                breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {ctx.label(code)}"))
-            if not condition_current(cond):
+                if current:
+                    breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {ctx.label(code)}"))
+                else:
+                    resolved_ev.append(
+                        evidence(cond, when, f"Metastatic breast cancer (resolved): {ctx.label(code)}")
+                    )
+            if not current:
                 ctx.issue(
                     "metastatic",
                     "ignored",
@@ -261,14 +300,6 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                 )
             )
 
-    # --- breast cancer -------------------------------------------------------------------------------
-    if breast_ev:
-        breast_fact: Fact[YesNoUnknown] = Fact("yes", tuple(breast_ev[:5]))
-    elif examined and not other_cancer_related:
-        breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
-    else:
-        breast_fact = _UNKNOWN
-
     # --- metastatic ----------------------------------------------------------------------------------
     metastatic = _UNKNOWN
     since: str | None = None
@@ -311,6 +342,57 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
                 if e.value == "yes" and e.when and (since is None or e.key < since_key):
                     since, since_key = e.when, e.key
 
+    if unconfirmed and metastatic.value == "unknown":
+        metastatic = Fact(
+            "unknown",
+            tuple(unconfirmed[:3]),
+            "A metastasis is recorded only as provisional / differential: not confirmed.",
+        )
+
+    # --- breast cancer, and whose metastases these are ------------------------------------------------
+    other_fact = other_primary.fact(examined)
+    attributed_elsewhere = False
+    breast_fact: Fact[YesNoUnknown]
+    if breast_ev:
+        breast_fact = Fact("yes", tuple(breast_ev[:5]))
+        if other_fact.value == "yes":
+            ctx.issue(
+                "other_primary_cancer",
+                "conflicting",
+                f"Another active primary cancer is recorded ({other_primary.named()}): metastases cannot be "
+                "attributed to the breast cancer with certainty, so no stage 4 breast cancer options are "
+                "shown.",
+                *other_fact.evidence[:3],
+            )
+    elif resolved_ev and other_fact.value == "yes":
+        why = (
+            f"The breast cancer is recorded as resolved and another primary cancer is active "
+            f"({other_primary.named()}): metastases are attributed to the other cancer."
+        )
+        breast_fact = Fact("no", tuple(resolved_ev[:5]), why)
+        if metastatic.value == "yes":
+            ctx.issue("metastatic", "conflicting", why, *(metastatic.evidence[:2] + other_fact.evidence[:2]))
+            metastatic, since, attributed_elsewhere = Fact("unknown", (), why), None, True
+    elif resolved_ev and metastatic.value == "yes":
+        why = (
+            "The breast cancer is recorded as resolved, but metastases are recorded now and no other "
+            "primary cancer is: they were read as a recurrence of the breast cancer (update the problem "
+            "list)."
+        )
+        breast_fact = Fact("yes", tuple(resolved_ev[:5]), why)
+        ctx.issue("breast_cancer", "conflicting", why, resolved_ev[0], *metastatic.evidence[:1])
+    elif resolved_ev:
+        breast_fact = Fact(
+            "no",
+            tuple(resolved_ev[:5]),
+            "The only breast cancer recorded is resolved / inactive / in remission, and no metastasis is "
+            "recorded now.",
+        )
+    elif examined and not other_cancer_related:
+        breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
+    else:
+        breast_fact = _UNKNOWN
+
     # --- sites --------------------------------------------------------------------------------------
     site_note = None
     if sites and unknown_sites:
@@ -352,8 +434,80 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         visceral_metastases=visceral,
         bone_only_disease=bone_only,
         metastatic_since=since,
-        secondary_refs=frozenset(secondary_refs),
+        secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
+        other_primary_cancer=other_fact,
     )
+
+
+# verificationStatus values that leave a diagnosis unconfirmed (FHIR condition-ver-status)
+_UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")
+
+
+class _OtherPrimary:
+    """Primary malignancies other than breast cancer, sorted by whether they count now."""
+
+    __slots__ = ("active", "inactive", "unconfirmed")
+
+    def __init__(self) -> None:
+        self.active: list[Evidence] = []
+        self.unconfirmed: list[Evidence] = []
+        self.inactive: list[Evidence] = []
+
+    def named(self) -> str:
+        return "; ".join(
+            f"{e.text.split(': ', 1)[-1].rsplit(' (', 1)[0]}, {e.reference}" for e in self.active[:3]
+        )
+
+    def fact(self, examined: int) -> Fact[YesNoUnknown]:
+        if self.active:
+            return Fact(
+                "yes",
+                tuple(self.active[:5]),
+                "Another primary cancer is recorded as active: metastases may belong to it.",
+            )
+        if self.unconfirmed:
+            return Fact(
+                "unknown",
+                tuple(self.unconfirmed[:5]),
+                "Another primary cancer is recorded, but only as provisional / differential: confirm or "
+                "refute it.",
+            )
+        if examined:
+            note = "No other active primary cancer is recorded among the conditions."
+            if self.inactive:
+                note = "Other primary cancers are recorded only as resolved / inactive / in remission."
+            return Fact("no", tuple(self.inactive[:3]), note)
+        return _UNKNOWN
+
+
+def _other_primary(
+    ctx: Context, cond: Any, code: Any, when: str | None, current: bool, out: _OtherPrimary
+) -> None:
+    verification = status_code(getattr(cond, "verificationStatus", None))
+    remission = any(_icd_in_remission(system, c) for system, c, _ in ctx.codings(code))
+    if not current or remission:
+        out.inactive.append(evidence(cond, when, f"Other primary cancer (not active): {ctx.label(code)}"))
+    elif verification in _UNCONFIRMED:
+        ctx.issue(
+            "other_primary_cancer",
+            "pending",
+            f"Another primary cancer is recorded as {verification} ({ref(cond)}"
+            f"{', ' + when if when else ''}): not confirmed.",
+            evidence(cond, when, f"Unconfirmed ({verification}) primary cancer: {ctx.describe(code)}"),
+        )
+        out.unconfirmed.append(
+            evidence(cond, when, f"Other primary cancer ({verification}): {ctx.label(code)}")
+        )
+    else:
+        out.active.append(evidence(cond, when, f"Other primary cancer: {ctx.label(code)}"))
+
+
+def _icd_in_remission(system: str | None, code: str | None) -> bool:
+    """ICD-10-CM C90-C95 with a 6th character 1: myeloma / leukaemia "in remission" (C90.01, C91.11, ...)."""
+    if not code or "icd" not in (system or "").lower():
+        return False
+    c = code.strip().upper().replace(".", "")
+    return len(c) == 5 and c[:2] == "C9" and c[2] in "012345" and c[4] == "1"
 
 
 def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:

@@ -20,8 +20,9 @@ from cds.profile.genomics import derive_brca, derive_pd_l1
 from cds.profile.journey import JourneyFacts, derive_journey
 from cds.profile.menopause import MenopauseThresholds, derive_menopause
 from cds.profile.model import DataIssue, Fact, GeneStatus, PatientProfile
-from cds.profile.patient import derive_patient
+from cds.profile.patient import derive_deceased, derive_patient
 from cds.profile.receptors import ReceptorFacts, derive_receptors
+from cds.profile.safety import SafetyFacts, derive_safety
 
 __all__ = ["MenopauseThresholds", "build_profile"]
 
@@ -65,6 +66,12 @@ _NO_JOURNEY = JourneyFacts(
     _UNKNOWN.endocrine_resistance,
     (),
 )
+_NO_SAFETY = SafetyFacts(
+    _UNKNOWN.interstitial_lung_disease,
+    _UNKNOWN.hyperglycaemia_risk,
+    _UNKNOWN.cardiac_dysfunction,
+    _UNKNOWN.long_qt,
+)
 
 
 _SERMS = frozenset({"tamoxifen", "toremifene"})  # made once (``classes & {...}`` made a set per medicine)
@@ -104,6 +111,11 @@ def build_profile(
     except Exception as exc:
         _failed(ctx, "age", exc)
         age, sex = _UNKNOWN.age, _UNKNOWN.sex
+    try:
+        deceased = derive_deceased(patients, patient_id, ctx)
+    except Exception as exc:
+        _failed(ctx, "deceased", exc)
+        deceased = _UNKNOWN.deceased
     try:
         disease = derive_disease(conditions, observations, ctx)
     except Exception as exc:
@@ -154,7 +166,7 @@ def build_profile(
     except Exception as exc:
         _failed(ctx, "menopausal_status", exc)
         menopause = _UNKNOWN.menopausal_status
-    # biomarkers and endocrine resistance beyond the seed documents (cds/profile/biomarkers.py, resistance.py)
+    # biomarkers beyond the seed documents (cds/profile/biomarkers.py)
     genes: dict[str, Fact[GeneStatus]]
     try:
         genes = derive_genes(observations, ctx)
@@ -171,8 +183,20 @@ def build_profile(
     except Exception as exc:
         _failed(ctx, "her2_ultralow", exc)
         ultralow = _UNKNOWN.her2_ultralow
+    # safety findings (cds/profile/safety.py): each fact fails on its own inside
+    try:
+        safety = derive_safety(conditions, observations, meds, ctx)
+    except Exception as exc:
+        _failed(ctx, "interstitial_lung_disease", exc)
+        safety = _NO_SAFETY
     return PatientProfile(
         patient_id=patient_id,
+        deceased=deceased,
+        other_primary_cancer=disease.other_primary_cancer,
+        interstitial_lung_disease=safety.interstitial_lung_disease,
+        hyperglycaemia_risk=safety.hyperglycaemia_risk,
+        cardiac_dysfunction=safety.cardiac_dysfunction,
+        long_qt=safety.long_qt,
         pik3ca_status=genes.get("pik3ca", _UNKNOWN.pik3ca_status),
         akt1_status=genes.get("akt1", _UNKNOWN.akt1_status),
         pten_status=genes.get("pten", _UNKNOWN.pten_status),

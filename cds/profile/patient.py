@@ -1,4 +1,5 @@
-"""Age (from Patient.birthDate and today) and sex (from Patient.gender)."""
+"""Age (from Patient.birthDate and today), sex (from Patient.gender) and whether the patient has died
+(Patient.deceased[x])."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Final
 
 from cds.profile.common import Context, evidence
 from cds.profile.dates import date_key, fhir_date, years_between
-from cds.profile.model import Fact, Sex
+from cds.profile.model import Fact, Sex, YesNoUnknown
 
 _NO_AGE: Final[Fact[int | None]] = Fact(None)  # the same every call (and immutable): made once
 _SEX: dict[str, Sex] = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
@@ -50,3 +51,32 @@ def derive_patient(
     gender = (getattr(patient, "gender", None) or "unknown").lower()
     sex: Fact[Sex] = Fact(_SEX.get(gender, "unknown"), (evidence(patient, None, f"gender {gender}"),))
     return age, sex
+
+
+def derive_deceased(patients: Sequence[Any], patient_id: str, ctx: Context) -> Fact[YesNoUnknown]:
+    """``deceased`` from Patient.deceasedBoolean / deceasedDateTime.
+
+    FHIR R4 Patient.deceased[x]: "If there's no value in the instance, it means there is no statement on
+    whether or not the individual is deceased" -- so an absent element is "unknown", never "no".
+    """
+    if not patients:
+        return Fact("unknown", (), "No Patient resource was received.")
+    patient = next((p for p in patients if getattr(p, "id", None) == patient_id), patients[0])
+    flag = getattr(patient, "deceasedBoolean", None)
+    when_raw = getattr(patient, "deceasedDateTime", None)
+    if when_raw is not None and when_raw != "":  # a string (read model) or a datetime (R4B)
+        when = fhir_date(when_raw)
+        if when is None:
+            ctx.issue(
+                "deceased",
+                "unreadable",
+                "Patient.deceasedDateTime could not be read as a date; the patient was read as deceased.",
+                evidence(patient, None, "deceasedDateTime unreadable"),
+            )
+            return Fact("yes", (evidence(patient, None, "Patient.deceasedDateTime (unreadable)"),))
+        return Fact("yes", (evidence(patient, when, f"Died {when} (Patient.deceasedDateTime)"),))
+    if flag is True:
+        return Fact("yes", (evidence(patient, None, "Patient.deceasedBoolean is true"),))
+    if flag is False:
+        return Fact("no", (evidence(patient, None, "Patient.deceasedBoolean is false"),))
+    return Fact("unknown", (), "The Patient record does not say whether the patient has died.")

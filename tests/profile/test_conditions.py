@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from cds.fhir.codes import Terminology
+from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.profile.model import PatientProfile
 from tests.profile import builders as b
+from tests.profile.conftest import TODAY
 
 Build = Callable[..., PatientProfile]
 
@@ -225,3 +228,194 @@ def test_history_observation_gives_site(build: Build) -> None:
     )
     assert profile.metastatic_sites.value == {"liver"}
     assert profile.visceral_metastases.value == "yes"
+
+
+# --- whose metastases (issue 18 item 7) --------------------------------------------------------------
+
+_NSCLC = b.cc(b.SNOMED, "254637007", "Non-small cell lung cancer (disorder)")
+_BRAIN_METS = b.cc(b.ICD10CM, "C79.31", "Secondary malignant neoplasm of brain")
+_BONE_METS = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone (disorder)")
+
+
+@pytest.mark.parametrize("status", ["resolved", "remission", "inactive"])
+def test_resolved_breast_cancer_and_active_lung_cancer_give_no_metastatic_breast_cancer(
+    build: Build, status: str
+) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(clinical=status, onset="2014-05"),
+        b.condition(_NSCLC, onset="2024-11-02"),
+        b.condition(_BRAIN_METS, onset="2025-01-15"),
+    )
+    assert profile.breast_cancer.value == "no"
+    assert profile.metastatic.value == "unknown"
+    assert "attributed to the other cancer" in (profile.metastatic.note or "")
+    assert profile.other_primary_cancer.value == "yes"
+    assert profile.other_primary_cancer.evidence[0].text.endswith("(SNOMED 254637007)")
+    issue = next(i for i in profile.issues if i.topic == "metastatic" and i.kind == "conflicting")
+    assert "Non-small cell lung cancer" in issue.message
+
+
+def test_resolved_breast_cancer_with_new_metastases_and_no_other_primary_is_a_recurrence(
+    build: Build,
+) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(clinical="resolved", onset="2016-02-10"),
+        b.condition(_BONE_METS, onset="2025-02-01"),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert "recurrence" in (profile.breast_cancer.note or "")
+    assert profile.metastatic.value == "yes"
+    assert profile.other_primary_cancer.value == "no"
+    assert any(i.topic == "breast_cancer" and "problem list" in i.message for i in profile.issues)
+
+
+def test_resolved_breast_cancer_alone_is_not_current_breast_cancer(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(clinical="resolved"))
+    assert profile.breast_cancer.value == "no"
+    assert profile.breast_cancer.evidence[0].reference.startswith("Condition/")  # still shown, and why
+    assert "resolved" in (profile.breast_cancer.note or "")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        _NSCLC,
+        b.cc(b.ICD10CM, "C34.90", "Malignant neoplasm of unspecified part of unspecified bronchus or lung"),
+        b.cc(b.ICD10CM, "C18.7", "Malignant neoplasm of sigmoid colon"),
+        b.cc(b.SNOMED, "94260004", "Secondary malignant neoplasm of colon"),  # Synthea's primary colon cancer
+        b.cc(b.ICD10CM, "C83.30", "Diffuse large B-cell lymphoma, unspecified site"),
+        b.cc(text="Adenocarcinoma of the lung, EGFR exon 19"),
+        b.cc("urn:oid:1.2.840.114350", "ONC-123", "Multiple myeloma"),
+    ],
+)
+def test_an_active_second_primary_next_to_breast_cancer_is_flagged(
+    build: Build, other: dict[str, Any]
+) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_BONE_METS, onset="2024-12"),
+        b.condition(other, onset="2024-10"),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert profile.metastatic.value == "yes"  # the metastases are real; whose they are is not certain
+    assert profile.other_primary_cancer.value == "yes"
+    issue = next(i for i in profile.issues if i.topic == "other_primary_cancer")
+    assert "no stage 4 breast cancer options" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("other", "clinical", "expected"),
+    [
+        (b.cc(b.ICD10CM, "C44.91", "Basal cell carcinoma of skin, unspecified"), "active", "no"),
+        (b.cc(b.ICD10CM, "C80.1", "Malignant (primary) neoplasm, unspecified"), "active", "no"),
+        (b.cc(b.ICD10CM, "D05.11", "Intraductal carcinoma in situ of right breast"), "active", "no"),
+        (b.cc(b.ICD10CM, "C90.01", "Multiple myeloma in remission"), "active", "no"),
+        (
+            b.cc(b.ICD10CM, "Z85.118", "Personal history of other malignant neoplasm of bronchus and lung"),
+            "active",
+            "no",
+        ),
+        (_NSCLC, "resolved", "no"),
+        (
+            b.cc(b.ICD10CM, "C50.912", "Malignant neoplasm of unspecified site of left female breast"),
+            "active",
+            "no",
+        ),
+    ],
+)
+def test_what_is_not_another_active_primary(
+    terminology: Terminology, other: dict[str, Any], clinical: str, expected: str
+) -> None:
+    profile = _build_unfiltered(
+        terminology,
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_BONE_METS),
+        b.condition(other, clinical=clinical),
+    )
+    assert profile.other_primary_cancer.value == expected
+    assert profile.metastatic.value == "yes"
+
+
+def test_a_provisional_second_primary_is_unknown_and_said(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_BONE_METS),
+        b.condition(_NSCLC, verification="provisional"),
+    )
+    assert profile.other_primary_cancer.value == "unknown"
+    assert any(i.topic == "other_primary_cancer" and "provisional" in i.message for i in profile.issues)
+
+
+@pytest.mark.parametrize("verification", ["provisional", "differential"])
+def test_an_unconfirmed_metastasis_does_not_make_the_patient_metastatic(
+    build: Build, verification: str
+) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(
+            b.cc(b.SNOMED, "94381002", "Secondary malignant neoplasm of liver"),
+            verification=verification,
+            onset="2025-04-02",
+            rid="liver-1",
+        ),
+    )
+    assert profile.metastatic.value == "unknown"
+    assert profile.metastatic_sites.value == frozenset()
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert issue.kind == "pending"
+    assert f"recorded as {verification} (Condition/liver-1, 2025-04-02): not confirmed" in issue.message
+
+
+def test_an_unconfirmed_metastasis_next_to_a_confirmed_one_leaves_only_the_confirmed_site(
+    build: Build,
+) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_BONE_METS),
+        b.condition(
+            b.cc(b.SNOMED, "94381002", "Secondary malignant neoplasm of liver"), verification="provisional"
+        ),
+    )
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"bone"}
+    assert profile.visceral_metastases.value == "no"
+
+
+# --- deceased ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected", "date"),
+    [
+        ({"deceasedBoolean": True}, "yes", None),
+        ({"deceasedDateTime": "2025-03-14T08:30:00+01:00"}, "yes", "2025-03-14"),
+        ({"deceasedDateTime": "2025-03"}, "yes", "2025-03"),
+        ({"deceasedBoolean": False}, "no", None),
+        ({}, "unknown", None),
+    ],
+)
+def test_deceased_from_patient_deceased_x(
+    build: Build, extra: dict[str, Any], expected: str, date: str | None
+) -> None:
+    profile = build(b.patient() | extra, b.breast_cancer(), b.condition(_BONE_METS))
+    assert profile.deceased.value == expected
+    if date:
+        assert profile.deceased.evidence[0].date == date
+
+
+def _build_unfiltered(terminology: Terminology, *raw: dict[str, Any]) -> PatientProfile:
+    """build_profile without the pre-filter: records it drops (C44, Z85) must not count either way."""
+    return build_profile(
+        [b.model(r) for r in raw],
+        patient_id=b.PATIENT,
+        today=TODAY,
+        terminology=terminology,
+        thresholds=MenopauseThresholds(),
+    )

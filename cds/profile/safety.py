@@ -1,0 +1,497 @@
+"""Safety findings that rule therapy options out or need a warning (issue 18, item 5).
+
+* ``interstitial_lung_disease`` (yes / unknown): a Condition of interstitial lung disease or pneumonitis,
+  active **or historical** (drug-induced and radiation pneumonitis included; code list
+  ``interstitial-lung-disease``). The T-DXd and CDK4/6 inhibitor labels warn on a history of ILD /
+  pneumonitis, so a resolved one counts too. Never "no": a chart cannot prove its absence.
+* ``hyperglycaemia_risk`` (yes / no / unknown): yes = a type 1 diabetes Condition, insulin-treated
+  diabetes (a Condition such as Z79.4, or an active insulin MedicationRequest / MedicationStatement), or
+  the latest HbA1c of 8.0% or more (63.9 mmol/mol; converted from IFCC mmol/mol: % = 0.0915 x mmol/mol +
+  2.15). CAPItello-291 excluded type 1 diabetes, diabetes requiring insulin and HbA1c of 8.0% or more
+  (Truqap US label 5.2; EU SmPC 4.4). no = the latest HbA1c is below 8.0%, from the last year, and none
+  of the above. Else unknown.
+* ``cardiac_dysfunction`` (yes / no / unknown): yes = an active heart failure / LV systolic dysfunction
+  Condition, or the latest LVEF below 50%; no = the latest LVEF is 50% or more, from the last year, and
+  no active heart failure. Else unknown.
+* ``long_qt`` (yes / unknown): an active long QT / prolonged QT Condition, or the latest QTc of 450 ms or
+  more (ribociclib US label: start only when QTcF is below 450 ms).
+
+Latest = the most recent dated reading; readings of the same day: the one of most concern. A range
+("55-60%") is read at its end of most concern. A reading older than a year can say "yes" (with its date)
+but never "no". Components of a panel (an echocardiogram or ECG report) are read like Observations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+from cds.profile.common import (
+    Coded,
+    Context,
+    Value,
+    components,
+    condition_current,
+    condition_date,
+    evidence,
+    observation_date,
+    ref,
+    rtype,
+    status_code,
+    value_of,
+)
+from cds.profile.dates import date_key, to_date
+from cds.profile.model import Evidence, Fact, YesNoUnknown, YesUnknown
+
+HBA1C_PERCENT: Final = 8.0  # CAPItello-291 exclusion; Truqap EU SmPC 4.4 ("HbA1C >8.0% (63.9 mmol/mol)")
+LVEF_PERCENT: Final = 50.0  # HER2-directed therapy labels and trials: LVEF >= 50% at baseline
+QTC_MS: Final = 450.0  # Kisqali (ribociclib) US label: initiate only with QTcF < 450 msec
+RECENT: Final = timedelta(days=365)  # a reading older than this cannot say "no"
+
+_UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")
+_MR_ACTIVE: Final = ("active", "on-hold")
+_MR_NOT_GIVEN: Final = ("plan", "proposal", "option")
+_MS_ACTIVE: Final = ("active", "intended")
+
+_NUMBER_RE = re.compile(
+    r"(?P<cmp>[<>]=?|≤|≥)?\s*(?P<low>\d+(?:[.,]\d+)?)"
+    r"(?:\s*(?:-|\u2013|to)\s*(?P<high>\d+(?:[.,]\d+)?))?\s*(?P<unit>%|mmol/mol|msec|ms|sec|s)?(?![a-z])",
+    re.IGNORECASE,
+)
+
+
+class SafetyFacts:
+    __slots__ = ("cardiac_dysfunction", "hyperglycaemia_risk", "interstitial_lung_disease", "long_qt")
+
+    def __init__(
+        self,
+        interstitial_lung_disease: Fact[YesUnknown],
+        hyperglycaemia_risk: Fact[YesNoUnknown],
+        cardiac_dysfunction: Fact[YesNoUnknown],
+        long_qt: Fact[YesUnknown],
+    ) -> None:
+        self.interstitial_lung_disease = interstitial_lung_disease
+        self.hyperglycaemia_risk = hyperglycaemia_risk
+        self.cardiac_dysfunction = cardiac_dysfunction
+        self.long_qt = long_qt
+
+
+_UNKNOWN: Final[Fact[Any]] = Fact("unknown")
+
+
+def derive_safety(
+    conditions: Coded, observations: Coded, medications: Sequence[Any], ctx: Context
+) -> SafetyFacts:
+    """The four safety facts, each derived on its own: one that fails on odd data is reported and left
+    unknown without taking the others with it."""
+    ild: Fact[YesUnknown] = _UNKNOWN
+    glycaemia: Fact[YesNoUnknown] = _UNKNOWN
+    cardiac: Fact[YesNoUnknown] = _UNKNOWN
+    qt: Fact[YesUnknown] = _UNKNOWN
+    try:
+        ild = derive_ild(conditions, ctx)
+    except Exception as exc:
+        _failed(ctx, "interstitial_lung_disease", exc)
+    try:
+        glycaemia = derive_hyperglycaemia(conditions, observations, medications, ctx)
+    except Exception as exc:
+        _failed(ctx, "hyperglycaemia_risk", exc)
+    try:
+        cardiac = derive_cardiac(conditions, observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "cardiac_dysfunction", exc)
+    try:
+        qt = derive_long_qt(conditions, observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "long_qt", exc)
+    return SafetyFacts(ild, glycaemia, cardiac, qt)
+
+
+def _failed(ctx: Context, topic: str, exc: Exception) -> None:
+    ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
+
+
+# --- interstitial lung disease ---------------------------------------------------------------------
+
+_ILD_KIND = {
+    "ild": "interstitial lung disease",
+    "drug_induced": "drug-induced interstitial lung disease / pneumonitis",
+    "radiation": "radiation pneumonitis / fibrosis",
+    "pneumonitis_unspecified": "pneumonitis, cause not stated (check whether it was non-infectious)",
+}
+
+
+def derive_ild(conditions: Coded, ctx: Context) -> Fact[YesUnknown]:
+    found: list[Evidence] = []
+    kinds: list[str] = []
+    for cond in conditions.coded("interstitial-lung-disease"):
+        hit = ctx.match("interstitial-lung-disease", getattr(cond, "code", None))
+        if hit is None:
+            continue
+        when = condition_date(cond)
+        status = _status_words(cond)
+        found.append(evidence(cond, when, f"{ctx.label(cond.code)}{status}"))
+        kind = _ILD_KIND.get(hit.value or "ild", _ILD_KIND["ild"])
+        if kind not in kinds:
+            kinds.append(kind)
+    if not found:
+        return Fact(
+            "unknown",
+            (),
+            "No interstitial lung disease or pneumonitis is recorded (the record cannot prove its absence).",
+        )
+    return Fact(
+        "yes",
+        tuple(found[:5]),
+        f"History of {'; '.join(kinds)}: a past episode counts as well as a current one.",
+    )
+
+
+# --- diabetes and HbA1c ----------------------------------------------------------------------------
+
+
+def derive_hyperglycaemia(
+    conditions: Coded, observations: Coded, medications: Sequence[Any], ctx: Context
+) -> Fact[YesNoUnknown]:
+    reasons: list[str] = []
+    found: list[Evidence] = []
+    for cond in conditions.coded("type-1-diabetes", "insulin-treated-diabetes"):
+        code = getattr(cond, "code", None)
+        type1 = ctx.match("type-1-diabetes", code) is not None
+        if not type1 and ctx.match("insulin-treated-diabetes", code) is None:
+            continue
+        if not condition_current(cond):
+            continue  # a resolved record of diabetes says nothing about now
+        found.append(evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}"))
+        reason = "type 1 diabetes" if type1 else "insulin-treated diabetes"
+        if reason not in reasons:
+            reasons.append(reason)
+    insulin = _insulin_records(medications, ctx)
+    if insulin:
+        found.extend(insulin[:3])
+        reasons.append("on insulin")
+    latest = _latest(
+        _readings(observations, "hba1c-tests", "hyperglycaemia_risk", "HbA1c", _hba1c, ctx), highest=True
+    )
+    if latest is not None and latest.value >= HBA1C_PERCENT:
+        found.append(latest.evidence)
+        reasons.append(
+            f"latest HbA1c {latest.shown} ({latest.when or 'undated'}), {HBA1C_PERCENT:g}% or more"
+        )
+    if found:
+        note = _sentence(reasons)
+        if latest is not None and latest.value < HBA1C_PERCENT:
+            note += f" Latest HbA1c {latest.shown} ({latest.when or 'undated'})."
+            found.append(latest.evidence)
+        return Fact("yes", tuple(found[:6]), note)
+    if latest is None:
+        return Fact(
+            "unknown",
+            (),
+            "No HbA1c result was found, and no type 1 or insulin-treated diabetes is recorded.",
+        )
+    if not _recent(latest.when, ctx):
+        return Fact(
+            "unknown",
+            (latest.evidence,),
+            f"The latest HbA1c ({latest.shown}, {latest.when or 'undated'}) is more than a year old.",
+        )
+    return Fact(
+        "no",
+        (latest.evidence,),
+        f"Latest HbA1c {latest.shown} ({latest.when}), below {HBA1C_PERCENT:g}%; no type 1 or "
+        "insulin-treated diabetes recorded.",
+    )
+
+
+def _insulin_records(medications: Sequence[Any], ctx: Context) -> list[Evidence]:
+    """Active insulin orders and statements. Administrations are not read: insulin given in hospital
+    (a sliding scale, steroid-induced hyperglycaemia) does not make the patient insulin-treated."""
+    found: list[Evidence] = []
+    codes = ctx.codes("insulin")
+    for record in medications:
+        kind = rtype(record)
+        status = (getattr(record, "status", None) or "").lower()
+        if kind == "MedicationRequest":
+            intent = (getattr(record, "intent", None) or "").lower()
+            if status not in _MR_ACTIVE or intent in _MR_NOT_GIVEN:
+                continue
+            when = getattr(record, "authoredOn", None)
+        elif kind == "MedicationStatement":
+            if status not in _MS_ACTIVE:
+                continue
+            period = getattr(record, "effectivePeriod", None)
+            when = getattr(record, "effectiveDateTime", None) or (
+                getattr(period, "start", None) if period is not None else None
+            )
+        else:
+            continue
+        name = _insulin_name(record, codes, ctx)
+        if name is not None:
+            shown = when[:10] if isinstance(when, str) else None
+            found.append(evidence(record, shown, f"Insulin ({status}): {name}"))
+    return found
+
+
+def _insulin_name(record: Any, codes: Any, ctx: Context) -> str | None:
+    cc = getattr(record, "medicationCodeableConcept", None)
+    if cc is not None:
+        return ctx.label(cc) if ctx.match("insulin", cc) is not None else None
+    reference = getattr(record, "medicationReference", None)
+    if reference is None:
+        return None
+    target = getattr(reference, "reference", None)
+    if isinstance(target, str) and target.startswith("#"):
+        for med in getattr(record, "contained", None) or ():
+            code = getattr(med, "code", None)
+            if getattr(med, "id", None) == target[1:] and ctx.match("insulin", code) is not None:
+                return ctx.label(code)
+    display = getattr(reference, "display", None)
+    if isinstance(display, str) and codes.match_text(display) is not None:
+        return display
+    return None
+
+
+def _hba1c(value: Value, kind: str | None) -> tuple[float, str] | None:
+    """HbA1c in % (NGSP/DCCT) and how it reads; IFCC mmol/mol converted (% = 0.0915 x mmol/mol + 2.15)."""
+    got = _number(value, high=True)
+    if got is None:
+        return None
+    number, unit, cmp = got
+    ifcc = "mmol" in unit or (kind == "ifcc" and "%" not in unit) or (not unit and number >= 20)
+    if ifcc:
+        percent = round(0.0915 * number + 2.15, 1)
+        shown = f"{cmp}{number:g} mmol/mol (= {percent:g}%)"
+    elif unit in ("", "%") or unit.startswith("%"):
+        percent, shown = number, f"{cmp}{number:g}%"
+    else:
+        return None
+    return (_edge(percent, cmp), shown) if 3.0 <= percent <= 25.0 else None
+
+
+# --- heart ----------------------------------------------------------------------------------------
+
+
+def derive_cardiac(conditions: Coded, observations: Coded, ctx: Context) -> Fact[YesNoUnknown]:
+    active: list[Evidence] = []
+    past: list[Evidence] = []
+    for cond in conditions.coded("heart-failure"):
+        code = getattr(cond, "code", None)
+        if ctx.match("heart-failure", code) is None:
+            continue
+        ev = evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}")
+        (active if condition_current(cond) else past).append(ev)
+    latest = _latest(
+        _readings(observations, "lvef-tests", "cardiac_dysfunction", "LVEF", _lvef, ctx), highest=False
+    )
+    low = latest is not None and latest.value < LVEF_PERCENT
+    if active or low:
+        found = list(active)
+        parts = ["heart failure or LV systolic dysfunction is recorded as active"] if active else []
+        if latest is not None:
+            found.append(latest.evidence)
+            below = "below" if low else "not below"
+            parts.append(
+                f"latest LVEF {latest.shown} ({latest.when or 'undated'}), {below} {LVEF_PERCENT:g}%"
+            )
+        return Fact("yes", tuple(found[:6]), _sentence(parts))
+    if latest is None:
+        note = "No LVEF result was found, and no active heart failure is recorded."
+        if past:
+            note = "Heart failure is recorded only as resolved / inactive, and no LVEF result was found."
+        return Fact("unknown", tuple(past[:3]), note)
+    if not _recent(latest.when, ctx):
+        return Fact(
+            "unknown",
+            (latest.evidence, *past[:2]),
+            f"The latest LVEF ({latest.shown}, {latest.when or 'undated'}) is more than a year old.",
+        )
+    note = f"Latest LVEF {latest.shown} ({latest.when}), {LVEF_PERCENT:g}% or more; no active heart failure."
+    if past:
+        note += " Heart failure is recorded in the past (resolved / inactive)."
+    return Fact("no", (latest.evidence, *past[:2]), note)
+
+
+def _lvef(value: Value, kind: str | None) -> tuple[float, str] | None:
+    got = _number(value, high=False)
+    if got is None:
+        return None
+    number, unit, cmp = got
+    if unit in ("", "1", "{ratio}", "ratio") and number <= 1.0:
+        number = round(number * 100, 1)  # sent as a fraction (0.45)
+    elif unit not in ("", "%"):
+        return None
+    return (_edge(number, cmp), f"{cmp}{number:g}%") if 5.0 <= number <= 95.0 else None
+
+
+# --- QT --------------------------------------------------------------------------------------------
+
+
+def derive_long_qt(conditions: Coded, observations: Coded, ctx: Context) -> Fact[YesUnknown]:
+    active: list[Evidence] = []
+    for cond in conditions.coded("long-qt"):
+        code = getattr(cond, "code", None)
+        hit = ctx.match("long-qt", code)
+        if hit is None or not condition_current(cond):
+            continue
+        if hit.value == "needs_qt_text" and "qt" not in _all_text(ctx, code):
+            continue  # R94.31 "Abnormal ECG": long QT only when the record says so
+        active.append(evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}"))
+    latest = _latest(_readings(observations, "qtc-tests", "long_qt", "QTc", _qtc, ctx), highest=True)
+    long = latest is not None and latest.value >= QTC_MS
+    if active or long:
+        found = list(active)
+        parts = ["long QT / prolonged QT is recorded"] if active else []
+        if latest is not None:
+            found.append(latest.evidence)
+            parts.append(
+                f"latest QTc {latest.shown} ({latest.when or 'undated'})"
+                + (f", {QTC_MS:g} ms or more" if long else "")
+            )
+        return Fact("yes", tuple(found[:6]), _sentence(parts))
+    if latest is not None:
+        return Fact(
+            "unknown",
+            (latest.evidence,),
+            f"Latest QTc {latest.shown} ({latest.when or 'undated'}), below {QTC_MS:g} ms; no long QT "
+            "recorded (repeat the ECG before a QT-prolonging drug).",
+        )
+    return Fact("unknown", (), "No QTc result was found, and no long QT is recorded.")
+
+
+def _qtc(value: Value, kind: str | None) -> tuple[float, str] | None:
+    got = _number(value, high=True)
+    if got is None:
+        return None
+    number, unit, cmp = got
+    if unit in ("s", "sec") or (unit == "" and number < 2.0):
+        number = round(number * 1000)
+    elif unit not in ("", "ms", "msec"):
+        return None
+    return (_edge(number, cmp), f"{cmp}{number:g} ms") if 200.0 <= number <= 800.0 else None
+
+
+# --- readings ---------------------------------------------------------------------------------------
+
+
+class _Reading:
+    __slots__ = ("evidence", "key", "shown", "value", "when")
+
+    def __init__(self, value: float, shown: str, when: str | None, evidence: Evidence) -> None:
+        self.value = value
+        self.shown = shown
+        self.when = when
+        self.key = date_key(when)
+        self.evidence = evidence
+
+
+Parse = Callable[[Value, str | None], tuple[float, str] | None]
+
+
+def _readings(
+    observations: Coded, codes: str, topic: str, name: str, parse: Parse, ctx: Context
+) -> list[_Reading]:
+    """Every reading of the test ``codes`` names, from Observations and their components."""
+    out: list[_Reading] = []
+    for obs in observations.coded(codes, in_components=True):
+        when = observation_date(obs)
+        own = ctx.match(codes, getattr(obs, "code", None))
+        elements = [(obs, own)] if own is not None else []
+        for comp in components(obs):
+            hit = ctx.match(codes, getattr(comp, "code", None))
+            if hit is not None:
+                elements.append((comp, hit))
+        for element, hit in elements:
+            value = value_of(element)
+            if value.empty:
+                continue
+            got = parse(value, hit.value)
+            shown_raw = _raw(value)
+            if got is None:
+                ctx.issue(
+                    topic,
+                    "unreadable",
+                    f"{ref(obs)}: the {name} value could not be read ({shown_raw}).",
+                    evidence(obs, when, f"{name}: {shown_raw}"),
+                )
+                continue
+            number, shown = got
+            out.append(_Reading(number, shown, when, evidence(obs, when, f"{name} {shown}")))
+    return out
+
+
+def _latest(readings: list[_Reading], *, highest: bool) -> _Reading | None:
+    """The most recent reading; of one day's readings, the one of most concern (the highest or the
+    lowest value)."""
+    if not readings:
+        return None
+    top = max(r.key for r in readings)
+    same_day = [r for r in readings if r.key == top]
+    if highest:
+        return max(same_day, key=lambda r: r.value)
+    return min(same_day, key=lambda r: r.value)
+
+
+def _number(value: Value, *, high: bool) -> tuple[float, str, str] | None:
+    """(number, unit, comparator) of a Quantity or a text such as "55-60 %", ">= 8.2%", "0.48 s".
+
+    A range is read at its high end (``high``) or its low end: the end of most concern."""
+    q = value.quantity
+    if q is not None:
+        cmp = q.comparator or ""
+        return q.value, q.unit, cmp
+    text = value.text
+    if not text:
+        return None
+    found = _NUMBER_RE.search(text)
+    if found is None:
+        return None
+    low = float(found.group("low").replace(",", "."))
+    top = found.group("high")
+    number = float(top.replace(",", ".")) if top and high else low
+    cmp = {"≤": "<=", "≥": ">="}.get(found.group("cmp") or "", found.group("cmp") or "")
+    return number, (found.group("unit") or "").lower(), cmp
+
+
+def _edge(number: float, cmp: str) -> float:
+    """The value a threshold is compared with: "<50%" is below 50, ">8.0%" is above 8.0."""
+    if cmp in ("<", ">"):
+        return number - 0.001 if cmp == "<" else number + 0.001
+    return number
+
+
+def _raw(value: Value) -> str:
+    if value.quantity is not None:
+        return f"{value.quantity.value:g} {value.quantity.unit}".strip()
+    return (value.text or "(no value)")[:60]
+
+
+def _recent(when: str | None, ctx: Context) -> bool:
+    day = to_date(when)
+    return day is not None and ctx.today - day <= RECENT
+
+
+def _status_words(cond: Any) -> str:
+    """ " (resolved)" / " (provisional)" for a Condition whose status a clinician should see."""
+    words: list[str] = []
+    clinical = status_code(getattr(cond, "clinicalStatus", None))
+    if clinical and clinical not in ("active", "recurrence", "relapse"):
+        words.append(clinical)
+    elif clinical is None and not condition_current(cond):
+        words.append("abated")
+    verification = status_code(getattr(cond, "verificationStatus", None))
+    if verification in _UNCONFIRMED:
+        words.append(verification or "")
+    return f" ({', '.join(words)})" if words else ""
+
+
+def _sentence(parts: list[str]) -> str:
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
+def _all_text(ctx: Context, cc: Any) -> str:
+    parts = [ctx.text(cc) or ""] + [display or "" for _, _, display in ctx.codings(cc)]
+    return " ".join(parts).lower()
