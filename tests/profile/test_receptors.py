@@ -110,9 +110,33 @@ def test_one_negative_other_unknown_is_not_hr_negative(build: Build) -> None:
 
 
 def test_most_recent_date_wins_with_note(build: Build) -> None:
-    profile = build(b.patient(), b.er(b.POSITIVE, date="2019-03-01"), b.er(b.NEGATIVE, date="2024-02-01"))
-    assert profile.er_status.value == "negative"
+    # ER 90 % then ER 5 %: both positive, only the degree changed - not a discordance; the most recent
+    # result (ER-low) is used and the earlier one named.
+    profile = build(
+        b.patient(), b.er(quantity=(90, "%"), date="2019-03-01"), b.er(quantity=(5, "%"), date="2024-02-01")
+    )
+    assert profile.er_status.value == "low_positive"
     assert profile.er_status.note and "Earlier ER result positive" in profile.er_status.note
+    assert not [i for i in profile.issues if i.kind in ("conflicting", "discordant")]
+
+
+def test_er_positive_then_negative_is_a_discordance_and_stays_positive(build: Build) -> None:
+    # Changed (issue 18): this used to read "negative" (the most recent date won silently). ER positive
+    # on the primary and negative on a later biopsy is a discordance; ESO-ESMO ABC: consider endocrine
+    # therapy when the receptor is positive in at least one biopsy.
+    first = b.er(b.POSITIVE, date="2019-03-01")
+    later = b.er(b.NEGATIVE, date="2024-02-01")
+    profile = build(b.patient(), first, later)
+    assert profile.er_status.value == "positive"
+    assert profile.er_status.evidence[0].reference == f"Observation/{first['id']}"
+    assert profile.er_status.note and "at least one biopsy" in profile.er_status.note
+    issues = [i for i in profile.issues if i.topic == "er_status" and i.kind == "discordant"]
+    assert len(issues) == 1
+    assert {e.reference for e in issues[0].evidence} == {
+        f"Observation/{first['id']}",
+        f"Observation/{later['id']}",
+    }
+    assert "2019-03-01" in issues[0].message and "2024-02-01" in issues[0].message
     assert not [i for i in profile.issues if i.kind == "conflicting"]
 
 
@@ -270,15 +294,31 @@ def test_her2_same_date_conflict(build: Build) -> None:
     assert any(i.topic == "her2_status" and i.kind == "conflicting" for i in profile.issues)
 
 
-def test_her2_rebiopsy_changes_status_with_note(build: Build) -> None:
+def test_her2_rebiopsy_negative_is_a_discordance_and_stays_positive(build: Build) -> None:
+    # Changed (issue 18): this used to read "negative" and HER2-low (the most recent date won silently).
+    # HER2 3+ on the primary, then 1+ on a metastasis, is a discordance: anti-HER2 therapy stays an
+    # option (ESO-ESMO ABC), with the discordance named.
+    primary = b.her2_ihc(value_string="3+", date="2019-01-01")
+    liver = b.her2_ihc(value_string="1+", date="2024-05-01")
+    profile = build(b.patient(), primary, liver)
+    assert profile.her2_status.value == "positive"
+    assert profile.her2_ihc.value == "3+"
+    assert profile.her2_low.value == "no"
+    assert profile.her2_status.note and "at least one biopsy" in profile.her2_status.note
+    refs = {e.reference for e in profile.her2_status.evidence}
+    assert {f"Observation/{primary['id']}", f"Observation/{liver['id']}"} <= refs
+    assert any(i.topic == "her2_status" and i.kind == "discordant" for i in profile.issues)
+
+
+def test_her2_equivocal_then_negative_is_no_discordance(build: Build) -> None:
     profile = build(
         b.patient(),
-        b.her2_ihc(value_string="3+", date="2019-01-01"),
+        b.her2_ihc(value_string="2+", date="2019-01-01"),
         b.her2_ihc(value_string="1+", date="2024-05-01"),
     )
     assert profile.her2_status.value == "negative"
     assert profile.her2_low.value == "yes"
-    assert profile.her2_status.note and "earlier" in profile.her2_status.note.lower()
+    assert not [i for i in profile.issues if i.kind == "discordant"]
 
 
 def test_unreadable_her2_value_is_reported(build: Build) -> None:
@@ -307,7 +347,9 @@ def test_subtype(
     assert build(*resources).subtype.value == subtype
 
 
-def test_later_status_condition_keeps_test_detail(build: Build) -> None:
+def test_later_status_condition_does_not_replace_test_detail(build: Build) -> None:
+    # Changed (issue 18): the Condition is no longer merged in as "the latest result"; pathology results
+    # decide, and a Condition that agrees adds nothing.
     profile = build(
         b.patient(),
         b.er(quantity=(5, "%"), date="2023-01-12"),
@@ -317,16 +359,21 @@ def test_later_status_condition_keeps_test_detail(build: Build) -> None:
         b.condition(b.cc(b.ICD10CM, "Z17.32"), onset=None, recorded="2024-03-01"),
     )
     assert profile.er_status.value == "low_positive"
-    assert profile.er_status.note and "gives the detail" in profile.er_status.note
+    assert profile.er_status.note and profile.er_status.note.startswith("ER-low positive (1-10%)")
     assert profile.her2_status.value == "negative"
     assert profile.her2_ihc.value == "2+"
     assert profile.her2_low.value == "yes"
+    assert profile.her2_status.note and profile.her2_status.note.startswith(
+        "HER2-low (IHC 2+, ISH not amplified)"
+    )
 
 
-def test_later_status_condition_that_disagrees_wins(build: Build) -> None:
+def test_later_status_condition_that_disagrees_does_not_override_pathology(build: Build) -> None:
+    # Changed (issue 18): a later Z17.1 "ER negative" billing code used to override the ER test.
     profile = build(
         b.patient(),
         b.er(b.POSITIVE, date="2019-01-12"),
         b.condition(b.cc(b.ICD10CM, "Z17.1"), onset=None, recorded="2024-03-01"),
     )
-    assert profile.er_status.value == "negative"
+    assert profile.er_status.value == "positive"
+    assert profile.er_status.note and "problem-list entry" in profile.er_status.note
