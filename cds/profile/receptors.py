@@ -57,7 +57,7 @@ from cds.profile.common import (
     ref,
     value_of,
 )
-from cds.profile.dates import date_key
+from cds.profile.dates import DateKey, date_key
 from cds.profile.model import (
     Evidence,
     Fact,
@@ -77,9 +77,11 @@ _PCT_RE = re.compile(r"(<=|>=|<|>|≤|≥)?\s*(\d{1,3}(?:[.,]\d+)?)\s*%")
 _SCORE_RE = re.compile(r"(?:^|[^0-9])([0-3])\s*\+")
 _SCORE_WORD_RE = re.compile(r"(?:score|ihc|grade)\s*[:=]?\s*([0-3])(?![0-9.,%])")
 _SCORE_PAREN_RE = re.compile(r"\(\s*([0-3])\s*\)")
+_SCORE_LEAD_RE = re.compile(r"^([0-3])(?:\s*\+)?\s*(?:\(|,|;|$)")  # "0 (no staining)"
 _ISH_RATIO_RE = re.compile(r"(?:ratio|/cep17)[^0-9]{0,12}(\d+(?:[.,]\d+)?)")
 _ISH_COPIES_RE = re.compile(
     r"(?:copy number|copies|signals)(?:\s*(?:/|per)\s*(?:cell|nucleus))?[^0-9]{0,16}(\d+(?:[.,]\d+)?)"
+    r"|(\d+(?:[.,]\d+)?)\s*(?:her2\s*)?(?:copies|signals)"
 )
 # "greater than 2.2" / "less than 1.8" (Synthea's FISH valueString), "> 2.2", "ratio >= 2.0"
 _CMP_NUMBER_RE = re.compile(
@@ -412,7 +414,7 @@ def _score_text(text: str | None) -> str | None:
     found = _SCORE_RE.search(low)
     if found is not None:
         return "0" if found.group(1) == "0" else f"{found.group(1)}+"
-    found = _SCORE_WORD_RE.search(low)
+    found = _SCORE_WORD_RE.search(low) or _SCORE_LEAD_RE.match(low)
     if found is None and not _ISH_IN_TEXT_RE.search(low):
         found = _SCORE_PAREN_RE.search(low)
     if found is not None:
@@ -473,7 +475,7 @@ def _text_numbers(text: str, kind: str) -> IshRead | None:
     ratio_found = _ISH_RATIO_RE.search(low)
     copies_found = _ISH_COPIES_RE.search(low)
     ratio = _number(ratio_found.group(1)) if ratio_found is not None else None
-    copies = _number(copies_found.group(1)) if copies_found is not None else None
+    copies = _number(copies_found.group(1) or copies_found.group(2)) if copies_found is not None else None
     if ratio is not None and copies is not None:
         return IshRead(ish_group(ratio, copies)[1], text, ratio=ratio, copies=copies)
     if ratio is not None:
@@ -884,15 +886,20 @@ def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Readin
 
 def _latest(readings: Sequence[Reading]) -> tuple[list[Reading], list[Reading]]:
     """(readings on the most recent date, earlier readings newest first)."""
-    ordered = sorted(readings, key=lambda r: r.key, reverse=True)
+    ordered = sorted(readings, key=_order, reverse=True)
     top = ordered[0].key
     return [r for r in ordered if r.key == top], [r for r in ordered if r.key != top]
+
+
+def _order(r: Reading) -> tuple[DateKey, str, str, str, str]:
+    """Newest last; on one date by resource and value, so that the order received never matters."""
+    return (r.key, r.evidence.reference, r.marker, r.value, r.detail)
 
 
 def _by_date(readings: Sequence[Reading]) -> list[list[Reading]]:
     """The readings grouped by date, newest date first."""
     groups: list[list[Reading]] = []
-    for r in sorted(readings, key=lambda r: r.key, reverse=True):
+    for r in sorted(readings, key=_order, reverse=True):
         if groups and groups[-1][0].key == r.key:
             groups[-1].append(r)
         else:
@@ -1005,7 +1012,7 @@ def _ignored_conditions(conds: Sequence[Reading], name: str, value: str) -> list
     clash = [c for c in conds if _family(c.value) != _family(value)]
     if not clash:
         return []
-    c = max(clash, key=lambda r: r.key)
+    c = max(clash, key=_order)
     return [
         f"the problem-list entry {c.evidence.text} ({c.evidence.reference}) says {name} {c.value}; "
         "the pathology result was used"
@@ -1268,7 +1275,7 @@ def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
         )
     clash = [c for c in conds if _implied(c) in ("positive", "negative") and _implied(c) != chosen[0].value]
     if clash and chosen[0].value in ("positive", "negative"):
-        c = max(clash, key=lambda r: r.key)
+        c = max(clash, key=_order)
         extra.append(
             f"the problem-list entry {c.evidence.text} ({c.evidence.reference}) says HER2 {c.value}; "
             "the pathology result was used"
@@ -1337,7 +1344,7 @@ def _pending(
     newest_final = max((r.key for r in finals), default=None)
     shown: list[Reading] = []
     seen: set[str] = set()
-    for r in sorted(pend, key=lambda r: r.key, reverse=True):
+    for r in sorted(pend, key=_order, reverse=True):
         if newest_final is not None and r.key < newest_final:
             continue  # an older preliminary report, superseded by a final one
         if r.evidence.reference in seen:
