@@ -1322,7 +1322,8 @@ def subtype(hr: Fact[HormoneReceptorStatus], her2_status: Fact[Her2Status]) -> F
         return Fact("hr_negative_her2_positive", ev)
     if h == "negative" and e == "negative":
         return Fact("triple_negative", ev)
-    return Fact("unknown", (), f"hormone receptor status {h}, HER2 {e}")
+    said = f"{clinical_label('hormone_receptor_status', h)}, {clinical_label('her2_status', e)}"
+    return Fact("unknown", (), said)
 
 
 # --- results not yet final ---------------------------------------------------------------------------
