@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cds.profile.model import PatientProfile
 from tests.profile import builders as b
@@ -748,3 +750,67 @@ def test_combined_her2_text_is_her2_low_not_equivocal(build: Build, obs: dict[st
     assert profile.her2_status.note and profile.her2_status.note.startswith(
         "HER2-low (IHC 2+, ISH not amplified)"
     )
+
+
+# --- property: order received and unrelated resources never change the receptor facts -----------------
+
+_RECEPTOR_FIELDS = (
+    "er_status",
+    "pr_status",
+    "hormone_receptor_status",
+    "her2_status",
+    "her2_ihc",
+    "her2_ish",
+    "her2_low",
+    "her2_ultralow",
+    "subtype",
+)
+_RECEPTOR_TOPICS = frozenset({"er_status", "pr_status", "hormone_receptor_status", "her2_status", "her2_ish"})
+_CHARTS = [
+    # discordance over time, a billing code, a pending result, an ISH panel paired with a reflex IHC
+    [
+        b.er(b.POSITIVE, date="2019-04-02"),
+        b.er(quantity=(0, "%"), date="2024-09-01"),
+        b.pr(quantity=(5, "%"), date="2019-04-02"),
+        b.her2_ihc(value_string="2+", date="2019-04-02"),
+        ish_panel(2.4, 4.6, date="2019-04-09"),
+        b.her2_ihc(value_string="0 (no staining)", date="2024-09-01"),
+        b.her2_ihc(value_string="1+", date="2025-01-10", status="preliminary"),
+        b.condition(b.cc(b.ICD10CM, "Z17.32"), onset=None, recorded="2024-10-01"),
+    ],
+    # disagreement on one date (two specimens), scores, a combined text
+    [
+        b.er(value_string="Allred 6/8", date="2023-03-01"),
+        b.observation(ER_PCT, quantity=(2, "{score}"), date="2023-03-01"),
+        b.pr(value_string="H-score 40", date="2023-03-01"),
+        b.her2_ihc(value_string="Negative (IHC 2+, FISH not amplified)", date="2023-03-01"),
+        b.observation(HER2_IHC_TISSUE, value_string="1+", date="2023-03-01"),
+        b.condition(b.cc(b.ICD10CM, "Z17.0")),
+    ],
+]
+_UNRELATED = [
+    b.breast_cancer(onset="2019-03-20"),
+    b.condition(
+        b.cc(b.SNOMED, "94381002", "Secondary malignant neoplasm of liver (disorder)"), onset="2024-08-20"
+    ),
+    b.observation(b.cc(b.LOINC, "85147-7", "PD-L1 by clone 22C3 report"), value_string="CPS 4"),
+    b.observation(b.cc(b.LOINC, "63419-6", "PIK3CA gene mutations tested for"), value=b.NEGATIVE),
+    b.med_statement(b.rx("72965", "letrozole"), start="2024-10-01"),
+    b.observation(b.cc(b.LOINC, "59041-4", "BRCA1+BRCA2 gene mutations tested for"), value=b.NEGATIVE),
+]
+
+
+def _receptor_view(profile: PatientProfile) -> tuple[object, ...]:
+    issues = sorted(
+        (i.topic, i.kind, i.message, i.evidence) for i in profile.issues if i.topic in _RECEPTOR_TOPICS
+    )
+    return (*(getattr(profile, f) for f in _RECEPTOR_FIELDS), tuple(issues))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_order_and_unrelated_resources_never_change_receptor_facts(build: Build, data: st.DataObject) -> None:
+    chart = data.draw(st.sampled_from(_CHARTS))
+    extra = data.draw(st.lists(st.sampled_from(_UNRELATED), unique_by=lambda r: r["id"]))
+    mixed = data.draw(st.permutations([*chart, *extra]))
+    assert _receptor_view(build(b.patient(), *mixed)) == _receptor_view(build(b.patient(), *chart))
