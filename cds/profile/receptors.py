@@ -65,6 +65,7 @@ from cds.profile.model import (
     Her2Ish,
     Her2Status,
     HormoneReceptorStatus,
+    PatientProfile,
     ReceptorStatus,
     Subtype,
     YesNoUnknown,
@@ -321,10 +322,12 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
     H-score (0-300): no standard cut-off for ER/PR positivity exists, so an H-score alone gives no status;
     a positive/negative answer or percentage reported with it is used. A stated percentage always wins.
     """
+    q = val.quantity
+    if q is not None and _is_percent(q.unit):
+        return None  # a share of cells sent as such is read as a percentage, whatever the text says
     texts = [t for t in (val.text, *(d for _, _, d in ctx.codings(val.cc))) if t]
     low_value = " ".join(texts).lower()
     low_all = " ".join([low_value, *(t.lower() for t in context_texts if t)])
-    q = val.quantity
     unit = q.unit if q is not None else ""
     kind: str | None = None
     number: float | None = None
@@ -472,10 +475,18 @@ def _from_number(number: float, comparator: str | None, kind: str) -> IshRead:
 
 def _text_numbers(text: str, kind: str) -> IshRead | None:
     low = text.lower()
+    bounded = _CMP_NUMBER_RE.search(low)  # "ratio < 2.0": a bound, not a measured ratio
+    bound_at = bounded.start(2) if bounded is not None else -1
     ratio_found = _ISH_RATIO_RE.search(low)
     copies_found = _ISH_COPIES_RE.search(low)
-    ratio = _number(ratio_found.group(1)) if ratio_found is not None else None
-    copies = _number(copies_found.group(1) or copies_found.group(2)) if copies_found is not None else None
+    ratio = copies = None
+    if ratio_found is not None and ratio_found.start(1) != bound_at:
+        ratio = _number(ratio_found.group(1))
+    copies_group = 0
+    if copies_found is not None:
+        copies_group = 1 if copies_found.group(1) is not None else 2
+        if copies_found.start(copies_group) != bound_at:
+            copies = _number(copies_found.group(copies_group))
     if ratio is not None and copies is not None:
         return IshRead(ish_group(ratio, copies)[1], text, ratio=ratio, copies=copies)
     if ratio is not None:
@@ -483,12 +494,12 @@ def _text_numbers(text: str, kind: str) -> IshRead | None:
     if copies is not None:
         got = _from_number(copies, None, "copies")
         return IshRead(got.verdict, text, copies=copies)
-    found = _CMP_NUMBER_RE.search(low)
-    if found is not None:
-        number = _number(found.group(2))
+    if bounded is not None:
+        number = _number(bounded.group(2))
         if number is not None:
-            comparator = _CMP_WORDS.get(found.group(1), found.group(1))
-            got = _from_number(number, comparator, kind)
+            comparator = _CMP_WORDS.get(bounded.group(1), bounded.group(1))
+            of_copies = copies_found is not None and copies_found.start(copies_group) == bound_at
+            got = _from_number(number, comparator, "copies" if of_copies else kind)
             return IshRead(got.verdict, text)
     bare = _BARE_NUMBER_RE.match(low)
     if bare is not None:
@@ -1101,6 +1112,29 @@ def her2_label(status: str, ihc: str, ish: str, low: str) -> str:
     else:
         head = clinical_label("her2_status", status)
     return f"{head} ({detail})" if detail else head
+
+
+def receptor_summary(profile: PatientProfile) -> str:
+    """The receptor profile in one line a clinician reads: "HR-positive (ER-low positive (1-10%)),
+    HER2-low (IHC 2+, ISH not amplified)"; discordant and pending results are named."""
+    hr = clinical_label("hormone_receptor_status", profile.hormone_receptor_status.value)
+    if profile.er_status.value == "low_positive":
+        hr += f" ({clinical_label('er_status', 'low_positive')})"
+    if profile.her2_ultralow.value == "yes":
+        her2 = "HER2-ultralow (IHC 0 with membrane staining)"
+    else:
+        her2 = her2_label(
+            profile.her2_status.value, profile.her2_ihc.value, profile.her2_ish.value, profile.her2_low.value
+        )
+    parts = [f"{hr}, {her2}"]
+    markers = profile.discordant_markers.value
+    if markers:
+        names = ", ".join(clinical_label("discordant_markers", m) for m in sorted(markers))
+        parts.append(f"discordant between biopsies: {names}")
+    pending = sorted({i.topic for i in profile.issues if i.kind == "pending"})
+    if pending:
+        parts.append("pending: " + ", ".join(t.replace("_status", "").upper() for t in pending))
+    return "; ".join(parts)
 
 
 def _ish_in(ishs: Sequence[Reading], note_parts: list[str]) -> set[str]:

@@ -632,6 +632,13 @@ def test_h_score_alone_is_not_a_percentage_and_gives_no_status(build: Build, obs
     )
 
 
+def test_percentage_sent_as_such_is_read_even_when_a_score_is_mentioned(build: Build) -> None:
+    profile = build(
+        b.patient(), with_note(b.observation(ER_PCT, quantity=(80, "%")), "H-score 240; Allred 8/8")
+    )
+    assert profile.er_status.value == "positive"
+
+
 @pytest.mark.parametrize(
     ("obs", "expected"),
     [
@@ -710,6 +717,9 @@ def test_ish_ratio_and_copies_as_separate_observations_are_grouped(build: Build)
         ("HER2/CEP17 ratio 1.6, average HER2 copy number 6.4 signals/cell", "amplified", "positive"),
         ("ratio 2.4; mean 3.1 copies per cell", "not_amplified", "negative"),
         ("2.6", "amplified", "positive"),
+        ("HER2/CEP17 ratio < 2.0", "not_amplified", "negative"),  # a bound, not a ratio of 2.0
+        ("HER2/CEP17 ratio greater than 2.2", "amplified", "positive"),
+        ("average HER2 copy number < 4.0", "not_amplified", "negative"),
     ],
 )
 def test_her2_ish_text_values(build: Build, text: str, ish: str, status: str) -> None:
@@ -814,3 +824,32 @@ def test_order_and_unrelated_resources_never_change_receptor_facts(build: Build,
     extra = data.draw(st.lists(st.sampled_from(_UNRELATED), unique_by=lambda r: r["id"]))
     mixed = data.draw(st.permutations([*chart, *extra]))
     assert _receptor_view(build(b.patient(), *mixed)) == _receptor_view(build(b.patient(), *chart))
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        (
+            [
+                b.er(quantity=(5, "%")),
+                b.pr(b.NEGATIVE),
+                b.her2_ihc(value_string="Negative (IHC 2+, FISH not amplified)"),
+            ],
+            "HR-positive (ER-low positive (1-10%)), HER2-low (IHC 2+, ISH not amplified)",
+        ),
+        (
+            [b.er(b.NEGATIVE), b.pr(b.NEGATIVE), b.her2_ihc(value_string="3+")],
+            "HR-negative, HER2-positive (IHC 3+)",
+        ),
+        (
+            [b.er(b.POSITIVE), b.her2_ihc(value_string="0", status="preliminary")],
+            "HR-positive, HER2 not known; pending: HER2",
+        ),
+    ],
+)
+def test_receptor_summary_in_clinical_words(
+    build: Build, resources: list[dict[str, Any]], expected: str
+) -> None:
+    from cds.profile.receptors import receptor_summary
+
+    assert receptor_summary(build(b.patient(), *resources)) == expected
