@@ -1108,10 +1108,11 @@ def her2_label(status: str, ihc: str, ish: str, low: str) -> str:
     if status == "negative":
         head = "HER2-low" if low == "yes" else "HER2-negative"
     elif status == "equivocal":
-        head = "HER2 equivocal" + (", ISH needed" if ish == "unknown" else "")
+        head = "HER2 equivocal"
     else:
         head = clinical_label("her2_status", status)
-    return f"{head} ({detail})" if detail else head
+    said = f"{head} ({detail})" if detail else head
+    return said + ("; ISH needed" if status == "equivocal" and ish == "unknown" else "")
 
 
 def receptor_summary(profile: PatientProfile) -> str:
@@ -1252,7 +1253,7 @@ def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
             f"earlier HER2 result {prev.marker} {prev.value} "
             f"({prev.evidence.reference}, {prev.when or 'undated'}); the most recent was used"
         )
-    if status in ("positive", "negative", "equivocal"):
+    if status in ("positive", "negative", "equivocal") and (ihc != "unknown" or ish != "unknown"):
         note_parts.insert(0, her2_label(status, ihc, ish, low))
     ev_all = tuple(r.evidence for r in used)
     why_low = {
