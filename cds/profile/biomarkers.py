@@ -16,7 +16,10 @@ HER2-ultralow.
 * ``pd_l1_cps``: the combined positive score as an integer from a 22C3 (or unnamed-assay) PD-L1 result:
   valueQuantity (unit or test naming CPS / combined positive), or text such as "CPS 12" or "CPS >= 10".
   "<N" is kept only when N <= 1 (read as 0); other "<N" values are not a number and stay unknown. The
-  most recent result wins; disagreement on the same date gives unknown and a DataIssue.
+  most recent result wins; disagreement on the same date gives unknown and a DataIssue. An SP142 IC, a
+  TPS or another assay's score never sets it (``genomics.read_pd_l1``); the note says what was found
+  ("PD-L1 SP142 IC 5% - not a 22C3 CPS").
+* ``pd_l1_assay``: the PD-L1 assay and score type the record holds (``derive_pd_l1_assay``).
 * ``her2_ultralow`` (FDA, 27 Jan 2025; DESTINY-Breast06): yes = HER2 IHC 0 whose report states membrane
   staining (faint / barely perceptible, incomplete, in >0 and <=10% of cells, "ultralow"); no = IHC 0
   with "no staining" / "null", or a score other than 0 / HER2-positive; unknown = IHC 0 without a
@@ -45,8 +48,8 @@ from cds.profile.common import (
     variant_parts,
 )
 from cds.profile.dates import date_key
-from cds.profile.genomics import _cps
-from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, YesNoUnknown
+from cds.profile.genomics import PdL1Read, not_a_cps, read_pd_l1
+from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, PdL1Assay, YesNoUnknown
 
 GENES = ("pik3ca", "akt1", "pten", "esr1")
 _GENE_TESTS = ("variant-tests", *GENES)
@@ -234,62 +237,77 @@ def _cps_number(number: float, comparator: str | None) -> int | None:
 
 
 def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
-    found: list[tuple[str | None, int, Evidence]] = []
+    found: list[tuple[str | None, int, Evidence, str]] = []
+    not_cps: list[PdL1Read] = []
     for obs in observations.coded("pd-l1-tests"):
-        code = getattr(obs, "code", None)
-        test = ctx.match("pd-l1-tests", code)
-        if test is None or test.value not in ("22c3", "unspecified"):
+        read = read_pd_l1(ctx, obs)
+        if read is None:
             continue
-        when = observation_date(obs)
-        val = value_of(obs)
-        code_text = " ".join(filter(None, [ctx.text(code), *(d for _, _, d in ctx.codings(code))])).lower()
-        texts: list[str | None] = [val.text, *_texts(val)]
-        for note in getattr(obs, "note", None) or ():
-            texts.append(getattr(note, "text", None))
-        for comp in components(obs):
-            cval = value_of(comp)
-            ctext = " ".join(
-                filter(
-                    None,
-                    [
-                        ctx.text(getattr(comp, "code", None)),
-                        *(d for _, _, d in ctx.codings(getattr(comp, "code", None))),
-                    ],
-                )
-            ).lower()
-            if cval.quantity is not None and ("cps" in ctext or "combined positive" in ctext):
-                texts.append(f"CPS {cval.quantity.comparator or ''}{cval.quantity.value:g}")
-            texts.append(cval.text)
-        cps = _cps(texts)
-        if cps is None and val.quantity is not None:
-            unit = val.quantity.unit
-            if "cps" in unit or "cps" in code_text or "combined positive" in code_text:
-                cps = (val.quantity.value, val.quantity.comparator)
-        if cps is None:
+        if read.kind != "22c3_cps" or read.cps is None:
+            if read.kind in ("sp142_ic", "tps", "other"):
+                not_cps.append(read)
             continue
-        number = _cps_number(*cps)
-        shown = f"CPS {cps[1] or ''}{cps[0]:g}"
-        ev = evidence(obs, when, f"{ctx.label(code)} ({test.value}): {shown}")
+        number = _cps_number(*read.cps)
         if number is None:
             ctx.issue(
-                "pd_l1_cps", "ignored", f"{ref(obs)}: {shown} is not a single number; CPS left unknown.", ev
+                "pd_l1_cps",
+                "ignored",
+                f"{ref(obs)}: {read.shown} is not a single number; CPS left unknown.",
+                read.evidence,
             )
             continue
-        found.append((when, number, ev))
+        found.append((read.when, number, read.evidence, read.assay))
     if not found:
+        if not_cps:
+            found_note = "; ".join(not_a_cps(r) for r in not_cps) + "."
+            return Fact(None, tuple(r.evidence for r in not_cps), found_note)
         return _NO_CPS
-    found.sort(key=lambda f: date_key(f[0]), reverse=True)
+    found.sort(key=lambda f: (date_key(f[0]), f[2].reference), reverse=True)
     same = [f for f in found if date_key(f[0]) == date_key(found[0][0])]
     if len({f[1] for f in same}) > 1:
         ctx.issue(
             "pd_l1_cps", "conflicting", "PD-L1 CPS results on the same date disagree.", *(f[2] for f in same)
         )
         return Fact(None, tuple(f[2] for f in same), "PD-L1 CPS results on the same date disagree.")
-    note = None
+    parts: list[str] = []
+    if any(f[3] == "unspecified" for f in same):
+        parts.append("assay not named; the CPS is read as a 22C3 CPS")
     if len(found) > len(same):
         older = found[len(same)]
-        note = f"Earlier CPS {older[1]} ({older[2].reference}); the most recent was used."
+        parts.append(f"earlier CPS {older[1]} ({older[2].reference}); the most recent was used")
+    parts.extend(not_a_cps(r) for r in not_cps)
+    joined = "; ".join(parts)
+    note = (joined[:1].upper() + joined[1:] + ".") if parts else None
     return Fact(same[0][1], tuple(f[2] for f in same), note)
+
+
+_ASSAY_UNKNOWN: Final[Fact[PdL1Assay]] = Fact("unknown")
+_ASSAY_LABEL = {
+    "22c3_cps": "22C3 combined positive score (CPS)",
+    "sp142_ic": "SP142 immune-cell score (IC)",
+    "tps": "tumour proportion score (TPS)",
+    "other": "another PD-L1 assay or score",
+    "unknown": "score type not stated",
+}
+
+
+def derive_pd_l1_assay(observations: Coded, ctx: Context) -> Fact[PdL1Assay]:
+    """Which PD-L1 assay and score the record holds: "22c3_cps" when a 22C3 (or unnamed-assay) CPS
+    exists (the one ``pd_l1_cps`` uses), else the kind of the most recent PD-L1 result; "unknown" when no
+    PD-L1 result exists or its score type is not stated. The note lists what was found."""
+    reads: list[PdL1Read] = []
+    for obs in observations.coded("pd-l1-tests"):
+        read = read_pd_l1(ctx, obs)
+        if read is not None:
+            reads.append(read)
+    if not reads:
+        return _ASSAY_UNKNOWN
+    reads.sort(key=lambda r: (date_key(r.when), r.evidence.reference), reverse=True)
+    cps = [r for r in reads if r.kind == "22c3_cps"]
+    chosen = cps[0] if cps else reads[0]
+    kind: PdL1Assay = chosen.kind  # type: ignore[assignment]
+    found = "; ".join(f"{r.label} ({r.evidence.reference}, {r.when or 'undated'})" for r in reads[:4])
+    return Fact(kind, (chosen.evidence,), f"{_ASSAY_LABEL[kind]}. Found: {found}.")
 
 
 # --- HER2-ultralow --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ Subtype = Literal[
 ]
 GermlineStatus = Literal["pathogenic", "not_detected", "unknown"]
 BiomarkerStatus = Literal["positive", "negative", "unknown"]
+PdL1Assay = Literal["22c3_cps", "sp142_ic", "tps", "other", "unknown"]
 GeneStatus = Literal["altered", "not_detected", "unknown"]
 EndocrineResistance = Literal["primary", "secondary", "sensitive", "unknown"]
 MenopausalStatus = Literal["premenopausal", "postmenopausal", "indeterminate", "unknown"]
@@ -77,6 +78,8 @@ class PatientProfile:
     esr1_status: Fact[GeneStatus] = _UNKNOWN
     pd_l1_cps: Fact[int | None] = _NO_VALUE
     her2_ultralow: Fact[YesNoUnknown] = _UNKNOWN
+    discordant_markers: Fact[frozenset[str]] = _NO_SET
+    pd_l1_assay: Fact[PdL1Assay] = _UNKNOWN
     endocrine_resistance: Fact[EndocrineResistance] = _UNKNOWN
     ovarian_suppression_current: Fact[YesNoUnknown] = _NO
     prior_therapies: Fact[frozenset[str]] = _NO_SET
@@ -203,6 +206,12 @@ FIELDS: dict[str, FieldSpec] = {
     "esr1_status": FieldSpec("enum", _GENE, "ESR1 mutation"),
     "pd_l1_cps": FieldSpec("int", label="PD-L1 combined positive score (22C3 CPS)"),
     "her2_ultralow": FieldSpec("enum", _YNU, "HER2-ultralow (IHC 0 with membrane staining)"),
+    "discordant_markers": FieldSpec(
+        "set", frozenset({"er", "pr", "her2"}), "Receptor results that disagree between biopsies or over time"
+    ),
+    "pd_l1_assay": FieldSpec(
+        "enum", frozenset({"22c3_cps", "sp142_ic", "tps", "other", "unknown"}), "PD-L1 assay and score type"
+    ),
     "endocrine_resistance": FieldSpec(
         "enum",
         frozenset({"primary", "secondary", "sensitive", "unknown"}),
