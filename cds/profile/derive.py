@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from cds.fhir.codes import Terminology
-from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_cps
+from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_assay, derive_pd_l1_cps
 from cds.profile.common import Coded, Context, condition_usable, observation_usable, rtype
 from cds.profile.conditions import DiseaseFacts, derive_disease
 from cds.profile.genomics import derive_brca, derive_pd_l1
@@ -174,6 +174,11 @@ def build_profile(
         _failed(ctx, "pik3ca_status", exc)
         genes = {}
     try:
+        assay = derive_pd_l1_assay(observations, ctx)
+    except Exception as exc:
+        _failed(ctx, "pd_l1_assay", exc)
+        assay = _UNKNOWN.pd_l1_assay
+    try:
         cps = derive_pd_l1_cps(observations, ctx)
     except Exception as exc:
         _failed(ctx, "pd_l1_cps", exc)
@@ -202,6 +207,8 @@ def build_profile(
         pten_status=genes.get("pten", _UNKNOWN.pten_status),
         esr1_status=genes.get("esr1", _UNKNOWN.esr1_status),
         pd_l1_cps=cps,
+        pd_l1_assay=assay,
+        discordant_markers=receptors.discordant_markers,
         her2_ultralow=ultralow,
         age=age,
         sex=sex,

@@ -326,7 +326,6 @@ def test_pd_l1_assay_prefers_the_cps(terminology: Any) -> None:
     assert _assay(terminology).value == "unknown"
 
 
-@pytest.mark.xfail(strict=True, reason="derive.py (the lead's) does not pass pd_l1_assay on yet")
 def test_pd_l1_assay_reaches_the_profile(build: Build) -> None:
     profile = build(b.patient(), b.breast_cancer(), b.observation(SP142, value_string="IC 5%"))
     assert profile.pd_l1_assay.value == "sp142_ic"

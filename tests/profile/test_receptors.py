@@ -540,7 +540,6 @@ def test_discordant_markers_fact(terminology: Any) -> None:
     assert none.discordant_markers.value == frozenset()
 
 
-@pytest.mark.xfail(strict=True, reason="derive.py (the lead's) does not pass discordant_markers on yet")
 def test_discordant_markers_reach_the_profile(build: Build) -> None:
     profile = build(b.patient(), b.er(b.POSITIVE, date="2019-04-02"), b.er(b.NEGATIVE, date="2024-09-01"))
     assert profile.discordant_markers.value == frozenset({"er"})
