@@ -19,7 +19,7 @@ from cds.profile.conditions import DiseaseFacts, derive_disease
 from cds.profile.genomics import derive_brca, derive_pd_l1
 from cds.profile.journey import JourneyFacts, derive_journey
 from cds.profile.menopause import MenopauseThresholds, derive_menopause
-from cds.profile.model import DataIssue, Fact, GeneStatus, PatientProfile
+from cds.profile.model import BiomarkerStatus, DataIssue, Fact, GeneStatus, PatientProfile, YesNoUnknown
 from cds.profile.patient import derive_deceased, derive_patient
 from cds.profile.receptors import ReceptorFacts, derive_receptors
 from cds.profile.safety import SafetyFacts, derive_safety
@@ -79,6 +79,15 @@ _SERMS = frozenset({"tamoxifen", "toremifene"})  # made once (``classes & {...}`
 
 def _failed(ctx: Context, topic: str, exc: Exception) -> None:
     ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
+
+
+def _cps_recorded(cps: Fact[int | None], pd_l1: Fact[BiomarkerStatus]) -> Fact[YesNoUnknown]:
+    """A 22C3 result that settles "CPS 10 or more": a CPS number, or a CPS-based result reported negative."""
+    if cps.value is not None:
+        return Fact("yes", cps.evidence, f"22C3 CPS {cps.value}")
+    if pd_l1.value == "negative":
+        return Fact("yes", pd_l1.evidence, "PD-L1 (CPS) reported negative")
+    return Fact("no", (), "no PD-L1 22C3 CPS result recorded")
 
 
 def build_profile(
@@ -208,6 +217,7 @@ def build_profile(
         esr1_status=genes.get("esr1", _UNKNOWN.esr1_status),
         pd_l1_cps=cps,
         pd_l1_assay=assay,
+        pd_l1_cps_recorded=_cps_recorded(cps, pd_l1),
         discordant_markers=receptors.discordant_markers,
         her2_ultralow=ultralow,
         age=age,

@@ -206,8 +206,14 @@ def derive_journey(
         )
     else:
         on_therapy = Fact("no", (), "no therapy for metastatic disease in use now")
-    current_classes = running.classes if running is not None else frozenset()
     all_current = tuple(u for u in uses if u.current)
+    # what the patient is on now: the current line, and medicines that are not a line (bone-modifying
+    # agents, ovarian suppression), so no option repeats them
+    supportive_now = [u for u in all_current if not u.counts_as_line]
+    current_classes = (running.classes if running is not None else frozenset()) | frozenset(
+        c for u in supportive_now for c in u.classes
+    )
+    current_evidence = (tuple(running.uses[:4]) if running is not None else ()) + tuple(supportive_now[:2])
     ofs_now = [u for u in all_current if "ovarian_suppression" in u.classes]
     history, ofs = _history(received, ctx, uses, ofs_now)
     return JourneyFacts(
@@ -228,7 +234,7 @@ def derive_journey(
         on_therapy=on_therapy,
         current_therapies=Fact(
             current_classes,
-            tuple(u.evidence for u in running.uses[:4]) if running is not None else (),
+            tuple(u.evidence for u in current_evidence),
             running.label() if running is not None else None,
         ),
         progressed_on=Fact(frozenset(progressed_classes), tuple(progressed_ev[:6]), "; ".join(notes) or None),
