@@ -6,9 +6,10 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
 1. **Regimens and lines.** Orders only planned or proposed (``intent`` plan/proposal/option, or a start
    after today) are not therapy given; they are reported, not counted. Medicines of a line (not
    bone-modifying agents, not ovarian suppression alone) are taken in order of start:
-   * a record whose agents are all in the running regimen continues it (refills, cycles, and a switch
+   * records starting within ``TOGETHER_DAYS`` (28, one cycle) of each other start together;
+   * a start whose agents are all in the running regimen continues it (refills, cycles, and a switch
      of formulation or route: trastuzumab IV to subcutaneous, or to pertuzumab/trastuzumab in one
-     product, is the same agents);
+     product, is the same agents); trastuzumab restarted with a new chemotherapy is a new line;
    * an agent started while the regimen runs, within ``JOIN_DAYS`` (90) of its start, joins it. Why 90:
      biomarker results that add an agent (PD-L1 for pembrolizumab, a reflex HER2 ISH) commonly return
      after the first cycles, and a regimen is usually first assessed after about three months, so an
@@ -51,6 +52,7 @@ from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
 
 JOIN_DAYS: Final = 90
+TOGETHER_DAYS: Final = 28  # records starting within one 4-week cycle of each other start together
 BEFORE_METASTASIS_DAYS: Final = 60
 ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after a regimen's last record
 TWO_YEARS: Final = timedelta(days=730)
@@ -313,16 +315,18 @@ def _regimens(uses: list[MedUse], ctx: Context) -> list[Regimen]:
     )
     regimens: list[Regimen] = []
     join = timedelta(days=JOIN_DAYS)
-    for use in dated:
-        start = use.start_date or ctx.today
+    for group in _started_together(dated, ctx.today):
+        start = group[0].start_date or ctx.today
+        agents = frozenset(a for u in group for a in u.agents)
         last = regimens[-1] if regimens else None
-        if last is not None and use.agents <= last.agents:
-            last.uses.append(use)
-        elif last is not None and start - last.start <= join and _running_at(last, start):
-            last.uses.append(use)
-            last.agents |= use.agents
+        running = last is not None and _running_at(last, start)
+        if last is not None and running and agents <= last.agents:
+            last.uses.extend(group)  # refills, cycles, a switch of formulation or route
+        elif last is not None and running and start - last.start <= join:
+            last.uses.extend(group)  # an agent added to the running regimen
+            last.agents |= agents
         else:
-            regimens.append(Regimen([use], start, agents=set(use.agents)))
+            regimens.append(Regimen(list(group), start, agents=set(agents)))
     for before, after in pairwise(regimens):
         stop = _stop_reason(before)
         if stop == "toxicity":
@@ -342,6 +346,19 @@ def _regimens(uses: list[MedUse], ctx: Context) -> list[Regimen]:
         elif stop == "toxicity" and not tail.current:
             tail.toxicity = True
     return regimens
+
+
+def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:
+    """Records (sorted by start) that start within ``TOGETHER_DAYS`` of the first of them: one start."""
+    groups: list[list[MedUse]] = []
+    window = timedelta(days=TOGETHER_DAYS)
+    for use in uses:
+        start = use.start_date or today
+        if groups and start - (groups[-1][0].start_date or today) <= window:
+            groups[-1].append(use)
+        else:
+            groups.append([use])
+    return groups
 
 
 def _running_at(regimen: Regimen, when: date) -> bool:

@@ -98,7 +98,7 @@ CASES = [
     (
         "unknown-progression-class",
         _set("decision_point", {"after_progression_on": ["unobtanium"]}),
-        "regimen",
+        "decision_point.after_progression_on",
     ),
     ("bad-preference", _set("preference", "category_1"), "preference"),
     ("option-too-long", _set("option", "Neratinib " + "x" * 120), "option"),
