@@ -42,7 +42,7 @@ from cds.profile.common import (
     status_code,
     value_of,
 )
-from cds.profile.dates import date_key, to_date
+from cds.profile.dates import date_key, fhir_date, period_start, to_date
 from cds.profile.model import Evidence, Fact, YesNoUnknown, YesUnknown
 
 HBA1C_PERCENT: Final = 8.0  # CAPItello-291 exclusion; Truqap EU SmPC 4.4 ("HbA1C >8.0% (63.9 mmol/mol)")
@@ -218,20 +218,18 @@ def _insulin_records(medications: Sequence[Any], ctx: Context) -> list[Evidence]
             intent = (getattr(record, "intent", None) or "").lower()
             if status not in _MR_ACTIVE or intent in _MR_NOT_GIVEN:
                 continue
-            when = getattr(record, "authoredOn", None)
+            when = fhir_date(getattr(record, "authoredOn", None))
         elif kind == "MedicationStatement":
             if status not in _MS_ACTIVE:
                 continue
-            period = getattr(record, "effectivePeriod", None)
-            when = getattr(record, "effectiveDateTime", None) or (
-                getattr(period, "start", None) if period is not None else None
+            when = fhir_date(getattr(record, "effectiveDateTime", None)) or fhir_date(
+                period_start(getattr(record, "effectivePeriod", None))
             )
         else:
             continue
         name = _insulin_name(record, codes, ctx)
         if name is not None:
-            shown = when[:10] if isinstance(when, str) else None
-            found.append(evidence(record, shown, f"Insulin ({status}): {name}"))
+            found.append(evidence(record, when, f"Insulin ({status}): {name}"))
     return found
 
 
