@@ -459,6 +459,8 @@ class _OtherPrimary:
         )
 
     def fact(self, examined: int) -> Fact[YesNoUnknown]:
+        for found in (self.active, self.unconfirmed, self.inactive):  # the same whatever the chart's order
+            found.sort(key=lambda e: (date_key(e.date), e.reference))
         if self.active:
             return Fact(
                 "yes",

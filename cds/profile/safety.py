@@ -42,7 +42,7 @@ from cds.profile.common import (
     status_code,
     value_of,
 )
-from cds.profile.dates import date_key, to_date
+from cds.profile.dates import date_key, fhir_date, period_start, to_date
 from cds.profile.model import Evidence, Fact, YesNoUnknown, YesUnknown
 
 HBA1C_PERCENT: Final = 8.0  # CAPItello-291 exclusion; Truqap EU SmPC 4.4 ("HbA1C >8.0% (63.9 mmol/mol)")
@@ -136,6 +136,8 @@ def derive_ild(conditions: Coded, ctx: Context) -> Fact[YesUnknown]:
         kind = _ILD_KIND.get(hit.value or "ild", _ILD_KIND["ild"])
         if kind not in kinds:
             kinds.append(kind)
+    kinds.sort(key=list(_ILD_KIND.values()).index)
+    found = _ordered(found)
     if not found:
         return Fact(
             "unknown",
@@ -168,7 +170,9 @@ def derive_hyperglycaemia(
         reason = "type 1 diabetes" if type1 else "insulin-treated diabetes"
         if reason not in reasons:
             reasons.append(reason)
-    insulin = _insulin_records(medications, ctx)
+    reasons.sort(key=("type 1 diabetes", "insulin-treated diabetes").index)
+    found = _ordered(found)
+    insulin = _ordered(_insulin_records(medications, ctx))
     if insulin:
         found.extend(insulin[:3])
         reasons.append("on insulin")
@@ -218,20 +222,18 @@ def _insulin_records(medications: Sequence[Any], ctx: Context) -> list[Evidence]
             intent = (getattr(record, "intent", None) or "").lower()
             if status not in _MR_ACTIVE or intent in _MR_NOT_GIVEN:
                 continue
-            when = getattr(record, "authoredOn", None)
+            when = fhir_date(getattr(record, "authoredOn", None))
         elif kind == "MedicationStatement":
             if status not in _MS_ACTIVE:
                 continue
-            period = getattr(record, "effectivePeriod", None)
-            when = getattr(record, "effectiveDateTime", None) or (
-                getattr(period, "start", None) if period is not None else None
+            when = fhir_date(getattr(record, "effectiveDateTime", None)) or fhir_date(
+                period_start(getattr(record, "effectivePeriod", None))
             )
         else:
             continue
         name = _insulin_name(record, codes, ctx)
         if name is not None:
-            shown = when[:10] if isinstance(when, str) else None
-            found.append(evidence(record, shown, f"Insulin ({status}): {name}"))
+            found.append(evidence(record, when, f"Insulin ({status}): {name}"))
     return found
 
 
@@ -283,6 +285,7 @@ def derive_cardiac(conditions: Coded, observations: Coded, ctx: Context) -> Fact
             continue
         ev = evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}")
         (active if condition_current(cond) else past).append(ev)
+    active, past = _ordered(active), _ordered(past)
     latest = _latest(
         _readings(observations, "lvef-tests", "cardiac_dysfunction", "LVEF", _lvef, ctx), highest=False
     )
@@ -339,6 +342,7 @@ def derive_long_qt(conditions: Coded, observations: Coded, ctx: Context) -> Fact
         if hit.value == "needs_qt_text" and "qt" not in _all_text(ctx, code):
             continue  # R94.31 "Abnormal ECG": long QT only when the record says so
         active.append(evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}"))
+    active = _ordered(active)
     latest = _latest(_readings(observations, "qtc-tests", "long_qt", "QTc", _qtc, ctx), highest=True)
     long = latest is not None and latest.value >= QTC_MS
     if active or long:
@@ -430,8 +434,8 @@ def _latest(readings: list[_Reading], *, highest: bool) -> _Reading | None:
     top = max(r.key for r in readings)
     same_day = [r for r in readings if r.key == top]
     if highest:
-        return max(same_day, key=lambda r: r.value)
-    return min(same_day, key=lambda r: r.value)
+        return max(same_day, key=lambda r: (r.value, r.evidence.reference))
+    return min(same_day, key=lambda r: (r.value, r.evidence.reference))
 
 
 def _number(value: Value, *, high: bool) -> tuple[float, str, str] | None:
@@ -485,6 +489,11 @@ def _status_words(cond: Any) -> str:
     if verification in _UNCONFIRMED:
         words.append(verification or "")
     return f" ({', '.join(words)})" if words else ""
+
+
+def _ordered(found: list[Evidence]) -> list[Evidence]:
+    """Evidence in a fixed order (date, then reference): the same facts whatever order the chart came in."""
+    return sorted(found, key=lambda e: (date_key(e.date), e.reference, e.text))
 
 
 def _sentence(parts: list[str]) -> str:

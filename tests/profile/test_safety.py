@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cds.fhir.codes import Terminology
 from cds.profile.derive import MenopauseThresholds, build_profile
@@ -393,3 +395,63 @@ def test_the_observations_prefetch_asks_for_every_safety_test_code(
 def test_today_is_what_recent_is_measured_from(build: Build) -> None:
     later = build(b.patient(), b.breast_cancer(), _hba1c(6.5, date="2025-05-01"), today=date(2026, 6, 1))
     assert later.hyperglycaemia_risk.value == "unknown"
+
+
+# --- order and unrelated data never change the facts --------------------------------------------------
+
+_CHART: list[dict[str, Any]] = [
+    b.patient() | {"deceasedBoolean": False},
+    b.breast_cancer(onset="2022-04-01"),
+    b.condition(b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone"), onset="2024-09"),
+    b.condition(b.cc(b.ICD10CM, "C18.7", "Malignant neoplasm of sigmoid colon"), onset="2024-06-03"),
+    b.condition(
+        b.cc(b.ICD10CM, "C34.90", "Malignant neoplasm of unspecified part of lung"), onset="2024-07-01"
+    ),
+    b.condition(
+        b.cc(b.SNOMED, "94381002", "Secondary malignant neoplasm of liver"), verification="provisional"
+    ),
+    b.condition(b.cc(b.SNOMED, "427046006", "Drug-induced pneumonitis (disorder)"), clinical="resolved"),
+    b.condition(b.cc(b.ICD10CM, "J70.0", "Acute pulmonary manifestations due to radiation"), onset="2022-11"),
+    b.condition(b.cc(b.SNOMED, "46635009", "Diabetes mellitus type 1 (disorder)"), onset="1990"),
+    b.condition(b.cc(b.ICD10CM, "Z79.4", "Long term (current) use of insulin"), onset="1990"),
+    b.condition(b.cc(b.SNOMED, "84114007", "Heart failure (disorder)"), clinical="resolved"),
+    b.condition(b.cc(b.ICD10CM, "I45.81", "Long QT syndrome")),
+    _hba1c(8.4, date="2025-05-01"),
+    _hba1c(7.0, date="2025-05-01"),
+    _lvef(48, date="2025-04-01"),
+    _lvef(55, date="2025-04-01"),
+    _qtc(452, date="2025-03-01"),
+    _qtc(470, date="2025-03-01"),
+]
+_UNRELATED: list[dict[str, Any]] = [
+    b.observation(b.cc(b.LOINC, "8867-4", "Heart rate"), quantity=(72, "/min")),
+    b.observation(b.cc(b.LOINC, "2339-0", "Glucose [Mass/volume] in Blood"), quantity=(190, "mg/dL")),
+    b.condition(b.cc(b.SNOMED, "38341003", "Hypertensive disorder")),
+    b.condition(b.cc(b.ICD10CM, "E11.9", "Type 2 diabetes mellitus without complications")),
+]
+_FACTS = (
+    "interstitial_lung_disease",
+    "hyperglycaemia_risk",
+    "cardiac_dysfunction",
+    "long_qt",
+    "other_primary_cancer",
+    "deceased",
+    "metastatic",
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(len(_CHART))), extra=st.lists(st.sampled_from(_UNRELATED), max_size=4))
+def test_reordering_or_adding_unrelated_resources_never_changes_the_facts(
+    terminology: Terminology, order: list[int], extra: list[dict[str, Any]]
+) -> None:
+    expected = _unfiltered(terminology, *_CHART)
+    shuffled = [_CHART[i] for i in order]
+    for i, unrelated in enumerate(extra):
+        shuffled.insert((i * 7) % (len(shuffled) + 1), unrelated)
+    got = _unfiltered(terminology, *shuffled)
+    for name in _FACTS:
+        assert got.fact(name) == expected.fact(name), name
+    assert expected.hyperglycaemia_risk.value == "yes" and expected.long_qt.value == "yes"
+    assert expected.cardiac_dysfunction.value == "yes"  # 48% and 55% the same day: the lower counts
+    assert expected.other_primary_cancer.value == "yes"
