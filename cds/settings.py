@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(5, ge=1)
     fhir_max_resources: int = Field(2000, ge=1)
     fhir_max_response_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    fhir_max_concurrent_per_server: int = Field(
+        16, ge=1, description="fetches one FHIR server may have running at once (of 64 per worker)"
+    )
     fhir_validation: Literal["read", "full"] = Field(
         "read",
         description="read: check the elements the pathway reads; full: also whole-resource R4B validation",
