@@ -21,6 +21,7 @@ Any failure raises :class:`~cds.errors.Unauthorized` with the reason for the log
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -40,6 +41,9 @@ log = logging.getLogger("cds.auth")
 
 MAX_TOKEN_CHARS: Final = 16 * 1024
 MAX_JTI_CHARS: Final = 256
+# NumericDate claims are checked to lie in [0, 9999-12-31T23:59:59Z] before any arithmetic: a float
+# such as 1.79e308 is valid JSON, and exp - iat of two of them overflows (issue 23, finding 6).
+MAX_NUMERIC_DATE: Final = 253_402_300_799.0
 
 
 def _show(value: object) -> str:
@@ -56,7 +60,13 @@ def _number(claims: dict[str, Any], name: str, *, required: bool) -> float | Non
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Unauthorized(f"JWT '{name}' is not a NumericDate")
-    return float(value)
+    try:
+        number = float(value)  # an int beyond a double's range raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not (math.isfinite(number) and 0.0 <= number <= MAX_NUMERIC_DATE):
+        raise Unauthorized(f"JWT '{name}' is out of range for a NumericDate")
+    return number
 
 
 class ClientAuthenticator:
