@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -32,8 +32,11 @@ class Settings(BaseSettings):
     # --- service --------------------------------------------------------------------------------
     public_base_url: str = Field(
         "http://127.0.0.1:8080",
-        description="Externally visible base URL; JWT `aud` is checked against it.",
+        description="Externally visible base URL; JWT `aud` is checked against it. A comma-separated "
+        "list is accepted: the first is the canonical URL, `aud` may match any of them.",
     )
+    # Filled from the rest of a CDS_PUBLIC_BASE_URL list (see _base_url_list); not set on its own.
+    public_base_url_aliases: tuple[str, ...] = ()
     knowledge_dir: Path = Field(default_factory=default_knowledge_dir)
     data_dir: Path = Path("data")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
@@ -79,12 +82,35 @@ class Settings(BaseSettings):
     menopause_estradiol_max_pg_ml: float = Field(20.0, gt=0)
     menopause_age_years: int = Field(60, ge=40, le=80)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _base_url_list(cls, data: Any) -> Any:
+        """``CDS_PUBLIC_BASE_URL=a,b,c``: ``public_base_url`` is ``a``, the aliases ``b`` and ``c``."""
+        if isinstance(data, dict) and isinstance(data.get("public_base_url"), str):
+            urls = [u.strip() for u in data["public_base_url"].split(",") if u.strip()]
+            if len(urls) > 1:
+                data = {**data, "public_base_url": urls[0], "public_base_url_aliases": tuple(urls[1:])}
+        return data
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("public_base_url_aliases")
+    @classmethod
+    def _strip_slashes(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("every URL in CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
+        return tuple(value.rstrip("/") for value in values)
+
+    @property
+    def public_base_urls(self) -> tuple[str, ...]:
+        """Every base URL a token's ``aud`` may name (the canonical one first)."""
+        return (self.public_base_url, *self.public_base_url_aliases)
 
     @property
     def resolved_database_url(self) -> str:

@@ -25,6 +25,8 @@ DEFAULT_MAX_ENTRIES = 500_000
 
 
 class ReplayCache:
+    blocking = False  # in memory: safe to call on the event loop
+
     def __init__(
         self, *, max_entries: int = DEFAULT_MAX_ENTRIES, clock: Callable[[], float] = time.time
     ) -> None:
