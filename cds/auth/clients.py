@@ -32,10 +32,11 @@ import orjson
 
 from cds.auth.jwks import JwksCache
 from cds.auth.keys import VerificationKey, b64url_decode, check_algorithms
-from cds.auth.replay import DEFAULT_MAX_ENTRIES, ReplayCache
+from cds.auth.replay import DEFAULT_MAX_ENTRIES, ReplayCache, SharedReplayCache
 from cds.auth.trust import TrustedIssuer, TrustFileError, TrustStore, load_trust_file
 from cds.errors import Unauthorized
 from cds.settings import Settings
+from cds.store import FeedbackStore
 
 __all__ = ["ClientAuthenticator", "TrustFileError"]
 
@@ -114,7 +115,9 @@ class ClientAuthenticator:
         self.max_lifetime = float(settings.jwt_max_lifetime_s)
         self.base_urls = settings.public_base_urls
         self._clock = clock
-        self.replay = ReplayCache(max_entries=replay_max_entries, clock=clock)
+        self.replay: ReplayCache | SharedReplayCache = ReplayCache(
+            max_entries=replay_max_entries, clock=clock
+        )
         self.jwks = JwksCache(
             timeout_s=settings.jwks_timeout_s,
             cache_s=settings.jwks_cache_s,
@@ -138,6 +141,11 @@ class ClientAuthenticator:
             problem = str(exc).split(": ", 1)[-1]
             raise TrustFileError(str(settings.trust_file), "CDS_JWT_ALGORITHMS", problem) from None
         self.trust = load_trust_file(settings.trust_file, self.algorithms)
+        store = FeedbackStore(settings.resolved_database_url)
+        if store.backend == "postgresql":  # shared by every replica: a replay is refused by all
+            self.replay = SharedReplayCache(store, clock=clock)
+        else:
+            store.close()
         log.info(
             "JWT verification on: %d trusted issuer(s) from %s; algorithms %s",
             len(self.trust.issuers),
@@ -355,3 +363,5 @@ class ClientAuthenticator:
 
     def close(self) -> None:
         self.jwks.close()
+        if isinstance(self.replay, SharedReplayCache):
+            self.replay.close()

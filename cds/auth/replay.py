@@ -1,10 +1,14 @@
 """The ``jti`` replay cache: each (iss, jti) is accepted once while the token is alive.
 
-In memory, per process, thread-safe and bounded. An entry lives until the token's ``exp`` plus the clock
-skew (after that the token itself is refused as expired, so remembering it is pointless).
+:class:`ReplayCache`: in memory, per process, thread-safe and bounded. An entry lives until the token's
+``exp`` plus the clock skew (after that the token itself is refused as expired, so remembering it is
+pointless). Several instances (or uvicorn worker processes) each have their own cache, so with SQLite a
+token replayed to a *different* process within its lifetime is not detected.
 
-Several instances (or uvicorn worker processes) each have their own cache: a token replayed to a
-*different* instance within its lifetime is not detected. docs/security.md discusses the options.
+:class:`SharedReplayCache`: with PostgreSQL (CDS_DATABASE_URL), seen ids are recorded in the database
+(one insert, primary key issuer + jti, rows expiring with the token), so a replay is refused by every
+replica and worker. If the database cannot be reached, the in-process cache answers meanwhile (logged):
+a database outage must not refuse every clinician, and a replay to the same process is still caught.
 
 When the cache is full, the entry closest to expiry is dropped (and a warning logged) rather than
 refusing valid new tokens: only tokens signed by trusted clients are ever stored, so filling it takes
@@ -18,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 log = logging.getLogger("cds.auth")
 
@@ -70,3 +75,41 @@ class ReplayCache:
             self._expiry[key] = expires_at
             heapq.heappush(self._heap, (expires_at, key))
             return True
+
+
+class _JtiStore(Protocol):
+    def first_use_jti(self, issuer: str, jti: str, expires_at: float, now: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class SharedReplayCache:
+    """The replay check in the shared database, with the in-process cache as its fallback."""
+
+    blocking = True  # a database round trip: run it off the event loop
+
+    def __init__(self, store: _JtiStore, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self._clock = clock
+        self.local = ReplayCache(clock=clock)
+        self._warned_at: float | None = None
+
+    def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
+        first_here = self.local.first_use(issuer, jti, expires_at)  # cheap, and the fallback
+        if not first_here:
+            return False
+        now = self._clock()
+        try:
+            return self.store.first_use_jti(issuer, jti, expires_at, now)
+        except Exception as exc:  # StoreUnavailable, or any database error: fall back, say so
+            if self._warned_at is None or now - self._warned_at >= 60:
+                self._warned_at = now
+                log.warning(
+                    "jti replay check: the database is unavailable (%s); replays are caught by this "
+                    "process only until it is back",
+                    type(exc).__name__,
+                )
+            return True
+
+    def close(self) -> None:
+        self.store.close()

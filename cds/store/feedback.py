@@ -32,7 +32,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
 from cds.errors import ServiceError
-from cds.store._schema import feedback, rule_shown
+from cds.store._schema import feedback, jwt_seen, rule_shown
 
 __all__ = [
     "OUTCOMES",
@@ -52,6 +52,7 @@ UNKNOWN_RULE = "(unknown rule)"
 _MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: serialises concurrent `migrate()` calls of several replicas on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x63_64_73_6D_62_63  # "cdsmbc"
+_JTI_PURGE_INTERVAL_S = 60.0
 _INSERT_CHUNK = 50  # rows per INSERT statement (13 bound parameters each; SQLite allows 32766)
 
 
@@ -183,9 +184,15 @@ class FeedbackStore:
         self._engine: Engine = create_engine(self._url, pool_pre_ping=True, connect_args=connect_args)
         if backend == "sqlite":
             event.listen(self._engine, "connect", _sqlite_on_connect)
+        self._jti_purged_at = 0.0
         self._ping_lock = threading.Lock()
         self._pinging: threading.Thread | None = None
         self._ping_engine_for: tuple[float, Engine] | None = None
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._backend
 
     @property
     def url(self) -> str:
@@ -257,6 +264,25 @@ class FeedbackStore:
         )
         with _outage_is_unavailable(), self._engine.begin() as connection:
             connection.execute(stmt)
+
+    def first_use_jti(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
+        """Record (issuer, jti) until ``expires_at`` (epoch seconds); False if it is already recorded
+        and alive. One statement: the primary key decides between concurrent replicas, and a row of
+        an expired token is taken over rather than refused. Rows expire with their token: those
+        past ``now`` are deleted once a minute by each process."""
+        insert = postgresql.insert if self._backend == "postgresql" else sqlite.insert
+        values = insert(jwt_seen).values(issuer=issuer, jti=jti, expires_at=expires_at)
+        stmt = values.on_conflict_do_update(
+            index_elements=["issuer", "jti"],
+            set_={"expires_at": values.excluded.expires_at},
+            where=jwt_seen.c.expires_at <= now,
+        ).returning(jwt_seen.c.jti)
+        with _outage_is_unavailable(), self._engine.begin() as connection:
+            first = connection.execute(stmt).first() is not None
+            if now - self._jti_purged_at >= _JTI_PURGE_INTERVAL_S:
+                self._jti_purged_at = now
+                connection.execute(jwt_seen.delete().where(jwt_seen.c.expires_at <= now))
+        return first
 
     # --- reads ------------------------------------------------------------------------------------
     def report(self) -> list[RuleFeedbackSummary]:
