@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,16 @@ def default_fixtures_dir() -> Path:
     return _bundled("_fixtures", "fhir_fixtures")
 
 
+def default_data_dir() -> Path:
+    """The per-user data folder (XDG): ``$XDG_DATA_HOME/cds-mbc``, else ``~/.local/share/cds-mbc``.
+
+    Never the current directory: ``feedback-report`` run from elsewhere must read the same store.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "cds-mbc"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CDS_", extra="ignore", frozen=True)
 
@@ -38,7 +49,10 @@ class Settings(BaseSettings):
     # Filled from the rest of a CDS_PUBLIC_BASE_URL list (see _base_url_list); not set on its own.
     public_base_url_aliases: tuple[str, ...] = ()
     knowledge_dir: Path = Field(default_factory=default_knowledge_dir)
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder of the default SQLite feedback store (default: the per-user data folder).",
+    )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     cors_origins: str = "*"
     log_level: str = "INFO"

@@ -217,6 +217,9 @@ class FeedbackStore:
     def migrate(self) -> None:
         """``alembic upgrade head`` on this store's database; safe to call from several replicas."""
         self._ensure_sqlite_dir()
+        # Alembic reports each step at INFO ("Context impl ...", "Will assume ..."): noise in the
+        # service's log and in `cds-mbc demo`; its warnings and errors still show.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS_DIR))
         with self._engine.begin() as connection:
