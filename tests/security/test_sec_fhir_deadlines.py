@@ -38,6 +38,22 @@ def _fetcher(allow: str, **settings: object) -> HttpFetcher:
     )
 
 
+def _call_in_background(fetcher: HttpFetcher, server: str, budget_s: float) -> threading.Thread:
+    """A hook call's fetch of QUERIES against ``server``, on a thread of its own (started)."""
+    call = threading.Thread(
+        target=fetcher.fetch,
+        kwargs={
+            "server": server,
+            "access_token": None,
+            "queries": QUERIES,
+            "continuations": {},
+            "deadline": time.monotonic() + budget_s,
+        },
+    )
+    call.start()
+    return call
+
+
 def test_a_trickling_server_is_cut_off_at_the_deadline_and_its_threads_freed(trickler: Trickler) -> None:
     fetcher = _fetcher(f"{trickler.origin}/fhir")
     try:
@@ -67,18 +83,7 @@ def test_a_trickling_server_cannot_starve_fetches_from_a_healthy_one(
     waves: list[threading.Thread] = []
     try:
         for _ in range(3):  # three calls of four keys each against a pool of four threads
-            wave = threading.Thread(
-                target=fetcher.fetch,
-                kwargs={
-                    "server": f"{trickler.origin}/fhir",
-                    "access_token": None,
-                    "queries": QUERIES,
-                    "continuations": {},
-                    "deadline": time.monotonic() + 3.0,
-                },
-            )
-            wave.start()
-            waves.append(wave)
+            waves.append(_call_in_background(fetcher, f"{trickler.origin}/fhir", 3.0))
         assert wait_until(lambda: trickler.open == 2, 2.0)  # the cap: two of the four threads
         results = fetcher.fetch(
             server=healthy.base_url,
@@ -99,18 +104,8 @@ def test_a_trickling_server_cannot_starve_fetches_from_a_healthy_one(
 def test_saturation_is_reported_while_every_fetch_thread_is_busy(trickler: Trickler) -> None:
     fetcher = _fetcher(f"{trickler.origin}/fhir", fhir_max_concurrent_per_server=4)
     try:
-        wave = threading.Thread(
-            target=fetcher.fetch,
-            kwargs={
-                "server": f"{trickler.origin}/fhir",
-                "access_token": None,
-                "queries": QUERIES,
-                "continuations": {},
-                "deadline": time.monotonic() + 0.8,
-            },
-        )
         assert fetcher.saturation() is None
-        wave.start()
+        wave = _call_in_background(fetcher, f"{trickler.origin}/fhir", 0.8)
         assert wait_until(lambda: fetcher.saturation() is not None, 0.5)
         wave.join(3)
         assert wait_until(lambda: fetcher.saturation() is None, 0.5)

@@ -10,12 +10,28 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port) in a thread; yields the origin ``http://host:port``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 @dataclass
@@ -49,18 +65,9 @@ def recording_server() -> Iterator[Recorder]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
-    state.origin = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with loopback_http(Handler) as origin:
+        state.origin = origin
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @dataclass
@@ -119,6 +126,18 @@ def trickling_server(
                 state.held_s.append(time.monotonic() - started)
             conn.close()
 
+    with _accepting(
+        listener, stopping, lambda conn: threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    ):
+        yield state
+
+
+@contextlib.contextmanager
+def _accepting(
+    listener: socket.socket, stopping: threading.Event, on_connection: Callable[[socket.socket], None]
+) -> Iterator[None]:
+    """Accept connections on ``listener`` in a thread until the block ends, then close it."""
+
     def accept() -> None:
         while not stopping.is_set():
             try:
@@ -127,12 +146,12 @@ def trickling_server(
                 continue
             except OSError:
                 return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+            on_connection(conn)
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield state
+        yield
     finally:
         stopping.set()
         thread.join(5)
@@ -154,29 +173,13 @@ def silent_server() -> Iterator[str]:
     """Accepts connections and never answers (a frozen database): yields ``host:port``."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
-    stopping = threading.Event()
     held: list[socket.socket] = []
-
-    def accept() -> None:
-        while not stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
     try:
-        yield f"127.0.0.1:{listener.getsockname()[1]}"
+        with _accepting(listener, threading.Event(), held.append):
+            yield f"127.0.0.1:{listener.getsockname()[1]}"
     finally:
-        stopping.set()
-        thread.join(5)
         for conn in held:
             conn.close()
-        listener.close()
 
 
 def closed_port() -> int:
