@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, case, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -220,6 +218,9 @@ class FeedbackStore:
         # Alembic reports each step at INFO ("Context impl ...", "Will assume ..."): noise in the
         # service's log and in `cds-mbc demo`; its warnings and errors still show.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        from alembic import command  # imported here: importing alembic logs its plugins at INFO
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS_DIR))
         with self._engine.begin() as connection:
