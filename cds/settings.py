@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -46,8 +46,8 @@ class Settings(BaseSettings):
         description="Externally visible base URL; JWT `aud` is checked against it. A comma-separated "
         "list is accepted: the first is the canonical URL, `aud` may match any of them.",
     )
-    # Filled from the rest of a CDS_PUBLIC_BASE_URL list (see _base_url_list); not set on its own.
-    public_base_url_aliases: tuple[str, ...] = ()
+    # The rest of a CDS_PUBLIC_BASE_URL list (see _base_url_list): not a setting of its own.
+    _base_url_aliases: tuple[str, ...] = PrivateAttr(default=())
     knowledge_dir: Path = Field(default_factory=default_knowledge_dir)
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -83,9 +83,6 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(5, ge=1)
     fhir_max_resources: int = Field(2000, ge=1)
     fhir_max_response_bytes: int = Field(20 * 1024 * 1024, ge=1024)
-    fhir_max_concurrent_per_server: int = Field(
-        16, ge=1, description="fetches one FHIR server may have running at once (of 64 per worker)"
-    )
     fhir_validation: Literal["read", "full"] = Field(
         "read",
         description="read: check the elements the pathway reads; full: also whole-resource R4B validation",
@@ -96,15 +93,22 @@ class Settings(BaseSettings):
     menopause_estradiol_max_pg_ml: float = Field(20.0, gt=0)
     menopause_age_years: int = Field(60, ge=40, le=80)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _base_url_list(cls, data: Any) -> Any:
-        """``CDS_PUBLIC_BASE_URL=a,b,c``: ``public_base_url`` is ``a``, the aliases ``b`` and ``c``."""
+    def _base_url_list(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        """``CDS_PUBLIC_BASE_URL=a,b,c``: ``public_base_url`` is ``a`` (canonical), ``b`` and ``c`` are
+        other URLs a JWT's ``aud`` may name (:attr:`public_base_urls`)."""
+        aliases: list[str] = []
         if isinstance(data, dict) and isinstance(data.get("public_base_url"), str):
             urls = [u.strip() for u in data["public_base_url"].split(",") if u.strip()]
             if len(urls) > 1:
-                data = {**data, "public_base_url": urls[0], "public_base_url_aliases": tuple(urls[1:])}
-        return data
+                data, aliases = {**data, "public_base_url": urls[0]}, urls[1:]
+        settings = handler(data)
+        for url in aliases:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError("every URL in CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
+        settings._base_url_aliases = tuple(url.rstrip("/") for url in aliases)
+        return settings
 
     @field_validator("public_base_url")
     @classmethod
@@ -113,18 +117,10 @@ class Settings(BaseSettings):
             raise ValueError("CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("public_base_url_aliases")
-    @classmethod
-    def _strip_slashes(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if not value.startswith(("http://", "https://")):
-                raise ValueError("every URL in CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
-        return tuple(value.rstrip("/") for value in values)
-
     @property
     def public_base_urls(self) -> tuple[str, ...]:
         """Every base URL a token's ``aud`` may name (the canonical one first)."""
-        return (self.public_base_url, *self.public_base_url_aliases)
+        return (self.public_base_url, *self._base_url_aliases)
 
     @property
     def resolved_database_url(self) -> str:

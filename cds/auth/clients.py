@@ -38,7 +38,7 @@ from cds.errors import Unauthorized
 from cds.settings import Settings
 from cds.store import FeedbackStore
 
-__all__ = ["ClientAuthenticator", "TrustFileError"]
+__all__ = ["ClientAuthenticator", "TokenRefused", "TrustFileError"]
 
 log = logging.getLogger("cds.auth")
 
@@ -70,6 +70,17 @@ def _number(claims: dict[str, Any], name: str, *, required: bool) -> float | Non
     if not (math.isfinite(number) and 0.0 <= number <= MAX_NUMERIC_DATE):
         raise Unauthorized(f"JWT '{name}' is out of range for a NumericDate")
     return number
+
+
+class TokenRefused(Unauthorized):
+    """A refused call: 401 with a bare body, and the ``WWW-Authenticate`` challenge of RFC 6750
+    section 3 in :attr:`headers` (``error="invalid_token"`` when a bearer token was sent)."""
+
+    def __init__(self, diagnostics: str, authorization: str | None) -> None:
+        super().__init__(diagnostics)
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        sent = scheme.lower() == "bearer" and bool(token.strip())
+        self.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if sent else "Bearer"}
 
 
 def _on_event_loop() -> bool:
@@ -165,27 +176,33 @@ class ClientAuthenticator:
         """
         if not self.enabled:
             return
-        token = self._check(authorization, audience)
-        key = token.static_key
-        if key is None:
-            key = self.jwks.key(token.issuer.iss, token.url, token.kid, share=not _on_event_loop())
-        self._verify(token, key)
-        self._first_use(token)
+        try:
+            token = self._check(authorization, audience)
+            key = token.static_key
+            if key is None:
+                key = self.jwks.key(token.issuer.iss, token.url, token.kid, share=not _on_event_loop())
+            self._verify(token, key)
+            self._first_use(token)
+        except Unauthorized as exc:
+            raise TokenRefused(exc.diagnostics, authorization) from None
 
     async def authenticate_async(self, authorization: str | None, audience: str) -> None:
         """:meth:`authenticate` for the event loop: a key fetch and the shared replay check are
         awaited, never waited for on the loop (issue 23, finding 3)."""
         if not self.enabled:
             return
-        token = self._check(authorization, audience)
-        key = token.static_key
-        if key is None:
-            key = await self.jwks.key_async(token.issuer.iss, token.url, token.kid)
-        self._verify(token, key)
-        if self.replay.blocking:
-            await asyncio.to_thread(self._first_use, token)
-        else:
-            self._first_use(token)
+        try:
+            token = self._check(authorization, audience)
+            key = token.static_key
+            if key is None:
+                key = await self.jwks.key_async(token.issuer.iss, token.url, token.kid)
+            self._verify(token, key)
+            if self.replay.blocking:
+                await asyncio.to_thread(self._first_use, token)
+            else:
+                self._first_use(token)
+        except Unauthorized as exc:
+            raise TokenRefused(exc.diagnostics, authorization) from None
 
     def _check(self, authorization: str | None, audience: str) -> _Token:
         """Every check that needs no key (steps 0-4), and where the key is to be found."""

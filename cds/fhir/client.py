@@ -393,10 +393,16 @@ class _Page:
     next_url: str | None
 
 
+# Fetch threads one FHIR server (scheme, host, port) may hold at once, of the 64 of a worker.
+MAX_PER_SERVER = 16
+
+
 class HttpFetcher:
     """The production Fetcher: concurrent, pooled, bounded (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, max_workers: int = 64) -> None:
+    def __init__(
+        self, settings: Settings, *, max_workers: int = 64, per_server: int = MAX_PER_SERVER
+    ) -> None:
         self.allowlist = Allowlist(settings.allowed_fhir_servers)
         self.timeout_s = settings.fhir_timeout_s
         self.max_pages = settings.fhir_max_pages
@@ -405,7 +411,7 @@ class HttpFetcher:
         self.max_workers = max_workers
         # One server may hold at most this many fetch threads, so a slow or hostile one cannot take
         # them all (issue 23, finding 5); a key that finds no free slot by the deadline fails alone.
-        self.per_server = min(settings.fhir_max_concurrent_per_server, max_workers)
+        self.per_server = min(per_server, max_workers)
         self.session = deadline_session(pool_maxsize=max_workers)
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fhir-fetch")
         self._slots: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
@@ -539,6 +545,10 @@ class HttpFetcher:
                 raise FetchError("its next page lies outside fhirServer and was not followed", "foreign_next")
             if target is None:
                 raise FetchError("its query leads outside fhirServer and was not sent", "foreign_query")
+            if not pages_before and target.split("?", 1)[0] != url.split("?", 1)[0]:
+                # the service builds queries from FHIR ids: '..', '.', '//' or '%2e' come from an id
+                # that is not one (e.g. patientId '..' would read the server's base URL)
+                raise FetchError("its query holds a path segment no FHIR id can make; not sent", "bad_query")
             url = target
             relative = url[len(base.url) :]
             is_read = pages_before == 0 and "?" not in relative and relative.count("/") >= 2

@@ -69,6 +69,7 @@ class StoreUnavailable(ServiceError):
     def __init__(self, cause: str) -> None:
         super().__init__("The feedback store is unavailable; please retry later.")
         self.cause = cause  # for the log: the exception type, never the URL or its password
+        self.headers = {"Retry-After": str(self.retry_after_s)}  # for the HTTP layer's handler
 
 
 def _cause(exc: Exception) -> str:

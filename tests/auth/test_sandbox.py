@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cds.auth.clients import ClientAuthenticator
+from cds.auth.clients import ClientAuthenticator, TokenRefused
 from cds.auth.keys import parse_jwk
 from cds.auth.sandbox import SANDBOX_ISS, SANDBOX_JKU, SANDBOX_KID, sandbox_trust_entry
 from cds.auth.trust import load_trust_file
@@ -133,3 +133,39 @@ def test_refusal_reasons_reach_the_log_without_the_token(
     assert response.status_code == 401
     assert "is not listed for issuer" in caplog.text
     assert token not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [
+        (None, "Bearer"),
+        ("Basic dXNlcjpwdw==", "Bearer"),
+        ("Bearer not-a-jwt", 'Bearer error="invalid_token"'),
+    ],
+)
+def test_a_refusal_carries_its_www_authenticate_challenge(
+    tmp_path: Path, stand_in: SigningKey, authorization: str | None, challenge: str
+) -> None:
+    auth = authenticator(tmp_path, entry_with(stand_in))
+    try:
+        with pytest.raises(TokenRefused) as caught:
+            auth.authenticate(authorization, CALLED)
+    finally:
+        auth.close()
+    assert caught.value.headers == {"WWW-Authenticate": challenge}
+    assert caught.value.status_code == 401
+
+
+@pytest.mark.xfail(strict=True, reason="cds/app.py's ServiceError handler must send exc.headers (see report)")
+def test_a_401_answer_carries_www_authenticate(tmp_path: Path, stand_in: SigningKey) -> None:
+    from fastapi.testclient import TestClient
+
+    from cds.app import create_app
+
+    trust = write_trust(tmp_path / "trust.json", entry_with(stand_in))
+    settings = Settings(auth="jwt", trust_file=trust, public_base_url="http://testserver", data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        anonymous = client.get("/cds-services")
+        bad = client.get("/cds-services", headers={"Authorization": "Bearer x.y.z"})
+    assert anonymous.headers.get("WWW-Authenticate") == "Bearer"
+    assert bad.headers.get("WWW-Authenticate") == 'Bearer error="invalid_token"'

@@ -141,3 +141,22 @@ def test_a_next_link_with_dot_segments_in_a_page_is_not_followed() -> None:
             fetcher.close()
     assert server.paths() == ["/fhir/Condition?patient=p1"]
     assert [issue.kind for issue in result.issues] == ["truncated"]
+
+
+@pytest.mark.parametrize("patient_id", ["..", "%2e%2e", ".", "p1/../..", "p1//x"])
+def test_a_query_built_from_an_id_that_is_no_fhir_id_is_not_sent(patient_id: str) -> None:
+    """Defence in depth for issue 23 item 9: patientId '..' made the Patient read fetch the base URL."""
+    with recording_server() as server:
+        fetcher = HttpFetcher(Settings(auth="off", fhir_server_allowlist=f"{server.origin}/fhir"))
+        try:
+            result = fetcher.fetch(
+                server=f"{server.origin}/fhir",
+                access_token=TOKEN,
+                queries={"patient": f"Patient/{patient_id}"},
+                continuations={},
+                deadline=time.monotonic() + 3.0,
+            )["patient"]
+        finally:
+            fetcher.close()
+    assert server.paths() == []
+    assert result.error is not None and "no FHIR id can make" in result.error
