@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 log = logging.getLogger("cds.auth")
@@ -84,32 +85,51 @@ class _JtiStore(Protocol):
 
 
 class SharedReplayCache:
-    """The replay check in the shared database, with the in-process cache as its fallback."""
+    """The replay check in the shared database, with the in-process cache as its fallback.
+
+    A database that fails or does not answer within ``timeout_s`` is skipped for ``pause_s``: the
+    in-process cache answers alone meanwhile (logged), so a frozen database costs one call
+    ``timeout_s`` per pause rather than every call hanging. The queries run on a small pool of their
+    own, which a frozen database can hold, but nothing else.
+    """
 
     blocking = True  # a database round trip: run it off the event loop
 
-    def __init__(self, store: _JtiStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: _JtiStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        timeout_s: float = 1.0,
+        pause_s: float = 30.0,
+    ) -> None:
         self.store = store
         self._clock = clock
+        self.timeout_s = timeout_s
+        self.pause_s = pause_s
         self.local = ReplayCache(clock=clock)
-        self._warned_at: float | None = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jti-check")
+        self._skip_until = 0.0
 
     def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
-        first_here = self.local.first_use(issuer, jti, expires_at)  # cheap, and the fallback
-        if not first_here:
+        if not self.local.first_use(issuer, jti, expires_at):  # cheap, and the fallback
             return False
         now = self._clock()
+        if now < self._skip_until:
+            return True
         try:
-            return self.store.first_use_jti(issuer, jti, expires_at, now)
-        except Exception as exc:  # StoreUnavailable, or any database error: fall back, say so
-            if self._warned_at is None or now - self._warned_at >= 60:
-                self._warned_at = now
-                log.warning(
-                    "jti replay check: the database is unavailable (%s); replays are caught by this "
-                    "process only until it is back",
-                    type(exc).__name__,
-                )
+            answer = self._pool.submit(self.store.first_use_jti, issuer, jti, expires_at, now)
+            return answer.result(timeout=self.timeout_s)
+        except Exception as exc:  # StoreUnavailable, a timeout, any database error: fall back
+            self._skip_until = now + self.pause_s
+            log.warning(
+                "jti replay check: the database is unavailable (%s); for the next %gs replays are "
+                "caught by this process only",
+                type(exc).__name__,
+                self.pause_s,
+            )
             return True
 
     def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -132,6 +133,38 @@ def test_a_database_outage_falls_back_to_the_process_cache() -> None:
             return None
 
     replay = SharedReplayCache(Down())
-    expires = time.time() + 300
-    assert replay.first_use(ISS, "j", expires)  # accepted: an outage must not refuse every user
-    assert not replay.first_use(ISS, "j", expires)  # and a replay to this process is still caught
+    try:
+        expires = time.time() + 300
+        assert replay.first_use(ISS, "j", expires)  # accepted: an outage must not refuse every user
+        assert not replay.first_use(ISS, "j", expires)  # and a replay to this process is still caught
+    finally:
+        replay.close()
+
+
+def test_a_frozen_database_costs_one_call_its_timeout_then_is_skipped() -> None:
+    release = threading.Event()
+    calls: list[str] = []
+
+    class Frozen:
+        def first_use_jti(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
+            calls.append(jti)
+            release.wait(10)
+            return True
+
+        def close(self) -> None:
+            return None
+
+    replay = SharedReplayCache(Frozen(), timeout_s=0.3, pause_s=30)
+    try:
+        expires = time.time() + 300
+        started = time.monotonic()
+        assert replay.first_use(ISS, "a", expires)
+        assert 0.25 < time.monotonic() - started < 1.0  # waited its timeout, then the local answer
+        started = time.monotonic()
+        assert replay.first_use(ISS, "b", expires)  # the database is skipped for a while
+        assert not replay.first_use(ISS, "a", expires)  # replays to this process are still caught
+        assert time.monotonic() - started < 0.1
+        assert calls == ["a"]
+    finally:
+        release.set()
+        replay.close()
