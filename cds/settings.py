@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -26,16 +27,32 @@ def default_fixtures_dir() -> Path:
     return _bundled("_fixtures", "fhir_fixtures")
 
 
+def default_data_dir() -> Path:
+    """The per-user data folder (XDG): ``$XDG_DATA_HOME/cds-mbc``, else ``~/.local/share/cds-mbc``.
+
+    Never the current directory: ``feedback-report`` run from elsewhere must read the same store.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "cds-mbc"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CDS_", extra="ignore", frozen=True)
 
     # --- service --------------------------------------------------------------------------------
     public_base_url: str = Field(
         "http://127.0.0.1:8080",
-        description="Externally visible base URL; JWT `aud` is checked against it.",
+        description="Externally visible base URL; JWT `aud` is checked against it. A comma-separated "
+        "list is accepted: the first is the canonical URL, `aud` may match any of them.",
     )
+    # The rest of a CDS_PUBLIC_BASE_URL list (see _base_url_list): not a setting of its own.
+    _base_url_aliases: tuple[str, ...] = PrivateAttr(default=())
     knowledge_dir: Path = Field(default_factory=default_knowledge_dir)
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder of the default SQLite feedback store (default: the per-user data folder).",
+    )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     cors_origins: str = "*"
     log_level: str = "INFO"
@@ -76,12 +93,34 @@ class Settings(BaseSettings):
     menopause_estradiol_max_pg_ml: float = Field(20.0, gt=0)
     menopause_age_years: int = Field(60, ge=40, le=80)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _base_url_list(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        """``CDS_PUBLIC_BASE_URL=a,b,c``: ``public_base_url`` is ``a`` (canonical), ``b`` and ``c`` are
+        other URLs a JWT's ``aud`` may name (:attr:`public_base_urls`)."""
+        aliases: list[str] = []
+        if isinstance(data, dict) and isinstance(data.get("public_base_url"), str):
+            urls = [u.strip() for u in data["public_base_url"].split(",") if u.strip()]
+            if len(urls) > 1:
+                data, aliases = {**data, "public_base_url": urls[0]}, urls[1:]
+        settings = handler(data)
+        for url in aliases:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError("every URL in CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
+        settings._base_url_aliases = tuple(url.rstrip("/") for url in aliases)
+        return settings
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @property
+    def public_base_urls(self) -> tuple[str, ...]:
+        """Every base URL a token's ``aud`` may name (the canonical one first)."""
+        return (self.public_base_url, *self._base_url_aliases)
 
     @property
     def resolved_database_url(self) -> str:

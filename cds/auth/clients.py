@@ -20,7 +20,10 @@ Any failure raises :class:`~cds.errors.Unauthorized` with the reason for the log
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -29,17 +32,21 @@ import orjson
 
 from cds.auth.jwks import JwksCache
 from cds.auth.keys import VerificationKey, b64url_decode, check_algorithms
-from cds.auth.replay import DEFAULT_MAX_ENTRIES, ReplayCache
+from cds.auth.replay import DEFAULT_MAX_ENTRIES, ReplayCache, SharedReplayCache
 from cds.auth.trust import TrustedIssuer, TrustFileError, TrustStore, load_trust_file
 from cds.errors import Unauthorized
 from cds.settings import Settings
+from cds.store import FeedbackStore
 
-__all__ = ["ClientAuthenticator", "TrustFileError"]
+__all__ = ["ClientAuthenticator", "TokenRefused", "TrustFileError"]
 
 log = logging.getLogger("cds.auth")
 
 MAX_TOKEN_CHARS: Final = 16 * 1024
 MAX_JTI_CHARS: Final = 256
+# NumericDate claims are checked to lie in [0, 9999-12-31T23:59:59Z] before any arithmetic: a float
+# such as 1.79e308 is valid JSON, and exp - iat of two of them overflows (issue 23, finding 6).
+MAX_NUMERIC_DATE: Final = 253_402_300_799.0
 
 
 def _show(value: object) -> str:
@@ -56,7 +63,47 @@ def _number(claims: dict[str, Any], name: str, *, required: bool) -> float | Non
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Unauthorized(f"JWT '{name}' is not a NumericDate")
-    return float(value)
+    try:
+        number = float(value)  # an int beyond a double's range raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not (math.isfinite(number) and 0.0 <= number <= MAX_NUMERIC_DATE):
+        raise Unauthorized(f"JWT '{name}' is out of range for a NumericDate")
+    return number
+
+
+class TokenRefused(Unauthorized):
+    """A refused call: 401 with a bare body, and the ``WWW-Authenticate`` challenge of RFC 6750
+    section 3 in :attr:`headers` (``error="invalid_token"`` when a bearer token was sent)."""
+
+    def __init__(self, diagnostics: str, authorization: str | None) -> None:
+        super().__init__(diagnostics)
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        sent = scheme.lower() == "bearer" and bool(token.strip())
+        self.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if sent else "Bearer"}
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Token:
+    """A token that passed every check needing no key."""
+
+    issuer: TrustedIssuer
+    alg: str
+    kid: str
+    jti: str
+    expires_at: float
+    signing_input: bytes
+    signature: bytes
+    url: str  # the key set to look ``kid`` up in ("" when the issuer has inline keys only)
+    static_key: VerificationKey | None
 
 
 class ClientAuthenticator:
@@ -77,8 +124,11 @@ class ClientAuthenticator:
         self.enabled = settings.auth != "off"
         self.skew = float(settings.jwt_clock_skew_s)
         self.max_lifetime = float(settings.jwt_max_lifetime_s)
+        self.base_urls = settings.public_base_urls
         self._clock = clock
-        self.replay = ReplayCache(max_entries=replay_max_entries, clock=clock)
+        self.replay: ReplayCache | SharedReplayCache = ReplayCache(
+            max_entries=replay_max_entries, clock=clock
+        )
         self.jwks = JwksCache(
             timeout_s=settings.jwks_timeout_s,
             cache_s=settings.jwks_cache_s,
@@ -102,6 +152,11 @@ class ClientAuthenticator:
             problem = str(exc).split(": ", 1)[-1]
             raise TrustFileError(str(settings.trust_file), "CDS_JWT_ALGORITHMS", problem) from None
         self.trust = load_trust_file(settings.trust_file, self.algorithms)
+        store = FeedbackStore(settings.resolved_database_url)
+        if store.backend == "postgresql":  # shared by every replica: a replay is refused by all
+            self.replay = SharedReplayCache(store, clock=clock)
+        else:
+            store.close()
         log.info(
             "JWT verification on: %d trusted issuer(s) from %s; algorithms %s",
             len(self.trust.issuers),
@@ -112,11 +167,47 @@ class ClientAuthenticator:
     # --- the check --------------------------------------------------------------------------------
 
     def authenticate(self, authorization: str | None, audience: str) -> None:
-        """Raise Unauthorized(reason-for-the-log) unless the bearer JWT is valid for ``audience``."""
+        """Raise Unauthorized(reason-for-the-log) unless the bearer JWT is valid for ``audience``.
+
+        Blocking: an unknown ``kid`` waits for the key fetch (at most CDS_JWKS_TIMEOUT_S) and the
+        shared replay check is a database insert. Coroutines use :meth:`authenticate_async`; called
+        on an event loop's thread anyway, it waits only for a key fetch it started itself (one per
+        issuer per CDS_JWKS_MIN_REFRESH_INTERVAL_S) and refuses tokens arriving while it runs.
+        """
         if not self.enabled:
             return
-        token = self._bearer(authorization)
-        header_b64, payload_b64, signature_b64 = self._segments(token)
+        try:
+            token = self._check(authorization, audience)
+            key = token.static_key
+            if key is None:
+                key = self.jwks.key(token.issuer.iss, token.url, token.kid, share=not _on_event_loop())
+            self._verify(token, key)
+            self._first_use(token)
+        except Unauthorized as exc:
+            raise TokenRefused(exc.diagnostics, authorization) from None
+
+    async def authenticate_async(self, authorization: str | None, audience: str) -> None:
+        """:meth:`authenticate` for the event loop: a key fetch and the shared replay check are
+        awaited, never waited for on the loop (issue 23, finding 3)."""
+        if not self.enabled:
+            return
+        try:
+            token = self._check(authorization, audience)
+            key = token.static_key
+            if key is None:
+                key = await self.jwks.key_async(token.issuer.iss, token.url, token.kid)
+            self._verify(token, key)
+            if self.replay.blocking:
+                await asyncio.to_thread(self._first_use, token)
+            else:
+                self._first_use(token)
+        except Unauthorized as exc:
+            raise TokenRefused(exc.diagnostics, authorization) from None
+
+    def _check(self, authorization: str | None, audience: str) -> _Token:
+        """Every check that needs no key (steps 0-4), and where the key is to be found."""
+        raw = self._bearer(authorization)
+        header_b64, payload_b64, signature_b64 = self._segments(raw)
         header = self._json(header_b64, "header")
         claims = self._json(payload_b64, "payload")
         alg, kid = self._check_header(header)
@@ -129,16 +220,43 @@ class ClientAuthenticator:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
             raise Unauthorized("JWT has no usable 'jti' claim")
-        key = self._key(issuer, header, kid)  # 5
         try:
             signature = b64url_decode(signature_b64)
         except ValueError:
             raise Unauthorized("JWT signature is not base64url") from None
-        signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
-        if not key.verify(alg, signing_input, signature):
-            raise Unauthorized(f"JWT signature invalid (issuer {_show(issuer.iss)}, kid {_show(kid)}, {alg})")
-        if not self.replay.first_use(issuer.iss, jti, expires_at + self.skew):  # 6
-            raise Unauthorized(f"JWT jti replayed (issuer {_show(issuer.iss)})")
+        url = self._key_url(issuer, header)
+        static_key = issuer.static_keys.get(kid)
+        if static_key is None and url is None:
+            raise Unauthorized(f"JWT kid {_show(kid)} is unknown for issuer {_show(issuer.iss)}")
+        return _Token(
+            issuer=issuer,
+            alg=alg,
+            kid=kid,
+            jti=jti,
+            expires_at=expires_at,
+            signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
+            signature=signature,
+            url=url or "",
+            static_key=static_key,
+        )
+
+    @staticmethod
+    def _verify(token: _Token, key: VerificationKey | None) -> None:  # 5
+        issuer = token.issuer
+        if key is None:
+            raise Unauthorized(
+                f"JWT kid {_show(token.kid)} is unknown for issuer {_show(issuer.iss)} "
+                f"(not in the trust file's keys nor in the key set at {token.url or '(none)'})"
+            )
+        if not key.verify(token.alg, token.signing_input, token.signature):
+            raise Unauthorized(
+                f"JWT signature invalid (issuer {_show(issuer.iss)}, kid {_show(token.kid)}, {token.alg})"
+            )
+
+    def _first_use(self, token: _Token) -> None:  # 6
+        issuer = token.issuer.iss
+        if not self.replay.first_use(issuer, token.jti, token.expires_at + self.skew):
+            raise Unauthorized(f"JWT jti replayed (issuer {_show(issuer)})")
 
     @staticmethod
     def _bearer(authorization: str | None) -> str:
@@ -193,17 +311,29 @@ class ClientAuthenticator:
             raise Unauthorized(f"JWT iss {_show(claims.get('iss'))} is not trusted")
         return issuer
 
-    @staticmethod
-    def _check_audience(claims: dict[str, Any], audience: str) -> None:
+    def _audiences(self, audience: str) -> tuple[str, ...]:
+        """``audience`` (the canonical public URL of the endpoint called) and the same endpoint under
+        each other URL of a CDS_PUBLIC_BASE_URL list."""
+        canonical = self.base_urls[0]
+        if len(self.base_urls) == 1 or not audience.startswith(canonical):
+            return (audience,)
+        path = audience[len(canonical) :]
+        return tuple(base + path for base in self.base_urls)
+
+    def _check_audience(self, claims: dict[str, Any], audience: str) -> None:
         aud = claims.get("aud")
+        accepted = self._audiences(audience)
         if isinstance(aud, str):
-            ok = aud == audience
+            ok = aud in accepted
         elif isinstance(aud, list):
-            ok = audience in aud
+            ok = any(a in aud for a in accepted)
         else:
             raise Unauthorized("JWT has no 'aud' claim")
         if not ok:
-            raise Unauthorized(f"JWT aud {_show(aud)} is not this endpoint ({audience})")
+            raise Unauthorized(
+                f"JWT aud {_show(aud)} is not this endpoint ({' or '.join(accepted)}); "
+                "list the URL the client calls in CDS_PUBLIC_BASE_URL"
+            )
 
     def _check_times(self, claims: dict[str, Any]) -> float:
         now = self._clock()
@@ -231,21 +361,24 @@ class ClientAuthenticator:
         if not isinstance(tenant, str) or tenant not in issuer.tenants:
             raise Unauthorized(f"JWT tenant {_show(tenant)} is not allowed for issuer {_show(issuer.iss)}")
 
-    def _key(self, issuer: TrustedIssuer, header: dict[str, Any], kid: str) -> VerificationKey:
+    @staticmethod
+    def _key_url(issuer: TrustedIssuer, header: dict[str, Any]) -> str | None:
+        """Where the token's key set is: its ``jku`` (when the trust file lists it) or the issuer's
+        ``jwks_url``. An unlisted ``jku`` is refused without being fetched; the log says what to list."""
         jku = header.get("jku")
-        url: str | None
-        if jku is not None:
-            if not isinstance(jku, str) or not issuer.allows_jku(jku):
-                raise Unauthorized(f"JWT jku {_show(jku)} is not allowed for issuer {_show(issuer.iss)}")
-            url = jku
-        else:
-            url = issuer.jwks_url
-        key = issuer.static_keys.get(kid)
-        if key is None and url is not None:
-            key = self.jwks.key(issuer.iss, url, kid)
-        if key is None:
-            raise Unauthorized(f"JWT kid {_show(kid)} is unknown for issuer {_show(issuer.iss)}")
-        return key
+        if jku is None:
+            return issuer.jwks_url
+        if not isinstance(jku, str):
+            raise Unauthorized(f"JWT jku {_show(jku)} is not a URL")
+        if not issuer.allows_jku(jku):
+            listed = orjson.dumps(jku[:200]).decode()
+            raise Unauthorized(
+                f"JWT jku {listed} is not listed for issuer {_show(issuer.iss)}: to accept it, add "
+                f'"jku": [{listed}] to that issuer\'s entry in the trust file'
+            )
+        return jku
 
     def close(self) -> None:
         self.jwks.close()
+        if isinstance(self.replay, SharedReplayCache):
+            self.replay.close()

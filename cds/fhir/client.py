@@ -11,12 +11,15 @@ server's base are not followed), and it never appears in an error, an issue or a
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import logging
 import random
+import re
+import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +28,7 @@ from urllib.parse import SplitResult, urlsplit
 import orjson
 import requests
 import urllib3
+import urllib3.connection
 from requests.adapters import HTTPAdapter
 
 from cds.evidence import DataIssue, Evidence
@@ -80,14 +84,155 @@ class NoFetcher:
         return None
 
 
+# --- total deadlines for HTTP requests ---------------------------------------------------------------
+
+
+class _Watchdog:
+    """Shuts the socket of a request that outlives its deadline, so the thread blocked on it is freed.
+
+    ``requests``' timeouts bound each socket operation, not the whole request: a server that sends a
+    byte every few seconds (in its headers or its body) holds the calling thread for as long as it
+    likes. Here every request made inside :func:`request_deadline` is registered with the deadline
+    when its connection starts the request; one daemon thread shuts the connection's socket when the
+    deadline passes, the blocked read returns at once, and ``requests`` raises. Shared by every
+    session of the process (the FHIR fetcher, the JWKS cache).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: dict[int, tuple[float, Any]] = {}  # id(connection) -> (deadline, connection)
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def deadline(self, ends: float) -> Iterator[None]:
+        """Requests this thread makes inside the block end by ``ends`` (time.monotonic())."""
+        self._local.ends = ends
+        self._local.armed = []
+        try:
+            yield
+        finally:
+            self._local.ends = None
+            with self._cond:
+                for key in self._local.armed:
+                    self._armed.pop(key, None)
+            self._local.armed = []
+
+    def arm(self, connection: Any) -> None:
+        ends: float | None = getattr(self._local, "ends", None)
+        if ends is None:
+            return
+        with self._cond:
+            self._armed[id(connection)] = (ends, connection)
+            self._local.armed.append(id(connection))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                due = [key for key, (ends, _) in self._armed.items() if ends <= now]
+                for key in due:
+                    _, connection = self._armed.pop(key)
+                    sock = getattr(connection, "sock", None)
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                upcoming = min((ends for ends, _ in self._armed.values()), default=None)
+                self._cond.wait(None if upcoming is None else max(0.0, upcoming - now))
+
+
+_WATCHDOG = _Watchdog()
+request_deadline = _WATCHDOG.deadline
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.arm(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.arm(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An HTTPAdapter whose requests honour :func:`request_deadline` (see :class:`_Watchdog`)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def deadline_session(*, pool_maxsize: int = 10) -> requests.Session:
+    """A session for the service's outgoing calls: no environment settings (proxies, ~/.netrc), no
+    cookies kept between callers, no retries, and total deadlines through :func:`request_deadline`."""
+    session = requests.Session()
+    session.trust_env = False
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    adapter = DeadlineAdapter(pool_connections=8, pool_maxsize=pool_maxsize, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 # --- URLs and the allowlist -----------------------------------------------------------------------
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# Encoded "/", "\" and "%" in a path: servers differ on whether they decode them before resolving
+# dot segments (and so on where "..%2F" leads); no FHIR base or query path needs them.
+_AMBIGUOUS = ("%2F", "%5C", "%25")
+
+
+def _decode_unreserved(match: re.Match[str]) -> str:
+    char = chr(int(match[1], 16))
+    return char if char in _UNRESERVED else "%" + match[1].upper()
+
+
+def normal_path(path: str) -> str | None:
+    """``path`` normalised as RFC 3986 section 6 does (percent-encoded unreserved characters
+    decoded, ``.``/``..`` segments resolved, empty segments dropped, no final ``/``), or None when
+    it holds something servers resolve differently (a backslash, an encoded separator, a dot
+    segment with ``;`` parameters as in ``..;``). A ``..`` above the root stays at the root."""
+    if "\\" in path:
+        return None
+    decoded = _PERCENT.sub(_decode_unreserved, path)
+    if any(code in decoded for code in _AMBIGUOUS):
+        return None
+    segments: list[str] = []
+    for segment in decoded.split("/"):
+        bare = segment.split(";", 1)[0]
+        if bare != segment and bare in {".", ".."}:
+            return None
+        if segment in {"", "."}:
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    return "".join("/" + segment for segment in segments)
 
 
 @dataclass(frozen=True, slots=True)
 class Base:
-    """A normalised FHIR base URL: lower-case scheme and host, explicit port, path without a final /."""
+    """A normalised FHIR base URL: lower-case scheme and host, explicit port, path without a final /
+    and without dot or empty segments (:func:`normal_path`)."""
 
     scheme: str
     host: str
@@ -122,23 +267,36 @@ def _split(url: str) -> SplitResult | None:
     return parts
 
 
+def _normal(parts: SplitResult) -> Base | None:
+    path = normal_path(parts.path)
+    if path is None:
+        return None
+    scheme = parts.scheme.lower()
+    return Base(scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS[scheme], path)
+
+
 def parse_base(url: str) -> Base | None:
-    """A FHIR base URL, or None if it is not a plain absolute http(s) URL without query or userinfo."""
+    """A FHIR base URL, normalised, or None if it is not a plain absolute http(s) URL without query,
+    fragment or userinfo, or its path is ambiguous (:func:`normal_path`)."""
     parts = _split(url)
     if parts is None or parts.query or parts.fragment:
         return None
-    scheme = parts.scheme.lower()
-    return Base(scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS[scheme], parts.path.rstrip("/"))
+    return _normal(parts)
 
 
-def _same_base(url: str, base: Base) -> bool:
-    """A page URL (query allowed) lies under ``base``: same scheme, host and port, path below it."""
+def url_under(url: str, base: Base) -> str | None:
+    """The normalised form of a page URL (query kept) when it lies under ``base``, else None.
+
+    The normalised form is what is requested, so the URL checked is the URL sent: ``base/../x``,
+    ``base/%2e%2e/x``, ``base/..//x`` and ``BASE:80/..`` all normalise outside the base and are refused.
+    """
     parts = _split(url)
     if parts is None or parts.fragment:
-        return False
-    scheme = parts.scheme.lower()
-    here = Base(scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS[scheme], parts.path.rstrip("/"))
-    return base.contains(here)
+        return None
+    here = _normal(parts)
+    if here is None or not base.contains(here):
+        return None
+    return here.url + (f"?{parts.query}" if parts.query else "")
 
 
 def _safe_label(url: str) -> str:
@@ -235,24 +393,58 @@ class _Page:
     next_url: str | None
 
 
+# Fetch threads one FHIR server (scheme, host, port) may hold at once, of the 64 of a worker.
+MAX_PER_SERVER = 16
+
+
 class HttpFetcher:
     """The production Fetcher: concurrent, pooled, bounded (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, max_workers: int = 64) -> None:
+    def __init__(
+        self, settings: Settings, *, max_workers: int = 64, per_server: int = MAX_PER_SERVER
+    ) -> None:
         self.allowlist = Allowlist(settings.allowed_fhir_servers)
         self.timeout_s = settings.fhir_timeout_s
         self.max_pages = settings.fhir_max_pages
         self.max_resources = settings.fhir_max_resources
         self.max_bytes = settings.fhir_max_response_bytes
-        self.session = requests.Session()
-        self.session.trust_env = False  # no ~/.netrc credentials, no proxy settings picked up at random
-        # One session serves every caller: never keep a server's cookies for the next call.
-        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max_workers, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.max_workers = max_workers
+        # One server may hold at most this many fetch threads, so a slow or hostile one cannot take
+        # them all (issue 23, finding 5); a key that finds no free slot by the deadline fails alone.
+        self.per_server = min(per_server, max_workers)
+        self.session = deadline_session(pool_maxsize=max_workers)
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fhir-fetch")
+        self._slots: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
+        self._slots_lock = threading.Lock()
+        self._in_flight = 0
         self._closed = False
+
+    def _server_slots(self, base: Base) -> threading.BoundedSemaphore:
+        origin = (base.scheme, base.host, base.port)
+        with self._slots_lock:
+            slots = self._slots.get(origin)
+            if slots is None:
+                slots = self._slots[origin] = threading.BoundedSemaphore(self.per_server)
+            return slots
+
+    def _task_done(self, slots: threading.BoundedSemaphore) -> None:
+        slots.release()
+        with self._slots_lock:
+            self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Fetch tasks submitted and not finished."""
+        with self._slots_lock:
+            return self._in_flight
+
+    def saturation(self) -> str | None:
+        """Why fetching is starved right now (every fetch thread busy), for /readyz; None when not."""
+        with self._slots_lock:
+            busy = self._in_flight
+        if busy >= self.max_workers:
+            return f"all {self.max_workers} FHIR fetch threads are busy"
+        return None
 
     def close(self) -> None:
         if not self._closed:
@@ -289,18 +481,36 @@ class HttpFetcher:
             headers["Authorization"] = f"Bearer {access_token}"
         stop = threading.Event()  # set when the caller stops waiting: pending page loops end early
         futures: dict[str, Future[FetchResult]] = {}
-        for key, relative in queries.items():
-            url = f"{base.url}/{relative.lstrip('/')}"
-            futures[key] = self.executor.submit(self._read_key, key, url, base, headers, deadline, stop, 0)
-        for key, url in continuations.items():
-            futures[key] = self.executor.submit(self._read_key, key, url, base, headers, deadline, stop, 1)
+        results: dict[str, FetchResult] = {}
+        slots = self._server_slots(base)
+        work = [(key, f"{base.url}/{relative.lstrip('/')}", 0) for key, relative in queries.items()]
+        work += [(key, url, 1) for key, url in continuations.items()]
+        for key, url, pages_before in work:
+            if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                log.warning(
+                    "fhirServer %s: %d fetches already running; %s not fetched",
+                    base.url,
+                    self.per_server,
+                    key,
+                )
+                results[key] = FetchResult(
+                    error=f"this service was already running its limit of {self.per_server} fetches "
+                    "against that FHIR server until the hook call's deadline"
+                )
+                continue
+            with self._slots_lock:
+                self._in_flight += 1
+            future = self.executor.submit(
+                self._read_key, key, url, base, headers, deadline, stop, pages_before
+            )
+            future.add_done_callback(lambda _done, slots=slots: self._task_done(slots))  # type: ignore[misc]
+            futures[key] = future
 
         # Each task enforces the deadline itself; the small grace lets it report its own reason.
         wait(
             futures.values(), timeout=max(0.0, deadline - time.monotonic()) + 0.05, return_when=ALL_COMPLETED
         )
         stop.set()
-        results: dict[str, FetchResult] = {}
         for key, future in futures.items():
             if future.done() and future.exception() is None:
                 results[key] = future.result()
@@ -328,13 +538,20 @@ class HttpFetcher:
         pages_before: int,
     ) -> FetchResult:
         started = time.monotonic()
-        is_read = (
-            pages_before == 0 and "?" not in url[len(base.url) :] and url[len(base.url) :].count("/") >= 2
-        )
         result = FetchResult()
         try:
-            if not _same_base(url, base):
+            target = url_under(url, base)
+            if target is None and pages_before:
                 raise FetchError("its next page lies outside fhirServer and was not followed", "foreign_next")
+            if target is None:
+                raise FetchError("its query leads outside fhirServer and was not sent", "foreign_query")
+            if not pages_before and target.split("?", 1)[0] != url.split("?", 1)[0]:
+                # the service builds queries from FHIR ids: '..', '.', '//' or '%2e' come from an id
+                # that is not one (e.g. patientId '..' would read the server's base URL)
+                raise FetchError("its query holds a path segment no FHIR id can make; not sent", "bad_query")
+            url = target
+            relative = url[len(base.url) :]
+            is_read = pages_before == 0 and "?" not in relative and relative.count("/") >= 2
             pages = pages_before
             while url:
                 if stop.is_set():
@@ -354,7 +571,8 @@ class HttpFetcher:
                 result.issues.extend(page.issues)
                 if page.next_url is None:
                     break
-                if not _same_base(page.next_url, base):
+                target = url_under(page.next_url, base)
+                if target is None:
                     result.issues.append(
                         self._truncated(
                             key, "only the first page: the next link leaves fhirServer and was not followed"
@@ -364,7 +582,7 @@ class HttpFetcher:
                 if pages >= self.max_pages:
                     result.issues.append(self._truncated(key, f"only the first {self.max_pages} pages"))
                     break
-                url = page.next_url
+                url = target
             non_r4 = next((hint for r in result.resources if (hint := _not_r4(r))), None)
             if non_r4:
                 raise FetchError(
@@ -456,35 +674,57 @@ class HttpFetcher:
                 )
             budget = min(self.timeout_s, remaining)
             ends = time.monotonic() + budget
-            try:
-                response = self.session.get(
-                    url, headers=headers, timeout=(budget, budget), stream=True, allow_redirects=False
-                )
-            except requests.Timeout:
-                raise self._timeout(budget, remaining) from None
-            except requests.RequestException:
-                raise FetchError("could not connect to the FHIR server", "connection") from None
-            with response:
-                status = response.status_code
-                if status in _RETRY_STATUSES and attempt + 1 < _MAX_ATTEMPTS:
-                    delay = self._retry_delay(response, attempt)
-                    if delay is not None and time.monotonic() + delay + 0.05 < deadline:
-                        time.sleep(delay)
-                        continue
-                if not 200 <= status < 300:
-                    raise self._status_error(status)
-                ctype = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-                if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
-                    raise FetchError(
-                        "the FHIR server returned something that is not FHIR JSON "
-                        f"(content type {ctype[:64]})",
-                        "not_json",
-                    )
-                self._check_version(response.headers.get("Content-Type", ""))
-                return self._read_body(response, ends, budget, remaining)
+            with request_deadline(ends):  # the whole request, headers and body: not per read
+                body = self._get_once(url, headers, ends, budget, remaining, attempt, deadline)
+            if body is not None:
+                return body
         raise FetchError(
             "the FHIR server stayed busy (HTTP 429/503) on every retry", "busy"
         )  # pragma: no cover
+
+    def _get_once(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        ends: float,
+        budget: float,
+        remaining: float,
+        attempt: int,
+        deadline: float,
+    ) -> bytes | None:
+        """One attempt: the body, or None to retry (after sleeping the server's Retry-After)."""
+        try:
+            response = self.session.get(
+                url, headers=headers, timeout=(budget, budget), stream=True, allow_redirects=False
+            )
+        except requests.Timeout:
+            raise self._timeout(budget, remaining) from None
+        except requests.RequestException:
+            if time.monotonic() >= ends - 0.01:  # the deadline shut the socket
+                raise self._timeout(budget, remaining) from None
+            raise FetchError("could not connect to the FHIR server", "connection") from None
+        with response:
+            if time.monotonic() >= ends:  # headers cut short by the deadline read as if complete
+                raise self._timeout(budget, remaining)
+            status = response.status_code
+            if status in _RETRY_STATUSES and attempt + 1 < _MAX_ATTEMPTS:
+                delay = self._retry_delay(response, attempt)
+                if delay is not None and time.monotonic() + delay + 0.05 < deadline:
+                    time.sleep(delay)
+                    return None
+            if not 200 <= status < 300:
+                raise self._status_error(status)
+            ctype = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+            if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
+                raise FetchError(
+                    f"the FHIR server returned something that is not FHIR JSON (content type {ctype[:64]})",
+                    "not_json",
+                )
+            self._check_version(response.headers.get("Content-Type", ""))
+            body = self._read_body(response, ends, budget, remaining)
+            if time.monotonic() >= ends:  # a body cut short by the deadline reads as if complete
+                raise self._timeout(budget, remaining)
+            return body
 
     def _timeout(self, budget: float, remaining: float) -> FetchError:
         if budget < self.timeout_s or remaining <= budget:

@@ -6,6 +6,7 @@ from cds.store.feedback import (
     FeedbackRecord,
     FeedbackStore,
     RuleFeedbackSummary,
+    StoreUnavailable,
 )
 from cds.store.shown import ShownCounter
 
@@ -16,4 +17,5 @@ __all__ = [
     "FeedbackStore",
     "RuleFeedbackSummary",
     "ShownCounter",
+    "StoreUnavailable",
 ]

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
 
 metadata = MetaData()
 
@@ -31,4 +43,15 @@ rule_shown = Table(
     metadata,
     Column("rule_id", String(200), primary_key=True),
     Column("shown", BigInteger, nullable=False),
+)
+
+# JWT ids seen (issuer + jti), kept until the token expires (epoch seconds): the replay check shared
+# by every replica on one PostgreSQL database (cds.auth.replay.SharedReplayCache).
+jwt_seen = Table(
+    "jwt_seen",
+    metadata,
+    Column("issuer", Text, primary_key=True),
+    Column("jti", String(256), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_jwt_seen_expires_at", "expires_at"),
 )

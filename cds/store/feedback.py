@@ -11,25 +11,35 @@ replicas receiving it at once) stores it once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, case, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import NullPool
 
-from cds.store._schema import feedback, rule_shown
+from cds.errors import ServiceError
+from cds.store._schema import feedback, jwt_seen, rule_shown
 
-__all__ = ["OUTCOMES", "UNKNOWN_RULE", "FeedbackRecord", "FeedbackStore", "RuleFeedbackSummary"]
+__all__ = [
+    "OUTCOMES",
+    "UNKNOWN_RULE",
+    "FeedbackRecord",
+    "FeedbackStore",
+    "RuleFeedbackSummary",
+    "StoreUnavailable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +50,46 @@ UNKNOWN_RULE = "(unknown rule)"
 _MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: serialises concurrent `migrate()` calls of several replicas on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x63_64_73_6D_62_63  # "cdsmbc"
+_JTI_PURGE_INTERVAL_S = 60.0
 _INSERT_CHUNK = 50  # rows per INSERT statement (13 bound parameters each; SQLite allows 32766)
+
+
+class StoreUnavailable(ServiceError):
+    """The database cannot be reached (down, refusing connections, locked): 503, retry later.
+
+    Raised instead of SQLAlchemy's errors for outages only; a bug (a constraint, a bad statement)
+    still surfaces as itself. Writes are idempotent, so a client retrying after a 503 stores each
+    record once even when the first attempt did reach the database.
+    """
+
+    status_code = 503
+    issue_code = "transient"
+    retry_after_s = 5
+
+    def __init__(self, cause: str) -> None:
+        super().__init__("The feedback store is unavailable; please retry later.")
+        self.cause = cause  # for the log: the exception type, never the URL or its password
+        self.headers = {"Retry-After": str(self.retry_after_s)}  # for the HTTP layer's handler
+
+
+def _cause(exc: Exception) -> str:
+    """The driver's exception type (never its message: it can hold the URL)."""
+    orig = getattr(exc, "orig", None)
+    return type(orig if isinstance(orig, BaseException) else exc).__name__
+
+
+@contextlib.contextmanager
+def _outage_is_unavailable() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, PoolTimeout) as exc:
+        log.warning("feedback store unavailable: %s", _cause(exc))
+        raise StoreUnavailable(type(exc).__name__) from exc
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("feedback store unavailable: connection lost")
+        raise StoreUnavailable(type(exc).__name__) from exc
 
 
 @dataclass(frozen=True)
@@ -134,6 +183,15 @@ class FeedbackStore:
         self._engine: Engine = create_engine(self._url, pool_pre_ping=True, connect_args=connect_args)
         if backend == "sqlite":
             event.listen(self._engine, "connect", _sqlite_on_connect)
+        self._jti_purged_at = 0.0
+        self._ping_lock = threading.Lock()
+        self._pinging: threading.Thread | None = None
+        self._ping_engine_for: tuple[float, Engine] | None = None
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._backend
 
     @property
     def url(self) -> str:
@@ -158,6 +216,12 @@ class FeedbackStore:
     def migrate(self) -> None:
         """``alembic upgrade head`` on this store's database; safe to call from several replicas."""
         self._ensure_sqlite_dir()
+        # Alembic reports each step at INFO ("Context impl ...", "Will assume ..."): noise in the
+        # service's log and in `cds-mbc demo`; its warnings and errors still show.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        from alembic import command  # imported here: importing alembic logs its plugins at INFO
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS_DIR))
         with self._engine.begin() as connection:
@@ -188,7 +252,7 @@ class FeedbackStore:
             return 0
         rows = list(unique.values())
         new = 0
-        with self._engine.begin() as connection:
+        with _outage_is_unavailable(), self._engine.begin() as connection:
             for start in range(0, len(rows), _INSERT_CHUNK):
                 new += self._insert_ignore(connection, rows[start : start + _INSERT_CHUNK])
         return new
@@ -203,8 +267,27 @@ class FeedbackStore:
         stmt = stmt.on_conflict_do_update(
             index_elements=["rule_id"], set_={"shown": rule_shown.c.shown + stmt.excluded.shown}
         )
-        with self._engine.begin() as connection:
+        with _outage_is_unavailable(), self._engine.begin() as connection:
             connection.execute(stmt)
+
+    def first_use_jti(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
+        """Record (issuer, jti) until ``expires_at`` (epoch seconds); False if it is already recorded
+        and alive. One statement: the primary key decides between concurrent replicas, and a row of
+        an expired token is taken over rather than refused. Rows expire with their token: those
+        past ``now`` are deleted once a minute by each process."""
+        insert = postgresql.insert if self._backend == "postgresql" else sqlite.insert
+        values = insert(jwt_seen).values(issuer=issuer, jti=jti, expires_at=expires_at)
+        stmt = values.on_conflict_do_update(
+            index_elements=["issuer", "jti"],
+            set_={"expires_at": values.excluded.expires_at},
+            where=jwt_seen.c.expires_at <= now,
+        ).returning(jwt_seen.c.jti)
+        with _outage_is_unavailable(), self._engine.begin() as connection:
+            first = connection.execute(stmt).first() is not None
+            if now - self._jti_purged_at >= _JTI_PURGE_INTERVAL_S:
+                self._jti_purged_at = now
+                connection.execute(jwt_seen.delete().where(jwt_seen.c.expires_at <= now))
+        return first
 
     # --- reads ------------------------------------------------------------------------------------
     def report(self) -> list[RuleFeedbackSummary]:
@@ -218,7 +301,7 @@ class FeedbackStore:
         shown: dict[str, int] = {}
         outcomes: dict[str, dict[str, int]] = {}
         reasons: dict[str, dict[str, int]] = {}
-        with self._engine.connect() as connection:
+        with _outage_is_unavailable(), self._engine.connect() as connection:
             for rule_id, n in connection.execute(select(rule_shown.c.rule_id, rule_shown.c.shown)):
                 shown[rule_id] = int(n)
             by_outcome = select(rule, feedback.c.outcome, func.count()).group_by(rule, feedback.c.outcome)
@@ -246,15 +329,52 @@ class FeedbackStore:
             )
         return summaries
 
-    def ping(self) -> bool:
-        """True when the database answers a trivial query (used by /readyz)."""
+    def ping(self, timeout: float = 2.0) -> bool:
+        """True when the database answers a trivial query within ``timeout`` seconds (for /readyz).
+
+        A frozen database must not freeze the probe: the query runs on its own connection (not the
+        pool's) with the database's own timeouts set to ``timeout``, on a helper thread this call
+        waits for at most ``timeout``. While an earlier ping is still stuck, the answer is False at
+        once, so probes never pile up threads.
+        """
+        with self._ping_lock:
+            if self._pinging is not None and self._pinging.is_alive():
+                log.warning("feedback store unreachable: the previous check has not returned")
+                return False
+            answer: list[bool] = []
+            thread = threading.Thread(
+                target=self._ping_once, args=(timeout, answer), name="store-ping", daemon=True
+            )
+            self._pinging = thread
+            thread.start()
+        thread.join(timeout)
+        if not answer:
+            log.warning("feedback store unreachable: no answer within %gs", timeout)
+            return False
+        return answer[0]
+
+    def _ping_once(self, timeout: float, answer: list[bool]) -> None:
         try:
-            with self._engine.connect() as connection:
+            with self._ping_engine(timeout).connect() as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            log.warning("feedback store unreachable: %s", type(exc).__name__)
-            return False
-        return True
+            log.warning("feedback store unreachable: %s", _cause(exc))
+            answer.append(False)
+            return
+        answer.append(True)
+
+    def _ping_engine(self, timeout: float) -> Engine:
+        if self._ping_engine_for is None or self._ping_engine_for[0] != timeout:
+            args: dict[str, Any] = {}
+            if self._backend == "postgresql":
+                seconds = max(1, round(timeout))  # libpq's connect_timeout is whole seconds
+                args = {"connect_timeout": seconds, "options": f"-c statement_timeout={int(timeout * 1000)}"}
+            else:
+                args = {"timeout": timeout, "check_same_thread": False}  # SQLite's busy timeout
+            self._ping_engine_for = (timeout, create_engine(self._url, poolclass=NullPool, connect_args=args))
+        return self._ping_engine_for[1]
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._ping_engine_for is not None:
+            self._ping_engine_for[1].dispose()

@@ -6,20 +6,21 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.servers.hostile import loopback_http
 
 BASE = "http://testserver"
 SERVICE_PATH = "/cds-services/mbc-treatment-options"
@@ -140,14 +141,6 @@ def jwks_server() -> Iterator[JwksServer]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with loopback_http(Handler) as origin:
+        state.base = origin
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

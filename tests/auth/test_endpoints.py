@@ -189,16 +189,6 @@ def test_a_bad_trust_file_stops_start_up_naming_file_and_field(tmp_path: Path) -
     assert "issuers[0].jwks_url" in str(caught.value)
 
 
-def test_auth_off_logs_a_clear_warning_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING)
-    with TestClient(create_app(make_settings(tmp_path, auth="off"))) as client:
-        assert client.get("/cds-services").status_code == 200
-    assert any(
-        "CDS_AUTH=off" in r.getMessage() and "testing only" in r.getMessage() and r.levelno == logging.WARNING
-        for r in caplog.records
-    )
-
-
 def test_jwt_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cds.settings import Settings
 
