@@ -64,16 +64,8 @@ ISSUE_LINES: Final = 5  # data-issue lines on the warnings card; the rest are co
 EVIDENCE_SHOWN: Final = 2  # resources named per fact; more are counted
 WHY_SHOWN: Final = 3  # deciding facts named per option
 _ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
-# Data issues by kind, most important to a treatment decision first.
-_ISSUE_ORDER: Final = (
-    "discordant",
-    "conflicting",
-    "pending",
-    "missing",
-    "truncated",
-    "unreadable",
-    "ignored",
-)
+# Data issues that bear on a treatment decision come first; the others by how many there are.
+_ISSUE_RANK: Final = {"discordant": 0, "conflicting": 1, "pending": 2}
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _NOT_WHY: Final = frozenset({"breast_cancer", "metastatic", "on_therapy"})  # implied by every card
 
@@ -231,7 +223,8 @@ def _sources(rules: Iterable[Rule]) -> list[SourceRef]:
 
 def issue_lines(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> tuple[int, list[str]]:
     """Data issues as at most ``limit + 1`` escaped lines, whatever their number: one per kind and topic
-    (its first message, and how many more like it), most important kinds first, the rest counted.
+    (its first message, and how many more like it), discordant, conflicting and pending results first,
+    then the most frequent; the rest counted in one line.
 
     One pass over the issues: a chart with three million empty Bundle entries costs one line.
     """
@@ -245,8 +238,7 @@ def issue_lines(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> tuple[
         else:
             counts[key] = 1
             firsts[key] = issue
-    rank = {kind: i for i, kind in enumerate(_ISSUE_ORDER)}
-    keys = sorted(counts, key=lambda k: (rank.get(k[0], len(rank)), -counts[k]))
+    keys = sorted(counts, key=lambda k: (_ISSUE_RANK.get(k[0], len(_ISSUE_RANK)), -counts[k]))
     lines = []
     for shown in keys[:limit]:
         more = counts[shown] - 1
