@@ -101,6 +101,8 @@ class PatientProfile:
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
     cardiac_dysfunction: Fact[YesNoUnknown] = _UNKNOWN
     long_qt: Fact[YesUnknown] = _UNKNOWN
+    # --- asked for by the pathway rules (derived in cds/profile) ---
+    pd_l1_cps_recorded: Fact[YesNoUnknown] = _NO
     issues: tuple[DataIssue, ...] = ()
 
     def fact(self, name: str) -> Fact[object]:
@@ -234,6 +236,9 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "cardiac_dysfunction": FieldSpec("enum", _YNU, "LVEF below 50% or heart failure"),
     "long_qt": FieldSpec("enum", frozenset({"yes", "unknown"}), "Long QT or QTc prolongation"),
+    "pd_l1_cps_recorded": FieldSpec(
+        "enum", _YNU, "PD-L1 22C3 combined positive score recorded (yes when pd_l1_cps is a number)"
+    ),
 }
 
 #: Set fields whose members are drug classes or agents (cards/codes/medications.yaml).

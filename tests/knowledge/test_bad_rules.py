@@ -14,7 +14,7 @@ from cds.pathway.knowledge import load_knowledge
 from cds.settings import default_knowledge_dir
 
 CARDS = default_knowledge_dir()
-GOOD_RULE = "endocrine-postmenopausal"
+GOOD_RULE = "neratinib-capecitabine"  # a therapy rule from a seed document (CCS)
 
 
 def _good() -> dict[str, object]:
@@ -88,6 +88,23 @@ CASES = [
     ("bad-seed-document", _set("evidence.seed_documents", ["Wikipedia"]), "evidence.seed_documents"),
     ("no-conditions", _set("conditions", {}), "conditions"),
     ("bad-version", _set("version", "1.0"), "version"),
+    # therapy rules say where in the journey they apply, how strongly, and what they give
+    ("therapy-without-decision-point", _drop("decision_point"), "decision_point"),
+    ("therapy-without-preference", _drop("preference"), "preference"),
+    ("therapy-without-option", _drop("option"), "option"),
+    ("therapy-without-regimen", _drop("regimen"), "regimen"),
+    ("bad-decision-point", _set("decision_point", "second_line"), "decision_point"),
+    ("empty-progression-list", _set("decision_point", {"after_progression_on": []}), "decision_point"),
+    ("unknown-progression-class", _set("decision_point", {"after_progression_on": ["unobtanium"]}), "regimen"),
+    ("bad-preference", _set("preference", "category_1"), "preference"),
+    ("option-too-long", _set("option", "Neratinib " + "x" * 120), "option"),
+    ("unknown-regimen-class", _set("regimen", ["neratinib", "unobtanium"]), "regimen"),
+    ("exclusion-without-reason", _set("exclusions", [{"conditions": {"long_qt": "yes"}}]), "exclusions"),
+    (
+        "exclusion-on-unknown-field",
+        _set("exclusions", [{"reason": "x", "conditions": {"qt_interval": "long"}}]),
+        "exclusions[0].conditions.qt_interval",
+    ),
 ]
 
 
