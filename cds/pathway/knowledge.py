@@ -29,8 +29,8 @@ Preference = Literal["preferred", "other_recommended", "certain_circumstances"]
 # The fields a card summary template may use (cds.pathway.render fills them).
 _SUMMARY_FIELDS = {
     "item": "",
+    "items": "",
     "n": 0,
-    "first": "",
     "line": "",
     "disease": "",
     "options": "",

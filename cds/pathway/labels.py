@@ -80,6 +80,11 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "unknown": "no germline BRCA1/2 result",
     },
     "pd_l1": {"positive": "PD-L1 positive", "negative": "PD-L1 negative", "unknown": "no PD-L1 result"},
+    "pd_l1_cps_recorded": {
+        "yes": "PD-L1 22C3 CPS recorded",
+        "no": "no PD-L1 22C3 CPS recorded",
+        "unknown": "no PD-L1 22C3 CPS recorded",
+    },
     "menopausal_status": {
         "premenopausal": "premenopausal",
         "postmenopausal": "postmenopausal",

@@ -250,13 +250,21 @@ def issue_lines(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> tuple[
     return len(issues), lines
 
 
+def informational(issue: DataIssue) -> bool:
+    """A note that changes nothing that is safe or knowable (records read and found not to be cancer
+    medicines): listed on a warnings card that is shown anyway, never the reason to show one."""
+    return issue.kind == "ignored" and issue.topic != "data"
+
+
 def _warnings_card(call: _Call, evaluation: Evaluation) -> dict[str, Any] | None:
     rules = [item.rule for item in evaluation.warnings]
     ruled_out = _distinct_ruled_out(evaluation.ruled_out)
     issues = call.profile.issues
-    if not rules and not ruled_out and not issues:
+    worrying = sum(1 for issue in issues if not informational(issue))
+    if not rules and not ruled_out and not worrying:
         return None
-    items = [rule.card.summary for rule in rules]
+    items = [rule.card.summary for rule in rules]  # each alone reads as a summary
+    shorts = [rule.title for rule in rules]  # several are named by their titles
     lines = [f"- **{rule.card.summary}**" for rule in rules]
     facts: list[tuple[str, PatientProfile]] = [
         (n, call.profile) for item in evaluation.warnings for n in item.fields
@@ -266,19 +274,22 @@ def _warnings_card(call: _Call, evaluation: Evaluation) -> dict[str, Any] | None
         option = out.item.rule.option or out.item.rule.title
         finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
         items.append(f"{option} not offered: {finding or out.exclusion.reason}")
+        shorts.append(items[-1])
         lines.append(f"- **{option}** is not offered: {out.exclusion.reason}")
         facts += [(name, progression) for name in out.exclusion.fields]
     sections = ["\n".join(lines)] if lines else []
     sections.append(call.based_on(facts))
     if issues:
-        count, issue_text = issue_lines(issues)
-        items.append(f"{count:,} data problem{'' if count == 1 else 's'} to check")
+        _, issue_text = issue_lines(issues)
+        if worrying:
+            items.append(f"{worrying:,} data problem{'' if worrying == 1 else 's'} to check")
+            shorts.append(f"{worrying:,} data problem{'' if worrying == 1 else 's'}")
         sections.append(f"**{call.text.data_issues_heading}**\n\n" + "\n".join(issue_text))
     wording = call.text.cards["warnings"]
     if len(items) == 1 and wording.summary_one:
         summary = wording.summary_one.format(item=items[0])
     else:
-        summary = (wording.summary_many or "{first}").format(n=len(items), first=items[0])
+        summary = (wording.summary_many or "{items}").format(n=len(items), items="; ".join(shorts))
     critical = any(rule.card.indicator == "critical" for rule in rules)
     return call.card(
         "warnings",
@@ -326,7 +337,9 @@ def _line(profile: PatientProfile) -> str:
     done = profile.completed_metastatic_lines.value
     if done == 0:
         return (
-            "First line" if profile.medication_history.value == "yes" else "First line, if untreated so far"
+            "First line"
+            if profile.medication_history.value == "yes"
+            else "First line, assuming no prior treatment,"
         )
     return f"{_ORDINALS[done]} line" if done < len(_ORDINALS) else f"Line {done + 1}"
 
@@ -407,10 +420,10 @@ def _order(s: OrderSuggestion, patient_id: str) -> dict[str, Any]:
 
 def _listing_card(call: _Call, group: CardGroupName, items: Sequence[CompiledRule]) -> dict[str, Any]:
     wording = call.text.cards[group]
-    names = ", ".join(short_title(item.rule) for item in items)
-    if len(names) > 80:
-        names = f"{short_title(items[0].rule)} and {len(items) - 1} more"
-    summary = (wording.summary or "").format(names=names)
+    template = wording.summary or "{names}"
+    summary = template.format(names=", ".join(short_title(item.rule) for item in items))
+    if len(summary) > SUMMARY_MAX:
+        summary = template.format(names=f"{short_title(items[0].rule)} and {len(items) - 1} more")
     lines = [f"- {item.rule.card.summary}" for item in items]
     facts = [(name, call.profile) for item in items for name in item.fields]
     suggestions = [
