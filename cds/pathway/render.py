@@ -61,6 +61,7 @@ OVERRIDE_SYSTEM_ENV: Final = "CDS_OVERRIDE_REASON_SYSTEM"
 DEFAULT_OVERRIDE_SYSTEM: Final = "urn:cds-mbc:override-reason"
 SUMMARY_MAX: Final = 139  # CDS Hooks: "<140-character"
 ISSUE_LINES: Final = 5  # data-issue lines on the warnings card; the rest are counted in one more line
+ISSUE_REFERENCES: Final = 3  # resources named per data-issue line beyond its first message
 EVIDENCE_SHOWN: Final = 2  # resources named per fact; more are counted
 WHY_SHOWN: Final = 3  # deciding facts named per option
 _ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
@@ -223,27 +224,36 @@ def _sources(rules: Iterable[Rule]) -> list[SourceRef]:
 
 def issue_lines(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> tuple[int, list[str]]:
     """Data issues as at most ``limit + 1`` escaped lines, whatever their number: one per kind and topic
-    (its first message, and how many more like it), discordant, conflicting and pending results first,
-    then the most frequent; the rest counted in one line.
+    (its first message, then how many more like it, naming the first few resources they concern),
+    discordant, conflicting and pending results first, then the most frequent; the rest in one line.
 
     One pass over the issues: a chart with three million empty Bundle entries costs one line.
     """
     firsts: dict[tuple[str, str], DataIssue] = {}
     counts: dict[tuple[str, str], int] = {}
+    named: dict[tuple[str, str], list[str]] = {}  # the resources of the group's next few issues
     key: tuple[str, str]
     for issue in issues:
         key = (issue.kind, issue.topic)
         if key in counts:
             counts[key] += 1
+            refs = named[key]
+            if len(refs) < ISSUE_REFERENCES and issue.evidence:
+                refs.append(issue.evidence[0].reference)
         else:
             counts[key] = 1
             firsts[key] = issue
+            named[key] = []
     keys = sorted(counts, key=lambda k: (_ISSUE_RANK.get(k[0], len(_ISSUE_RANK)), -counts[k]))
     lines = []
     for shown in keys[:limit]:
         more = counts[shown] - 1
         line = f"- {escape_md(firsts[shown].message)}"
-        lines.append(line + (f" (and {more:,} more like it)" if more else ""))
+        if more:
+            refs = escape_all(named[shown]) if named[shown] else []
+            listed = f": {', '.join(refs)}{', …' if more > len(refs) else ''}" if refs else ""
+            line += f" (and {more:,} more like it{listed})"
+        lines.append(line)
     rest = sum(counts[k] for k in keys[limit:])
     if rest:
         lines.append(f"- {rest:,} other data problem{'' if rest == 1 else 's'}")

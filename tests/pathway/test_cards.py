@@ -185,6 +185,24 @@ def test_data_problems_are_counted_in_a_few_lines_however_many(kb: Knowledge) ->
     assert len(warning["detail"]) < 3000
 
 
+def test_a_data_problem_line_names_the_next_few_resources_it_counts(kb: Knowledge) -> None:
+    strangers = tuple(
+        DataIssue(
+            "data",
+            "ignored",
+            f"Observation/stranger-{i} belongs to a different patient and was ignored.",
+            ev(f"Observation/stranger-{i}", None, "subject is another patient"),
+        )
+        for i in range(6)
+    )
+    [warning] = [c for c in cards_for(hr_positive(issues=strangers), kb) if c["uuid"]][:1]
+    assert warning["source"]["topic"]["code"] == "warnings"
+    assert (
+        "- Observation/stranger-0 belongs to a different patient and was ignored. (and 5 more like it: "
+        "Observation/stranger-1, Observation/stranger-2, Observation/stranger-3, …)"
+    ) in warning["detail"]
+
+
 def test_chart_text_is_escaped_and_never_a_link(kb: Knowledge) -> None:
     hostile = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) **bold**"
     profile = hr_positive(
