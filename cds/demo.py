@@ -36,6 +36,7 @@ from cds.app import build_fetcher, create_app
 from cds.errors import ServiceError
 from cds.pathway.knowledge import load_knowledge
 from cds.pathway.labels import describe_profile
+from cds.pathway.render import issue_lines
 from cds.service import PatientViewService
 from cds.settings import Settings, default_fixtures_dir
 
@@ -171,7 +172,8 @@ def _profile_lines(service: PatientViewService, body: bytes) -> list[str]:
         profile = service.profile(pending.keyed, pending.context.patientId, date.today())
     except ServiceError:
         return []
-    return describe_profile(profile, service.knowledge.drugs)
+    _, issues = issue_lines(profile.issues)
+    return describe_profile(profile, service.knowledge.drugs) + [_plain(line) for line in issues]
 
 
 def run_demo(fixtures: str | None = None, *, verbose: bool = False) -> int:

@@ -355,13 +355,15 @@ def _line(profile: PatientProfile) -> str:
 
 
 def _deciding(item: CompiledRule, profile: PatientProfile) -> list[str]:
-    """The fields whose conditions decided the option: its conditions, and the any_of group that held."""
+    """The fields whose conditions decided the option: its conditions, and the any_of group that held
+    (a woman's sex decides nothing a clinician needs told)."""
     names = [c.field for c in item.conditions]
     for group in item.any_of:
         if all(c.holds(getattr(profile, c.field).value) for c in group):
             names += [c.field for c in group]
             break
-    return list(dict.fromkeys(n for n in names if n not in _NOT_WHY))
+    implied = _NOT_WHY | ({"sex"} if profile.sex.value == "female" else set())
+    return list(dict.fromkeys(n for n in names if n not in implied))
 
 
 def _options_card(
@@ -397,9 +399,9 @@ def _options_card(
                 why.append(words)
                 facts.append((name, profile))
         preference = call.text.preference_labels.get(rule.preference) if rule.preference else None
-        head = f"{n}. **{rule.option}**" + (f" ({preference})" if preference else "")
-        fits = f": {'; '.join(why[:WHY_SHOWN])}" if why else ""
-        lines.append(f"{head}{fits}. Source: {rule.sources[0].label}")
+        head = f"{n}. **{rule.option}**" + (f" ({preference})." if preference else ".")
+        fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
+        lines.append(f"{head}{fits} Source: {rule.sources[0].label}")
     suggestions = [
         (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in items
     ]

@@ -95,7 +95,11 @@ CASES = [
     ("therapy-without-regimen", _drop("regimen"), "regimen"),
     ("bad-decision-point", _set("decision_point", "second_line"), "decision_point"),
     ("empty-progression-list", _set("decision_point", {"after_progression_on": []}), "decision_point"),
-    ("unknown-progression-class", _set("decision_point", {"after_progression_on": ["unobtanium"]}), "regimen"),
+    (
+        "unknown-progression-class",
+        _set("decision_point", {"after_progression_on": ["unobtanium"]}),
+        "regimen",
+    ),
     ("bad-preference", _set("preference", "category_1"), "preference"),
     ("option-too-long", _set("option", "Neratinib " + "x" * 120), "option"),
     ("unknown-regimen-class", _set("regimen", ["neratinib", "unobtanium"]), "regimen"),
