@@ -103,6 +103,7 @@ class Knowledge:
     terminology: Terminology
     rule_by_key: Mapping[str, str]  # uuid key -> rule id (suggestion uuids; card uuids of old releases)
     drugs: DrugNames  # drug classes and agents as a clinician names them
+    override_reasons: list[dict[str, str]]  # every card's, in the deployer's code system (read at start)
     group_by_key: Mapping[str, str] = field(default_factory=lambda: {group_key(g): g for g in CARD_GROUPS})
 
     def rule_for_card(self, card_uuid_key: str | None) -> str | None:
@@ -218,7 +219,6 @@ def load_knowledge(directory: Path) -> Knowledge:
         service = ServiceText.model_validate(service_data)
     except ValidationError as exc:
         raise _model_error("service.yaml", exc) from exc
-    override_reason_system()  # a bad CDS_OVERRIDE_REASON_SYSTEM stops the start, not a call
     terminology = Terminology.load(directory / "codes")
     rule_files = sorted((directory / "rules").glob("*.yaml"))
     if not rule_files:
@@ -238,4 +238,6 @@ def load_knowledge(directory: Path) -> Knowledge:
         by_id[rule.id] = rule
         by_key[key] = rule.id
     active = tuple(item for item in compiled if item.rule.status == "active")
-    return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology))
+    system = override_reason_system()  # a bad CDS_OVERRIDE_REASON_SYSTEM stops the start, not a call
+    reasons = [{"code": r.code, "system": system, "display": r.display} for r in service.override_reasons]
+    return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology), reasons)

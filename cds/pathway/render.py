@@ -24,6 +24,7 @@ would navigate the client's own tab away.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -113,11 +114,16 @@ def fit(text: str) -> str:
     return (cut[:space] if space > SUMMARY_MAX // 2 else cut).rstrip(" ,;:") + "…"
 
 
+@functools.lru_cache(maxsize=1024)
+def _short(title: str) -> str:
+    head = re.split(r" (?:in|for|at|after|when|with|where|if) |: | — | - ", title, maxsplit=1)[0]
+    return head[0].lower() + head[1:] if len(head) > 1 and head[1].islower() else head
+
+
 def short_title(rule: Rule) -> str:
     """A rule's title up to its qualifiers: "Germline BRCA1/2 testing in HER2-negative ..." -> "Germline
     BRCA1/2 testing" (summaries name several)."""
-    head = re.split(r" (?:in|for|at|after|when|with|where|if) |: | — | - ", rule.title, maxsplit=1)[0]
-    return head[0].lower() + head[1:] if len(head) > 1 and head[1].islower() else head
+    return _short(rule.title)
 
 
 def _plural(n: int, word: str) -> str:
@@ -132,34 +138,40 @@ class _Call:
         self.knowledge = knowledge
         self.text: ServiceText = knowledge.service
         self.drugs: DrugNames = knowledge.drugs
-        self.reasons = [
-            {"code": r.code, "system": override_reason_system(), "display": r.display}
-            for r in self.text.override_reasons
-        ]
+        self.reasons = knowledge.override_reasons  # shared by every card: read, never changed
 
     # --- facts ------------------------------------------------------------------------------------
     def phrase(self, name: str, profile: PatientProfile | None = None) -> str:
         return phrase(name, getattr(profile or self.profile, name).value, self.drugs)
 
     def based_on(self, names: Iterable[tuple[str, PatientProfile]]) -> str:
-        """The facts a card rests on, each once: its words, why it was decided so, and its resources."""
-        lines: list[str] = []
+        """The facts a card rests on, each once: its words, why it was decided so, and its resources.
+
+        Each line is written as pieces, its chart texts (by their index in ``texts``) escaped all
+        together at the end: one escape_all a card, not one a text."""
+        lines: list[list[str | int]] = []
+        texts: list[str] = []
         seen: set[str] = set()
         for name, profile in names:
             if name in seen or name in _NOT_WHY:
                 continue
             seen.add(name)
             fact: Fact[object] = getattr(profile, name)
-            line = f"- {phrase(name, fact.value, self.drugs)}"
+            line: list[str | int] = [f"- {phrase(name, fact.value, self.drugs)}"]
             if fact.note:
-                line += f" ({escape_md(fact.note)})"
-            shown = [_evidence_text(ev.text, ev.reference, ev.date) for ev in fact.evidence[:EVIDENCE_SHOWN]]
+                texts.append(fact.note)
+                line += [" (", len(texts) - 1, ")"]
+            for n, ev in enumerate(fact.evidence[:EVIDENCE_SHOWN]):
+                texts += [ev.text, f"{ev.reference}, {ev.date}" if ev.date else ev.reference]
+                line += [": " if n == 0 else "; ", len(texts) - 2, " (", len(texts) - 1, ")"]
             if len(fact.evidence) > EVIDENCE_SHOWN:
-                shown.append(f"+{len(fact.evidence) - EVIDENCE_SHOWN} more")
-            if shown:
-                line += ": " + "; ".join(shown)
+                line.append(f"; +{len(fact.evidence) - EVIDENCE_SHOWN} more")
             lines.append(line)
-        return f"**{self.text.based_on_heading}**\n\n" + "\n".join(lines) if lines else ""
+        if not lines:
+            return ""
+        safe = escape_all(texts)
+        written = ["".join(safe[p] if isinstance(p, int) else p for p in line) for line in lines]
+        return f"**{self.text.based_on_heading}**\n\n" + "\n".join(written)
 
     def card(
         self,
@@ -203,12 +215,6 @@ class _Call:
         if extension:
             card["extension"] = extension
         return card
-
-
-def _evidence_text(text: str, reference: str, date: str | None) -> str:
-    where = f"{reference}, {date}" if date else reference
-    said, where = escape_all([text, where])
-    return f"{said} ({where})"
 
 
 def _sources(rules: Iterable[Rule]) -> list[SourceRef]:
