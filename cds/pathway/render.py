@@ -297,9 +297,13 @@ def _warnings_card(call: _Call, evaluation: Evaluation) -> dict[str, Any] | None
     sections.append(call.based_on(facts))
     if issues:
         _, issue_text = issue_lines(issues)
-        if worrying:
-            items.append(f"{worrying:,} data problem{'' if worrying == 1 else 's'} to check")
-            shorts.append(f"{worrying:,} data problem{'' if worrying == 1 else 's'}")
+        # a problem on a fact a rule already warns about (HER2 results that conflict; data not read
+        # under "some data could not be read") is listed, not counted again in the summary
+        covered = {name for name, _ in facts} | ({"data"} if "data_completeness" in dict(facts) else set())
+        uncovered = sum(1 for i in issues if not informational(i) and i.topic not in covered)
+        if uncovered:
+            items.append(f"{uncovered:,} data problem{'' if uncovered == 1 else 's'} to check")
+            shorts.append(f"{uncovered:,} data problem{'' if uncovered == 1 else 's'}")
         sections.append(f"**{call.text.data_issues_heading}**\n\n" + "\n".join(issue_text))
     wording = call.text.cards["warnings"]
     if len(items) == 1 and wording.summary_one:
