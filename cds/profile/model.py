@@ -237,7 +237,9 @@ FIELDS: dict[str, FieldSpec] = {
     "cardiac_dysfunction": FieldSpec("enum", _YNU, "LVEF below 50% or heart failure"),
     "long_qt": FieldSpec("enum", frozenset({"yes", "unknown"}), "Long QT or QTc prolongation"),
     "pd_l1_cps_recorded": FieldSpec(
-        "enum", _YNU, "PD-L1 22C3 combined positive score recorded (yes when pd_l1_cps is a number)"
+        "enum",
+        _YNU,
+        "PD-L1 22C3 result that settles CPS 10 or more: a CPS number, or a 22C3 result reported negative",
     ),
 }
 

@@ -103,6 +103,7 @@ CASES = [
     ("bad-preference", _set("preference", "category_1"), "preference"),
     ("option-too-long", _set("option", "Neratinib " + "x" * 120), "option"),
     ("unknown-regimen-class", _set("regimen", ["neratinib", "unobtanium"]), "regimen"),
+    ("warning-with-a-decision-point", _set("category", "data-gap"), "decision_point"),
     ("exclusion-without-reason", _set("exclusions", [{"conditions": {"long_qt": "yes"}}]), "exclusions"),
     (
         "exclusion-on-unknown-field",

@@ -121,3 +121,53 @@ def test_rules_for_unsettled_data_name_it_explicitly(knowledge: Knowledge) -> No
 def test_rule_files_are_utf8_yaml_mappings() -> None:
     for path in RULES:
         assert isinstance(yaml.safe_load(Path(path).read_text(encoding="utf-8")), dict), path.name
+
+
+# Where a recommendation may come from: the label, the primary trial report, the guideline itself, or
+# the seed documents. Not press releases, trade press, an NCCN transparency submission or a search page.
+SOURCE_HOSTS = {
+    "doi.org",  # trial reports and guideline articles (NEJM, Lancet, JCO, ...)
+    "www.accessdata.fda.gov",  # FDA label PDFs
+    "fda.gov",  # FDA approval notices
+    "www.fda.gov",
+    "dailymed.nlm.nih.gov",
+    "ace.asco.org",  # ASCO guideline pages
+    "www.esmo.org",
+    "www.nccn.org",
+    "cancer.ca",  # seed document (CCS)
+}
+NOT_A_SOURCE = ("transparency-submission", "/scripts/cder/daf", "search", "query=", "press-release", "/news/")
+
+
+def test_active_rules_cite_labels_trials_or_guidelines(knowledge: Knowledge) -> None:
+    from urllib.parse import urlparse
+
+    for item in knowledge.rules:
+        for source in item.rule.sources:
+            url = str(source.url)
+            assert urlparse(url).netloc in SOURCE_HOSTS, (item.rule.id, url)
+            assert not any(bad in url.lower() for bad in NOT_A_SOURCE), (item.rule.id, url)
+            if urlparse(url).netloc == "www.accessdata.fda.gov":
+                assert "/drugsatfda_docs/label/" in url, (item.rule.id, url)
+
+
+def test_therapy_rules_place_each_option_in_the_journey(knowledge: Knowledge) -> None:
+    """Every therapy option says where it applies, how strongly, what it gives, and why it is excluded."""
+    for item in knowledge.rules:
+        rule = item.rule
+        if item.group != "therapy":
+            assert rule.decision_point is None and not rule.exclusions, rule.id
+            continue
+        assert rule.decision_point and rule.preference and rule.option and rule.regimen, rule.id
+        assert len(rule.option) <= 120, rule.id
+        for exclusion in rule.exclusions:
+            assert exclusion.reason and exclusion.conditions, rule.id
+            if exclusion.safety:  # a safety exclusion rests on a recorded finding, never on its absence
+                assert all(v == "yes" for v in exclusion.conditions.values()), rule.id
+
+
+def test_retired_rules_say_why(knowledge: Knowledge) -> None:
+    retired = [r for r in knowledge.all_rules.values() if r.status == "retired"]
+    assert retired  # replaced rules are kept so feedback on their cards still maps
+    for rule in retired:
+        assert "retired" in rule.evidence.note.lower(), rule.id
