@@ -36,7 +36,7 @@ from cds.app import build_fetcher, create_app
 from cds.errors import ServiceError
 from cds.pathway.knowledge import load_knowledge
 from cds.pathway.labels import describe_profile
-from cds.pathway.render import issue_lines
+from cds.pathway.render import summarize_issues
 from cds.service import PatientViewService
 from cds.settings import Settings, default_fixtures_dir
 
@@ -172,7 +172,7 @@ def _profile_lines(service: PatientViewService, body: bytes) -> list[str]:
         profile = service.profile(pending.keyed, pending.context.patientId, date.today())
     except ServiceError:
         return []
-    _, issues = issue_lines(profile.issues)
+    issues = summarize_issues(profile.issues).lines
     return describe_profile(profile, service.knowledge.drugs) + [_plain(line) for line in issues]
 
 
