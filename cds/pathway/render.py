@@ -434,6 +434,8 @@ def _options_card(
         point = rule.decision_point
         if isinstance(point, AfterProgression):
             why.append(f"after progression on {call.drugs.listing(point.after_progression_on)}")
+            if group == "options-now":  # the progression recorded, with its dates and resources
+                facts.append(("progressed_on", profile))
         for name in _deciding(item, profile):
             words = call.phrase(name, profile)
             if words not in summary and words not in why:

@@ -165,6 +165,7 @@ def test_a_safety_finding_names_the_finding_and_the_option_on_the_warnings_card(
     fine = cards_for(dataclasses.replace(profile, interstitial_lung_disease=Fact("unknown")), kb)
     assert "Trastuzumab deruxtecan (T-DXd)" in options(by_group(fine)["options-now"])
     assert "Second line" in by_group(fine)["options-now"]["summary"]
+    assert "- progressed on aromatase inhibitor" in by_group(fine)["options-now"]["detail"]
 
 
 def test_data_problems_are_counted_in_a_few_lines_however_many(kb: Knowledge) -> None:
