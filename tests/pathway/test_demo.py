@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,21 @@ from cds.demo import run_demo
 from tests.fixtures_support import FIXTURES_DIR
 
 
+@pytest.fixture
+def uvicorn_logging_restored() -> Iterator[None]:
+    """The demo runs uvicorn in this process, which sets its loggers' levels and handlers: put them back
+    so later tests see logging as the service configures it."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved = [(lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
+    yield
+    for lg, (level, handlers, propagate, disabled) in zip(loggers, saved, strict=True):
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+        lg.disabled = disabled
+
+
+@pytest.mark.usefixtures("uvicorn_logging_restored")
 def test_demo_opens_says_each_patients_cards_and_options_and_sums_up(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
