@@ -209,7 +209,9 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
             )
 
 
-def load_knowledge(directory: Path) -> Knowledge:
+def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = None) -> Knowledge:
+    """The knowledge base in ``directory``; the override reasons' code system is
+    ``override_reason_system_uri`` when given, else CDS_OVERRIDE_REASON_SYSTEM (cds.pathway.render)."""
     if not directory.is_dir():
         raise KnowledgeError(
             str(directory), "(folder)", "knowledge base folder not found (CDS_KNOWLEDGE_DIR)"
@@ -238,6 +240,6 @@ def load_knowledge(directory: Path) -> Knowledge:
         by_id[rule.id] = rule
         by_key[key] = rule.id
     active = tuple(item for item in compiled if item.rule.status == "active")
-    system = override_reason_system()  # a bad CDS_OVERRIDE_REASON_SYSTEM stops the start, not a call
+    system = override_reason_system(override_reason_system_uri)  # a bad value stops the start, not a call
     reasons = [{"code": r.code, "system": system, "display": r.display} for r in service.override_reasons]
     return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology), reasons)

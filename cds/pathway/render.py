@@ -97,10 +97,11 @@ def escape_all(texts: list[str]) -> list[str]:
     return escaped_texts if len(escaped_texts) == len(texts) else [escape_md(text) for text in texts]
 
 
-def override_reason_system() -> str:
-    """The code system of the override reasons: the deployer's (CDS_OVERRIDE_REASON_SYSTEM), else a URN
-    that names no real domain. A value that is not a URI stops the service at start (load_knowledge)."""
-    value = os.environ.get(OVERRIDE_SYSTEM_ENV, "").strip()
+def override_reason_system(configured: str | None = None) -> str:
+    """The code system of the override reasons: the deployer's (``configured``, else the
+    CDS_OVERRIDE_REASON_SYSTEM environment variable), else a URN that names no real domain. A value
+    that is not a URI stops the service at start (load_knowledge)."""
+    value = (configured if configured is not None else os.environ.get(OVERRIDE_SYSTEM_ENV, "")).strip()
     if not value:
         return DEFAULT_OVERRIDE_SYSTEM
     if not _URI.match(value):

@@ -290,6 +290,8 @@ def test_override_reasons_use_the_deployers_code_system(
     monkeypatch.setenv(OVERRIDE_SYSTEM_ENV, "not a uri")
     with pytest.raises(KnowledgeError):
         load_knowledge(folder)
+    given = load_knowledge(folder, override_reason_system_uri="urn:oid:2.16.840.1.113883.3.9999")
+    assert {r["system"] for r in given.override_reasons} == {"urn:oid:2.16.840.1.113883.3.9999"}
 
 
 def test_shown_ids_count_each_card_and_each_rule(kb: Knowledge) -> None:
