@@ -234,7 +234,7 @@ def phrase(name: str, value: object, drugs: DrugNames) -> str:
     if name == "metastatic_sites" and isinstance(value, frozenset):
         if not value:
             return "no metastatic site recorded"
-        return "metastases: " + ", ".join(_SITES.get(s, s) for s in sorted(value))
+        return "metastases in " + ", ".join(_SITES.get(s, s) for s in sorted(value))
     if name in _LINES and isinstance(value, int):
         word = _LINES[name]
         return f"{value} {word}{'' if value == 1 else 's'} for metastatic disease"
