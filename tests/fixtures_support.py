@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from cds.pathway.render import card_rules
+
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
 _EXPECTED_KEYS = {"description", "status", "must", "must_not", "near_miss"}
 
@@ -85,5 +87,5 @@ def load_scenarios(root: Path = FIXTURES_DIR) -> Sequence[Scenario]:
 
 
 def rule_ids(cards: Sequence[dict[str, Any]]) -> list[str]:
-    """The rule id behind each card (card.source.topic.code)."""
-    return [card["source"]["topic"]["code"] for card in cards]
+    """The ids of the rules behind the cards (each card's ``extension``, see cds.pathway.render)."""
+    return [rule for card in cards for rule in card_rules(card)]

@@ -1,6 +1,12 @@
-"""Card uuids that carry their rule: RFC 9562 version-8 UUIDs, first 48 bits = hash of the rule id.
+"""Uuids that carry what they stand for: RFC 9562 version-8 UUIDs whose first 48 bits name it.
 
-Feedback echoes the card uuid; the service maps it back to the rule without storing each card shown.
+* A **card** uuid names its card group (``group_key``: the warnings, options-now, at-progression, tests
+  or supportive card).
+* A **suggestion** uuid names the rule behind it (``rule_key``): a therapy option, or a test order.
+
+Feedback echoes the card uuid and, for a chosen option, the suggestion uuid; the service maps them
+back to the card and the rule (``key_of``, then ``Knowledge``) without storing each card it showed.
+A group key hashes ``card:<group>``; a rule id cannot hold ``:``, so the two never share a name.
 """
 
 from __future__ import annotations
@@ -10,15 +16,33 @@ import os
 import uuid
 
 
+def _key(name: str) -> str:
+    return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+
+
 def rule_key(rule_id: str) -> str:
-    """12 hex digits identifying a rule inside a card uuid."""
-    return hashlib.blake2b(rule_id.encode(), digest_size=6).hexdigest()
+    """12 hex digits identifying a rule inside a suggestion uuid (and a card uuid of earlier releases)."""
+    return _key(rule_id)
+
+
+def group_key(group: str) -> str:
+    """12 hex digits identifying a card group inside a card uuid."""
+    return _key(f"card:{group}")
+
+
+def _head(key: str) -> str:
+    """How every uuid with this key begins: the key, then the version digit (8) of the third group."""
+    return f"{key[:8]}-{key[8:12]}-8"
 
 
 def uuid_head(rule_id: str) -> str:
-    """How every card uuid of a rule begins: its key, then the version digit (8) of the third group."""
-    key = rule_key(rule_id)
-    return f"{key[:8]}-{key[8:12]}-8"
+    """How every suggestion uuid of a rule begins."""
+    return _head(rule_key(rule_id))
+
+
+def group_head(group: str) -> str:
+    """How every card uuid of a card group begins."""
+    return _head(group_key(group))
 
 
 # The variant digit (binary 10xx, RFC 4122/9562) for a random hex digit: its two low bits kept.
@@ -26,11 +50,10 @@ _VARIANT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
 
 
 def card_uuids(heads: list[str]) -> list[str]:
-    """A fresh random uuid for each head (see uuid_head), in order; its first 48 bits name the rule.
+    """A fresh random uuid for each head (see uuid_head, group_head), in order.
 
     74 random bits each, as uuid4 has 122: the rest of the third group, two bits of the variant digit
-    and the rest of the fourth, the fifth. One read of os.urandom for all: a call's seven or eight cards
-    cost one system call, not one each, and the text is sliced from its hex digits, not formatted.
+    and the rest of the fourth, the fifth. One read of os.urandom for all of a call's uuids.
     """
     if not heads:
         return []
@@ -47,14 +70,21 @@ def card_uuids(heads: list[str]) -> list[str]:
 
 
 def card_uuid(rule_id: str) -> str:
-    """A fresh random uuid for one card of a rule (see card_uuids and key_of)."""
+    """A fresh random uuid naming a rule (a suggestion's; see card_uuids and key_of)."""
     return card_uuids([uuid_head(rule_id)])[0]
 
 
-def key_of(card_uuid_text: str) -> str | None:
-    """The rule key of a card uuid this service issued, or None for any other string."""
+def group_uuid(group: str) -> str:
+    """A fresh random uuid naming a card group (a card's)."""
+    return card_uuids([group_head(group)])[0]
+
+
+def key_of(uuid_text: object) -> str | None:
+    """The key (rule or group) of a uuid this service issued, or None for any other value."""
+    if not isinstance(uuid_text, str):
+        return None
     try:
-        parsed = uuid.UUID(card_uuid_text)
+        parsed = uuid.UUID(uuid_text)
     except (ValueError, AttributeError, TypeError):
         return None
     return parsed.hex[:12] if parsed.version == 8 else None

@@ -6,20 +6,57 @@ Any problem raises ``KnowledgeError`` naming the file and the field, and the ser
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology
 from cds.pathway.conditions import compile_conditions
 from cds.pathway.engine import CompiledExclusion, CompiledRule
-from cds.pathway.ids import rule_key
-from cds.pathway.render import CardTemplate, card_template
-from cds.pathway.rules import AfterProgression, CardGroup, OverrideReason, Rule, Text, card_group
+from cds.pathway.ids import group_key, key_of, rule_key
+from cds.pathway.labels import DrugNames
+from cds.pathway.render import override_reason_system
+from cds.pathway.rules import AfterProgression, CardGroup, Rule, SourceRef, Text, card_group
+
+#: The cards a response can hold, in the order shown (cds.pathway.render).
+CardGroupName = Literal["warnings", "options-now", "at-progression", "tests", "supportive"]
+CARD_GROUPS: tuple[str, ...] = get_args(CardGroupName)
+Preference = Literal["preferred", "other_recommended", "certain_circumstances"]
+# The fields a card summary template may use (cds.pathway.render fills them).
+_SUMMARY_FIELDS = {
+    "item": "",
+    "items": "",
+    "n": 0,
+    "line": "",
+    "disease": "",
+    "options": "",
+    "therapy": "",
+    "names": "",
+}
+
+
+class CardWording(BaseModel):
+    """One card group's title and summary templates (fields in braces, see cds.pathway.render)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Text
+    summary: Text | None = None
+    summary_one: Text | None = None
+    summary_many: Text | None = None
+
+
+class ReasonText(BaseModel):
+    """An override reason's code and display; its code system is the deployer's (render.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Text
+    display: Text
 
 
 class ServiceText(BaseModel):
@@ -31,14 +68,31 @@ class ServiceText(BaseModel):
     title: Text
     description: Text
     usage_requirements: Text
-    why_heading: Text
-    sources_heading: Text
+    cards: dict[CardGroupName, CardWording]
+    based_on_heading: Text
     data_issues_heading: Text
-    beyond_seed_notice: Text
-    unverified_heading: Text
+    preference_labels: dict[Preference, Text]
     disclaimer: Text
-    default_override_reasons: list[OverrideReason]
+    data_source: SourceRef
+    override_reasons: list[ReasonText]
     observation_codes: list[Text]  # system|code tokens for the observations prefetch template
+
+    @model_validator(mode="after")
+    def _every_card_is_worded(self) -> ServiceText:
+        missing = set(get_args(CardGroupName)) - set(self.cards)
+        if missing:
+            raise ValueError(f"cards: no wording for {sorted(missing)}")
+        if set(self.preference_labels) != set(get_args(Preference)):
+            raise ValueError(f"preference_labels: give one for each of {sorted(get_args(Preference))}")
+        for group, wording in self.cards.items():
+            for template in (wording.summary, wording.summary_one, wording.summary_many):
+                try:
+                    (template or "").format(**_SUMMARY_FIELDS)
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise ValueError(
+                        f"cards.{group}: summary field {exc} is not one of {sorted(_SUMMARY_FIELDS)}"
+                    ) from exc
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +101,22 @@ class Knowledge:
     rules: tuple[CompiledRule, ...]  # active rules only, in file-name order
     all_rules: Mapping[str, Rule]  # every rule by id, including draft and retired
     terminology: Terminology
-    rule_by_key: Mapping[str, str]  # card-uuid key -> rule id
-    cards: Mapping[str, CardTemplate]  # active rule id -> what its card says whatever the patient
+    rule_by_key: Mapping[str, str]  # uuid key -> rule id (suggestion uuids; card uuids of old releases)
+    drugs: DrugNames  # drug classes and agents as a clinician names them
+    override_reasons: list[dict[str, str]]  # every card's, in the deployer's code system (read at start)
+    group_by_key: Mapping[str, str] = field(default_factory=lambda: {group_key(g): g for g in CARD_GROUPS})
 
     def rule_for_card(self, card_uuid_key: str | None) -> str | None:
-        return self.rule_by_key.get(card_uuid_key) if card_uuid_key else None
+        """What a card's feedback is about: its card group (``options-now``...), or the rule of a card
+        uuid issued before cards were grouped. None for a uuid this service did not issue."""
+        if not card_uuid_key:
+            return None
+        return self.group_by_key.get(card_uuid_key) or self.rule_by_key.get(card_uuid_key)
+
+    def rule_for_suggestion(self, suggestion_uuid: object) -> str | None:
+        """The rule behind a suggestion (a therapy option or a test order), from its uuid."""
+        key = key_of(suggestion_uuid)
+        return self.rule_by_key.get(key) if key else None
 
 
 class _YamlLoader(yaml.SafeLoader):
@@ -143,7 +208,9 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
             raise KnowledgeError(name, where, f"{item!r} is not a drug class or agent in medications.yaml")
 
 
-def load_knowledge(directory: Path) -> Knowledge:
+def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = None) -> Knowledge:
+    """The knowledge base in ``directory``; the override reasons' code system is
+    ``override_reason_system_uri`` when given, else CDS_OVERRIDE_REASON_SYSTEM (cds.pathway.render)."""
     if not directory.is_dir():
         raise KnowledgeError(
             str(directory), "(folder)", "knowledge base folder not found (CDS_KNOWLEDGE_DIR)"
@@ -162,11 +229,16 @@ def load_knowledge(directory: Path) -> Knowledge:
     by_key: dict[str, str] = {}
     for item in compiled:
         rule = item.rule
+        if rule.id in CARD_GROUPS:
+            raise KnowledgeError(f"{rule.id}.yaml", "id", "is the name of a card group: choose another")
         key = rule_key(rule.id)
-        if key in by_key:
-            raise KnowledgeError(f"{rule.id}.yaml", "id", f"card-uuid key collides with {by_key[key]}")
+        if key in by_key or key in {group_key(g) for g in CARD_GROUPS}:
+            raise KnowledgeError(
+                f"{rule.id}.yaml", "id", f"uuid key collides with {by_key.get(key, 'a card')}"
+            )
         by_id[rule.id] = rule
         by_key[key] = rule.id
     active = tuple(item for item in compiled if item.rule.status == "active")
-    cards = {item.rule.id: card_template(item, service) for item in active}
-    return Knowledge(service, active, by_id, terminology, by_key, cards)
+    system = override_reason_system(override_reason_system_uri)  # a bad value stops the start, not a call
+    reasons = [{"code": r.code, "system": system, "display": r.display} for r in service.override_reasons]
+    return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology), reasons)

@@ -1,28 +1,47 @@
-"""Turn matched rules into CDS Hooks cards (plain dicts, serialised once with orjson).
+"""Turn an evaluation into CDS Hooks cards: one card per decision, not one per rule.
 
-All wording comes from the rule file or cards/service.yaml. Patient-derived text is escaped: clients
-such as the CDS Hooks Sandbox render card detail as Markdown *with raw HTML*.
+The cards, in this order, each only when it has something to say:
 
-What a card says whatever the patient is built once per rule when the knowledge loads
-(``CardTemplate``). A call only formats the patient's facts and data issues, each fact once however
-many cards list it, and escapes that text together. Texts that recur from chart to chart (values, what
-a resource said, notes, data issues) are escaped once and remembered, in a bounded table.
+1. **warnings** (``warning``, or ``critical`` when a rule says so): data-gap rules, options a safety
+   finding rules out (naming the finding and the option), and data that could not be read, aggregated
+   into a few counted lines however many entries were bad;
+2. **options now**: the current decision point ("First line for HR-positive, HER2-negative metastatic
+   disease, postmenopausal: 3 options"), its options in the guideline's order of preference;
+3. **at progression**, only when the patient is on therapy: what the guideline offers next;
+4. **tests** that could change the options, with their order suggestions;
+5. **supportive** care.
+
+Each therapy option is a suggestion of its own (no action: CDS Hooks 2.0 allows that) whose uuid names
+its rule, so a clinician can mark the option chosen and the feedback maps to the rule (cds.pathway.ids).
+A card's uuid names its group. The card's ``extension`` lists the rules behind it.
+
+All fixed wording comes from cards/service.yaml and the rule files; profile values are written as a
+clinician writes them (cds.pathway.labels). Text from the chart (what a resource said, its reference
+and date, notes, data issues) is escaped: clients such as the CDS Hooks Sandbox render card detail as
+Markdown *with raw HTML*. Sources appear in ``links`` and ``source`` only: a Markdown link in the detail
+would navigate the client's own tab away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import functools
+import os
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
 
-from cds.pathway.ids import card_uuids, uuid_head
-from cds.pathway.rules import OrderSuggestion
-from cds.profile.model import FIELDS, Fact, PatientProfile
+from cds.errors import KnowledgeError
+from cds.pathway.ids import card_uuids, group_head, uuid_head
+from cds.pathway.labels import DrugNames, phrase
+from cds.pathway.rules import AfterProgression, OrderSuggestion, Rule, SourceRef
+from cds.profile.model import DataIssue, Fact, PatientProfile
 
 if TYPE_CHECKING:
-    from cds.pathway.engine import CompiledRule, Evaluation
-    from cds.pathway.knowledge import Knowledge, ServiceText
+    from cds.pathway.engine import CompiledRule, Evaluation, RuledOut
+    from cds.pathway.knowledge import CardGroupName, Knowledge, ServiceText
 
 # The backslash first, and & before < and >, so no replacement is itself replaced by a later one.
 _ESCAPES: Final = (
@@ -36,8 +55,24 @@ _MD_SPECIAL = str.maketrans(dict(_ESCAPES))
 # Every whitespace character but the space and the newline (none lies above U+3000).
 _OTHER_SPACES: Final = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
 _ASCII_SPACES: Final = tuple(c for c in _OTHER_SPACES if c.isascii())
-_RANK = {"critical": 0, "warning": 1, "info": 2}  # cards are listed most urgent first
-_EVIDENCE_SHOWN = 6  # per fact; more are counted, not listed
+
+TOPIC_SYSTEM: Final = "urn:cds-mbc:card"
+#: The card member that lists the rules behind a card (CDS Hooks ``extension``).
+RULES_EXTENSION: Final = "cds-mbc-rules"
+#: ... and the therapy rules a safety finding ruled out (the warnings card).
+RULED_OUT_EXTENSION: Final = "cds-mbc-ruled-out"
+OVERRIDE_SYSTEM_ENV: Final = "CDS_OVERRIDE_REASON_SYSTEM"
+DEFAULT_OVERRIDE_SYSTEM: Final = "urn:cds-mbc:override-reason"
+SUMMARY_MAX: Final = 139  # CDS Hooks: "<140-character"
+ISSUE_LINES: Final = 5  # data-issue lines on the warnings card; the rest are counted in one more line
+ISSUE_REFERENCES: Final = 3  # resources named per data-issue line beyond its first message
+EVIDENCE_SHOWN: Final = 2  # resources named per fact; more are counted
+WHY_SHOWN: Final = 3  # deciding facts named per option
+_ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
+# Data issues that bear on a treatment decision come first; the others by how many there are.
+_ISSUE_RANK: Final = {"discordant": 0, "conflicting": 1, "pending": 2}
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+_NOT_WHY: Final = frozenset({"breast_cancer", "metastatic", "on_therapy"})  # implied by every card
 
 
 def escape_md(text: str) -> str:
@@ -46,18 +81,13 @@ def escape_md(text: str) -> str:
 
 
 def escape_all(texts: list[str]) -> list[str]:
-    """``[escape_md(t) for t in texts]``, done on the texts joined by newlines.
-
-    One ``str.replace`` per special character over the join costs far less than a call per text (a
-    call's facts hold some fifty short texts). That is exact when no text needs its spacing collapsed
-    (checked on the join, its newlines read as spaces) and none holds a newline (checked by the count).
-    Otherwise, which is rare (an empty text counts), each text is escaped on its own.
-    """
+    """``[escape_md(t) for t in texts]``, done on the texts joined by newlines when that is exact (no
+    text needs its spacing collapsed or holds a newline); otherwise each text on its own."""
     joined = "\n".join(texts)
     spaced = joined.replace("\n", " ")
     if spaced.startswith(" ") or spaced.endswith(" ") or "  " in spaced:
         return [escape_md(text) for text in texts]
-    for space in _ASCII_SPACES if joined.isascii() else _OTHER_SPACES:  # isascii() reads a flag
+    for space in _ASCII_SPACES if joined.isascii() else _OTHER_SPACES:
         if space in joined:
             return [escape_md(text) for text in texts]
     for char, escaped in _ESCAPES:
@@ -67,158 +97,373 @@ def escape_all(texts: list[str]) -> list[str]:
     return escaped_texts if len(escaped_texts) == len(texts) else [escape_md(text) for text in texts]
 
 
-def describe_value(value: object) -> str:
-    if isinstance(value, frozenset):
-        return ", ".join(sorted(str(v).replace("_", " ") for v in value)) or "none recorded"
-    if value is None:
-        return "unknown"
-    return str(value).replace("_", " ")
+def override_reason_system(configured: str | None = None) -> str:
+    """The code system of the override reasons: the deployer's (``configured``, else the
+    CDS_OVERRIDE_REASON_SYSTEM environment variable), else a URN that names no real domain. A value
+    that is not a URI stops the service at start (load_knowledge)."""
+    value = (configured if configured is not None else os.environ.get(OVERRIDE_SYSTEM_ENV, "")).strip()
+    if not value:
+        return DEFAULT_OVERRIDE_SYSTEM
+    if not _URI.match(value):
+        raise KnowledgeError(OVERRIDE_SYSTEM_ENV, "(setting)", "must be a URI such as urn:example:override")
+    return value
 
 
-# Escaped texts that recur from call to call (fact values, what a resource said, notes, data issues), by
-# their text: looking one up costs a fraction of escaping it again. Emptied when full.
-_ESCAPED: Final[dict[str, str]] = {}
-_ESCAPED_MAX = 4096
+def fit(text: str) -> str:
+    """A summary under 140 characters: cut at a word, with an ellipsis, when longer."""
+    if len(text) <= SUMMARY_MAX:
+        return text
+    cut = text[: SUMMARY_MAX - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > SUMMARY_MAX // 2 else cut).rstrip(" ,;:") + "…"
 
 
-class _Pieces:
-    """Text as a list of pieces: fixed wording, and chart texts that ``escape`` escapes all at once."""
-
-    def __init__(self) -> None:
-        self.pieces: list[str] = []
-        self.texts: list[int] = []  # which pieces are chart texts, still to escape
-        self.recurring: list[int] = []  # which of those texts recur: to remember in _ESCAPED
-
-    def fixed(self, wording: str) -> None:
-        self.pieces.append(wording)
-
-    def text(self, wording: str, text: str) -> None:
-        """Fixed wording, then a text of this chart only (a reference, a date)."""
-        self.pieces.append(wording)
-        self.texts.append(len(self.pieces))
-        self.pieces.append(text)
-
-    def recurring_text(self, wording: str, text: str) -> None:
-        """Fixed wording, then a chart text that other charts hold too (escaped once, then remembered)."""
-        safe = _ESCAPED.get(text)
-        if safe is None:
-            self.recurring.append(len(self.texts))
-            self.text(wording, text)
-        else:
-            self.pieces.append(wording)
-            self.pieces.append(safe)
-
-    def escape(self) -> None:
-        pieces = self.pieces
-        texts = [pieces[i] for i in self.texts]
-        safe = escape_all(texts)
-        for n, i in enumerate(self.texts):
-            pieces[i] = safe[n]
-        if len(_ESCAPED) + len(self.recurring) > _ESCAPED_MAX:
-            _ESCAPED.clear()
-        for n in self.recurring:
-            _ESCAPED[texts[n]] = safe[n]
-
-    def join(self, start: int, end: int) -> str:
-        return "".join(self.pieces[start:end])
+@functools.lru_cache(maxsize=1024)
+def _short(title: str) -> str:
+    head = re.split(r" (?:in|for|at|after|when|with|where|if) |: | — | - ", title, maxsplit=1)[0]
+    return head[0].lower() + head[1:] if len(head) > 1 and head[1].islower() else head
 
 
-# How each field's line starts in a card's "why" list.
-_FACT_HEADS: Final = {name: f"- **{spec.label or name}**: " for name, spec in FIELDS.items()}
+def short_title(rule: Rule) -> str:
+    """A rule's title up to its qualifiers: "Germline BRCA1/2 testing in HER2-negative ..." -> "Germline
+    BRCA1/2 testing" (summaries name several)."""
+    return _short(rule.title)
 
 
-@dataclass(frozen=True, slots=True)
-class _PatientLines:
-    """One call's escaped patient text: the fact line of each field a card lists, and the data issues."""
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
-    facts: dict[str, str]
-    issues: list[tuple[str, str]]  # (topic, line)
 
-    @classmethod
-    def of(cls, profile: PatientProfile, names: Collection[str]) -> _PatientLines:
-        # One pass over the facts: each line is written as pieces, its chart texts escaped together after.
-        lines = _Pieces()
-        ends: list[int] = []  # where each fact's line ends among the pieces, then each issue's
-        for name in names:
-            # getattr, not profile.fact (interpreted Python): a card's fields are profile fields, checked
-            # against FIELDS when the rules were compiled (cds.pathway.conditions)
+class _Call:
+    """One call's cards: the patient, the wording, and the facts each card is based on."""
+
+    def __init__(self, profile: PatientProfile, knowledge: Knowledge) -> None:
+        self.profile = profile
+        self.knowledge = knowledge
+        self.text: ServiceText = knowledge.service
+        self.drugs: DrugNames = knowledge.drugs
+        self.reasons = knowledge.override_reasons  # shared by every card: read, never changed
+
+    # --- facts ------------------------------------------------------------------------------------
+    def phrase(self, name: str, profile: PatientProfile | None = None) -> str:
+        return phrase(name, getattr(profile or self.profile, name).value, self.drugs)
+
+    def based_on(self, names: Iterable[tuple[str, PatientProfile]]) -> str:
+        """The facts a card rests on, each once: its words, why it was decided so, and its resources.
+
+        Each line is written as pieces, its chart texts (by their index in ``texts``) escaped all
+        together at the end: one escape_all a card, not one a text."""
+        lines: list[list[str | int]] = []
+        texts: list[str] = []
+        seen: set[str] = set()
+        for name, profile in names:
+            if name in seen or name in _NOT_WHY:
+                continue
+            seen.add(name)
             fact: Fact[object] = getattr(profile, name)
-            lines.recurring_text(_FACT_HEADS[name], describe_value(fact.value))
-            note = fact.note
-            if note:
-                lines.recurring_text(" (", note)
-                lines.fixed(")")
-            evidence = fact.evidence
-            for ev in evidence[:_EVIDENCE_SHOWN]:
-                lines.recurring_text("\n  - ", ev.text)
-                lines.text(" (", ev.reference)
-                date = ev.date
-                if date:
-                    lines.text(", ", date)
-                lines.fixed(")")
-            if len(evidence) > _EVIDENCE_SHOWN:
-                lines.fixed(f"\n  - … and {len(evidence) - _EVIDENCE_SHOWN} more")
-            ends.append(len(lines.pieces))
-        for issue in profile.issues:
-            lines.recurring_text("- ", issue.message)
-            ends.append(len(lines.pieces))
-        lines.escape()
-        facts: dict[str, str] = {}
-        issues: list[tuple[str, str]] = []
-        start = n = 0
-        for name in names:
-            facts[name] = lines.join(start, ends[n])
-            start, n = ends[n], n + 1
-        for issue in profile.issues:
-            issues.append((issue.topic, lines.join(start, ends[n])))
-            start, n = ends[n], n + 1
-        return cls(facts, issues)
+            line: list[str | int] = [f"- {phrase(name, fact.value, self.drugs)}"]
+            if fact.note:
+                texts.append(fact.note)
+                line += [" (", len(texts) - 1, ")"]
+            for n, ev in enumerate(fact.evidence[:EVIDENCE_SHOWN]):
+                texts += [ev.text, f"{ev.reference}, {ev.date}" if ev.date else ev.reference]
+                line += [": " if n == 0 else "; ", len(texts) - 2, " (", len(texts) - 1, ")"]
+            if len(fact.evidence) > EVIDENCE_SHOWN:
+                line.append(f"; +{len(fact.evidence) - EVIDENCE_SHOWN} more")
+            lines.append(line)
+        if not lines:
+            return ""
+        safe = escape_all(texts)
+        written = ["".join(safe[p] if isinstance(p, int) else p for p in line) for line in lines]
+        return f"**{self.text.based_on_heading}**\n\n" + "\n".join(written)
 
-
-@dataclass(frozen=True, slots=True)
-class CardTemplate:
-    """A rule's card without the patient: everything here comes from the rule and service.yaml."""
-
-    rule_id: str
-    rank: int  # position of the indicator in _RANK
-    summary: str
-    indicator: str
-    fields: tuple[str, ...]  # the facts listed under the "why" heading, in order
-    issue_topics: frozenset[str]  # the data issues shown: those on the card's fields, and general ones
-    detail_head: str  # the rule's detail text and the "why" heading
-    issues_heading: str  # between the facts and the data issues, when there are any
-    detail_tail: str  # beyond-seed notice, statements still unverified, sources and disclaimer
-    # The card members that depend on the rule alone: shared by all its cards, so never changed.
-    source: dict[str, Any]
-    links: list[dict[str, str]]
-    override_reasons: list[dict[str, str]]
-    suggestions: tuple[OrderSuggestion, ...]
-    uuid_heads: tuple[str, ...]  # how its uuids begin (ids.uuid_head): the card's, then each suggestion's
-
-    def render(self, patient: _PatientLines, patient_id: str, uuids: Iterator[str]) -> dict[str, Any]:
-        """The card for one call: new except for the rule's source, links and override reasons.
-
-        ``uuids`` are the call's fresh uuids (ids.card_uuids of each card's ``uuid_heads``), this card's next.
-        """
-        facts = "\n".join([patient.facts[name] for name in self.fields])
-        shown = [line for topic, line in patient.issues if topic in self.issue_topics]
-        issues = self.issues_heading + "\n".join(shown) if shown else ""
+    def card(
+        self,
+        group: CardGroupName,
+        indicator: str,
+        summary: str,
+        sections: Sequence[str],
+        rules: Sequence[Rule],
+        *,
+        suggestions: list[tuple[str, dict[str, Any]]] | None = None,  # (uuid head, suggestion)
+        selection: str = "at-most-one",
+        ruled_out: Sequence[Rule] = (),
+    ) -> dict[str, Any]:
+        wording = self.text.cards[group]
+        sources = _sources([*rules, *ruled_out]) or [self.text.data_source]
+        first = sources[0]
+        detail = "\n\n".join([s for s in sections if s] + [f"_{self.text.disclaimer}_"])
+        heads = [group_head(group)] + [head for head, _ in suggestions or ()]
+        uuids = card_uuids(heads)
         card: dict[str, Any] = {
-            "uuid": next(uuids),
-            "summary": self.summary,
-            "indicator": self.indicator,
-            "detail": f"{self.detail_head}{facts}{issues}{self.detail_tail}",
-            "source": self.source,
-            "links": self.links,
-            "overrideReasons": self.override_reasons,
+            "uuid": uuids[0],
+            "summary": fit(summary),
+            "indicator": indicator,
+            "detail": detail,
+            "source": {
+                "label": first.label,
+                "url": first.url,
+                "topic": {"system": TOPIC_SYSTEM, "code": group, "display": wording.title},
+            },
+            "links": [{"label": s.label, "url": s.url, "type": "absolute"} for s in sources],
+            "overrideReasons": self.reasons,
         }
-        if self.suggestions:
-            card["suggestions"] = [_suggestion(s, patient_id, next(uuids)) for s in self.suggestions]
-            card["selectionBehavior"] = "any"
+        if suggestions:
+            card["suggestions"] = [{**s, "uuid": u} for (_, s), u in zip(suggestions, uuids[1:], strict=True)]
+            card["selectionBehavior"] = selection
+        extension: dict[str, list[str]] = {}
+        if rules:
+            extension[RULES_EXTENSION] = list(dict.fromkeys(r.id for r in rules))
+        if ruled_out:
+            extension[RULED_OUT_EXTENSION] = list(dict.fromkeys(r.id for r in ruled_out))
+        if extension:
+            card["extension"] = extension
         return card
 
 
-def _suggestion(s: OrderSuggestion, patient_id: str, uuid: str) -> dict[str, Any]:
+def _sources(rules: Iterable[Rule]) -> list[SourceRef]:
+    by_url: dict[str, SourceRef] = {}
+    for rule in rules:
+        for source in rule.sources:
+            by_url.setdefault(source.url, source)
+    return list(by_url.values())
+
+
+# --- 1. warnings ------------------------------------------------------------------------------------
+
+
+_ISSUE_KEY = attrgetter("kind", "topic")
+
+
+@dataclass(frozen=True, slots=True)
+class IssueSummary:
+    """A chart's data issues, counted by kind and topic, and the few lines that show them."""
+
+    counts: Counter[tuple[str, str]]  # (kind, topic) -> how many
+    lines: list[str]
+
+    def count(self, *, covered: Collection[str] = ()) -> int:
+        """How many issues change what is safe or knowable, leaving out those on ``covered`` topics."""
+        return sum(
+            n
+            for (kind, topic), n in self.counts.items()
+            if not _informational(kind, topic) and topic not in covered
+        )
+
+
+def _informational(kind: str, topic: str) -> bool:
+    """A note that changes nothing that is safe or knowable (records read and found not to be cancer
+    medicines): listed on a warnings card that is shown anyway, never the reason to show one."""
+    return kind == "ignored" and topic != "data"
+
+
+def summarize_issues(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> IssueSummary:
+    """Data issues as at most ``limit + 1`` escaped lines, whatever their number: one per kind and topic
+    (its first message, then how many more like it, naming the first few resources they concern),
+    discordant, conflicting and pending results first, then the most frequent; the rest in one line.
+
+    Counted in C (Counter over attrgetter), then read only until every group has its first message and
+    the resources it names: a chart with three million empty Bundle entries costs one line and
+    milliseconds here.
+    """
+    counts: Counter[tuple[str, str]] = Counter(map(_ISSUE_KEY, issues))
+    if not counts:
+        return IssueSummary(counts, [])
+    with_evidence: Counter[tuple[str, str]] = Counter(map(_ISSUE_KEY, filter(attrgetter("evidence"), issues)))
+    firsts: dict[tuple[str, str], DataIssue] = {}
+    named: dict[tuple[str, str], list[str]] = {}  # the resources of the group's next few issues
+    wanted: dict[tuple[str, str], int] = {}  # how many resources each group still names
+    incomplete = len(counts)
+    for issue in issues:
+        key = _ISSUE_KEY(issue)
+        if key not in firsts:
+            firsts[key] = issue
+            named[key] = []
+            wanted[key] = min(ISSUE_REFERENCES, with_evidence[key] - (1 if issue.evidence else 0))
+        elif wanted[key] > 0 and issue.evidence:
+            named[key].append(issue.evidence[0].reference)
+            wanted[key] -= 1
+        else:
+            continue
+        if wanted[key] <= 0:
+            incomplete -= 1
+            wanted[key] = 0
+            if not incomplete:
+                break
+    keys = sorted(counts, key=lambda k: (_ISSUE_RANK.get(k[0], len(_ISSUE_RANK)), -counts[k]))
+    lines = []
+    for shown in keys[:limit]:
+        more = counts[shown] - 1
+        line = f"- {escape_md(firsts[shown].message)}"
+        if more:
+            refs = escape_all(named[shown]) if named[shown] else []
+            listed = f": {', '.join(refs)}{', …' if more > len(refs) else ''}" if refs else ""
+            line += f" (and {more:,} more like it{listed})"
+        lines.append(line)
+    rest = sum(counts[k] for k in keys[limit:])
+    if rest:
+        lines.append(f"- {rest:,} other data problem{'' if rest == 1 else 's'}")
+    return IssueSummary(counts, lines)
+
+
+def _warnings_card(call: _Call, evaluation: Evaluation) -> dict[str, Any] | None:
+    rules = [item.rule for item in evaluation.warnings]
+    ruled_out = _distinct_ruled_out(evaluation.ruled_out)
+    issues = summarize_issues(call.profile.issues)
+    if not rules and not ruled_out and not issues.count():
+        return None
+    items = [rule.card.summary for rule in rules]  # each alone reads as a summary
+    shorts = [rule.title for rule in rules]  # several are named by their titles
+    lines = [f"- **{rule.card.summary}**" for rule in rules]
+    facts: list[tuple[str, PatientProfile]] = [
+        (n, call.profile) for item in evaluation.warnings for n in item.fields
+    ]
+    progression = evaluation.progression_profile or call.profile
+    for out in ruled_out:
+        option = out.item.rule.option or out.item.rule.title
+        finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
+        items.append(f"{option} not offered: {finding or out.exclusion.reason}")
+        shorts.append(items[-1])
+        lines.append(f"- **{option}** is not offered: {out.exclusion.reason}")
+        facts += [(name, progression) for name in out.exclusion.fields]
+    sections = ["\n".join(lines)] if lines else []
+    sections.append(call.based_on(facts))
+    if issues.lines:
+        # a problem on a fact a rule already warns about (HER2 results that conflict; data not read
+        # under "some data could not be read") is listed, not counted again in the summary
+        covered = {name for name, _ in facts} | ({"data"} if "data_completeness" in dict(facts) else set())
+        uncovered = issues.count(covered=covered)
+        if uncovered:
+            items.append(f"{uncovered:,} data problem{'' if uncovered == 1 else 's'} to check")
+            shorts.append(f"{uncovered:,} data problem{'' if uncovered == 1 else 's'}")
+        sections.append(f"**{call.text.data_issues_heading}**\n\n" + "\n".join(issues.lines))
+    wording = call.text.cards["warnings"]
+    if len(items) == 1 and wording.summary_one:
+        summary = wording.summary_one.format(item=items[0])
+    else:
+        summary = (wording.summary_many or "{items}").format(n=len(items), items="; ".join(shorts))
+    critical = any(rule.card.indicator == "critical" for rule in rules)
+    return call.card(
+        "warnings",
+        "critical" if critical else "warning",
+        summary,
+        sections,
+        rules,
+        ruled_out=[out.item.rule for out in ruled_out],
+    )
+
+
+def _distinct_ruled_out(ruled_out: Sequence[RuledOut]) -> list[RuledOut]:
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for out in ruled_out:
+        key = (out.item.rule.id, out.exclusion.reason)
+        if key not in seen:
+            seen.add(key)
+            kept.append(out)
+    return kept
+
+
+# --- 2 and 3. therapy options -----------------------------------------------------------------------
+
+
+def _disease(call: _Call) -> str:
+    profile = call.profile
+    subtype = profile.subtype.value
+    if subtype == "unknown":
+        return "metastatic breast cancer, subtype not known"
+    words = f"{call.phrase('subtype')} metastatic disease"
+    if profile.sex.value == "male":
+        return f"{words}, male"
+    if str(subtype).startswith("hr_positive") and profile.menopausal_status.value in (
+        "premenopausal",
+        "postmenopausal",
+    ):
+        words += f", {profile.menopausal_status.value}"
+        if profile.ovarian_suppression_current.value == "yes":
+            words += " on ovarian suppression"
+    return words
+
+
+def _line(profile: PatientProfile) -> str:
+    done = profile.completed_metastatic_lines.value
+    if done == 0:
+        return (
+            "First line"
+            if profile.medication_history.value == "yes"
+            else "First line, assuming no prior treatment,"
+        )
+    return f"{_ORDINALS[done]} line" if done < len(_ORDINALS) else f"Line {done + 1}"
+
+
+def _deciding(item: CompiledRule, profile: PatientProfile) -> list[str]:
+    """The fields whose conditions decided the option: its conditions, and the any_of group that held
+    (a woman's sex decides nothing a clinician needs told)."""
+    names = [c.field for c in item.conditions]
+    for group in item.any_of:
+        if all(c.holds(getattr(profile, c.field).value) for c in group):
+            names += [c.field for c in group]
+            break
+    implied = _NOT_WHY | ({"sex"} if profile.sex.value == "female" else set())
+    return list(dict.fromkeys(n for n in names if n not in implied))
+
+
+def _options_card(
+    call: _Call, group: CardGroupName, items: Sequence[CompiledRule], profile: PatientProfile
+) -> dict[str, Any]:
+    wording = call.text.cards[group]
+    options = _plural(len(items), "option")
+    if group == "at-progression":
+        therapy = call.drugs.regimen(call.profile.current_therapies.value) or "the current therapy"
+        summary = (wording.summary or "").format(therapy=therapy, options=options)
+    else:
+        summary = (wording.summary or "").format(
+            line=_line(call.profile), disease=_disease(call), options=options
+        )
+    lines: list[str] = []
+    # the facts the summary states come first: the receptor results, menopause, the current therapy
+    facts: list[tuple[str, PatientProfile]] = []
+    if call.phrase("subtype") in summary:
+        facts += [("er_status", call.profile), ("pr_status", call.profile), ("her2_status", call.profile)]
+    if call.phrase("menopausal_status") in summary:
+        facts.append(("menopausal_status", call.profile))
+    if group == "at-progression":
+        facts.append(("current_therapies", call.profile))
+    for n, item in enumerate(items, 1):
+        rule = item.rule
+        why: list[str] = []
+        point = rule.decision_point
+        if isinstance(point, AfterProgression):
+            why.append(f"after progression on {call.drugs.listing(point.after_progression_on)}")
+            if group == "options-now":  # the progression recorded, with its dates and resources
+                facts.append(("progressed_on", profile))
+        for name in _deciding(item, profile):
+            words = call.phrase(name, profile)
+            if words not in summary and words not in why:
+                why.append(words)
+                facts.append((name, profile))
+        preference = call.text.preference_labels.get(rule.preference) if rule.preference else None
+        head = f"{n}. **{rule.option}**" + (f" ({preference})." if preference else ".")
+        fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
+        lines.append(f"{head}{fits} Source: {rule.sources[0].label}")
+    suggestions = [
+        (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in items
+    ]
+    return call.card(
+        group,
+        "info",
+        summary,
+        ["\n".join(lines), call.based_on(facts)],
+        [item.rule for item in items],
+        suggestions=suggestions,
+        selection="at-most-one",
+    )
+
+
+# --- 4. tests, 5. supportive care -------------------------------------------------------------------
+
+
+def _order(s: OrderSuggestion, patient_id: str) -> dict[str, Any]:
     resource = {
         "resourceType": "ServiceRequest",
         "status": "draft",
@@ -226,65 +471,61 @@ def _suggestion(s: OrderSuggestion, patient_id: str, uuid: str) -> dict[str, Any
         "code": {"coding": [{"system": s.code_system, "code": s.code, "display": s.display}]},
         "subject": {"reference": f"Patient/{patient_id}"},
     }
-    return {
-        "label": s.label,
-        "uuid": uuid,
-        "actions": [{"type": "create", "description": s.label, "resource": resource}],
-    }
+    return {"label": s.label, "actions": [{"type": "create", "description": s.label, "resource": resource}]}
 
 
-def card_template(item: CompiledRule, text: ServiceText) -> CardTemplate:
-    rule, evidence = item.rule, item.rule.evidence
-    tail = []
-    if evidence.beyond_seed_documents:
-        trials = f" ({', '.join(evidence.trials)})" if evidence.trials else ""
-        tail.append(f"*{text.beyond_seed_notice}*{trials}")
-    if evidence.unverified:
-        tail.append(f"**{text.unverified_heading}**")
-        tail.append("\n".join(f"- {u}" for u in evidence.unverified))
-    tail.append(f"**{text.sources_heading}**")
-    tail.append("\n".join(f"- [{s.label}]({s.url})" for s in rule.sources))
-    tail.append(f"_{text.disclaimer}_")
-    first = rule.sources[0]
-    reasons = rule.override_reasons or text.default_override_reasons
-    return CardTemplate(
-        rule_id=rule.id,
-        rank=_RANK[rule.card.indicator],
-        summary=rule.card.summary,
-        indicator=rule.card.indicator,
-        fields=item.fields,
-        issue_topics=frozenset(item.fields) | {"data"},
-        detail_head=f"{rule.card.detail.strip()}\n\n**{text.why_heading}**\n\n",
-        issues_heading=f"\n\n**{text.data_issues_heading}**\n\n",
-        detail_tail="\n\n" + "\n\n".join(tail),
-        source={
-            "label": first.label,
-            "url": first.url,
-            "topic": {"system": "urn:cds-mbc:rule", "code": rule.id, "display": rule.title},
-        },
-        links=[{"label": s.label, "url": s.url, "type": "absolute"} for s in rule.sources],
-        override_reasons=[{"code": r.code, "system": r.system, "display": r.display} for r in reasons],
-        suggestions=tuple(rule.suggestions),
-        uuid_heads=(uuid_head(rule.id),) * (1 + len(rule.suggestions)),
+def _listing_card(call: _Call, group: CardGroupName, items: Sequence[CompiledRule]) -> dict[str, Any]:
+    wording = call.text.cards[group]
+    template = wording.summary or "{names}"
+    summary = template.format(names=", ".join(short_title(item.rule) for item in items))
+    if len(summary) > SUMMARY_MAX:
+        summary = template.format(names=f"{short_title(items[0].rule)} and {len(items) - 1} more")
+    lines = [f"- {item.rule.card.summary}" for item in items]
+    facts = [(name, call.profile) for item in items for name in item.fields]
+    suggestions = [
+        (uuid_head(item.rule.id), _order(s, call.profile.patient_id))
+        for item in items
+        for s in item.rule.suggestions
+    ]
+    return call.card(
+        group,
+        "info",
+        summary,
+        ["\n".join(lines), call.based_on(facts)],
+        [item.rule for item in items],
+        suggestions=suggestions,
+        selection="any",
     )
 
 
 def render_cards(
     evaluation: Evaluation, profile: PatientProfile, knowledge: Knowledge
 ) -> list[dict[str, Any]]:
-    """The cards of the matched rules, most urgent first.
+    """The response's cards, one per decision, in the order of the module docstring."""
+    call = _Call(profile, knowledge)
+    cards = [_warnings_card(call, evaluation)]
+    if evaluation.now:
+        cards.append(_options_card(call, "options-now", evaluation.now, profile))
+    if evaluation.at_progression:
+        later = evaluation.progression_profile or profile
+        cards.append(_options_card(call, "at-progression", evaluation.at_progression, later))
+    if evaluation.tests:
+        cards.append(_listing_card(call, "tests", evaluation.tests))
+    if evaluation.supportive:
+        cards.append(_listing_card(call, "supportive", evaluation.supportive))
+    return [card for card in cards if card is not None]
 
-    Read-only: a card's ``source``, ``links`` and ``overrideReasons`` are the rule's own objects, shared
-    by every card of that rule (the route only reads the rule id and serialises the cards).
-    """
-    cards = knowledge.cards
-    templates = sorted([cards[item.rule.id] for item in evaluation.all_rules()], key=attrgetter("rank"))
-    names: dict[str, None] = {}  # the fields the cards list, each once, in order
-    heads: list[str] = []
-    for template in templates:
-        for name in template.fields:
-            names[name] = None
-        heads += template.uuid_heads
-    patient = _PatientLines.of(profile, names)
-    uuids = iter(card_uuids(heads))
-    return [template.render(patient, profile.patient_id, uuids) for template in templates]
+
+def card_rules(card: dict[str, Any]) -> list[str]:
+    """The ids of the rules behind a card (its ``extension``)."""
+    extension = card.get("extension") or {}
+    return list(extension.get(RULES_EXTENSION, ()))
+
+
+def shown_ids(cards: Iterable[dict[str, Any]]) -> list[str]:
+    """What a response showed, for the "shown" counters: each card's group, then each rule behind it."""
+    ids: list[str] = []
+    for card in cards:
+        ids.append(card["source"]["topic"]["code"])
+        ids += card_rules(card)
+    return ids

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +13,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cds.errors import KnowledgeError
-from cds.pathway import render
 from cds.pathway.engine import evaluate
 from cds.pathway.ids import card_uuid, key_of, rule_key
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.render import escape_all, escape_md, render_cards
-from cds.profile.model import DataIssue, Evidence, Fact, PatientProfile
+from cds.profile.model import Fact, PatientProfile
 from cds.settings import default_knowledge_dir
 
 SOURCE = [
@@ -37,7 +34,7 @@ def rule(rule_id: str, conditions: dict[str, Any], **extra: Any) -> dict[str, An
         "version": "1.0.0",
         "status": "active",
         "title": f"Test rule {rule_id}",
-        "category": "endocrine",
+        "category": "supportive",
         "when": "when words",
         "then": "then words",
         "conditions": conditions,
@@ -69,7 +66,7 @@ def metastatic(**facts: Any) -> PatientProfile:
 
 
 def fired(knowledge: Knowledge, profile: PatientProfile) -> list[str]:
-    return [item.rule.id for item in evaluate(profile, knowledge)]
+    return [item.rule.id for item in evaluate(profile, knowledge).all_rules()]
 
 
 def test_equals_one_of_and_integer_bounds(tmp_path: Path) -> None:
@@ -161,51 +158,6 @@ def test_bad_conditions_stop_loading_naming_file_and_field(
     assert err.value.field == field
 
 
-def test_card_has_spec_fields_facts_with_evidence_and_escaped_data(tmp_path: Path) -> None:
-    kb = knowledge_with(tmp_path, rule("er-pos", {"er_status": "positive"}))
-    evidence = (Evidence("Observation/er-1", "2025-09-12", "ER: <img src=x onerror=alert(1)> **Positive**"),)
-    profile = metastatic(er_status=Fact("positive", evidence))
-    [card] = render_cards(evaluate(profile, kb), profile, kb)
-    assert uuid.UUID(card["uuid"]).version == 8
-    assert kb.rule_for_card(key_of(card["uuid"])) == "er-pos"
-    assert card["summary"] == "Consider er-pos" and card["indicator"] == "info"
-    assert card["source"]["label"] == SOURCE[0]["label"] and card["source"]["url"] == SOURCE[0]["url"]
-    assert card["links"] == [{"label": SOURCE[0]["label"], "url": SOURCE[0]["url"], "type": "absolute"}]
-    assert all(r["display"] for r in card["overrideReasons"])
-    detail = card["detail"]
-    assert "Detail from the rule file." in detail
-    assert "Observation/er-1" in detail and "2025-09-12" in detail
-    assert "<img" not in detail and "&lt;img" in detail
-    assert "**Positive**" not in detail
-
-
-def test_beyond_seed_rules_say_so_and_suggestions_propose_an_order(tmp_path: Path) -> None:
-    new = rule(
-        "test-esr1",
-        {"hormone_receptor_status": "positive"},
-        category="testing",
-        evidence={"note": "ASCO 2023", "beyond_seed_documents": True, "trials": ["EMERALD"]},
-        suggestions=[
-            {"label": "Order ESR1 testing", "code": "69548-6", "display": "Genetic variant assessment"}
-        ],
-    )
-    kb = knowledge_with(tmp_path, new)
-    profile = metastatic(hormone_receptor_status="positive")
-    [card] = render_cards(evaluate(profile, kb), profile, kb)
-    assert kb.service.beyond_seed_notice in card["detail"] and "EMERALD" in card["detail"]
-    assert card["selectionBehavior"] == "any"
-    [suggestion] = card["suggestions"]
-    [action] = suggestion["actions"]
-    assert action["type"] == "create" and action["description"]
-    assert action["resource"]["resourceType"] == "ServiceRequest"
-    assert action["resource"]["code"]["coding"][0] == {
-        "system": "http://loinc.org",
-        "code": "69548-6",
-        "display": "Genetic variant assessment",
-    }
-    assert action["resource"]["subject"] == {"reference": "Patient/p1"}
-
-
 def test_card_uuids_are_unique_and_carry_the_rule_key() -> None:
     uuids = {card_uuid("some-rule") for _ in range(1000)}
     assert len(uuids) == 1000
@@ -242,92 +194,35 @@ def test_escaping_texts_together_collapses_every_kind_of_whitespace() -> None:
         assert escape_all(texts) == [escape_md(text) for text in texts], hex(ord(space))
 
 
-def _er_positive(patient_id: str, reference: str) -> PatientProfile:
-    evidence = (Evidence(reference, "2025-09-12", "ER: Positive [90%]"),)
-    return dataclasses.replace(metastatic(er_status=Fact("positive", evidence)), patient_id=patient_id)
-
-
-def test_each_call_shows_its_own_patient_and_fresh_uuids(tmp_path: Path) -> None:
-    kb = knowledge_with(
-        tmp_path,
-        rule("er-pos", {"er_status": "positive"}),
-        rule("er-pos-metastatic", {"er_status": "positive", "metastatic": "yes"}),
-    )
-    first, second = _er_positive("p1", "Observation/er-1"), _er_positive("p2", "Observation/er-2")
-    first_cards = render_cards(evaluate(first, kb), first, kb)
-    second_cards = render_cards(evaluate(second, kb), second, kb)
-    assert len(first_cards) == len(second_cards) == 2
-    for mine, theirs in zip(first_cards, second_cards, strict=True):
-        assert "Observation/er-1" in mine["detail"] and "Observation/er-1" not in theirs["detail"]
-        assert "Observation/er-2" in theirs["detail"]
-        assert mine["uuid"] != theirs["uuid"]
-    er_line = (
-        "- **Estrogen receptor (ER)**: positive\n  - ER: Positive \\[90%\\] (Observation/er-1, 2025-09-12)"
-    )
-    assert all(er_line in card["detail"] for card in first_cards)  # one fact, listed the same by both
-    assert len({card["uuid"] for card in first_cards}) == 2
-
-
-def test_remembered_escapes_are_the_same_and_bounded(tmp_path: Path) -> None:
-    kb = knowledge_with(tmp_path, rule("er-pos", {"er_status": "positive"}))
-
-    def detail(text: str, note: str | None = None) -> str:
-        fact = Fact("positive", (Evidence("Observation/er-1", None, text),), note)
-        profile = metastatic(er_status=fact)
-        [card] = render_cards(evaluate(profile, kb), profile, kb)
-        return str(card["detail"])
-
-    text, note = "ER: <b>Positive</b>  [90%]\t_x_", "from   the *report*"
-    first = detail(text, note)  # escaped and remembered
-    assert detail(text, note) == first  # read back
-    assert f"{escape_md(text)} (Observation/er-1)" in first and f"({escape_md(note)})" in first
-    for n in range(render._ESCAPED_MAX + 10):
-        detail(f"ER: Positive ({n})")
-    assert len(render._ESCAPED) <= render._ESCAPED_MAX
-
-
-def test_data_issues_show_escaped_on_the_cards_they_concern(tmp_path: Path) -> None:
-    kb = knowledge_with(
-        tmp_path,
-        rule("er-pos", {"er_status": "positive"}),
-        rule("visceral", {"visceral_metastases": "yes"}),
-    )
-    issues = (
-        DataIssue("er_status", "conflicting", "ER <b>positive</b> and negative"),
-        DataIssue("data", "truncated", "Only the first 2 pages were read."),
-    )
-    profile = dataclasses.replace(metastatic(er_status="positive", visceral_metastases="yes"), issues=issues)
-    details = {
-        c["source"]["topic"]["code"]: c["detail"] for c in render_cards(evaluate(profile, kb), profile, kb)
-    }
-    heading = f"**{kb.service.data_issues_heading}**"
-    assert "- ER &lt;b&gt;positive&lt;/b&gt; and negative" in details["er-pos"]
-    assert "ER &lt;b&gt;" not in details["visceral"]
-    assert all(heading in d and "- Only the first 2 pages were read." in d for d in details.values())
-
-
 def test_cards_follow_the_knowledge_base_they_were_loaded_from(tmp_path: Path) -> None:
     old = knowledge_with(tmp_path, rule("er-pos", {"er_status": "positive"}))
     service = yaml.safe_load((tmp_path / "service.yaml").read_text())
-    service["why_heading"] = "What the record says"
+    service["cards"]["supportive"]["summary"] = "Care beside treatment: {names}"
     (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
-    (tmp_path / "rules" / "er-pos.yaml").write_text(
-        yaml.safe_dump(
-            rule(
-                "er-pos",
-                {"er_status": "positive"},
-                card={"summary": "Consider the new words", "indicator": "warning", "detail": "New detail."},
-            )
-        )
-    )
+    changed = rule("er-pos", {"er_status": "positive"}, title="Psycho-oncology referral")
+    (tmp_path / "rules" / "er-pos.yaml").write_text(yaml.safe_dump(changed))
     new = load_knowledge(tmp_path)
     profile = metastatic(er_status="positive")
     [before] = render_cards(evaluate(profile, old), profile, old)
     [after] = render_cards(evaluate(profile, new), profile, new)
-    assert before["summary"] == "Consider er-pos" and "Detail from the rule file." in before["detail"]
-    assert f"**{old.service.why_heading}**" in before["detail"]
-    assert after["summary"] == "Consider the new words" and after["indicator"] == "warning"
-    assert after["detail"].startswith("New detail.\n\n**What the record says**")
+    assert before["summary"] == "Supportive care: test rule er-pos"
+    assert after["summary"] == "Care beside treatment: psycho-oncology referral"
+
+
+def test_a_summary_template_with_an_unknown_field_stops_loading(tmp_path: Path) -> None:
+    knowledge_with(tmp_path, rule("er-pos", {"er_status": "positive"}))
+    service = yaml.safe_load((tmp_path / "service.yaml").read_text())
+    service["cards"]["tests"]["summary"] = "Tests for {patient_name}"
+    (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(tmp_path)
+    assert err.value.file == "service.yaml"
+
+
+def test_a_therapy_rule_without_a_decision_point_stops_loading(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeError) as err:
+        knowledge_with(tmp_path, rule("endocrine", {"er_status": "positive"}, category="endocrine"))
+    assert err.value.field == "decision_point"
 
 
 def test_yes_and_no_in_rule_files_stay_words(tmp_path: Path) -> None:

@@ -1,0 +1,323 @@
+"""The card set: one card per decision, in a stable order, each option a suggestion traceable to its rule,
+short spec-conformant text in a clinician's words, bounded however bad the data."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cds.errors import KnowledgeError
+from cds.pathway.engine import evaluate
+from cds.pathway.ids import key_of
+from cds.pathway.knowledge import Knowledge, load_knowledge
+from cds.pathway.labels import PHRASES, DrugNames, phrase
+from cds.pathway.render import (
+    DEFAULT_OVERRIDE_SYSTEM,
+    ISSUE_LINES,
+    OVERRIDE_SYSTEM_ENV,
+    card_rules,
+    fit,
+    render_cards,
+    shown_ids,
+)
+from cds.profile.model import FIELDS, DataIssue, Fact, PatientProfile
+from tests.pathway.support import card_knowledge, ev, hr_positive, knowledge_dir, on_letrozole_palbociclib
+from tests.spec_checks import assert_no_empty_values
+
+ORDER = ["warnings", "options-now", "at-progression", "tests", "supportive"]
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
+    return card_knowledge(tmp_path_factory.mktemp("cards"))
+
+
+def cards_for(profile: PatientProfile, kb: Knowledge) -> list[dict[str, Any]]:
+    return render_cards(evaluate(profile, kb), profile, kb)
+
+
+def by_group(cards: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {card["source"]["topic"]["code"]: card for card in cards}
+
+
+def options(card: dict[str, Any]) -> list[str]:
+    return [s["label"] for s in card.get("suggestions", [])]
+
+
+def check_card_rules(cards: list[dict[str, Any]]) -> None:
+    """The CDS Hooks card checks (cds-hooks.md 1.6, 3; Inferno cards_validation.rb)."""
+    if not cards:
+        return  # {"cards": []} is the spec's "no guidance"
+    assert_no_empty_values({"cards": cards})
+    for card in cards:
+        assert isinstance(card["summary"], str) and 0 < len(card["summary"]) < 140
+        assert card["indicator"] in {"info", "warning", "critical"}
+        assert uuid.UUID(card["uuid"]).version == 8
+        assert card["source"]["label"] and card["source"]["url"].startswith("https://")
+        assert card["source"]["topic"]["system"] and card["source"]["topic"]["code"]
+        for link in card["links"]:
+            assert link["type"] == "absolute" and link["url"].startswith("https://") and link["label"]
+            assert "appContext" not in link
+        for reason in card["overrideReasons"]:
+            assert reason["code"] and reason["system"] and reason["display"]
+        if "suggestions" in card:
+            assert card["selectionBehavior"] in {"at-most-one", "any"}
+            for suggestion in card["suggestions"]:
+                assert suggestion["label"] and uuid.UUID(suggestion["uuid"]).version == 8
+                assert suggestion.get("actions", [1])  # absent, or a non-empty list
+            assert not [s for s in card["suggestions"] if s.get("isRecommended")]
+        # no Markdown link or image in the detail: it would navigate the client's tab away
+        assert not re.search(r"\]\(|<a |<img", card["detail"]), card["detail"]
+
+
+def test_first_line_patient_gets_one_options_card_in_preference_order(kb: Knowledge) -> None:
+    cards = cards_for(hr_positive(), kb)
+    check_card_rules(cards)
+    groups = [c["source"]["topic"]["code"] for c in cards]
+    assert groups == ["options-now", "tests", "supportive"]
+    now = by_group(cards)["options-now"]
+    assert now["summary"] == (
+        "First line for HR-positive, HER2-negative metastatic disease, postmenopausal: 2 options"
+    )
+    assert options(now) == ["Aromatase inhibitor + CDK4/6 inhibitor", "Fulvestrant + CDK4/6 inhibitor"]
+    assert now["selectionBehavior"] == "at-most-one"
+    assert all("actions" not in s for s in now["suggestions"])
+    detail = now["detail"]
+    assert detail.index("1. **Aromatase inhibitor + CDK4/6 inhibitor** (preferred)") < detail.index(
+        "2. **Fulvestrant + CDK4/6 inhibitor** (other recommended)"
+    )
+    # the deciding facts with their values, dates and resources, and each option's source label
+    assert "postmenopausal: FSH 62 IU/L (Observation/fsh-1, 2025-02-01)" in detail
+    assert "ER-positive: ER 90% of cells (Observation/er-1, 2025-01-10)" in detail
+    assert "Source: ASCO endocrine therapy guideline 2024" in detail
+    assert detail.count(kb.service.disclaimer) == 1
+
+
+def test_options_now_and_at_progression_never_share_a_response(kb: Knowledge) -> None:
+    cards = cards_for(on_letrozole_palbociclib(), kb)
+    check_card_rules(cards)
+    groups = [c["source"]["topic"]["code"] for c in cards]
+    assert "options-now" not in groups  # the current therapy continues: nothing new "now"
+    later = by_group(cards)["at-progression"]
+    assert later["summary"] == "If the disease progresses on letrozole + palbociclib: 2 options"
+    assert options(later) == ["Capivasertib + fulvestrant", "Trastuzumab deruxtecan (T-DXd)"]
+    assert "after progression on aromatase inhibitor" in later["detail"]
+    assert (
+        "on letrozole + palbociclib: letrozole 2.5 mg daily (MedicationRequest/letrozole-1" in later["detail"]
+    )
+
+
+def test_each_option_traces_to_its_rule_through_its_suggestion_uuid(kb: Knowledge) -> None:
+    for profile in (hr_positive(), on_letrozole_palbociclib()):
+        for card in cards_for(profile, kb):
+            assert kb.rule_for_card(key_of(card["uuid"])) == card["source"]["topic"]["code"]
+            traced = [kb.rule_for_suggestion(s["uuid"]) or "?" for s in card.get("suggestions", [])]
+            assert "?" not in traced
+            if card.get("selectionBehavior") == "at-most-one":
+                assert traced == card_rules(card)  # one option per rule, in the card's order
+                assert [kb.all_rules[r].option for r in traced] == options(card)
+            assert set(traced) <= set(card_rules(card))
+
+
+def test_card_set_order_count_and_no_duplicate_option(kb: Knowledge) -> None:
+    issues = (DataIssue("her2_status", "discordant", "HER2 3+ on the primary, IHC 0 on a liver biopsy"),)
+    busy = on_letrozole_palbociclib(
+        her2_status="conflicting", interstitial_lung_disease="yes", issues=issues, esr1_status="unknown"
+    )
+    for profile in (hr_positive(), on_letrozole_palbociclib(), busy):
+        cards = cards_for(profile, kb)
+        groups = [c["source"]["topic"]["code"] for c in cards]
+        assert groups == [g for g in ORDER if g in groups] and len(groups) == len(set(groups))
+        assert len(cards) <= 6
+        labels = [label for card in cards for label in options(card)]
+        assert len(labels) == len(set(labels))
+        uuids = [c["uuid"] for c in cards] + [s["uuid"] for c in cards for s in c.get("suggestions", [])]
+        assert len(uuids) == len(set(uuids))
+    assert len(cards_for(hr_positive(), kb)) <= 4
+
+
+def test_a_safety_finding_names_the_finding_and_the_option_on_the_warnings_card(kb: Knowledge) -> None:
+    ild = Fact("yes", ev("Condition/ild-1", "2024-11-02", "Drug-induced pneumonitis"))
+    profile = hr_positive(
+        progressed_on=frozenset({"endocrine_therapy", "aromatase_inhibitor"}),
+        completed_metastatic_lines=1,
+        interstitial_lung_disease=ild,
+    )
+    cards = cards_for(profile, kb)
+    groups = by_group(cards)
+    assert "Trastuzumab deruxtecan (T-DXd)" not in options(groups["options-now"])
+    warning = groups["warnings"]
+    assert warning["indicator"] == "warning"
+    assert (
+        "Trastuzumab deruxtecan (T-DXd) not offered: interstitial lung disease or pneumonitis"
+        in (warning["summary"])
+    )
+    assert "**Trastuzumab deruxtecan (T-DXd)** is not offered: Interstitial lung disease" in warning["detail"]
+    assert "Drug-induced pneumonitis (Condition/ild-1, 2024-11-02)" in warning["detail"]
+    assert warning["extension"]["cds-mbc-ruled-out"] == ["t-dxd-her2-low"]
+    assert card_rules(warning) == []  # a ruled-out option is not a rule that "fired"
+    # without the finding, the option is offered
+    fine = cards_for(dataclasses.replace(profile, interstitial_lung_disease=Fact("unknown")), kb)
+    assert "Trastuzumab deruxtecan (T-DXd)" in options(by_group(fine)["options-now"])
+    assert "Second line" in by_group(fine)["options-now"]["summary"]
+    assert "- progressed on aromatase inhibitor" in by_group(fine)["options-now"]["detail"]
+
+
+def test_data_problems_are_counted_in_a_few_lines_however_many(kb: Knowledge) -> None:
+    many = tuple(
+        DataIssue("data", "unreadable", f"observations: Bundle entry {i} holds no resource.")
+        for i in range(300_000)
+    )
+    kinds = tuple(DataIssue(f"field_{i}", "missing", f"Missing thing {i}") for i in range(20))
+    discordant = (DataIssue("her2_status", "discordant", "HER2 <b>3+</b> on the primary, 0 on the liver"),)
+    profile = hr_positive(issues=many + kinds + discordant)
+    [warning] = [c for c in cards_for(profile, kb) if c["source"]["topic"]["code"] == "warnings"]
+    block = warning["detail"].split(f"**{kb.service.data_issues_heading}**", 1)[1]
+    lines = [line for line in block.splitlines() if line.startswith("- ")]
+    assert len(lines) <= ISSUE_LINES + 1
+    assert lines[0] == "- HER2 &lt;b&gt;3\\+&lt;/b&gt; on the primary, 0 on the liver"  # discordance first
+    assert "(and 299,999 more like it)" in block
+    assert "300,021 data problems to check" in warning["summary"]
+    assert len(warning["detail"]) < 3000
+
+
+def test_a_data_problem_line_names_the_next_few_resources_it_counts(kb: Knowledge) -> None:
+    strangers = tuple(
+        DataIssue(
+            "data",
+            "ignored",
+            f"Observation/stranger-{i} belongs to a different patient and was ignored.",
+            ev(f"Observation/stranger-{i}", None, "subject is another patient"),
+        )
+        for i in range(6)
+    )
+    [warning] = [c for c in cards_for(hr_positive(issues=strangers), kb) if c["uuid"]][:1]
+    assert warning["source"]["topic"]["code"] == "warnings"
+    assert (
+        "- Observation/stranger-0 belongs to a different patient and was ignored. (and 5 more like it: "
+        "Observation/stranger-1, Observation/stranger-2, Observation/stranger-3, …)"
+    ) in warning["detail"]
+
+
+def test_chart_text_is_escaped_and_never_a_link(kb: Knowledge) -> None:
+    hostile = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) **bold**"
+    profile = hr_positive(
+        er_status=Fact("positive", ev("Observation/<b>er</b>", "2025-01-10", hostile), note="[x](y)"),
+        issues=(DataIssue("data", "unreadable", hostile),),
+    )
+    cards = cards_for(profile, kb)
+    check_card_rules(cards)
+    text = "\n".join(c["detail"] for c in cards)
+    assert "<img" not in text and "<b>" not in text and "**bold**" not in text
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt; \\[click\\]\\(javascript:alert\\(1\\)\\)" in text
+
+
+def test_no_internal_value_reaches_a_clinician(kb: Knowledge) -> None:
+    profile = hr_positive(
+        progressed_on=frozenset({"endocrine_therapy", "aromatase_inhibitor", "her2_directed"}),
+        completed_metastatic_lines=1,
+        stopped_for_toxicity=frozenset({"cdk4_6_inhibitor"}),
+        er_status="low_positive",
+        germline_brca="not_detected",
+    )
+    text = "\n".join(f"{c['summary']}\n{c['detail']}" for c in cards_for(profile, kb))
+    enum_values = {v for spec in FIELDS.values() for v in spec.values if "_" in v}
+    leaked = [v for v in enum_values | {"her2 directed", "hr positive"} if v in text]
+    assert not leaked, leaked
+
+
+def test_every_enum_value_has_clinician_words(kb: Knowledge) -> None:
+    for name, spec in FIELDS.items():
+        for value in spec.values:
+            words = phrase(name, frozenset({value}) if spec.kind == "set" else value, kb.drugs)
+            assert "_" not in words and not words.startswith(f"{spec.label}:"), (name, value, words)
+            if spec.kind == "enum" and name in PHRASES:
+                assert value in PHRASES[name], (name, value)
+    assert phrase("subtype", "hr_positive_her2_negative", kb.drugs) == "HR-positive, HER2-negative"
+    assert phrase("er_status", "low_positive", kb.drugs) == "ER-low positive (1-10%)"
+
+
+def test_therapies_read_by_their_most_specific_names(kb: Knowledge) -> None:
+    drugs: DrugNames = kb.drugs
+    assert (
+        drugs.regimen(
+            {"endocrine_therapy", "aromatase_inhibitor", "letrozole", "cdk4_6_inhibitor", "palbociclib"}
+        )
+        == "letrozole + palbociclib"
+    )
+    assert drugs.listing({"endocrine_therapy", "aromatase_inhibitor"}) == "aromatase inhibitor"
+    assert drugs.listing({"her2_directed", "t_dxd"}) == "trastuzumab deruxtecan (T-DXd)"
+    assert (
+        phrase("progressed_on", frozenset({"her2_directed"}), drugs) == "progressed on HER2-directed therapy"
+    )
+
+
+def test_tests_card_lists_tests_and_offers_their_orders(kb: Knowledge) -> None:
+    tests = by_group(cards_for(hr_positive(esr1_status="unknown"), kb))["tests"]
+    assert tests["summary"] == "Tests that could change the options: ESR1 testing, germline BRCA1/2 testing"
+    assert tests["selectionBehavior"] == "any"
+    [order] = tests["suggestions"]
+    [action] = order["actions"]
+    assert action["type"] == "create" and action["resource"]["resourceType"] == "ServiceRequest"
+    assert action["resource"]["subject"] == {"reference": "Patient/p1"}
+    assert kb.rule_for_suggestion(order["uuid"]) == "testing-germline-brca"
+
+
+def test_summaries_stay_under_140_characters() -> None:
+    assert fit("short") == "short"
+    long = "word " * 60
+    assert len(fit(long)) < 140 and fit(long).endswith("…")
+
+
+def test_override_reasons_use_the_deployers_code_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = knowledge_dir(tmp_path)
+    monkeypatch.delenv(OVERRIDE_SYSTEM_ENV, raising=False)
+    profile = hr_positive()
+    default = load_knowledge(folder)
+    assert {r["system"] for c in cards_for(profile, default) for r in c["overrideReasons"]} == {
+        DEFAULT_OVERRIDE_SYSTEM
+    }
+    monkeypatch.setenv(OVERRIDE_SYSTEM_ENV, "https://terminology.hospital.test/override")
+    systems = {r["system"] for c in cards_for(profile, load_knowledge(folder)) for r in c["overrideReasons"]}
+    assert systems == {"https://terminology.hospital.test/override"}
+    monkeypatch.setenv(OVERRIDE_SYSTEM_ENV, "not a uri")
+    with pytest.raises(KnowledgeError):
+        load_knowledge(folder)
+    given = load_knowledge(folder, override_reason_system_uri="urn:oid:2.16.840.1.113883.3.9999")
+    assert {r["system"] for r in given.override_reasons} == {"urn:oid:2.16.840.1.113883.3.9999"}
+
+
+def test_shown_ids_count_each_card_and_each_rule(kb: Knowledge) -> None:
+    cards = cards_for(hr_positive(), kb)
+    shown = shown_ids(cards)
+    assert shown[0] == "options-now" and "ai-cdk46-first-line" in shown and "palliative-care" in shown
+    assert len(shown) == len(cards) + sum(len(card_rules(c)) for c in cards)
+
+
+def test_a_rule_cannot_take_a_card_groups_name(tmp_path: Path) -> None:
+    rule = {
+        "id": "supportive",
+        "version": "1.0.0",
+        "status": "active",
+        "title": "Named like a card",
+        "category": "supportive",
+        "when": "always",
+        "then": "nothing",
+        "conditions": {"metastatic": "yes"},
+        "card": {"summary": "x", "indicator": "info", "detail": "x"},
+        "sources": [{"label": "x", "url": "https://example.org/x"}],
+        "evidence": {"note": "x", "seed_documents": ["DO"]},
+    }
+    with pytest.raises(KnowledgeError, match="card group"):
+        card_knowledge(tmp_path, rule)
+
+
+def test_no_breast_cancer_gets_no_cards(kb: Knowledge) -> None:
+    assert cards_for(PatientProfile(patient_id="p1", breast_cancer=Fact("no")), kb) == []
