@@ -65,6 +65,23 @@ def build_fetcher(settings: Settings) -> Fetcher:
     return HttpFetcher(settings)
 
 
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """How ``cds-mbc serve`` runs uvicorn, beyond host, port and workers.
+
+    No ``limit_concurrency``: uvicorn counts open connections against it, so idle ones (255 sockets that
+    send nothing) made every request, /healthz included, a 503. Calls in processing are limited by the
+    app instead (``ProcessingLimit``, CDS_MAX_CONCURRENCY). ``timeout_keep_alive`` closes a connection
+    idle after its last answer.
+    """
+    return {
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": True,
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers; bodies have their own limit
+    }
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
