@@ -11,8 +11,8 @@ What is not R4 is read where its meaning is unambiguous (``upgrade``: DSTU2/STU3
 ``patient`` for ``subject``, DSTU2 MedicationOrder as a MedicationRequest), else reported by name as
 not FHIR R4. Resource types the profile does not read (Encounter, via ``_include``) are skipped.
 
-Data issues are bounded at their source (``Issues``): a few word for word per kind, the rest counted,
-so that 3,000,000 empty Bundle entries give one line, not 3,000,000.
+Data issues are bounded at their source (cds.fhir.issues), and the number of JSON values in a request
+too (``MAX_VALUES``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ValidationError
 
 from cds.errors import BadRequest, PayloadTooLarge
-from cds.evidence import DataIssue, Evidence, IssueKind
+from cds.evidence import DataIssue, Evidence
+from cds.fhir.issues import Issues
 from cds.fhir.models import (
     MODELS,
     Condition,
@@ -39,6 +40,7 @@ from cds.fhir.models import (
     Procedure,
     Resource,
 )
+from cds.fhir.older import older, upgrade
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -107,89 +109,6 @@ def _decode_error(exc: Exception) -> str:
     return "nested too deeply" if isinstance(exc, RecursionError) else str(exc).replace("`", "")
 
 
-# --- bounded data issues --------------------------------------------------------------------------
-
-KEEP_PER_KIND = 5  # issues kept word for word per kind of problem; the rest are counted
-EVIDENCE_PER_SUMMARY = 20
-
-
-@dataclass(slots=True)
-class _Group:
-    topic: str
-    kind: IssueKind
-    summary: str  # "{n} ..." for the issues beyond the ones kept (all of them for a tally)
-    tally: bool
-    one: str | None = None  # a tally of one, with "{ref}" for its evidence's reference
-    count: int = 0
-    evidence: list[Evidence] = field(default_factory=list)
-
-
-class Issues:
-    """Data issues found reading one part of a call, bounded by kind of problem (``group``): the first
-    KEEP_PER_KIND of a kind word for word, then one summary that counts the rest (with a few of their
-    references). A tally kind is only counted ("200,000 Bundle entries held no resource", once)."""
-
-    __slots__ = ("_groups", "_kept")
-
-    def __init__(self) -> None:
-        self._kept: list[DataIssue] = []
-        self._groups: dict[str, _Group] = {}
-
-    def add(self, group: str, issue: DataIssue, *, more: str) -> None:
-        """Keep ``issue``, or count it in ``group`` once KEEP_PER_KIND were kept; ``more`` says what the
-        counted ones are, with ``{n}`` for their number."""
-        g = self._group(group, issue.topic, issue.kind, more, tally=False)
-        g.count += 1
-        if g.count <= KEEP_PER_KIND:
-            self._kept.append(issue)
-        elif len(g.evidence) < EVIDENCE_PER_SUMMARY:
-            g.evidence.extend(issue.evidence[:1])
-
-    def tally(
-        self,
-        group: str,
-        topic: str,
-        kind: IssueKind,
-        summary: str,
-        evidence: Evidence | None = None,
-        *,
-        one: str | None = None,
-    ) -> None:
-        """Count one more problem of ``group``; ``summary`` (with ``{n}``) is the one issue they make,
-        ``one`` (with ``{ref}``) the issue when there is only one, with evidence."""
-        g = self._group(group, topic, kind, summary, tally=True)
-        g.one = one
-        g.count += 1
-        if evidence is not None and len(g.evidence) < EVIDENCE_PER_SUMMARY:
-            g.evidence.append(evidence)
-
-    def _group(self, group: str, topic: str, kind: IssueKind, summary: str, *, tally: bool) -> _Group:
-        g = self._groups.get(group)
-        if g is None:
-            g = self._groups[group] = _Group(topic, kind, summary, tally)
-        return g
-
-    def extend(self, issues: Iterable[DataIssue]) -> None:
-        for issue in issues:
-            self.add(f"{issue.topic}:{issue.kind}", issue, more=f"{{n}} more {issue.kind} data issues")
-
-    def clear(self) -> None:
-        self._kept.clear()
-        self._groups.clear()
-
-    def list(self) -> list[DataIssue]:
-        out = list(self._kept)
-        for g in self._groups.values():
-            n = g.count if g.tally else g.count - KEEP_PER_KIND
-            if g.tally and n == 1 and g.one and g.evidence:
-                out.append(
-                    DataIssue(g.topic, g.kind, g.one.format(ref=g.evidence[0].reference), tuple(g.evidence))
-                )
-            elif n > 0:
-                out.append(DataIssue(g.topic, g.kind, g.summary.format(n=f"{n:,}"), tuple(g.evidence)))
-        return out
-
-
 # --- the hook request -------------------------------------------------------------------------------
 
 AnyResource = (
@@ -202,7 +121,6 @@ AnyResource = (
     | Procedure
     | Medication
 )
-READ_TYPE_NAMES = frozenset(MODELS)
 
 
 class _Request(msgspec.Struct):
@@ -418,7 +336,7 @@ def read_value(value: Any, data: KeyData, i: int, reader: Reader, *, outcome: bo
     except (msgspec.ValidationError, ValueError) as exc:
         data.issues.add(
             "unreadable",
-            unreadable(ref, read_error(exc), is_r4=not _older(value)),
+            unreadable(ref, read_error(exc), is_r4=not older(value)),
             more=f"{{n}} more resources in {data.key} could not be read",
         )
         return None
@@ -481,72 +399,3 @@ def outcome_issue(issues: Any, key: str) -> DataIssue:
                 texts.append(detail[:200])
     message = f"The FHIR server reported a problem reading {key}: {'; '.join(texts) or 'no details'}."
     return DataIssue("data", "unreadable", message, (Evidence(f"OperationOutcome ({key})", None, "server"),))
-
-
-# --- older FHIR versions --------------------------------------------------------------------------
-
-_STATUS_SYSTEMS = {
-    "clinicalStatus": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-    "verificationStatus": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-}
-# DSTU2/STU3 codes whose R4 code differs (the rest are R4 codes already)
-_STATUS_CODES = {"unknown": "unconfirmed"}
-_OLD_TYPES = {"MedicationOrder": "MedicationRequest"}  # DSTU2 -> R4
-
-
-def _older(value: dict[str, Any]) -> bool:
-    """True when a resource shows a sign of an older FHIR version than R4."""
-    return (
-        value.get("resourceType") in _OLD_TYPES
-        or (value.get("resourceType") != "Patient" and "patient" in value)
-        or any(isinstance(value.get(name), str) for name in _STATUS_SYSTEMS)
-    )
-
-
-def upgrade(value: dict[str, Any]) -> dict[str, Any] | None:
-    """A resource the profile reads, in R4's shape where an older version's meaning is unambiguous
-    (``value`` itself when nothing changes); None for a type the profile does not read.
-
-    - DSTU2/STU3 Condition: ``clinicalStatus``/``verificationStatus`` as plain codes become R4's
-      CodeableConcepts; DSTU2 ``dateRecorded``/STU3 ``assertedDate`` is R4's ``recordedDate``.
-    - DSTU2 ``patient`` is R4's ``subject`` (Condition, MedicationOrder, MedicationStatement).
-    - DSTU2 MedicationOrder is read as a MedicationRequest (an order): ``dateWritten`` is
-      ``authoredOn``, ``reasonCodeableConcept`` a ``reasonCode``.
-    - DSTU2 MedicationStatement ``wasNotTaken: true`` is R4's status ``not-taken``.
-    - Contained resources other than Medications are dropped (only those are read, cds.fhir.models).
-    """
-    rtype = value.get("resourceType")
-    rtype = _OLD_TYPES.get(rtype, rtype) if isinstance(rtype, str) else rtype
-    if rtype not in READ_TYPE_NAMES:
-        return None
-    changes: dict[str, Any] = {}
-    if rtype != value["resourceType"]:
-        changes["resourceType"] = rtype
-    if rtype == "MedicationRequest" and value["resourceType"] == "MedicationOrder":
-        changes["intent"] = "order"
-        for old, new in (("dateWritten", "authoredOn"), ("reasonCodeableConcept", "reasonCode")):
-            if old in value and new not in value:
-                changes[new] = [value[old]] if new == "reasonCode" else value[old]
-    if rtype != "Patient" and "patient" in value and "subject" not in value:
-        changes["subject"] = value["patient"]
-    if rtype == "Condition":
-        for name, system in _STATUS_SYSTEMS.items():
-            status = value.get(name)
-            if isinstance(status, str):
-                code = _STATUS_CODES.get(status, status)
-                changes[name] = {"coding": [{"system": system, "code": code}]}
-        for old in ("dateRecorded", "assertedDate"):
-            if old in value and "recordedDate" not in value:
-                changes["recordedDate"] = value[old]
-    if rtype == "MedicationStatement" and value.get("wasNotTaken") is True:
-        changes["status"] = "not-taken"
-    contained = value.get("contained")
-    if isinstance(contained, list):
-        changes["contained"] = [
-            c for c in contained if not isinstance(c, dict) or c.get("resourceType") == "Medication"
-        ]
-    if not changes:
-        return value
-    drop = {"patient", "dateWritten", "reasonCodeableConcept", "dateRecorded", "assertedDate", "wasNotTaken"}
-    kept = {k: v for k, v in value.items() if k not in drop or rtype == "Patient"}
-    return {**kept, **changes}

@@ -16,8 +16,9 @@ import msgspec
 from cds.evidence import DataIssue, Evidence
 from cds.fhir.check import FormatError, check
 from cds.fhir.codes import Terminology
+from cds.fhir.issues import Issues
 from cds.fhir.models import MODELS, READ_TYPES, ChoiceError, Resource
-from cds.fhir.request import Issues, KeyData, Reader, read_error, read_value, reference, unreadable
+from cds.fhir.request import KeyData, Reader, read_error, read_value, reference, unreadable
 
 PROFILE_TYPES = frozenset(MODELS)
 

@@ -3,16 +3,13 @@ started as ``cds-mbc serve --workers 2`` starts it, after cds.observability.prep
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.fixtures_support import serving
 
 SERVER = """
 import sys, uvicorn
@@ -25,12 +22,6 @@ uvicorn.run("cds.app:create_app", factory=True, host="127.0.0.1", port=int(sys.a
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def discovery_count(text: str) -> float:
     pattern = r'cds_http_request_duration_seconds_count\{endpoint="/cds-services",status="200"\} (\S+)'
     return sum(float(v) for v in re.findall(pattern, text))
@@ -38,26 +29,10 @@ def discovery_count(text: str) -> float:
 
 @pytest.mark.slow
 def test_metrics_count_the_calls_of_every_worker(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(CDS_AUTH="off", CDS_DATA_DIR=str(tmp_path))
-    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)  # noqa: S603
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
-            time.sleep(0.3)
+    env = {"CDS_AUTH": "off", "CDS_DATA_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": ""}
+    with serving(SERVER, env) as base:
         calls = 40
         for _ in range(calls):  # new connections: the kernel spreads them over both workers
             assert httpx.get(base + "/cds-services", timeout=5).status_code == 200
         scrapes = {discovery_count(httpx.get(base + "/metrics", timeout=5).text) for _ in range(6)}
         assert scrapes == {calls}, scrapes  # every scrape, whichever worker answers, sees all calls
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

@@ -4,11 +4,7 @@ that send nothing or trickle a body, still answers /healthz, /readyz and hook ca
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,6 +14,7 @@ import orjson
 import pytest
 
 from tests.conftest import SERVICE_PATH, hook_request
+from tests.fixtures_support import serving
 
 SERVER = """
 import sys, uvicorn
@@ -28,35 +25,11 @@ uvicorn.run("cds.app:create_app", factory=True, host="127.0.0.1", port=int(sys.a
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "CDS_AUTH": "off", "CDS_DATA_DIR": str(tmp_path), "CDS_MAX_CONCURRENCY": "16"}
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", SERVER, str(port)], env=env, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+    env = {"CDS_AUTH": "off", "CDS_DATA_DIR": str(tmp_path), "CDS_MAX_CONCURRENCY": "16"}
+    with serving(SERVER, env, timeout_s=30) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def open_sockets(stack: ExitStack, base: str, n: int, first_bytes: bytes = b"") -> None:
