@@ -169,9 +169,9 @@ class _ReadBundle(msgspec.Struct, tag="Bundle", tag_field="resourceType"):
 
 
 _request_decoder = msgspec.json.Decoder(_Request)
-# The usual Bundle, every entry a resource the read models take, in one decode; any other is read
-# entry by entry (a third slower)
-_bundle_decoder = msgspec.json.Decoder(_ReadBundle)
+# The usual value in one decode: a Bundle whose entries are all resources the read models take, or one
+# such resource. Any other is looked at closer, entry by entry.
+_usual_decoder = msgspec.json.Decoder(_ReadBundle | AnyResource)
 _value_decoder = msgspec.json.Decoder(_Value | None)
 _resource_decoder = msgspec.json.Decoder(AnyResource)
 _MEMBERS = _Request.__struct_fields__
@@ -239,11 +239,14 @@ def read_key_value(raw: msgspec.Raw, key: str, reader: Reader) -> KeyData:
     data = KeyData(key)
     if not reader.full:
         try:
-            bundle = _bundle_decoder.decode(raw)
+            usual = _usual_decoder.decode(raw)
         except msgspec.ValidationError:
             pass
         else:
-            if _read_bundle(bundle, data):
+            if isinstance(usual, Resource):
+                data.resources.append(usual)
+                return data
+            if _read_bundle(usual, data):
                 return data
     try:
         value = _value_decoder.decode(raw)
