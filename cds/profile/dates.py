@@ -98,6 +98,8 @@ def date_key(value: str | None) -> DateKey:
     return key
 
 
+
+
 def to_date(value: str | None) -> date | None:
     """The first day of the (possibly partial) date, or None."""
     if not value:
