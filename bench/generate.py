@@ -3,7 +3,7 @@
 Every patient is built from its own seeded ``random.Random``, so the same (seed, index, size) always gives
 the same request, and different indices give different patients: different ids, subtypes, code systems,
 value patterns, therapy histories and filler (vitals, labs, comorbidities). Codes are the ones real FHIR
-data uses (see shared/reference/clinical.md sections 1.1-1.7).
+data uses (LOINC, SNOMED CT, ICD-10-CM, AJCC and RxNorm, as in cards/codes/).
 
 Usage::
 
@@ -604,8 +604,8 @@ def make_request(
     """One patient-view request. ``size`` = total resources (Patient included); None picks 60-150."""
     rng = random.Random(f"{seed}:{index}:{size}")
     total = size if size is not None else rng.randint(60, 150)
-    if total < 10:
-        raise ValueError("a patient needs at least 10 resources")
+    if total < 5:
+        raise ValueError("a patient needs at least 5 resources")
     pid = f"bench-{seed % 10000}-{index}" + (f"-s{size}" if size is not None else "")
     b = _Builder(rng, pid)
 
@@ -701,6 +701,23 @@ def make_request(
     core.append((conditions, b.comorbidity))
 
     count = 1 + len(conditions) + len(observations) + len(med_req) + len(med_stmt)
+    # A small chart (5-9 resources, as a FHIR server's searches often return): the stage group, PR, the
+    # other metastases and the medication go first; patient, primary, ER and HER2 stay.
+    for drop in ("stage", "pr", "mets", "meds"):
+        if count <= total:
+            break
+        if drop == "stage":
+            observations.pop(0)
+        elif drop == "pr":
+            observations.pop(1)
+        elif drop == "mets":
+            while count > total and len(conditions) > 2:
+                conditions.pop()
+                count -= 1
+            continue
+        else:
+            (med_req or med_stmt).pop()
+        count -= 1
     for target, make in core:
         if count >= total:
             break

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
 
 from cds import __version__
 from cds.api import ops, routes
-from cds.api.middleware import CorsMiddleware, GuardMiddleware, ObservabilityMiddleware
+from cds.api.middleware import GuardMiddleware, ObservabilityMiddleware
 from cds.auth.clients import ClientAuthenticator
-from cds.errors import ServiceError, operation_outcome
+from cds.errors import ServiceError, ServiceUnavailable, Unauthorized, operation_outcome
 from cds.fhir.client import Fetcher, HttpFetcher
 from cds.memory import keep_large_blocks
 from cds.observability import configure_logging
@@ -30,62 +29,28 @@ from cds.store import FeedbackStore, ShownCounter
 log = logging.getLogger("cds.app")
 
 
-class ServiceApp(FastAPI):
-    """FastAPI, with a POST handed straight to the service's own middleware.
-
-    The service's middleware (request id and latency, CORS, limits and the last-resort 500) sits
-    outermost in the stack of user middleware, so for a POST FastAPI's layers above it (its
-    server-error, exception-telemetry and body-limit middleware, and the calls between them) have
-    nothing to do: GuardMiddleware answers every exception they would. They are skipped, ~2% of a hook
-    call's CPU, unless one of them would act: FastAPI's own telemetry is on, a root path or a FastAPI
-    body limit is set, or the stack does not hold the service's middleware. tests/api/test_lane.py.
-    """
-
-    _lane: ASGIApp | None = None
-    _looked = False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and "fastapi.telemetry" not in scope:
-            lane = self._lane if self._looked else self._find_lane()
-            if lane is not None and not self._traced():
-                scope["app"] = self  # as Starlette sets it
-                await lane(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
-
-    def _find_lane(self) -> ASGIApp | None:
-        self._looked = True
-        if self.root_path or getattr(self, "max_body_size", None) is not None:
-            return None
-        if self.middleware_stack is None:  # built on the first request, as Starlette does
-            self.middleware_stack = self.build_middleware_stack()
-        layer: Any = self.middleware_stack
-        while layer is not None and not isinstance(layer, ObservabilityMiddleware):
-            layer = getattr(layer, "app", None)
-        self._lane = layer
-        return self._lane
-
-    def _traced(self) -> bool:
-        """True when FastAPI's own OpenTelemetry instrumentation (FastAPI >= 0.16x) is on."""
-        telemetry = getattr(self, "_native_telemetry", None)
-        return telemetry is not None and bool(telemetry.enabled())
+def _error_response(status: int, outcome: object, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(outcome, status_code=status, headers=headers)
 
 
-def _error_response(status: int, outcome: object) -> JSONResponse:
-    return JSONResponse(outcome, status_code=status)
-
-
-async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)  # noqa: S101 - registered for ServiceError only
-    if exc.status_code == 401:
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthorized):
         log.warning("client refused: %s", exc.diagnostics)
-    return _error_response(exc.status_code, exc.outcome())
+        # RFC 6750: the scheme, and invalid_token when a token was sent (never why: that is logged)
+        sent = request.headers.get("authorization")
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if sent else "Bearer"
+    elif isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return _error_response(exc.status_code, exc.outcome(), headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
-    return _error_response(exc.status_code, operation_outcome(str(exc.detail), code=code))
+    # the exception's headers: Allow on a 405
+    return _error_response(exc.status_code, operation_outcome(str(exc.detail), code=code), exc.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -98,6 +63,23 @@ def build_fetcher(settings: Settings) -> Fetcher:
     if "*" in settings.allowed_fhir_servers:
         log.warning("CDS_FHIR_SERVER_ALLOWLIST=*: any fhirServer a caller names is contacted. Testing only.")
     return HttpFetcher(settings)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """How ``cds-mbc serve`` runs uvicorn, beyond host, port and workers.
+
+    No ``limit_concurrency``: uvicorn counts open connections against it, so idle ones (255 sockets that
+    send nothing) made every request, /healthz included, a 503. Calls in processing are limited by the
+    app instead (``ProcessingLimit``, CDS_MAX_CONCURRENCY). ``timeout_keep_alive`` closes a connection
+    idle after its last answer.
+    """
+    return {
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": True,
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers; bodies have their own limit
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -125,29 +107,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.shown.close()
             store.close()
 
-    app = ServiceApp(
+    app = FastAPI(
         title="Metastatic breast cancer treatment options (CDS Hooks)",
         version=__version__,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # a redirect's Location would come from the Host header
     )
     app.state.settings = settings
     app.state.knowledge = knowledge
     app.state.service = PatientViewService(settings, knowledge, build_fetcher(settings))
     app.state.authenticator = ClientAuthenticator(settings)
+    app.state.limit = routes.ProcessingLimit(settings.max_concurrency)
     app.include_router(routes.router)
     app.include_router(ops.router)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # outermost last: CORS wraps the guard, so errors, 413s and 500s carry CORS headers too
-    app.add_middleware(routes.CallRoute)  # innermost: the hook call, answered before the router
     app.add_middleware(
         GuardMiddleware, max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
     )
     app.add_middleware(
-        CorsMiddleware,
+        CORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Accept"],

@@ -1,6 +1,6 @@
 """The service's error tree and its one wire shape: a FHIR OperationOutcome.
 
-Routes raise a ``ServiceError``; one exception handler (cds.api.errors) turns it into a response.
+Routes raise a ``ServiceError``; one exception handler (cds.app) turns it into a response.
 """
 
 from __future__ import annotations
@@ -52,11 +52,24 @@ class PayloadTooLarge(ServiceError):
     issue_code = "too-costly"
 
 
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    issue_code = "not-supported"
+
+
 class PreconditionFailed(ServiceError):
     """CDS Hooks: required data could be neither prefetched nor fetched (SHALL answer 412)."""
 
     status_code = 412
     issue_code = "processing"
+
+
+class ServiceUnavailable(ServiceError):
+    """Too busy for now: answered with ``Retry-After``."""
+
+    status_code = 503
+    issue_code = "transient"
+    retry_after_s = 1
 
 
 class Unauthorized(ServiceError):

@@ -19,7 +19,16 @@ from pydantic import (
     model_validator,
 )
 
-FhirId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
+
+def _not_a_path_segment(value: str) -> str:
+    if set(value) == {"."}:  # "." and ".." match FHIR's id syntax but name a folder in a URL
+        raise ValueError("must be a FHIR id, not a path segment")
+    return value
+
+
+FhirId = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$"), AfterValidator(_not_a_path_segment)
+]
 UserRef = Annotated[
     str,
     StringConstraints(

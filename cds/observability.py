@@ -14,13 +14,17 @@ must exist, be empty at start-up and be writable; ``/metrics`` aggregates all wo
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
+import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,13 +40,17 @@ __all__ = [
     "JsonFormatter",
     "Metrics",
     "RedactionFilter",
+    "call_log",
+    "call_log_var",
     "configure_logging",
     "count_cards",
     "count_feedback",
     "hook_instance_var",
+    "log_call",
     "mark_process_dead",
     "observe_fhir_fetch",
     "observe_request",
+    "prepare_multiprocess_metrics",
     "redact",
     "render_metrics",
     "request_id_var",
@@ -52,6 +60,8 @@ __all__ = [
 # --- context ----------------------------------------------------------------------------------
 request_id_var: ContextVar[str | None] = ContextVar("cds_request_id", default=None)
 hook_instance_var: ContextVar[str | None] = ContextVar("cds_hook_instance", default=None)
+# What the current CDS call has to say in its log line (set per request by the middleware)
+call_log_var: ContextVar[dict[str, Any] | None] = ContextVar("cds_call_log", default=None)
 
 # --- redaction --------------------------------------------------------------------------------
 REDACTED = "[REDACTED]"
@@ -259,27 +269,16 @@ METRICS = Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None)
 UNKNOWN_LABEL = "unknown"
 
 
-# The per-request metrics keep their labelled children: prometheus-client's labels() checks and locks
-# on every call (about 2 us, so 20 us for a call's eight cards). Label values come from bounded sets
-# (route templates, status codes, rule ids), as any metric's must, so these caches stay small.
+# The labelled children are kept: label values come from bounded sets (route templates, status codes,
+# rule ids), as any metric's must, so these caches stay small.
 @cache
 def _request_seconds(endpoint: str, status: int | str) -> Histogram:
     return METRICS.request_seconds.labels(endpoint=endpoint, status=str(status))
 
 
 @cache
-def _cards_returned(rule_id: str) -> Callable[[float], None]:
-    """What counts one more card of ``rule_id``: the child's value itself where it has one.
-
-    ``Counter.inc`` checks that the child is observable and the amount not negative, then increments
-    its ``_value`` (a locked float, or an mmap'd one in multiprocess mode): a third of the cost of a
-    call's card counting goes to checks that hold here by construction. ``inc`` if a future
-    prometheus-client lays its children out otherwise.
-    """
-    child = METRICS.cards_returned.labels(rule_id=rule_id)
-    value = getattr(child, "_value", None)
-    increment = getattr(value, "inc", None)
-    return increment if callable(increment) else child.inc
+def _cards_returned(rule_id: str) -> Counter:
+    return METRICS.cards_returned.labels(rule_id=rule_id)
 
 
 def observe_request(endpoint: str, status: int | str, seconds: float) -> None:
@@ -289,7 +288,7 @@ def observe_request(endpoint: str, status: int | str, seconds: float) -> None:
 
 def count_cards(rule_ids: Iterable[str]) -> None:
     for rule_id in rule_ids:
-        _cards_returned(rule_id)(1)
+        _cards_returned(rule_id).inc()
 
 
 def observe_fhir_fetch(seconds: float, ok: bool, reason: str | None = None) -> None:
@@ -316,6 +315,63 @@ def route_template(scope: dict[str, Any] | Any, fallback: str = "(unmatched)") -
     route = actual.get("route") if isinstance(actual, dict) else None
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else fallback
+
+
+# --- the log line of a CDS call ---------------------------------------------------------------
+call_logger = logging.getLogger("cds.call")
+CDS_PREFIX = "/cds-services"
+
+
+def call_log() -> dict[str, Any]:
+    """The current CDS call's log details, to fill in (a throwaway dict outside a request)."""
+    details = call_log_var.get()
+    return details if details is not None else {}
+
+
+def log_call(method: str, endpoint: str, status: int, seconds: float) -> None:
+    """One INFO line per CDS call (discovery, hook, feedback): endpoint, status, hookInstance, prefetch
+    keys given / fetched / missing, cards, duration. Only what the route noted: never patient data or
+    tokens (the route notes ids, key names and counts)."""
+    if not endpoint.startswith(CDS_PREFIX):
+        return
+    details = call_log()
+    prefetch = details.get("prefetch") or {}
+    call_logger.info(
+        "%s %s %d in %.1f ms",
+        method,
+        endpoint,
+        status,
+        seconds * 1000,
+        extra={
+            "endpoint": f"{method} {endpoint}",
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "hookInstance": details.get("hookInstance"),
+            "prefetch_given": prefetch.get("given", []),
+            "prefetch_fetched": prefetch.get("fetched", []),
+            "prefetch_missing": prefetch.get("missing", []),
+            "cards": details.get("cards"),
+            "feedback_items": details.get("feedback"),
+        },
+    )
+
+
+# --- several worker processes -----------------------------------------------------------------
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess_metrics(workers: int) -> str | None:
+    """Before starting ``workers`` > 1 worker processes: a fresh, empty folder for prometheus-client's
+    multiprocess mode in ``PROMETHEUS_MULTIPROC_DIR`` (the workers inherit it), so that ``/metrics``
+    of any worker aggregates all of them. An operator's own setting is kept. Returns the folder."""
+    if workers <= 1:
+        return os.environ.get(MULTIPROC_ENV) or None
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        folder = tempfile.mkdtemp(prefix=f"cds-metrics-{int(time.time())}-")
+        os.environ[MULTIPROC_ENV] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # in the process that made it
+    return folder
 
 
 def mark_process_dead(pid: int) -> None:

@@ -11,23 +11,15 @@ import gc
 import time
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import msgspec
 
 from cds.errors import BadRequest, NotFound, PreconditionFailed
 from cds.fhir.client import Fetcher, FetchResult
-from cds.fhir.prefetch import (
-    KeyData,
-    PrefetchKey,
-    chart_of,
-    fill_template,
-    prefetch_keys,
-    read_prefetch,
-)
-from cds.fhir.select import select_resources, within_depth
-from cds.fhir.split import SPLIT_ABOVE_BYTES, loads, split_request
-from cds.fhir.wire import decode_request
+from cds.fhir.prefetch import PrefetchKey, chart_of, fill_template, prefetch_keys, read_prefetch
+from cds.fhir.request import KeyData, Reader, decode_request, read_values, validated
+from cds.fhir.select import select_resources
 from cds.hooks import HookRequest, PatientViewContext
 from cds.pathway.engine import evaluate
 from cds.pathway.knowledge import Knowledge
@@ -37,31 +29,6 @@ from cds.profile.model import DataIssue, Fact, PatientProfile
 from cds.settings import Settings
 
 HOOK = "patient-view"
-M = TypeVar("M", bound=BaseModel)
-
-
-def validation_message(exc: ValidationError) -> tuple[str, str | None]:
-    """First validation error as (sentence, FHIRPath-like location); never echoes input values."""
-    err = exc.errors(include_url=False, include_input=False)[0]
-    loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
-    msg = str(err.get("msg", "invalid value"))
-    return (f"{loc}: {msg}" if loc else msg), (loc or None)
-
-
-def validated(model: type[M], data: Any, *, at: str = "") -> M:
-    """``model.model_validate(data)``, or a 400 naming the first bad field (prefixed by ``at``)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        message, where = validation_message(exc)
-        path = ".".join(p for p in (at, where or "") if p) or None
-        raise BadRequest(f"{at}.{message}" if at else message, expression=path) from exc
-
-
-def refuse_deep(value: Any, max_depth: int) -> None:
-    """BadRequest when parsed JSON is nested deeper than ``max_depth``."""
-    if not within_depth(value, max_depth):
-        raise BadRequest(f"The request is nested more than {max_depth} levels deep.")
 
 
 def collector_paused() -> CollectorPaused:
@@ -90,22 +57,6 @@ class CollectorPaused:
             gc.enable()
 
 
-def parse_json(body: bytes, max_depth: int, *, deferred: str | None = None) -> Any:
-    """Parse a JSON body and refuse nesting deeper than ``max_depth``.
-
-    ``deferred`` names a top-level member whose depth is not checked here: the prefetch can hold
-    thousands of resources, most of which the service never reads; the few it selects are checked
-    one by one before validation (cds.fhir.select), so walking all of them here would be waste.
-    """
-    with collector_paused():  # parsed JSON holds no cycles: collecting while building it is waste
-        data = loads(body)
-    refuse_deep(
-        {k: v for k, v in data.items() if k != deferred} if deferred and isinstance(data, dict) else data,
-        max_depth,
-    )
-    return data
-
-
 @dataclasses.dataclass(slots=True)
 class PendingCall:
     request: HookRequest
@@ -113,22 +64,23 @@ class PendingCall:
     keyed: dict[str, KeyData]
     deadline: float
 
+    given: tuple[str, ...] = ()  # the keys the client prefetched
+    fetched: list[str] = dataclasses.field(default_factory=list)  # the keys fetched here
+    missing: list[str] = dataclasses.field(default_factory=list)  # the keys neither sent nor fetched
+
     @property
     def needs_io(self) -> bool:
         return any(d.needs_fetch or d.next_url for d in self.keyed.values())
 
+    def key_report(self) -> dict[str, list[str]]:
+        """Prefetch key names (never their content) for the call's log line."""
+        return {"given": list(self.given), "fetched": self.fetched, "missing": self.missing}
+
 
 class PatientViewService:
-    def __init__(
-        self,
-        settings: Settings,
-        knowledge: Knowledge,
-        fetcher: Fetcher,
-        *,
-        split_above_bytes: int = SPLIT_ABOVE_BYTES,
-    ) -> None:
+    def __init__(self, settings: Settings, knowledge: Knowledge, fetcher: Fetcher) -> None:
         self.settings = settings
-        self.split_above_bytes = split_above_bytes  # a larger body is parsed a resource at a time
+        self.reader = Reader(full=settings.fhir_validation == "full", max_depth=settings.max_json_depth)
         self.knowledge = knowledge
         self.fetcher = fetcher
         self.keys: tuple[PrefetchKey, ...] = prefetch_keys(knowledge.service.observation_codes)
@@ -163,44 +115,34 @@ class PatientViewService:
 
     # --- the call ---------------------------------------------------------------------------------
 
-    def parse_request(self, body: bytes) -> tuple[HookRequest, PatientViewContext]:
-        data = self._parse(body)
-        if not isinstance(data, dict):
-            raise BadRequest("The request body must be a JSON object.")
-        request = validated(HookRequest, data)
+    def parse_request(
+        self, body: bytes
+    ) -> tuple[HookRequest, PatientViewContext, dict[str, msgspec.Raw] | None]:
+        """The checked request, its context, and its prefetch values (still unread)."""
+        members, prefetch = decode_request(body, self.settings.max_json_depth)
+        request = validated(HookRequest, members)
         if request.hook != HOOK:
             raise BadRequest(
                 f"This service answers the {HOOK} hook, not {request.hook!r}.", expression="hook"
             )
         context = validated(PatientViewContext, request.context, at="context")
-        return request, context
-
-    def _parse(self, body: bytes) -> Any:
-        """The request's members. Its prefetch is decoded straight into read models when it is plain
-        (cds.fhir.wire, any size: 10,000 resources in half the split path's time), else left unparsed
-        when large (cds.fhir.split), else parsed JSON."""
-        max_depth = self.settings.max_json_depth
-        data: dict[str, Any] | None = None
-        if self.settings.fhir_validation != "full":  # R4B validation reads dicts
-            with collector_paused():  # read models are not tracked, but the lists holding them are
-                data = decode_request(body)
-        if data is None and len(body) > self.split_above_bytes:
-            data = split_request(body)
-        if data is None:
-            return parse_json(body, max_depth, deferred="prefetch")
-        refuse_deep({k: v for k, v in data.items() if k != "prefetch"}, max_depth)
-        return data
+        return request, context, prefetch
 
     def prepare(self, body: bytes) -> PendingCall:
         """Parse and check the request and read its prefetch (no I/O)."""
         started = time.monotonic()
-        request, context = self.parse_request(body)
-        keyed = read_prefetch(request.prefetch, self.keys)
-        return PendingCall(request, context, keyed, started + self.settings.hook_deadline_s)
+        request, context, prefetch = self.parse_request(body)
+        keyed = read_prefetch(prefetch, self.keys, self.reader)
+        given = tuple(name for name, data in keyed.items() if not data.needs_fetch)
+        return PendingCall(request, context, keyed, started + self.settings.hook_deadline_s, given)
 
     def fetch(self, call: PendingCall) -> None:
         """Fetch what the prefetch lacked (blocking network I/O: run it off the event loop)."""
+        wanted = [name for name, data in call.keyed.items() if data.needs_fetch]
         self._fetch_missing(call.request, call.context, call.keyed, deadline=call.deadline)
+        for name in wanted:
+            failed = any(i.kind == "missing" for i in call.keyed[name].issues.list())
+            (call.missing if failed else call.fetched).append(name)
 
     def finish(self, call: PendingCall, *, today: date | None = None) -> dict[str, Any]:
         profile = self.profile(call.keyed, call.context.patientId, today or date.today())
@@ -215,13 +157,9 @@ class PatientViewService:
 
     def profile(self, keyed: Mapping[str, KeyData], patient_id: str, today: date) -> PatientProfile:
         selection = select_resources(
-            chart_of(keyed),
-            patient_id=patient_id,
-            terminology=self.knowledge.terminology,
-            full_validation=self.settings.fhir_validation == "full",
-            max_depth=self.settings.max_json_depth,
+            chart_of(keyed), patient_id=patient_id, terminology=self.knowledge.terminology
         )
-        issues = [i for data in keyed.values() for i in data.issues]  # after read_all: it adds some
+        issues = [i for data in keyed.values() for i in data.issues.list()]
         issues.extend(selection.issues)
         profile = build_profile(
             selection.resources,
@@ -281,11 +219,14 @@ class PatientViewService:
                 continuations=continuations,
                 deadline=deadline,
             )
-        self._merge(keyed, results, specs)
+        self._merge(keyed, results, specs, self.reader)
 
     @staticmethod
     def _merge(
-        keyed: dict[str, KeyData], results: Mapping[str, FetchResult], specs: Mapping[str, PrefetchKey]
+        keyed: dict[str, KeyData],
+        results: Mapping[str, FetchResult],
+        specs: Mapping[str, PrefetchKey],
+        reader: Reader,
     ) -> None:
         failed_required: list[str] = []
         for name, result in results.items():
@@ -293,8 +234,8 @@ class PatientViewService:
             spec = specs[name]
             if result.error is None:
                 if data.needs_fetch:  # the client's OperationOutcome no longer matters
-                    data.issues = []
-                data.resources.extend(result.resources)
+                    data.issues.clear()
+                read_values(result.resources, data, reader)
                 data.issues.extend(result.issues)
                 data.needs_fetch = False
                 data.next_url = None
@@ -302,12 +243,16 @@ class PatientViewService:
             if data.needs_fetch and spec.required:
                 failed_required.append(f"prefetch key '{name}' ({spec.what}): {result.error}")
             elif data.needs_fetch:
-                data.issues.append(
-                    DataIssue("data", "missing", f"Could not read {spec.what}: {result.error}.")
+                data.issues.extend(
+                    [DataIssue("data", "missing", f"Could not read {spec.what}: {result.error}.")]
                 )
             else:
-                data.issues.append(
-                    DataIssue("data", "truncated", f"Only part of {spec.what} could be read: {result.error}.")
+                data.issues.extend(
+                    [
+                        DataIssue(
+                            "data", "truncated", f"Only part of {spec.what} could be read: {result.error}."
+                        )
+                    ]
                 )
             data.needs_fetch = False
             data.next_url = None

@@ -6,7 +6,8 @@ A scenario's request body is kept as raw bytes: some scenarios are deliberately 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -89,3 +90,48 @@ def load_scenarios(root: Path = FIXTURES_DIR) -> Sequence[Scenario]:
 def rule_ids(cards: Sequence[dict[str, Any]]) -> list[str]:
     """The ids of the rules behind the cards (each card's ``extension``, see cds.pathway.render)."""
     return [rule for card in cards for rule in card_rules(card)]
+
+
+
+# --- a real server on 127.0.0.1, for the tests that need sockets -------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(script: str, env: dict[str, str], *, timeout_s: float = 60) -> Iterator[str]:
+    """Run ``python -c script PORT`` (a script that starts the service on 127.0.0.1:PORT) with ``env``
+    added to this environment; yield its base URL once /healthz answers; terminate it at the end."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, a script of the tests
+        [sys.executable, "-c", script, str(port)], env={**os.environ, **env}, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

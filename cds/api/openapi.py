@@ -1,4 +1,4 @@
-"""OpenAPI metadata for routes that read their raw body (orjson is faster than FastAPI's body parsing).
+"""OpenAPI metadata for routes that read their raw body (decoded by cds.fhir.request, not by FastAPI).
 
 FastAPI cannot see a request body it does not parse, so the routes declare it with ``openapi_extra``
 built from the same pydantic models that validate it, and declare every error status they answer, each
@@ -51,6 +51,8 @@ _UNAUTHORIZED = _outcome("No valid bearer JWT for this exact endpoint (no detail
 _NOT_FOUND = _outcome("No CDS service with this id")
 _TOO_LARGE = _outcome("The body is larger than CDS_MAX_BODY_BYTES")
 _TOO_SLOW = _outcome("The body did not arrive in time")
+_NOT_JSON = _outcome("The body was not sent as Content-Type: application/json")
+_BUSY = _outcome("Too many calls in processing; retry after Retry-After seconds")
 _BAD = _outcome("The body is not valid JSON, is nested too deeply, or breaks the CDS Hooks rules")
 # Declaring "4XX" also stops FastAPI from documenting a 422 the service never sends (it answers 400).
 _OTHER = _outcome("Any other client error, e.g. 405 for a wrong method")
@@ -78,6 +80,8 @@ CALL_RESPONSES: dict[int | str, dict[str, Any]] = {
     408: _TOO_SLOW,
     412: _outcome("Required data was neither prefetched nor obtainable from the FHIR server"),
     413: _TOO_LARGE,
+    415: _NOT_JSON,
+    503: _BUSY,
     "4XX": _OTHER,
 }
 
@@ -95,10 +99,12 @@ FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _NOT_FOUND,
     408: _TOO_SLOW,
     413: _TOO_LARGE,
+    415: _NOT_JSON,
+    503: _BUSY,
     "4XX": _OTHER,
 }
 
-DOCUMENTED_ERROR_STATUSES = frozenset({400, 401, 404, 405, 408, 412, 413})
+DOCUMENTED_ERROR_STATUSES = frozenset({400, 401, 404, 405, 408, 412, 413, 415, 503})
 
 
 def _inline(node: Any, defs: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:

@@ -15,7 +15,6 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from bench.generate import iter_requests, strip_private
 from cds.api.routes import _answer_from_prefetch
 from cds.service import PendingCall, collector_paused
 from tests.conftest import SERVICE_PATH, bundle, hook_request
@@ -123,7 +122,6 @@ def test_a_call_leaves_no_garbage_for_the_collector(client: TestClient) -> None:
     """
     service = client.app.state.service  # type: ignore[attr-defined]
     bodies = [s.body for s in load_scenarios() if s.status == 200]
-    bodies += [orjson.dumps(strip_private(r)) for r in iter_requests(40, seed=11)]
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)  # keep what a collection finds, to name it
     try:
@@ -134,5 +132,5 @@ def test_a_call_leaves_no_garbage_for_the_collector(client: TestClient) -> None:
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
-    assert answered > 60  # the rest stop before the profile, to fetch what the prefetch lacks
+    assert answered >= len(bodies) // 2  # the rest stop before the profile, to fetch what the prefetch lacks
     assert garbage == [], f"{answered} calls left cyclic garbage: {garbage}"

@@ -25,6 +25,8 @@ from cds.api.openapi import DOCUMENTED_ERROR_STATUSES
 from cds.app import create_app
 from cds.settings import Settings
 
+pytestmark = pytest.mark.slow  # minutes: run by the README's test command and .ci/run, not while iterating
+
 SERVICE_ID = "mbc-treatment-options"
 EXAMPLES_PER_OPERATION = 1200  # x 5 operations x 2 generation modes: a few thousand calls
 STATUSES: Counter[tuple[str, int]] = Counter()

@@ -211,7 +211,7 @@ def test_cors_headers_on_success_errors_and_feedback(client: TestClient) -> None
     responses = [
         client.get("/cds-services", headers=ORIGIN),
         client.post(SERVICE_PATH, json=hook_request(), headers=ORIGIN),
-        client.post(SERVICE_PATH, content=b"{bad", headers=ORIGIN),
+        client.post(SERVICE_PATH, content=b"{bad", headers={**ORIGIN, "Content-Type": "application/json"}),
         client.post("/cds-services/unknown", json=hook_request(), headers=ORIGIN),
         client.post(SERVICE_PATH, json=_without(hook_request(), "prefetch"), headers=ORIGIN),
         client.post(f"{SERVICE_PATH}/feedback", json={"feedback": "x"}, headers=ORIGIN),

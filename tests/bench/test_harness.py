@@ -6,7 +6,6 @@ import asyncio
 
 import httpx
 import orjson
-import pytest
 
 from bench import run
 from bench.fhir_stub import Store
@@ -94,17 +93,3 @@ def test_evaluate_computes_ratios_against_same_run_floor():
     assert checks["p99 service/floor at 16 conn, 1 worker(s)"]["value"] == 2.0
     assert checks["growth p50(10,000)/p50(1,000) (10 = linear)"]["value"] == 10.0
     assert checks["start-up to first answered call, s (slowest start)"]["pass"] is True
-
-
-def test_split_bench_times_both_parses_for_each_size(capsys):
-    from bench import split
-
-    assert split.main(["--sizes", "20,40", "--patients", "1", "--rounds", "1"]) == 0
-    rows = [
-        line.strip("|").split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")
-    ]
-    data = [[cell.strip() for cell in row] for row in rows if row[0].strip().isdigit()]
-    assert [row[0] for row in data] == ["20", "40"]
-    for _, _, whole, split_ms, ratio in data:
-        assert float(whole) > 0 and float(split_ms) > 0
-        assert float(ratio) == pytest.approx(float(split_ms) / float(whole), rel=0.1)

@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 from bench.generate import iter_requests, strip_private
 from cds.fhir import formats, models, select
 from cds.fhir.codes import Terminology
+from cds.fhir.request import KeyData, Reader, read_value
 from cds.fhir.select import select_resources
 from cds.pathway.knowledge import load_knowledge
 from cds.profile.derive import MenopauseThresholds, build_profile
@@ -184,10 +185,12 @@ def _er(**changes: Any) -> dict[str, Any]:
 
 
 def _read(resource: dict[str, Any], *, full: bool = False) -> tuple[int, str]:
-    selection = select_resources(
-        [resource], patient_id="p1", terminology=TERMINOLOGY, full_validation=full, max_depth=16
-    )
-    return len(selection.resources), " ".join(i.message for i in selection.issues)
+    """What becomes of one resource the profile would read: (1 when it is read, the issues' words)."""
+    data = KeyData("observations")
+    model = read_value(resource, data, 0, Reader(full=full, max_depth=16), outcome=False)
+    selection = select_resources([model] if model else [], patient_id="p1", terminology=TERMINOLOGY)
+    issues = [*data.issues.list(), *selection.issues]
+    return len(selection.resources), " ".join(i.message for i in issues)
 
 
 @pytest.mark.parametrize(

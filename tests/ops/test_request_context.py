@@ -16,6 +16,8 @@ from tests.conftest import SERVICE_PATH, hook_request
 NEW_ID = re.compile(r"[0-9a-f]{32}")
 TEMPLATE = "/cds-services/{service_id}"
 
+JSON = {"Content-Type": "application/json"}
+
 
 @pytest.fixture
 def client(client_factory: Callable[..., TestClient]) -> TestClient:
@@ -37,7 +39,7 @@ def test_every_kind_of_answer_carries_a_new_request_id(
     answers = {
         "call": client.post(SERVICE_PATH, json=hook_request()),
         "unknown path": client.get("/nowhere"),
-        "too large": client.post(SERVICE_PATH, content=b" " * 5000),
+        "too large": client.post(SERVICE_PATH, content=b" " * 5000, headers=JSON),
         "preflight": client.options(SERVICE_PATH, headers=preflight),  # answered by CORS itself
     }
     _break(client, monkeypatch, "discovery")
@@ -82,7 +84,7 @@ def test_the_latency_histogram_counts_answers_by_route_template_and_status(
     client.post(SERVICE_PATH, json=hook_request())
     client.post("/cds-services/unknown", json=hook_request())
     client.get("/nowhere")
-    client.post(SERVICE_PATH, content=b" " * 5000)
+    client.post(SERVICE_PATH, content=b" " * 5000, headers=JSON)
     _break(client, monkeypatch, "discovery")
     client.get("/cds-services")
     assert [_count(*labels) for labels in expected] == [n + 1 for n in before]
