@@ -85,7 +85,9 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    knowledge = load_knowledge(settings.knowledge_dir)  # a bad rule file stops start-up here
+    knowledge = load_knowledge(
+        settings.knowledge_dir, override_reason_system_uri=settings.override_reason_system
+    )  # a bad rule file stops start-up here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,8 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.shown = ShownCounter(store)
         app.state.shown.start()
-        if settings.auth == "off":
-            log.warning("CDS_AUTH=off: calls are accepted WITHOUT a signed JWT. For local testing only.")
         keep_large_blocks()  # a large body's pages are reused, not faulted in afresh (cds.memory)
         gc.collect()
         gc.freeze()  # the long-lived heap (models, knowledge) is not rescanned by every collection

@@ -214,7 +214,11 @@ def fixture_cards(
 ) -> list[tuple[str, list[dict[str, Any]] | None, int]]:
     """Every fixture patient's cards (None when refused) and HTTP status, in-process on ``today``."""
     settings = Settings(auth="off")
-    service = PatientViewService(settings, load_knowledge(settings.knowledge_dir), build_fetcher(settings))
+    service = PatientViewService(
+        settings,
+        load_knowledge(settings.knowledge_dir, override_reason_system_uri=settings.override_reason_system),
+        build_fetcher(settings),
+    )
     answers: list[tuple[str, list[dict[str, Any]] | None, int]] = []
     try:
         for folder in _scenarios(fixtures or default_fixtures_dir()):

@@ -92,7 +92,6 @@ def rule_ids(cards: Sequence[dict[str, Any]]) -> list[str]:
     return [rule for card in cards for rule in card_rules(card)]
 
 
-
 # --- a real server on 127.0.0.1, for the tests that need sockets -------------------------------------
 
 

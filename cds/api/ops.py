@@ -40,8 +40,12 @@ async def readyz(request: Request) -> Response:
     store: Any = getattr(state, "store", None)
     if store is None:
         problems.append("feedback store not configured")
-    elif not await run_in_threadpool(store.ping):  # ping does blocking I/O
+    elif not await run_in_threadpool(store.ping):  # ping does blocking I/O, with its own short timeout
         problems.append("feedback store unreachable")
+    service: Any = getattr(state, "service", None)
+    starved = service.fetcher.saturation() if service is not None else None
+    if starved:
+        problems.append(starved)
     if problems:
         return JSONResponse(
             operation_outcome("; ".join(problems), code="transient"),

@@ -28,6 +28,7 @@ from cds.hooks import FeedbackItem, FeedbackRequest
 from cds.observability import call_log, count_cards, count_feedback, hook_instance_var
 from cds.pathway.ids import key_of
 from cds.pathway.knowledge import Knowledge
+from cds.pathway.render import shown_ids
 from cds.service import PatientViewService, PendingCall, collector_paused
 from cds.store import FeedbackRecord, FeedbackStore
 
@@ -87,10 +88,10 @@ async def call_service(service_id: str, request: Request) -> Response:
             await run_in_threadpool(service.fetch, result)
             _note_keys(result)
             result = service.finish(result)
-    rule_ids = [card["source"]["topic"]["code"] for card in result["cards"]]
-    call_log().update(cards=len(rule_ids))
-    count_cards(rule_ids)
-    state.shown.add(rule_ids)
+    shown = shown_ids(result["cards"])  # each card's group, then each rule behind it
+    call_log().update(cards=len(result["cards"]))
+    count_cards(shown)
+    state.shown.add(shown)
     return Response(orjson.dumps(result), media_type=JSON)
 
 

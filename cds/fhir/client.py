@@ -60,6 +60,9 @@ class Fetcher(Protocol):
         """Run ``queries`` (key -> relative URL) and follow ``continuations`` (key -> next-page URL)
         concurrently against ``server`` until ``deadline`` (time.monotonic()). Never raises for
         network or server problems: they come back as ``FetchResult.error``."""
+
+    def saturation(self) -> str | None:
+        """Why fetching is starved right now, for /readyz; None when it is not."""
         ...
 
     def close(self) -> None: ...

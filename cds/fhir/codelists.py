@@ -106,7 +106,7 @@ class _Exclude(_Strict):
 class _CodeListFile(_Strict):
     concept: Text
     display: Text
-    role: Literal["test", "value", "condition", "finding", "procedure"]
+    role: Literal["test", "value", "condition", "finding", "procedure", "medicine"]
     source: Text | None = None
     values: list[str] | None = None  # the values entries may carry, when the list says
     codes: list[_Code] = []

@@ -54,7 +54,16 @@ def prefetch_keys(observation_codes: Sequence[str]) -> tuple[PrefetchKey, ...]:
             "medication statements (prior cancer therapy)",
         ),
         PrefetchKey(
-            "procedures", "Procedure?patient={{context.patientId}}", False, "procedures (oophorectomy)"
+            "medicationAdministrations",
+            "MedicationAdministration?patient={{context.patientId}}",
+            False,
+            "medication administrations (chemotherapy given in clinic)",
+        ),
+        PrefetchKey(
+            "procedures",
+            "Procedure?patient={{context.patientId}}",
+            False,
+            "procedures (oophorectomy, breast surgery)",
         ),
     )
 

@@ -24,10 +24,10 @@ from cds.fhir.older import upgrade
 from cds.fhir.request import KeyData, Reader, read_value
 from cds.fhir.vocabulary import CodeListData, Drug, tokens
 
-#: ICD-10 three-character categories the filter accepts (breast, secondaries, receptor status, genetic
-#: susceptibility, personal history of cancer, acquired absence of ovaries).
+#: ICD-10 three-character categories the filter accepts whole (breast, secondaries, receptor status,
+#: genetic susceptibility, personal history of cancer, acquired absence of ovaries), besides those of
+#: the code lists' ICD-10 codes and prefixes (diabetes, heart failure, other primary cancers...).
 _ICD_CATEGORIES = frozenset({"C50", "C77", "C78", "C79", "C7B", "Z17", "Z15", "Z85", "Z90"})
-_ICD_CHAPTERS_1 = frozenset(c[0] for c in _ICD_CATEGORIES) | frozenset(c[0].lower() for c in _ICD_CATEGORIES)
 _TEXT_CACHE_MAX = 50_000
 _NOT_A_RECORD = frozenset({"entered-in-error", "cancelled", "draft", "not-done", "not-taken"})
 _MEDICATION_RECORDS = (MedicationRequest, MedicationStatement, MedicationAdministration)
@@ -45,7 +45,7 @@ class RawFilter:
     codes: frozenset[str]
     keywords: frozenset[str] = frozenset()
     phrases: tuple[frozenset[str], ...] = ()
-    icd_categories: bool = False
+    icd_categories: frozenset[str] = frozenset()  # ICD-10 three-character categories taken whole
     _texts: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def concept(self, cc: CodeableConcept | None) -> bool:
@@ -60,8 +60,7 @@ class RawFilter:
     def coded(self, code: str | None) -> bool:
         """True when a code is one of the codes (or its ICD-10 category is one of the categories)."""
         return code is not None and (
-            code in self.codes
-            or (self.icd_categories and code[:1] in _ICD_CHAPTERS_1 and code[:3].upper() in _ICD_CATEGORIES)
+            code in self.codes or (bool(self.icd_categories) and code[:3].upper() in self.icd_categories)
         )
 
     def words(self, text: str | None) -> bool:
@@ -89,9 +88,18 @@ class Prefilter:
         keywords: set[str] = set()
         pairs: set[frozenset[str]] = set()
         findings: set[str] = set()
+        icd_categories: set[str] = set(_ICD_CATEGORIES)
+        medicine_codes: set[str] = set()
+        medicine_names: set[str] = set()
         for code_list in lists:
             if code_list.role == "value":
                 continue
+            if code_list.role == "medicine":
+                medicine_codes.update(code for (_, code) in code_list.codes)
+                medicine_names.update(k for k in code_list.keywords if " " not in k)
+                continue
+            icd_categories.update(code[:3].upper() for (system, code) in code_list.codes if system == "icd10")
+            icd_categories.update(prefix[:3].upper() for prefix, _ in code_list.prefixes.get("icd10", ()))
             target = findings if code_list.role == "finding" else relevant
             target.update(code for (_, code) in code_list.codes)
             target.update(code_list.any_codes)
@@ -101,15 +109,20 @@ class Prefilter:
                 else:
                     keywords.add(keyword)
         relevant |= findings  # a finding may also be the Observation/Condition code
-        rxnorm: set[str] = set()
-        names: set[str] = set()
+        rxnorm: set[str] = set(medicine_codes)
+        names: set[str] = set(medicine_names)
         for drug in drugs:
             rxnorm |= drug.rxnorm
             for syn in drug.synonyms:
                 # whole synonyms, and parts of compounds only when distinctive ("5" of "5-fu" is not)
                 names.update(t for t in tokens(syn) if t == syn or (len(t) >= 4 and not t.isdigit()))
         return cls(
-            clinical=RawFilter(frozenset(relevant), frozenset(keywords), tuple(pairs), icd_categories=True),
+            clinical=RawFilter(
+                frozenset(relevant),
+                frozenset(keywords),
+                tuple(pairs),
+                icd_categories=frozenset(icd_categories),
+            ),
             findings=RawFilter(frozenset(findings)),
             medicines=RawFilter(frozenset(rxnorm), frozenset(names - _GENERIC_WORDS)),
         )

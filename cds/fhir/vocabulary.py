@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Role = Literal["test", "value", "condition", "finding", "procedure", "medication"]
+#: ``medicine``: a non-cancer medicine a safety fact reads (insulin); its codes and names join the
+#: medicine pre-filter, not the Condition/Observation one.
+Role = Literal["test", "value", "condition", "finding", "procedure", "medication", "medicine"]
 
 #: YAML system names and the URIs they stand for (for documentation and exact lookup).
 SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {

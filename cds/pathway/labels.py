@@ -80,6 +80,13 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "unknown": "no germline BRCA1/2 result",
     },
     "pd_l1": {"positive": "PD-L1 positive", "negative": "PD-L1 negative", "unknown": "no PD-L1 result"},
+    "pd_l1_assay": {
+        "22c3_cps": "PD-L1 22C3 combined positive score",
+        "sp142_ic": "PD-L1 SP142 immune-cell score (not a 22C3 CPS)",
+        "tps": "PD-L1 tumour proportion score (not a 22C3 CPS)",
+        "other": "PD-L1 by another assay (not a 22C3 CPS)",
+        "unknown": "no PD-L1 assay recorded",
+    },
     "pd_l1_cps_recorded": {
         "yes": "PD-L1 22C3 CPS recorded",
         "no": "no PD-L1 22C3 CPS recorded",
@@ -231,6 +238,13 @@ def phrase(name: str, value: object, drugs: DrugNames) -> str:
         if not value:
             return none
         return some.format(drugs.regimen(value) if name == "current_therapies" else drugs.listing(value))
+    if name == "discordant_markers" and isinstance(value, frozenset):
+        if not value:
+            return "no discordant receptor results"
+        names = {"er": "ER", "pr": "PR", "her2": "HER2"}
+        return "results that disagree between biopsies or over time: " + ", ".join(
+            names.get(m, m) for m in sorted(value)
+        )
     if name == "metastatic_sites" and isinstance(value, frozenset):
         if not value:
             return "no metastatic site recorded"

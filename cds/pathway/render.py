@@ -25,7 +25,6 @@ would navigate the client's own tab away.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -98,10 +97,10 @@ def escape_all(texts: list[str]) -> list[str]:
 
 
 def override_reason_system(configured: str | None = None) -> str:
-    """The code system of the override reasons: the deployer's (``configured``, else the
-    CDS_OVERRIDE_REASON_SYSTEM environment variable), else a URN that names no real domain. A value
-    that is not a URI stops the service at start (load_knowledge)."""
-    value = (configured if configured is not None else os.environ.get(OVERRIDE_SYSTEM_ENV, "")).strip()
+    """The code system of the override reasons: the deployer's (CDS_OVERRIDE_REASON_SYSTEM, passed in
+    by the app), else a URN that names no real domain. A value that is not a URI stops the service at
+    start (load_knowledge)."""
+    value = (configured or "").strip()
     if not value:
         return DEFAULT_OVERRIDE_SYSTEM
     if not _URI.match(value):

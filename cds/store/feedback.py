@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
-from cds.errors import ServiceError
+from cds.errors import ServiceUnavailable
 from cds.store._schema import feedback, jwt_seen, rule_shown
 
 __all__ = [
@@ -54,7 +54,7 @@ _JTI_PURGE_INTERVAL_S = 60.0
 _INSERT_CHUNK = 50  # rows per INSERT statement (13 bound parameters each; SQLite allows 32766)
 
 
-class StoreUnavailable(ServiceError):
+class StoreUnavailable(ServiceUnavailable):
     """The database cannot be reached (down, refusing connections, locked): 503, retry later.
 
     Raised instead of SQLAlchemy's errors for outages only; a bug (a constraint, a bad statement)

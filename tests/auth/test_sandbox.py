@@ -156,7 +156,6 @@ def test_a_refusal_carries_its_www_authenticate_challenge(
     assert caught.value.status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="cds/app.py's ServiceError handler must send exc.headers (see report)")
 def test_a_401_answer_carries_www_authenticate(tmp_path: Path, stand_in: SigningKey) -> None:
     from fastapi.testclient import TestClient
 

@@ -121,11 +121,12 @@ def test_cards_obey_the_cds_hooks_card_rules(scenario: Scenario, responses: dict
 
 
 @pytest.mark.parametrize("scenario", OK, ids=str)
-def test_card_detail_lists_the_triggering_facts(
+def test_card_detail_carries_the_deciding_facts_and_no_link(
     scenario: Scenario, responses: dict[str, Any], knowledge: Knowledge
 ) -> None:
-    """Each card's detail carries its "why" list and names its sources."""
-    heading = f"**{knowledge.service.why_heading}**"
+    """Options cards say what they are based on; no card's detail holds a link (Markdown links navigate
+    the Sandbox's own tab away: sources are in ``links`` and ``source``)."""
     for card in _cards(responses, scenario):
-        assert heading in card["detail"], card["source"]["topic"]["code"]
-        assert card["source"]["url"] in card["detail"]
+        assert "](" not in card["detail"] and card["source"]["url"] not in card["detail"]
+        if card["source"]["topic"]["code"] in {"options-now", "at-progression"}:
+            assert f"**{knowledge.service.based_on_heading}**" in card["detail"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from cds.errors import KnowledgeError
 from cds.pathway.engine import evaluate
@@ -19,7 +20,6 @@ from cds.pathway.labels import PHRASES, DrugNames, phrase
 from cds.pathway.render import (
     DEFAULT_OVERRIDE_SYSTEM,
     ISSUE_LINES,
-    OVERRIDE_SYSTEM_ENV,
     card_rules,
     fit,
     render_cards,
@@ -274,24 +274,30 @@ def test_summaries_stay_under_140_characters() -> None:
     assert len(fit(long)) < 140 and fit(long).endswith("…")
 
 
-def test_override_reasons_use_the_deployers_code_system(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_override_reasons_use_the_deployers_code_system(tmp_path: Path) -> None:
     folder = knowledge_dir(tmp_path)
-    monkeypatch.delenv(OVERRIDE_SYSTEM_ENV, raising=False)
     profile = hr_positive()
     default = load_knowledge(folder)
     assert {r["system"] for c in cards_for(profile, default) for r in c["overrideReasons"]} == {
         DEFAULT_OVERRIDE_SYSTEM
     }
-    monkeypatch.setenv(OVERRIDE_SYSTEM_ENV, "https://terminology.hospital.test/override")
-    systems = {r["system"] for c in cards_for(profile, load_knowledge(folder)) for r in c["overrideReasons"]}
+    hospital = load_knowledge(folder, override_reason_system_uri="https://terminology.hospital.test/override")
+    systems = {r["system"] for c in cards_for(profile, hospital) for r in c["overrideReasons"]}
     assert systems == {"https://terminology.hospital.test/override"}
-    monkeypatch.setenv(OVERRIDE_SYSTEM_ENV, "not a uri")
     with pytest.raises(KnowledgeError):
-        load_knowledge(folder)
-    given = load_knowledge(folder, override_reason_system_uri="urn:oid:2.16.840.1.113883.3.9999")
-    assert {r["system"] for r in given.override_reasons} == {"urn:oid:2.16.840.1.113883.3.9999"}
+        load_knowledge(folder, override_reason_system_uri="not a uri")
+
+
+def test_the_setting_reaches_the_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cds.app import create_app
+    from cds.settings import Settings
+
+    monkeypatch.setenv("CDS_OVERRIDE_REASON_SYSTEM", "urn:oid:2.16.840.1.113883.3.9999")
+    app = create_app(Settings(auth="off"))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        assert {r["system"] for r in client.app.state.knowledge.override_reasons} == {
+            "urn:oid:2.16.840.1.113883.3.9999"
+        }
 
 
 def test_shown_ids_count_each_card_and_each_rule(kb: Knowledge) -> None:

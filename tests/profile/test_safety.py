@@ -229,11 +229,6 @@ def test_stopped_planned_or_inpatient_insulin_is_not_insulin_treatment(
     assert profile.hyperglycaemia_risk.value == "no"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the medicine pre-filter (cds/fhir/codes.py, lead's) reads only medications.yaml: the lead "
-    "adds the insulin list to it, then this marker goes",
-)
 def test_insulin_orders_pass_the_pre_filter(terminology: Terminology) -> None:
     assert terminology.is_relevant(b.med_request(b.cc(text="Lantus 100 unit/mL pen")))
 

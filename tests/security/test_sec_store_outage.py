@@ -79,9 +79,6 @@ def test_feedback_during_a_database_outage_is_a_503(client: TestClient) -> None:
     assert "password" not in response.text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cds/app.py's ServiceError handler must send Retry-After (see docs/security.md)"
-)
 def test_feedback_during_a_database_outage_says_when_to_retry(client: TestClient) -> None:
     _swap_store(client, _postgres(f"127.0.0.1:{closed_port()}"))
     response = client.post(FEEDBACK_PATH, json=FEEDBACK)
