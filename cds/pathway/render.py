@@ -386,6 +386,8 @@ def _disease(call: _Call) -> str:
 
 def _line(profile: PatientProfile) -> str:
     done = profile.completed_metastatic_lines.value
+    if done == 0 and profile.early_relapse_after.value:
+        return "First line after early relapse on (neo)adjuvant therapy,"
     if done == 0:
         return (
             "First line"
