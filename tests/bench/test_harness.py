@@ -64,7 +64,7 @@ def test_fhir_stub_answers_the_service_queries(tmp_path):
 
 
 def test_evaluate_computes_ratios_against_same_run_floor():
-    row = {"p50_ms": 1.0, "max_ms": 9.0, "errors": {}}
+    row = {"p50_ms": 1.0, "max_ms": 9.0, "errors": {}, "size": "5-30"}
     res = {
         "config": {"workers": [1], "connections": 16},
         "throughput": [
@@ -81,15 +81,19 @@ def test_evaluate_computes_ratios_against_same_run_floor():
             {"name": "healthchain-w1", "kind": "peer", "workers": 1, "rps": 400.0, "p99_ms": 40.0, **row},
         ],
         "scaling": [
-            {"kind": "service", "resources": 100, "p50_ms": 3.0},
+            {"kind": "service", "resources": 100, "p50_ms": 2.5},
             {"kind": "service", "resources": 1000, "p50_ms": 10.0},
             {"kind": "service", "resources": 10000, "p50_ms": 100.0},
         ],
     }
     checks = {c["target"]: c for c in run.evaluate(res)}
-    assert checks["throughput service/floor, 1 worker(s)"]["value"] == 0.6
-    assert checks["throughput service/floor, 1 worker(s)"]["pass"] is True
-    assert checks["throughput service/HealthChain, 1 worker(s)"]["value"] == 3.0
-    assert checks["p99 service/floor at 16 conn, 1 worker(s)"]["value"] == 2.0
+    at = "5-30 resources, 1 worker(s)"
+    assert checks[f"(info) throughput service/floor, {at}"]["value"] == 0.6
+    assert checks[f"(info) throughput service/floor, {at}"]["pass"] is None  # information, not a target
+    assert checks[f"throughput service/HealthChain, {at}"]["value"] == 3.0
+    assert checks[f"throughput service/HealthChain, {at}"]["pass"] is True
+    assert checks[f"p99 service/floor at 16 conn, {at}"]["value"] == 2.0
+    assert checks["throughput service/HealthChain, 100 resources, 1 worker(s)"]["value"] is None  # not run
+    assert checks["single connection, 100 resources, p50 ms"]["pass"] is True
     assert checks["growth p50(10,000)/p50(1,000) (10 = linear)"]["value"] == 10.0
     assert checks["start-up to first answered call, s (slowest start)"]["pass"] is True
