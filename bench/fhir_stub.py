@@ -31,6 +31,7 @@ KEY_BY_TYPE = {
     "Observation": "observations",
     "MedicationRequest": "medicationRequests",
     "MedicationStatement": "medicationStatements",
+    "MedicationAdministration": "medicationAdministrations",
     "Procedure": "procedures",
 }
 

@@ -47,6 +47,7 @@ PREFETCH_KEYS = (
     "observations",
     "medicationRequests",
     "medicationStatements",
+    "medicationAdministrations",
     "procedures",
 )
 SCALING_SIZES = (10, 100, 1000, 10000)
@@ -755,6 +756,7 @@ def make_request(
         "observations": _bundle(observations, fhir_base),
         "medicationRequests": _bundle(med_req, fhir_base),
         "medicationStatements": _bundle(med_stmt, fhir_base),
+        "medicationAdministrations": _bundle([], fhir_base),
         "procedures": _bundle(procedures, fhir_base),
     }
     if prefetch:

@@ -104,18 +104,17 @@ def _serve(args: argparse.Namespace) -> int:
         log.info(line)
     for line in warnings:
         log.warning(line)
+    from cds.app import uvicorn_options
+    from cds.observability import prepare_multiprocess_metrics
+
+    prepare_multiprocess_metrics(args.workers)  # /metrics of any worker adds up all of them
     uvicorn.run(
         "cds.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=True,
-        timeout_keep_alive=settings.keep_alive_timeout_s,
-        limit_concurrency=settings.max_concurrency,
-        h11_max_incomplete_event_size=64 * 1024,  # request line and headers; bodies have their own limit
+        **uvicorn_options(settings),  # type: ignore[arg-type]
     )
     return 0
 

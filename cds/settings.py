@@ -76,7 +76,11 @@ class Settings(BaseSettings):
         "urn:cds-mbc:override-reason",
         description="code system of the cards' override reasons: a URI the deployer controls",
     )
-    max_concurrency: int = Field(256, ge=1, description="per worker; beyond it new connections get 503")
+    max_concurrency: int = Field(
+        256,
+        ge=1,
+        description="hook and feedback calls in processing per worker; beyond it 503 with Retry-After",
+    )
 
     # --- FHIR server access ---------------------------------------------------------------------
     fhir_server_allowlist: str = Field(

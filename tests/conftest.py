@@ -70,6 +70,7 @@ def hook_request(patient_id: str = "p1", **changes: Any) -> dict[str, Any]:
             "observations": bundle(),
             "medicationRequests": bundle(),
             "medicationStatements": None,
+            "medicationAdministrations": None,
             "procedures": None,
         },
     }

@@ -34,7 +34,13 @@ def test_discovery_lists_the_patient_view_service(client: TestClient) -> None:
     assert service["title"] and service["description"] and service["usageRequirements"]
     prefetch = service["prefetch"]
     assert prefetch["patient"] == "Patient/{{context.patientId}}"
-    for key in ("conditions", "observations", "medicationRequests", "medicationStatements"):
+    for key in (
+        "conditions",
+        "observations",
+        "medicationRequests",
+        "medicationStatements",
+        "medicationAdministrations",
+    ):
         assert key in prefetch
 
 

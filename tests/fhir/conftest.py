@@ -20,7 +20,15 @@ from tests.servers.stub_fhir import StubFhir, running_stub
 
 TOKEN = "tok-SECRET-4f1c9e-do-not-leak"  # distinctive: searched for in every error body and log
 PATIENT = "pt-fetch-1"
-KEYS = ("patient", "conditions", "observations", "medicationRequests", "medicationStatements", "procedures")
+KEYS = (
+    "patient",
+    "conditions",
+    "observations",
+    "medicationRequests",
+    "medicationStatements",
+    "medicationAdministrations",
+    "procedures",
+)
 
 
 def _ref(pid: str) -> dict[str, str]:
@@ -116,6 +124,7 @@ KEY_OF_TYPE = {
     "Observation": "observations",
     "MedicationRequest": "medicationRequests",
     "MedicationStatement": "medicationStatements",
+    "MedicationAdministration": "medicationAdministrations",
     "Procedure": "procedures",
 }
 

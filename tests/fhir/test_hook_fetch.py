@@ -54,6 +54,7 @@ def test_no_prefetch_gives_the_same_cards_as_full_prefetch(
             "Observation",
             "MedicationRequest",
             "MedicationStatement",
+            "MedicationAdministration",
             "Procedure",
         ]
     )
