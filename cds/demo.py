@@ -64,6 +64,7 @@ def running_service(settings_overrides: dict[str, Any] | None = None) -> Iterato
     with tempfile.TemporaryDirectory(prefix="cds-mbc-demo-") as data_dir:
         values: dict[str, Any] = {
             "auth": "off",
+            "log_level": "WARNING",  # the demo prints the cards, not the service's call log
             "data_dir": Path(data_dir),
             "public_base_url": f"http://127.0.0.1:{port}",
         }
