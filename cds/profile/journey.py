@@ -56,6 +56,8 @@ TOGETHER_DAYS: Final = 28  # records starting within one 4-week cycle of each ot
 BEFORE_METASTASIS_DAYS: Final = 60
 ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after a regimen's last record
 TWO_YEARS: Final = timedelta(days=730)
+ADJUVANT_AFTER_SURGERY: Final = timedelta(days=365)
+RUNNING_GAP: Final = timedelta(days=42)  # two 3-weekly cycles: a clinic regimen's records are single days
 
 #: Agents given only for metastatic disease (their US labels have no early-breast-cancer indication):
 #: a record of one is metastatic therapy whatever its date.
@@ -185,9 +187,12 @@ def derive_journey(
             progressed_classes |= regimen.classes
             progressed_ev.append(regimen.progression)
             notes.append(f"{regimen.label()} ({regimen.progression_why})")
-        elif regimen.toxicity:
-            toxic |= regimen.classes
-            toxic_ev.append(regimen.uses[0].evidence)
+        # only the medicine stopped for side effects, not its partners (palbociclib for neutropenia
+        # leaves letrozole an option)
+        for use in regimen.uses:
+            if use.stop_reason == "toxicity":
+                toxic |= use.classes
+                toxic_ev.append(use.evidence)
     early_after, early_ev, early_note = _early_relapse(early, relapse)
     progressed_classes |= early_after
     progressed_ev += early_ev
@@ -195,7 +200,13 @@ def derive_journey(
         notes.append(early_note)
 
     lines_note = "; ".join(f"line {i}: {_started(r)} {r.label()}" for i, r in enumerate(regimens, 1))
-    completed = [r for r in regimens if not r.current or r.progression is not None]
+    # a line is completed when the disease progressed on it, or it ended and another began after it; a
+    # last regimen stopped only for side effects leaves the patient at the same decision point
+    completed = [
+        r
+        for i, r in enumerate(regimens)
+        if r.progression is not None or (not r.current and (not r.toxicity or i < len(regimens) - 1))
+    ]
     on_now = running is not None and running.progression is None
     on_therapy: Fact[YesNoUnknown]
     if not received and not _other_medication_records(ctx):
@@ -275,8 +286,12 @@ def _settings(
             late.append(use)
         elif not metastatic:
             early.append(use)
+        elif use.current and (relapse is None or use.start_date is None):
+            late.append(use)  # metastatic, no date to compare: therapy active now is for metastatic disease
+        elif relapse is None and _around_surgery(use, surgery):
+            early.append(use)
         elif relapse is None or use.start_date is None:
-            (late if use.current else unplaced if use.counts_as_line else early).append(use)
+            (unplaced if use.counts_as_line else early).append(use)
         elif use.start_date >= relapse or (
             relapse - use.start_date <= window
             and (use.current or use.end_date is None or use.end_date >= relapse)
@@ -285,6 +300,15 @@ def _settings(
         else:
             early.append(use)
     return early, late, unplaced
+
+
+def _around_surgery(use: MedUse, surgery: date | None) -> bool:
+    """Begun before, or within a year after, breast cancer surgery: (neo)adjuvant therapy."""
+    return (
+        surgery is not None
+        and use.start_date is not None
+        and use.start_date <= surgery + ADJUVANT_AFTER_SURGERY
+    )
 
 
 def _started(regimen: Regimen) -> str:
@@ -362,9 +386,9 @@ def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:
 
 
 def _running_at(regimen: Regimen, when: date) -> bool:
-    return any(
-        u.current or u.end_date is None or u.end_date >= when - timedelta(days=14) for u in regimen.uses
-    )
+    """Still given at ``when``: a record in use, open-ended, or ended within ``RUNNING_GAP`` before it
+    (an administration every three weeks is a record of one day each time)."""
+    return any(u.current or u.end_date is None or u.end_date >= when - RUNNING_GAP for u in regimen.uses)
 
 
 def _stop_reason(regimen: Regimen) -> str | None:

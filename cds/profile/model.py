@@ -233,7 +233,10 @@ FIELDS: dict[str, FieldSpec] = {
     "current_therapies": FieldSpec("set", label="Current therapy"),
     "progressed_on": FieldSpec("set", label="Disease progressed on"),
     "stopped_for_toxicity": FieldSpec("set", label="Stopped for side effects"),
-    "completed_metastatic_lines": FieldSpec("int", label="Completed lines for metastatic disease"),
+    "completed_metastatic_lines": FieldSpec(
+        "int",
+        label="Completed lines for metastatic disease (progressed, or ended other than for side effects)",
+    ),
     "early_relapse_after": FieldSpec(
         "set", label="Relapse during or soon after (neo)adjuvant therapy (6 months; 12 for endocrine)"
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +21,7 @@ from tests.profile import builders as b
 Build = Callable[..., PatientProfile]
 
 LETROZOLE, ANASTROZOLE, FULVESTRANT = b.rx("72965"), b.rx("84857"), b.rx("282357")
-RIBOCICLIB, ABEMACICLIB = b.rx("1873916"), b.rx("1946825")
+RIBOCICLIB, ABEMACICLIB, PALBOCICLIB = b.rx("1873916"), b.rx("1946825"), b.rx("1601374")
 PACLITAXEL, CARBOPLATIN, CAPECITABINE = b.rx("56946"), b.rx("40048"), b.rx("194000")
 PEMBROLIZUMAB, T_DXD = b.rx("1547545"), b.rx("2267582")
 TRASTUZUMAB, PERTUZUMAB, DOCETAXEL = b.rx("224905"), b.rx("1298944"), b.rx("72962")
@@ -122,7 +123,12 @@ def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build:
     )
     # capecitabine three years after surgery, with no metastatic date: setting unknown, said so
     assert profile.metastatic_lines.value == 0
-    assert any(i.topic == "metastatic_lines" and "could not be placed" in i.message for i in profile.issues)
+    [unplaced_issue] = [i for i in profile.issues if "could not be placed" in i.message]
+    # the paclitaxel a month after surgery is adjuvant, not "could not be placed"
+    assert [e.text.split(" ")[0] for e in unplaced_issue.evidence] == ["rxnorm"] and len(
+        unplaced_issue.evidence
+    ) == 1
+    assert "1 past cancer medicine" in unplaced_issue.message
 
 
 def test_planned_and_future_orders_are_not_therapy_given(build: Build) -> None:
@@ -235,3 +241,28 @@ def test_order_and_unrelated_resources_never_change_the_journey(build: Build, rn
         "completed_metastatic_lines",
     ):
         assert getattr(other, name).value == getattr(base, name).value, name
+
+
+def test_a_three_weekly_clinic_regimen_given_as_administrations_is_one_line(build: Build) -> None:
+    """Each administration is a record of one day; three weeks apart they are still one regimen."""
+    days = ["2024-02-01", "2024-02-22", "2024-03-14", "2024-04-04", "2024-04-25"]
+    given = [b.med_admin(DOCETAXEL, when=d) for d in days] + [b.med_admin(TRASTUZUMAB, when=d) for d in days]
+    profile = build(*chart("2024-01-15", *given), today=date(2024, 5, 10))
+    assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 0
+    assert profile.progressed_on.value == frozenset()
+
+
+def test_side_effects_stop_only_the_medicine_that_caused_them(build: Build) -> None:
+    """Palbociclib stopped for neutropenia, letrozole stopped the same day at the patient's request:
+    palbociclib is not tolerated; letrozole is not; no line has failed."""
+    meds = [
+        b.med_statement(LETROZOLE, start="2024-02-01", end="2024-05-18", status="stopped"),
+        stopped(
+            b.med_statement(PALBOCICLIB, start="2024-02-01", end="2024-05-18", status="stopped"),
+            "Grade 4 neutropenia",
+        ),
+    ]
+    profile = build(*chart("2024-01-15", *meds))
+    assert "palbociclib" in profile.stopped_for_toxicity.value
+    assert "letrozole" not in profile.stopped_for_toxicity.value
+    assert profile.completed_metastatic_lines.value == 0 and profile.progressed_on.value == frozenset()
