@@ -161,7 +161,7 @@ def test_medplum_no_prefetch_gives_the_same_cards_as_full_prefetch(
     assert got.status_code == 200, got.text
     assert card_keys(got.json()) == card_keys(expected.json())
     gets = _fhir_gets(medplum)
-    assert len(gets) == 6
+    assert len(gets) == 7  # one search per prefetch key, MedicationAdministration included
     assert {g["authorization"] for g in gets} == {f"Bearer {TOKEN}"}
 
 
