@@ -6,6 +6,7 @@ A scenario's request body is kept as raw bytes: some scenarios are deliberately 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from typing import Any
 
 import yaml
 
+from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.render import card_rules
+from cds.settings import default_knowledge_dir
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
 _EXPECTED_KEYS = {"description", "status", "must", "must_not", "near_miss"}
@@ -85,6 +88,17 @@ def _load_all(root: Path) -> tuple[Scenario, ...]:
 def load_scenarios(root: Path = FIXTURES_DIR) -> Sequence[Scenario]:
     """Every scenario folder under ``root`` (sorted by name)."""
     return _load_all(root.resolve())
+
+
+def knowledge_with(tmp_path: Path, *rules: dict[str, Any]) -> Knowledge:
+    """A knowledge base of the shipped service text and code lists with only ``rules``."""
+    real = default_knowledge_dir()
+    shutil.copy(real / "service.yaml", tmp_path / "service.yaml")
+    shutil.copytree(real / "codes", tmp_path / "codes")
+    (tmp_path / "rules").mkdir()
+    for item in rules:
+        (tmp_path / "rules" / f"{item['id']}.yaml").write_text(yaml.safe_dump(item))
+    return load_knowledge(tmp_path)
 
 
 def rule_ids(cards: Sequence[dict[str, Any]]) -> list[str]:

@@ -7,18 +7,15 @@ option a safety finding rules out.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from cds.errors import KnowledgeError
 from cds.pathway.engine import Evaluation, evaluate
-from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.profile.model import Fact, PatientProfile
-from cds.settings import default_knowledge_dir
+from tests.fixtures_support import knowledge_with
 
 SOURCE = [{"label": "Test label", "url": "https://www.accessdata.fda.gov/scripts/cder/daf/"}]
 
@@ -42,16 +39,6 @@ def therapy(rule_id: str, conditions: dict[str, Any], **extra: Any) -> dict[str,
         "evidence": {"note": "test", "beyond_seed_documents": True},
         **extra,
     }
-
-
-def knowledge_with(tmp_path: Path, *rules: dict[str, Any]) -> Knowledge:
-    real = default_knowledge_dir()
-    shutil.copy(real / "service.yaml", tmp_path / "service.yaml")
-    shutil.copytree(real / "codes", tmp_path / "codes")
-    (tmp_path / "rules").mkdir()
-    for item in rules:
-        (tmp_path / "rules" / f"{item['id']}.yaml").write_text(yaml.safe_dump(item))
-    return load_knowledge(tmp_path)
 
 
 def patient(**facts: Any) -> PatientProfile:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from cds.pathway.ids import card_uuid, key_of, rule_key
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.render import escape_all, escape_md, render_cards
 from cds.profile.model import Fact, PatientProfile
-from cds.settings import default_knowledge_dir
+from tests.fixtures_support import knowledge_with
 
 SOURCE = [
     {
@@ -47,16 +46,6 @@ def rule(rule_id: str, conditions: dict[str, Any], **extra: Any) -> dict[str, An
         "evidence": {"note": "test", "seed_documents": ["CCS"]},
         **extra,
     }
-
-
-def knowledge_with(tmp_path: Path, *rules: dict[str, Any]) -> Knowledge:
-    real = default_knowledge_dir()
-    shutil.copy(real / "service.yaml", tmp_path / "service.yaml")
-    shutil.copytree(real / "codes", tmp_path / "codes")
-    (tmp_path / "rules").mkdir()
-    for item in rules:
-        (tmp_path / "rules" / f"{item['id']}.yaml").write_text(yaml.safe_dump(item))
-    return load_knowledge(tmp_path)
 
 
 def metastatic(**facts: Any) -> PatientProfile:
