@@ -415,7 +415,11 @@ def _options_card(
     wording = call.text.cards[group]
     options = _plural(len(items), "option")
     if group == "at-progression":
-        therapy = call.drugs.regimen(call.profile.current_therapies.value) or "the current therapy"
+        known = call.knowledge.terminology.classes
+        line = frozenset(
+            c for c in call.profile.current_therapies.value if c not in known or known[c].counts_as_line
+        )
+        therapy = call.drugs.regimen(line) or "the current therapy"  # the line, not a bone agent beside it
         summary = (wording.summary or "").format(therapy=therapy, options=options)
     else:
         summary = (wording.summary or "").format(
