@@ -69,3 +69,16 @@ def test_the_profile_is_a_frozen_dataclass_with_unknown_defaults() -> None:
     assert profile.fact("er_status") is profile.er_status and profile.facts()["her2_status"] == Fact(
         "unknown"
     )
+
+
+def test_each_enum_field_allows_exactly_the_values_its_type_declares() -> None:
+    """FIELDS (what rule files are checked against) and the profile's Literal types say the same."""
+    import typing
+
+    hints = typing.get_type_hints(PatientProfile)
+    for name, spec in FIELDS.items():
+        if spec.kind != "enum":
+            continue
+        (inner,) = typing.get_args(hints[name])  # Fact[Literal[...]]
+        assert typing.get_origin(inner) is typing.Literal, name
+        assert frozenset(typing.get_args(inner)) == spec.values, name
