@@ -70,20 +70,6 @@ class OverrideReason(_Strict):
 Scalar = str | int
 ConditionValue = Scalar | list[Scalar] | dict[str, Scalar | list[Scalar]]
 
-#: Categories whose rules suggest a therapy: each needs a decision point, a preference and an option.
-THERAPY_CATEGORIES = frozenset(
-    {
-        "endocrine",
-        "cdk4-6",
-        "chemotherapy",
-        "her2",
-        "targeted",
-        "parp",
-        "immunotherapy",
-        "antibody-drug-conjugate",
-    }
-)
-
 #: How a rule's card is grouped (cds.pathway.render): one card per group.
 CardGroup = Literal["warning", "therapy", "test", "supportive"]
 _GROUP_OF_CATEGORY: dict[str, CardGroup] = {

@@ -30,7 +30,7 @@ class Context:
 
     A plain class (compiled, its ``__init__`` is native; a dataclass's is interpreted Python)."""
 
-    __slots__ = ("_concepts", "_held", "_last", "_last_cc", "issues", "record_dates", "terminology", "today")
+    __slots__ = ("_concepts", "_held", "_last", "_last_cc", "issues", "terminology", "today")
 
     def __init__(self, terminology: Terminology, today: date, issues: list[DataIssue] | None = None) -> None:
         self.terminology = terminology
@@ -44,8 +44,6 @@ class Context:
         # the one asked about last: topics ask about one concept several times in a row
         self._last_cc: Any = None
         self._last: ConceptMatches | None = None
-        # id(medication record) -> (it, start, end): two topics read the same records' dates
-        self.record_dates: dict[int, tuple[Any, str | None, str | None]] = {}
 
     def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
         self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))

@@ -113,12 +113,6 @@ class Regimen:
         return max(e for e in ends if e is not None)
 
     @property
-    def last_seen(self) -> date:
-        return max(
-            [self.start] + [u.start_date for u in self.uses if u.start_date] + [e for e in [self.end] if e]
-        )
-
-    @property
     def classes(self) -> frozenset[str]:
         return frozenset(c for u in self.uses for c in u.classes)
 
@@ -208,8 +202,11 @@ def derive_journey(
         if r.progression is not None or (not r.current and (not r.toxicity or i < len(regimens) - 1))
     ]
     on_now = running is not None and running.progression is None
+    all_current = tuple(u for u in uses if u.current)
+    ofs_now = [u for u in all_current if "ovarian_suppression" in u.classes]
+    history, ofs = _history(received, ctx, uses, ofs_now)
     on_therapy: Fact[YesNoUnknown]
-    if not received and not _other_medication_records(ctx):
+    if history.value == "unknown":
         on_therapy = Fact("unknown", (), "No medication records were received.")
     elif on_now and running is not None:
         on_therapy = Fact("yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label()}")
@@ -219,7 +216,6 @@ def derive_journey(
         )
     else:
         on_therapy = Fact("no", (), "no therapy for metastatic disease in use now")
-    all_current = tuple(u for u in uses if u.current)
     # what the patient is on now: the current line, and medicines that are not a line (bone-modifying
     # agents, ovarian suppression), so no option repeats them
     supportive_now = [u for u in all_current if not u.counts_as_line]
@@ -227,8 +223,6 @@ def derive_journey(
         c for u in supportive_now for c in u.classes
     )
     current_evidence = (tuple(running.uses[:4]) if running is not None else ()) + tuple(supportive_now[:2])
-    ofs_now = [u for u in all_current if "ovarian_suppression" in u.classes]
-    history, ofs = _history(received, ctx, uses, ofs_now)
     return JourneyFacts(
         prior_therapies=Fact(frozenset(c for u in uses for c in u.classes), _one_per_drug(uses)),
         metastatic_therapies=Fact(
@@ -487,10 +481,6 @@ def _endocrine_resistance(
     months = (relapse - last_end).days / 30.44
     value: EndocrineResistance = "secondary" if (relapse - last_end).days <= 365 else "sensitive"
     return Fact(value, evs, f"relapse {months:.0f} months after completing adjuvant endocrine therapy")
-
-
-def _other_medication_records(ctx: Context) -> bool:
-    return any(i.topic == "medication_history" and i.kind == "ignored" for i in ctx.issues)
 
 
 def _history(

@@ -25,11 +25,7 @@ from typing import Any, Final
 
 from cds.evidence import Evidence
 from cds.fhir.codes import Drug, system_key
-from cds.profile.common import (
-    Context,
-    evidence,
-    reference_id,
-)
+from cds.profile.common import Context, evidence, reference_id, rtype
 from cds.profile.dates import date_key, first_date, first_date_in, period_end, period_start, to_date
 
 ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts as current this long
@@ -68,20 +64,6 @@ class MedUse:
         self.start_date = to_date(self.start)
         self.end_date = to_date(self.end)
         self.names = " + ".join(d.name for d in self.drugs)
-
-
-def record_kind(resource: Any) -> str:
-    """The record class's ``__resource_type__``, else its name (remembered per class)."""
-    cls = type(resource)
-    kind = _KINDS.get(cls)
-    if kind is None:
-        kind = getattr(cls, "__resource_type__", cls.__name__)
-        if len(_KINDS) < 64:
-            _KINDS[cls] = kind
-    return kind
-
-
-_KINDS: Final[dict[type, str]] = {}
 
 
 def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]:
@@ -155,15 +137,6 @@ def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
     if kind == "MedicationStatement":
         return start or first_date(getattr(resource, "dateAsserted", None)), first_date(period_end(period))
     return start, first_date(period_end(period), getattr(resource, "effectiveDateTime", None))
-
-
-def dates_of(ctx: Context, resource: Any, kind: str) -> tuple[str | None, str | None]:
-    """``_dates`` of a record, read once per call (lines of therapy and endocrine resistance both ask)."""
-    known = ctx.record_dates.get(id(resource))
-    if known is None:
-        start, end = _dates(resource, kind)
-        known = ctx.record_dates[id(resource)] = (resource, start, end)
-    return known[1], known[2]
 
 
 def _intent(ctx: Context, resource: Any) -> str | None:
@@ -240,12 +213,12 @@ def collect_uses(
     planned: list[Evidence] = []
     terminology = ctx.terminology
     for resource in resources:
-        kind = record_kind(resource)
+        kind = rtype(resource)
         if kind not in _MED_TYPES or not _usable(resource, kind):
             continue
         received += 1
         drugs, how, unresolvable = _identify(ctx, resource)
-        start, end = dates_of(ctx, resource, kind)
+        start, end = _dates(resource, kind)
         if unresolvable:
             unresolved.append(evidence(resource, start, f"medicine named only by {how}"))
             continue
