@@ -1,7 +1,7 @@
 """JSON logs (one object per line, with request id and hook instance) and Prometheus metrics.
 
 Logs never carry tokens, JWTs or patient data. Code must not log them in the first place; as defence
-in depth, :class:`RedactionFilter` blanks anything that looks like a bearer token, a JWT (three
+in depth, :class:`JsonFormatter` blanks anything that looks like a bearer token, a JWT (three
 base64url segments) or a ``token=...`` pair in messages, arguments, extra fields and tracebacks.
 
 Metrics live in :data:`METRICS`, a dedicated ``CollectorRegistry`` (not the process-global one), so
@@ -15,7 +15,6 @@ must exist, be empty at start-up and be writable; ``/metrics`` aggregates all wo
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import re
@@ -31,15 +30,16 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
 
 __all__ = [
     "METRICS",
     "REDACTED",
+    "REDACTIONS",
     "JsonFormatter",
     "Metrics",
-    "RedactionFilter",
     "call_log",
     "call_log_var",
     "configure_logging",
@@ -66,13 +66,18 @@ call_log_var: ContextVar[dict[str, Any] | None] = ContextVar("cds_call_log", def
 # --- redaction --------------------------------------------------------------------------------
 REDACTED = "[REDACTED]"
 _B64URL = r"[A-Za-z0-9_\-]"
-_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     # "Bearer <anything token-like>" (RFC 6750 b64token)
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + REDACTED),
     # JWS/JWE compact serialisation: the header is base64url JSON, so it starts with "eyJ".
     (re.compile(rf"\beyJ{_B64URL}*\.{_B64URL}*\.{_B64URL}*(?:\.{_B64URL}*\.{_B64URL}*)?"), REDACTED),
     # Any other three long base64url segments joined by dots.
     (re.compile(rf"(?<![\w.\-]){_B64URL}{{16,}}\.{_B64URL}{{16,}}\.{_B64URL}{{16,}}(?![\w.\-])"), REDACTED),
+    # "Authorization: Basic <credentials>" (and the other schemes whose credentials follow a word)
+    (
+        re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?)(?:basic|digest|negotiate)\s+[^\s"',;&}]+"""),
+        r"\1" + REDACTED,
+    ),
     # token=..., "access_token": "...", Authorization: ... (whatever the value)
     (
         re.compile(
@@ -84,9 +89,18 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Every match of the patterns above contains one of these words (case aside) or a run of 16 base64url
+# characters followed by a dot: text with neither is returned as it is, without the substitutions.
+_SUSPECT_WORDS = ("bearer", "token", "authorization", "client_secret", "password", "eyj")
+_SEGMENT_END = re.compile(rf"{_B64URL}{{16}}\.")
+
+
 def redact(text: str) -> str:
     """``text`` with every bearer token, JWT and token/password value replaced by ``[REDACTED]``."""
-    for pattern, replacement in _REDACTIONS:
+    lowered = text.lower()
+    if not any(word in lowered for word in _SUSPECT_WORDS) and _SEGMENT_END.search(text) is None:
+        return text
+    for pattern, replacement in REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
 
@@ -105,22 +119,6 @@ def _redact_value(value: Any) -> Any:
     return redact(str(value))
 
 
-class RedactionFilter(logging.Filter):
-    """Formats the message early and blanks secrets in it (and in the arguments it came from)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not lose the record nor leak its args
-            message = f"{record.msg!s} (unformattable arguments dropped)"
-        record.msg = redact(message)
-        record.args = None
-        for key, value in list(record.__dict__.items()):
-            if key not in _RESERVED and not key.startswith("_"):
-                record.__dict__[key] = _redact_value(value)
-        return True
-
-
 # LogRecord attributes that are not user "extra" fields.
 _RESERVED = frozenset(
     vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
@@ -129,21 +127,28 @@ _RESERVED = frozenset(
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, request_id, hook_instance, extras, exc."""
+    """One JSON object per line: ts, level, logger, msg, request_id, hook_instance, extras, exc.
+
+    The one place a record becomes text, so the one place secrets are blanked: the message (after its
+    arguments are merged in), every extra field, the traceback and the stack."""
 
     def format(self, record: logging.LogRecord) -> str:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record nor leak its args
+            message = f"{record.msg!s} (unformattable arguments dropped)"
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": redact(record.getMessage()),
+            "msg": redact(message),
         }
         request_id = request_id_var.get()
         if request_id is not None:
             entry["request_id"] = request_id
         hook_instance = hook_instance_var.get()
         if hook_instance is not None:
-            entry["hook_instance"] = hook_instance
+            entry["hook_instance"] = redact(hook_instance)
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_") and key not in entry:
                 entry[key] = _redact_value(value)
@@ -154,7 +159,7 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = redact(record.exc_text)
         if record.stack_info:
             entry["stack"] = redact(record.stack_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return orjson.dumps(entry, default=str).decode()
 
 
 _HANDLER_NAME = "cds-json"
@@ -186,7 +191,6 @@ def configure_logging(level: str) -> None:
             root.removeHandler(handler)
     handler = _StderrHandler()
     handler.set_name(_HANDLER_NAME)
-    handler.addFilter(RedactionFilter())
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(numeric)
