@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import yaml
 
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.render import card_rules
-from cds.settings import default_knowledge_dir
+from cds.settings import Settings, default_knowledge_dir
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
 _EXPECTED_KEYS = {"description", "status", "must", "must_not", "near_miss"}
@@ -148,3 +149,49 @@ def serving(script: str, env: dict[str, str], *, timeout_s: float = 60) -> Itera
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+BASE = "http://testserver"
+
+
+SERVICE_PATH = "/cds-services/mbc-treatment-options"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"auth": "off", "data_dir": tmp_path, "public_base_url": BASE}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+    }
+
+
+def hook_request(patient_id: str = "p1", **changes: Any) -> dict[str, Any]:
+    """A valid patient-view request with a complete (empty but present) prefetch."""
+    request: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/dr-1", "patientId": patient_id},
+        "prefetch": {
+            "patient": {
+                "resourceType": "Patient",
+                "id": patient_id,
+                "gender": "female",
+                "birthDate": "1960-01-01",
+            },
+            "conditions": bundle(),
+            "observations": bundle(),
+            "medicationRequests": bundle(),
+            "medicationStatements": None,
+            "medicationAdministrations": None,
+            "procedures": None,
+        },
+    }
+    request.update(changes)
+    return request

@@ -17,8 +17,7 @@ from fastapi.testclient import TestClient
 
 from cds.api.routes import _answer_from_prefetch
 from cds.service import PendingCall, collector_paused
-from tests.conftest import SERVICE_PATH, bundle, hook_request
-from tests.fixtures_support import load_scenarios
+from tests.fixtures_support import SERVICE_PATH, bundle, hook_request, load_scenarios
 
 
 def vitals(n: int, patient_id: str = "p1") -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from cds.app import create_app
 from cds.pathway.ids import card_uuid
 from cds.store import FeedbackStore
-from tests.conftest import SERVICE_PATH, make_settings
+from tests.fixtures_support import SERVICE_PATH, make_settings
 
 FEEDBACK = f"{SERVICE_PATH}/feedback"
 RULE = "hr-pos-postmenopausal-ai-cdk46"

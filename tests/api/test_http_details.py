@@ -14,8 +14,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SERVICE_PATH, bundle, hook_request
-from tests.fixtures_support import load_scenarios
+from tests.fixtures_support import SERVICE_PATH, bundle, hook_request, load_scenarios
 
 JSON = {"Content-Type": "application/json"}
 FEEDBACK_PATH = SERVICE_PATH + "/feedback"

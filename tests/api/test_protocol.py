@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SERVICE_PATH, hook_request
+from tests.fixtures_support import SERVICE_PATH, hook_request
 from tests.spec_checks import assert_no_empty_values
 
 

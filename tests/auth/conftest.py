@@ -2,51 +2,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cds.auth.clients import ClientAuthenticator
-from cds.settings import Settings
-from tests.auth.helpers import BASE, ISS, OTHER_ISS, JwksServer, SigningKey, jwks_server, write_trust
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class AuthEnv:
-    tmp_path: Path
-    server: JwksServer
-    es384: SigningKey  # served from ISS's jwks_url
-    rs384: SigningKey  # in OTHER_ISS's inline jwks
-    wall: FakeClock
-    mono: FakeClock
-    issuers: list[dict[str, Any]]
-
-    def settings(self, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "auth": "jwt",
-            "trust_file": write_trust(self.tmp_path / "trust.json", *self.issuers),
-            "public_base_url": BASE,
-            "data_dir": self.tmp_path,
-            "jwks_timeout_s": 2.0,
-        }
-        values.update(overrides)
-        return Settings(**values)
-
-    def authenticator(self, **overrides: Any) -> ClientAuthenticator:
-        return ClientAuthenticator(self.settings(**overrides), clock=self.wall, monotonic=self.mono)
+from tests.auth.helpers import ISS, OTHER_ISS, AuthEnv, FakeClock, SigningKey, jwks_server
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from cds.auth.clients import ClientAuthenticator
+from cds.settings import Settings
 from tests.servers.hostile import loopback_http
 
 BASE = "http://testserver"
@@ -144,3 +146,39 @@ def jwks_server() -> Iterator[JwksServer]:
     with loopback_http(Handler) as origin:
         state.base = origin
         yield state
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class AuthEnv:
+    tmp_path: Path
+    server: JwksServer
+    es384: SigningKey  # served from ISS's jwks_url
+    rs384: SigningKey  # in OTHER_ISS's inline jwks
+    wall: FakeClock
+    mono: FakeClock
+    issuers: list[dict[str, Any]]
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "auth": "jwt",
+            "trust_file": write_trust(self.tmp_path / "trust.json", *self.issuers),
+            "public_base_url": BASE,
+            "data_dir": self.tmp_path,
+            "jwks_timeout_s": 2.0,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    def authenticator(self, **overrides: Any) -> ClientAuthenticator:
+        return ClientAuthenticator(self.settings(**overrides), clock=self.wall, monotonic=self.mono)

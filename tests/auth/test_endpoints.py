@@ -15,9 +15,8 @@ from cds.api.deps import authenticate
 from cds.app import create_app
 from cds.auth.trust import TrustFileError
 from cds.pathway.ids import card_uuid
-from tests.auth.conftest import AuthEnv
-from tests.auth.helpers import BASE, SERVICE_PATH, claims
-from tests.conftest import hook_request, make_settings
+from tests.auth.helpers import BASE, SERVICE_PATH, AuthEnv, claims
+from tests.fixtures_support import hook_request, make_settings
 
 FEEDBACK_PATH = SERVICE_PATH + "/feedback"
 UNAUTHORIZED = {

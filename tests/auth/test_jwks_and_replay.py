@@ -11,8 +11,7 @@ import pytest
 from cds.auth.clients import ClientAuthenticator
 from cds.auth.replay import ReplayCache
 from cds.errors import Unauthorized
-from tests.auth.conftest import AuthEnv, FakeClock
-from tests.auth.helpers import BASE, SERVICE_PATH, SigningKey, claims
+from tests.auth.helpers import BASE, SERVICE_PATH, AuthEnv, FakeClock, SigningKey, claims
 
 URL = BASE + SERVICE_PATH
 MakeAuth = Callable[..., ClientAuthenticator]

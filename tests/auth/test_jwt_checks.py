@@ -11,12 +11,12 @@ import pytest
 
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import Unauthorized
-from tests.auth.conftest import AuthEnv
 from tests.auth.helpers import (
     BASE,
     ISS,
     OTHER_ISS,
     SERVICE_PATH,
+    AuthEnv,
     SigningKey,
     b64,
     claims,

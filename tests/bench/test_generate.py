@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from datetime import date
+from pathlib import Path
 
 import orjson
 import pytest
@@ -13,9 +15,12 @@ from bench.generate import (
     PREFETCH_KEYS,
     SCALING_SIZES,
     count_resources,
+    iter_requests,
     make_request,
     strip_private,
 )
+from cds.fhir.codes import Terminology
+from tests.fhir.helpers import assert_read_models_match_r4b
 
 BUNDLE_KEYS = [k for k in PREFETCH_KEYS if k != "patient"]
 
@@ -152,3 +157,11 @@ def test_generator_is_fast():
     req = make_request(0, 10000)
     assert time.perf_counter() - start < 1.0
     assert count_resources(req) == 10000
+
+
+def test_generated_charts_read_the_same_as_r4b() -> None:
+    """The generator codes charts the many ways real data is coded: the read models must give the
+    profile what R4B models of the same resources give, on every one of them."""
+    terminology = Terminology.load(Path(__file__).resolve().parents[2] / "cards" / "codes")
+    for request in iter_requests(40, seed=7):
+        assert_read_models_match_r4b(strip_private(request), terminology, date(2026, 6, 1))

@@ -11,7 +11,7 @@ import pytest
 
 from cds.fhir.client import Allowlist, HttpFetcher, parse_base
 from cds.settings import Settings
-from tests.fhir.conftest import PATIENT, TOKEN, sample_resources, searchset
+from tests.fhir.helpers import PATIENT, TOKEN, sample_resources, searchset
 from tests.servers.stub_fhir import Reply, StubFhir, running_stub
 
 QUERIES = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fhir.conftest import (
+from tests.fhir.helpers import (
     CASES_FOR_FETCH,
     KEYS,
     PATIENT,

@@ -22,7 +22,7 @@ import requests
 
 from cds.fhir.client import HttpFetcher
 from cds.settings import Settings
-from tests.fhir.conftest import (
+from tests.fhir.helpers import (
     CASES_FOR_FETCH,
     PATIENT,
     TOKEN,

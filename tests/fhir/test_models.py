@@ -27,16 +27,14 @@ from fhir.resources.R4B.timing import TimingRepeat
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic.fields import FieldInfo
 
-from bench.generate import iter_requests, strip_private
 from cds.fhir import formats, models, select
 from cds.fhir.codes import Terminology
 from cds.fhir.request import KeyData, Reader, read_value
 from cds.fhir.select import select_resources
 from cds.pathway.knowledge import load_knowledge
-from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.service import PatientViewService
 from cds.settings import Settings
-from tests.fhir.conftest import resources_of
+from tests.fhir.helpers import assert_read_models_match_r4b, resources_of
 from tests.fixtures_support import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,36 +133,9 @@ def test_every_element_the_profile_reads_is_declared() -> None:
 # --- same profile from either model set ----------------------------------------------------------------
 
 
-# the fixture scenarios, and synthetic charts coded the many ways the benchmark generator codes them
-CHARTS = [(s.name, s.request) for s in SCENARIOS] + [
-    (f"generated-{i}", strip_private(r)) for i, r in enumerate(iter_requests(40, seed=7))
-]
-
-
-@pytest.mark.parametrize(("name", "hook_request"), CHARTS, ids=[name for name, _ in CHARTS])
-def test_read_models_give_the_profile_r4b_instances_give(name: str, hook_request: dict[str, Any]) -> None:
-    patient_id = hook_request["context"]["patientId"]
-    chart = resources_of(hook_request["prefetch"])
-    selection = select_resources(chart, patient_id=patient_id, terminology=TERMINOLOGY)
-    by_ref = {(r["resourceType"], r.get("id")): r for r in reversed(chart)}  # first occurrence wins
-    as_r4b = [
-        get_fhir_model_class(type(r).__resource_type__).model_validate(
-            by_ref[(type(r).__resource_type__, r.id)]
-        )
-        for r in selection.resources
-    ]
-
-    def profile(resources: list[Any]) -> Any:
-        return build_profile(
-            resources,
-            patient_id=patient_id,
-            today=TODAY,
-            terminology=TERMINOLOGY,
-            thresholds=MenopauseThresholds(),
-            issues=list(selection.issues),
-        )
-
-    assert profile(list(selection.resources)) == profile(as_r4b)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_read_models_give_the_profile_r4b_instances_give(scenario: Any) -> None:
+    assert_read_models_match_r4b(scenario.request, TERMINOLOGY, TODAY)
 
 
 # --- what the read models refuse, and what they tolerate ---------------------------------------------

@@ -16,8 +16,7 @@ from cds.pathway.ids import card_uuid, group_uuid
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.settings import get_settings
 from cds.store import FeedbackRecord, FeedbackStore
-from tests.conftest import SERVICE_PATH, make_settings
-from tests.fixtures_support import FIXTURES_DIR
+from tests.fixtures_support import FIXTURES_DIR, SERVICE_PATH, make_settings
 from tests.pathway.support import knowledge_dir
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

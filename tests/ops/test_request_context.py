@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds import observability as obs
-from tests.conftest import SERVICE_PATH, hook_request
+from tests.fixtures_support import SERVICE_PATH, hook_request
 
 NEW_ID = re.compile(r"[0-9a-f]{32}")
 TEMPLATE = "/cds-services/{service_id}"

@@ -12,7 +12,7 @@ from cds.pathway.ids import key_of
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.render import card_rules
 from cds.settings import default_knowledge_dir
-from tests.pathway.test_cards import ORDER, check_card_rules
+from tests.spec_checks import ORDER, check_card_rules
 
 ANSWERS = fixture_cards()
 ANSWERED = [(name, cards) for name, cards, _ in ANSWERS if cards is not None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -303,3 +305,9 @@ LA_NEGATIVE = cc(LOINC, "LA6577-6", "Negative")
 
 def rx(code: str, display: str | None = None, text: str | None = None) -> dict[str, Any]:
     return cc(RXNORM, code, display, text)
+
+
+CODES = Path(__file__).resolve().parents[2] / "cards" / "codes"
+
+
+TODAY = date(2025, 6, 1)

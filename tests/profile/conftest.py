@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,7 @@ import pytest
 from cds.fhir.codes import Terminology
 from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.profile.model import PatientProfile
-from tests.profile.builders import PATIENT, model
-
-CODES = Path(__file__).resolve().parents[2] / "cards" / "codes"
-TODAY = date(2025, 6, 1)
+from tests.profile.builders import CODES, PATIENT, TODAY, model
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from cds.errors import KnowledgeError
 from cds.fhir import codes as codes_module
 from cds.fhir.codes import Terminology, system_key
 from tests.profile import builders as b
-from tests.profile.conftest import CODES
+from tests.profile.builders import CODES
 
 
 def _copy(tmp_path: Path) -> Path:

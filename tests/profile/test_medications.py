@@ -76,8 +76,7 @@ def test_contained_medication_and_reference_display(build: Build) -> None:
 
 def test_unresolvable_reference_is_reported_once(build: Build, terminology: Any) -> None:
     from cds.profile.derive import MenopauseThresholds, build_profile
-    from tests.profile.builders import model
-    from tests.profile.conftest import TODAY
+    from tests.profile.builders import TODAY, model
 
     refs = [b.med_request(reference={"reference": f"Medication/m{i}"}) for i in range(3)]
     profile = build_profile(
@@ -249,7 +248,7 @@ def test_start_from_timing_event(build: Build) -> None:
 def test_other_medication_records_reported_by_the_selector_count_as_history(terminology: Any) -> None:
     from cds.profile.derive import MenopauseThresholds, build_profile
     from cds.profile.model import DataIssue, Evidence
-    from tests.profile.conftest import TODAY
+    from tests.profile.builders import TODAY
 
     amlodipine = b.med_statement(b.cc(b.RXNORM, "197361", "amlodipine 5 MG Oral Tablet"))
     assert not terminology.is_relevant(amlodipine)

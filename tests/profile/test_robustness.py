@@ -15,7 +15,7 @@ from cds.profile import derive as derive_module
 from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.profile.model import FIELDS, PatientProfile
 from tests.profile import builders as b
-from tests.profile.conftest import TODAY
+from tests.profile.builders import TODAY
 
 Build = Callable[..., PatientProfile]
 

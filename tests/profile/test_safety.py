@@ -17,7 +17,7 @@ from cds.fhir.codes import Terminology
 from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.profile.model import PatientProfile
 from tests.profile import builders as b
-from tests.profile.conftest import TODAY
+from tests.profile.builders import TODAY
 
 Build = Callable[..., PatientProfile]
 SERVICE = Path(__file__).resolve().parents[2] / "cards" / "service.yaml"

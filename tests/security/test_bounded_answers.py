@@ -11,8 +11,7 @@ from typing import Any
 import orjson
 from fastapi.testclient import TestClient
 
-from tests.conftest import SERVICE_PATH
-from tests.fixtures_support import load_scenarios
+from tests.fixtures_support import SERVICE_PATH, load_scenarios
 
 JSON = {"Content-Type": "application/json"}
 SCENARIO = next(s for s in load_scenarios() if s.name == "hr-pos-her2-neg-second-line-after-ai-cdk46")

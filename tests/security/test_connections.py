@@ -13,8 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import SERVICE_PATH, hook_request
-from tests.fixtures_support import serving
+from tests.fixtures_support import SERVICE_PATH, hook_request, serving
 
 SERVER = """
 import sys, uvicorn

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import SERVICE_PATH, hook_request
+from tests.fixtures_support import SERVICE_PATH, hook_request
 
 SANDBOX = "https://sandbox.cds-hooks.org"
 PREFLIGHT = {

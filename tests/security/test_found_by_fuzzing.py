@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import SERVICE_PATH, bundle, hook_request
+from tests.fixtures_support import SERVICE_PATH, bundle, hook_request
 
 
 def test_a_resource_type_that_is_not_a_string_is_not_a_500(client: TestClient) -> None:

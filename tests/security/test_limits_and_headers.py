@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from cds.api.middleware import SECURITY_HEADERS, GuardMiddleware
-from tests.conftest import SERVICE_PATH, hook_request
+from tests.fixtures_support import SERVICE_PATH, hook_request
 
 EXPECTED_HEADERS = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
 

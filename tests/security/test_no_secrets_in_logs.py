@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from cds.app import create_app
 from tests.auth.helpers import BASE, ISS, SigningKey, claims, write_trust
-from tests.conftest import SERVICE_PATH, bundle, hook_request, make_settings
+from tests.fixtures_support import SERVICE_PATH, bundle, hook_request, make_settings
 
 PATIENT_NAME = "Zebediah"
 PATIENT_FAMILY = "Quixotic-Marmalade"

@@ -11,7 +11,7 @@ import pytest
 
 from cds.fhir.client import HttpFetcher
 from cds.settings import Settings
-from tests.fhir.conftest import sample_resources
+from tests.fhir.helpers import sample_resources
 from tests.servers.hostile import Trickler, trickling_server, wait_until
 from tests.servers.stub_fhir import StubFhir, running_stub
 

@@ -14,9 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds.app import create_app
-from tests.auth.conftest import AuthEnv, FakeClock
-from tests.auth.helpers import BASE, ISS, SERVICE_PATH, SigningKey, claims, jwks_server
-from tests.conftest import hook_request
+from tests.auth.helpers import BASE, ISS, SERVICE_PATH, AuthEnv, FakeClock, SigningKey, claims, jwks_server
+from tests.fixtures_support import hook_request
 
 UNAUTHORIZED = {
     "resourceType": "OperationOutcome",

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from cds.app import create_app
 from cds.pathway.ids import card_uuid
 from cds.store import FeedbackRecord, FeedbackStore, StoreUnavailable
-from tests.conftest import make_settings
+from tests.fixtures_support import make_settings
 from tests.servers.hostile import closed_port, silent_server
 
 FEEDBACK_PATH = "/cds-services/mbc-treatment-options/feedback"
