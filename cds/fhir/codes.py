@@ -185,62 +185,6 @@ class ConceptMatches:
         self.described: str | None = None  # cds.profile.common.describe of it, once made
 
 
-_CodesKey = str | tuple[str | None, ...] | None
-
-
-class _ConceptIndex:
-    """``Terminology.concept``'s entries, found by their codes (their text when they have no coding)
-    and then compared whole.
-
-    The profile asks with the strings of each request: new objects, whose hash is not computed yet.
-    Hashing the whole concept (system URIs, long displays) costs more than hashing its codes and
-    comparing the rest, for every concept of every call. Holds at most ``_MATCH_CACHE_MAX`` entries
-    (full, it starts again).
-    """
-
-    __slots__ = ("by_codes", "size")
-
-    def __init__(self) -> None:
-        self.by_codes: dict[_CodesKey, list[ConceptMatches]] = {}
-        self.size = 0
-
-    def find(self, codings: tuple[Coding, ...], text: str | None) -> ConceptMatches | None:
-        entries = self.by_codes.get(_codes_key(codings, text))
-        if entries is not None:
-            for entry in entries:
-                if entry.text == text and _same_codings(entry.codings, codings):
-                    return entry
-        return None
-
-    def add(self, entry: ConceptMatches) -> None:
-        if self.size >= _MATCH_CACHE_MAX:
-            self.by_codes.clear()  # unusual codes, or hostile input
-            self.size = 0
-        self.by_codes.setdefault(_codes_key(entry.codings, entry.text), []).append(entry)
-        self.size += 1
-
-
-def _same_codings(known: tuple[Coding, ...], asked: tuple[Coding, ...]) -> bool:
-    """``known == asked``, compared part by part (compiled, string comparisons; the tuples' own
-    comparison goes through the generic rich comparison at each level)."""
-    if len(known) != len(asked):
-        return False
-    for i in range(len(known)):
-        system, code, display = known[i]
-        asked_system, asked_code, asked_display = asked[i]
-        if code != asked_code or display != asked_display or system != asked_system:
-            return False
-    return True
-
-
-def _codes_key(codings: tuple[Coding, ...], text: str | None) -> _CodesKey:
-    if not codings:
-        return text
-    if len(codings) == 1:
-        return codings[0][1]
-    return tuple([code for _, code, _ in codings])
-
-
 @dataclass(frozen=True)
 class Terminology:
     drug_class_names: frozenset[str]
@@ -254,7 +198,7 @@ class Terminology:
         default_factory=dict, repr=False, compare=False
     )
     _drugs_in: dict[_ConceptKey, tuple[Drug, ...]] = field(default_factory=dict, repr=False, compare=False)
-    _concepts: _ConceptIndex = field(default_factory=_ConceptIndex, repr=False, compare=False)
+    _concepts: dict[_ConceptKey, ConceptMatches] = field(default_factory=dict, repr=False, compare=False)
 
     # --- loading ----------------------------------------------------------------------------------
     @classmethod
@@ -297,12 +241,11 @@ class Terminology:
     def concept(self, codings: Iterable[Coding], text: str | None) -> ConceptMatches:
         """The concept's entry, for ``match_in``, ``lists_of`` and ``drugs_of`` (bounded like the other
         caches: a long concept gets a fresh entry each time)."""
-        key = tuple(codings)
-        hit = self._concepts.find(key, text)
+        key = (tuple(codings), text)
+        hit = self._concepts.get(key)
         if hit is None:
-            hit = ConceptMatches(key, text)
-            if _concept_size(key, text) <= _MATCH_KEY_MAX_CHARS:
-                self._concepts.add(hit)
+            hit = ConceptMatches(*key)
+            _remember(self._concepts, key, hit)
         return hit
 
     def match_in(self, concept: ConceptMatches, name: str, *, by_text: bool = True) -> Match | None:

@@ -25,8 +25,7 @@ Expected = str | int | list[str | int] | dict[str, str | int | list[str | int]]
 
 
 class Condition:
-    """A test on one profile field's value. One subclass per kind of test: compiled, the engine's call
-    to ``holds`` is then a direct one (a closure per condition was a Python call each, ~60 a call)."""
+    """A test on one profile field's value; one subclass per kind of test (enum, integer, set)."""
 
     def __init__(self, field: str, wording: str) -> None:
         self.field = field

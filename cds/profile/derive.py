@@ -100,8 +100,7 @@ def build_profile(
     issues: Sequence[DataIssue] = (),
 ) -> PatientProfile:
     # Each topic in its own try: one that fails on unexpected data is reported (_failed) and left at its
-    # 'unknown' fallback. Inline rather than through a helper taking a lambda: compiled, each lambda
-    # was an object made and called per topic and call.
+    # 'unknown' fallback.
     ctx = Context(terminology, today, list(issues))
     by_type: dict[str, list[Any]] = {}
     for resource in resources:
