@@ -16,13 +16,21 @@ tests/security/test_connections.py fails if either stops being called.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from cds.errors import operation_outcome
+
 MAX_HEAD_BYTES = 64 * 1024
+_OUTCOME = json.dumps(
+    operation_outcome("The request line and headers exceed 64 KiB.", code="too-long")
+).encode()
 HEAD_TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"x-content-type-options: nosniff\r\ncache-control: no-store\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_OUTCOME), _OUTCOME)
 )
 
 
