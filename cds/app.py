@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from cds import __version__
 from cds.api import ops, routes
 from cds.api.middleware import GuardMiddleware, ObservabilityMiddleware
+from cds.api.server_protocol import HeadDeadlineProtocol
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import ServiceError, ServiceUnavailable, Unauthorized, operation_outcome
 from cds.fhir.client import Fetcher, HttpFetcher
@@ -70,15 +72,17 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
 
     No ``limit_concurrency``: uvicorn counts open connections against it, so idle ones (255 sockets that
     send nothing) made every request, /healthz included, a 503. Calls in processing are limited by the
-    app instead (``ProcessingLimit``, CDS_MAX_CONCURRENCY). ``timeout_keep_alive`` closes a connection
-    idle after its last answer.
+    app instead (``ProcessingLimit``, CDS_MAX_CONCURRENCY). The protocol is uvicorn's httptools one with
+    a deadline (CDS_HEADER_TIMEOUT_S) and a 64 KiB limit on the request head (cds.api.server_protocol):
+    uvicorn has neither for httptools, and its ``h11_max_incomplete_event_size`` applies to h11 only.
+    ``timeout_keep_alive`` closes a connection idle after its last answer.
     """
     return {
         "log_level": "warning",
         "access_log": False,
         "proxy_headers": True,
         "timeout_keep_alive": settings.keep_alive_timeout_s,
-        "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers; bodies have their own limit
+        "http": partial(HeadDeadlineProtocol, head_timeout_s=settings.header_timeout_s),
     }
 
 

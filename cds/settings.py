@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(64, ge=8, le=1000)
     body_timeout_s: float = Field(20.0, gt=0, description="408 when a request body takes longer to arrive")
     keep_alive_timeout_s: int = Field(5, ge=1, le=300)
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="a connection is closed if a request head takes longer to arrive"
+    )
     override_reason_system: str = Field(
         "urn:cds-mbc:override-reason",
         description="code system of the cards' override reasons: a URI the deployer controls",
