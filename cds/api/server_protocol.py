@@ -10,7 +10,7 @@ has its own deadline (CDS_BODY_TIMEOUT_S, in the app).
 
 Relies on uvicorn's public ``HttpToolsProtocol`` calling, as in uvicorn 0.55, ``on_headers_complete``
 (httptools' callback) when a head is complete and ``on_response_complete`` when an answer is complete.
-tests/security/test_connections.py fails if either stops being called.
+tests/security/test_request_head.py fails if either stops being called.
 """
 
 from __future__ import annotations
