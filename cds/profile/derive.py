@@ -8,9 +8,9 @@ reported as a DataIssue and left "unknown" rather than failing the whole hook ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from cds.fhir.codes import Terminology
 from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_assay, derive_pd_l1_cps
@@ -77,8 +77,19 @@ _NO_SAFETY = SafetyFacts(
 _SERMS = frozenset({"tamoxifen", "toremifene"})  # made once (``classes & {...}`` made a set per medicine)
 
 
-def _failed(ctx: Context, topic: str, exc: Exception) -> None:
-    ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def _topic(
+    ctx: Context, topic: str, fallback: _T, derive: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
+    """``derive(*args, **kwargs)``; ``fallback`` when it fails on unexpected data, reported as unreadable."""
+    try:
+        return derive(*args, **kwargs)
+    except Exception as exc:
+        ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
+        return fallback
 
 
 def _cps_recorded(cps: Fact[int | None], pd_l1: Fact[BiomarkerStatus]) -> Fact[YesNoUnknown]:
@@ -99,7 +110,7 @@ def build_profile(
     thresholds: MenopauseThresholds,
     issues: Sequence[DataIssue] = (),
 ) -> PatientProfile:
-    # Each topic in its own try: one that fails on unexpected data is reported (_failed) and left at its
+    # Each topic on its own (_topic): one that fails on unexpected data is reported and left at its
     # 'unknown' fallback.
     ctx = Context(terminology, today, list(issues))
     by_type: dict[str, list[Any]] = {}
@@ -114,94 +125,61 @@ def build_profile(
         for name in ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
         for r in by_type.get(name, [])
     ]
-    try:
-        age, sex = derive_patient(patients, patient_id, ctx)
-    except Exception as exc:
-        _failed(ctx, "age", exc)
-        age, sex = _UNKNOWN.age, _UNKNOWN.sex
-    try:
-        deceased = derive_deceased(patients, patient_id, ctx)
-    except Exception as exc:
-        _failed(ctx, "deceased", exc)
-        deceased = _UNKNOWN.deceased
-    try:
-        disease = derive_disease(conditions, observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "metastatic", exc)
-        disease = _NO_DISEASE
-    try:
-        receptors = derive_receptors(conditions, observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "er_status", exc)
-        receptors = _NO_RECEPTORS
-    try:
-        brca = derive_brca(conditions, observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "germline_brca", exc)
-        brca = _UNKNOWN.germline_brca
-    try:
-        pd_l1 = derive_pd_l1(observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "pd_l1", exc)
-        pd_l1 = _UNKNOWN.pd_l1
-    try:
-        journey = derive_journey(
-            meds,
-            observations,
-            procedures,
-            ctx,
-            metastatic=disease.metastatic.value == "yes",
-            metastatic_since=disease.metastatic_since,
-            secondary_refs=disease.secondary_refs,
-        )
-    except Exception as exc:
-        _failed(ctx, "prior_therapies", exc)
-        journey = _NO_JOURNEY
+    age, sex = _topic(ctx, "age", (_UNKNOWN.age, _UNKNOWN.sex), derive_patient, patients, patient_id, ctx)
+    deceased = _topic(ctx, "deceased", _UNKNOWN.deceased, derive_deceased, patients, patient_id, ctx)
+    disease = _topic(ctx, "metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx)
+    receptors = _topic(ctx, "er_status", _NO_RECEPTORS, derive_receptors, conditions, observations, ctx)
+    brca = _topic(ctx, "germline_brca", _UNKNOWN.germline_brca, derive_brca, conditions, observations, ctx)
+    pd_l1 = _topic(ctx, "pd_l1", _UNKNOWN.pd_l1, derive_pd_l1, observations, ctx)
+    journey = _topic(
+        ctx,
+        "prior_therapies",
+        _NO_JOURNEY,
+        derive_journey,
+        meds,
+        observations,
+        procedures,
+        ctx,
+        metastatic=disease.metastatic.value == "yes",
+        metastatic_since=disease.metastatic_since,
+        secondary_refs=disease.secondary_refs,
+    )
     ofs_now = tuple(u.evidence for u in journey.current if "ovarian_suppression" in u.classes)
     serm_now = tuple(u.evidence for u in journey.current if not u.classes.isdisjoint(_SERMS))
-    try:
-        menopause = derive_menopause(
-            age=age.value,
-            sex=sex.value,
-            observations=observations,
-            conditions=conditions,
-            procedures=procedures,
-            ofs_current=ofs_now,
-            serm_current=serm_now,
-            thresholds=thresholds,
-            ctx=ctx,
-        )
-    except Exception as exc:
-        _failed(ctx, "menopausal_status", exc)
-        menopause = _UNKNOWN.menopausal_status
+    menopause = _topic(
+        ctx,
+        "menopausal_status",
+        _UNKNOWN.menopausal_status,
+        derive_menopause,
+        age=age.value,
+        sex=sex.value,
+        observations=observations,
+        conditions=conditions,
+        procedures=procedures,
+        ofs_current=ofs_now,
+        serm_current=serm_now,
+        thresholds=thresholds,
+        ctx=ctx,
+    )
     # biomarkers beyond the seed documents (cds/profile/biomarkers.py)
-    genes: dict[str, Fact[GeneStatus]]
-    try:
-        genes = derive_genes(observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "pik3ca_status", exc)
-        genes = {}
-    try:
-        assay = derive_pd_l1_assay(observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "pd_l1_assay", exc)
-        assay = _UNKNOWN.pd_l1_assay
-    try:
-        cps = derive_pd_l1_cps(observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "pd_l1_cps", exc)
-        cps = _UNKNOWN.pd_l1_cps
-    try:
-        ultralow = derive_her2_ultralow(observations, receptors.her2_ihc, receptors.her2_status, ctx)
-    except Exception as exc:
-        _failed(ctx, "her2_ultralow", exc)
-        ultralow = _UNKNOWN.her2_ultralow
+    no_genes: dict[str, Fact[GeneStatus]] = {}
+    genes = _topic(ctx, "pik3ca_status", no_genes, derive_genes, observations, ctx)
+    assay = _topic(ctx, "pd_l1_assay", _UNKNOWN.pd_l1_assay, derive_pd_l1_assay, observations, ctx)
+    cps = _topic(ctx, "pd_l1_cps", _UNKNOWN.pd_l1_cps, derive_pd_l1_cps, observations, ctx)
+    ultralow = _topic(
+        ctx,
+        "her2_ultralow",
+        _UNKNOWN.her2_ultralow,
+        derive_her2_ultralow,
+        observations,
+        receptors.her2_ihc,
+        receptors.her2_status,
+        ctx,
+    )
     # safety findings (cds/profile/safety.py): each fact fails on its own inside
-    try:
-        safety = derive_safety(conditions, observations, meds, ctx)
-    except Exception as exc:
-        _failed(ctx, "interstitial_lung_disease", exc)
-        safety = _NO_SAFETY
+    safety = _topic(
+        ctx, "interstitial_lung_disease", _NO_SAFETY, derive_safety, conditions, observations, meds, ctx
+    )
     return PatientProfile(
         patient_id=patient_id,
         deceased=deceased,
