@@ -22,7 +22,7 @@ async def authenticate(request: Request) -> None:
         return
     settings: Settings = request.app.state.settings
     audience = settings.public_base_url + request.url.path
-    await authenticator.authenticate_async(request.headers.get("authorization"), audience)
+    await authenticator.authenticate(request.headers.get("authorization"), audience)
 
 
 def service_of(request: Request) -> PatientViewService:

@@ -83,14 +83,6 @@ class TokenRefused(Unauthorized):
         self.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if sent else "Bearer"}
 
 
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Token:
     """A token that passed every check needing no key."""
@@ -166,36 +158,18 @@ class ClientAuthenticator:
 
     # --- the check --------------------------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None, audience: str) -> None:
+    async def authenticate(self, authorization: str | None, audience: str) -> None:
         """Raise Unauthorized(reason-for-the-log) unless the bearer JWT is valid for ``audience``.
 
-        Blocking: an unknown ``kid`` waits for the key fetch (at most CDS_JWKS_TIMEOUT_S) and the
-        shared replay check is a database insert. Coroutines use :meth:`authenticate_async`; called
-        on an event loop's thread anyway, it waits only for a key fetch it started itself (one per
-        issuer per CDS_JWKS_MIN_REFRESH_INTERVAL_S) and refuses tokens arriving while it runs.
-        """
+        A key fetch (an unknown ``kid``: at most CDS_JWKS_TIMEOUT_S) and the shared replay check (a
+        database insert) are awaited, never waited for on the event loop (issue 23, finding 3)."""
         if not self.enabled:
             return
         try:
             token = self._check(authorization, audience)
             key = token.static_key
             if key is None:
-                key = self.jwks.key(token.issuer.iss, token.url, token.kid, share=not _on_event_loop())
-            self._verify(token, key)
-            self._first_use(token)
-        except Unauthorized as exc:
-            raise TokenRefused(exc.diagnostics, authorization) from None
-
-    async def authenticate_async(self, authorization: str | None, audience: str) -> None:
-        """:meth:`authenticate` for the event loop: a key fetch and the shared replay check are
-        awaited, never waited for on the loop (issue 23, finding 3)."""
-        if not self.enabled:
-            return
-        try:
-            token = self._check(authorization, audience)
-            key = token.static_key
-            if key is None:
-                key = await self.jwks.key_async(token.issuer.iss, token.url, token.kid)
+                key = await self.jwks.key(token.issuer.iss, token.url, token.kid)
             self._verify(token, key)
             if self.replay.blocking:
                 await asyncio.to_thread(self._first_use, token)

@@ -9,10 +9,7 @@
 - One fetch per (issuer, URL) runs at a time, on its own thread, and ends by CDS_JWKS_TIMEOUT_S after
   it started, however slowly the key server sends (a total deadline, not one per read: issue 23,
   finding 3). Other requests for that issuer wait on the same fetch, never longer than its deadline.
-- The event loop never waits with :meth:`JwksCache.key_async`, which awaits the fetch. The blocking
-  :meth:`JwksCache.key` called on an event loop's thread waits only for a fetch it started itself (so
-  at most CDS_JWKS_TIMEOUT_S once per CDS_JWKS_MIN_REFRESH_INTERVAL_S per issuer); tokens arriving
-  while that fetch runs are refused at once.
+- The event loop never waits: :meth:`JwksCache.key` awaits the fetch.
 - If a refresh fails the keys already known stay in use (the issuer's JWKS endpoint being down must not
   lock every user out); the failure is logged.
 
@@ -128,25 +125,11 @@ class JwksCache:
                 entry.running = None
             running.set_result(None)
 
-    def key(self, issuer: str, url: str, kid: str, *, share: bool = True) -> VerificationKey | None:
+    async def key(self, issuer: str, url: str, kid: str) -> VerificationKey | None:
         """The key ``kid`` of the set at ``url`` (already allowed for ``issuer``), or None.
 
-        Fetches the set when ``kid`` is not cached, waiting for at most the fetch's deadline. With
-        ``share=False`` only the call that starts a fetch waits for it; calls arriving while it runs
-        are answered at once with what is known (on an event loop's thread: see ClientAuthenticator).
-        """
-        entry = self._entry(issuer, url)
-        found = self._cached(entry, kid)
-        if found is not None:
-            return found  # the hot path: no lock, no I/O
-        running, started = self._refresh(issuer, url, entry)
-        if running is not None and (share or started):
-            with contextlib.suppress(TimeoutError):
-                running.result(timeout=self.timeout_s + _WAIT_GRACE_S)
-        return entry.keys.get(kid)
-
-    async def key_async(self, issuer: str, url: str, kid: str) -> VerificationKey | None:
-        """:meth:`key` for a coroutine: the event loop keeps running while the fetch does."""
+        Fetches the set when ``kid`` is not cached and awaits the fetch for at most its deadline: the
+        event loop keeps running while the fetch does (on its own thread)."""
         entry = self._entry(issuer, url)
         found = self._cached(entry, kid)
         if found is not None:

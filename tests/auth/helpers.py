@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -182,3 +183,8 @@ class AuthEnv:
 
     def authenticator(self, **overrides: Any) -> ClientAuthenticator:
         return ClientAuthenticator(self.settings(**overrides), clock=self.wall, monotonic=self.mono)
+
+
+def authenticate(auth: ClientAuthenticator, authorization: str | None, audience: str) -> None:
+    """``auth.authenticate`` run to completion, for tests outside an event loop."""
+    asyncio.run(auth.authenticate(authorization, audience))

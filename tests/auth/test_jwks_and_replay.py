@@ -11,19 +11,19 @@ import pytest
 from cds.auth.clients import ClientAuthenticator
 from cds.auth.replay import ReplayCache
 from cds.errors import Unauthorized
-from tests.auth.helpers import BASE, SERVICE_PATH, AuthEnv, FakeClock, SigningKey, claims
+from tests.auth.helpers import BASE, SERVICE_PATH, AuthEnv, FakeClock, SigningKey, authenticate, claims
 
 URL = BASE + SERVICE_PATH
 MakeAuth = Callable[..., ClientAuthenticator]
 
 
 def ok(auth: ClientAuthenticator, env: AuthEnv, key: SigningKey, **header: object) -> None:
-    auth.authenticate(f"Bearer {key.sign(claims(now=env.wall.now), **header)}", URL)
+    authenticate(auth, f"Bearer {key.sign(claims(now=env.wall.now), **header)}", URL)
 
 
 def no(auth: ClientAuthenticator, env: AuthEnv, key: SigningKey, **header: object) -> str:
     with pytest.raises(Unauthorized) as caught:
-        auth.authenticate(f"Bearer {key.sign(claims(now=env.wall.now), **header)}", URL)
+        authenticate(auth, f"Bearer {key.sign(claims(now=env.wall.now), **header)}", URL)
     return caught.value.diagnostics
 
 

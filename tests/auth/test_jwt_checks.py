@@ -18,6 +18,7 @@ from tests.auth.helpers import (
     SERVICE_PATH,
     AuthEnv,
     SigningKey,
+    authenticate,
     b64,
     claims,
     hs256_with,
@@ -37,7 +38,7 @@ def bearer(token: str) -> str:
 
 def refused(auth: ClientAuthenticator, header: str | None, audience: str = SERVICE_URL) -> str:
     with pytest.raises(Unauthorized) as caught:
-        auth.authenticate(header, audience)
+        authenticate(auth, header, audience)
     assert caught.value.status_code == 401
     assert caught.value.outcome()["issue"][0]["diagnostics"] == "Unauthorized"  # no detail on the wire
     return caught.value.diagnostics  # the reason, for the log
@@ -52,13 +53,13 @@ def now_claims(env: AuthEnv, **changes: Any) -> dict[str, Any]:
 
 def test_valid_es384_token_from_the_jwks_url_is_accepted(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
     auth = make_auth()
-    auth.authenticate(bearer(auth_env.es384.sign(now_claims(auth_env))), SERVICE_URL)
+    authenticate(auth, bearer(auth_env.es384.sign(now_claims(auth_env))), SERVICE_URL)
     assert auth_env.server.hits["/jwks.json"] == 1
 
 
 def test_valid_rs384_token_from_an_inline_jwks_is_accepted(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
     auth = make_auth()
-    auth.authenticate(bearer(auth_env.rs384.sign(now_claims(auth_env, iss=OTHER_ISS))), SERVICE_URL)
+    authenticate(auth, bearer(auth_env.rs384.sign(now_claims(auth_env, iss=OTHER_ISS))), SERVICE_URL)
 
 
 def test_rs384_from_a_jwks_url_and_the_sandbox_header_shape(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
@@ -66,7 +67,7 @@ def test_rs384_from_a_jwks_url_and_the_sandbox_header_shape(auth_env: AuthEnv, m
     auth = make_auth()
     # the Sandbox sends jku; here it is the issuer's own jwks_url, which is always allowed
     token = auth_env.rs384.sign(now_claims(auth_env), jku=auth_env.server.url("/jwks.json"))
-    auth.authenticate(bearer(token), SERVICE_URL)
+    authenticate(auth, bearer(token), SERVICE_URL)
 
 
 @pytest.mark.parametrize("audience", [SERVICE_URL, DISCOVERY_URL, FEEDBACK_URL])
@@ -75,24 +76,24 @@ def test_aud_may_be_an_array_containing_the_exact_url(
 ) -> None:
     auth = make_auth()
     aud = ["https://elsewhere.example.org/cds-services", audience]
-    auth.authenticate(bearer(auth_env.es384.sign(now_claims(auth_env, aud=aud))), audience)
+    authenticate(auth, bearer(auth_env.es384.sign(now_claims(auth_env, aud=aud))), audience)
 
 
 def test_epic_style_claims_nbf_and_sub_and_lowercase_typ(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
     auth = make_auth()
     now = int(auth_env.wall.now)
     token = auth_env.es384.sign(now_claims(auth_env, nbf=now - 300, sub="epic-client-id"), typ="jwt")
-    auth.authenticate(bearer(token), SERVICE_URL)
+    authenticate(auth, bearer(token), SERVICE_URL)
 
 
 def test_clock_skew_is_tolerated_both_ways(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
     auth = make_auth(jwt_clock_skew_s=60)
     now = int(auth_env.wall.now)
-    auth.authenticate(
-        bearer(auth_env.es384.sign(now_claims(auth_env, iat=now - 330, exp=now - 30))), SERVICE_URL
+    authenticate(
+        auth, bearer(auth_env.es384.sign(now_claims(auth_env, iat=now - 330, exp=now - 30))), SERVICE_URL
     )
-    auth.authenticate(
-        bearer(auth_env.es384.sign(now_claims(auth_env, iat=now + 30, exp=now + 300))), SERVICE_URL
+    authenticate(
+        auth, bearer(auth_env.es384.sign(now_claims(auth_env, iat=now + 30, exp=now + 300))), SERVICE_URL
     )
 
 
@@ -100,7 +101,7 @@ def test_off_accepts_anything() -> None:
     from cds.settings import Settings
 
     auth = ClientAuthenticator(Settings(auth="off"))
-    auth.authenticate(None, SERVICE_URL)
+    authenticate(auth, None, SERVICE_URL)
     auth.close()
 
 
@@ -214,7 +215,7 @@ def test_an_allowlisted_jku_is_fetched_and_used(auth_env: AuthEnv, make_auth: Ma
     auth_env.server.sets["/rotated/jwks.json"] = {"keys": [rotated.jwk()]}
     auth = make_auth()
     token = rotated.sign(now_claims(auth_env), jku=auth_env.server.url("/rotated/jwks.json"))
-    auth.authenticate(bearer(token), SERVICE_URL)
+    authenticate(auth, bearer(token), SERVICE_URL)
     assert auth_env.server.hits["/rotated/jwks.json"] == 1
     # its key is not valid through the issuer's other set
     assert "kid" in refused(auth, bearer(rotated.sign(now_claims(auth_env))))
@@ -223,12 +224,12 @@ def test_an_allowlisted_jku_is_fetched_and_used(auth_env: AuthEnv, make_auth: Ma
 def test_replayed_jti_is_refused(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
     auth = make_auth()
     token = auth_env.es384.sign(now_claims(auth_env, jti="once"))
-    auth.authenticate(bearer(token), SERVICE_URL)
+    authenticate(auth, bearer(token), SERVICE_URL)
     assert "replayed" in refused(auth, bearer(token))
     # a fresh token reusing the jti is a replay too; the same jti from another issuer is not
     assert "replayed" in refused(auth, bearer(auth_env.es384.sign(now_claims(auth_env, jti="once"))))
-    auth.authenticate(
-        bearer(auth_env.rs384.sign(now_claims(auth_env, iss=OTHER_ISS, jti="once"))), SERVICE_URL
+    authenticate(
+        auth, bearer(auth_env.rs384.sign(now_claims(auth_env, iss=OTHER_ISS, jti="once"))), SERVICE_URL
     )
 
 
@@ -236,7 +237,7 @@ def test_a_refused_token_does_not_burn_its_jti(auth_env: AuthEnv, make_auth: Mak
     auth = make_auth()
     forged = SigningKey.new("ES384", kid=auth_env.es384.kid).sign(now_claims(auth_env, jti="j-1"))
     refused(auth, bearer(forged))
-    auth.authenticate(bearer(auth_env.es384.sign(now_claims(auth_env, jti="j-1"))), SERVICE_URL)
+    authenticate(auth, bearer(auth_env.es384.sign(now_claims(auth_env, jti="j-1"))), SERVICE_URL)
 
 
 @pytest.mark.parametrize("change", ["aud", "iat", "exp", "jti", "extra-claim"])
@@ -335,7 +336,7 @@ def test_algorithms_outside_the_configuration_are_refused(auth_env: AuthEnv, mak
     auth_env.server.sets["/jwks.json"] = {"keys": [auth_env.es384.jwk(), es256.jwk()]}
     token = es256.sign(now_claims(auth_env))
     assert "alg 'ES256'" in refused(make_auth(), bearer(token))
-    make_auth(jwt_algorithms="ES384,RS384,ES256").authenticate(bearer(token), SERVICE_URL)
+    authenticate(make_auth(jwt_algorithms="ES384,RS384,ES256"), bearer(token), SERVICE_URL)
 
 
 def test_a_per_issuer_algorithm_list_narrows_the_global_one(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
@@ -359,13 +360,13 @@ def test_keys_not_for_signing_are_ignored(auth_env: AuthEnv, make_auth: MakeAuth
 def test_tenants(auth_env: AuthEnv, make_auth: MakeAuth) -> None:
     auth_env.issuers[0]["tenants"] = ["hospital-a", "hospital-b"]
     auth = make_auth()
-    auth.authenticate(bearer(auth_env.es384.sign(now_claims(auth_env, tenant="hospital-b"))), SERVICE_URL)
+    authenticate(auth, bearer(auth_env.es384.sign(now_claims(auth_env, tenant="hospital-b"))), SERVICE_URL)
     for tenant in ("hospital-c", None, ["hospital-a"]):
         token = auth_env.es384.sign(now_claims(auth_env, tenant=tenant))
         assert "tenant" in refused(auth, bearer(token))
     # an issuer without a tenant list ignores the claim
-    auth.authenticate(
-        bearer(auth_env.rs384.sign(now_claims(auth_env, iss=OTHER_ISS, tenant="anything"))), SERVICE_URL
+    authenticate(
+        auth, bearer(auth_env.rs384.sign(now_claims(auth_env, iss=OTHER_ISS, tenant="anything"))), SERVICE_URL
     )
 
 
@@ -393,7 +394,7 @@ def test_checks_run_in_the_best_practice_order(auth_env: AuthEnv, make_auth: Mak
         reason = refused(auth, bearer(forger.sign(now_claims(auth_env, **bad))))
         assert step in reason, (step, reason)
         bad.update(fix)
-    auth.authenticate(bearer(auth_env.es384.sign(now_claims(auth_env, **bad, jti="last"))), SERVICE_URL)
+    authenticate(auth, bearer(auth_env.es384.sign(now_claims(auth_env, **bad, jti="last"))), SERVICE_URL)
     assert "replayed" in refused(auth, bearer(auth_env.es384.sign(now_claims(auth_env, **bad, jti="last"))))
     assert sum(auth_env.server.hits.values()) == 1  # keys fetched only once everything else passed
 

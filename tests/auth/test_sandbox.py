@@ -17,7 +17,7 @@ from cds.auth.sandbox import SANDBOX_ISS, SANDBOX_JKU, SANDBOX_KID, sandbox_trus
 from cds.auth.trust import load_trust_file
 from cds.errors import Unauthorized
 from cds.settings import Settings
-from tests.auth.helpers import SERVICE_PATH, SigningKey, claims, write_trust
+from tests.auth.helpers import SERVICE_PATH, SigningKey, authenticate, claims, write_trust
 
 CALLED = "http://localhost:8080" + SERVICE_PATH  # the exact URL the Sandbox was given
 
@@ -69,7 +69,7 @@ def test_a_sandbox_shaped_token_is_accepted_through_the_trust_entry(
 ) -> None:
     auth = authenticator(tmp_path, entry_with(stand_in))
     try:
-        auth.authenticate(f"Bearer {sandbox_token(stand_in)}", CALLED)
+        authenticate(auth, f"Bearer {sandbox_token(stand_in)}", CALLED)
         assert auth.jwks.fetches == 0  # the inline key: the jku is allowed, never fetched
     finally:
         auth.close()
@@ -81,7 +81,7 @@ def test_an_unlisted_jku_is_refused_and_the_log_says_what_to_list(
     auth = authenticator(tmp_path, entry_with(stand_in, jku=None))
     try:
         with pytest.raises(Unauthorized) as caught:
-            auth.authenticate(f"Bearer {sandbox_token(stand_in)}", CALLED)
+            authenticate(auth, f"Bearer {sandbox_token(stand_in)}", CALLED)
     finally:
         auth.close()
     reason = caught.value.diagnostics
@@ -94,17 +94,17 @@ def test_aud_must_name_a_listed_base_url(tmp_path: Path, stand_in: SigningKey) -
     only_localhost = authenticator(tmp_path, entry_with(stand_in))
     try:
         with pytest.raises(Unauthorized) as caught:
-            only_localhost.authenticate(f"Bearer {token_for_ip}", CALLED)
+            authenticate(only_localhost, f"Bearer {token_for_ip}", CALLED)
         assert "CDS_PUBLIC_BASE_URL" in caught.value.diagnostics
     finally:
         only_localhost.close()
     both = authenticator(tmp_path, entry_with(stand_in), base="http://localhost:8080,http://127.0.0.1:8080/")
     try:
-        both.authenticate(f"Bearer {token_for_ip}", CALLED)  # aud may name any listed base URL
-        both.authenticate(f"Bearer {sandbox_token(stand_in)}", CALLED)
+        authenticate(both, f"Bearer {token_for_ip}", CALLED)  # aud may name any listed base URL
+        authenticate(both, f"Bearer {sandbox_token(stand_in)}", CALLED)
         with pytest.raises(Unauthorized):  # another port is still another service
-            both.authenticate(
-                f"Bearer {sandbox_token(stand_in, aud='http://127.0.0.1:9090' + SERVICE_PATH)}", CALLED
+            authenticate(
+                both, f"Bearer {sandbox_token(stand_in, aud='http://127.0.0.1:9090' + SERVICE_PATH)}", CALLED
             )
     finally:
         both.close()
@@ -149,7 +149,7 @@ def test_a_refusal_carries_its_www_authenticate_challenge(
     auth = authenticator(tmp_path, entry_with(stand_in))
     try:
         with pytest.raises(TokenRefused) as caught:
-            auth.authenticate(authorization, CALLED)
+            authenticate(auth, authorization, CALLED)
     finally:
         auth.close()
     assert caught.value.headers == {"WWW-Authenticate": challenge}

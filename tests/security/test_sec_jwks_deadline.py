@@ -15,7 +15,7 @@ import pytest
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import Unauthorized
 from cds.settings import Settings
-from tests.auth.helpers import BASE, ISS, SERVICE_PATH, SigningKey, claims, write_trust
+from tests.auth.helpers import BASE, ISS, SERVICE_PATH, SigningKey, authenticate, claims, write_trust
 from tests.servers.hostile import Trickler, trickling_server, wait_until
 
 AUDIENCE = BASE + SERVICE_PATH
@@ -49,7 +49,7 @@ def test_a_trickling_key_server_is_cut_off_at_the_total_deadline(
 
     def call() -> None:
         try:
-            auth.authenticate(_token(SigningKey.new()), AUDIENCE)
+            authenticate(auth, _token(SigningKey.new()), AUDIENCE)
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
@@ -86,7 +86,7 @@ def test_the_event_loop_keeps_running_and_one_fetch_serves_every_waiting_request
 
         async def one() -> BaseException | None:
             try:
-                await auth.authenticate_async(_token(key), AUDIENCE)
+                await auth.authenticate(_token(key), AUDIENCE)
             except Unauthorized as exc:
                 return exc
             return None

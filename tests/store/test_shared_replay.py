@@ -20,6 +20,7 @@ from cds.store import FeedbackStore, StoreUnavailable
 from tests.auth.helpers import BASE, ISS, SERVICE_PATH, SigningKey, claims, write_trust
 
 REPLICA = """
+import asyncio
 import sys
 from cds.auth.clients import ClientAuthenticator
 from cds.errors import Unauthorized
@@ -29,7 +30,7 @@ auth = ClientAuthenticator(Settings())
 print("ready", flush=True)
 for line in sys.stdin:
     try:
-        auth.authenticate("Bearer " + line.strip(), sys.argv[1])
+        asyncio.run(auth.authenticate("Bearer " + line.strip(), sys.argv[1]))
         print("accepted", flush=True)
     except Unauthorized as exc:
         print("refused: " + exc.diagnostics, flush=True)
