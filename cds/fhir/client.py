@@ -9,9 +9,9 @@ goes to ``fhirServer`` and nowhere else (redirects are not followed, ``next`` li
 server's base are not followed), and it never appears in an error, an issue or a log line.
 
 This module decides whom to contact (the allowlist) and runs the keys (threads, per-server caps, the
-deadline, a metric and a log line per key). Below it, one job each: cds.fhir.fetch_pages (one key and
-its search pages), cds.fhir.fetch_http (one bounded GET), cds.fhir.urls (base URLs, normalised) and
-cds.http_deadlines (a session whose requests end by their deadline).
+deadline). Below it, one job each: cds.fhir.fetch_pages (one key: its search pages, its FetchResult,
+metric and log line), cds.fhir.fetch_http (one bounded GET), cds.fhir.urls (base URLs, normalised)
+and cds.http_deadlines (a session whose requests end by their deadline).
 """
 
 from __future__ import annotations
@@ -21,27 +21,15 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from cds.evidence import DataIssue
-from cds.fhir.fetch_http import BoundedGet, FetchError
-from cds.fhir.fetch_pages import PageReader
+from cds.fhir.fetch_http import BoundedGet
+from cds.fhir.fetch_pages import FetchResult, PageReader
 from cds.fhir.urls import Base, parse_base, safe_label
 from cds.http_deadlines import deadline_session
-from cds.observability import observe_fhir_fetch
 from cds.settings import Settings
 
 log = logging.getLogger("cds.fhir.client")
-
-
-@dataclass(slots=True)
-class FetchResult:
-    """One key's outcome. ``error`` (no token, no patient data) set when the data could not be had."""
-
-    resources: list[Mapping[str, Any]] = field(default_factory=list)
-    issues: list[DataIssue] = field(default_factory=list)
-    error: str | None = None
 
 
 class Fetcher(Protocol):
@@ -213,7 +201,7 @@ class HttpFetcher:
             with self._slots_lock:
                 self._in_flight += 1
             future = self.executor.submit(
-                self._read_key, key, url, base, headers, deadline, stop, pages_before
+                self.pages.read, key, url, base, headers, deadline, stop, pages_before
             )
             future.add_done_callback(lambda _done, slots=slots: self._task_done(slots))  # type: ignore[misc]
             futures[key] = future
@@ -236,23 +224,3 @@ class HttpFetcher:
                     error="the FHIR server did not answer before the hook call's deadline"
                 )
         return results
-
-    def _read_key(
-        self,
-        key: str,
-        url: str,
-        base: Base,
-        headers: Mapping[str, str],
-        deadline: float,
-        stop: threading.Event,
-        pages_before: int,
-    ) -> FetchResult:
-        started = time.monotonic()
-        try:
-            resources, issues = self.pages.read(key, url, base, headers, deadline, stop, pages_before)
-        except FetchError as exc:
-            observe_fhir_fetch(time.monotonic() - started, ok=False, reason=exc.reason)
-            log.warning("could not fetch prefetch key %s from %s: %s", key, base.url, exc)
-            return FetchResult(error=str(exc))
-        observe_fhir_fetch(time.monotonic() - started, ok=True)
-        return FetchResult(resources, issues)

@@ -5,9 +5,11 @@ server's OperationOutcome named."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -15,6 +17,19 @@ import orjson
 from cds.evidence import DataIssue, Evidence
 from cds.fhir.fetch_http import BoundedGet, FetchError
 from cds.fhir.urls import Base, url_under
+from cds.observability import observe_fhir_fetch
+
+log = logging.getLogger("cds.fhir.client")  # the fetcher's log lines, under one name
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """One key's outcome. ``error`` (no token, no patient data) set when the data could not be had."""
+
+    resources: list[Mapping[str, Any]] = field(default_factory=list)
+    issues: list[DataIssue] = field(default_factory=list)
+    error: str | None = None
+
 
 _OLD_TYPES = {  # resource types that exist in DSTU2/STU3 but not in R4
     "MedicationOrder": "DSTU2",
@@ -83,59 +98,67 @@ class PageReader:
         deadline: float,
         stop: threading.Event,
         pages_before: int,
-    ) -> tuple[list[Mapping[str, Any]], list[DataIssue]]:
-        """The resources and data issues of one key (``pages_before`` 1 for a continuation); raises
-        :class:`FetchError` when the key cannot be read."""
-        resources: list[Mapping[str, Any]] = []
-        issues: list[DataIssue] = []
-        target = url_under(url, base)
-        if target is None and pages_before:
-            raise FetchError("its next page lies outside fhirServer and was not followed", "foreign_next")
-        if target is None:
-            raise FetchError("its query leads outside fhirServer and was not sent", "foreign_query")
-        if not pages_before and target.split("?", 1)[0] != url.split("?", 1)[0]:
-            # the service builds queries from FHIR ids: '..', '.', '//' or '%2e' come from an id
-            # that is not one (e.g. patientId '..' would read the server's base URL)
-            raise FetchError("its query holds a path segment no FHIR id can make; not sent", "bad_query")
-        url = target
-        relative = url[len(base.url) :]
-        is_read = pages_before == 0 and "?" not in relative and relative.count("/") >= 2
-        pages = pages_before
-        while url:
-            if stop.is_set():
-                raise FetchError("the hook call's deadline passed while reading it", "deadline")
-            body = self.http.get(url, headers, deadline)
-            pages += 1
-            page = self._page(body, key, is_read=is_read)
-            room = self.max_resources - len(resources)
-            if len(page.resources) > room:
-                resources.extend(page.resources[:room])
-                issues.extend(page.issues)
-                issues.append(self._truncated(key, f"only the first {self.max_resources} resources"))
-                break
-            resources.extend(page.resources)
-            issues.extend(page.issues)
-            if page.next_url is None:
-                break
-            target = url_under(page.next_url, base)
+    ) -> FetchResult:
+        """One key's outcome (``pages_before`` 1 for a continuation): its resources and data issues, or
+        why it could not be read; a metric and, on failure, a log line (no token, no patient data)."""
+        started = time.monotonic()
+        result = FetchResult()
+        try:
+            target = url_under(url, base)
+            if target is None and pages_before:
+                raise FetchError("its next page lies outside fhirServer and was not followed", "foreign_next")
             if target is None:
-                issues.append(
-                    self._truncated(
-                        key, "only the first page: the next link leaves fhirServer and was not followed"
-                    )
-                )
-                break
-            if pages >= self.max_pages:
-                issues.append(self._truncated(key, f"only the first {self.max_pages} pages"))
-                break
+                raise FetchError("its query leads outside fhirServer and was not sent", "foreign_query")
+            if not pages_before and target.split("?", 1)[0] != url.split("?", 1)[0]:
+                # the service builds queries from FHIR ids: '..', '.', '//' or '%2e' come from an id
+                # that is not one (e.g. patientId '..' would read the server's base URL)
+                raise FetchError("its query holds a path segment no FHIR id can make; not sent", "bad_query")
             url = target
-        non_r4 = next((hint for r in resources if (hint := _not_r4(r))), None)
-        if non_r4:
-            raise FetchError(
-                f"the FHIR server's data is not FHIR R4 ({non_r4}); this service reads FHIR R4 only",
-                "not_r4",
-            )
-        return resources, issues
+            relative = url[len(base.url) :]
+            is_read = pages_before == 0 and "?" not in relative and relative.count("/") >= 2
+            pages = pages_before
+            while url:
+                if stop.is_set():
+                    raise FetchError("the hook call's deadline passed while reading it", "deadline")
+                body = self.http.get(url, headers, deadline)
+                pages += 1
+                page = self._page(body, key, is_read=is_read)
+                room = self.max_resources - len(result.resources)
+                if len(page.resources) > room:
+                    result.resources.extend(page.resources[:room])
+                    result.issues.extend(page.issues)
+                    result.issues.append(
+                        self._truncated(key, f"only the first {self.max_resources} resources")
+                    )
+                    break
+                result.resources.extend(page.resources)
+                result.issues.extend(page.issues)
+                if page.next_url is None:
+                    break
+                target = url_under(page.next_url, base)
+                if target is None:
+                    result.issues.append(
+                        self._truncated(
+                            key, "only the first page: the next link leaves fhirServer and was not followed"
+                        )
+                    )
+                    break
+                if pages >= self.max_pages:
+                    result.issues.append(self._truncated(key, f"only the first {self.max_pages} pages"))
+                    break
+                url = target
+            non_r4 = next((hint for r in result.resources if (hint := _not_r4(r))), None)
+            if non_r4:
+                raise FetchError(
+                    f"the FHIR server's data is not FHIR R4 ({non_r4}); this service reads FHIR R4 only",
+                    "not_r4",
+                )
+        except FetchError as exc:
+            observe_fhir_fetch(time.monotonic() - started, ok=False, reason=exc.reason)
+            log.warning("could not fetch prefetch key %s from %s: %s", key, base.url, exc)
+            return FetchResult(error=str(exc))
+        observe_fhir_fetch(time.monotonic() - started, ok=True)
+        return result
 
     @staticmethod
     def _truncated(key: str, how: str) -> DataIssue:
