@@ -34,9 +34,9 @@ from fastapi import FastAPI
 
 from cds.app import build_fetcher, create_app
 from cds.errors import ServiceError
+from cds.pathway.issue_summary import summarize_issues
 from cds.pathway.knowledge import load_knowledge
 from cds.pathway.labels import describe_profile
-from cds.pathway.render import summarize_issues
 from cds.service import PatientViewService
 from cds.settings import Settings, default_fixtures_dir
 

@@ -16,7 +16,8 @@ from typing import Any
 import msgspec
 
 from cds.errors import BadRequest, NotFound, PreconditionFailed
-from cds.fhir.client import Fetcher, FetchResult
+from cds.fhir.client import Fetcher
+from cds.fhir.fetch_pages import FetchResult
 from cds.fhir.prefetch import PrefetchKey, chart_of, fill_template, prefetch_keys, read_prefetch
 from cds.fhir.request import KeyData, Reader, decode_request, read_values, validated
 from cds.fhir.select import select_resources

@@ -31,7 +31,7 @@ import orjson
 import requests
 
 from cds.auth.keys import VerificationKey, parse_jwks
-from cds.fhir.client import deadline_session, request_deadline
+from cds.http_deadlines import deadline_session, request_deadline
 
 log = logging.getLogger("cds.auth")
 

@@ -19,7 +19,7 @@ from cds.pathway.conditions import compile_conditions
 from cds.pathway.engine import CompiledExclusion, CompiledRule
 from cds.pathway.ids import group_key, key_of, rule_key
 from cds.pathway.labels import DrugNames
-from cds.pathway.render import override_reason_system
+from cds.pathway.override_reasons import override_reason_system
 from cds.pathway.rules import AfterProgression, CardGroup, Rule, SourceRef, Text, card_group
 
 #: The cards a response can hold, in the order shown (cds.pathway.render).
@@ -51,7 +51,7 @@ class CardWording(BaseModel):
 
 
 class ReasonText(BaseModel):
-    """An override reason's code and display; its code system is the deployer's (render.py)."""
+    """An override reason's code and display; its code system is the deployer's (override_reasons.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -210,7 +210,8 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
 
 def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = None) -> Knowledge:
     """The knowledge base in ``directory``; the override reasons' code system is
-    ``override_reason_system_uri`` when given, else CDS_OVERRIDE_REASON_SYSTEM (cds.pathway.render)."""
+    ``override_reason_system_uri`` when given, else CDS_OVERRIDE_REASON_SYSTEM
+    (cds.pathway.override_reasons)."""
     if not directory.is_dir():
         raise KnowledgeError(
             str(directory), "(folder)", "knowledge base folder not found (CDS_KNOWLEDGE_DIR)"

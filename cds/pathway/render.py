@@ -20,101 +20,36 @@ clinician writes them (cds.pathway.labels). Text from the chart (what a resource
 and date, notes, data issues) is escaped: clients such as the CDS Hooks Sandbox render card detail as
 Markdown *with raw HTML*. Sources appear in ``links`` and ``source`` only: a Markdown link in the detail
 would navigate the client's own tab away.
+
+The escaping and the summary length are cds.pathway.markdown; the data-issue lines of the warnings
+card, cds.pathway.issue_summary; the override reasons' code system, cds.pathway.override_reasons.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
 
-from cds.errors import KnowledgeError
+from cds.pathway.engine import CompiledRule, Evaluation, RuledOut
 from cds.pathway.ids import card_uuids, group_head, uuid_head
+from cds.pathway.issue_summary import summarize_issues
+from cds.pathway.knowledge import CardGroupName, Knowledge, ServiceText
 from cds.pathway.labels import DrugNames, phrase
+from cds.pathway.markdown import SUMMARY_MAX, escape_all, fit
 from cds.pathway.rules import AfterProgression, OrderSuggestion, Rule, SourceRef
-from cds.profile.model import DataIssue, Fact, PatientProfile
-
-if TYPE_CHECKING:
-    from cds.pathway.engine import CompiledRule, Evaluation, RuledOut
-    from cds.pathway.knowledge import CardGroupName, Knowledge, ServiceText
-
-# The backslash first, and & before < and >, so no replacement is itself replaced by a later one.
-_ESCAPES: Final = (
-    ("\\", "\\\\"),
-    *((c, f"\\{c}") for c in "`*_{}[]()#+!|~"),
-    ("&", "&amp;"),
-    ("<", "&lt;"),
-    (">", "&gt;"),
-)
-_MD_SPECIAL = str.maketrans(dict(_ESCAPES))
-# Every whitespace character but the space and the newline (none lies above U+3000).
-_OTHER_SPACES: Final = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
-_ASCII_SPACES: Final = tuple(c for c in _OTHER_SPACES if c.isascii())
+from cds.profile.model import Fact, PatientProfile
 
 TOPIC_SYSTEM: Final = "urn:cds-mbc:card"
 #: The card member that lists the rules behind a card (CDS Hooks ``extension``).
 RULES_EXTENSION: Final = "cds-mbc-rules"
 #: ... and the therapy rules a safety finding ruled out (the warnings card).
 RULED_OUT_EXTENSION: Final = "cds-mbc-ruled-out"
-OVERRIDE_SYSTEM_ENV: Final = "CDS_OVERRIDE_REASON_SYSTEM"
-DEFAULT_OVERRIDE_SYSTEM: Final = "urn:cds-mbc:override-reason"
-SUMMARY_MAX: Final = 139  # CDS Hooks: "<140-character"
-ISSUE_LINES: Final = 5  # data-issue lines on the warnings card; the rest are counted in one more line
-ISSUE_REFERENCES: Final = 3  # resources named per data-issue line beyond its first message
 EVIDENCE_SHOWN: Final = 2  # resources named per fact; more are counted
 WHY_SHOWN: Final = 3  # deciding facts named per option
 _ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
-# Data issues that bear on a treatment decision come first; the others by how many there are.
-_ISSUE_RANK: Final = {"discordant": 0, "conflicting": 1, "pending": 2}
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _NOT_WHY: Final = frozenset({"breast_cancer", "metastatic", "on_therapy"})  # implied by every card
-
-
-def escape_md(text: str) -> str:
-    """Escape Markdown and HTML so data can never become markup or a link."""
-    return " ".join(text.split()).translate(_MD_SPECIAL)
-
-
-def escape_all(texts: list[str]) -> list[str]:
-    """``[escape_md(t) for t in texts]``, done on the texts joined by newlines when that is exact (no
-    text needs its spacing collapsed or holds a newline); otherwise each text on its own."""
-    joined = "\n".join(texts)
-    spaced = joined.replace("\n", " ")
-    if spaced.startswith(" ") or spaced.endswith(" ") or "  " in spaced:
-        return [escape_md(text) for text in texts]
-    for space in _ASCII_SPACES if joined.isascii() else _OTHER_SPACES:
-        if space in joined:
-            return [escape_md(text) for text in texts]
-    for char, escaped in _ESCAPES:
-        if char in joined:
-            joined = joined.replace(char, escaped)
-    escaped_texts = joined.split("\n")
-    return escaped_texts if len(escaped_texts) == len(texts) else [escape_md(text) for text in texts]
-
-
-def override_reason_system(configured: str | None = None) -> str:
-    """The code system of the override reasons: the deployer's (CDS_OVERRIDE_REASON_SYSTEM, passed in
-    by the app), else a URN that names no real domain. A value that is not a URI stops the service at
-    start (load_knowledge)."""
-    value = (configured or "").strip()
-    if not value:
-        return DEFAULT_OVERRIDE_SYSTEM
-    if not _URI.match(value):
-        raise KnowledgeError(OVERRIDE_SYSTEM_ENV, "(setting)", "must be a URI such as urn:example:override")
-    return value
-
-
-def fit(text: str) -> str:
-    """A summary under 140 characters: cut at a word, with an ellipsis, when longer."""
-    if len(text) <= SUMMARY_MAX:
-        return text
-    cut = text[: SUMMARY_MAX - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > SUMMARY_MAX // 2 else cut).rstrip(" ,;:") + "…"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -226,83 +161,6 @@ def _sources(rules: Iterable[Rule]) -> list[SourceRef]:
         for source in rule.sources:
             by_url.setdefault(source.url, source)
     return list(by_url.values())
-
-
-# --- 1. warnings ------------------------------------------------------------------------------------
-
-
-_ISSUE_KEY = attrgetter("kind", "topic")
-
-
-@dataclass(frozen=True, slots=True)
-class IssueSummary:
-    """A chart's data issues, counted by kind and topic, and the few lines that show them."""
-
-    counts: Counter[tuple[str, str]]  # (kind, topic) -> how many
-    lines: list[str]
-
-    def count(self, *, covered: Collection[str] = ()) -> int:
-        """How many issues change what is safe or knowable, leaving out those on ``covered`` topics."""
-        return sum(
-            n
-            for (kind, topic), n in self.counts.items()
-            if not _informational(kind, topic) and topic not in covered
-        )
-
-
-def _informational(kind: str, topic: str) -> bool:
-    """A note that changes nothing that is safe or knowable (records read and found not to be cancer
-    medicines): listed on a warnings card that is shown anyway, never the reason to show one."""
-    return kind == "ignored" and topic != "data"
-
-
-def summarize_issues(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> IssueSummary:
-    """Data issues as at most ``limit + 1`` escaped lines, whatever their number: one per kind and topic
-    (its first message, then how many more like it, naming the first few resources they concern),
-    discordant, conflicting and pending results first, then the most frequent; the rest in one line.
-
-    Counted in C (Counter over attrgetter), then read only until every group has its first message and
-    the resources it names: a chart with three million empty Bundle entries costs one line and
-    milliseconds here.
-    """
-    counts: Counter[tuple[str, str]] = Counter(map(_ISSUE_KEY, issues))
-    if not counts:
-        return IssueSummary(counts, [])
-    with_evidence: Counter[tuple[str, str]] = Counter(map(_ISSUE_KEY, filter(attrgetter("evidence"), issues)))
-    firsts: dict[tuple[str, str], DataIssue] = {}
-    named: dict[tuple[str, str], list[str]] = {}  # the resources of the group's next few issues
-    wanted: dict[tuple[str, str], int] = {}  # how many resources each group still names
-    incomplete = len(counts)
-    for issue in issues:
-        key = _ISSUE_KEY(issue)
-        if key not in firsts:
-            firsts[key] = issue
-            named[key] = []
-            wanted[key] = min(ISSUE_REFERENCES, with_evidence[key] - (1 if issue.evidence else 0))
-        elif wanted[key] > 0 and issue.evidence:
-            named[key].append(issue.evidence[0].reference)
-            wanted[key] -= 1
-        else:
-            continue
-        if wanted[key] <= 0:
-            incomplete -= 1
-            wanted[key] = 0
-            if not incomplete:
-                break
-    keys = sorted(counts, key=lambda k: (_ISSUE_RANK.get(k[0], len(_ISSUE_RANK)), -counts[k]))
-    lines = []
-    for shown in keys[:limit]:
-        more = counts[shown] - 1
-        line = f"- {escape_md(firsts[shown].message)}"
-        if more:
-            refs = escape_all(named[shown]) if named[shown] else []
-            listed = f": {', '.join(refs)}{', …' if more > len(refs) else ''}" if refs else ""
-            line += f" (and {more:,} more like it{listed})"
-        lines.append(line)
-    rest = sum(counts[k] for k in keys[limit:])
-    if rest:
-        lines.append(f"- {rest:,} other data problem{'' if rest == 1 else 's'}")
-    return IssueSummary(counts, lines)
 
 
 def _warnings_card(call: _Call, evaluation: Evaluation) -> dict[str, Any] | None:

@@ -15,11 +15,12 @@
   ``bone_only_disease`` = sites are exactly {bone}. A secondary Condition without a site (128462008,
   C79.9) next to site-specific ones is read as the same disease (noted); alone it leaves the sites,
   visceral and bone-only "unknown".
+
+Reading a stage or an M category is cds.profile.staging; other primary cancers, cds.profile.other_primary.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final, Literal
 
 from cds.profile.common import (
@@ -35,41 +36,12 @@ from cds.profile.common import (
 )
 from cds.profile.dates import NO_DATE, date_key
 from cds.profile.model import VISCERAL_SITES, Evidence, Fact, YesNoUnknown
+from cds.profile.other_primary import UNCONFIRMED, OtherPrimaries, add_other_primary
+from cds.profile.staging import m_value, parse_stage, stage_value
 
-StageValue = Literal["iv", "lower"]
-
-_STAGE_RE = re.compile(
-    r"(?:^|[^a-z0-9])(?:stage|stadium|ajcc)?\s*[cpy]{0,2}\s*(iv|iii|ii|i|0|is|[1-4])\s*([a-c])?(?:[^a-z0-9]|$)"
-)
-_M_RE = re.compile(r"(?:^|[^a-z])(?:[cpy]{1,2})?m\s*([01x])(?:[a-d]|\s*\(i\+\))?(?![0-9a-z])")
 # Facts without evidence are the same every call (and immutable): made once.
 _UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
 _NO_SITES: Final[Fact[frozenset[str]]] = Fact(frozenset())
-_ROMAN = {"0": 0, "is": 0, "i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
-
-
-def parse_stage(text: str | None) -> StageValue | None:
-    """``Stage IV``, ``IVB``, ``4``, ``cIIIA``, ``AJCC stage 2B`` -> "iv" / "lower"; else None."""
-    if not text:
-        return None
-    low = text.strip().lower().replace("#", " ")
-    found = _STAGE_RE.search(low)
-    if found is None:
-        return None
-    number = _ROMAN.get(found.group(1))
-    if number is None:
-        return None
-    return "iv" if number == 4 else "lower"
-
-
-def parse_m(text: str | None) -> Literal["m1", "m0"] | None:
-    """``cM1``, ``pM1a``, ``M1``, ``cM0(i+)``, ``T2 N1 M1`` -> "m1" / "m0" (``MX`` -> None)."""
-    if not text:
-        return None
-    found = _M_RE.search(text.strip().lower())
-    if found is None or found.group(1) == "x":
-        return None
-    return "m1" if found.group(1) == "1" else "m0"
 
 
 class _Ev:
@@ -115,38 +87,10 @@ class DiseaseFacts:
         self.other_primary_cancer = other_primary_cancer
 
 
-def stage_value(ctx: Context, cc: Any) -> StageValue | None:
-    hit = ctx.match("stage-iv", cc, by_text=False)
-    if hit is not None and hit.value in ("iv", "lower"):
-        return "iv" if hit.value == "iv" else "lower"
-    for system, code, display in ctx.codings(cc):
-        sys = (system or "").lower()
-        if code and ("cancerstaging" in sys or not sys.startswith("http://snomed")):
-            got = parse_stage(code)
-            if got:
-                return got
-        got = parse_stage(display)
-        if got:
-            return got
-    return parse_stage(getattr(cc, "text", None))
-
-
-def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | None:
-    if cc is not None:
-        hit = ctx.match("m1", cc, by_text=False)
-        if hit is not None and hit.value in ("m1", "m0"):
-            return "m1" if hit.value == "m1" else "m0"
-        for _, code, display in ctx.codings(cc):
-            got = parse_m(code) or parse_m(display)
-            if got:
-                return got
-    return parse_m(text)
-
-
 def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> DiseaseFacts:
     breast_ev: list[Evidence] = []
     resolved_ev: list[Evidence] = []  # breast cancer Conditions recorded as resolved / inactive / remission
-    other_primary = _OtherPrimary()
+    other_primary = OtherPrimaries()
     unconfirmed: list[Evidence] = []  # provisional / differential metastases: not counted
     examined = 0
     other_cancer_related = 0
@@ -168,7 +112,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         if primary is not None and (secondary is None or primary.via == "code"):
             # another primary malignancy (Synthea codes some primaries with "secondary" concepts: by code,
             # the other-primary list wins)
-            _other_primary(ctx, cond, code, when, current, other_primary)
+            add_other_primary(ctx, cond, code, when, current, other_primary)
             if secondary is not None:
                 continue
         if breast is not None:
@@ -196,7 +140,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         if secondary is not None:
             other_cancer_related += 1
             verification = status_code(getattr(cond, "verificationStatus", None))
-            if verification in _UNCONFIRMED:
+            if verification in UNCONFIRMED:
                 shown = f"{ref(cond)}, {when}" if when else ref(cond)
                 ctx.issue(
                     "metastatic",
@@ -437,79 +381,6 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
         secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
         other_primary_cancer=other_fact,
     )
-
-
-# verificationStatus values that leave a diagnosis unconfirmed (FHIR condition-ver-status)
-_UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")
-
-
-class _OtherPrimary:
-    """Primary malignancies other than breast cancer, sorted by whether they count now."""
-
-    __slots__ = ("active", "inactive", "unconfirmed")
-
-    def __init__(self) -> None:
-        self.active: list[Evidence] = []
-        self.unconfirmed: list[Evidence] = []
-        self.inactive: list[Evidence] = []
-
-    def named(self) -> str:
-        return "; ".join(
-            f"{e.text.split(': ', 1)[-1].rsplit(' (', 1)[0]}, {e.reference}" for e in self.active[:3]
-        )
-
-    def fact(self, examined: int) -> Fact[YesNoUnknown]:
-        for found in (self.active, self.unconfirmed, self.inactive):  # the same whatever the chart's order
-            found.sort(key=lambda e: (date_key(e.date), e.reference))
-        if self.active:
-            return Fact(
-                "yes",
-                tuple(self.active[:5]),
-                "Another primary cancer is recorded as active: metastases may belong to it.",
-            )
-        if self.unconfirmed:
-            return Fact(
-                "unknown",
-                tuple(self.unconfirmed[:5]),
-                "Another primary cancer is recorded, but only as provisional / differential: confirm or "
-                "refute it.",
-            )
-        if examined:
-            note = "No other active primary cancer is recorded among the conditions."
-            if self.inactive:
-                note = "Other primary cancers are recorded only as resolved / inactive / in remission."
-            return Fact("no", tuple(self.inactive[:3]), note)
-        return _UNKNOWN
-
-
-def _other_primary(
-    ctx: Context, cond: Any, code: Any, when: str | None, current: bool, out: _OtherPrimary
-) -> None:
-    verification = status_code(getattr(cond, "verificationStatus", None))
-    remission = any(_icd_in_remission(system, c) for system, c, _ in ctx.codings(code))
-    if not current or remission:
-        out.inactive.append(evidence(cond, when, f"Other primary cancer (not active): {ctx.label(code)}"))
-    elif verification in _UNCONFIRMED:
-        ctx.issue(
-            "other_primary_cancer",
-            "pending",
-            f"Another primary cancer is recorded as {verification} ({ref(cond)}"
-            f"{', ' + when if when else ''}): not confirmed.",
-            evidence(cond, when, f"Unconfirmed ({verification}) primary cancer: {ctx.describe(code)}"),
-        )
-        out.unconfirmed.append(
-            evidence(cond, when, f"Other primary cancer ({verification}): {ctx.label(code)}")
-        )
-    else:
-        out.active.append(evidence(cond, when, f"Other primary cancer: {ctx.label(code)}"))
-
-
-def _icd_in_remission(system: str | None, code: str | None) -> bool:
-    """ICD-10-CM C90-C95 with a 6th character 1: myeloma / leukaemia "in remission" (C90.01, C91.11, ...)."""
-    if not code or "icd" not in (system or "").lower():
-        return False
-    c = code.strip().upper().replace(".", "")
-    return len(c) == 5 and c[:2] == "C9" and c[2] in "012345" and c[4] == "1"
 
 
 def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:

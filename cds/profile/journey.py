@@ -35,29 +35,28 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    Endocrine resistance follows ESO-ESMO ABC 5: primary = relapse in the first 2 years of adjuvant
    endocrine therapy; secondary = relapse on it after 2 years or within 12 months of completing it;
    sensitive = relapse more than 12 months after completing it.
+
+This module places each record (point 2) and puts the facts together; regimens, lines and progression
+(points 1 and 3) are cds.profile.regimens, relapse timing (point 4) is cds.profile.relapse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import pairwise
 from typing import Any, Final
 
 from cds.evidence import Evidence, Fact
-from cds.profile.common import Coded, Context, evidence, observation_date, procedure_date, value_of
+from cds.profile.common import Coded, Context, procedure_date
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
+from cds.profile.regimens import JOIN_DAYS, Regimen, mark_progressions, regimens_of
+from cds.profile.relapse import early_relapse, endocrine_resistance
 
-JOIN_DAYS: Final = 90
-TOGETHER_DAYS: Final = 28  # records starting within one 4-week cycle of each other start together
 BEFORE_METASTASIS_DAYS: Final = 60
-ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after a regimen's last record
-TWO_YEARS: Final = timedelta(days=730)
 ADJUVANT_AFTER_SURGERY: Final = timedelta(days=365)
-RUNNING_GAP: Final = timedelta(days=42)  # two 3-weekly cycles: a clinic regimen's records are single days
 
 #: Agents given only for metastatic disease (their US labels have no early-breast-cancer indication):
 #: a record of one is metastatic therapy whatever its date.
@@ -80,45 +79,6 @@ METASTATIC_ONLY: Final = frozenset(
         "margetuximab",
     }
 )
-
-#: (Neo)adjuvant therapy families whose early relapse matters, with the window in days.
-RELAPSE_WINDOWS: Final = (
-    ("endocrine_therapy", 365),
-    ("cdk4_6_inhibitor", 365),
-    ("parp_inhibitor", 365),
-    ("her2_directed", 183),
-    ("immunotherapy", 183),
-)
-
-
-@dataclass(slots=True)
-class Regimen:
-    uses: list[MedUse]
-    start: date
-    progression: Evidence | None = None
-    progression_why: str = ""
-    toxicity: bool = False
-    agents: set[str] = field(default_factory=set)
-
-    @property
-    def current(self) -> bool:
-        return any(u.current for u in self.uses)
-
-    @property
-    def end(self) -> date | None:
-        """The last day a record of it ran (None while one is open-ended)."""
-        ends = [u.end_date for u in self.uses]
-        if self.current or any(e is None for e in ends):
-            return None
-        return max(e for e in ends if e is not None)
-
-    @property
-    def classes(self) -> frozenset[str]:
-        return frozenset(c for u in self.uses for c in u.classes)
-
-    def label(self) -> str:
-        names = dict.fromkeys(d.name for u in self.uses for d in u.drugs)
-        return " + ".join(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +126,8 @@ def derive_journey(
             "therapy (no dated metastatic diagnosis): counted as received, not as a line.",
             *(u.evidence for u in unplaced[:5]),
         )
-    regimens = _regimens([u for u in metastatic_uses if u.counts_as_line], ctx)
-    _progressions(regimens, observations, ctx)
+    regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx)
+    mark_progressions(regimens, observations, ctx)
     current = [r for r in regimens if r.current]
     running = current[-1] if current else None
 
@@ -187,7 +147,7 @@ def derive_journey(
             if use.stop_reason == "toxicity":
                 toxic |= use.classes
                 toxic_ev.append(use.evidence)
-    early_after, early_ev, early_note = _early_relapse(early, relapse)
+    early_after, early_ev, early_note = early_relapse(early, relapse)
     progressed_classes |= early_after
     progressed_ev += early_ev
     if early_note:
@@ -248,7 +208,7 @@ def derive_journey(
         stopped_for_toxicity=Fact(frozenset(toxic), tuple(toxic_ev[:4])),
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
-        endocrine_resistance=_endocrine_resistance(early, relapse, metastatic_since),
+        endocrine_resistance=endocrine_resistance(early, relapse, metastatic_since),
         current=all_current,
     )
 
@@ -316,171 +276,6 @@ def _setting_note(relapse: date | None) -> str:
         f"(from {BEFORE_METASTASIS_DAYS} days before when still running then); agents added within "
         f"{JOIN_DAYS} days of a running regimen join it"
     )
-
-
-def _regimens(uses: list[MedUse], ctx: Context) -> list[Regimen]:
-    undated = [u for u in uses if u.start_date is None and not u.current]
-    if undated:
-        ctx.issue(
-            "metastatic_lines",
-            "missing",
-            f"{len(undated)} metastatic-setting medicine record(s) have no start date and were not "
-            "placed in a line.",
-            *(u.evidence for u in undated[:5]),
-        )
-    dated = sorted(
-        [u for u in uses if u.start_date is not None or u.current], key=lambda u: u.start_date or ctx.today
-    )
-    regimens: list[Regimen] = []
-    join = timedelta(days=JOIN_DAYS)
-    for group in _started_together(dated, ctx.today):
-        start = group[0].start_date or ctx.today
-        agents = frozenset(a for u in group for a in u.agents)
-        last = regimens[-1] if regimens else None
-        running = last is not None and _running_at(last, start)
-        if last is not None and running and agents <= last.agents:
-            last.uses.extend(group)  # refills, cycles, a switch of formulation or route
-        elif last is not None and running and start - last.start <= join:
-            last.uses.extend(group)  # an agent added to the running regimen
-            last.agents |= agents
-        else:
-            regimens.append(Regimen(list(group), start, agents=set(agents)))
-    for before, after in pairwise(regimens):
-        stop = _stop_reason(before)
-        if stop == "toxicity":
-            before.toxicity = True
-        elif stop == "progression":
-            before.progression = next(u.evidence for u in before.uses if u.stop_reason == "progression")
-            before.progression_why = "stopped for progression"
-        elif stop is None:
-            before.progression = after.uses[0].evidence
-            before.progression_why = f"presumed: the next line began {after.start.isoformat()}"
-    if regimens:
-        tail = regimens[-1]
-        stop = _stop_reason(tail)
-        if stop == "progression":
-            tail.progression = next(u.evidence for u in tail.uses if u.stop_reason == "progression")
-            tail.progression_why = "stopped for progression"
-        elif stop == "toxicity" and not tail.current:
-            tail.toxicity = True
-    return regimens
-
-
-def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:
-    """Records (sorted by start) that start within ``TOGETHER_DAYS`` of the first of them: one start."""
-    groups: list[list[MedUse]] = []
-    window = timedelta(days=TOGETHER_DAYS)
-    for use in uses:
-        start = use.start_date or today
-        if groups and start - (groups[-1][0].start_date or today) <= window:
-            groups[-1].append(use)
-        else:
-            groups.append([use])
-    return groups
-
-
-def _running_at(regimen: Regimen, when: date) -> bool:
-    """Still given at ``when``: a record in use, open-ended, or ended within ``RUNNING_GAP`` before it
-    (an administration every three weeks is a record of one day each time)."""
-    return any(u.current or u.end_date is None or u.end_date >= when - RUNNING_GAP for u in regimen.uses)
-
-
-def _stop_reason(regimen: Regimen) -> str | None:
-    reasons = {u.stop_reason for u in regimen.uses if u.stop_reason}
-    for reason in ("progression", "toxicity", "completed"):
-        if reason in reasons:
-            return reason
-    return None
-
-
-def _progressions(regimens: list[Regimen], observations: Coded, ctx: Context) -> None:
-    """Disease-status results that say the disease worsened mark the regimen running then."""
-    late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
-    for obs in observations.coded("disease-status-tests"):
-        val = value_of(obs)
-        hit = ctx.match("disease-status-values", val.cc) if val.cc is not None else None
-        value = hit.value if hit is not None else None
-        if value is None and val.text:
-            found = ctx.terminology.codes("disease-status-values").match((), val.text)
-            value = found.value if found is not None else None
-        when = to_date(observation_date(obs))
-        if value != "progressed" or when is None:
-            continue
-        for regimen in reversed(regimens):
-            end = regimen.end
-            if regimen.start <= when and (end is None or when <= end + late):
-                regimen.progression = evidence(obs, when.isoformat(), "disease progression")
-                regimen.progression_why = f"progression recorded {when.isoformat()}"
-                break
-
-
-def _early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], list[Evidence], str]:
-    if relapse is None:
-        return set(), [], ""
-    after: set[str] = set()
-    ev: list[Evidence] = []
-    said: list[str] = []
-    for family, days in RELAPSE_WINDOWS:
-        given = [
-            u for u in early if family in u.classes and u.start_date is not None and u.start_date < relapse
-        ]
-        if not given:
-            continue
-        ongoing = any(u.current for u in given)
-        if not ongoing and any(u.end_date is None for u in given):
-            continue  # stopped, but when is not recorded: the timing cannot be told
-        last_end = None if ongoing else max(u.end_date for u in given if u.end_date is not None)
-        if ongoing or (last_end is not None and (last_end >= relapse or (relapse - last_end).days <= days)):
-            after |= {c for u in given for c in u.classes}
-            ev.append(given[-1].evidence)
-            names = " + ".join(dict.fromkeys(d.name for u in given for d in u.drugs))
-            if last_end is None or last_end >= relapse:
-                said.append(f"relapse {relapse.isoformat()} during (neo)adjuvant {names}")
-            else:
-                months = (relapse - last_end).days / 30.44
-                said.append(
-                    f"relapse {relapse.isoformat()}, {months:.0f} months after (neo)adjuvant {names} ended"
-                )
-    return after, ev, "; ".join(said)
-
-
-def _endocrine_resistance(
-    early: list[MedUse], relapse: date | None, metastatic_since: str | None
-) -> Fact[EndocrineResistance]:
-    if relapse is None:
-        return Fact("unknown", (), "no dated metastatic diagnosis")
-    given = [u for u in early if "endocrine_therapy" in u.classes]
-    dated = [u for u in given if u.start_date is not None and u.start_date < relapse]
-    if not dated:
-        why = (
-            "an endocrine medicine without a start date"
-            if given
-            else "no adjuvant endocrine therapy recorded"
-        )
-        return Fact("unknown", (), why)
-    evs = tuple(u.evidence for u in dated[:4])
-    began = min(u.start_date for u in dated if u.start_date is not None)
-    ongoing = any(u.current for u in dated)
-    if not ongoing and any(u.end_date is None for u in dated):
-        return Fact("unknown", evs, "adjuvant endocrine therapy without an end date")
-    last_end = None if ongoing else max(u.end_date for u in dated if u.end_date is not None)
-    if ongoing or (last_end is not None and last_end >= relapse):
-        years = (relapse - began).days / 365.25
-        if relapse - began < TWO_YEARS:
-            return Fact(
-                "primary",
-                evs,
-                f"relapse {metastatic_since} after {years:.1f} years of adjuvant endocrine therapy",
-            )
-        return Fact(
-            "secondary",
-            evs,
-            f"relapse {metastatic_since} on adjuvant endocrine therapy after {years:.1f} years",
-        )
-    assert last_end is not None  # noqa: S101 (not ongoing: every record has an end)
-    months = (relapse - last_end).days / 30.44
-    value: EndocrineResistance = "secondary" if (relapse - last_end).days <= 365 else "sensitive"
-    return Fact(value, evs, f"relapse {months:.0f} months after completing adjuvant endocrine therapy")
 
 
 def _history(

@@ -19,47 +19,36 @@
 Latest = the most recent dated reading; readings of the same day: the one of most concern. A range
 ("55-60%") is read at its end of most concern. A reading older than a year can say "yes" (with its date)
 but never "no". Components of a panel (an echocardiogram or ECG report) are read like Observations.
+Reading the numbers (latest, range ends, recency) is cds.profile.measurements.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Sequence
 from typing import Any, Final
 
 from cds.profile.common import (
     Coded,
     Context,
     Value,
-    components,
     condition_current,
     condition_date,
     evidence,
-    observation_date,
-    ref,
     rtype,
     status_code,
-    value_of,
 )
-from cds.profile.dates import date_key, fhir_date, period_start, to_date
+from cds.profile.dates import date_key, fhir_date, period_start
+from cds.profile.measurements import edge, latest_of_concern, measurements, number_in, recent
 from cds.profile.model import Evidence, Fact, YesNoUnknown, YesUnknown
 
 HBA1C_PERCENT: Final = 8.0  # CAPItello-291 exclusion; Truqap EU SmPC 4.4 ("HbA1C >8.0% (63.9 mmol/mol)")
 LVEF_PERCENT: Final = 50.0  # HER2-directed therapy labels and trials: LVEF >= 50% at baseline
 QTC_MS: Final = 450.0  # Kisqali (ribociclib) US label: initiate only with QTcF < 450 msec
-RECENT: Final = timedelta(days=365)  # a reading older than this cannot say "no"
 
 _UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")
 _MR_ACTIVE: Final = ("active", "on-hold")
 _MR_NOT_GIVEN: Final = ("plan", "proposal", "option")
 _MS_ACTIVE: Final = ("active", "intended")
-
-_NUMBER_RE = re.compile(
-    r"(?P<cmp>[<>]=?|≤|≥)?\s*(?P<low>\d+(?:[.,]\d+)?)"
-    r"(?:\s*(?:-|\u2013|to)\s*(?P<high>\d+(?:[.,]\d+)?))?\s*(?P<unit>%|mmol/mol|msec|ms|sec|s)?(?![a-z])",
-    re.IGNORECASE,
-)
 
 
 class SafetyFacts:
@@ -176,8 +165,8 @@ def derive_hyperglycaemia(
     if insulin:
         found.extend(insulin[:3])
         reasons.append("on insulin")
-    latest = _latest(
-        _readings(observations, "hba1c-tests", "hyperglycaemia_risk", "HbA1c", _hba1c, ctx), highest=True
+    latest = latest_of_concern(
+        measurements(observations, "hba1c-tests", "hyperglycaemia_risk", "HbA1c", _hba1c, ctx), highest=True
     )
     if latest is not None and latest.value >= HBA1C_PERCENT:
         found.append(latest.evidence)
@@ -196,7 +185,7 @@ def derive_hyperglycaemia(
             (),
             "No HbA1c result was found, and no type 1 or insulin-treated diabetes is recorded.",
         )
-    if not _recent(latest.when, ctx):
+    if not recent(latest.when, ctx):
         return Fact(
             "unknown",
             (latest.evidence,),
@@ -258,7 +247,7 @@ def _insulin_name(record: Any, codes: Any, ctx: Context) -> str | None:
 
 def _hba1c(value: Value, kind: str | None) -> tuple[float, str] | None:
     """HbA1c in % (NGSP/DCCT) and how it reads; IFCC mmol/mol converted (% = 0.0915 x mmol/mol + 2.15)."""
-    got = _number(value, high=True)
+    got = number_in(value, high=True)
     if got is None:
         return None
     number, unit, cmp = got
@@ -270,7 +259,7 @@ def _hba1c(value: Value, kind: str | None) -> tuple[float, str] | None:
         percent, shown = number, f"{cmp}{number:g}%"
     else:
         return None
-    return (_edge(percent, cmp), shown) if 3.0 <= percent <= 25.0 else None
+    return (edge(percent, cmp), shown) if 3.0 <= percent <= 25.0 else None
 
 
 # --- heart ----------------------------------------------------------------------------------------
@@ -286,8 +275,8 @@ def derive_cardiac(conditions: Coded, observations: Coded, ctx: Context) -> Fact
         ev = evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}")
         (active if condition_current(cond) else past).append(ev)
     active, past = _ordered(active), _ordered(past)
-    latest = _latest(
-        _readings(observations, "lvef-tests", "cardiac_dysfunction", "LVEF", _lvef, ctx), highest=False
+    latest = latest_of_concern(
+        measurements(observations, "lvef-tests", "cardiac_dysfunction", "LVEF", _lvef, ctx), highest=False
     )
     low = latest is not None and latest.value < LVEF_PERCENT
     if active or low:
@@ -305,7 +294,7 @@ def derive_cardiac(conditions: Coded, observations: Coded, ctx: Context) -> Fact
         if past:
             note = "Heart failure is recorded only as resolved / inactive, and no LVEF result was found."
         return Fact("unknown", tuple(past[:3]), note)
-    if not _recent(latest.when, ctx):
+    if not recent(latest.when, ctx):
         return Fact(
             "unknown",
             (latest.evidence, *past[:2]),
@@ -318,7 +307,7 @@ def derive_cardiac(conditions: Coded, observations: Coded, ctx: Context) -> Fact
 
 
 def _lvef(value: Value, kind: str | None) -> tuple[float, str] | None:
-    got = _number(value, high=False)
+    got = number_in(value, high=False)
     if got is None:
         return None
     number, unit, cmp = got
@@ -326,7 +315,7 @@ def _lvef(value: Value, kind: str | None) -> tuple[float, str] | None:
         number = round(number * 100, 1)  # sent as a fraction (0.45)
     elif unit not in ("", "%"):
         return None
-    return (_edge(number, cmp), f"{cmp}{number:g}%") if 5.0 <= number <= 95.0 else None
+    return (edge(number, cmp), f"{cmp}{number:g}%") if 5.0 <= number <= 95.0 else None
 
 
 # --- QT --------------------------------------------------------------------------------------------
@@ -343,7 +332,9 @@ def derive_long_qt(conditions: Coded, observations: Coded, ctx: Context) -> Fact
             continue  # R94.31 "Abnormal ECG": long QT only when the record says so
         active.append(evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}"))
     active = _ordered(active)
-    latest = _latest(_readings(observations, "qtc-tests", "long_qt", "QTc", _qtc, ctx), highest=True)
+    latest = latest_of_concern(
+        measurements(observations, "qtc-tests", "long_qt", "QTc", _qtc, ctx), highest=True
+    )
     long = latest is not None and latest.value >= QTC_MS
     if active or long:
         found = list(active)
@@ -366,7 +357,7 @@ def derive_long_qt(conditions: Coded, observations: Coded, ctx: Context) -> Fact
 
 
 def _qtc(value: Value, kind: str | None) -> tuple[float, str] | None:
-    got = _number(value, high=True)
+    got = number_in(value, high=True)
     if got is None:
         return None
     number, unit, cmp = got
@@ -374,107 +365,7 @@ def _qtc(value: Value, kind: str | None) -> tuple[float, str] | None:
         number = round(number * 1000)
     elif unit not in ("", "ms", "msec"):
         return None
-    return (_edge(number, cmp), f"{cmp}{number:g} ms") if 200.0 <= number <= 800.0 else None
-
-
-# --- readings ---------------------------------------------------------------------------------------
-
-
-class _Reading:
-    __slots__ = ("evidence", "key", "shown", "value", "when")
-
-    def __init__(self, value: float, shown: str, when: str | None, evidence: Evidence) -> None:
-        self.value = value
-        self.shown = shown
-        self.when = when
-        self.key = date_key(when)
-        self.evidence = evidence
-
-
-Parse = Callable[[Value, str | None], tuple[float, str] | None]
-
-
-def _readings(
-    observations: Coded, codes: str, topic: str, name: str, parse: Parse, ctx: Context
-) -> list[_Reading]:
-    """Every reading of the test ``codes`` names, from Observations and their components."""
-    out: list[_Reading] = []
-    for obs in observations.coded(codes, in_components=True):
-        when = observation_date(obs)
-        own = ctx.match(codes, getattr(obs, "code", None))
-        elements = [(obs, own)] if own is not None else []
-        for comp in components(obs):
-            hit = ctx.match(codes, getattr(comp, "code", None))
-            if hit is not None:
-                elements.append((comp, hit))
-        for element, hit in elements:
-            value = value_of(element)
-            if value.empty:
-                continue
-            got = parse(value, hit.value)
-            shown_raw = _raw(value)
-            if got is None:
-                ctx.issue(
-                    topic,
-                    "unreadable",
-                    f"{ref(obs)}: the {name} value could not be read ({shown_raw}).",
-                    evidence(obs, when, f"{name}: {shown_raw}"),
-                )
-                continue
-            number, shown = got
-            out.append(_Reading(number, shown, when, evidence(obs, when, f"{name} {shown}")))
-    return out
-
-
-def _latest(readings: list[_Reading], *, highest: bool) -> _Reading | None:
-    """The most recent reading; of one day's readings, the one of most concern (the highest or the
-    lowest value)."""
-    if not readings:
-        return None
-    top = max(r.key for r in readings)
-    same_day = [r for r in readings if r.key == top]
-    if highest:
-        return max(same_day, key=lambda r: (r.value, r.evidence.reference))
-    return min(same_day, key=lambda r: (r.value, r.evidence.reference))
-
-
-def _number(value: Value, *, high: bool) -> tuple[float, str, str] | None:
-    """(number, unit, comparator) of a Quantity or a text such as "55-60 %", ">= 8.2%", "0.48 s".
-
-    A range is read at its high end (``high``) or its low end: the end of most concern."""
-    q = value.quantity
-    if q is not None:
-        cmp = q.comparator or ""
-        return q.value, q.unit, cmp
-    text = value.text
-    if not text:
-        return None
-    found = _NUMBER_RE.search(text)
-    if found is None:
-        return None
-    low = float(found.group("low").replace(",", "."))
-    top = found.group("high")
-    number = float(top.replace(",", ".")) if top and high else low
-    cmp = {"≤": "<=", "≥": ">="}.get(found.group("cmp") or "", found.group("cmp") or "")
-    return number, (found.group("unit") or "").lower(), cmp
-
-
-def _edge(number: float, cmp: str) -> float:
-    """The value a threshold is compared with: "<50%" is below 50, ">8.0%" is above 8.0."""
-    if cmp in ("<", ">"):
-        return number - 0.001 if cmp == "<" else number + 0.001
-    return number
-
-
-def _raw(value: Value) -> str:
-    if value.quantity is not None:
-        return f"{value.quantity.value:g} {value.quantity.unit}".strip()
-    return (value.text or "(no value)")[:60]
-
-
-def _recent(when: str | None, ctx: Context) -> bool:
-    day = to_date(when)
-    return day is not None and ctx.today - day <= RECENT
+    return (edge(number, cmp), f"{cmp}{number:g} ms") if 200.0 <= number <= 800.0 else None
 
 
 def _status_words(cond: Any) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from cds.fhir.client import Allowlist, HttpFetcher, parse_base
+from cds.fhir.client import Allowlist, HttpFetcher
+from cds.fhir.urls import parse_base
 from cds.settings import Settings
 from tests.fhir.helpers import PATIENT, TOKEN, sample_resources, searchset
 from tests.servers.stub_fhir import Reply, StubFhir, running_stub

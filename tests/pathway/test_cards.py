@@ -13,16 +13,12 @@ from fastapi.testclient import TestClient
 from cds.errors import KnowledgeError
 from cds.pathway.engine import evaluate
 from cds.pathway.ids import key_of
+from cds.pathway.issue_summary import ISSUE_LINES
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.labels import PHRASES, DrugNames, phrase
-from cds.pathway.render import (
-    DEFAULT_OVERRIDE_SYSTEM,
-    ISSUE_LINES,
-    card_rules,
-    fit,
-    render_cards,
-    shown_ids,
-)
+from cds.pathway.markdown import fit
+from cds.pathway.override_reasons import DEFAULT_OVERRIDE_SYSTEM
+from cds.pathway.render import card_rules, render_cards, shown_ids
 from cds.profile.model import FIELDS, DataIssue, Fact, PatientProfile
 from tests.pathway.support import card_knowledge, ev, hr_positive, knowledge_dir, on_letrozole_palbociclib
 from tests.spec_checks import ORDER, check_card_rules

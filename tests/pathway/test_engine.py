@@ -15,7 +15,8 @@ from cds.errors import KnowledgeError
 from cds.pathway.engine import evaluate
 from cds.pathway.ids import card_uuid, key_of, rule_key
 from cds.pathway.knowledge import Knowledge, load_knowledge
-from cds.pathway.render import escape_all, escape_md, render_cards
+from cds.pathway.markdown import escape_all, escape_md
+from cds.pathway.render import render_cards
 from cds.profile.model import Fact, PatientProfile
 from tests.fixtures_support import knowledge_with
 

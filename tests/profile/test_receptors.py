@@ -549,7 +549,7 @@ def test_discordant_markers_reach_the_profile(build: Build) -> None:
 
 
 def test_er_low_is_its_own_category_with_a_clinical_label(build: Build) -> None:
-    from cds.profile.receptors import clinical_label
+    from cds.profile.receptor_labels import clinical_label
 
     profile = build(b.patient(), b.er(quantity=(5, "%")), b.pr(b.NEGATIVE), b.her2_ihc(value_string="0"))
     assert profile.er_status.value == "low_positive"
@@ -849,6 +849,6 @@ def test_order_and_unrelated_resources_never_change_receptor_facts(build: Build,
 def test_receptor_summary_in_clinical_words(
     build: Build, resources: list[dict[str, Any]], expected: str
 ) -> None:
-    from cds.profile.receptors import receptor_summary
+    from cds.profile.receptor_labels import receptor_summary
 
     assert receptor_summary(build(b.patient(), *resources)) == expected

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from cds.fhir.client import Allowlist, HttpFetcher, parse_base, url_under
+from cds.fhir.client import Allowlist, HttpFetcher
+from cds.fhir.urls import parse_base, url_under
 from cds.settings import Settings
 from tests.servers.hostile import recording_server
 

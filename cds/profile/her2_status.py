@@ -1,0 +1,228 @@
+"""HER2 status, IHC, ISH and HER2-low from the readings (ASCO/CAP 2018, affirmed 2023): the most recent
+test date decides, a reflex ISH is paired with the IHC before it, and HER2-positive in at least one
+biopsy stays positive (see cds.profile.receptors)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cds.profile.common import Context
+from cds.profile.her2_values import ish_group
+from cds.profile.model import Fact, Her2Ihc, Her2Ish, Her2Status, YesNoUnknown
+from cds.profile.receptor_labels import her2_label
+from cds.profile.receptor_reading import (
+    Reading,
+    as_sentence,
+    reading_order,
+    report_discordance,
+    shown_date,
+    split_latest,
+    with_note,
+)
+
+
+def _implied(r: Reading) -> str:
+    if r.marker == "ihc":
+        return {"3+": "positive", "2+": "equivocal"}.get(r.value, "negative")
+    if r.marker == "ish":
+        return {"amplified": "positive", "not_amplified": "negative"}.get(r.value, "equivocal")
+    return {"low": "negative", "ultralow": "negative"}.get(r.value, r.value)
+
+
+Her2Facts = tuple[Fact[Her2Status], Fact[Her2Ihc], Fact[Her2Ish], Fact[YesNoUnknown]]
+
+
+def _ish_in(ishs: Sequence[Reading], note_parts: list[str]) -> set[str]:
+    """The ISH values of one date; a ratio and a copy number given apart are put in their ASCO/CAP group."""
+    ratios = {r.ratio for r in ishs if r.ratio is not None}
+    copies = {r.copies for r in ishs if r.copies is not None}
+    if len(ratios) == 1 and len(copies) == 1:
+        ratio, copy = next(iter(ratios)), next(iter(copies))
+        group, verdict = ish_group(ratio, copy)
+        note_parts.append(
+            f"ISH group {group} (HER2/CEP17 ratio {ratio:g}, {copy:g} HER2 signals/cell): "
+            f"{verdict.replace('_', ' ')} per ASCO/CAP 2018"
+        )
+        numeric = {r.value for r in ishs if r.ratio is not None or r.copies is not None}
+        return {verdict} | ({r.value for r in ishs} - numeric)
+    return {r.value for r in ishs}
+
+
+def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
+    """HER2 from the most recent date of ``readings`` (a reflex ISH paired with the IHC before it)."""
+    group, earlier = split_latest(readings)
+    ihcs = [r for r in group if r.marker == "ihc"]
+    ishs = [r for r in group if r.marker == "ish"]
+    generic = [r for r in group if r.marker == "her2"]
+    note_parts: list[str] = []
+    if ishs and not ihcs:
+        prior = [r for r in earlier if r.marker == "ihc"]
+        if prior:
+            partner = [r for r in prior if r.key == prior[0].key]
+            ihcs = partner
+            note_parts.append(
+                f"ISH ({ishs[0].when or 'undated'}) paired with the IHC of {prior[0].when or 'undated'}"
+            )
+    conflicts: list[Reading] = []
+    ihc_vals = {r.value for r in ihcs}
+    ish_vals = _ish_in(ishs, note_parts)
+    if len(ihc_vals) > 1:
+        conflicts.extend(ihcs)
+    if len(ish_vals) > 1:
+        conflicts.extend(ishs)
+    ihc: Her2Ihc = _as_ihc(next(iter(ihc_vals))) if len(ihc_vals) == 1 else "unknown"
+    ish: Her2Ish = _as_ish(next(iter(ish_vals))) if len(ish_vals) == 1 else "unknown"
+    group3 = any(r.ratio is not None and r.ratio < 2.0 for r in ishs) and any(
+        r.copies is not None and r.copies >= 6.0 for r in ishs
+    )
+    status: Her2Status
+    if ihc == "3+":
+        status = "positive"
+    elif ish == "amplified" and group3 and ihc in ("0", "1+"):
+        status = "negative"  # ASCO/CAP 2018 group 3 with concurrent IHC 0/1+
+        note_parts.append("ISH group 3 with IHC 0/1+ is HER2-negative per ASCO/CAP 2018")
+    elif ish == "amplified":
+        status = "positive"
+    elif ihc in ("0", "1+"):
+        status = "negative"
+    elif ihc == "2+":
+        status = "negative" if ish == "not_amplified" else "equivocal"
+    elif ish == "not_amplified":
+        status = "negative"
+    elif ish == "equivocal":
+        status = "equivocal"
+    else:
+        status = "unknown"
+    low: YesNoUnknown = "unknown"
+    gen_vals = {r.value for r in generic}
+    if status == "unknown" and gen_vals:
+        implied = {_implied(r) for r in generic}
+        if len(implied) > 1:
+            conflicts.extend(generic)
+        else:
+            only = next(iter(implied))
+            status = only if only in ("positive", "negative", "equivocal") else "unknown"  # type: ignore[assignment]
+    elif gen_vals and status in ("positive", "negative"):
+        clash = [r for r in generic if _implied(r) in ("positive", "negative") and _implied(r) != status]
+        if clash:
+            conflicts.extend(clash + ihcs + ishs)
+    if conflicts:
+        ctx.issue(
+            "her2_status",
+            "conflicting",
+            "HER2 results on the most recent date disagree: "
+            + "; ".join(f"{r.evidence.reference} {r.marker} {r.value}" for r in conflicts)
+            + ".",
+            *(r.evidence for r in conflicts),
+        )
+        ev = tuple(r.evidence for r in group)
+        return (
+            Fact("conflicting", ev, "HER2 results on the same date disagree."),
+            Fact(ihc if len(ihc_vals) == 1 else "unknown", tuple(r.evidence for r in ihcs)),
+            Fact(ish if len(ish_vals) == 1 else "unknown", tuple(r.evidence for r in ishs)),
+            Fact("unknown", ev, "HER2 results conflict."),
+        )
+    if status == "negative" and (
+        ihc == "1+" or (ihc == "2+" and ish == "not_amplified") or (ihc == "unknown" and "low" in gen_vals)
+    ):
+        low = "yes"
+    elif ihc == "0" or status == "positive" or (ihc == "unknown" and "ultralow" in gen_vals):
+        low = "no"
+    if ish == "unknown" and ihc == "2+":
+        older_ish = [r for r in earlier if r.marker == "ish"]
+        if older_ish:
+            note_parts.append(
+                f"an earlier ISH ({older_ish[0].evidence.reference}, {older_ish[0].when or 'undated'}) "
+                "predates the most recent IHC and was not paired with it"
+            )
+    used = ihcs + ishs + generic
+    changed = [
+        r
+        for r in earlier
+        if r not in used and _implied(r) in ("positive", "negative") and _implied(r) != status
+    ]
+    if changed:
+        prev = changed[0]
+        note_parts.append(
+            f"earlier HER2 result {prev.marker} {prev.value} "
+            f"({prev.evidence.reference}, {prev.when or 'undated'}); the most recent was used"
+        )
+    if status in ("positive", "negative", "equivocal") and (ihc != "unknown" or ish != "unknown"):
+        note_parts.insert(0, her2_label(status, ihc, ish, low))
+    ev_all = tuple(r.evidence for r in used)
+    why_low = {
+        "yes": "IHC 1+ or IHC 2+ with ISH not amplified",
+        "no": "IHC 0 or HER2-positive",
+        "unknown": None,
+    }[low]
+    return (
+        Fact(status, ev_all, as_sentence(note_parts)),
+        Fact(ihc, tuple(r.evidence for r in ihcs)),
+        Fact(ish, tuple(r.evidence for r in ishs)),
+        Fact(low, ev_all if low != "unknown" else (), why_low),
+    )
+
+
+def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
+    """(HER2 status, IHC, ISH and HER2-low facts; whether results over time were discordant)."""
+    mine = [r for r in readings if r.marker in ("ihc", "ish", "her2") and not r.pending]
+    tests = [r for r in mine if not r.from_condition]
+    conds = [r for r in mine if r.from_condition]
+    if not tests and not conds:
+        return (Fact("unknown"), Fact("unknown"), Fact("unknown"), Fact("unknown")), False
+    if not tests:
+        status, ihc, ish, low = _her2_at(conds, ctx)
+        why = (
+            f"HER2 taken from a problem-list or billing entry ({split_latest(conds)[0][0].evidence.text}); "
+            "no HER2 pathology result is in the record."
+        )
+        return (with_note(status, why), ihc, ish, low), False
+    latest = _her2_at(tests, ctx)
+    # each earlier test date, as it read then (quietly: its issues were those of its own time)
+    quiet = Context(ctx.terminology, ctx.today)
+    keys = sorted({r.key for r in tests}, reverse=True)
+    history: list[tuple[Her2Facts, list[Reading]]] = [(latest, [r for r in tests if r.key == keys[0]])]
+    for key in keys[1:]:
+        history.append(
+            (_her2_at([r for r in tests if r.key <= key], quiet), [r for r in tests if r.key == key])
+        )
+    positives = [h for h in history if h[0][0].value == "positive"]
+    negatives = [h for h in history if h[0][0].value == "negative"]
+    chosen = latest
+    discordant = bool(positives and negatives) and latest[0].value in ("positive", "negative")
+    extra: list[str] = []
+    if discordant:
+        pos_group, neg_group = positives[0][1], negatives[0][1]
+        if latest[0].value == "negative":
+            chosen = positives[0][0]
+        report_discordance(ctx, "her2", "HER2", pos_group, neg_group, "positive")
+        extra.append(
+            f"HER2-positive in at least one biopsy ({pos_group[0].evidence.reference}, "
+            f"{shown_date(pos_group[0])}) and HER2-negative in another ({neg_group[0].evidence.reference}, "
+            f"{shown_date(neg_group[0])}): "
+            "discordant results; positive is kept so that anti-HER2 therapy stays an option (ESO-ESMO ABC)"
+        )
+    clash = [c for c in conds if _implied(c) in ("positive", "negative") and _implied(c) != chosen[0].value]
+    if clash and chosen[0].value in ("positive", "negative"):
+        c = max(clash, key=reading_order)
+        extra.append(
+            f"the problem-list entry {c.evidence.text} ({c.evidence.reference}) says HER2 {c.value}; "
+            "the pathology result was used"
+        )
+    status, ihc, ish, low = chosen
+    if discordant:
+        # the IHC/ISH facts are those of the positive biopsy; HER2-low does not apply to HER2-positive
+        other = negatives[0][1] if chosen is not latest else []
+        status = Fact(status.value, status.evidence + tuple(r.evidence for r in other[:1]), status.note)
+        low = Fact("no", low.evidence, "HER2-positive in at least one biopsy")
+    if extra:
+        status = with_note(status, as_sentence(extra) or "")
+    return (status, ihc, ish, low), discordant
+
+
+def _as_ihc(value: str) -> Her2Ihc:
+    return value if value in ("0", "1+", "2+", "3+") else "unknown"  # type: ignore[return-value]
+
+
+def _as_ish(value: str) -> Her2Ish:
+    return value if value in ("amplified", "not_amplified", "equivocal") else "unknown"  # type: ignore[return-value]

@@ -1,0 +1,84 @@
+"""Primary malignancies other than breast cancer (code list ``other-primary-cancer``): active,
+unconfirmed or inactive (resolved, in remission, ICD-10-CM C90-C95 "in remission"). An active one
+means metastases cannot be attributed to the breast cancer with certainty (cds.profile.conditions)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from cds.profile.common import Context, evidence, ref, status_code
+from cds.profile.dates import date_key
+from cds.profile.model import Evidence, Fact, YesNoUnknown
+
+_UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
+# verificationStatus values that leave a diagnosis unconfirmed (FHIR condition-ver-status)
+UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")
+
+
+class OtherPrimaries:
+    """Primary malignancies other than breast cancer, sorted by whether they count now."""
+
+    __slots__ = ("active", "inactive", "unconfirmed")
+
+    def __init__(self) -> None:
+        self.active: list[Evidence] = []
+        self.unconfirmed: list[Evidence] = []
+        self.inactive: list[Evidence] = []
+
+    def named(self) -> str:
+        return "; ".join(
+            f"{e.text.split(': ', 1)[-1].rsplit(' (', 1)[0]}, {e.reference}" for e in self.active[:3]
+        )
+
+    def fact(self, examined: int) -> Fact[YesNoUnknown]:
+        for found in (self.active, self.unconfirmed, self.inactive):  # the same whatever the chart's order
+            found.sort(key=lambda e: (date_key(e.date), e.reference))
+        if self.active:
+            return Fact(
+                "yes",
+                tuple(self.active[:5]),
+                "Another primary cancer is recorded as active: metastases may belong to it.",
+            )
+        if self.unconfirmed:
+            return Fact(
+                "unknown",
+                tuple(self.unconfirmed[:5]),
+                "Another primary cancer is recorded, but only as provisional / differential: confirm or "
+                "refute it.",
+            )
+        if examined:
+            note = "No other active primary cancer is recorded among the conditions."
+            if self.inactive:
+                note = "Other primary cancers are recorded only as resolved / inactive / in remission."
+            return Fact("no", tuple(self.inactive[:3]), note)
+        return _UNKNOWN
+
+
+def add_other_primary(
+    ctx: Context, cond: Any, code: Any, when: str | None, current: bool, out: OtherPrimaries
+) -> None:
+    verification = status_code(getattr(cond, "verificationStatus", None))
+    remission = any(_icd_in_remission(system, c) for system, c, _ in ctx.codings(code))
+    if not current or remission:
+        out.inactive.append(evidence(cond, when, f"Other primary cancer (not active): {ctx.label(code)}"))
+    elif verification in UNCONFIRMED:
+        ctx.issue(
+            "other_primary_cancer",
+            "pending",
+            f"Another primary cancer is recorded as {verification} ({ref(cond)}"
+            f"{', ' + when if when else ''}): not confirmed.",
+            evidence(cond, when, f"Unconfirmed ({verification}) primary cancer: {ctx.describe(code)}"),
+        )
+        out.unconfirmed.append(
+            evidence(cond, when, f"Other primary cancer ({verification}): {ctx.label(code)}")
+        )
+    else:
+        out.active.append(evidence(cond, when, f"Other primary cancer: {ctx.label(code)}"))
+
+
+def _icd_in_remission(system: str | None, code: str | None) -> bool:
+    """ICD-10-CM C90-C95 with a 6th character 1: myeloma / leukaemia "in remission" (C90.01, C91.11, ...)."""
+    if not code or "icd" not in (system or "").lower():
+        return False
+    c = code.strip().upper().replace(".", "")
+    return len(c) == 5 and c[:2] == "C9" and c[2] in "012345" and c[4] == "1"

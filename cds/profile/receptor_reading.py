@@ -1,0 +1,113 @@
+"""One receptor reading (a marker's value on a date, with its evidence) and what reconciling them shares:
+their order by date, the note sentences, and the discordance issue.
+
+The ER/PR decision (cds.profile.receptor_status) and the HER2 decision (cds.profile.her2_status) read
+readings through these, so that both order dates and word notes the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cds.profile.common import Context
+from cds.profile.dates import DateKey, date_key
+from cds.profile.model import Evidence, Fact
+
+
+class Reading:
+    __slots__ = ("copies", "detail", "evidence", "key", "marker", "note", "pending", "ratio", "value", "when")
+
+    def __init__(
+        self,
+        marker: str,
+        value: str,
+        when: str | None,
+        evidence: Evidence,
+        detail: str = "",
+        *,
+        pending: str = "",
+        note: str | None = None,
+        ratio: float | None = None,
+        copies: float | None = None,
+    ) -> None:
+        self.marker = marker  # er | pr | hr | ihc | ish | her2 (generic status)
+        self.value = value
+        self.when = when
+        self.key = date_key(when)  # once: readings are sorted and grouped by date several times
+        self.evidence = evidence
+        self.detail = detail  # how it was read; "condition" for a receptor-status Condition
+        self.pending = pending  # "" for a result, else the Observation status (registered | preliminary)
+        self.note = note  # how a score was read (Allred, H-score), for the status note
+        self.ratio = ratio  # ISH: HER2/CEP17 ratio, when given as a number
+        self.copies = copies  # ISH: average HER2 copy number per cell, when given as a number
+
+    @property
+    def from_condition(self) -> bool:
+        return self.detail == "condition"
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.marker, self.value, self.when, self.evidence, self.detail, self.pending, self.note)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reading):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+
+def split_latest(readings: Sequence[Reading]) -> tuple[list[Reading], list[Reading]]:
+    """(readings on the most recent date, earlier readings newest first)."""
+    ordered = sorted(readings, key=reading_order, reverse=True)
+    top = ordered[0].key
+    return [r for r in ordered if r.key == top], [r for r in ordered if r.key != top]
+
+
+def reading_order(r: Reading) -> tuple[DateKey, str, str, str, str]:
+    """Newest last; on one date by resource and value, so that the order received never matters."""
+    return (r.key, r.evidence.reference, r.marker, r.value, r.detail)
+
+
+def by_date(readings: Sequence[Reading]) -> list[list[Reading]]:
+    """The readings grouped by date, newest date first."""
+    groups: list[list[Reading]] = []
+    for r in sorted(readings, key=reading_order, reverse=True):
+        if groups and groups[-1][0].key == r.key:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
+def shown_date(r: Reading) -> str:
+    return r.when or "undated"
+
+
+def as_sentence(parts: Sequence[str]) -> str | None:
+    joined = "; ".join(p for p in parts if p)
+    return (joined[:1].upper() + joined[1:] + ("" if joined.endswith(".") else ".")) if joined else None
+
+
+def with_note(fact: Fact[Any], note: str) -> Fact[Any]:
+    joined = f"{fact.note} {note}" if fact.note else note
+    return Fact(fact.value, fact.evidence, joined)
+
+
+def report_discordance(
+    ctx: Context, marker: str, name: str, positive: Sequence[Reading], negative: Sequence[Reading], used: str
+) -> None:
+    def said(group: Sequence[Reading]) -> str:
+        r = group[0]
+        return f"{r.detail or r.value} ({r.evidence.reference}, {shown_date(r)})"
+
+    ctx.issue(
+        f"{marker}_status" if marker != "her2" else "her2_status",
+        "discordant",
+        f"{name} results disagree between biopsies or over time: positive - {said(positive)}; negative - "
+        f"{said(negative)}. {name} is taken as {used.replace('_', ' ')}: ESO-ESMO ABC advises considering "
+        "targeted therapy when the receptor is positive in at least one biopsy. Check which lesion each "
+        "result came from; consider re-biopsy.",
+        positive[0].evidence,
+        negative[0].evidence,
+    )

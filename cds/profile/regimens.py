@@ -1,0 +1,146 @@
+"""Regimens and lines of metastatic therapy from the medication records, in order of start, and which of
+them the disease progressed on (cds.profile.journey, points 1 and 3: records that start together,
+continue or join a running regimen; a stop for progression or side effects; disease-status results)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import pairwise
+from typing import Final
+
+from cds.evidence import Evidence
+from cds.profile.common import Coded, Context, evidence, observation_date, value_of
+from cds.profile.dates import to_date
+from cds.profile.medications import MedUse
+
+JOIN_DAYS: Final = 90
+TOGETHER_DAYS: Final = 28  # records starting within one 4-week cycle of each other start together
+ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after a regimen's last record
+RUNNING_GAP: Final = timedelta(days=42)  # two 3-weekly cycles: a clinic regimen's records are single days
+
+
+@dataclass(slots=True)
+class Regimen:
+    uses: list[MedUse]
+    start: date
+    progression: Evidence | None = None
+    progression_why: str = ""
+    toxicity: bool = False
+    agents: set[str] = field(default_factory=set)
+
+    @property
+    def current(self) -> bool:
+        return any(u.current for u in self.uses)
+
+    @property
+    def end(self) -> date | None:
+        """The last day a record of it ran (None while one is open-ended)."""
+        ends = [u.end_date for u in self.uses]
+        if self.current or any(e is None for e in ends):
+            return None
+        return max(e for e in ends if e is not None)
+
+    @property
+    def classes(self) -> frozenset[str]:
+        return frozenset(c for u in self.uses for c in u.classes)
+
+    def label(self) -> str:
+        names = dict.fromkeys(d.name for u in self.uses for d in u.drugs)
+        return " + ".join(names)
+
+
+def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
+    undated = [u for u in uses if u.start_date is None and not u.current]
+    if undated:
+        ctx.issue(
+            "metastatic_lines",
+            "missing",
+            f"{len(undated)} metastatic-setting medicine record(s) have no start date and were not "
+            "placed in a line.",
+            *(u.evidence for u in undated[:5]),
+        )
+    dated = sorted(
+        [u for u in uses if u.start_date is not None or u.current], key=lambda u: u.start_date or ctx.today
+    )
+    regimens: list[Regimen] = []
+    join = timedelta(days=JOIN_DAYS)
+    for group in _started_together(dated, ctx.today):
+        start = group[0].start_date or ctx.today
+        agents = frozenset(a for u in group for a in u.agents)
+        last = regimens[-1] if regimens else None
+        running = last is not None and _running_at(last, start)
+        if last is not None and running and agents <= last.agents:
+            last.uses.extend(group)  # refills, cycles, a switch of formulation or route
+        elif last is not None and running and start - last.start <= join:
+            last.uses.extend(group)  # an agent added to the running regimen
+            last.agents |= agents
+        else:
+            regimens.append(Regimen(list(group), start, agents=set(agents)))
+    for before, after in pairwise(regimens):
+        stop = _stop_reason(before)
+        if stop == "toxicity":
+            before.toxicity = True
+        elif stop == "progression":
+            before.progression = next(u.evidence for u in before.uses if u.stop_reason == "progression")
+            before.progression_why = "stopped for progression"
+        elif stop is None:
+            before.progression = after.uses[0].evidence
+            before.progression_why = f"presumed: the next line began {after.start.isoformat()}"
+    if regimens:
+        tail = regimens[-1]
+        stop = _stop_reason(tail)
+        if stop == "progression":
+            tail.progression = next(u.evidence for u in tail.uses if u.stop_reason == "progression")
+            tail.progression_why = "stopped for progression"
+        elif stop == "toxicity" and not tail.current:
+            tail.toxicity = True
+    return regimens
+
+
+def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:
+    """Records (sorted by start) that start within ``TOGETHER_DAYS`` of the first of them: one start."""
+    groups: list[list[MedUse]] = []
+    window = timedelta(days=TOGETHER_DAYS)
+    for use in uses:
+        start = use.start_date or today
+        if groups and start - (groups[-1][0].start_date or today) <= window:
+            groups[-1].append(use)
+        else:
+            groups.append([use])
+    return groups
+
+
+def _running_at(regimen: Regimen, when: date) -> bool:
+    """Still given at ``when``: a record in use, open-ended, or ended within ``RUNNING_GAP`` before it
+    (an administration every three weeks is a record of one day each time)."""
+    return any(u.current or u.end_date is None or u.end_date >= when - RUNNING_GAP for u in regimen.uses)
+
+
+def _stop_reason(regimen: Regimen) -> str | None:
+    reasons = {u.stop_reason for u in regimen.uses if u.stop_reason}
+    for reason in ("progression", "toxicity", "completed"):
+        if reason in reasons:
+            return reason
+    return None
+
+
+def mark_progressions(regimens: list[Regimen], observations: Coded, ctx: Context) -> None:
+    """Disease-status results that say the disease worsened mark the regimen running then."""
+    late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
+    for obs in observations.coded("disease-status-tests"):
+        val = value_of(obs)
+        hit = ctx.match("disease-status-values", val.cc) if val.cc is not None else None
+        value = hit.value if hit is not None else None
+        if value is None and val.text:
+            found = ctx.terminology.codes("disease-status-values").match((), val.text)
+            value = found.value if found is not None else None
+        when = to_date(observation_date(obs))
+        if value != "progressed" or when is None:
+            continue
+        for regimen in reversed(regimens):
+            end = regimen.end
+            if regimen.start <= when and (end is None or when <= end + late):
+                regimen.progression = evidence(obs, when.isoformat(), "disease progression")
+                regimen.progression_why = f"progression recorded {when.isoformat()}"
+                break

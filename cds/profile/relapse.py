@@ -1,0 +1,92 @@
+"""Relapse timing after (neo)adjuvant therapy: an early relapse during or soon after it (the disease
+counts as having progressed on it), and endocrine resistance per ESO-ESMO ABC 5 (cds.profile.journey,
+point 4)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Final
+
+from cds.evidence import Evidence, Fact
+from cds.profile.medications import MedUse
+from cds.profile.model import EndocrineResistance
+
+TWO_YEARS: Final = timedelta(days=730)
+
+#: (Neo)adjuvant therapy families whose early relapse matters, with the window in days.
+RELAPSE_WINDOWS: Final = (
+    ("endocrine_therapy", 365),
+    ("cdk4_6_inhibitor", 365),
+    ("parp_inhibitor", 365),
+    ("her2_directed", 183),
+    ("immunotherapy", 183),
+)
+
+
+def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], list[Evidence], str]:
+    if relapse is None:
+        return set(), [], ""
+    after: set[str] = set()
+    ev: list[Evidence] = []
+    said: list[str] = []
+    for family, days in RELAPSE_WINDOWS:
+        given = [
+            u for u in early if family in u.classes and u.start_date is not None and u.start_date < relapse
+        ]
+        if not given:
+            continue
+        ongoing = any(u.current for u in given)
+        if not ongoing and any(u.end_date is None for u in given):
+            continue  # stopped, but when is not recorded: the timing cannot be told
+        last_end = None if ongoing else max(u.end_date for u in given if u.end_date is not None)
+        if ongoing or (last_end is not None and (last_end >= relapse or (relapse - last_end).days <= days)):
+            after |= {c for u in given for c in u.classes}
+            ev.append(given[-1].evidence)
+            names = " + ".join(dict.fromkeys(d.name for u in given for d in u.drugs))
+            if last_end is None or last_end >= relapse:
+                said.append(f"relapse {relapse.isoformat()} during (neo)adjuvant {names}")
+            else:
+                months = (relapse - last_end).days / 30.44
+                said.append(
+                    f"relapse {relapse.isoformat()}, {months:.0f} months after (neo)adjuvant {names} ended"
+                )
+    return after, ev, "; ".join(said)
+
+
+def endocrine_resistance(
+    early: list[MedUse], relapse: date | None, metastatic_since: str | None
+) -> Fact[EndocrineResistance]:
+    if relapse is None:
+        return Fact("unknown", (), "no dated metastatic diagnosis")
+    given = [u for u in early if "endocrine_therapy" in u.classes]
+    dated = [u for u in given if u.start_date is not None and u.start_date < relapse]
+    if not dated:
+        why = (
+            "an endocrine medicine without a start date"
+            if given
+            else "no adjuvant endocrine therapy recorded"
+        )
+        return Fact("unknown", (), why)
+    evs = tuple(u.evidence for u in dated[:4])
+    began = min(u.start_date for u in dated if u.start_date is not None)
+    ongoing = any(u.current for u in dated)
+    if not ongoing and any(u.end_date is None for u in dated):
+        return Fact("unknown", evs, "adjuvant endocrine therapy without an end date")
+    last_end = None if ongoing else max(u.end_date for u in dated if u.end_date is not None)
+    if ongoing or (last_end is not None and last_end >= relapse):
+        years = (relapse - began).days / 365.25
+        if relapse - began < TWO_YEARS:
+            return Fact(
+                "primary",
+                evs,
+                f"relapse {metastatic_since} after {years:.1f} years of adjuvant endocrine therapy",
+            )
+        return Fact(
+            "secondary",
+            evs,
+            f"relapse {metastatic_since} on adjuvant endocrine therapy after {years:.1f} years",
+        )
+    assert last_end is not None  # noqa: S101 (not ongoing: every record has an end)
+    months = (relapse - last_end).days / 30.44
+    value: EndocrineResistance = "secondary" if (relapse - last_end).days <= 365 else "sensitive"
+    return Fact(value, evs, f"relapse {months:.0f} months after completing adjuvant endocrine therapy")
