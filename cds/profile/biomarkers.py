@@ -33,23 +33,11 @@ import math
 import re
 from typing import Any, Final
 
-from cds.profile.common import (
-    Coded,
-    Context,
-    Value,
-    cc_text,
-    codings,
-    components,
-    evidence,
-    interpretations,
-    observation_date,
-    ref,
-    value_of,
-    variant_parts,
-)
+from cds.profile.common import Coded, Context, cc_text, codings, components, evidence, observation_date, ref
 from cds.profile.dates import date_key
-from cds.profile.genomics import PdL1Read, not_a_cps, read_pd_l1
 from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, PdL1Assay, YesNoUnknown
+from cds.profile.pd_l1 import PdL1Read, not_a_cps, read_pd_l1
+from cds.profile.values import Value, interpretations, value_of, variant_parts
 
 GENES = ("pik3ca", "akt1", "pten", "esr1")
 _GENE_TESTS = ("variant-tests", *GENES)

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 
 from cds.evidence import DataIssue, Evidence, IssueKind
 from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
 from cds.profile.dates import fhir_date, period_start
 
 # Status codes the profile sets aside
+UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")  # Condition.verificationStatus
 _OBS_IGNORED: Final = ("entered-in-error", "cancelled")
 _COND_REFUTED: Final = ("refuted", "entered-in-error")
 _COND_INACTIVE: Final = ("resolved", "inactive", "remission")
+
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 class Context:
@@ -38,6 +42,17 @@ class Context:
 
     def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
         self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))
+
+    def guarded(
+        self, topic: str, fallback: _T, derive: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """``derive(*args, **kwargs)``, or ``fallback`` when it fails on unexpected data: one topic that
+        breaks is reported as unreadable and left unknown, the others still derived."""
+        try:
+            return derive(*args, **kwargs)
+        except Exception as exc:
+            self.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
+            return fallback
 
     def codes(self, name: str) -> CodeList:
         return self.terminology.codes(name)
@@ -293,127 +308,6 @@ def procedure_date(proc: Any) -> str | None:
 # --- values --------------------------------------------------------------------------------------
 
 
-def to_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    kind = type(value)
-    if kind is float or kind is int:
-        # a JSON number: float() gives what the Decimal round trip below gives (a float's repr reads
-        # back as itself; both round an int to nearest), only an int too large overflows instead of inf
-        try:
-            number = float(value)
-        except OverflowError:
-            return None
-    else:
-        try:
-            number = float(Decimal(str(value)))
-        except (InvalidOperation, ValueError, TypeError):
-            return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-class Quantity:
-    __slots__ = ("comparator", "unit", "value")
-
-    def __init__(self, value: float, unit: str, comparator: str | None = None) -> None:
-        self.value = value
-        self.unit = unit  # unit or UCUM code, lower-case, "" when absent
-        self.comparator = comparator
-
-
-def quantity(q: Any) -> Quantity | None:
-    if q is None:
-        return None
-    number = to_float(getattr(q, "value", None))
-    if number is None:
-        return None
-    unit = getattr(q, "code", None) or getattr(q, "unit", None) or ""
-    return Quantity(number, str(unit).strip().lower(), getattr(q, "comparator", None))
-
-
-class Value:
-    """One observation (or component) value in every shape the profile reads."""
-
-    __slots__ = ("boolean", "cc", "quantity", "ratio", "text")
-
-    def __init__(
-        self,
-        cc: Any = None,
-        text: str | None = None,
-        quantity: Quantity | None = None,
-        boolean: bool | None = None,
-        ratio: float | None = None,
-    ) -> None:
-        self.cc = cc
-        self.text = text
-        self.quantity = quantity
-        self.boolean = boolean
-        self.ratio = ratio
-
-    @property
-    def empty(self) -> bool:
-        return self.cc is None and self.text is None and self.quantity is None and self.boolean is None
-
-
-def value_of(element: Any) -> Value:
-    cc = getattr(element, "valueCodeableConcept", None)
-    text = getattr(element, "valueString", None)
-    if text is None and cc is not None:
-        text = cc_text(cc)
-    q = quantity(getattr(element, "valueQuantity", None))
-    if q is None:
-        integer = getattr(element, "valueInteger", None)
-        if isinstance(integer, int) and not isinstance(integer, bool):
-            q = Quantity(float(integer), "")
-    ratio = None
-    r = getattr(element, "valueRatio", None)
-    if r is not None:
-        num = quantity(getattr(r, "numerator", None))
-        den = quantity(getattr(r, "denominator", None))
-        if num is not None and den is not None and den.value:
-            ratio = num.value / den.value
-    boolean = getattr(element, "valueBoolean", None)
-    return Value(
-        cc, text if isinstance(text, str) else None, q, boolean if isinstance(boolean, bool) else None, ratio
-    )
-
-
-def components(obs: Any) -> Sequence[Any]:
-    """The Observation's components (its own list, not a copy: callers only read it)."""
-    found: Sequence[Any] = getattr(obs, "component", None) or ()
-    return found
-
-
-def variant_parts(
-    ctx: Context,
-    obs: Any,
-    gene_of: Callable[[Value], str | None],
-    significance_of: Callable[[Value, Any], str | None],
-) -> tuple[str | None, str | None]:
-    """(gene, clinical significance) read from a Genomics Reporting variant's components.
-
-    ``gene_of`` names the gene a component's value holds (None: not one of ours, the gene read so far
-    stays); ``significance_of`` reads the significance component (value, component). Later ones win.
-    """
-    gene = significance = None
-    for comp in components(obs):
-        kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
-        if kind is None:
-            continue
-        value = value_of(comp)
-        if kind.value == "gene":
-            gene = gene_of(value) or gene
-        elif kind.value == "significance":
-            significance = significance_of(value, comp)
-    return gene, significance
-
-
-def interpretations(obs: Any) -> Sequence[Any]:
-    """The Observation's interpretations (its own list, not a copy: callers only read it)."""
-    found: Sequence[Any] = getattr(obs, "interpretation", None) or ()
-    return found
-
-
 def reference_id(reference: Any) -> str | None:
     """``Condition/abc`` from a Reference (last two segments of a relative or absolute URL)."""
     target = getattr(reference, "reference", None) if reference is not None else None
@@ -425,3 +319,9 @@ def reference_id(reference: Any) -> str | None:
     if len(parts) >= 4 and parts[-2] == "_history":
         parts = parts[:-2]
     return "/".join(parts[-2:]) if len(parts) >= 2 else target
+
+
+def components(obs: Any) -> Sequence[Any]:
+    """The Observation's components (its own list, not a copy: callers only read it)."""
+    found: Sequence[Any] = getattr(obs, "component", None) or ()
+    return found

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal
 
 from cds.profile.common import (
+    UNCONFIRMED,
     Coded,
     Context,
     condition_current,
@@ -32,12 +33,12 @@ from cds.profile.common import (
     observation_date,
     ref,
     status_code,
-    value_of,
 )
 from cds.profile.dates import NO_DATE, date_key
 from cds.profile.model import VISCERAL_SITES, Evidence, Fact, YesNoUnknown
-from cds.profile.other_primary import UNCONFIRMED, OtherPrimaries, add_other_primary
+from cds.profile.other_primary import OtherPrimaries, add_other_primary
 from cds.profile.staging import m_value, parse_stage, stage_value
+from cds.profile.values import value_of
 
 # Facts without evidence are the same every call (and immutable): made once.
 _UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")

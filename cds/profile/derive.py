@@ -8,19 +8,20 @@ reported as a DataIssue and left "unknown" rather than failing the whole hook ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from cds.fhir.codes import Terminology
 from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_assay, derive_pd_l1_cps
 from cds.profile.common import Coded, Context, condition_usable, observation_usable, rtype
 from cds.profile.conditions import DiseaseFacts, derive_disease
-from cds.profile.genomics import derive_brca, derive_pd_l1
+from cds.profile.genomics import derive_brca
 from cds.profile.journey import JourneyFacts, derive_journey
 from cds.profile.menopause import MenopauseThresholds, derive_menopause
 from cds.profile.model import BiomarkerStatus, DataIssue, Fact, GeneStatus, PatientProfile, YesNoUnknown
 from cds.profile.patient import derive_deceased, derive_patient
+from cds.profile.pd_l1 import derive_pd_l1
 from cds.profile.receptors import ReceptorFacts, derive_receptors
 from cds.profile.safety import SafetyFacts, derive_safety
 
@@ -77,21 +78,6 @@ _NO_SAFETY = SafetyFacts(
 _SERMS = frozenset({"tamoxifen", "toremifene"})  # made once (``classes & {...}`` made a set per medicine)
 
 
-_T = TypeVar("_T")
-_P = ParamSpec("_P")
-
-
-def _topic(
-    ctx: Context, topic: str, fallback: _T, derive: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
-) -> _T:
-    """``derive(*args, **kwargs)``; ``fallback`` when it fails on unexpected data, reported as unreadable."""
-    try:
-        return derive(*args, **kwargs)
-    except Exception as exc:
-        ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
-        return fallback
-
-
 def _cps_recorded(cps: Fact[int | None], pd_l1: Fact[BiomarkerStatus]) -> Fact[YesNoUnknown]:
     """A 22C3 result that settles "CPS 10 or more": a CPS number, or a CPS-based result reported negative."""
     if cps.value is not None:
@@ -110,7 +96,7 @@ def build_profile(
     thresholds: MenopauseThresholds,
     issues: Sequence[DataIssue] = (),
 ) -> PatientProfile:
-    # Each topic on its own (_topic): one that fails on unexpected data is reported and left at its
+    # Each topic on its own (Context.guarded): one that fails on unexpected data is reported and left at its
     # 'unknown' fallback.
     ctx = Context(terminology, today, list(issues))
     by_type: dict[str, list[Any]] = {}
@@ -125,14 +111,13 @@ def build_profile(
         for name in ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
         for r in by_type.get(name, [])
     ]
-    age, sex = _topic(ctx, "age", (_UNKNOWN.age, _UNKNOWN.sex), derive_patient, patients, patient_id, ctx)
-    deceased = _topic(ctx, "deceased", _UNKNOWN.deceased, derive_deceased, patients, patient_id, ctx)
-    disease = _topic(ctx, "metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx)
-    receptors = _topic(ctx, "er_status", _NO_RECEPTORS, derive_receptors, conditions, observations, ctx)
-    brca = _topic(ctx, "germline_brca", _UNKNOWN.germline_brca, derive_brca, conditions, observations, ctx)
-    pd_l1 = _topic(ctx, "pd_l1", _UNKNOWN.pd_l1, derive_pd_l1, observations, ctx)
-    journey = _topic(
-        ctx,
+    age, sex = ctx.guarded("age", (_UNKNOWN.age, _UNKNOWN.sex), derive_patient, patients, patient_id, ctx)
+    deceased = ctx.guarded("deceased", _UNKNOWN.deceased, derive_deceased, patients, patient_id, ctx)
+    disease = ctx.guarded("metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx)
+    receptors = ctx.guarded("er_status", _NO_RECEPTORS, derive_receptors, conditions, observations, ctx)
+    brca = ctx.guarded("germline_brca", _UNKNOWN.germline_brca, derive_brca, conditions, observations, ctx)
+    pd_l1 = ctx.guarded("pd_l1", _UNKNOWN.pd_l1, derive_pd_l1, observations, ctx)
+    journey = ctx.guarded(
         "prior_therapies",
         _NO_JOURNEY,
         derive_journey,
@@ -146,8 +131,7 @@ def build_profile(
     )
     ofs_now = tuple(u.evidence for u in journey.current if "ovarian_suppression" in u.classes)
     serm_now = tuple(u.evidence for u in journey.current if not u.classes.isdisjoint(_SERMS))
-    menopause = _topic(
-        ctx,
+    menopause = ctx.guarded(
         "menopausal_status",
         _UNKNOWN.menopausal_status,
         derive_menopause,
@@ -163,11 +147,10 @@ def build_profile(
     )
     # biomarkers beyond the seed documents (cds/profile/biomarkers.py)
     no_genes: dict[str, Fact[GeneStatus]] = {}
-    genes = _topic(ctx, "pik3ca_status", no_genes, derive_genes, observations, ctx)
-    assay = _topic(ctx, "pd_l1_assay", _UNKNOWN.pd_l1_assay, derive_pd_l1_assay, observations, ctx)
-    cps = _topic(ctx, "pd_l1_cps", _UNKNOWN.pd_l1_cps, derive_pd_l1_cps, observations, ctx)
-    ultralow = _topic(
-        ctx,
+    genes = ctx.guarded("pik3ca_status", no_genes, derive_genes, observations, ctx)
+    assay = ctx.guarded("pd_l1_assay", _UNKNOWN.pd_l1_assay, derive_pd_l1_assay, observations, ctx)
+    cps = ctx.guarded("pd_l1_cps", _UNKNOWN.pd_l1_cps, derive_pd_l1_cps, observations, ctx)
+    ultralow = ctx.guarded(
         "her2_ultralow",
         _UNKNOWN.her2_ultralow,
         derive_her2_ultralow,
@@ -177,8 +160,8 @@ def build_profile(
         ctx,
     )
     # safety findings (cds/profile/safety.py): each fact fails on its own inside
-    safety = _topic(
-        ctx, "interstitial_lung_disease", _NO_SAFETY, derive_safety, conditions, observations, meds, ctx
+    safety = ctx.guarded(
+        "interstitial_lung_disease", _NO_SAFETY, derive_safety, conditions, observations, meds, ctx
     )
     return PatientProfile(
         patient_id=patient_id,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cds.profile.common import Context, Quantity, Value
+from cds.profile.common import Context
 from cds.profile.receptor_values import is_percent, to_number
+from cds.profile.values import Quantity, Value
 
 _SCORE_RE = re.compile(r"(?:^|[^0-9])([0-3])\s*\+")
 _SCORE_WORD_RE = re.compile(r"(?:score|ihc|grade)\s*[:=]?\s*([0-3])(?![0-9.,%])")

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
 
-from cds.profile.common import Coded, Context, Value, components, evidence, observation_date, ref, value_of
+from cds.profile.common import Coded, Context, components, evidence, observation_date, ref
 from cds.profile.dates import date_key, to_date
 from cds.profile.model import Evidence
+from cds.profile.values import Value, value_of
 
 RECENT: Final = timedelta(days=365)  # a reading older than this cannot say "no"
 

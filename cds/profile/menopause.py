@@ -24,18 +24,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from cds.profile.common import (
-    Coded,
-    Context,
-    condition_date,
-    evidence,
-    observation_date,
-    procedure_date,
-    ref,
-    value_of,
-)
+from cds.profile.common import Coded, Context, condition_date, evidence, observation_date, procedure_date, ref
 from cds.profile.dates import NO_DATE, date_key, to_date
 from cds.profile.model import Evidence, Fact, MenopausalStatus, Sex
+from cds.profile.values import value_of
 
 E2_PMOL_PER_PG = 3.671
 EXPLICIT_RECENT_DAYS = 365

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from cds.profile.common import Context, evidence, ref, status_code
+from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
 from cds.profile.dates import date_key
 from cds.profile.model import Evidence, Fact, YesNoUnknown
 
 _UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
 # verificationStatus values that leave a diagnosis unconfirmed (FHIR condition-ver-status)
-UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")
 
 
 class OtherPrimaries:

@@ -8,20 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from cds.profile.common import (
-    Coded,
-    Context,
-    Value,
-    components,
-    condition_date,
-    evidence,
-    observation_date,
-    ref,
-    value_of,
-)
+from cds.profile.common import Coded, Context, components, condition_date, evidence, observation_date, ref
 from cds.profile.her2_values import IshRead, her2_generic, ihc_score, ish_group, ish_value, stated_ish
 from cds.profile.receptor_reading import Reading
 from cds.profile.receptor_values import interpretation_value, receptor_value, score_reading
+from cds.profile.values import Value, value_of
 
 _PENDING_STATUSES: Final = ("registered", "preliminary")
 

@@ -7,7 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from cds.profile.common import Context, Value, interpretations
+from cds.profile.common import Context
+from cds.profile.values import Value, interpretations
 
 _PERCENT_UNITS = frozenset({"%", "percent", "pct", "/100", "{cells}/100", "% cells", "%{cells}"})
 # Units that say the number is a score, not a share of cells (UCUM annotations as labs send them).

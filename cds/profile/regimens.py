@@ -10,9 +10,10 @@ from itertools import pairwise
 from typing import Final
 
 from cds.evidence import Evidence
-from cds.profile.common import Coded, Context, evidence, observation_date, value_of
+from cds.profile.common import Coded, Context, evidence, observation_date
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse
+from cds.profile.values import value_of
 
 JOIN_DAYS: Final = 90
 TOGETHER_DAYS: Final = 28  # records starting within one 4-week cycle of each other start together

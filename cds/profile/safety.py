@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from cds.profile.common import (
+    UNCONFIRMED,
     Coded,
     Context,
-    Value,
     condition_current,
     condition_date,
     evidence,
@@ -40,12 +40,12 @@ from cds.profile.common import (
 from cds.profile.dates import date_key, fhir_date, period_start
 from cds.profile.measurements import edge, latest_of_concern, measurements, number_in, recent
 from cds.profile.model import Evidence, Fact, YesNoUnknown, YesUnknown
+from cds.profile.values import Value
 
 HBA1C_PERCENT: Final = 8.0  # CAPItello-291 exclusion; Truqap EU SmPC 4.4 ("HbA1C >8.0% (63.9 mmol/mol)")
 LVEF_PERCENT: Final = 50.0  # HER2-directed therapy labels and trials: LVEF >= 50% at baseline
 QTC_MS: Final = 450.0  # Kisqali (ribociclib) US label: initiate only with QTcF < 450 msec
 
-_UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")
 _MR_ACTIVE: Final = ("active", "on-hold")
 _MR_NOT_GIVEN: Final = ("plan", "proposal", "option")
 _MS_ACTIVE: Final = ("active", "intended")
@@ -75,31 +75,14 @@ def derive_safety(
 ) -> SafetyFacts:
     """The four safety facts, each derived on its own: one that fails on odd data is reported and left
     unknown without taking the others with it."""
-    ild: Fact[YesUnknown] = _UNKNOWN
-    glycaemia: Fact[YesNoUnknown] = _UNKNOWN
-    cardiac: Fact[YesNoUnknown] = _UNKNOWN
-    qt: Fact[YesUnknown] = _UNKNOWN
-    try:
-        ild = derive_ild(conditions, ctx)
-    except Exception as exc:
-        _failed(ctx, "interstitial_lung_disease", exc)
-    try:
-        glycaemia = derive_hyperglycaemia(conditions, observations, medications, ctx)
-    except Exception as exc:
-        _failed(ctx, "hyperglycaemia_risk", exc)
-    try:
-        cardiac = derive_cardiac(conditions, observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "cardiac_dysfunction", exc)
-    try:
-        qt = derive_long_qt(conditions, observations, ctx)
-    except Exception as exc:
-        _failed(ctx, "long_qt", exc)
-    return SafetyFacts(ild, glycaemia, cardiac, qt)
-
-
-def _failed(ctx: Context, topic: str, exc: Exception) -> None:
-    ctx.issue(topic, "unreadable", f"Could not derive {topic} from the data ({type(exc).__name__}).")
+    return SafetyFacts(
+        ctx.guarded("interstitial_lung_disease", _UNKNOWN, derive_ild, conditions, ctx),
+        ctx.guarded(
+            "hyperglycaemia_risk", _UNKNOWN, derive_hyperglycaemia, conditions, observations, medications, ctx
+        ),
+        ctx.guarded("cardiac_dysfunction", _UNKNOWN, derive_cardiac, conditions, observations, ctx),
+        ctx.guarded("long_qt", _UNKNOWN, derive_long_qt, conditions, observations, ctx),
+    )
 
 
 # --- interstitial lung disease ---------------------------------------------------------------------
@@ -377,7 +360,7 @@ def _status_words(cond: Any) -> str:
     elif clinical is None and not condition_current(cond):
         words.append("abated")
     verification = status_code(getattr(cond, "verificationStatus", None))
-    if verification in _UNCONFIRMED:
+    if verification in UNCONFIRMED:
         words.append(verification or "")
     return f" ({', '.join(words)})" if words else ""
 
