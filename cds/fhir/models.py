@@ -7,7 +7,7 @@ call for a typical chart. These models declare only the elements the profile rea
 1. **Shape**, checked by msgspec while it decodes (compiled, no Python per value): JSON types
    (no coercion: ``"12"`` is not a number, ``"true"`` not a boolean), objects and lists where FHIR has
    them, required elements. msgspec decodes a request's whole prefetch straight into these Structs
-   (cds.fhir.wire), faster than parsing it into dicts, because it never builds what the profile does
+   (cds.fhir.request), faster than parsing it into dicts, because it never builds what the profile does
    not read; dicts (a FHIR server's answers, odd requests) are converted with the same rules.
 2. **Content**, checked by ``cds.fhir.check`` only for the resources the pre-filter keeps: the R4
    regexes for ``id``, ``code``, ``uri``, ``date``, ``dateTime`` and ``instant`` (with real calendar
