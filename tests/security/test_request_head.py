@@ -16,8 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import SERVICE_PATH, hook_request
-from tests.fixtures_support import serving
+from tests.fixtures_support import SERVICE_PATH, hook_request, serving
 
 DEADLINE_S = 1.0
 MARGIN_S = 3.0  # a shared, busy machine
