@@ -31,13 +31,23 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Final
+from typing import Final
 
-from cds.profile.common import Coded, Context, cc_text, codings, components, evidence, observation_date, ref
+from cds.fhir import models
+from cds.profile.common import (
+    Context,
+    Observations,
+    cc_text,
+    codings,
+    components,
+    evidence,
+    observation_date,
+    ref,
+)
 from cds.profile.dates import date_key
 from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, PdL1Assay, YesNoUnknown
 from cds.profile.pd_l1 import PdL1Read, not_a_cps, read_pd_l1
-from cds.profile.values import Value, interpretations, value_of, variant_parts
+from cds.profile.values import Value, Valued, interpretations, value_of, variant_parts
 
 GENES = ("pik3ca", "akt1", "pten", "esr1")
 _GENE_TESTS = ("variant-tests", *GENES)
@@ -70,7 +80,7 @@ def _texts(val: Value) -> list[str]:
     return out
 
 
-def _result_value(ctx: Context, val: Value, obs: Any) -> str | None:
+def _result_value(ctx: Context, val: Value, obs: Valued) -> str | None:
     """positive / negative / pathogenic / uncertain / ... from a value, else from interpretation."""
     rv = ctx.codes("result-values")
     if val.cc is not None:
@@ -107,7 +117,7 @@ def _gene_of(ctx: Context, val: Value) -> str | None:
     return None
 
 
-def _variant(ctx: Context, obs: Any, when: str | None, name: str) -> _GeneResult | None:
+def _variant(ctx: Context, obs: models.Observation, when: str | None, name: str) -> _GeneResult | None:
     gene, significance = variant_parts(
         ctx, obs, lambda v: _gene_of(ctx, v), lambda v, comp: _result_value(ctx, v, comp)
     )
@@ -139,7 +149,7 @@ def _variant(ctx: Context, obs: Any, when: str | None, name: str) -> _GeneResult
 
 
 def _gene_test(
-    ctx: Context, gene: str, kind: str, obs: Any, when: str | None, name: str
+    ctx: Context, gene: str, kind: str, obs: models.Observation, when: str | None, name: str
 ) -> _GeneResult | None:
     symbol = _GENE_LABEL[gene]
     val = value_of(obs)
@@ -173,11 +183,11 @@ def _gene_test(
     return None
 
 
-def derive_genes(observations: Coded, ctx: Context) -> dict[str, Fact[GeneStatus]]:
+def derive_genes(observations: Observations, ctx: Context) -> dict[str, Fact[GeneStatus]]:
     """``{gene: Fact}`` for PIK3CA, AKT1, PTEN and ESR1."""
     results: list[_GeneResult] = []
     for obs in observations.coded_in(_GENE_TESTS):
-        code = getattr(obs, "code", None)
+        code = obs.code
         if ctx.match("variant-tests", code, by_text=False) is not None:
             got = _variant(ctx, obs, observation_date(obs), ctx.label(code))
             if got is not None:
@@ -224,7 +234,7 @@ def _cps_number(number: float, comparator: str | None) -> int | None:
     return math.floor(number)
 
 
-def derive_pd_l1_cps(observations: Coded, ctx: Context) -> Fact[int | None]:
+def derive_pd_l1_cps(observations: Observations, ctx: Context) -> Fact[int | None]:
     found: list[tuple[str | None, int, Evidence, str]] = []
     not_cps: list[PdL1Read] = []
     for obs in observations.coded("pd-l1-tests"):
@@ -279,7 +289,7 @@ _ASSAY_LABEL = {
 }
 
 
-def derive_pd_l1_assay(observations: Coded, ctx: Context) -> Fact[PdL1Assay]:
+def derive_pd_l1_assay(observations: Observations, ctx: Context) -> Fact[PdL1Assay]:
     """Which PD-L1 assay and score the record holds: "22c3_cps" when a 22C3 (or unnamed-assay) CPS
     exists (the one ``pd_l1_cps`` uses), else the kind of the most recent PD-L1 result; "unknown" when no
     PD-L1 result exists or its score type is not stated. The note lists what was found."""
@@ -301,13 +311,11 @@ def derive_pd_l1_assay(observations: Coded, ctx: Context) -> Fact[PdL1Assay]:
 # --- HER2-ultralow --------------------------------------------------------------------------------
 
 
-def _statement_texts(obs: Any) -> list[str]:
+def _statement_texts(obs: models.Observation) -> list[str]:
     val = value_of(obs)
     out = _texts(val)
-    for note in getattr(obs, "note", None) or ():
-        text = getattr(note, "text", None)
-        if isinstance(text, str):
-            out.append(text)
+    for note in obs.note or ():
+        out.append(note.text)
     for interp in interpretations(obs):
         out.extend(filter(None, [cc_text(interp), *(d for _, _, d in codings(interp))]))
     for comp in components(obs):
@@ -316,7 +324,7 @@ def _statement_texts(obs: Any) -> list[str]:
     return out
 
 
-def _membrane(ctx: Context, obs: Any) -> tuple[str, str] | None:
+def _membrane(ctx: Context, obs: models.Observation) -> tuple[str, str] | None:
     """("ultralow" | "no_staining", the text) when the report states membrane staining at IHC 0."""
     codes = ctx.codes("membrane-staining")
     for text in _statement_texts(obs):
@@ -329,7 +337,7 @@ def _membrane(ctx: Context, obs: Any) -> tuple[str, str] | None:
 
 
 def derive_her2_ultralow(
-    observations: Coded, her2_ihc: Fact[Her2Ihc], her2_status: Fact[Her2Status], ctx: Context
+    observations: Observations, her2_ihc: Fact[Her2Ihc], her2_status: Fact[Her2Status], ctx: Context
 ) -> Fact[YesNoUnknown]:
     if her2_ihc.value in ("1+", "2+", "3+") or her2_status.value == "positive":
         return Fact("no", her2_ihc.evidence or her2_status.evidence, "not HER2 IHC 0")
@@ -348,7 +356,7 @@ def derive_her2_ultralow(
         if got is None:
             continue
         when = observation_date(obs)
-        ev = evidence(obs, when, f"{ctx.label(getattr(obs, 'code', None))}: {got[1]}")
+        ev = evidence(obs, when, f"{ctx.label(obs.code)}: {got[1]}")
         if got[0] == "ultralow":
             return Fact("yes", (ev,), "IHC 0 with membrane staining stated")
         return Fact("no", (ev,), "IHC 0 with no membrane staining (HER2-null)")

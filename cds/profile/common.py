@@ -1,4 +1,4 @@
-"""Small, total helpers over FHIR model instances (read models or R4B) shared by the profile modules.
+"""Small, total helpers over the FHIR read models (cds.fhir.models) shared by the profile modules.
 
 Nothing here raises on odd data: missing elements give ``None`` or empty results.
 """
@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Final, Generic, ParamSpec, TypeAlias, TypeVar
 
 from cds.evidence import DataIssue, Evidence, IssueKind
+from cds.fhir import models
 from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
+from cds.fhir.models import CodeableConcept
 from cds.profile.dates import fhir_date, period_start
 
 # Status codes the profile sets aside
@@ -22,6 +24,11 @@ _COND_INACTIVE: Final = ("resolved", "inactive", "remission")
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
+
+#: The records of medicines given, ordered or taken.
+MedicationRecord: TypeAlias = (
+    models.MedicationRequest | models.MedicationStatement | models.MedicationAdministration
+)
 
 
 class Context:
@@ -38,7 +45,7 @@ class Context:
         # read and looked up once per call (measured: 0.25 ms of a 2.5-3.5 ms call, 8-9%, at 5-30 and
         # 100 resources). The concepts read are held, so that their ids stay unique during the call.
         self._concepts: dict[int, ConceptMatches] = {}
-        self._held: list[Any] = []
+        self._held: list[CodeableConcept] = []
 
     def issue(self, topic: str, kind: IssueKind, message: str, *evidence: Evidence) -> None:
         self.issues.append(DataIssue(topic, kind, message, tuple(evidence)))
@@ -57,7 +64,7 @@ class Context:
     def codes(self, name: str) -> CodeList:
         return self.terminology.codes(name)
 
-    def match(self, name: str, cc: Any, *, by_text: bool = True) -> Match | None:
+    def match(self, name: str, cc: CodeableConcept | None, *, by_text: bool = True) -> Match | None:
         """What the CodeableConcept ``cc`` matches in the code list ``name`` (None for no concept)."""
         if cc is None:
             return None
@@ -67,27 +74,27 @@ class Context:
             return None  # matches neither by code nor by text (its lists were asked already)
         return self.terminology.match_in(entry, name, by_text=by_text)
 
-    def lists_matching(self, cc: Any) -> frozenset[str]:
+    def lists_matching(self, cc: CodeableConcept | None) -> frozenset[str]:
         """Names of the code lists the CodeableConcept ``cc`` matches, by code or text."""
         if cc is None:
             return frozenset()
         return self.terminology.lists_of(self._entry(cc))
 
-    def drugs(self, cc: Any) -> tuple[Drug, ...]:
+    def drugs(self, cc: CodeableConcept | None) -> tuple[Drug, ...]:
         """The medicines a CodeableConcept names (RxNorm code, else a synonym in its text or displays)."""
         if cc is None:
             return ()
         return self.terminology.drugs_of(self._entry(cc))
 
-    def codings(self, cc: Any) -> tuple[Coding, ...]:
+    def codings(self, cc: CodeableConcept | None) -> tuple[Coding, ...]:
         """``codings(cc)``, read once per call."""
         return self._entry(cc).codings if cc is not None else ()
 
-    def text(self, cc: Any) -> str | None:
+    def text(self, cc: CodeableConcept | None) -> str | None:
         """``cc_text(cc)``, read once per call."""
         return self._entry(cc).text if cc is not None else None
 
-    def label(self, cc: Any) -> str:
+    def label(self, cc: CodeableConcept | None) -> str:
         """``label(cc)``, made once per concept (kept with its entry in the code lists' cache)."""
         if cc is None:
             return label(None)
@@ -97,7 +104,7 @@ class Context:
             made = entry.label = _label(entry.codings, entry.text)
         return made
 
-    def describe(self, cc: Any) -> str:
+    def describe(self, cc: CodeableConcept | None) -> str:
         """``describe(cc)``, made once per concept (kept with its entry in the code lists' cache)."""
         if cc is None:
             return describe(None)
@@ -107,7 +114,7 @@ class Context:
             made = entry.described = _describe(entry.codings, entry.text)
         return made
 
-    def _entry(self, cc: Any) -> ConceptMatches:
+    def _entry(self, cc: CodeableConcept) -> ConceptMatches:
         entry = self._concepts.get(id(cc))
         if entry is None:
             entry = self._concepts[id(cc)] = self.terminology.concept(codings(cc), cc_text(cc))
@@ -115,7 +122,10 @@ class Context:
         return entry
 
 
-class Coded:
+_Coded = TypeVar("_Coded", models.Observation, models.Condition)
+
+
+class Coded(Generic[_Coded]):
     """A call's usable resources of one kind (Observations, Conditions), in the order received, with the
     code lists their code matches: a topic reads only those coded in its own lists (and still checks
     each one itself) instead of matching every resource against its lists.
@@ -123,21 +133,21 @@ class Coded:
     Read on first use, inside a topic, so odd data fails that topic as before, not the whole call.
     """
 
-    def __init__(self, resources: Sequence[Any], usable: Callable[[Any], bool], ctx: Context) -> None:
-        self._resources = resources
-        self._usable = usable
+    def __init__(self, resources: Sequence[_Coded], usable: Callable[[_Coded], bool], ctx: Context) -> None:
+        self._resources: Sequence[_Coded] = resources
+        self._usable: Callable[[_Coded], bool] = usable
         self._ctx = ctx
-        self._coded: list[tuple[Any, frozenset[str]]] | None = None
+        self._coded: list[tuple[_Coded, frozenset[str]]] | None = None
 
-    def usable(self) -> list[Any]:
+    def usable(self) -> list[_Coded]:
         """All of them, coded or not."""
         return [resource for resource, _ in self._read()]
 
-    def coded(self, *lists: str, in_components: bool = False) -> list[Any]:
+    def coded(self, *lists: str, in_components: bool = False) -> list[_Coded]:
         """Those whose code (or, with ``in_components``, a component's code) matches one of ``lists``."""
         return self.coded_in(lists, in_components=in_components)
 
-    def coded_in(self, lists: tuple[str, ...], *, in_components: bool = False) -> list[Any]:
+    def coded_in(self, lists: tuple[str, ...], *, in_components: bool = False) -> list[_Coded]:
         """``coded(*lists)`` with the lists as one tuple."""
         return [
             resource
@@ -145,72 +155,54 @@ class Coded:
             if _any_in(lists, code_lists) or (in_components and self._component_coded(resource, lists))
         ]
 
-    def _read(self) -> list[tuple[Any, frozenset[str]]]:
+    def _read(self) -> list[tuple[_Coded, frozenset[str]]]:
         if self._coded is None:
             self._coded = [
-                (resource, self._ctx.lists_matching(getattr(resource, "code", None)))
+                (resource, self._ctx.lists_matching(resource.code))
                 for resource in self._resources
                 if self._usable(resource)
             ]
         return self._coded
 
-    def _component_coded(self, obs: Any, wanted: tuple[str, ...]) -> bool:
-        return any(
-            _any_in(wanted, self._ctx.lists_matching(getattr(comp, "code", None))) for comp in components(obs)
-        )
+    def _component_coded(self, resource: _Coded, wanted: tuple[str, ...]) -> bool:
+        if not isinstance(resource, models.Observation):
+            return False  # only Observations have components
+        return any(_any_in(wanted, self._ctx.lists_matching(comp.code)) for comp in components(resource))
+
+
+#: A call's usable Observations / Conditions.
+Observations: TypeAlias = Coded[models.Observation]
+Conditions: TypeAlias = Coded[models.Condition]
 
 
 def _any_in(names: tuple[str, ...], found: frozenset[str]) -> bool:
     return not found.isdisjoint(names)
 
 
-def rtype(resource: Any) -> str:
-    cls = type(resource)
-    name = _RTYPES.get(cls)
-    if name is not None:
-        return name
-    named = getattr(cls, "__resource_type__", None)
-    if isinstance(named, str):
-        if len(_RTYPES) < 64:
-            _RTYPES[cls] = named  # a class attribute: the same for every instance
-        return named
-    getter = getattr(resource, "get_resource_type", None)
-    if callable(getter):
-        return str(getter())
-    if getter is None and not hasattr(resource, "__dict__") and len(_RTYPES) < 64:
-        _RTYPES[cls] = cls.__name__  # neither, and no per-instance attributes: the same for every instance
-    return cls.__name__
+def ref(resource: models.Resource) -> str:
+    return f"{resource.__resource_type__}/{resource.id or '?'}"
 
 
-_RTYPES: Final[dict[type, str]] = {}
-
-
-def ref(resource: Any) -> str:
-    return f"{rtype(resource)}/{getattr(resource, 'id', None) or '?'}"
-
-
-def evidence(resource: Any, when: str | None, text: str) -> Evidence:
+def evidence(resource: models.Resource, when: str | None, text: str) -> Evidence:
     return Evidence(ref(resource), when, text[:200])
 
 
-def codings(cc: Any) -> tuple[Coding, ...]:
-    coding = getattr(cc, "coding", None) if cc is not None else None
+def codings(cc: CodeableConcept | None) -> tuple[Coding, ...]:
+    coding = cc.coding if cc is not None else None
     if not coding:
         return ()
     if len(coding) == 1:  # most concepts: no list to build and copy
         c = coding[0]
-        return ((getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)),)
-    return tuple(
-        [(getattr(c, "system", None), getattr(c, "code", None), getattr(c, "display", None)) for c in coding]
-    )
+        return ((c.system, c.code, c.display),)
+    return tuple([(c.system, c.code, c.display) for c in coding])
 
 
-def cc_text(cc: Any) -> str | None:
-    text = getattr(cc, "text", None) if cc is not None else None
-    return text if isinstance(text, str) and text.strip() else None
+def cc_text(cc: CodeableConcept | None) -> str | None:
+    text = cc.text if cc is not None else None
+    return text if text is not None and text.strip() else None
 
 
-def describe(cc: Any) -> str:
+def describe(cc: CodeableConcept | None) -> str:
     """A short human label for a CodeableConcept: its text, else a display, else system|code."""
     return _describe(codings(cc), cc_text(cc))
 
@@ -226,7 +218,7 @@ def _describe(cc_codings: tuple[Coding, ...], text: str | None) -> str:
     return "(no text)"
 
 
-def label(cc: Any) -> str:
+def label(cc: CodeableConcept | None) -> str:
     """``display (SYSTEM code)`` for evidence texts."""
     return _label(codings(cc), cc_text(cc))
 
@@ -247,9 +239,9 @@ _SYSTEM_LABEL = {
 }
 
 
-def status_code(cc: Any) -> str | None:
-    for coding in getattr(cc, "coding", None) or ():
-        code: str | None = getattr(coding, "code", None)
+def status_code(cc: CodeableConcept | None) -> str | None:
+    for coding in (cc.coding if cc is not None else None) or ():
+        code = coding.code
         if code:
             return code.strip().lower()
     text = cc_text(cc)
@@ -259,59 +251,59 @@ def status_code(cc: Any) -> str | None:
 # --- resource-level status and dates --------------------------------------------------------------
 
 
-def observation_usable(obs: Any) -> bool:
-    return (getattr(obs, "status", None) or "") not in _OBS_IGNORED
+def observation_usable(obs: models.Observation) -> bool:
+    return obs.status not in _OBS_IGNORED
 
 
 # The dates below are read in FHIR's order and only as far as needed (most records have the first):
 # the first readable one, as first_date(...) of all of them would give.
 
 
-def observation_date(obs: Any) -> str | None:
+def observation_date(obs: models.Observation) -> str | None:
     return (
-        fhir_date(getattr(obs, "effectiveDateTime", None))
-        or fhir_date(period_start(getattr(obs, "effectivePeriod", None)))
-        or fhir_date(getattr(obs, "effectiveInstant", None))
-        or fhir_date(getattr(obs, "issued", None))
+        fhir_date(obs.effectiveDateTime)
+        or fhir_date(period_start(obs.effectivePeriod))
+        or fhir_date(obs.effectiveInstant)
+        or fhir_date(obs.issued)
     )
 
 
-def condition_usable(cond: Any) -> bool:
-    return status_code(getattr(cond, "verificationStatus", None)) not in _COND_REFUTED
+def condition_usable(cond: models.Condition) -> bool:
+    return status_code(cond.verificationStatus) not in _COND_REFUTED
 
 
-def condition_current(cond: Any) -> bool:
+def condition_current(cond: models.Condition) -> bool:
     """False when clinicalStatus says resolved / inactive / remission, or (no status) it has abated."""
-    status = status_code(getattr(cond, "clinicalStatus", None))
+    status = status_code(cond.clinicalStatus)
     if status is None:
-        return not any(
-            getattr(cond, name, None) is not None
-            for name in ("abatementDateTime", "abatementPeriod", "abatementAge", "abatementString")
+        return (
+            cond.abatementDateTime is None
+            and cond.abatementPeriod is None
+            and cond.abatementAge is None
+            and cond.abatementString is None
         )
     return status not in _COND_INACTIVE
 
 
-def condition_date(cond: Any) -> str | None:
+def condition_date(cond: models.Condition) -> str | None:
     return (
-        fhir_date(getattr(cond, "onsetDateTime", None))
-        or fhir_date(period_start(getattr(cond, "onsetPeriod", None)))
-        or fhir_date(getattr(cond, "recordedDate", None))
+        fhir_date(cond.onsetDateTime)
+        or fhir_date(period_start(cond.onsetPeriod))
+        or fhir_date(cond.recordedDate)
     )
 
 
-def procedure_date(proc: Any) -> str | None:
-    return fhir_date(getattr(proc, "performedDateTime", None)) or fhir_date(
-        period_start(getattr(proc, "performedPeriod", None))
-    )
+def procedure_date(proc: models.Procedure) -> str | None:
+    return fhir_date(proc.performedDateTime) or fhir_date(period_start(proc.performedPeriod))
 
 
 # --- values --------------------------------------------------------------------------------------
 
 
-def reference_id(reference: Any) -> str | None:
+def reference_id(reference: models.Reference | None) -> str | None:
     """``Condition/abc`` from a Reference (last two segments of a relative or absolute URL)."""
-    target = getattr(reference, "reference", None) if reference is not None else None
-    if not isinstance(target, str) or not target:
+    target = reference.reference if reference is not None else None
+    if not target:
         return None
     parts = target.rstrip("/").split("/")
     if target.startswith("#"):
@@ -321,7 +313,6 @@ def reference_id(reference: Any) -> str | None:
     return "/".join(parts[-2:]) if len(parts) >= 2 else target
 
 
-def components(obs: Any) -> Sequence[Any]:
+def components(obs: models.Observation) -> Sequence[models.ObservationComponent]:
     """The Observation's components (its own list, not a copy: callers only read it)."""
-    found: Sequence[Any] = getattr(obs, "component", None) or ()
-    return found
+    return obs.component or ()

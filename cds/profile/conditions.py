@@ -21,12 +21,15 @@ Reading a stage or an M category is cds.profile.staging; other primary cancers, 
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
+from cds.fhir import models
+from cds.fhir.codes import Match
 from cds.profile.common import (
     UNCONFIRMED,
-    Coded,
+    Conditions,
     Context,
+    Observations,
     condition_current,
     condition_date,
     evidence,
@@ -88,7 +91,7 @@ class DiseaseFacts:
         self.other_primary_cancer = other_primary_cancer
 
 
-def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> DiseaseFacts:
+def derive_disease(conditions: Conditions, observations: Observations, ctx: Context) -> DiseaseFacts:
     breast_ev: list[Evidence] = []
     resolved_ev: list[Evidence] = []  # breast cancer Conditions recorded as resolved / inactive / remission
     other_primary = OtherPrimaries()
@@ -104,7 +107,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
 
     for cond in conditions.usable():
         examined += 1
-        code = getattr(cond, "code", None)
+        code = cond.code
         when = condition_date(cond)
         breast = ctx.match("breast-cancer", code)
         secondary = ctx.match("secondary-cancer", code)
@@ -128,19 +131,19 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
             if in_name is not None:  # "Malignant neoplasm of breast, stage IV" (local problem lists)
                 ev = evidence(cond, when, f"Stage (in the diagnosis): {named}")
                 evs.append(_Ev(when, "yes" if in_name == "iv" else "no", ev))
-            for stage in getattr(cond, "stage", None) or ():
-                stage_v = stage_value(ctx, getattr(stage, "summary", None))
+            for cond_stage in cond.stage or ():
+                stage_v = stage_value(ctx, cond_stage.summary)
                 if stage_v is not None:
                     evs.append(
                         _Ev(
                             when,
                             "yes" if stage_v == "iv" else "no",
-                            evidence(cond, when, f"Stage (on condition): {ctx.describe(stage.summary)}"),
+                            evidence(cond, when, f"Stage (on condition): {ctx.describe(cond_stage.summary)}"),
                         )
                     )
         if secondary is not None:
             other_cancer_related += 1
-            verification = status_code(getattr(cond, "verificationStatus", None))
+            verification = status_code(cond.verificationStatus)
             if verification in UNCONFIRMED:
                 shown = f"{ref(cond)}, {when}" if when else ref(cond)
                 ctx.issue(
@@ -185,7 +188,7 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
             other_cancer_related += 1
 
     for obs in observations.coded("stage-group-tests", "metastasis-history", "m-category-tests"):
-        code = getattr(obs, "code", None)
+        code = obs.code
         if ctx.match("stage-group-tests", code) is not None:
             val = value_of(obs)
             stage = stage_value(ctx, val.cc) if val.cc is not None else parse_stage(val.text)
@@ -384,21 +387,21 @@ def derive_disease(conditions: Coded, observations: Coded, ctx: Context) -> Dise
     )
 
 
-def _site(ctx: Context, cond: Any, *, secondary_site: Any) -> str | None:
+def _site(ctx: Context, cond: models.Condition, *, secondary_site: Match | None) -> str | None:
     if (
         secondary_site is not None
         and secondary_site.via == "code"
         and secondary_site.value not in (None, "unknown")
     ):
         return str(secondary_site.value)
-    for body in getattr(cond, "bodySite", None) or ():
+    for body in cond.bodySite or ():
         hit = ctx.match("metastasis-sites", body)
         if hit is not None and hit.value not in (None, "unknown"):
             return str(hit.value)
     if secondary_site is not None and secondary_site.value not in (None, "unknown"):
         return str(secondary_site.value)
-    code = getattr(cond, "code", None)
-    for text in (getattr(code, "text", None), *(d for _, _, d in ctx.codings(code))):
+    code = cond.code
+    for text in (code.text if code is not None else None, *(d for _, _, d in ctx.codings(code))):
         hit_text = ctx.codes("metastasis-sites").match_text(text)
         if hit_text is not None and hit_text.value not in (None, "unknown"):
             return str(hit_text.value)

@@ -1,31 +1,28 @@
 """FHIR dates as the profile uses them: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` strings.
 
-The read models (cds.fhir.models) keep dates as the validated strings FHIR sent; R4B models (used in
-tests and with full validation) give ``date``/``datetime`` objects for full dates; both are read here.
-Everything here is total: an unreadable value becomes ``None``, never an
-exception. Ordering treats a partial date as the first day of its period.
+The read models (cds.fhir.models) keep dates as the strings FHIR sent. Everything here is total: an
+unreadable value becomes ``None``, never an exception. Ordering treats a partial date as the first day
+of its period.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
-from typing import Any, Final
+from typing import Final
+
+from cds.fhir import models
 
 DateKey = tuple[int, int, int]
 NO_DATE: DateKey = (0, 0, 0)
 
 
-def fhir_date(value: Any) -> str | None:
-    """A ``date``/``datetime``/FHIR string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
-    if isinstance(value, str):
-        return _from_text(value.strip()[:10])
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return None
+def fhir_date(value: str | None) -> str | None:
+    """A FHIR ``date``/``dateTime``/``instant`` string as ``YYYY[-MM[-DD]]``, or None when unreadable."""
+    if value is None:
+        return None
+    return _from_text(value.strip()[:10])
 
 
 # Several topics read the same resource's date, and sorting asks for the same dates again and again:
@@ -94,12 +91,12 @@ def is_partial(value: str | None) -> bool:
     return bool(value) and len(value or "") < 10
 
 
-def first_date(*values: Any) -> str | None:
+def first_date(*values: str | None) -> str | None:
     """The first readable date among the candidates (in the order FHIR prefers them)."""
     return first_date_in(values)
 
 
-def first_date_in(values: Sequence[Any]) -> str | None:
+def first_date_in(values: Sequence[str | None]) -> str | None:
     """The first readable date among the candidates, as a sequence."""
     for value in values:
         got = fhir_date(value) if value is not None else None
@@ -108,12 +105,12 @@ def first_date_in(values: Sequence[Any]) -> str | None:
     return None
 
 
-def period_start(period: Any) -> Any:
-    return getattr(period, "start", None) if period is not None else None
+def period_start(period: models.Period | None) -> str | None:
+    return period.start if period is not None else None
 
 
-def period_end(period: Any) -> Any:
-    return getattr(period, "end", None) if period is not None else None
+def period_end(period: models.Period | None) -> str | None:
+    return period.end if period is not None else None
 
 
 def years_between(born: date, today: date) -> int:

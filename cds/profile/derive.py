@@ -1,7 +1,7 @@
 """FHIR resources -> PatientProfile (pure; never raises on odd data).
 
 ``build_profile`` receives read-model instances (cds.fhir.models) of the resources that passed
-``Terminology.is_relevant`` and validation (cds.fhir.select); R4B instances read the same.
+``Terminology.is_relevant`` and validation (cds.fhir.select).
 Each topic lives in its own module; a topic that fails on unexpected data is
 reported as a DataIssue and left "unknown" rather than failing the whole hook call.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
+from cds.fhir import models
 from cds.fhir.codes import Terminology
 from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_assay, derive_pd_l1_cps
-from cds.profile.common import Coded, Context, condition_usable, observation_usable, rtype
+from cds.profile.common import Coded, Context, MedicationRecord, condition_usable, observation_usable
 from cds.profile.conditions import DiseaseFacts, derive_disease
 from cds.profile.genomics import derive_brca
 from cds.profile.journey import JourneyFacts, derive_journey
@@ -88,7 +88,7 @@ def _cps_recorded(cps: Fact[int | None], pd_l1: Fact[BiomarkerStatus]) -> Fact[Y
 
 
 def build_profile(
-    resources: Sequence[Any],
+    resources: Sequence[models.Resource],
     *,
     patient_id: str,
     today: date,
@@ -99,18 +99,31 @@ def build_profile(
     # Each topic on its own (Context.guarded): one that fails on unexpected data is reported and left at its
     # 'unknown' fallback.
     ctx = Context(terminology, today, list(issues))
-    by_type: dict[str, list[Any]] = {}
-    for resource in resources:
-        by_type.setdefault(rtype(resource), []).append(resource)
-    patients = by_type.get("Patient", [])
-    conditions = Coded(by_type.get("Condition", []), condition_usable, ctx)
-    observations = Coded(by_type.get("Observation", []), observation_usable, ctx)
-    procedures = by_type.get("Procedure", [])
-    meds = [
-        r
-        for name in ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
-        for r in by_type.get(name, [])
-    ]
+    patients: list[models.Patient] = []
+    condition_list: list[models.Condition] = []
+    observation_list: list[models.Observation] = []
+    procedures: list[models.Procedure] = []
+    requests: list[MedicationRecord] = []
+    statements: list[MedicationRecord] = []
+    administrations: list[MedicationRecord] = []
+    for resource in resources:  # the most frequent types first
+        if isinstance(resource, models.Observation):
+            observation_list.append(resource)
+        elif isinstance(resource, models.Condition):
+            condition_list.append(resource)
+        elif isinstance(resource, models.MedicationRequest):
+            requests.append(resource)
+        elif isinstance(resource, models.MedicationStatement):
+            statements.append(resource)
+        elif isinstance(resource, models.MedicationAdministration):
+            administrations.append(resource)
+        elif isinstance(resource, models.Procedure):
+            procedures.append(resource)
+        elif isinstance(resource, models.Patient):
+            patients.append(resource)
+    conditions = Coded(condition_list, condition_usable, ctx)
+    observations = Coded(observation_list, observation_usable, ctx)
+    meds = requests + statements + administrations  # by type, as received within each
     age, sex = ctx.guarded("age", (_UNKNOWN.age, _UNKNOWN.sex), derive_patient, patients, patient_id, ctx)
     deceased = ctx.guarded("deceased", _UNKNOWN.deceased, derive_deceased, patients, patient_id, ctx)
     disease = ctx.guarded("metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx)

@@ -12,12 +12,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from cds.profile.common import Coded, Context, components, condition_date, evidence, observation_date, ref
+from cds.fhir import models
+from cds.profile.common import (
+    Conditions,
+    Context,
+    Observations,
+    components,
+    condition_date,
+    evidence,
+    observation_date,
+    ref,
+)
 from cds.profile.dates import date_key
 from cds.profile.model import Evidence, Fact, GermlineStatus
-from cds.profile.values import Value, interpretations, value_of, variant_parts
+from cds.profile.values import Value, Valued, interpretations, value_of, variant_parts
 
 
 class _Finding:
@@ -29,7 +37,7 @@ class _Finding:
         self.evidence = evidence
 
 
-def _result(ctx: Context, val: Value, obs: Any) -> str | None:
+def _result(ctx: Context, val: Value, obs: Valued) -> str | None:
     """pathogenic-ish ("positive") / negative-ish / uncertain / None for a BRCA test value."""
     rv = ctx.codes("result-values")
     hit = ctx.match("result-values", val.cc, by_text=False) if val.cc is not None else None
@@ -59,15 +67,14 @@ def _result(ctx: Context, val: Value, obs: Any) -> str | None:
     }.get(value or "")
 
 
-def _source(ctx: Context, obs: Any) -> str | None:
+def _source(ctx: Context, obs: models.Observation) -> str | None:
     for comp in components(obs):
-        kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
+        kind = ctx.match("genomic-components", comp.code, by_text=False)
         if kind is not None and kind.value == "source":
-            hit = ctx.match("genomic-source", getattr(comp, "valueCodeableConcept", None))
+            hit = ctx.match("genomic-source", comp.valueCodeableConcept)
             if hit is not None:
                 return hit.value
-            text = getattr(comp, "valueString", None)
-            hit_text = ctx.codes("genomic-source").match_text(text)
+            hit_text = ctx.codes("genomic-source").match_text(comp.valueString)
             if hit_text is not None:
                 return hit_text.value
     return None
@@ -81,11 +88,11 @@ def _brca_gene(ctx: Context, value: Value) -> str | None:
     return hit.value if hit is not None else None
 
 
-def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[GermlineStatus]:
+def derive_brca(conditions: Conditions, observations: Observations, ctx: Context) -> Fact[GermlineStatus]:
     findings: list[_Finding] = []
     notes: list[str] = []
     for obs in observations.coded("brca"):
-        code = getattr(obs, "code", None)
+        code = obs.code
         test = ctx.match("brca", code)
         if test is None:
             continue
@@ -156,12 +163,11 @@ def derive_brca(conditions: Coded, observations: Coded, ctx: Context) -> Fact[Ge
                 "germline_brca", "unreadable", f"{ref(obs)}: the BRCA result could not be read ({shown}).", ev
             )
     for cond in conditions.coded("brca-conditions"):
-        code = getattr(cond, "code", None)
-        hit = ctx.match("brca-conditions", code)
+        hit = ctx.match("brca-conditions", cond.code)
         if hit is None or hit.value not in ("pathogenic", "not_detected"):
             continue
         when = condition_date(cond)
-        findings.append(_Finding(hit.value, when, evidence(cond, when, ctx.label(code))))
+        findings.append(_Finding(hit.value, when, evidence(cond, when, ctx.label(cond.code))))
 
     pathogenic = [f for f in findings if f.value == "pathogenic"]
     negative = [f for f in findings if f.value == "not_detected"]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from cds.profile.common import Context
 from cds.profile.receptor_values import is_percent, to_number
@@ -218,7 +217,7 @@ def stated_ish(text: str) -> str | None:
 
 def her2_generic(ctx: Context, val: Value) -> tuple[str, str] | None:
     """(positive|negative|equivocal|low|ultralow, how) from a HER2 status value."""
-    sources: list[tuple[Any, str | None]] = []
+    sources: list[tuple[None, str | None]] = []
     if val.cc is not None:
         hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value in _HER2_GENERIC:

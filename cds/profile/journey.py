@@ -45,10 +45,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Final
 
 from cds.evidence import Evidence, Fact
-from cds.profile.common import Coded, Context, procedure_date
+from cds.fhir import models
+from cds.profile.common import Context, MedicationRecord, Observations, procedure_date
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
@@ -102,9 +103,9 @@ class JourneyFacts:
 
 
 def derive_journey(
-    resources: Sequence[Any],
-    observations: Coded,
-    procedures: Sequence[Any],
+    resources: Sequence[MedicationRecord],
+    observations: Observations,
+    procedures: Sequence[models.Procedure],
     ctx: Context,
     *,
     metastatic: bool,
@@ -213,13 +214,13 @@ def derive_journey(
     )
 
 
-def _breast_surgery(procedures: Sequence[Any], ctx: Context) -> date | None:
+def _breast_surgery(procedures: Sequence[models.Procedure], ctx: Context) -> date | None:
     """The date of the latest breast cancer surgery, if any was recorded."""
     dates = [
         when
         for proc in procedures
-        if (getattr(proc, "status", None) or "") == "completed"
-        and ctx.match("breast-surgery", getattr(proc, "code", None)) is not None
+        if proc.status == "completed"
+        and ctx.match("breast-surgery", proc.code) is not None
         and (when := to_date(procedure_date(proc))) is not None
     ]
     return max(dates) if dates else None

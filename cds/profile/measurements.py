@@ -9,10 +9,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
 
-from cds.profile.common import Coded, Context, components, evidence, observation_date, ref
+from cds.fhir.codes import Match
+from cds.profile.common import Context, Observations, components, evidence, observation_date, ref
 from cds.profile.dates import date_key, to_date
 from cds.profile.model import Evidence
-from cds.profile.values import Value, value_of
+from cds.profile.values import Value, Valued, value_of
 
 RECENT: Final = timedelta(days=365)  # a reading older than this cannot say "no"
 
@@ -38,16 +39,16 @@ Parse = Callable[[Value, str | None], tuple[float, str] | None]
 
 
 def measurements(
-    observations: Coded, codes: str, topic: str, name: str, parse: Parse, ctx: Context
+    observations: Observations, codes: str, topic: str, name: str, parse: Parse, ctx: Context
 ) -> list[Measurement]:
     """Every reading of the test ``codes`` names, from Observations and their components."""
     out: list[Measurement] = []
     for obs in observations.coded(codes, in_components=True):
         when = observation_date(obs)
-        own = ctx.match(codes, getattr(obs, "code", None))
-        elements = [(obs, own)] if own is not None else []
+        own = ctx.match(codes, obs.code)
+        elements: list[tuple[Valued, Match]] = [(obs, own)] if own is not None else []
         for comp in components(obs):
-            hit = ctx.match(codes, getattr(comp, "code", None))
+            hit = ctx.match(codes, comp.code)
             if hit is not None:
                 elements.append((comp, hit))
         for element, hit in elements:

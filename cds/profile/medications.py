@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Final
 
 from cds.evidence import Evidence
+from cds.fhir import models
 from cds.fhir.codes import Drug, system_key
-from cds.profile.common import Context, evidence, reference_id, rtype
+from cds.profile.common import Context, MedicationRecord, evidence, reference_id
 from cds.profile.dates import date_key, first_date, first_date_in, period_end, period_start, to_date
 
 ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts as current this long
@@ -36,7 +37,6 @@ _MR_INTENT_PLANNED: Final = ("proposal", "plan", "option")
 _MS_IGNORED: Final = ("entered-in-error", "not-taken", "intended")
 _MA_IGNORED: Final = ("entered-in-error", "not-done")
 _CURRENT_STATUSES: Final = ("active", "on-hold")
-_MED_TYPES = frozenset({"MedicationRequest", "MedicationStatement", "MedicationAdministration"})
 
 
 @dataclass(slots=True)
@@ -66,30 +66,30 @@ class MedUse:
         self.names = " + ".join(d.name for d in self.drugs)
 
 
-def _identify(ctx: Context, resource: Any) -> tuple[tuple[Drug, ...], str, bool]:
+def _identify(ctx: Context, resource: MedicationRecord) -> tuple[tuple[Drug, ...], str, bool]:
     """(drugs, how it was named, unresolvable reference?)."""
-    cc = getattr(resource, "medicationCodeableConcept", None)
+    cc = resource.medicationCodeableConcept
     if cc is not None:
         drugs = ctx.drugs(cc)
         return drugs, _name(ctx, cc), False
-    reference = getattr(resource, "medicationReference", None)
+    reference = resource.medicationReference
     if reference is None:
         return (), "no medication", False
-    target = getattr(reference, "reference", None)
-    if isinstance(target, str) and target.startswith("#"):
-        for med in getattr(resource, "contained", None) or ():
-            if getattr(med, "id", None) == target[1:]:
-                code = getattr(med, "code", None)
+    target = reference.reference
+    if target is not None and target.startswith("#"):
+        for med in resource.contained or ():
+            if med.id == target[1:]:
+                code = med.code
                 drugs = ctx.drugs(code)
                 if drugs:
                     return drugs, _name(ctx, code), False
-    display = getattr(reference, "display", None)
-    if isinstance(display, str) and display.strip():
+    display = reference.display
+    if display is not None and display.strip():
         return ctx.terminology.drugs_for_text(display), display, False
     return (), str(target or "medication reference"), True
 
 
-def _name(ctx: Context, cc: Any) -> str:
+def _name(ctx: Context, cc: models.CodeableConcept | None) -> str:
     text = ctx.text(cc)
     if text:
         return text
@@ -101,59 +101,59 @@ def _name(ctx: Context, cc: Any) -> str:
     return "(unnamed medicine)"
 
 
-def _usable(resource: Any, kind: str) -> bool:
-    status = (getattr(resource, "status", None) or "").lower()
-    if kind == "MedicationRequest":
+def _usable(resource: MedicationRecord) -> bool:
+    status = resource.status.lower()
+    if isinstance(resource, models.MedicationRequest):
         return status not in _MR_IGNORED
-    if kind == "MedicationStatement":
+    if isinstance(resource, models.MedicationStatement):
         return status not in _MS_IGNORED
     return status not in _MA_IGNORED
 
 
-def _dates(resource: Any, kind: str) -> tuple[str | None, str | None]:
-    if kind == "MedicationRequest":
-        starts: list[Any] = []
-        ends: list[Any] = []
-        # Absent elements are None: tested before reading their members, since getattr(None, name, None)
-        # raises (and catches) an AttributeError inside, several times a call (a dosage without timing).
-        for dosage in getattr(resource, "dosageInstruction", None) or ():
-            timing = getattr(dosage, "timing", None)
+def _dates(resource: MedicationRecord) -> tuple[str | None, str | None]:
+    if isinstance(resource, models.MedicationRequest):
+        starts: list[str | None] = []
+        ends: list[str | None] = []
+        for dosage in resource.dosageInstruction or ():
+            timing = dosage.timing
             if timing is None:
                 continue  # no dates (first_date skips None: nothing to add)
-            repeat = getattr(timing, "repeat", None)
-            bounds = getattr(repeat, "boundsPeriod", None) if repeat is not None else None
+            repeat = timing.repeat
+            bounds = repeat.boundsPeriod if repeat is not None else None
             starts.append(period_start(bounds))
             ends.append(period_end(bounds))
-            events = getattr(timing, "event", None) or ()
-            starts.append(min(events, key=lambda e: str(e)) if events else None)
-        dispense = getattr(resource, "dispenseRequest", None)
-        validity = getattr(dispense, "validityPeriod", None) if dispense is not None else None
-        starts.append(getattr(resource, "authoredOn", None))
+            events = timing.event or ()
+            starts.append(min(events) if events else None)
+        dispense = resource.dispenseRequest
+        validity = dispense.validityPeriod if dispense is not None else None
+        starts.append(resource.authoredOn)
         starts.append(period_start(validity))
         ends.append(period_end(validity))
         return first_date_in(starts), first_date_in(ends)
-    period = getattr(resource, "effectivePeriod", None)
-    start = first_date(getattr(resource, "effectiveDateTime", None), period_start(period))
-    if kind == "MedicationStatement":
-        return start or first_date(getattr(resource, "dateAsserted", None)), first_date(period_end(period))
-    return start, first_date(period_end(period), getattr(resource, "effectiveDateTime", None))
+    period = resource.effectivePeriod
+    start = first_date(resource.effectiveDateTime, period_start(period))
+    if isinstance(resource, models.MedicationStatement):
+        return start or first_date(resource.dateAsserted), first_date(period_end(period))
+    return start, first_date(period_end(period), resource.effectiveDateTime)
 
 
-def _intent(ctx: Context, resource: Any) -> str | None:
-    for ext in getattr(resource, "extension", None) or ():
-        url = (getattr(ext, "url", None) or "").lower()
+def _intent(ctx: Context, resource: MedicationRecord) -> str | None:
+    for ext in resource.extension or ():
+        url = ext.url.lower()
         if "treatment-intent" in url or "treatmentintent" in url:
-            hit = ctx.match("treatment-intent", getattr(ext, "valueCodeableConcept", None))
+            hit = ctx.match("treatment-intent", ext.valueCodeableConcept)
             if hit is not None:
                 return hit.value
     return None
 
 
-def _metastatic_reason(ctx: Context, resource: Any, secondary_refs: frozenset[str]) -> str | None:
-    for cc in getattr(resource, "reasonCode", None) or ():
+def _metastatic_reason(
+    ctx: Context, resource: MedicationRecord, secondary_refs: frozenset[str]
+) -> str | None:
+    for cc in resource.reasonCode or ():
         if ctx.match("secondary-cancer", cc) is not None:
             return "reason is a secondary cancer"
-    for reference in getattr(resource, "reasonReference", None) or ():
+    for reference in resource.reasonReference or ():
         rid = reference_id(reference)
         if rid and rid in secondary_refs:
             return f"reason is {rid}"
@@ -162,10 +162,10 @@ def _metastatic_reason(ctx: Context, resource: Any, secondary_refs: frozenset[st
     return None
 
 
-def _current(resource: Any, kind: str, end: str | None, start: str | None, ctx: Context) -> bool:
-    status = (getattr(resource, "status", None) or "").lower()
+def _current(resource: MedicationRecord, end: str | None, start: str | None, ctx: Context) -> bool:
+    status = resource.status.lower()
     end_d = to_date(end)
-    if kind == "MedicationAdministration":
+    if isinstance(resource, models.MedicationAdministration):
         when = to_date(end) or to_date(start)
         return when is not None and ctx.today - when <= _ADMINISTRATION_CURRENT
     if status not in _CURRENT_STATUSES:
@@ -173,19 +173,16 @@ def _current(resource: Any, kind: str, end: str | None, start: str | None, ctx: 
     return end_d is None or end_d >= ctx.today
 
 
-def _planned(resource: Any, kind: str, start: str | None, ctx: Context) -> bool:
+def _planned(resource: MedicationRecord, start: str | None, ctx: Context) -> bool:
     """An order only planned or proposed, or one that starts after today: not therapy given."""
-    if (
-        kind == "MedicationRequest"
-        and (getattr(resource, "intent", None) or "").lower() in _MR_INTENT_PLANNED
-    ):
+    if isinstance(resource, models.MedicationRequest) and resource.intent.lower() in _MR_INTENT_PLANNED:
         return True
     begins = to_date(start)
     return begins is not None and begins > ctx.today
 
 
-def _stop_reason(ctx: Context, resource: Any) -> str | None:
-    reasons = getattr(resource, "statusReason", None)
+def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
+    reasons = resource.statusReason  # one CodeableConcept on a MedicationRequest, a list on the others
     for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
         hit = ctx.match("treatment-stop-reasons", cc)
         if hit is not None:
@@ -204,7 +201,7 @@ def agents_of(drugs: Sequence[Drug], all_drugs: Sequence[Drug]) -> frozenset[str
 
 
 def collect_uses(
-    resources: Sequence[Any], ctx: Context, secondary_refs: frozenset[str]
+    resources: Sequence[MedicationRecord], ctx: Context, secondary_refs: frozenset[str]
 ) -> tuple[list[MedUse], int]:
     """The uses of cancer medicines, and how many medication records were received (planned included)."""
     uses: list[MedUse] = []
@@ -213,18 +210,17 @@ def collect_uses(
     planned: list[Evidence] = []
     terminology = ctx.terminology
     for resource in resources:
-        kind = rtype(resource)
-        if kind not in _MED_TYPES or not _usable(resource, kind):
+        if not _usable(resource):
             continue
         received += 1
         drugs, how, unresolvable = _identify(ctx, resource)
-        start, end = _dates(resource, kind)
+        start, end = _dates(resource)
         if unresolvable:
             unresolved.append(evidence(resource, start, f"medicine named only by {how}"))
             continue
         if not drugs:
             continue
-        if _planned(resource, kind, start, ctx):
+        if _planned(resource, start, ctx):
             planned.append(evidence(resource, start, f"{how}: planned, not yet given"))
             continue
         classes = frozenset(c for d in drugs for c in d.classes)
@@ -236,7 +232,7 @@ def collect_uses(
                 agents=agents_of(drugs, terminology.drugs),
                 start=start,
                 end=end,
-                current=_current(resource, kind, end, start, ctx),
+                current=_current(resource, end, start, ctx),
                 metastatic_reason=_metastatic_reason(ctx, resource, secondary_refs),
                 intent=_intent(ctx, resource),
                 stop_reason=_stop_reason(ctx, resource),

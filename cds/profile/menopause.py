@@ -22,9 +22,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
-from cds.profile.common import Coded, Context, condition_date, evidence, observation_date, procedure_date, ref
+from cds.fhir import models
+from cds.profile.common import (
+    Conditions,
+    Context,
+    Observations,
+    condition_date,
+    evidence,
+    observation_date,
+    procedure_date,
+    ref,
+)
 from cds.profile.dates import NO_DATE, date_key, to_date
 from cds.profile.model import Evidence, Fact, MenopausalStatus, Sex
 from cds.profile.values import value_of
@@ -60,11 +70,13 @@ class _Lab:
         self.evidence = evidence
 
 
-def _explicit(observations: Coded, conditions: Coded, ctx: Context) -> list[tuple[str | None, str, Evidence]]:
+def _explicit(
+    observations: Observations, conditions: Conditions, ctx: Context
+) -> list[tuple[str | None, str, Evidence]]:
     out: list[tuple[str | None, str, Evidence]] = []
     meno = ctx.codes("menopause")
     for obs in observations.coded("menopause"):
-        code = getattr(obs, "code", None)
+        code = obs.code
         hit = ctx.match("menopause", code)
         if hit is None:
             continue
@@ -80,28 +92,29 @@ def _explicit(observations: Coded, conditions: Coded, ctx: Context) -> list[tupl
             value = got.value if got is not None else None
             shown = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
         else:
-            boolean = getattr(obs, "valueBoolean", None)
+            boolean = obs.valueBoolean
             if boolean is False:
                 continue
             shown = ctx.describe(code)
         if value in ("premenopausal", "postmenopausal", "perimenopausal"):
             out.append((when, value, evidence(obs, when, f"Menopausal status: {shown}")))
     for cond in conditions.coded("menopause"):
-        code = getattr(cond, "code", None)
-        hit = ctx.match("menopause", code)
+        hit = ctx.match("menopause", cond.code)
         if hit is not None and hit.value in ("premenopausal", "postmenopausal", "perimenopausal"):
             when = condition_date(cond)
-            out.append((when, hit.value, evidence(cond, when, f"Menopausal status: {ctx.label(code)}")))
+            out.append((when, hit.value, evidence(cond, when, f"Menopausal status: {ctx.label(cond.code)}")))
     return out
 
 
-def _oophorectomy(procedures: Sequence[Any], conditions: Coded, ctx: Context) -> list[Evidence]:
+def _oophorectomy(
+    procedures: Sequence[models.Procedure], conditions: Conditions, ctx: Context
+) -> list[Evidence]:
     found: list[Evidence] = []
     for proc in procedures:
-        status = (getattr(proc, "status", None) or "").lower()
+        status = proc.status.lower()
         if status in _PROC_IGNORED:
             continue
-        code = getattr(proc, "code", None)
+        code = proc.code
         hit = ctx.match("oophorectomy", code)
         if hit is None:
             continue
@@ -116,7 +129,7 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Coded, ctx: Context) ->
                 evidence(proc, when, ctx.label(code)),
             )
     for cond in conditions.coded("oophorectomy"):
-        code = getattr(cond, "code", None)
+        code = cond.code
         hit = ctx.match("oophorectomy", code)
         if hit is not None and hit.value == "bilateral":
             when = condition_date(cond)
@@ -124,11 +137,11 @@ def _oophorectomy(procedures: Sequence[Any], conditions: Coded, ctx: Context) ->
     return found
 
 
-def _labs(observations: Coded, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
+def _labs(observations: Observations, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
     fsh: list[_Lab] = []
     e2: list[_Lab] = []
     for obs in observations.coded("menopause-labs"):
-        code = getattr(obs, "code", None)
+        code = obs.code
         hit = ctx.match("menopause-labs", code)
         if hit is None:
             continue
@@ -179,7 +192,7 @@ def _latest(labs: list[_Lab]) -> _Lab | None:
     return found
 
 
-def _bad_unit(ctx: Context, obs: Any, when: str | None, what: str, unit: str) -> None:
+def _bad_unit(ctx: Context, obs: models.Observation, when: str | None, what: str, unit: str) -> None:
     ctx.issue(
         "menopausal_status",
         "unreadable",
@@ -193,9 +206,9 @@ def derive_menopause(
     *,
     age: int | None,
     sex: Sex,
-    observations: Coded,
-    conditions: Coded,
-    procedures: Sequence[Any],
+    observations: Observations,
+    conditions: Conditions,
+    procedures: Sequence[models.Procedure],
     ofs_current: Sequence[Evidence],
     serm_current: Sequence[Evidence],
     thresholds: MenopauseThresholds,

@@ -4,8 +4,9 @@ means metastases cannot be attributed to the breast cancer with certainty (cds.p
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
+from cds.fhir import models
 from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
 from cds.profile.dates import date_key
 from cds.profile.model import Evidence, Fact, YesNoUnknown
@@ -54,9 +55,14 @@ class OtherPrimaries:
 
 
 def add_other_primary(
-    ctx: Context, cond: Any, code: Any, when: str | None, current: bool, out: OtherPrimaries
+    ctx: Context,
+    cond: models.Condition,
+    code: models.CodeableConcept | None,
+    when: str | None,
+    current: bool,
+    out: OtherPrimaries,
 ) -> None:
-    verification = status_code(getattr(cond, "verificationStatus", None))
+    verification = status_code(cond.verificationStatus)
     remission = any(_icd_in_remission(system, c) for system, c, _ in ctx.codings(code))
     if not current or remission:
         out.inactive.append(evidence(cond, when, f"Other primary cancer (not active): {ctx.label(code)}"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Final
+from typing import Final
 
+from cds.fhir import models
 from cds.profile.common import Context, evidence
 from cds.profile.dates import date_key, fhir_date, years_between
 from cds.profile.model import Fact, Sex, YesNoUnknown
@@ -17,13 +18,13 @@ _SEX: dict[str, Sex] = {"female": "female", "male": "male", "other": "other", "u
 
 
 def derive_patient(
-    patients: Sequence[Any], patient_id: str, ctx: Context
+    patients: Sequence[models.Patient], patient_id: str, ctx: Context
 ) -> tuple[Fact[int | None], Fact[Sex]]:
     if not patients:
         ctx.issue("age", "missing", "No Patient resource was received; age and sex are unknown.")
         return Fact(None), Fact("unknown")
-    patient = next((p for p in patients if getattr(p, "id", None) == patient_id), patients[0])
-    born = fhir_date(getattr(patient, "birthDate", None))
+    patient = next((p for p in patients if p.id == patient_id), patients[0])
+    born = fhir_date(patient.birthDate)
     age = _NO_AGE
     if born:
         y, m, d = date_key(born)
@@ -48,12 +49,12 @@ def derive_patient(
                 evidence(patient, None, "birthDate"),
             )
             age = Fact(None)
-    gender = (getattr(patient, "gender", None) or "unknown").lower()
+    gender = (patient.gender or "unknown").lower()
     sex: Fact[Sex] = Fact(_SEX.get(gender, "unknown"), (evidence(patient, None, f"gender {gender}"),))
     return age, sex
 
 
-def derive_deceased(patients: Sequence[Any], patient_id: str, ctx: Context) -> Fact[YesNoUnknown]:
+def derive_deceased(patients: Sequence[models.Patient], patient_id: str, ctx: Context) -> Fact[YesNoUnknown]:
     """``deceased`` from Patient.deceasedBoolean / deceasedDateTime.
 
     FHIR R4 Patient.deceased[x]: "If there's no value in the instance, it means there is no statement on
@@ -61,11 +62,12 @@ def derive_deceased(patients: Sequence[Any], patient_id: str, ctx: Context) -> F
     """
     if not patients:
         return Fact("unknown", (), "No Patient resource was received.")
-    patient = next((p for p in patients if getattr(p, "id", None) == patient_id), patients[0])
-    flag = getattr(patient, "deceasedBoolean", None)
-    when_raw = getattr(patient, "deceasedDateTime", None)
-    if when_raw is not None and when_raw != "":  # a string (read model) or a datetime (R4B)
-        when = fhir_date(when_raw)
+    patient = next((p for p in patients if p.id == patient_id), patients[0])
+    # deceased[x] is read as sent (the read model does not check it): any JSON value
+    flag: object = patient.deceasedBoolean
+    when_raw: object = patient.deceasedDateTime
+    if when_raw is not None and when_raw != "":
+        when = fhir_date(when_raw) if isinstance(when_raw, str) else None
         if when is None:
             ctx.issue(
                 "deceased",

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
-from cds.profile.common import Coded, Context, components, evidence, observation_date, ref
+from cds.fhir import models
+from cds.profile.common import Context, Observations, components, evidence, observation_date, ref
 from cds.profile.dates import date_key
 from cds.profile.model import BiomarkerStatus, Evidence, Fact
 from cds.profile.values import Value, interpretations, value_of
@@ -81,13 +82,13 @@ class PdL1Read:
         return " ".join(p for p in ("PD-L1", assay, self.shown) if p)
 
 
-def _pd_l1_texts(ctx: Context, obs: Any, val: Value) -> list[str | None]:
+def _pd_l1_texts(ctx: Context, obs: models.Observation, val: Value) -> list[str | None]:
     texts: list[str | None] = [val.text, *(d for _, _, d in ctx.codings(val.cc))]
-    for note in getattr(obs, "note", None) or ():
-        texts.append(getattr(note, "text", None))
+    for note in obs.note or ():
+        texts.append(note.text)
     for comp in components(obs):
         cval = value_of(comp)
-        comp_code = getattr(comp, "code", None)
+        comp_code = comp.code
         ctext = " ".join(
             filter(None, [ctx.text(comp_code), *(d for _, _, d in ctx.codings(comp_code))])
         ).lower()
@@ -97,9 +98,9 @@ def _pd_l1_texts(ctx: Context, obs: Any, val: Value) -> list[str | None]:
     return texts
 
 
-def read_pd_l1(ctx: Context, obs: Any) -> PdL1Read | None:
+def read_pd_l1(ctx: Context, obs: models.Observation) -> PdL1Read | None:
     """Read one PD-L1 Observation, keeping assay and score apart (None: not a PD-L1 test)."""
-    code = getattr(obs, "code", None)
+    code = obs.code
     test = ctx.match("pd-l1-tests", code)
     if test is None:
         return None
@@ -151,7 +152,7 @@ def read_pd_l1(ctx: Context, obs: Any) -> PdL1Read | None:
     return PdL1Read(assay, kind, cps, coded, shown, when, ev)
 
 
-def _pd_l1_coded(ctx: Context, val: Value, obs: Any) -> str | None:
+def _pd_l1_coded(ctx: Context, val: Value, obs: models.Observation) -> str | None:
     hit = ctx.match("result-values", val.cc, by_text=False) if val.cc is not None else None
     v = hit.value if hit is not None else None
     if v is None and val.text:
@@ -176,7 +177,7 @@ def not_a_cps(read: PdL1Read) -> str:
     return f"{read.label} ({read.evidence.reference}) - not a 22C3 CPS"
 
 
-def derive_pd_l1(observations: Coded, ctx: Context) -> Fact[BiomarkerStatus]:
+def derive_pd_l1(observations: Observations, ctx: Context) -> Fact[BiomarkerStatus]:
     """positive / negative from a 22C3 (or unnamed-assay) CPS, or a coded 22C3 / unnamed-assay answer.
 
     An SP142 immune-cell score, a tumour proportion score or another assay's result is not a 22C3 CPS:

@@ -6,20 +6,30 @@ read is a DataIssue."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
-from cds.profile.common import Coded, Context, components, condition_date, evidence, observation_date, ref
+from cds.fhir import models
+from cds.profile.common import (
+    Conditions,
+    Context,
+    Observations,
+    components,
+    condition_date,
+    evidence,
+    observation_date,
+    ref,
+)
 from cds.profile.her2_values import IshRead, her2_generic, ihc_score, ish_group, ish_value, stated_ish
 from cds.profile.receptor_reading import Reading
 from cds.profile.receptor_values import interpretation_value, receptor_value, score_reading
-from cds.profile.values import Value, value_of
+from cds.profile.values import Value, Valued, value_of
 
 _PENDING_STATUSES: Final = ("registered", "preliminary")
 
 _TESTS = ("er-tests", "pr-tests", "her2-ish-tests", "her2-ihc-tests")
 
 
-def _classify(ctx: Context, cc: Any) -> tuple[str, str] | None:
+def _classify(ctx: Context, cc: models.CodeableConcept | None) -> tuple[str, str] | None:
     """("er"|"pr"|"erpr"|"ihc"|"her2"|"ish", sub-kind) for a test code, or None."""
     er = ctx.match("er-tests", cc, by_text=False)
     if er is not None:
@@ -53,7 +63,7 @@ def _classify(ctx: Context, cc: Any) -> tuple[str, str] | None:
 class _Readings:
     """The readings of one Observation, each with its evidence."""
 
-    def __init__(self, obs: Any, when: str | None, name: str, pending: str) -> None:
+    def __init__(self, obs: models.Observation, when: str | None, name: str, pending: str) -> None:
         self.obs = obs
         self.when = when
         self.name = name
@@ -85,14 +95,12 @@ class _Readings:
         )
 
 
-def _note_texts(obs: Any) -> list[str]:
-    return [
-        t for t in (getattr(n, "text", None) for n in getattr(obs, "note", None) or ()) if isinstance(t, str)
-    ]
+def _note_texts(obs: models.Observation) -> list[str]:
+    return [n.text for n in obs.note or ()]
 
 
 def _er_pr(
-    ctx: Context, element: Any, marker: str, sub: str, context_texts: Sequence[str]
+    ctx: Context, element: Valued, marker: str, sub: str, context_texts: Sequence[str]
 ) -> tuple[str | None, str, str | None] | None:
     """(status | None, how, note) of one ER/PR value (an Observation or a component), or None."""
     name = "ER" if marker == "er" else "PR"
@@ -104,8 +112,8 @@ def _er_pr(
     return (got[0], got[1], None) if got is not None else None
 
 
-def _obs_readings(ctx: Context, obs: Any, pending: str = "") -> list[Reading]:
-    code = getattr(obs, "code", None)
+def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> list[Reading]:
+    code = obs.code
     kind = _classify(ctx, code)
     code_texts = [t for t in (ctx.text(code), *(d for _, _, d in ctx.codings(code))) if t]
     notes = _note_texts(obs)
@@ -114,7 +122,7 @@ def _obs_readings(ctx: Context, obs: Any, pending: str = "") -> list[Reading]:
     comp_status: dict[str, tuple[str | None, str, str | None]] = {}
     comp_ish: list[IshRead] = []
     for comp in components(obs):
-        comp_code = getattr(comp, "code", None)
+        comp_code = comp.code
         ckind = _classify(ctx, comp_code)
         if ckind is None:
             continue
@@ -227,7 +235,7 @@ def _stated_ish(ctx: Context, val: Value, readings: _Readings) -> None:
 
 def _ish_readings(
     ctx: Context,
-    obs: Any,
+    obs: models.Observation,
     when: str | None,
     name: str,
     val: Value,
@@ -265,7 +273,9 @@ def _ish_readings(
         readings.add("ish", got.verdict, got.how, ratio=got.ratio, copies=got.copies)
 
 
-def _unreadable(ctx: Context, obs: Any, when: str | None, topic: str, name: str, val: Value) -> None:
+def _unreadable(
+    ctx: Context, obs: models.Observation, when: str | None, topic: str, name: str, val: Value
+) -> None:
     shown = val.text or (ctx.describe(val.cc) if val.cc is not None else None)
     if shown is None and val.quantity is not None:
         shown = f"{val.quantity.value:g} {val.quantity.unit}".strip()
@@ -280,21 +290,21 @@ def _unreadable(ctx: Context, obs: Any, when: str | None, topic: str, name: str,
 _PENDING_MARKER = {"erpr": "hr"}
 
 
-def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Reading]:
+def collect(conditions: Conditions, observations: Observations, ctx: Context) -> list[Reading]:
     readings: list[Reading] = []
     for obs in observations.coded_in(_TESTS, in_components=True):  # panels: ER and PR as components
-        status = (getattr(obs, "status", None) or "").strip().lower()
+        status = obs.status.strip().lower()
         if status not in _PENDING_STATUSES:
             readings.extend(_obs_readings(ctx, obs))
             continue
         # A result not yet final: read without reporting it as unreadable (it often has no value yet)
         got = _obs_readings(Context(ctx.terminology, ctx.today), obs, status)
         if not got:
-            kind = _classify(ctx, getattr(obs, "code", None))
+            kind = _classify(ctx, obs.code)
             if kind is None:
                 continue
             when = observation_date(obs)
-            name = ctx.label(getattr(obs, "code", None))
+            name = ctx.label(obs.code)
             marker = _PENDING_MARKER.get(kind[0], kind[0])
             got = [
                 Reading(
@@ -303,7 +313,7 @@ def collect(conditions: Coded, observations: Coded, ctx: Context) -> list[Readin
             ]
         readings.extend(got)
     for cond in conditions.coded("receptor-conditions"):
-        code = getattr(cond, "code", None)
+        code = cond.code
         hit = ctx.match("receptor-conditions", code)
         if hit is None:
             continue

@@ -7,11 +7,13 @@ readings through these, so that both order dates and word notes the same way."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
 from cds.profile.common import Context
 from cds.profile.dates import DateKey, date_key
 from cds.profile.model import Evidence, Fact
+
+_V = TypeVar("_V")
 
 
 class Reading:
@@ -89,7 +91,7 @@ def as_sentence(parts: Sequence[str]) -> str | None:
     return (joined[:1].upper() + joined[1:] + ("" if joined.endswith(".") else ".")) if joined else None
 
 
-def with_note(fact: Fact[Any], note: str) -> Fact[Any]:
+def with_note(fact: Fact[_V], note: str) -> Fact[_V]:
     joined = f"{fact.note} {note}" if fact.note else note
     return Fact(fact.value, fact.evidence, joined)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
+from cds.fhir import models
 from cds.profile.common import Context
 from cds.profile.values import Value, interpretations
 
@@ -154,7 +154,7 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
     return ScoreRead(None, shown, note)
 
 
-def interpretation_value(ctx: Context, obs: Any) -> tuple[str | None, str]:
+def interpretation_value(ctx: Context, obs: models.Observation) -> tuple[str | None, str]:
     """(positive|negative|ambiguous|None, display) from Observation.interpretation (any system)."""
     for interp in interpretations(obs):
         hit = ctx.match("result-values", interp)

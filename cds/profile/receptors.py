@@ -47,9 +47,9 @@ Conditions -> readings), ``receptor_status`` (ER, PR, HR) and ``her2_status`` (H
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final, TypeVar
 
-from cds.profile.common import Coded, Context
+from cds.profile.common import Conditions, Context, Observations
 from cds.profile.her2_status import her2
 from cds.profile.model import (
     Fact,
@@ -131,12 +131,13 @@ def subtype(hr: Fact[HormoneReceptorStatus], her2_status: Fact[Her2Status]) -> F
 # --- results not yet final ---------------------------------------------------------------------------
 
 
+_V = TypeVar("_V")
 _MARKER_NAME = {"er": "ER", "pr": "PR", "hr": "ER+PR", "ihc": "HER2 IHC", "ish": "HER2 ISH", "her2": "HER2"}
 
 
 def _pending(
-    readings: Sequence[Reading], markers: tuple[str, ...], topic: str, fact: Fact[Any], ctx: Context
-) -> Fact[Any]:
+    readings: Sequence[Reading], markers: tuple[str, ...], topic: str, fact: Fact[_V], ctx: Context
+) -> Fact[_V]:
     """Report results of ``markers`` that are not final yet (newer than the facts' results, or the only
     ones) as pending, and say so in the fact's note. A preliminary result never replaces a final one."""
     pend = [r for r in readings if r.pending and r.marker in markers]
@@ -176,7 +177,7 @@ def _pending(
     return with_note(fact, note)
 
 
-def derive_receptors(conditions: Coded, observations: Coded, ctx: Context) -> ReceptorFacts:
+def derive_receptors(conditions: Conditions, observations: Observations, ctx: Context) -> ReceptorFacts:
     readings = collect(conditions, observations, ctx)
     er, er_disc = receptor_status(readings, "er", ctx)
     pr, pr_disc = receptor_status(readings, "pr", ctx)

@@ -10,7 +10,7 @@ from itertools import pairwise
 from typing import Final
 
 from cds.evidence import Evidence
-from cds.profile.common import Coded, Context, evidence, observation_date
+from cds.profile.common import Context, Observations, evidence, observation_date
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse
 from cds.profile.values import value_of
@@ -126,7 +126,7 @@ def _stop_reason(regimen: Regimen) -> str | None:
     return None
 
 
-def mark_progressions(regimens: list[Regimen], observations: Coded, ctx: Context) -> None:
+def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: Context) -> None:
     """Disease-status results that say the disease worsened mark the regimen running then."""
     late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
     for obs in observations.coded("disease-status-tests"):

@@ -25,16 +25,19 @@ Reading the numbers (latest, range ends, recency) is cds.profile.measurements.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
+from cds.fhir import models
+from cds.fhir.codes import CodeList
 from cds.profile.common import (
     UNCONFIRMED,
-    Coded,
+    Conditions,
     Context,
+    MedicationRecord,
+    Observations,
     condition_current,
     condition_date,
     evidence,
-    rtype,
     status_code,
 )
 from cds.profile.dates import date_key, fhir_date, period_start
@@ -67,21 +70,29 @@ class SafetyFacts:
         self.long_qt = long_qt
 
 
-_UNKNOWN: Final[Fact[Any]] = Fact("unknown")
+# What a finding falls back to when it cannot be derived (the same every call, and immutable).
+_UNKNOWN_YES: Final[Fact[YesUnknown]] = Fact("unknown")
+_UNKNOWN_YES_NO: Final[Fact[YesNoUnknown]] = Fact("unknown")
 
 
 def derive_safety(
-    conditions: Coded, observations: Coded, medications: Sequence[Any], ctx: Context
+    conditions: Conditions, observations: Observations, medications: Sequence[MedicationRecord], ctx: Context
 ) -> SafetyFacts:
     """The four safety facts, each derived on its own: one that fails on odd data is reported and left
     unknown without taking the others with it."""
     return SafetyFacts(
-        ctx.guarded("interstitial_lung_disease", _UNKNOWN, derive_ild, conditions, ctx),
+        ctx.guarded("interstitial_lung_disease", _UNKNOWN_YES, derive_ild, conditions, ctx),
         ctx.guarded(
-            "hyperglycaemia_risk", _UNKNOWN, derive_hyperglycaemia, conditions, observations, medications, ctx
+            "hyperglycaemia_risk",
+            _UNKNOWN_YES_NO,
+            derive_hyperglycaemia,
+            conditions,
+            observations,
+            medications,
+            ctx,
         ),
-        ctx.guarded("cardiac_dysfunction", _UNKNOWN, derive_cardiac, conditions, observations, ctx),
-        ctx.guarded("long_qt", _UNKNOWN, derive_long_qt, conditions, observations, ctx),
+        ctx.guarded("cardiac_dysfunction", _UNKNOWN_YES_NO, derive_cardiac, conditions, observations, ctx),
+        ctx.guarded("long_qt", _UNKNOWN_YES, derive_long_qt, conditions, observations, ctx),
     )
 
 
@@ -95,11 +106,11 @@ _ILD_KIND = {
 }
 
 
-def derive_ild(conditions: Coded, ctx: Context) -> Fact[YesUnknown]:
+def derive_ild(conditions: Conditions, ctx: Context) -> Fact[YesUnknown]:
     found: list[Evidence] = []
     kinds: list[str] = []
     for cond in conditions.coded("interstitial-lung-disease"):
-        hit = ctx.match("interstitial-lung-disease", getattr(cond, "code", None))
+        hit = ctx.match("interstitial-lung-disease", cond.code)
         if hit is None:
             continue
         when = condition_date(cond)
@@ -127,12 +138,12 @@ def derive_ild(conditions: Coded, ctx: Context) -> Fact[YesUnknown]:
 
 
 def derive_hyperglycaemia(
-    conditions: Coded, observations: Coded, medications: Sequence[Any], ctx: Context
+    conditions: Conditions, observations: Observations, medications: Sequence[MedicationRecord], ctx: Context
 ) -> Fact[YesNoUnknown]:
     reasons: list[str] = []
     found: list[Evidence] = []
     for cond in conditions.coded("type-1-diabetes", "insulin-treated-diabetes"):
-        code = getattr(cond, "code", None)
+        code = cond.code
         type1 = ctx.match("type-1-diabetes", code) is not None
         if not type1 and ctx.match("insulin-treated-diabetes", code) is None:
             continue
@@ -182,25 +193,22 @@ def derive_hyperglycaemia(
     )
 
 
-def _insulin_records(medications: Sequence[Any], ctx: Context) -> list[Evidence]:
+def _insulin_records(medications: Sequence[MedicationRecord], ctx: Context) -> list[Evidence]:
     """Active insulin orders and statements. Administrations are not read: insulin given in hospital
     (a sliding scale, steroid-induced hyperglycaemia) does not make the patient insulin-treated."""
     found: list[Evidence] = []
     codes = ctx.codes("insulin")
     for record in medications:
-        kind = rtype(record)
-        status = (getattr(record, "status", None) or "").lower()
-        if kind == "MedicationRequest":
-            intent = (getattr(record, "intent", None) or "").lower()
+        status = record.status.lower()
+        if isinstance(record, models.MedicationRequest):
+            intent = record.intent.lower()
             if status not in _MR_ACTIVE or intent in _MR_NOT_GIVEN:
                 continue
-            when = fhir_date(getattr(record, "authoredOn", None))
-        elif kind == "MedicationStatement":
+            when = fhir_date(record.authoredOn)
+        elif isinstance(record, models.MedicationStatement):
             if status not in _MS_ACTIVE:
                 continue
-            when = fhir_date(getattr(record, "effectiveDateTime", None)) or fhir_date(
-                period_start(getattr(record, "effectivePeriod", None))
-            )
+            when = fhir_date(record.effectiveDateTime) or fhir_date(period_start(record.effectivePeriod))
         else:
             continue
         name = _insulin_name(record, codes, ctx)
@@ -209,21 +217,21 @@ def _insulin_records(medications: Sequence[Any], ctx: Context) -> list[Evidence]
     return found
 
 
-def _insulin_name(record: Any, codes: Any, ctx: Context) -> str | None:
-    cc = getattr(record, "medicationCodeableConcept", None)
+def _insulin_name(record: MedicationRecord, codes: CodeList, ctx: Context) -> str | None:
+    cc = record.medicationCodeableConcept
     if cc is not None:
         return ctx.label(cc) if ctx.match("insulin", cc) is not None else None
-    reference = getattr(record, "medicationReference", None)
+    reference = record.medicationReference
     if reference is None:
         return None
-    target = getattr(reference, "reference", None)
-    if isinstance(target, str) and target.startswith("#"):
-        for med in getattr(record, "contained", None) or ():
-            code = getattr(med, "code", None)
-            if getattr(med, "id", None) == target[1:] and ctx.match("insulin", code) is not None:
+    target = reference.reference
+    if target is not None and target.startswith("#"):
+        for med in record.contained or ():
+            code = med.code
+            if med.id == target[1:] and ctx.match("insulin", code) is not None:
                 return ctx.label(code)
-    display = getattr(reference, "display", None)
-    if isinstance(display, str) and codes.match_text(display) is not None:
+    display = reference.display
+    if display is not None and codes.match_text(display) is not None:
         return display
     return None
 
@@ -248,11 +256,11 @@ def _hba1c(value: Value, kind: str | None) -> tuple[float, str] | None:
 # --- heart ----------------------------------------------------------------------------------------
 
 
-def derive_cardiac(conditions: Coded, observations: Coded, ctx: Context) -> Fact[YesNoUnknown]:
+def derive_cardiac(conditions: Conditions, observations: Observations, ctx: Context) -> Fact[YesNoUnknown]:
     active: list[Evidence] = []
     past: list[Evidence] = []
     for cond in conditions.coded("heart-failure"):
-        code = getattr(cond, "code", None)
+        code = cond.code
         if ctx.match("heart-failure", code) is None:
             continue
         ev = evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}")
@@ -304,10 +312,10 @@ def _lvef(value: Value, kind: str | None) -> tuple[float, str] | None:
 # --- QT --------------------------------------------------------------------------------------------
 
 
-def derive_long_qt(conditions: Coded, observations: Coded, ctx: Context) -> Fact[YesUnknown]:
+def derive_long_qt(conditions: Conditions, observations: Observations, ctx: Context) -> Fact[YesUnknown]:
     active: list[Evidence] = []
     for cond in conditions.coded("long-qt"):
-        code = getattr(cond, "code", None)
+        code = cond.code
         hit = ctx.match("long-qt", code)
         if hit is None or not condition_current(cond):
             continue
@@ -351,15 +359,15 @@ def _qtc(value: Value, kind: str | None) -> tuple[float, str] | None:
     return (edge(number, cmp), f"{cmp}{number:g} ms") if 200.0 <= number <= 800.0 else None
 
 
-def _status_words(cond: Any) -> str:
+def _status_words(cond: models.Condition) -> str:
     """ " (resolved)" / " (provisional)" for a Condition whose status a clinician should see."""
     words: list[str] = []
-    clinical = status_code(getattr(cond, "clinicalStatus", None))
+    clinical = status_code(cond.clinicalStatus)
     if clinical and clinical not in ("active", "recurrence", "relapse"):
         words.append(clinical)
     elif clinical is None and not condition_current(cond):
         words.append("abated")
-    verification = status_code(getattr(cond, "verificationStatus", None))
+    verification = status_code(cond.verificationStatus)
     if verification in UNCONFIRMED:
         words.append(verification or "")
     return f" ({', '.join(words)})" if words else ""
@@ -375,6 +383,6 @@ def _sentence(parts: list[str]) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def _all_text(ctx: Context, cc: Any) -> str:
+def _all_text(ctx: Context, cc: models.CodeableConcept | None) -> str:
     parts = [ctx.text(cc) or ""] + [display or "" for _, _, display in ctx.codings(cc)]
     return " ".join(parts).lower()

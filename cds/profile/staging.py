@@ -5,8 +5,9 @@ metastatic decision (cds.profile.conditions) weighs what they say."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
+from cds.fhir.models import CodeableConcept
 from cds.profile.common import Context
 
 StageValue = Literal["iv", "lower"]
@@ -42,7 +43,7 @@ def parse_m(text: str | None) -> Literal["m1", "m0"] | None:
     return "m1" if found.group(1) == "1" else "m0"
 
 
-def stage_value(ctx: Context, cc: Any) -> StageValue | None:
+def stage_value(ctx: Context, cc: CodeableConcept | None) -> StageValue | None:
     hit = ctx.match("stage-iv", cc, by_text=False)
     if hit is not None and hit.value in ("iv", "lower"):
         return "iv" if hit.value == "iv" else "lower"
@@ -55,10 +56,10 @@ def stage_value(ctx: Context, cc: Any) -> StageValue | None:
         got = parse_stage(display)
         if got:
             return got
-    return parse_stage(getattr(cc, "text", None))
+    return parse_stage(cc.text if cc is not None else None)
 
 
-def m_value(ctx: Context, cc: Any, text: str | None) -> Literal["m1", "m0"] | None:
+def m_value(ctx: Context, cc: CodeableConcept | None, text: str | None) -> Literal["m1", "m0"] | None:
     if cc is not None:
         hit = ctx.match("m1", cc, by_text=False)
         if hit is not None and hit.value in ("m1", "m0"):

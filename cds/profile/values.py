@@ -7,28 +7,24 @@ Total like the rest of the profile helpers: odd data gives None or empty results
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TypeAlias
 
+from cds.fhir import models
+from cds.fhir.models import CodeableConcept
 from cds.profile.common import Context, cc_text, components
 
+#: What holds a value[x]: an Observation or one of its components.
+Valued: TypeAlias = models.Observation | models.ObservationComponent
 
-def to_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
+
+def to_float(value: float | None) -> float | None:
+    """A JSON number as a finite float (None for an int too large for one)."""
+    if value is None:
         return None
-    kind = type(value)
-    if kind is float or kind is int:
-        # a JSON number: float() gives what the Decimal round trip below gives (a float's repr reads
-        # back as itself; both round an int to nearest), only an int too large overflows instead of inf
-        try:
-            number = float(value)
-        except OverflowError:
-            return None
-    else:
-        try:
-            number = float(Decimal(str(value)))
-        except (InvalidOperation, ValueError, TypeError):
-            return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
     return number if number == number and abs(number) != float("inf") else None
 
 
@@ -41,14 +37,14 @@ class Quantity:
         self.comparator = comparator
 
 
-def quantity(q: Any) -> Quantity | None:
+def quantity(q: models.Quantity | None) -> Quantity | None:
     if q is None:
         return None
-    number = to_float(getattr(q, "value", None))
+    number = to_float(q.value)
     if number is None:
         return None
-    unit = getattr(q, "code", None) or getattr(q, "unit", None) or ""
-    return Quantity(number, str(unit).strip().lower(), getattr(q, "comparator", None))
+    unit = q.code or q.unit or ""
+    return Quantity(number, unit.strip().lower(), q.comparator)
 
 
 class Value:
@@ -58,7 +54,7 @@ class Value:
 
     def __init__(
         self,
-        cc: Any = None,
+        cc: CodeableConcept | None = None,
         text: str | None = None,
         quantity: Quantity | None = None,
         boolean: bool | None = None,
@@ -75,34 +71,31 @@ class Value:
         return self.cc is None and self.text is None and self.quantity is None and self.boolean is None
 
 
-def value_of(element: Any) -> Value:
-    cc = getattr(element, "valueCodeableConcept", None)
-    text = getattr(element, "valueString", None)
+def value_of(element: Valued) -> Value:
+    cc = element.valueCodeableConcept
+    text = element.valueString
     if text is None and cc is not None:
         text = cc_text(cc)
-    q = quantity(getattr(element, "valueQuantity", None))
+    q = quantity(element.valueQuantity)
     if q is None:
-        integer = getattr(element, "valueInteger", None)
-        if isinstance(integer, int) and not isinstance(integer, bool):
+        integer = element.valueInteger
+        if integer is not None:
             q = Quantity(float(integer), "")
     ratio = None
-    r = getattr(element, "valueRatio", None)
+    r = element.valueRatio
     if r is not None:
-        num = quantity(getattr(r, "numerator", None))
-        den = quantity(getattr(r, "denominator", None))
+        num = quantity(r.numerator)
+        den = quantity(r.denominator)
         if num is not None and den is not None and den.value:
             ratio = num.value / den.value
-    boolean = getattr(element, "valueBoolean", None)
-    return Value(
-        cc, text if isinstance(text, str) else None, q, boolean if isinstance(boolean, bool) else None, ratio
-    )
+    return Value(cc, text, q, element.valueBoolean, ratio)
 
 
 def variant_parts(
     ctx: Context,
-    obs: Any,
+    obs: models.Observation,
     gene_of: Callable[[Value], str | None],
-    significance_of: Callable[[Value, Any], str | None],
+    significance_of: Callable[[Value, models.ObservationComponent], str | None],
 ) -> tuple[str | None, str | None]:
     """(gene, clinical significance) read from a Genomics Reporting variant's components.
 
@@ -111,7 +104,7 @@ def variant_parts(
     """
     gene = significance = None
     for comp in components(obs):
-        kind = ctx.match("genomic-components", getattr(comp, "code", None), by_text=False)
+        kind = ctx.match("genomic-components", comp.code, by_text=False)
         if kind is None:
             continue
         value = value_of(comp)
@@ -122,7 +115,7 @@ def variant_parts(
     return gene, significance
 
 
-def interpretations(obs: Any) -> Sequence[Any]:
-    """The Observation's interpretations (its own list, not a copy: callers only read it)."""
-    found: Sequence[Any] = getattr(obs, "interpretation", None) or ()
-    return found
+def interpretations(obs: Valued) -> Sequence[CodeableConcept]:
+    """The Observation's (or component's) interpretations (its own list, not a copy: callers only read
+    it)."""
+    return obs.interpretation or ()

@@ -7,17 +7,12 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from fhir.resources.R4B import get_fhir_model_class
 
-from cds.fhir.codes import Terminology
-from cds.fhir.select import select_resources
 from cds.pathway.knowledge import read_yaml
-from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.settings import default_fixtures_dir, default_knowledge_dir
 
 TOKEN = "tok-SECRET-4f1c9e-do-not-leak"  # distinctive: searched for in every error body and log
@@ -263,32 +258,3 @@ AppFactory = Callable[..., AbstractContextManager[TestClient]]
 def call(client: TestClient, body: Mapping[str, Any]) -> Any:
     service_id = client.get("/cds-services").json()["services"][0]["id"]
     return client.post(f"/cds-services/{service_id}", json=body)
-
-
-def assert_read_models_match_r4b(
-    hook_request: Mapping[str, Any], terminology: Terminology, today: date
-) -> None:
-    """The profile built from the read models equals the one built from fhir.resources' R4B models of
-    the same resources: the read models (and their content checks) lose nothing the profile reads."""
-    patient_id = hook_request["context"]["patientId"]
-    chart = resources_of(hook_request["prefetch"])
-    selection = select_resources(chart, patient_id=patient_id, terminology=terminology)
-    by_ref = {(r["resourceType"], r.get("id")): r for r in reversed(chart)}  # first occurrence wins
-    as_r4b = [
-        get_fhir_model_class(type(r).__resource_type__).model_validate(
-            by_ref[(type(r).__resource_type__, r.id)]
-        )
-        for r in selection.resources
-    ]
-
-    def profile(resources: list[Any]) -> Any:
-        return build_profile(
-            resources,
-            patient_id=patient_id,
-            today=today,
-            terminology=terminology,
-            thresholds=MenopauseThresholds(),
-            issues=list(selection.issues),
-        )
-
-    assert profile(list(selection.resources)) == profile(as_r4b)
