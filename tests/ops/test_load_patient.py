@@ -122,6 +122,8 @@ def test_the_patient_goes_as_one_transaction_of_puts_and_the_sandbox_link_opens_
 def test_the_loaded_patient_gets_the_fixture_cards_when_fetched_as_the_sandbox_fetches(
     stub: StubFhir, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"load-patient {DEFAULT} --fhir-server" in readme  # the patient a new user is told to load
     assert run(capsys, DEFAULT, "--fhir-server", stub.base_url)[0] == 0
     [scenario] = [s for s in load_scenarios() if s.name == DEFAULT]
     with TestClient(create_app(make_settings(tmp_path))) as service:
