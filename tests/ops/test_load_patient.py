@@ -179,3 +179,15 @@ def test_list_names_every_loadable_fixture_with_its_description(capsys: pytest.C
         assert f"{scenario.name}\n    {' '.join(scenario.description.split())}\n" in out + "\n"
     for scenario in refused:  # deliberately bad requests are not patients to load
         assert scenario.name not in out.split()
+
+
+def test_a_failed_prefetch_in_the_fixture_is_not_stored_as_patient_data(
+    stub: StubFhir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "data-incomplete-medication-statements-failed"  # medicationStatements is an OperationOutcome
+    assert scenario_request(name)["prefetch"]["medicationStatements"]["resourceType"] == "OperationOutcome"
+    code, out, _ = run(capsys, name, "--fhir-server", stub.base_url)
+    assert code == 0
+    kinds = [e["resource"]["resourceType"] for e in json.loads(stub.requests[0].body)["entry"]]
+    assert "OperationOutcome" not in kinds and "Patient" in kinds
+    assert "not stored (not patient data): OperationOutcome" in out
