@@ -1,5 +1,5 @@
 """`cds-mbc`: serve the service, run the demo over the fixtures, print the feedback report, print a
-trust-file entry."""
+trust-file entry, load a fixture patient on a FHIR server for the CDS Hooks Sandbox."""
 
 from __future__ import annotations
 
@@ -169,6 +169,27 @@ def _trust_entry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_patient(args: argparse.Namespace) -> int:
+    from cds.load_patient import LoadError, list_fixtures, load_patient
+
+    if args.list:
+        print(list_fixtures())
+        return 0
+    if not args.fixture or not args.fhir_server:
+        return _fail(
+            "load-patient",
+            "name a fixture and --fhir-server URL (cds-mbc load-patient --list lists the fixtures)",
+        )
+    settings = _load_settings("load-patient")
+    if settings is None:
+        return 2
+    try:
+        print(load_patient(args.fixture, args.fhir_server, settings.public_base_url))
+    except LoadError as exc:
+        return _fail("load-patient", str(exc))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-mbc", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -209,6 +230,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the public CDS Hooks Sandbox (its published key: for test deployments only)",
     )
+    load = sub.add_parser(
+        "load-patient",
+        help="store a fixture patient on a FHIR server and print the CDS Hooks Sandbox link to it",
+        description="Store one fhir_fixtures/ patient on a FHIR R4 server (one transaction of PUTs with "
+        "the fixture's ids: loading again replaces them) and print the CDS Hooks Sandbox link that opens "
+        "this patient with the service at CDS_PUBLIC_BASE_URL. Public test servers are open to anyone: "
+        "fixtures are synthetic, load nothing else there.",
+    )
+    load.add_argument("fixture", nargs="?", help="the fixture's folder name (see --list)")
+    load.add_argument(
+        "--fhir-server", metavar="URL", help="FHIR R4 base URL, e.g. https://hapi.fhir.org/baseR4"
+    )
+    load.add_argument("--list", action="store_true", help="list the fixture patients and what each is")
     return parser
 
 
@@ -222,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "load-patient":
+        return _load_patient(args)
     return _trust_entry(args)
 
 

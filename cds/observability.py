@@ -332,31 +332,55 @@ def call_log() -> dict[str, Any]:
     return details if details is not None else {}
 
 
-def log_call(method: str, endpoint: str, status: int, seconds: float) -> None:
+#: How much of an unmatched path under /cds-services its log line shows.
+MAX_PATH_SHOWN = 80
+TRAILING_SLASH_HINT = "the discovery URL was entered with a trailing slash: use .../cds-services"
+
+
+def _shown_path(path: str) -> str:
+    """An unmatched path as its log line shows it: cut at MAX_PATH_SHOWN, unprintable characters as ?."""
+    cut = path[:MAX_PATH_SHOWN]
+    return "".join(c if c.isprintable() else "?" for c in cut) + ("..." if len(path) > len(cut) else "")
+
+
+def log_call(method: str, endpoint: str, status: int, seconds: float, path: str = "") -> None:
     """One INFO line per CDS call (discovery, hook, feedback): endpoint, status, hookInstance, prefetch
     keys given / fetched / missing, cards, duration. Only what the route noted: never patient data or
-    tokens (the route notes ids, key names and counts)."""
+    tokens (the route notes ids, key names and counts).
+
+    A request whose ``path`` (never the query string) is under /cds-services but matched no route gets
+    its line too, with the path shortened: a CDS client calling a wrong URL is otherwise invisible. A
+    ``//`` in it is what the Sandbox sends after a discovery URL entered with a trailing slash."""
+    hint = None
     if not endpoint.startswith(CDS_PREFIX):
-        return
+        if not path.startswith(CDS_PREFIX):
+            return
+        endpoint = _shown_path(path)
+        if "//" in path:
+            hint = TRAILING_SLASH_HINT
     details = call_log()
     prefetch = details.get("prefetch") or {}
+    extra: dict[str, Any] = {
+        "endpoint": f"{method} {endpoint}",
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "hookInstance": details.get("hookInstance"),
+        "prefetch_given": prefetch.get("given", []),
+        "prefetch_fetched": prefetch.get("fetched", []),
+        "prefetch_missing": prefetch.get("missing", []),
+        "cards": details.get("cards"),
+        "feedback_items": details.get("feedback"),
+    }
+    if hint:
+        extra["hint"] = hint
     call_logger.info(
-        "%s %s %d in %.1f ms",
+        "%s %s %d in %.1f ms%s",
         method,
         endpoint,
         status,
         seconds * 1000,
-        extra={
-            "endpoint": f"{method} {endpoint}",
-            "status": status,
-            "duration_ms": round(seconds * 1000, 2),
-            "hookInstance": details.get("hookInstance"),
-            "prefetch_given": prefetch.get("given", []),
-            "prefetch_fetched": prefetch.get("fetched", []),
-            "prefetch_missing": prefetch.get("missing", []),
-            "cards": details.get("cards"),
-            "feedback_items": details.get("feedback"),
-        },
+        f" ({hint})" if hint else "",
+        extra=extra,
     )
 
 

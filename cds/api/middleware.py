@@ -196,7 +196,7 @@ class ObservabilityMiddleware:
             seconds = time.perf_counter() - started
             endpoint = route_template(scope)
             observe_request(endpoint, status, seconds)
-            log_call(scope.get("method", ""), endpoint, status, seconds)
+            log_call(scope.get("method", ""), endpoint, status, seconds, scope.get("path", ""))
             call_log_var.reset(call_token)
             hook_instance_var.reset(hook_token)
             request_id_var.reset(token)

@@ -2,9 +2,10 @@
 
 It answers like a FHIR R4 server from resources loaded with :meth:`StubFhir.load` (reads by id, type
 searches filtered by ``patient``/``subject`` and ``code`` tokens, paged with ``next`` links when
-``page_size`` is set) and lets a test replace any answer with :meth:`StubFhir.on`: a status, a body
-(garbage included), extra headers, a delay, a slow trickle. Every request's path and headers are
-recorded in :attr:`StubFhir.requests`. Binds 127.0.0.1 on a free port; HTTP/1.1 with keep-alive.
+``page_size`` is set; a transaction Bundle of PUTs POSTed to the base is stored) and lets a test
+replace any answer with :meth:`StubFhir.on`: a status, a body (garbage included), extra headers, a
+delay, a slow trickle. Every request's path and headers (and a POST's body) are recorded in
+:attr:`StubFhir.requests`. Binds 127.0.0.1 on a free port; HTTP/1.1 with keep-alive.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Seen:
     method: str
     path: str  # relative to the FHIR base, with the query: "Condition?patient=p1"
     headers: dict[str, str]
+    body: bytes = b""
 
     @property
     def resource_path(self) -> str:
@@ -169,6 +171,26 @@ class StubFhir:
         bundle["entry"] = [{"resource": r, "search": {"mode": "match"}} for r in matches]
         return Reply(body=bundle)
 
+    def _transaction(self, body: bytes) -> Reply:
+        """Store each PUT of a transaction Bundle (replacing the same Type/id); 400 for anything else."""
+        bundle = orjson.loads(body)
+        if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
+            return Reply(400, _outcome("invalid", "not a transaction Bundle"))
+        entries = bundle.get("entry", [])
+        for entry in entries:
+            resource = entry["resource"]
+            if entry["request"] != {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}:
+                return Reply(400, _outcome("invalid", "not a PUT of the resource's Type/id"))
+        statuses = []
+        with self._lock:  # all or nothing, as a transaction
+            for resource in (entry["resource"] for entry in entries):
+                key = (resource["resourceType"], resource["id"])
+                old = [r for r in self.resources if (r.get("resourceType"), r.get("id")) == key]
+                self.resources = [r for r in self.resources if r not in old] + [resource]
+                statuses.append("200 OK" if old else "201 Created")
+        answers = [{"response": {"status": status}} for status in statuses]
+        return Reply(body={"resourceType": "Bundle", "type": "transaction-response", "entry": answers})
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stub = self
 
@@ -190,6 +212,20 @@ class StubFhir:
                 if delay:
                     time.sleep(delay)
                 self._send(reply)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                rel = self.path[len(stub.base_path) :].lstrip("/")
+                with stub._lock:
+                    stub.requests.append(Seen("POST", rel, dict(self.headers.items()), body))
+                    queue = stub._overrides.get(rel)
+                    override = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else None
+                if override is not None:
+                    self._send(override)
+                elif rel == "":
+                    self._send(stub._transaction(body))
+                else:
+                    self._send(Reply(404, _outcome("not-found", "POST only to the base (a transaction)")))
 
             def _send(self, reply: Reply) -> None:
                 body = reply.body
