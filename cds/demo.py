@@ -38,7 +38,7 @@ from cds.pathway.issue_summary import summarize_issues
 from cds.pathway.knowledge import load_knowledge
 from cds.pathway.labels import describe_profile
 from cds.service import PatientViewService
-from cds.settings import Settings, default_fixtures_dir
+from cds.settings import Settings, default_fixtures_dir, scenario_folders
 
 _ICON = {"critical": "!!", "warning": "! ", "info": "i "}
 #: The date the snapshot is computed on, so that it changes only when the cards do.
@@ -148,10 +148,6 @@ class Tally:
         )
 
 
-def _scenarios(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if (p / "request.json").is_file()) if root.is_dir() else []
-
-
 def _fresh(body: bytes) -> bytes:
     """Every run gets a fresh hookInstance, as a real EHR would send; a malformed fixture goes as it is."""
     try:
@@ -179,7 +175,7 @@ def _profile_lines(service: PatientViewService, body: bytes) -> list[str]:
 
 def run_demo(fixtures: str | None = None, *, verbose: bool = False) -> int:
     root = Path(fixtures) if fixtures else default_fixtures_dir()
-    scenarios = _scenarios(root)
+    scenarios = scenario_folders(root)
     if not scenarios:
         print(f"No fixture scenarios found under {root}")
         return 1
@@ -222,7 +218,7 @@ def fixture_cards(
     )
     answers: list[tuple[str, list[dict[str, Any]] | None, int]] = []
     try:
-        for folder in _scenarios(fixtures or default_fixtures_dir()):
+        for folder in scenario_folders(fixtures or default_fixtures_dir()):
             try:
                 cards = service.call((folder / "request.json").read_bytes(), today=today)["cards"]
             except ServiceError as exc:

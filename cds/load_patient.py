@@ -23,8 +23,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 import yaml
 
-from cds.demo import _scenarios as scenario_folders
-from cds.settings import default_fixtures_dir
+from cds.settings import default_fixtures_dir, scenario_folders
 
 SANDBOX_URL = "https://sandbox.cds-hooks.org/"
 TIMEOUT_S = 30.0

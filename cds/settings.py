@@ -27,6 +27,11 @@ def default_fixtures_dir() -> Path:
     return _bundled("_fixtures", "fhir_fixtures")
 
 
+def scenario_folders(root: Path) -> list[Path]:
+    """The fixture scenarios under ``root`` (folders holding a request.json), by name."""
+    return sorted(p for p in root.iterdir() if (p / "request.json").is_file()) if root.is_dir() else []
+
+
 def default_data_dir() -> Path:
     """The per-user data folder (XDG): ``$XDG_DATA_HOME/cds-mbc``, else ``~/.local/share/cds-mbc``.
 
