@@ -21,8 +21,8 @@ resource does not make its receptor result unusable (a tolerant reader). ``CDS_F
 adds whole-resource R4B validation for sites that want it (cds.fhir.select). A test keeps every element
 declared here consistent with the R4B definitions (tests/fhir/test_models.py).
 
-Attribute names are FHIR's, so the profile reads these exactly as it would read R4B instances; dates stay
-the strings FHIR sent (cds.profile.dates reads them). The Structs are frozen and untracked by the cyclic
+Attribute names are FHIR's; the profile reads these models, typed, and nothing else. Dates stay the
+strings FHIR sent (cds.profile.dates reads them). The Structs are frozen and untracked by the cyclic
 garbage collector (``gc=False``: they cannot form cycles).
 """
 
@@ -160,6 +160,8 @@ class Patient(Resource, frozen=True, kw_only=True, gc=False, tag=True):
     __resource_type__ = "Patient"
     gender: Code | None = None
     birthDate: Date | None = None
+    # read by cds.profile.patient as sent, so unchecked here: a deceasedDateTime that is no date still
+    # reads as deceased, with a data issue saying the date could not be read
     deceasedBoolean: Unread = None
     deceasedDateTime: Unread = None
     multipleBirthBoolean: Unread = None
