@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from cds.fhir.codelists import REQUIRED_LISTS, read_code_lists
 from cds.fhir.models import Resource
@@ -55,7 +55,6 @@ __all__ = [
 Coding = tuple[str | None, str | None, str | None]
 #: A CodeableConcept as matching reads it: its codings and text (and, for one match, by_text).
 _ConceptKey = tuple[tuple[Coding, ...], str | None]
-_MatchKey = tuple[tuple[Coding, ...], str | None, bool]
 _TEXT_CACHE_MAX = 50_000
 
 
@@ -76,8 +75,6 @@ class CodeList(CodeListData):
 
     # display text -> its match: the same few displays recur in every chart, tokenising them is not free
     _text_matches: dict[str, TextEntry | None] = field(default_factory=dict, repr=False, compare=False)
-    # concept -> its match (None too): a hospital's charts repeat the same codes, every topic asks again
-    _matches: dict[_MatchKey, Match | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, data: CodeListData) -> CodeList:
@@ -133,17 +130,9 @@ class CodeList(CodeListData):
     def match(self, codings: Iterable[Coding], text: str | None, *, by_text: bool = True) -> Match | None:
         """Match (system, code, display) triples first, then texts (concept text and displays).
 
-        The answer is remembered per concept of at most ``_MATCH_KEY_MAX_CHARS`` characters, for up to
-        ``_MATCH_CACHE_MAX`` concepts per code list; longer concepts are matched afresh each time.
+        Not remembered here: the profile asks through ``Terminology.concept`` entries, which are.
         """
-        key = (tuple(codings), text, by_text)
-        try:
-            return self._matches[key]
-        except KeyError:
-            pass
-        hit = self._match(*key)
-        _remember(self._matches, key, hit)
-        return hit
+        return self._match(tuple(codings), text, by_text)
 
     def _match(self, codings: tuple[Coding, ...], text: str | None, by_text: bool) -> Match | None:
         displays: list[str] = []
@@ -193,11 +182,8 @@ class Terminology:
     drugs: tuple[Drug, ...] = ()
     classes: Mapping[str, DrugClass] = field(default_factory=dict)
     drugs_by_rxcui: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
-    # concept -> the code lists it matches, the medicines it names (bounded like CodeList's matches)
-    _lists_matching: dict[_ConceptKey, frozenset[str]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    _drugs_in: dict[_ConceptKey, tuple[Drug, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # concept -> its entry, which remembers what the concept matches in each list, the lists it matches
+    # and the medicines it names: a hospital's charts repeat the same codes, every topic asks again
     _concepts: dict[_ConceptKey, ConceptMatches] = field(default_factory=dict, repr=False, compare=False)
 
     # --- loading ----------------------------------------------------------------------------------
@@ -231,12 +217,7 @@ class Terminology:
     def lists_matching(self, codings: Iterable[Coding], text: str | None) -> frozenset[str]:
         """Names of the code lists a concept matches, by code or text (remembered per concept, so a
         test code seen before is sorted to its topics with one lookup)."""
-        key = (tuple(codings), text)
-        hit = self._lists_matching.get(key)
-        if hit is None:
-            hit = frozenset(name for name, codes in self.lists.items() if codes.match(*key) is not None)
-            _remember(self._lists_matching, key, hit)
-        return hit
+        return self.lists_of(self.concept(codings, text))
 
     def concept(self, codings: Iterable[Coding], text: str | None) -> ConceptMatches:
         """The concept's entry, for ``match_in``, ``lists_of`` and ``drugs_of`` (bounded like the other
@@ -245,7 +226,10 @@ class Terminology:
         hit = self._concepts.get(key)
         if hit is None:
             hit = ConceptMatches(*key)
-            _remember(self._concepts, key, hit)
+            if _concept_size(*key) <= _MATCH_KEY_MAX_CHARS:
+                if len(self._concepts) >= _MATCH_CACHE_MAX:
+                    self._concepts.clear()  # unusual codes, or hostile input
+                self._concepts[key] = hit
         return hit
 
     def match_in(self, concept: ConceptMatches, name: str, *, by_text: bool = True) -> Match | None:
@@ -258,17 +242,19 @@ class Terminology:
         return hit
 
     def lists_of(self, concept: ConceptMatches) -> frozenset[str]:
-        """``lists_matching`` of the concept, remembered."""
+        """The names of the code lists the concept matches, remembered (with each list's match)."""
         known = concept.lists
         if known is None:
-            known = concept.lists = self.lists_matching(concept.codings, concept.text)
+            known = concept.lists = frozenset(
+                name for name in self.lists if self.match_in(concept, name) is not None
+            )
         return known
 
     def drugs_of(self, concept: ConceptMatches) -> tuple[Drug, ...]:
-        """``drugs_in`` of the concept, remembered."""
+        """The medicines the concept names, remembered (``drugs_in``)."""
         known = concept.drugs
         if known is None:
-            known = concept.drugs = self.drugs_in(concept.codings, concept.text)
+            known = concept.drugs = self._drugs_in_concept(concept.codings, concept.text)
         return known
 
     def drug_classes(self) -> frozenset[str]:
@@ -277,12 +263,7 @@ class Terminology:
     def drugs_in(self, codings: Iterable[Coding], text: str | None) -> tuple[Drug, ...]:
         """The medicines a concept names: by RxNorm code, else by a synonym in its text or, failing
         that, in a display (local and NDC codings). Remembered per concept."""
-        key = (tuple(codings), text)
-        hit = self._drugs_in.get(key)
-        if hit is None:
-            hit = self._drugs_in_concept(*key)
-            _remember(self._drugs_in, key, hit)
-        return hit
+        return self.drugs_of(self.concept(codings, text))
 
     def _drugs_in_concept(self, codings: tuple[Coding, ...], text: str | None) -> tuple[Drug, ...]:
         found: list[Drug] = []
@@ -330,25 +311,11 @@ class Terminology:
         return self.prefilter.is_medication_record(resource)
 
 
-# Concepts remembered per cache (each code list's matches; the lists and the medicines a concept
-# names): a hospital's charts hold a few hundred distinct relevant codes; the caps keep hostile input
-# to a few MB per cache (~30 code lists).
+# Concepts remembered (with what each matches): a hospital's charts hold a few hundred distinct relevant
+# codes; the caps keep hostile input to a few MB.
 _MATCH_CACHE_MAX = 4_096
 _MATCH_KEY_MAX_CHARS = 500
 
 
 def _concept_size(codings: tuple[Coding, ...], text: str | None) -> int:
     return sum(len(part) for coding in codings for part in coding if part) + len(text or "")
-
-
-_K = TypeVar("_K", _ConceptKey, _MatchKey)
-_V = TypeVar("_V")
-
-
-def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
-    """Keep what a concept matched, unless the concept is long; a full cache starts again."""
-    if _concept_size(key[0], key[1]) > _MATCH_KEY_MAX_CHARS:
-        return
-    if len(cache) >= _MATCH_CACHE_MAX:
-        cache.clear()  # unusual codes, or hostile input
-    cache[key] = value
