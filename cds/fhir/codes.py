@@ -154,11 +154,10 @@ class CodeList(CodeListData):
 class ConceptMatches:
     """One concept (codings, text) and what it matched so far, list by list (``Terminology.concept``).
 
-    The profile asks several code lists about the same concept: each CodeList's cache hashes and
-    compares the whole concept again for every list asked. Looked up once per call here, the concept
-    then answers each list with a lookup by the list's name. Filled as lists are asked; the answers
-    are CodeList.match's own. The profile also keeps the labels it makes of the concept here (they
-    depend on the codings and text alone), so that each is made once, not once per call.
+    The one cache of what a concept matches: the profile asks several code lists about the same
+    concept, and charts repeat the same codes, so each list's answer (CodeList.match's own), the lists
+    it matches and the medicines it names are worked out once per concept and process. The profile
+    also keeps the labels it makes of the concept here (they depend on the codings and text alone).
     """
 
     __slots__ = ("by_code", "by_text", "codings", "described", "drugs", "label", "lists", "text")
@@ -220,8 +219,8 @@ class Terminology:
         return self.lists_of(self.concept(codings, text))
 
     def concept(self, codings: Iterable[Coding], text: str | None) -> ConceptMatches:
-        """The concept's entry, for ``match_in``, ``lists_of`` and ``drugs_of`` (bounded like the other
-        caches: a long concept gets a fresh entry each time)."""
+        """The concept's entry, for ``match_in``, ``lists_of`` and ``drugs_of`` (at most
+        ``_MATCH_CACHE_MAX`` kept; a long concept gets a fresh entry each time)."""
         key = (tuple(codings), text)
         hit = self._concepts.get(key)
         if hit is None:
