@@ -130,3 +130,18 @@ def test_card_detail_carries_the_deciding_facts_and_no_link(
         assert "](" not in card["detail"] and card["source"]["url"] not in card["detail"]
         if card["source"]["topic"]["code"] in {"options-now", "at-progression"}:
             assert f"**{knowledge.service.based_on_heading}**" in card["detail"]
+
+
+def test_a_recorded_pik3ca_result_is_not_ordered_again(responses: dict[str, Any]) -> None:
+    """PIK3CA is tested once (ASCO 2024): a patient whose chart holds a PIK3CA result (here "not
+    detected", at a progression) is offered the ESR1 panel at progression and no separate PIK3CA order."""
+    scenario = next(s for s in SCENARIOS if s.name == "hr-pos-her2-neg-esr1-progressed-on-imlunestrant")
+    tests_card = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "tests")
+    ordered = [
+        coding["code"]
+        for suggestion in tests_card["suggestions"]
+        for action in suggestion.get("actions", [])
+        for coding in action["resource"]["code"]["coding"]
+    ]
+    assert "69548-6" in ordered  # the ESR1 (and PIK3CA/AKT1/PTEN if not done) panel
+    assert "63419-6" not in ordered  # PIK3CA gene mutations tested for
