@@ -218,7 +218,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--fixtures", default=None, help="fixtures folder (default: the bundled fhir_fixtures)")
     demo.add_argument("--verbose", action="store_true", help="print each card's full detail")
     sub.add_parser(
-        "feedback-report", help="per-rule feedback: shown, accepted, overridden, reasons", add_help=False
+        "feedback-report",
+        help="feedback per card and option: shown, accepted, overridden, reasons",
+        add_help=False,
     )
     trust = sub.add_parser(
         "trust-entry",
