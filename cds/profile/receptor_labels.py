@@ -1,13 +1,11 @@
 """Receptor values in a clinician's words: "ER-low positive (1-10%)", "HER2-low (IHC 2+, ISH not amplified)".
 
-The receptor notes and the one-line receptor summary read these; they name a value as a pathology
-report does, where cds.pathway.labels phrases a whole profile for the cards."""
+The receptor notes read these; they name a value as a pathology report does, where cds.pathway.labels
+phrases a whole profile for the cards."""
 
 from __future__ import annotations
 
 from typing import Final
-
-from cds.profile.model import PatientProfile
 
 #: What a clinician reads for each receptor field's values (the receptor notes print these, not the enum).
 VALUE_LABELS: Final[dict[str, dict[str, str]]] = {
@@ -78,26 +76,3 @@ def her2_label(status: str, ihc: str, ish: str, low: str) -> str:
         head = clinical_label("her2_status", status)
     said = f"{head} ({detail})" if detail else head
     return said + ("; ISH needed" if status == "equivocal" and ish == "unknown" else "")
-
-
-def receptor_summary(profile: PatientProfile) -> str:
-    """The receptor profile in one line a clinician reads: "HR-positive (ER-low positive (1-10%)),
-    HER2-low (IHC 2+, ISH not amplified)"; discordant and pending results are named."""
-    hr = clinical_label("hormone_receptor_status", profile.hormone_receptor_status.value)
-    if profile.er_status.value == "low_positive":
-        hr += f" ({clinical_label('er_status', 'low_positive')})"
-    if profile.her2_ultralow.value == "yes":
-        her2 = "HER2-ultralow (IHC 0 with membrane staining)"
-    else:
-        her2 = her2_label(
-            profile.her2_status.value, profile.her2_ihc.value, profile.her2_ish.value, profile.her2_low.value
-        )
-    parts = [f"{hr}, {her2}"]
-    markers = profile.discordant_markers.value
-    if markers:
-        names = ", ".join(clinical_label("discordant_markers", m) for m in sorted(markers))
-        parts.append(f"discordant between biopsies: {names}")
-    pending = sorted({i.topic for i in profile.issues if i.kind == "pending"})
-    if pending:
-        parts.append("pending: " + ", ".join(t.replace("_status", "").upper() for t in pending))
-    return "; ".join(parts)

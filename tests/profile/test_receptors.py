@@ -834,21 +834,31 @@ def test_order_and_unrelated_resources_never_change_receptor_facts(build: Build,
                 b.pr(b.NEGATIVE),
                 b.her2_ihc(value_string="Negative (IHC 2+, FISH not amplified)"),
             ],
-            "HR-positive (ER-low positive (1-10%)), HER2-low (IHC 2+, ISH not amplified)",
+            ("positive", "low_positive", "negative", "2+", "not_amplified", "yes", set()),
         ),
         (
             [b.er(b.NEGATIVE), b.pr(b.NEGATIVE), b.her2_ihc(value_string="3+")],
-            "HR-negative, HER2-positive (IHC 3+)",
+            ("negative", "negative", "positive", "3+", "unknown", "no", set()),
         ),
         (
             [b.er(b.POSITIVE), b.her2_ihc(value_string="0", status="preliminary")],
-            "HR-positive, HER2 not known; pending: HER2",
+            ("positive", "positive", "unknown", "unknown", "unknown", "unknown", {"her2_status"}),
         ),
     ],
 )
-def test_receptor_summary_in_clinical_words(
-    build: Build, resources: list[dict[str, Any]], expected: str
+def test_receptor_facts_read_as_a_pathology_report_states_them(
+    build: Build, resources: list[dict[str, Any]], expected: tuple[Any, ...]
 ) -> None:
-    from cds.profile.receptor_labels import receptor_summary
-
-    assert receptor_summary(build(b.patient(), *resources)) == expected
+    """ER 5% is ER-low positive (HR-positive); "Negative (IHC 2+, FISH not amplified)" is HER2-low; a
+    preliminary HER2 result leaves HER2 unknown and is named as pending."""
+    profile = build(b.patient(), *resources)
+    pending = {i.topic for i in profile.issues if i.kind == "pending"}
+    assert (
+        profile.hormone_receptor_status.value,
+        profile.er_status.value,
+        profile.her2_status.value,
+        profile.her2_ihc.value,
+        profile.her2_ish.value,
+        profile.her2_low.value,
+        pending,
+    ) == expected
