@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from cds.fhir.prefetch import prefetch_keys
+
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -41,15 +43,7 @@ COND_VER = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 COND_CAT = "http://terminology.hl7.org/CodeSystem/condition-category"
 
 TODAY = date(2026, 6, 1)
-PREFETCH_KEYS = (
-    "patient",
-    "conditions",
-    "observations",
-    "medicationRequests",
-    "medicationStatements",
-    "medicationAdministrations",
-    "procedures",
-)
+PREFETCH_KEYS = tuple(key.name for key in prefetch_keys(()))  # the service's prefetch keys
 SCALING_SIZES = (10, 100, 1000, 10000)
 
 Json = dict[str, Any]

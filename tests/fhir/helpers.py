@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from cds.fhir.prefetch import prefetch_keys
 from cds.pathway.knowledge import read_yaml
 from cds.settings import default_fixtures_dir, default_knowledge_dir
 
@@ -21,15 +22,7 @@ TOKEN = "tok-SECRET-4f1c9e-do-not-leak"  # distinctive: searched for in every er
 PATIENT = "pt-fetch-1"
 
 
-KEYS = (
-    "patient",
-    "conditions",
-    "observations",
-    "medicationRequests",
-    "medicationStatements",
-    "medicationAdministrations",
-    "procedures",
-)
+KEYS = tuple(key.name for key in prefetch_keys(()))  # the service's prefetch keys
 
 
 def _ref(pid: str) -> dict[str, str]:
