@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 from cds.settings import default_fixtures_dir
 
 
-def _seed_requests() -> list[dict[str, Any]]:
-    seeds = []
+def _seed_requests() -> dict[str, dict[str, Any]]:
+    """The fixture requests with a patient and a prefetch, by fixture name. Tests draw the name: hypothesis
+    prints what it drew when it reports a failure, and a whole chart (up to 60 kB) makes it warn of an
+    overly large repr, which pytest's filterwarnings=error turns into an error of the replay itself."""
+    seeds = {}
     for path in sorted(Path(default_fixtures_dir()).glob("*/request.json")):
         try:
             request = orjson.loads(path.read_bytes())
@@ -27,7 +30,7 @@ def _seed_requests() -> list[dict[str, Any]]:
             and context.get("patientId")
             and isinstance(request.get("prefetch"), dict)
         ):
-            seeds.append(request)
+            seeds[path.parent.name] = request
     return seeds
 
 

@@ -8,8 +8,10 @@ code must never raise, and what it could not read must show up as an issue inste
 from __future__ import annotations
 
 import copy
+import sys
 from datetime import date
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
@@ -17,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds.errors import ServiceError
+from cds.fhir import issues as bounded_issues
 from cds.fhir.client import NoFetcher
 from cds.fhir.select import PROFILE_TYPES, reference_of, select_resources
 from cds.pathway.knowledge import load_knowledge
@@ -52,21 +55,27 @@ def resources_of(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.skipif(not SEEDS, reason="no fixtures")
 @PROPERTY_SETTINGS
-@given(data=st.data(), seed=st.sampled_from(SEEDS), rounds=st.integers(1, 8))
+@given(data=st.data(), name=st.sampled_from(sorted(SEEDS)), rounds=st.integers(1, 8))
 def test_mutated_fhir_never_breaks_the_profile_and_is_reported(
-    data: st.DataObject, seed: dict[str, Any], rounds: int
+    data: st.DataObject, name: str, rounds: int
 ) -> None:
+    seed = SEEDS[name]
     patient_id = seed["context"]["patientId"]
     raw = [r for r in (mutate(data, r, rounds) for r in resources_of(seed)) if isinstance(r, dict)]
-    selection = select_resources(raw, patient_id=patient_id, terminology=KNOWLEDGE.terminology)
-    profile = build_profile(
-        selection.resources,
-        patient_id=patient_id,
-        today=TODAY,
-        terminology=KNOWLEDGE.terminology,
-        thresholds=THRESHOLDS,
-        issues=selection.issues,
-    )
+    # Issues are bounded per kind of problem (cds.fhir.issues): past the first few, a summary counts
+    # the rest and names only EVIDENCE_PER_SUMMARY of them, so a mutated large chart (mbc-307 has 73
+    # resources) legitimately leaves unreadable resources counted but unnamed. The bound is tested in
+    # test_bounded_answers; here it is lifted so that every resource not read must be named.
+    with mock.patch.object(bounded_issues, "EVIDENCE_PER_SUMMARY", sys.maxsize):
+        selection = select_resources(raw, patient_id=patient_id, terminology=KNOWLEDGE.terminology)
+        profile = build_profile(
+            selection.resources,
+            patient_id=patient_id,
+            today=TODAY,
+            terminology=KNOWLEDGE.terminology,
+            thresholds=THRESHOLDS,
+            issues=selection.issues,
+        )
     # every issue found while selecting reaches the profile
     for issue in selection.issues:
         assert issue in profile.issues
@@ -108,7 +117,9 @@ def test_random_json_objects_never_break_the_profile(resources: list[dict[str, A
 
 def test_an_invalid_relevant_resource_is_reported_not_dropped() -> None:
     """The property above, pinned on one case: an ER observation with an impossible date."""
-    seed = next(s for s in SEEDS if any(r.get("resourceType") == "Observation" for r in resources_of(s)))
+    seed = next(
+        s for s in SEEDS.values() if any(r.get("resourceType") == "Observation" for r in resources_of(s))
+    )
     patient_id = seed["context"]["patientId"]
     raw = copy.deepcopy(resources_of(seed))
     target = next(
@@ -127,11 +138,9 @@ def test_an_invalid_relevant_resource_is_reported_not_dropped() -> None:
 
 @pytest.mark.skipif(not SEEDS, reason="no fixtures")
 @PROPERTY_SETTINGS
-@given(data=st.data(), seed=st.sampled_from(SEEDS), rounds=st.integers(1, 10))
-def test_mutated_requests_get_only_200_400_or_412(
-    data: st.DataObject, seed: dict[str, Any], rounds: int
-) -> None:
-    request = mutate(data, seed, rounds)
+@given(data=st.data(), name=st.sampled_from(sorted(SEEDS)), rounds=st.integers(1, 10))
+def test_mutated_requests_get_only_200_400_or_412(data: st.DataObject, name: str, rounds: int) -> None:
+    request = mutate(data, SEEDS[name], rounds)
     try:
         body = orjson.dumps(request)
     except (TypeError, orjson.JSONEncodeError):
