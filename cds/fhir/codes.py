@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from cds.fhir.codelists import REQUIRED_LISTS, read_code_lists
 from cds.fhir.models import Resource
@@ -301,11 +301,11 @@ class Terminology:
         return tuple(d for d in kept if d.name not in combined)
 
     # --- the pre-filter -----------------------------------------------------------------------------
-    def is_relevant(self, resource: Resource | Mapping[str, Any]) -> bool:
+    def is_relevant(self, resource: Resource) -> bool:
         """True when a resource may inform the profile (cds.fhir.prefilter)."""
         return self.prefilter.is_relevant(resource)
 
-    def is_medication_record(self, resource: Resource | Mapping[str, Any]) -> bool:
+    def is_medication_record(self, resource: Resource) -> bool:
         """True for a medication record that records a medicine, any medicine (cds.fhir.prefilter)."""
         return self.prefilter.is_medication_record(resource)
 

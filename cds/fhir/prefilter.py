@@ -6,9 +6,8 @@ over the whole resource. Most of a chart (vitals, unrelated labs) stops here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from cds.fhir.models import (
     CodeableConcept,
@@ -20,8 +19,6 @@ from cds.fhir.models import (
     Procedure,
     Resource,
 )
-from cds.fhir.older import upgrade
-from cds.fhir.request import KeyData, Reader, read_value
 from cds.fhir.vocabulary import CodeListData, Drug, tokens
 
 #: ICD-10 three-character categories the filter accepts whole (breast, secondaries, receptor status,
@@ -127,13 +124,8 @@ class Prefilter:
             medicines=RawFilter(frozenset(rxnorm), frozenset(names - _GENERIC_WORDS)),
         )
 
-    def is_relevant(self, resource: Resource | Mapping[str, Any]) -> bool:
-        """True when a resource (a read model; parsed JSON is read first) may inform the profile."""
-        if not _readable_type(resource):
-            return False  # a type the profile does not read
-        model = _model(resource)
-        if model is None:
-            return True  # unreadable: let the reader report it
+    def is_relevant(self, model: Resource) -> bool:
+        """True when a resource (its read model) may inform the profile."""
         if type(model) is Observation:
             value = model.valueCodeableConcept
             return self.clinical.concept(model.code) or (value is not None and self.findings.concept(value))
@@ -151,19 +143,8 @@ class Prefilter:
             return self.medicines.words(reference.display)
         return False
 
-    def is_medication_record(self, resource: Resource | Mapping[str, Any]) -> bool:
+    def is_medication_record(self, model: Resource) -> bool:
         """True for a MedicationRequest/Statement/Administration that records a medicine (any medicine),
         i.e. not entered-in-error / cancelled / not-done. Lets the selector tell the profile that
         medication data was sent even when none of it is a cancer medicine (``medication_history``)."""
-        model = _model(resource)
         return isinstance(model, _MEDICATION_RECORDS) and model.status not in _NOT_A_RECORD
-
-
-def _model(resource: Resource | Mapping[str, Any]) -> Resource | None:
-    if isinstance(resource, Resource):
-        return resource
-    return read_value(dict(resource), KeyData("resource"), 0, Reader(), outcome=False)
-
-
-def _readable_type(resource: Resource | Mapping[str, Any]) -> bool:
-    return isinstance(resource, Resource) or upgrade(dict(resource)) is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
@@ -18,7 +17,7 @@ from cds.fhir.check import FormatError, check
 from cds.fhir.codes import Terminology
 from cds.fhir.issues import Issues
 from cds.fhir.models import MODELS, READ_TYPES, ChoiceError, Resource
-from cds.fhir.request import KeyData, Reader, read_error, read_value, reference, unreadable
+from cds.fhir.request import read_error, reference, unreadable
 
 PROFILE_TYPES = frozenset(MODELS)
 
@@ -27,28 +26,6 @@ PROFILE_TYPES = frozenset(MODELS)
 class Selection:
     resources: tuple[Resource, ...]
     issues: tuple[DataIssue, ...]
-
-
-def reference_of(resource: Any) -> str:
-    """``Type/id`` of a read model or a resource as parsed JSON."""
-    if isinstance(resource, dict):
-        return reference(resource.get("resourceType"), resource.get("id"))
-    return reference(READ_TYPES.get(type(resource)), getattr(resource, "id", None))
-
-
-def read(rtype: str, resource: Any) -> Resource:
-    """A resource of a type in MODELS (parsed JSON, or already its read model) as its checked read
-    model. Raises ValueError (msgspec's, FormatError, ChoiceError) when it cannot be read."""
-    if isinstance(resource, Resource):
-        model = resource
-    else:
-        data = KeyData("resource")
-        read_model = read_value({**resource, "resourceType": rtype}, data, 0, Reader(), outcome=False)
-        if read_model is None:
-            raise ValueError("; ".join(i.message for i in data.issues.list()) or "not a resource")
-        model = read_model
-    check(model)
-    return model
 
 
 class _Subject:
@@ -82,19 +59,14 @@ def _names(reference: str, patient_id: str) -> bool:
     return start > 0 and ref.endswith(patient_id) and ref[start - 1] == "/"
 
 
-def select_resources(raw: Iterable[Any], *, patient_id: str, terminology: Terminology) -> Selection:
-    """The relevant, checked resources of ``raw`` (read models; parsed JSON is read first)."""
+def select_resources(raw: Iterable[Resource], *, patient_id: str, terminology: Terminology) -> Selection:
+    """The relevant, checked resources of ``raw`` (the chart's read models)."""
     chosen: list[Resource] = []
     issues = Issues()
     seen: set[str] = set()
     other_medicines: list[Evidence] = []  # medication records that are not cancer medicines
     own = _Subject(patient_id)
-    parsed = KeyData("chart")  # what parsed JSON given here had to say
     for resource in raw:
-        if isinstance(resource, dict):
-            resource = read_value(resource, parsed, 0, Reader(), outcome=False)
-            if resource is None:
-                continue
         rtype = READ_TYPES.get(type(resource))
         if rtype is None or rtype not in PROFILE_TYPES:
             continue  # a contained Medication on its own: not part of the profile
@@ -139,4 +111,4 @@ def select_resources(raw: Iterable[Any], *, patient_id: str, terminology: Termin
                 )
             ]
         )
-    return Selection(tuple(chosen), tuple(parsed.issues.list() + issues.list()))
+    return Selection(tuple(chosen), tuple(issues.list()))

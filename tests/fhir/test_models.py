@@ -26,7 +26,7 @@ from fhir.resources.R4B.timing import TimingRepeat
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic.fields import FieldInfo
 
-from cds.fhir import formats, models, select
+from cds.fhir import formats, models
 from cds.fhir.codes import Terminology
 from cds.fhir.request import KeyData, Reader, read_value
 from cds.fhir.select import select_resources
@@ -35,6 +35,7 @@ from cds.service import PatientViewService
 from cds.settings import Settings
 from tests.fhir.helpers import resources_of
 from tests.fixtures_support import load_scenarios
+from tests.profile.builders import read as read_resource
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINOLOGY = Terminology.load(ROOT / "cards" / "codes")
@@ -221,7 +222,7 @@ def test_full_validation_refuses_deep_nesting_before_the_r4b_models_recurse() ->
 
 def test_valid_resources_keep_their_values_as_sent() -> None:
     resource = _er(valueCodeableConcept=None, valueQuantity={"value": 12, "unit": "%"})
-    read = select.read("Observation", {k: v for k, v in resource.items() if v is not None})
+    read = read_resource("Observation", {k: v for k, v in resource.items() if v is not None})
     assert read.valueQuantity is not None and read.valueQuantity.value == 12
     assert isinstance(read.valueQuantity.value, int)
     assert read.effectiveDateTime == "2024-03-01"
@@ -239,7 +240,7 @@ def test_contained_resources_other_than_medications_are_skipped() -> None:
             {"resourceType": "Medication", "id": "m1", "code": {"text": "Letrozole 2.5 mg"}},
         ],
     }
-    read = select.read("MedicationRequest", copy.deepcopy(record))
+    read = read_resource("MedicationRequest", copy.deepcopy(record))
     assert [m.id for m in read.contained or ()] == ["m1"]
 
 

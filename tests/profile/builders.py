@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from cds.fhir.select import read
+from cds.evidence import DataIssue
+from cds.fhir.check import check
+from cds.fhir.models import Resource
+from cds.fhir.request import KeyData, Reader, read_value, read_values
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -42,6 +46,31 @@ def cc(
     if text:
         out["text"] = text
     return out
+
+
+def read_model(raw: dict[str, Any]) -> Resource | None:
+    """``raw`` read as the service reads a resource it was sent (cds.fhir.request): its read model, or
+    None for a type the profile does not read or a resource that cannot be read."""
+    return read_value(raw, KeyData("test"), 0, Reader(), outcome=False)
+
+
+def read_chart(raw: Iterable[Any]) -> tuple[list[Resource], list[DataIssue]]:
+    """Parsed JSON resources read as the service reads a prefetch key: the read models, and the issues
+    for those it could not read."""
+    data = KeyData("chart")
+    read_values(raw, data, Reader())
+    return data.resources, data.issues.list()
+
+
+def read(rtype: str, raw: dict[str, Any]) -> Any:
+    """``raw`` as a resource of ``rtype``, read and content-checked as the profile receives it; raises
+    ValueError (msgspec's, or a content rule's) when it cannot be read."""
+    data = KeyData("test")
+    resource = read_value({**raw, "resourceType": rtype}, data, 0, Reader(), outcome=False)
+    if resource is None:
+        raise ValueError("; ".join(i.message for i in data.issues.list()) or "not a resource")
+    check(resource)
+    return resource
 
 
 def model(raw: dict[str, Any]) -> Any:

@@ -25,7 +25,7 @@ def build(terminology: Terminology) -> Callable[..., PatientProfile]:
         *raw: dict[str, Any], today: date = TODAY, thresholds: MenopauseThresholds | None = None
     ) -> PatientProfile:
         for r in raw:
-            assert r["resourceType"] == "Patient" or terminology.is_relevant(r), f"not relevant: {r}"
+            assert r["resourceType"] == "Patient" or terminology.is_relevant(model(r)), f"not relevant: {r}"
         return build_profile(
             [model(r) for r in raw],
             patient_id=PATIENT,

@@ -251,9 +251,10 @@ def test_other_medication_records_reported_by_the_selector_count_as_history(term
     from tests.profile.builders import TODAY
 
     amlodipine = b.med_statement(b.cc(b.RXNORM, "197361", "amlodipine 5 MG Oral Tablet"))
-    assert not terminology.is_relevant(amlodipine)
-    assert terminology.is_medication_record(amlodipine)
-    assert not terminology.is_medication_record(b.med_statement(b.rx("197361"), status="entered-in-error"))
+    assert not terminology.is_relevant(b.model(amlodipine))
+    assert terminology.is_medication_record(b.model(amlodipine))
+    entered_in_error = b.med_statement(b.rx("197361"), status="entered-in-error")
+    assert not terminology.is_medication_record(b.model(entered_in_error))
     seen = DataIssue(
         "medication_history",
         "ignored",

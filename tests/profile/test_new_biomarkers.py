@@ -237,7 +237,7 @@ def test_new_observations_pass_the_relevance_filter(terminology: Any) -> None:
         b.observation(b.cc("urn:local:lab", "X1", "ESR1 mutation ctDNA"), value=b.POSITIVE),
         b.observation(b.cc(b.LOINC, "81706-4"), value_string="PTEN retained"),
     ):
-        assert terminology.is_relevant(obs)
+        assert terminology.is_relevant(b.model(obs))
 
 
 # --- PD-L1: assay and score kept apart (issue 18) -------------------------------------------------------

@@ -164,7 +164,8 @@ def test_from_raw_json_through_select(terminology: Terminology) -> None:
             "valueQuantity": {"value": "lots"},
         },
     ]
-    selection = select_resources(raw, patient_id=b.PATIENT, terminology=terminology)
+    resources, unread = b.read_chart(raw)
+    selection = select_resources(resources, patient_id=b.PATIENT, terminology=terminology)
     kinds = sorted(type(r).__name__ for r in selection.resources)
     assert "Observation" in kinds and len(selection.resources) == 6
     profile = build_profile(
@@ -173,7 +174,7 @@ def test_from_raw_json_through_select(terminology: Terminology) -> None:
         today=TODAY,
         terminology=terminology,
         thresholds=MenopauseThresholds(),
-        issues=selection.issues,
+        issues=[*unread, *selection.issues],
     )
     assert profile.metastatic.value == "yes"
     assert profile.visceral_metastases.value == "yes"

@@ -230,7 +230,7 @@ def test_stopped_planned_or_inpatient_insulin_is_not_insulin_treatment(
 
 
 def test_insulin_orders_pass_the_pre_filter(terminology: Terminology) -> None:
-    assert terminology.is_relevant(b.med_request(b.cc(text="Lantus 100 unit/mL pen")))
+    assert terminology.is_relevant(b.model(b.med_request(b.cc(text="Lantus 100 unit/mL pen"))))
 
 
 # --- cardiac dysfunction ----------------------------------------------------------------------------

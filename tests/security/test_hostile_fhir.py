@@ -21,12 +21,15 @@ from hypothesis import strategies as st
 from cds.errors import ServiceError
 from cds.fhir import issues as bounded_issues
 from cds.fhir.client import NoFetcher
-from cds.fhir.select import PROFILE_TYPES, reference_of, select_resources
+from cds.fhir.older import upgrade
+from cds.fhir.request import reference
+from cds.fhir.select import PROFILE_TYPES, select_resources
 from cds.pathway.knowledge import load_knowledge
 from cds.profile.derive import MenopauseThresholds, build_profile
 from cds.service import PatientViewService
 from cds.settings import Settings
 from tests.mutation import JSON_VALUES, SEEDS, mutate
+from tests.profile.builders import read_chart, read_model
 
 TODAY = date(2026, 11, 21)
 SETTINGS = Settings(auth="off")
@@ -67,33 +70,29 @@ def test_mutated_fhir_never_breaks_the_profile_and_is_reported(
     # resources) legitimately leaves unreadable resources counted but unnamed. The bound is tested in
     # test_bounded_answers; here it is lifted so that every resource not read must be named.
     with mock.patch.object(bounded_issues, "EVIDENCE_PER_SUMMARY", sys.maxsize):
-        selection = select_resources(raw, patient_id=patient_id, terminology=KNOWLEDGE.terminology)
+        resources, unread = read_chart(raw)
+        selection = select_resources(resources, patient_id=patient_id, terminology=KNOWLEDGE.terminology)
         profile = build_profile(
             selection.resources,
             patient_id=patient_id,
             today=TODAY,
             terminology=KNOWLEDGE.terminology,
             thresholds=THRESHOLDS,
-            issues=selection.issues,
+            issues=[*unread, *selection.issues],
         )
-    # every issue found while selecting reaches the profile
-    for issue in selection.issues:
+    # every issue found while reading and selecting reaches the profile
+    for issue in [*unread, *selection.issues]:
         assert issue in profile.issues
     # nothing relevant vanishes: each resource the profile would use was either read or reported
     chosen = {f"{type(r).__resource_type__}/{r.id or '?'}" for r in selection.resources}
     reported = {e.reference for issue in profile.issues for e in issue.evidence}
     for resource in raw:
         kind = resource.get("resourceType")
-        if not isinstance(kind, str) or kind not in PROFILE_TYPES:
-            continue
-        try:
-            relevant = resource.get("resourceType") == "Patient" or KNOWLEDGE.terminology.is_relevant(
-                resource
-            )
-        except Exception:
-            relevant = True
-        if relevant:
-            ref = reference_of(resource)
+        if not isinstance(kind, str) or kind not in PROFILE_TYPES or upgrade(resource) is None:
+            continue  # a type the profile does not read
+        model = read_model(resource)  # None: unreadable, so it must be reported
+        if kind == "Patient" or model is None or KNOWLEDGE.terminology.is_relevant(model):
+            ref = reference(kind, resource.get("id"))
             assert ref in chosen or ref in reported, f"{ref} vanished"
 
 
@@ -104,14 +103,15 @@ def test_random_json_objects_never_break_the_profile(resources: list[dict[str, A
     types = sorted(PROFILE_TYPES)
     for i, resource in enumerate(resources):
         resource.setdefault("resourceType", types[i % len(types)])
-    selection = select_resources(resources, patient_id="p1", terminology=KNOWLEDGE.terminology)
+    models, unread = read_chart(resources)
+    selection = select_resources(models, patient_id="p1", terminology=KNOWLEDGE.terminology)
     build_profile(
         selection.resources,
         patient_id="p1",
         today=TODAY,
         terminology=KNOWLEDGE.terminology,
         thresholds=THRESHOLDS,
-        issues=selection.issues,
+        issues=[*unread, *selection.issues],
     )
 
 
@@ -123,13 +123,18 @@ def test_an_invalid_relevant_resource_is_reported_not_dropped() -> None:
     patient_id = seed["context"]["patientId"]
     raw = copy.deepcopy(resources_of(seed))
     target = next(
-        r for r in raw if r.get("resourceType") == "Observation" and KNOWLEDGE.terminology.is_relevant(r)
+        r
+        for r in raw
+        if r.get("resourceType") == "Observation"
+        and (model := read_model(r)) is not None
+        and KNOWLEDGE.terminology.is_relevant(model)
     )
     target["effectiveDateTime"] = "2020-13-45"
-    selection = select_resources(raw, patient_id=patient_id, terminology=KNOWLEDGE.terminology)
+    resources, unread = read_chart(raw)
+    selection = select_resources(resources, patient_id=patient_id, terminology=KNOWLEDGE.terminology)
     assert any(
-        issue.kind == "unreadable" and issue.evidence[0].reference == reference_of(target)
-        for issue in selection.issues
+        issue.kind == "unreadable" and issue.evidence[0].reference == reference("Observation", target["id"])
+        for issue in [*unread, *selection.issues]
     )
 
 
