@@ -181,6 +181,9 @@ class Terminology:
     drugs: tuple[Drug, ...] = ()
     classes: Mapping[str, DrugClass] = field(default_factory=dict)
     drugs_by_rxcui: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
+    # medicine -> the single-agent medicines its classes contain (itself when it is one): a product of
+    # pertuzumab and trastuzumab is those two, so a switch of formulation or route is the same agents
+    agents: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # concept -> its entry, which remembers what the concept matches in each list, the lists it matches
     # and the medicines it names: a hospital's charts repeat the same codes, every topic asks again
     _concepts: dict[_ConceptKey, ConceptMatches] = field(default_factory=dict, repr=False, compare=False)
@@ -207,6 +210,7 @@ class Terminology:
             drugs=tuple(drugs),
             classes=dict(classes),
             drugs_by_rxcui={k: tuple(v) for k, v in by_rxcui.items()},
+            agents={drug.name: _single_agents(drug, drugs) for drug in drugs},
         )
 
     # --- lookups ----------------------------------------------------------------------------------
@@ -308,6 +312,12 @@ class Terminology:
     def is_medication_record(self, resource: Resource) -> bool:
         """True for a medication record that records a medicine, any medicine (cds.fhir.prefilter)."""
         return self.prefilter.is_medication_record(resource)
+
+
+def _single_agents(drug: Drug, drugs: Sequence[Drug]) -> frozenset[str]:
+    own = set(drug.classes)
+    parts = [d.name for d in drugs if d is not drug and set(d.classes) < own]
+    return frozenset(parts or [drug.name])
 
 
 # Concepts remembered (with what each matches): a hospital's charts hold a few hundred distinct relevant

@@ -191,6 +191,7 @@ class DrugNames:
 
     display: Mapping[str, str]  # class or agent -> display, in medications.yaml order
     broader: Mapping[str, frozenset[str]]  # class or agent -> the classes every drug of it belongs to
+    order: Mapping[str, int]  # class or agent -> its place in medications.yaml
 
     @classmethod
     def of(cls, terminology: Terminology) -> DrugNames:
@@ -204,14 +205,14 @@ class DrugNames:
             ]
             if members:
                 broader[name] = frozenset(set.intersection(*members) - {name})
-        return cls(display, broader)
+        return cls(display, broader, {name: i for i, name in enumerate(display)})
 
     def names(self, items: Iterable[str]) -> list[str]:
         """The most specific names of a therapy set, in medications.yaml order: {aromatase_inhibitor,
         letrozole, cdk4_6_inhibitor, palbociclib} -> [letrozole, palbociclib]."""
         present = set(items)
         covered = {c for item in present for c in self.broader.get(item, ())}
-        order = {name: i for i, name in enumerate(self.display)}
+        order = self.order
         kept = sorted(present - covered, key=lambda n: (order.get(n, len(order)), n))
         return [self.display.get(n, n.replace("_", " ")) for n in kept]
 

@@ -190,16 +190,6 @@ def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
     return None
 
 
-def agents_of(drugs: Sequence[Drug], all_drugs: Sequence[Drug]) -> frozenset[str]:
-    """The single-agent medicines a record's products hold (module docstring)."""
-    found: set[str] = set()
-    for drug in drugs:
-        own = set(drug.classes)
-        parts = [d.name for d in all_drugs if d is not drug and set(d.classes) < own]
-        found.update(parts or [drug.name])
-    return frozenset(found)
-
-
 def collect_uses(
     resources: Sequence[MedicationRecord], ctx: Context, secondary_refs: frozenset[str]
 ) -> tuple[list[MedUse], int]:
@@ -229,7 +219,7 @@ def collect_uses(
             MedUse(
                 drugs=drugs,
                 classes=classes,
-                agents=agents_of(drugs, terminology.drugs),
+                agents=frozenset().union(*(terminology.agents[d.name] for d in drugs)),
                 start=start,
                 end=end,
                 current=_current(resource, end, start, ctx),
