@@ -1,0 +1,181 @@
+"""Where a call's time goes, in process: each step of the pipeline, and the whole ASGI app around it.
+
+    .venv/bin/python -m bench.stages                  # 5-30 and 100 resources, 200 patients each
+    .venv/bin/python -m bench.stages --size 1000 --count 40
+
+No server and no load tool: the bodies of one size class (the same generator and seed as bench.run)
+go through the service's own steps (decode, select, profile, rules, cards), each timed on its own, then
+through the whole ASGI app (FastAPI, its middleware and the route, CDS_AUTH=off, log level WARNING as
+in bench.run), and through the app with the pipeline replaced by an empty answer (the HTTP framework and
+middleware alone). Prints the best of ``--rounds`` rounds per step in ms a call; "the rest" is the whole
+app minus both. Ratios between steps are what to read: absolute times drift on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from unittest import mock
+
+import orjson
+
+from bench import generate
+from bench.run import SERVICE_PATH, SIZE_CLASSES
+
+
+def bodies_of(size: str, count: int, seed: int) -> list[bytes]:
+    """The bodies bench.run measures for a size class ("5-30", "100"...), or ``count`` of that size."""
+    fewest, most = SIZE_CLASSES[size][:2] if size in SIZE_CLASSES else (int(size), int(size))
+    rng = random.Random(seed)
+    return [
+        orjson.dumps(generate.make_request(20_000 + i, rng.randint(fewest, most), seed)) for i in range(count)
+    ]
+
+
+def best_ms(step: Callable[[], object], calls: int, rounds: int) -> float:
+    """Best of ``rounds``, with the cyclic collector paused as the service pauses it during a call (the
+    parsed charts of all the bodies, held here at once, would otherwise be traced again and again)."""
+    best = float("inf")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            step()
+            best = min(best, time.perf_counter() - started)
+    finally:
+        gc.enable()
+    return best * 1000 / calls
+
+
+def measure(bodies: list[bytes], rounds: int) -> dict[str, float]:
+    from cds.api import routes
+    from cds.app import create_app
+    from cds.fhir.prefetch import chart_of
+    from cds.fhir.select import select_resources
+    from cds.pathway.engine import evaluate
+    from cds.pathway.render import render_cards
+    from cds.profile.derive import build_profile
+
+    app = create_app()
+    service = app.state.service
+    terminology = service.knowledge.terminology
+    today = date.today()
+    calls = [service.prepare(body) for body in bodies]
+    selections = [
+        select_resources(chart_of(c.keyed), patient_id=c.context.patientId, terminology=terminology)
+        for c in calls
+    ]
+    issues = [
+        [*(i for d in c.keyed.values() for i in d.issues.list()), *s.issues]
+        for c, s in zip(calls, selections, strict=True)
+    ]
+
+    def profiles() -> list[Any]:
+        return [
+            build_profile(
+                s.resources,
+                patient_id=c.context.patientId,
+                today=today,
+                terminology=terminology,
+                thresholds=service.thresholds,
+                issues=i,
+            )
+            for c, s, i in zip(calls, selections, issues, strict=True)
+        ]
+
+    built = profiles()
+    matched = [evaluate(p, service.knowledge) for p in built]
+    n = len(bodies)
+    steps = {
+        "decode the request": lambda: [service.prepare(b) for b in bodies],
+        "select and check resources": lambda: [
+            select_resources(chart_of(c.keyed), patient_id=c.context.patientId, terminology=terminology)
+            for c in calls
+        ],
+        "derive the profile": profiles,
+        "match the rules": lambda: [evaluate(p, service.knowledge) for p in built],
+        "write the cards": lambda: [
+            orjson.dumps({"cards": render_cards(m, p, service.knowledge)})
+            for m, p in zip(matched, built, strict=True)
+        ],
+    }
+    figures = {name: best_ms(step, n, rounds) for name, step in steps.items()}
+    whole = asyncio.run(_app_ms(app, bodies, rounds))
+    with mock.patch.object(routes, "_answer_from_prefetch", lambda service, body: {"cards": []}):
+        framework = asyncio.run(_app_ms(app, bodies, rounds))
+    steps_ms = sum(figures.values())
+    figures["HTTP framework and middleware (the app answering no cards)"] = framework
+    figures["the rest (the steps one call at a time, not in batches; the route's metrics)"] = (
+        whole - framework - steps_ms
+    )
+    figures["whole ASGI app"] = whole
+    return figures
+
+
+async def _app_ms(app: Any, bodies: list[bytes], rounds: int) -> float:
+    async def call(body: bytes) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": SERVICE_PATH,
+            "raw_path": SERVICE_PATH.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] != 200:
+                raise RuntimeError(f"status {message['status']}")
+
+        await app(scope, receive, send)
+
+    async with app.router.lifespan_context(app):
+        best = float("inf")
+        for _ in range(rounds + 1):  # the first round warms up
+            started = time.perf_counter()
+            for body in bodies:
+                await call(body)
+            best = min(best, time.perf_counter() - started)
+    return best * 1000 / len(bodies)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", action="append", help="size class (5-30, 100, 1000...); repeatable")
+    ap.add_argument("--count", type=int, default=200, help="patients per size class")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=20260601)
+    args = ap.parse_args(argv)
+    os.environ.update({"CDS_AUTH": "off", "CDS_LOG_LEVEL": "WARNING"})
+    os.environ.setdefault("CDS_DATA_DIR", tempfile.mkdtemp(prefix="cds-stages-"))
+    for size in args.size or ["5-30", "100"]:
+        figures = measure(bodies_of(size, args.count, args.seed), args.rounds)
+        print(f"\n{size} resources, {args.count} patients, ms a call (best of {args.rounds} rounds)\n")
+        print("| step | ms a call | share of the app |\n|---|---|---|")
+        whole = figures["whole ASGI app"]
+        for name, ms in figures.items():
+            print(f"| {name} | {ms:.3f} | {100 * ms / whole:.0f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
