@@ -395,6 +395,13 @@ def write_ndjson(path: Path, requests: list[dict[str, Any]]) -> None:
             fh.write(orjson.dumps(generate.strip_private(req)) + b"\n")
 
 
+def size_class(name: str, seed: int) -> list[dict[str, Any]]:
+    """The requests of a size class (SIZE_CLASSES): distinct patients, each of a size drawn in the range."""
+    fewest, most, count = SIZE_CLASSES[name]
+    rng = random.Random(seed)
+    return [generate.make_request(20_000 + i, rng.randint(fewest, most), seed) for i in range(count)]
+
+
 def prepare_data(n_patients: int, scaling_variants: int, seed: int) -> dict[str, Any]:
     WORK.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -403,11 +410,9 @@ def prepare_data(n_patients: int, scaling_variants: int, seed: int) -> dict[str,
     sizes = [generate.count_resources(r) for r in reqs]
     bytes_ = [len(orjson.dumps(r)) for r in reqs]
     sized: dict[str, Path] = {}
-    rng = random.Random(seed)
-    for name, (fewest, most, count) in SIZE_CLASSES.items():
+    for name in SIZE_CLASSES:
         path = WORK / f"class{name}.ndjson"
-        requests = [generate.make_request(20_000 + i, rng.randint(fewest, most), seed) for i in range(count)]
-        write_ndjson(path, requests)
+        write_ndjson(path, size_class(name, seed))
         sized[name] = path
     scaling: dict[int, Path] = {}
     for size in SCALING_SIZES:

@@ -1,9 +1,9 @@
 """Where a call's time goes, in process: each step of the pipeline, and the whole ASGI app around it.
 
     .venv/bin/python -m bench.stages                  # 5-30 and 100 resources, 200 patients each
-    .venv/bin/python -m bench.stages --size 1000 --count 40
+    .venv/bin/python -m bench.stages --size 1000      # any size class of bench.run
 
-No server and no load tool: the bodies of one size class (the same generator and seed as bench.run)
+No server and no load tool: the bodies of a size class (the ones bench.run sends, bench.run.size_class)
 go through the service's own steps (decode, select, profile, rules, cards), each timed on its own, then
 through the whole ASGI app (FastAPI, its middleware and the route, CDS_AUTH=off, log level WARNING as
 in bench.run), and through the app with the pipeline replaced by an empty answer (the HTTP framework and
@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import gc
 import os
-import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,17 +26,7 @@ from unittest import mock
 
 import orjson
 
-from bench import generate
-from bench.run import SERVICE_PATH, SIZE_CLASSES
-
-
-def bodies_of(size: str, count: int, seed: int) -> list[bytes]:
-    """The bodies bench.run measures for a size class ("5-30", "100"...), or ``count`` of that size."""
-    fewest, most = SIZE_CLASSES[size][:2] if size in SIZE_CLASSES else (int(size), int(size))
-    rng = random.Random(seed)
-    return [
-        orjson.dumps(generate.make_request(20_000 + i, rng.randint(fewest, most), seed)) for i in range(count)
-    ]
+from bench.run import SERVICE_PATH, SIZE_CLASSES, size_class
 
 
 def best_ms(step: Callable[[], object], calls: int, rounds: int) -> float:
@@ -160,16 +149,16 @@ async def _app_ms(app: Any, bodies: list[bytes], rounds: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", action="append", help="size class (5-30, 100, 1000...); repeatable")
-    ap.add_argument("--count", type=int, default=200, help="patients per size class")
+    ap.add_argument("--size", action="append", choices=list(SIZE_CLASSES), help="size class; repeatable")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=20260601)
     args = ap.parse_args(argv)
     os.environ.update({"CDS_AUTH": "off", "CDS_LOG_LEVEL": "WARNING"})
     os.environ.setdefault("CDS_DATA_DIR", tempfile.mkdtemp(prefix="cds-stages-"))
     for size in args.size or ["5-30", "100"]:
-        figures = measure(bodies_of(size, args.count, args.seed), args.rounds)
-        print(f"\n{size} resources, {args.count} patients, ms a call (best of {args.rounds} rounds)\n")
+        bodies = [orjson.dumps(request) for request in size_class(size, args.seed)]
+        figures = measure(bodies, args.rounds)
+        print(f"\n{size} resources, {len(bodies)} patients, ms a call (best of {args.rounds} rounds)\n")
         print("| step | ms a call | share of the app |\n|---|---|---|")
         whole = figures["whole ASGI app"]
         for name, ms in figures.items():
