@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 import yaml
 
+from cds.fhir.request import outcome_texts
 from cds.settings import default_fixtures_dir, scenario_folders
 
 SANDBOX_URL = "https://sandbox.cds-hooks.org/"
@@ -138,10 +139,7 @@ def _diagnostics(response: requests.Response) -> str:
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
-        issues = [i for i in body.get("issue") or () if isinstance(i, dict)]
-        texts = [
-            str(i.get("diagnostics") or i.get("details", {}).get("text") or i.get("code")) for i in issues
-        ]
+        texts = outcome_texts(body.get("issue"))
         if texts:
             return "; ".join(texts)
     text = " ".join(response.text.split())

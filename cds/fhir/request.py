@@ -392,13 +392,23 @@ def next_url(links: Any) -> str | None:
     return None
 
 
-def outcome_issue(issues: Any, key: str) -> DataIssue:
-    """An issue for an OperationOutcome, given its ``issue`` member."""
+def outcome_texts(issues: Any) -> list[str]:
+    """What an OperationOutcome's ``issue`` member says, as sent by a server: each issue's diagnostics,
+    else its details' text, else its code (200 characters at most); what is not a string is left out."""
     texts = []
     for issue in issues if isinstance(issues, list) else ():
-        if isinstance(issue, Mapping):
-            detail = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code")
-            if isinstance(detail, str):
-                texts.append(detail[:200])
+        if not isinstance(issue, Mapping):
+            continue
+        details = issue.get("details")
+        detail_text = details.get("text") if isinstance(details, Mapping) else None
+        said = issue.get("diagnostics") or detail_text or issue.get("code")
+        if isinstance(said, str):
+            texts.append(said[:200])
+    return texts
+
+
+def outcome_issue(issues: Any, key: str) -> DataIssue:
+    """An issue for an OperationOutcome, given its ``issue`` member."""
+    texts = outcome_texts(issues)
     message = f"The FHIR server reported a problem reading {key}: {'; '.join(texts) or 'no details'}."
     return DataIssue("data", "unreadable", message, (Evidence(f"OperationOutcome ({key})", None, "server"),))

@@ -177,6 +177,19 @@ def test_operation_outcome_in_a_required_key_counts_as_missing(client: TestClien
     assert "'observations'" in outcome["issue"][0]["diagnostics"]
 
 
+def test_an_operation_outcome_of_any_shape_is_reported_not_a_500(client: TestClient) -> None:
+    """A client's failed prefetch as an odd OperationOutcome (``details`` a string, not a CodeableConcept;
+    an issue that is not an object) is still read: the call is answered, the outcome's words kept."""
+    request = hook_request()
+    request["prefetch"]["procedures"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "processing", "details": "upstream failed"}, "garbled"],
+    }
+    response = client.post(SERVICE_PATH, json=request)
+    assert response.status_code == 200, response.text
+    assert "processing" in response.text  # the issue's code, as the server's word for the problem
+
+
 def test_no_prefetch_at_all_and_no_fhir_server_is_412(client: TestClient) -> None:
     request = hook_request()
     del request["prefetch"]
