@@ -16,6 +16,7 @@ import orjson
 
 from cds.evidence import DataIssue, Evidence
 from cds.fhir.fetch_http import BoundedGet, FetchError
+from cds.fhir.request import next_url, outcome_issue, outcome_texts
 from cds.fhir.urls import Base, url_under
 from cds.observability import observe_fhir_fetch
 
@@ -57,21 +58,6 @@ def _not_r4(resource: Mapping[str, Any]) -> str | None:
     if rtype == "Observation" and isinstance(resource.get("comments"), str):
         return "its Observations carry Observation.comments, as in FHIR DSTU2"
     return None
-
-
-def _outcome_text(outcome: Mapping[str, Any]) -> str:
-    texts = []
-    for issue in outcome.get("issue") or ():
-        if isinstance(issue, Mapping):
-            details = issue.get("details")
-            detail = (
-                issue.get("diagnostics")
-                or (details.get("text") if isinstance(details, Mapping) else None)
-                or issue.get("code")
-            )
-            if isinstance(detail, str):
-                texts.append(detail[:200])
-    return "; ".join(texts) or "no details"
 
 
 @dataclass(slots=True)
@@ -178,7 +164,8 @@ class PageReader:
             raise FetchError("the FHIR server returned something that is not FHIR JSON", "not_fhir")
         rtype = data["resourceType"]
         if rtype == "OperationOutcome":
-            raise FetchError(f"the FHIR server reported a problem: {_outcome_text(data)}", "outcome")
+            said = "; ".join(outcome_texts(data.get("issue"))) or "no details"
+            raise FetchError(f"the FHIR server reported a problem: {said}", "outcome")
         if is_read:
             if rtype == "Bundle":
                 raise FetchError("the FHIR server answered a read with a Bundle", "unexpected")
@@ -210,18 +197,7 @@ class PageReader:
             search = entry.get("search")
             mode = search.get("mode") if isinstance(search, dict) else None
             if resource.get("resourceType") == "OperationOutcome" or mode == "outcome":
-                issues.append(
-                    DataIssue(
-                        "data",
-                        "unreadable",
-                        f"The FHIR server reported a problem reading {key}: {_outcome_text(resource)}.",
-                        (Evidence(f"OperationOutcome ({key})", None, "server"),),
-                    )
-                )
+                issues.append(outcome_issue(resource.get("issue"), key))
                 continue
             resources.append(resource)
-        next_url = None
-        for link in data.get("link") or ():
-            if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-                next_url = link["url"]
-        return _Page(resources, issues, next_url)
+        return _Page(resources, issues, next_url(data.get("link")))
