@@ -249,6 +249,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader of the output went away (`cds-mbc demo | head`): stop quietly, as the Python
+        # documentation advises for SIGPIPE (stdout to devnull, so that the exit's flush cannot fail).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args, rest = _parser().parse_known_args(argv)
     if args.command == "feedback-report":
         return _report(rest)

@@ -181,6 +181,33 @@ def test_list_names_every_loadable_fixture_with_its_description(capsys: pytest.C
         assert scenario.name not in out.split()
 
 
+class _ClosedPipe:
+    """stdout whose reader has gone (`cds-mbc load-patient --list | head -1`), on a real descriptor."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("w")
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipe = _ClosedPipe(tmp_path / "stdout")
+    monkeypatch.setattr("sys.stdout", pipe)
+    try:
+        assert main(["load-patient", "--list"]) == 1  # no BrokenPipeError traceback
+    finally:
+        pipe.file.close()
+
+
 def test_a_failed_prefetch_in_the_fixture_is_not_stored_as_patient_data(
     stub: StubFhir, capsys: pytest.CaptureFixture[str]
 ) -> None:
