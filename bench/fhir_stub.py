@@ -26,14 +26,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-KEY_BY_TYPE = {
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationRequest": "medicationRequests",
-    "MedicationStatement": "medicationStatements",
-    "MedicationAdministration": "medicationAdministrations",
-    "Procedure": "procedures",
-}
+from cds.fhir.prefetch import prefetch_keys
+
+# the searches the service makes: a resource type -> its prefetch key (the Patient is read by id)
+KEY_BY_TYPE = {key.resource_type: key.name for key in prefetch_keys(()) if key.name != "patient"}
 
 
 class Store:

@@ -31,6 +31,11 @@ class PrefetchKey:
     required: bool  # without it no card can be trusted: 412 when it cannot be had
     what: str  # how the data reads to a clinician ("the patient's conditions")
 
+    @property
+    def resource_type(self) -> str:
+        """The type the template reads (``Condition`` for ``Condition?patient=...``)."""
+        return re.split(r"[/?]", self.template, maxsplit=1)[0]
+
 
 def prefetch_keys(observation_codes: Sequence[str]) -> tuple[PrefetchKey, ...]:
     codes = ",".join(observation_codes)

@@ -112,15 +112,7 @@ def sample_resources(pid: str = PATIENT) -> list[dict[str, Any]]:
     ]
 
 
-KEY_OF_TYPE = {
-    "Patient": "patient",
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationRequest": "medicationRequests",
-    "MedicationStatement": "medicationStatements",
-    "MedicationAdministration": "medicationAdministrations",
-    "Procedure": "procedures",
-}
+KEY_OF_TYPE = {key.resource_type: key.name for key in prefetch_keys(())}
 
 
 def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
