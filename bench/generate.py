@@ -1,5 +1,9 @@
 """Deterministic synthetic CDS Hooks patient-view requests for the benchmark.
 
+Long (~800 lines) because most of it is code tables and one builder per resource kind: the variety
+of coding real charts carry is the point, and splitting the tables from their builder would not shorten
+what a reader has to hold.
+
 Every patient is built from its own seeded ``random.Random``, so the same (seed, index, size) always gives
 the same request, and different indices give different patients: different ids, subtypes, code systems,
 value patterns, therapy histories and filler (vitals, labs, comorbidities). Codes are the ones real FHIR

@@ -1,5 +1,8 @@
 """The benchmark in one command: service vs HTTP floor vs HealthChain, on this machine.
 
+One module (~1,100 lines) on purpose: it is read top to bottom in the order it runs (utilities, servers,
+load tool, data, build, phases, report), and nothing in it is shared with the service.
+
     .venv/bin/python -m bench.run --soak 100000   # full run, ~15 minutes on 2 cores
     .venv/bin/python -m bench.run --quick         # smoke run, ~3 minutes
 

@@ -1,4 +1,7 @@
-"""ER / PR / HR / HER2 / HER2-low / subtype from every value style, dates and conflicts."""
+"""ER / PR / HR / HER2 / HER2-low / subtype from every value style, dates and conflicts.
+
+Long (~860 lines) because it is a catalogue: each case is one way an EHR codes a receptor result.
+"""
 
 from __future__ import annotations
 
