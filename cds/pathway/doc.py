@@ -151,6 +151,14 @@ def _exclusions(rule: Rule) -> str:
     return "<br>".join(lines)
 
 
+def _preference(rule: Rule) -> str:
+    words = _PREFERENCE.get(rule.preference or "", "")
+    if rule.yields_to:
+        after = ", ".join(f"`{other}`" for other in rule.yields_to)
+        words += f"<br>listed after {after} when offered too (other recommended at best)"
+    return words
+
+
 def _point_key(rule: Rule) -> tuple[int, str]:
     point = rule.decision_point
     if point == "first_line":
@@ -173,7 +181,7 @@ def _therapy_table(rules: Sequence[Rule], words: _Words) -> list[str]:
                 [
                     words.decision_point(rule),
                     _cell(rule.option or ""),
-                    _PREFERENCE.get(rule.preference or "", ""),
+                    _preference(rule),
                     _cell(words.rule(rule)),
                     _exclusions(rule),
                     _sources(rule),

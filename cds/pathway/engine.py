@@ -14,6 +14,9 @@
   named classes or agents), and nothing excludes it: neither the journey (every part of its regimen is
   current, progressed on or stopped for side effects, unless the guideline says to continue it) nor one
   of its exclusions. A safety exclusion is kept, so the warnings card can name the finding.
+* The options are listed in the cited guideline's order of preference. An option the guideline puts
+  after another one offered too (``Rule.yields_to``: chemotherapy alone after pembrolizumab with
+  chemotherapy) is listed after it, as other recommended at best.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cds.pathway.conditions import Condition
-from cds.pathway.rules import AfterProgression, CardGroup, Rule
+from cds.pathway.rules import AfterProgression, CardGroup, Preference, Rule
 from cds.profile.model import PatientProfile
 
 
@@ -67,6 +70,15 @@ class Evaluation:
     supportive: list[CompiledRule] = field(default_factory=list)
     ruled_out: list[RuledOut] = field(default_factory=list)
     progression_profile: PatientProfile | None = None
+    yielded: set[str] = field(default_factory=set)  # options listed after one the guideline prefers
+
+    def preference_of(self, item: CompiledRule) -> Preference | None:
+        """The option's preference for this patient: other recommended at best when an option its
+        guideline prefers to it is offered too."""
+        preference = item.rule.preference
+        if preference == "preferred" and item.rule.id in self.yielded:
+            return "other_recommended"
+        return preference
 
     def all_rules(self) -> list[CompiledRule]:
         return [*self.warnings, *self.now, *self.at_progression, *self.tests, *self.supportive]
@@ -101,9 +113,7 @@ def _journey_excludes(rule: Rule, profile: PatientProfile) -> bool:
     return all(part in failed for part in rule.regimen)
 
 
-def _therapy(
-    items: list[CompiledRule], profile: PatientProfile, ruled_out: list[RuledOut]
-) -> list[CompiledRule]:
+def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluation) -> list[CompiledRule]:
     chosen: list[CompiledRule] = []
     for item in items:
         rule = item.rule
@@ -115,15 +125,17 @@ def _therapy(
         if not excluded:
             chosen.append(item)
             continue
-        ruled_out.extend(RuledOut(item, x) for x in excluded if x.safety)
-    return sorted(chosen, key=_preference_order)
+        result.ruled_out.extend(RuledOut(item, x) for x in excluded if x.safety)
+    offered = {item.rule.id for item in chosen}
+    result.yielded.update(item.rule.id for item in chosen if offered.intersection(item.rule.yields_to))
+
+    def order(item: CompiledRule) -> tuple[int, bool]:
+        return _PREFERENCE[result.preference_of(item)], item.rule.id in result.yielded
+
+    return sorted(chosen, key=order)
 
 
 _PREFERENCE = {"preferred": 0, "other_recommended": 1, "certain_circumstances": 2, None: 3}
-
-
-def _preference_order(item: CompiledRule) -> int:
-    return _PREFERENCE[item.rule.preference]
 
 
 class RuleSet(Protocol):
@@ -146,7 +158,7 @@ def evaluate(profile: PatientProfile, knowledge: RuleSet) -> Evaluation:
     therapy = [item for item in usable if item.group == "therapy"]
     if profile.on_therapy.value == "yes":
         result.progression_profile = later = profile.at_progression()
-        result.at_progression.extend(_therapy(therapy, later, result.ruled_out))
+        result.at_progression.extend(_therapy(therapy, later, result))
     else:
-        result.now.extend(_therapy(therapy, profile, result.ruled_out))
+        result.now.extend(_therapy(therapy, profile, result))
     return result

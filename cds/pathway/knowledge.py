@@ -20,12 +20,11 @@ from cds.pathway.engine import CompiledExclusion, CompiledRule
 from cds.pathway.ids import group_key, key_of, rule_key
 from cds.pathway.labels import DrugNames
 from cds.pathway.override_reasons import override_reason_system
-from cds.pathway.rules import AfterProgression, CardGroup, Rule, SourceRef, Text, card_group
+from cds.pathway.rules import AfterProgression, CardGroup, Preference, Rule, SourceRef, Text, card_group
 
 #: The cards a response can hold, in the order shown (cds.pathway.render).
 CardGroupName = Literal["warnings", "options-now", "at-progression", "tests", "supportive"]
 CARD_GROUPS: tuple[str, ...] = get_args(CardGroupName)
-Preference = Literal["preferred", "other_recommended", "certain_circumstances"]
 # The fields a card summary template may use (cds.pathway.render fills them).
 _SUMMARY_FIELDS = {
     "item": "",
@@ -197,7 +196,9 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
                 raise KnowledgeError(name, key, f"a therapy rule ({rule.category}) needs a {key}")
         if not rule.regimen:
             raise KnowledgeError(name, "regimen", "a therapy rule names the classes or agents it gives")
-    elif rule.decision_point not in (None, "any_time") or rule.preference or rule.option or rule.regimen:
+    elif rule.decision_point not in (None, "any_time") or any(
+        (rule.preference, rule.option, rule.regimen, rule.yields_to)
+    ):
         raise KnowledgeError(name, "decision_point", "only therapy rules have a decision point or options")
     named = [("regimen", item) for item in rule.regimen]
     if isinstance(rule.decision_point, AfterProgression):
@@ -240,6 +241,13 @@ def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = 
         by_id[rule.id] = rule
         by_key[key] = rule.id
     active = tuple(item for item in compiled if item.rule.status == "active")
+    options = {item.rule.id for item in active if item.group == "therapy"}
+    for item in active:
+        for other in item.rule.yields_to:
+            if other not in options or other == item.rule.id:
+                raise KnowledgeError(
+                    f"{item.rule.id}.yaml", "yields_to", f"{other!r} is not another active therapy rule"
+                )
     system = override_reason_system(override_reason_system_uri)  # a bad value stops the start, not a call
     reasons = [{"code": r.code, "system": system, "display": r.display} for r in service.override_reasons]
     return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology), reasons)

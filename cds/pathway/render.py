@@ -71,8 +71,9 @@ def _plural(n: int, word: str) -> str:
 class _Call:
     """One call's cards: the patient, the wording, and the facts each card is based on."""
 
-    def __init__(self, profile: PatientProfile, knowledge: Knowledge) -> None:
+    def __init__(self, profile: PatientProfile, knowledge: Knowledge, evaluation: Evaluation) -> None:
         self.profile = profile
+        self.evaluation = evaluation
         self.knowledge = knowledge
         self.text: ServiceText = knowledge.service
         self.drugs: DrugNames = knowledge.drugs
@@ -305,7 +306,8 @@ def _options_card(
             if words not in summary and words not in why:
                 why.append(words)
                 facts.append((name, profile))
-        preference = call.text.preference_labels.get(rule.preference) if rule.preference else None
+        chosen = call.evaluation.preference_of(item)
+        preference = call.text.preference_labels.get(chosen) if chosen else None
         head = f"{n}. **{rule.option}**" + (f" ({preference})." if preference else ".")
         fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
         lines.append(f"{head}{fits} Source: {rule.sources[0].label}")
@@ -365,7 +367,7 @@ def render_cards(
     evaluation: Evaluation, profile: PatientProfile, knowledge: Knowledge
 ) -> list[dict[str, Any]]:
     """The response's cards, one per decision, in the order of the module docstring."""
-    call = _Call(profile, knowledge)
+    call = _Call(profile, knowledge, evaluation)
     cards = [_warnings_card(call, evaluation)]
     if evaluation.now:
         cards.append(_options_card(call, "options-now", evaluation.now, profile))

@@ -93,6 +93,7 @@ class AfterProgression(_Strict):
 
 
 DecisionPoint = Literal["first_line", "any_time"] | AfterProgression
+Preference = Literal["preferred", "other_recommended", "certain_circumstances"]
 
 
 class Exclusion(_Strict):
@@ -140,8 +141,13 @@ class Rule(_Strict):
         None,
         description="therapy rules: first_line, {after_progression_on: [...]} or any_time",
     )
-    preference: Literal["preferred", "other_recommended", "certain_circumstances"] | None = Field(
+    preference: Preference | None = Field(
         None, description="therapy rules: the cited guideline's category; orders the options"
+    )
+    yields_to: list[RuleId] = Field(
+        default_factory=list,
+        description="therapy rules: options the cited guideline prefers to this one; when one of them is "
+        "offered too, this one is listed after it, as other recommended at best",
     )
     option: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = (
         Field(

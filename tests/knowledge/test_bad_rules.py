@@ -101,6 +101,8 @@ CASES = [
         "decision_point.after_progression_on",
     ),
     ("bad-preference", _set("preference", "category_1"), "preference"),
+    ("yields-to-an-unknown-rule", _set("yields_to", ["no-such-rule"]), "yields_to"),
+    ("yields-to-itself", _set("yields_to", ["yields-to-itself"]), "yields_to"),
     ("option-too-long", _set("option", "Neratinib " + "x" * 120), "option"),
     ("unknown-regimen-class", _set("regimen", ["neratinib", "unobtanium"]), "regimen"),
     ("warning-with-a-decision-point", _set("category", "data-gap"), "decision_point"),

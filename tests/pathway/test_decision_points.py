@@ -95,6 +95,21 @@ def test_on_a_responding_first_line_no_option_is_shown_now_and_next_line_is_for_
     assert "palbociclib" in result.progression_profile.progressed_on.value
 
 
+def test_an_option_the_guideline_puts_after_another_offered_one_is_listed_after_it(tmp_path: Path) -> None:
+    # "aa-chemotherapy" comes first in the knowledge base and is preferred; the guideline prefers the
+    # biomarker-directed option to it when that fits (yields_to)
+    chemo = therapy("aa-chemotherapy", SUBTYPE, regimen=["taxane"], yields_to=["pembrolizumab-chemo"])
+    pembro = therapy(
+        "pembrolizumab-chemo", {**SUBTYPE, "pd_l1_cps": {"at_least": 10}}, regimen=["pembrolizumab"]
+    )
+    kb = knowledge_with(tmp_path, chemo, pembro)
+    both = evaluate(patient(pd_l1_cps=12), kb)
+    assert ids(both.now) == ["pembrolizumab-chemo", "aa-chemotherapy"]
+    assert [both.preference_of(item) for item in both.now] == ["preferred", "other_recommended"]
+    alone = evaluate(patient(pd_l1_cps=3), kb)  # nothing it yields to is offered: it keeps its place
+    assert ids(alone.now) == ["aa-chemotherapy"] and alone.preference_of(alone.now[0]) == "preferred"
+
+
 def test_progressed_on_the_first_line_gets_the_next_line_now(tmp_path: Path) -> None:
     kb = knowledge_with(tmp_path, FIRST, NEXT)
     profile = patient(progressed_on=ON_AI_CDK46, completed_metastatic_lines=1, metastatic_lines=1)
