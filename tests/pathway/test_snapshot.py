@@ -3,6 +3,7 @@ option traceable to its rule, the CDS Hooks card rules, and a reviewable snapsho
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -54,5 +55,9 @@ def test_fixture_card_set(name: str, cards: list[dict[str, Any]], knowledge: Kno
             traced = [knowledge.rule_for_suggestion(s["uuid"]) for s in card["suggestions"]]
             assert traced == rules
             order = ["preferred", "other_recommended", "certain_circumstances"]
-            ranks = [order.index(knowledge.all_rules[r].preference or "") for r in rules]
-            assert ranks == sorted(ranks)
+            shown = re.findall(r"^\d+\. \*\*.*\*\* \(([^)]*)\)\.", card["detail"], re.MULTILINE)
+            wording = {text: key for key, text in knowledge.service.preference_labels.items()}
+            ranks = [order.index(wording[label]) for label in shown]
+            assert len(ranks) == len(rules) and ranks == sorted(ranks), shown
+            for rule_id, rank in zip(rules, ranks, strict=True):  # at most its guideline's category
+                assert rank >= order.index(knowledge.all_rules[rule_id].preference or "")
