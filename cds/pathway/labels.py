@@ -172,6 +172,7 @@ _THERAPY_SET_WORDS = {
         "no therapy for metastatic disease recorded",
     ),
     "current_therapies": ("on {}", "no current therapy recorded"),
+    "current_non_line_therapies": ("also on {} (not a line of therapy)", "nothing in use beside the line"),
     "progressed_on": ("progressed on {}", "no progression recorded"),
     "stopped_for_toxicity": ("stopped for side effects: {}", "nothing stopped for side effects"),
     "early_relapse_after": ("relapse during or soon after (neo)adjuvant {}", "no early relapse recorded"),

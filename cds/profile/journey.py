@@ -94,6 +94,7 @@ class JourneyFacts:
     ovarian_suppression_current: Fact[YesNoUnknown]
     on_therapy: Fact[YesNoUnknown]
     current_therapies: Fact[frozenset[str]]
+    current_non_line_therapies: Fact[frozenset[str]]
     progressed_on: Fact[frozenset[str]]
     stopped_for_toxicity: Fact[frozenset[str]]
     completed_metastatic_lines: Fact[int]
@@ -204,6 +205,11 @@ def derive_journey(
             current_classes,
             tuple(u.evidence for u in current_evidence),
             running.label() if running is not None else None,
+        ),
+        current_non_line_therapies=Fact(
+            frozenset(c for u in supportive_now for c in u.classes),
+            tuple(u.evidence for u in supportive_now[:2]),
+            "in use now, not a line: they go on beside the next line" if supportive_now else None,
         ),
         progressed_on=Fact(frozenset(progressed_classes), tuple(progressed_ev[:6]), "; ".join(notes) or None),
         stopped_for_toxicity=Fact(frozenset(toxic), tuple(toxic_ev[:4])),

@@ -266,3 +266,43 @@ def test_side_effects_stop_only_the_medicine_that_caused_them(build: Build) -> N
     assert "palbociclib" in profile.stopped_for_toxicity.value
     assert "letrozole" not in profile.stopped_for_toxicity.value
     assert profile.completed_metastatic_lines.value == 0 and profile.progressed_on.value == frozenset()
+
+
+def test_a_bone_agent_beside_the_line_is_not_what_the_disease_progresses_on(build: Build) -> None:
+    """On weekly paclitaxel (text only) after anastrozole and capecitabine, with denosumab every 4 weeks
+    (Xgeva by brand, administrations) and zoledronic acid given before it: at progression the disease
+    has progressed on paclitaxel, not on denosumab, which goes on beside the next line."""
+    xgeva = b.cc(text="Xgeva 120 mg SC every 4 weeks")
+    meds = [
+        b.med_statement(ANASTROZOLE, start="2023-02-01", end="2024-04-20", status="completed"),
+        b.med_request(CAPECITABINE, authored="2024-05-01", status="stopped"),
+        b.med_request(b.cc(text="PACLitaxel 80 mg/m2 IV weekly"), authored="2025-01-10"),
+        b.med_admin(b.rx("77655", "zoledronic acid"), when="2023-02-10"),
+        b.med_admin(xgeva, when="2025-04-20"),
+        b.med_admin(xgeva, when="2025-05-18"),
+    ]
+    profile = build(*chart("2023-01-20", *meds))
+    assert profile.on_therapy.value == "yes"
+    assert {"paclitaxel", "bone_modifying"} <= profile.current_therapies.value
+    assert profile.current_non_line_therapies.value == {"bone_modifying"}
+    later = profile.at_progression()
+    assert "paclitaxel" in later.progressed_on.value
+    assert "bone_modifying" not in later.progressed_on.value
+    assert not any("Xgeva" in e.text for e in later.progressed_on.evidence)  # nor among its reasons
+    assert later.current_therapies.value == {"bone_modifying"}  # still given: no option repeats it
+    assert later.completed_metastatic_lines.value == profile.completed_metastatic_lines.value + 1
+
+
+def test_ovarian_suppression_goes_on_beside_the_next_line(build: Build) -> None:
+    """Premenopausal, on goserelin (3-monthly depot) with letrozole and ribociclib: at progression on
+    letrozole and ribociclib, goserelin stays current and is not a therapy the disease progressed on."""
+    meds = [
+        b.med_admin(b.rx("50610", "goserelin"), when="2025-05-01"),
+        b.med_request(LETROZOLE, authored="2024-02-01"),
+        b.med_request(RIBOCICLIB, authored="2024-02-01"),
+    ]
+    profile = build(*chart("2024-01-20", *meds))
+    later = profile.at_progression()
+    assert {"letrozole", "ribociclib"} <= later.progressed_on.value
+    assert "ovarian_suppression" not in later.progressed_on.value
+    assert later.current_therapies.value == {"ovarian_suppression"}
