@@ -65,6 +65,7 @@ _NO_JOURNEY = JourneyFacts(
     _UNKNOWN.stopped_for_toxicity,
     _UNKNOWN.completed_metastatic_lines,
     _UNKNOWN.early_relapse_after,
+    _UNKNOWN.early_systemic_therapies,
     _UNKNOWN.endocrine_resistance,
     (),
 )
@@ -228,6 +229,7 @@ def build_profile(
         stopped_for_toxicity=journey.stopped_for_toxicity,
         completed_metastatic_lines=journey.completed_metastatic_lines,
         early_relapse_after=journey.early_relapse_after,
+        early_systemic_therapies=journey.early_systemic_therapies,
         data_completeness=_COMPLETE,
         issues=tuple(ctx.issues),
     )

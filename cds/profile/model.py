@@ -100,6 +100,7 @@ class PatientProfile:
     stopped_for_toxicity: Fact[frozenset[str]] = _NO_SET
     completed_metastatic_lines: Fact[int] = _NO_LINES
     early_relapse_after: Fact[frozenset[str]] = _NO_SET
+    early_systemic_therapies: Fact[int] = _NO_LINES
     # --- safety findings (cds/profile/safety.py) ---
     interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
@@ -249,6 +250,9 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "early_relapse_after": FieldSpec(
         "set", label="Relapse during or soon after (neo)adjuvant therapy (6 months; 12 for endocrine)"
+    ),
+    "early_systemic_therapies": FieldSpec(
+        "int", label="Systemic therapies for early breast cancer ((neo)adjuvant regimens)"
     ),
     "interstitial_lung_disease": FieldSpec(
         "enum", frozenset({"yes", "unknown"}), "Interstitial lung disease or pneumonitis"
