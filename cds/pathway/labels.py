@@ -172,6 +172,7 @@ _THERAPY_SET_WORDS = {
         "no therapy for metastatic disease recorded",
     ),
     "current_therapies": ("on {}", "no current therapy recorded"),
+    "current_non_line_therapies": ("also on {} (not a line of therapy)", "nothing in use beside the line"),
     "progressed_on": ("progressed on {}", "no progression recorded"),
     "stopped_for_toxicity": ("stopped for side effects: {}", "nothing stopped for side effects"),
     "early_relapse_after": ("relapse during or soon after (neo)adjuvant {}", "no early relapse recorded"),
@@ -253,6 +254,10 @@ def phrase(name: str, value: object, drugs: DrugNames) -> str:
     if name in _LINES and isinstance(value, int):
         word = _LINES[name]
         return f"{value} {word}{'' if value == 1 else 's'} for metastatic disease"
+    if name == "early_systemic_therapies" and isinstance(value, int):
+        if not value:
+            return "no (neo)adjuvant systemic therapy recorded"
+        return f"{value} systemic {'therapy' if value == 1 else 'therapies'} for early breast cancer"
     if name == "her2_ihc" and isinstance(value, str):
         return "no HER2 IHC score" if value == "unknown" else f"HER2 IHC {value}"
     if name == "pd_l1_cps":
@@ -287,6 +292,7 @@ _PROFILE_LINES: Final = (
             "completed_metastatic_lines",
             "endocrine_resistance",
             "early_relapse_after",
+            "early_systemic_therapies",
         ),
     ),
     (

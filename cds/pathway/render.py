@@ -268,6 +268,19 @@ def _deciding(item: CompiledRule, profile: PatientProfile) -> list[str]:
     return list(dict.fromkeys(n for n in names if n not in implied))
 
 
+def _stopped_caution(rule: Rule, profile: PatientProfile, drugs: DrugNames) -> str:
+    """ " Caution: palbociclib stopped for side effects." when a drug of the option's regimen, or of a
+    class in it, was stopped for side effects. The option stays (guidelines allow another drug of the
+    class after toxicity, and the rule says which drugs); the clinician is told what was stopped."""
+    parts = set(rule.regimen)
+    named = {
+        m
+        for m in profile.stopped_for_toxicity.value
+        if m in parts or not parts.isdisjoint(drugs.broader.get(m, ()))
+    }
+    return f" Caution: {drugs.listing(named)} stopped for side effects." if named else ""
+
+
 def _options_card(
     call: _Call, group: CardGroupName, items: Sequence[CompiledRule], profile: PatientProfile
 ) -> dict[str, Any]:
@@ -297,6 +310,9 @@ def _options_card(
         rule = item.rule
         why: list[str] = []
         point = rule.decision_point
+        caution = _stopped_caution(rule, profile, call.drugs)
+        if caution:
+            facts.append(("stopped_for_toxicity", profile))
         if isinstance(point, AfterProgression):
             why.append(f"after progression on {call.drugs.listing(point.after_progression_on)}")
             if group == "options-now":  # the progression recorded, with its dates and resources
@@ -310,7 +326,7 @@ def _options_card(
         preference = call.text.preference_labels.get(chosen) if chosen else None
         head = f"{n}. **{rule.option}**" + (f" ({preference})." if preference else ".")
         fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
-        lines.append(f"{head}{fits} Source: {rule.sources[0].label}")
+        lines.append(f"{head}{caution}{fits} Source: {rule.sources[0].label}")
     suggestions = [
         (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in items
     ]

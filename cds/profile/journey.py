@@ -35,6 +35,10 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    Endocrine resistance follows ESO-ESMO ABC 5: primary = relapse in the first 2 years of adjuvant
    endocrine therapy; secondary = relapse on it after 2 years or within 12 months of completing it;
    sensitive = relapse more than 12 months after completing it.
+5. **Early therapies.** The (neo)adjuvant medicines of a line are grouped into regimens like metastatic
+   lines, an agent started while one runs joining it up to ``EARLY_JOIN_DAYS`` (183) after its start:
+   ``early_systemic_therapies`` counts them (labels such as sacituzumab govitecan's count prior therapy
+   in any setting), its note giving each regimen's dates and time to relapse.
 
 This module places each record (point 2) and puts the facts together; regimens, lines and progression
 (points 1 and 3) are cds.profile.regimens, relapse timing (point 4) is cds.profile.relapse.
@@ -53,7 +57,14 @@ from cds.profile.common import Context, MedicationRecord, Observations, procedur
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
-from cds.profile.regimens import JOIN_DAYS, Regimen, mark_progressions, regimens_of
+from cds.profile.regimens import (
+    EARLY_JOIN_DAYS,
+    JOIN_DAYS,
+    Regimen,
+    group_regimens,
+    mark_progressions,
+    regimens_of,
+)
 from cds.profile.relapse import early_relapse, endocrine_resistance
 
 BEFORE_METASTASIS_DAYS: Final = 60
@@ -94,10 +105,12 @@ class JourneyFacts:
     ovarian_suppression_current: Fact[YesNoUnknown]
     on_therapy: Fact[YesNoUnknown]
     current_therapies: Fact[frozenset[str]]
+    current_non_line_therapies: Fact[frozenset[str]]
     progressed_on: Fact[frozenset[str]]
     stopped_for_toxicity: Fact[frozenset[str]]
     completed_metastatic_lines: Fact[int]
     early_relapse_after: Fact[frozenset[str]]
+    early_systemic_therapies: Fact[int]
     endocrine_resistance: Fact[EndocrineResistance]
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
 
@@ -205,12 +218,57 @@ def derive_journey(
             tuple(u.evidence for u in current_evidence),
             running.label() if running is not None else None,
         ),
+        current_non_line_therapies=Fact(
+            frozenset(c for u in supportive_now for c in u.classes),
+            tuple(u.evidence for u in supportive_now[:2]),
+            "in use now, not a line: they go on beside the next line" if supportive_now else None,
+        ),
         progressed_on=Fact(frozenset(progressed_classes), tuple(progressed_ev[:6]), "; ".join(notes) or None),
         stopped_for_toxicity=Fact(frozenset(toxic), tuple(toxic_ev[:4])),
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
+        early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
         endocrine_resistance=endocrine_resistance(early, relapse, metastatic_since),
         current=all_current,
+    )
+
+
+def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> Fact[int]:
+    """How many systemic therapies were given for early breast cancer: the (neo)adjuvant medicines of a
+    line grouped into regimens as metastatic lines are, but an agent started while a regimen runs joins
+    it up to ``EARLY_JOIN_DAYS`` after its start (AC then paclitaxel is one therapy; capecitabine for
+    residual disease after surgery, or endocrine therapy after radiotherapy, another). Records without
+    a start date count as one therapy when no dated one exists (therapy was given; how much is not
+    known). The note gives each regimen's dates and its time to the metastatic relapse (the Trodelvy
+    label counts prior therapy in any setting; ASCENT counted (neo)adjuvant therapy only with a relapse
+    within 12 months)."""
+    given = [u for u in early if u.counts_as_line]
+    if not given:
+        return Fact(0)
+    dated = [u for u in given if u.start_date is not None or u.current]
+    regimens = group_regimens(dated, today, EARLY_JOIN_DAYS)
+    undated = len(given) - len(dated)
+    said: list[str] = []
+    for regimen in regimens:
+        end = regimen.end
+        words = f"{_started(regimen)} {regimen.label()}"
+        if regimen.current:
+            words += " (in use now)"
+        elif end is not None:
+            words += f", ended {end.isoformat()}"
+            if relapse is not None and end < relapse:
+                months = round((relapse - end).days / 30.44)
+                words += f", {months} month{'' if months == 1 else 's'} before the metastatic relapse"
+            elif relapse is not None and regimen.start <= relapse:
+                words += ", the metastatic relapse during it"
+        said.append(words)
+    if undated:
+        said.append(f"{undated} record(s) without a start date" + ("" if regimens else ", counted as one"))
+    return Fact(
+        len(regimens) or 1,
+        tuple(r.uses[0].evidence for r in regimens[:6])
+        + tuple(u.evidence for u in given if u.start_date is None and not u.current)[:2],
+        "; ".join(said),
     )
 
 

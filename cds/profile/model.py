@@ -95,10 +95,12 @@ class PatientProfile:
     other_primary_cancer: Fact[YesNoUnknown] = _UNKNOWN
     on_therapy: Fact[YesNoUnknown] = _UNKNOWN
     current_therapies: Fact[frozenset[str]] = _NO_SET
+    current_non_line_therapies: Fact[frozenset[str]] = _NO_SET
     progressed_on: Fact[frozenset[str]] = _NO_SET
     stopped_for_toxicity: Fact[frozenset[str]] = _NO_SET
     completed_metastatic_lines: Fact[int] = _NO_LINES
     early_relapse_after: Fact[frozenset[str]] = _NO_SET
+    early_systemic_therapies: Fact[int] = _NO_LINES
     # --- safety findings (cds/profile/safety.py) ---
     interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
@@ -120,18 +122,24 @@ class PatientProfile:
     def at_progression(self) -> PatientProfile:
         """The journey as it would stand if the disease progressed on the current therapy.
 
-        The current therapy joins ``progressed_on``, its line is completed, and no therapy is current:
-        the pathway weighs the next line on this profile (the "at progression" card).
+        The current line joins ``progressed_on``, it is completed, and no line is current: the pathway
+        weighs the next line on this profile (the "at progression" card). Medicines in use that are not a
+        line (``current_non_line_therapies``: a bone-modifying agent, ovarian suppression) stay current:
+        they go on beside the next line, and the disease does not progress "on" denosumab.
         """
         current = self.current_therapies
+        beside = current.value & self.current_non_line_therapies.value
+        line = current.value - beside
+        beside_ev = set(self.current_non_line_therapies.evidence)
+        line_ev = tuple(e for e in current.evidence if e not in beside_ev)
         why = "if the disease progresses on the current therapy"
         return replace(
             self,
             on_therapy=Fact("no", current.evidence, why),
-            current_therapies=Fact(frozenset(), (), why),
+            current_therapies=Fact(beside, self.current_non_line_therapies.evidence if beside else (), why),
             progressed_on=Fact(
-                self.progressed_on.value | current.value,
-                self.progressed_on.evidence + current.evidence,
+                self.progressed_on.value | line,
+                self.progressed_on.evidence + line_ev,
                 why,
             ),
             completed_metastatic_lines=Fact(
@@ -231,6 +239,9 @@ FIELDS: dict[str, FieldSpec] = {
     "other_primary_cancer": FieldSpec("enum", _YNU, "Another active primary cancer"),
     "on_therapy": FieldSpec("enum", _YNU, "On therapy for metastatic disease now"),
     "current_therapies": FieldSpec("set", label="Current therapy"),
+    "current_non_line_therapies": FieldSpec(
+        "set", label="In use now beside the line: a bone-modifying agent or ovarian suppression"
+    ),
     "progressed_on": FieldSpec("set", label="Disease progressed on"),
     "stopped_for_toxicity": FieldSpec("set", label="Stopped for side effects"),
     "completed_metastatic_lines": FieldSpec(
@@ -239,6 +250,9 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "early_relapse_after": FieldSpec(
         "set", label="Relapse during or soon after (neo)adjuvant therapy (6 months; 12 for endocrine)"
+    ),
+    "early_systemic_therapies": FieldSpec(
+        "int", label="Systemic therapies for early breast cancer ((neo)adjuvant regimens)"
     ),
     "interstitial_lung_disease": FieldSpec(
         "enum", frozenset({"yes", "unknown"}), "Interstitial lung disease or pneumonitis"
@@ -261,6 +275,7 @@ THERAPY_SETS = frozenset(
         "prior_therapies",
         "metastatic_therapies",
         "current_therapies",
+        "current_non_line_therapies",
         "progressed_on",
         "stopped_for_toxicity",
         "early_relapse_after",

@@ -18,6 +18,10 @@ from cds.profile.values import value_of
 JOIN_DAYS: Final = 90
 TOGETHER_DAYS: Final = 28  # records starting within one 4-week cycle of each other start together
 ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after a regimen's last record
+#: A (neo)adjuvant chemotherapy course in two planned phases (AC then a taxane; KEYNOTE-522's
+#: carboplatin-paclitaxel-pembrolizumab then AC-pembrolizumab) runs about six months: an agent started
+#: while it runs, within this time of its start, is part of it, not another therapy.
+EARLY_JOIN_DAYS: Final = 183
 RUNNING_GAP: Final = timedelta(days=42)  # two 3-weekly cycles: a clinic regimen's records are single days
 
 
@@ -61,23 +65,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             "placed in a line.",
             *(u.evidence for u in undated[:5]),
         )
-    dated = sorted(
-        [u for u in uses if u.start_date is not None or u.current], key=lambda u: u.start_date or ctx.today
-    )
-    regimens: list[Regimen] = []
-    join = timedelta(days=JOIN_DAYS)
-    for group in _started_together(dated, ctx.today):
-        start = group[0].start_date or ctx.today
-        agents = frozenset(a for u in group for a in u.agents)
-        last = regimens[-1] if regimens else None
-        running = last is not None and _running_at(last, start)
-        if last is not None and running and agents <= last.agents:
-            last.uses.extend(group)  # refills, cycles, a switch of formulation or route
-        elif last is not None and running and start - last.start <= join:
-            last.uses.extend(group)  # an agent added to the running regimen
-            last.agents |= agents
-        else:
-            regimens.append(Regimen(list(group), start, agents=set(agents)))
+    regimens = group_regimens([u for u in uses if u.start_date is not None or u.current], ctx.today)
     for before, after in pairwise(regimens):
         stop = _stop_reason(before)
         if stop == "toxicity":
@@ -96,6 +84,28 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             tail.progression_why = "stopped for progression"
         elif stop == "toxicity" and not tail.current:
             tail.toxicity = True
+    return regimens
+
+
+def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) -> list[Regimen]:
+    """Medicines of a line (dated, or in use now) grouped into regimens, in order of start: records that
+    start together, continue the running regimen, or join it within ``join_days`` of its start
+    (cds.profile.journey, point 1; (neo)adjuvant therapy uses ``EARLY_JOIN_DAYS``)."""
+    dated = sorted(uses, key=lambda u: u.start_date or today)
+    regimens: list[Regimen] = []
+    join = timedelta(days=join_days)
+    for group in _started_together(dated, today):
+        start = group[0].start_date or today
+        agents = frozenset(a for u in group for a in u.agents)
+        last = regimens[-1] if regimens else None
+        running = last is not None and _running_at(last, start)
+        if last is not None and running and agents <= last.agents:
+            last.uses.extend(group)  # refills, cycles, a switch of formulation or route
+        elif last is not None and running and start - last.start <= join:
+            last.uses.extend(group)  # an agent added to the running regimen
+            last.agents |= agents
+        else:
+            regimens.append(Regimen(list(group), start, agents=set(agents)))
     return regimens
 
 

@@ -145,3 +145,29 @@ def test_a_recorded_pik3ca_result_is_not_ordered_again(responses: dict[str, Any]
     ]
     assert "69548-6" in ordered  # the ESR1 (and PIK3CA/AKT1/PTEN if not done) panel
     assert "63419-6" not in ordered  # PIK3CA gene mutations tested for
+
+
+def test_the_testing_card_tells_no_progression_to_a_patient_without_one(responses: dict[str, Any]) -> None:
+    """Palbociclib stopped for grade 4 neutropenia, no progression: the ESR1 and PIK3CA/AKT1/PTEN card
+    still fires (no PIK3CA result before the first line) but must not speak of "this progression"."""
+    scenario = next(
+        s for s in SCENARIOS if s.name == "hr-pos-her2-neg-statement-stopped-for-toxicity-not-progression"
+    )
+    tests_card = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "tests")
+    text = f"{tests_card['summary']}\n{tests_card['detail']}"
+    assert "ESR1" in text and "PIK3CA" in text
+    assert "this progression" not in text and "(at each progression)" not in text
+    assert "at recurrence and at each progression on endocrine therapy" in text
+
+
+def test_cdk46_options_after_palbociclib_toxicity_name_what_was_stopped(responses: dict[str, Any]) -> None:
+    """The same patient's CDK4/6 options stay (a switch is allowed after toxicity) and say palbociclib
+    was stopped for side effects; ribociclib and endocrine therapy alone carry no such caution."""
+    scenario = next(
+        s for s in SCENARIOS if s.name == "hr-pos-her2-neg-statement-stopped-for-toxicity-not-progression"
+    )
+    now = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "options-now")
+    options = [line for line in now["detail"].splitlines() if line[:3] in {"1. ", "2. ", "3. ", "4. "}]
+    cautioned = [line for line in options if "Caution: palbociclib stopped for side effects." in line]
+    assert len(cautioned) == 2 and all("CDK4/6 inhibitor" in line for line in cautioned), options
+    assert not any("Caution" in line for line in options if line.startswith(("3. **Ribociclib", "4. ")))

@@ -171,3 +171,33 @@ def test_retired_rules_say_why(knowledge: Knowledge) -> None:
     assert retired  # replaced rules are kept so feedback on their cards still maps
     for rule in retired:
         assert "retired" in rule.evidence.note.lower(), rule.id
+
+
+def test_sacituzumab_in_tnbc_follows_the_label_two_prior_therapies_one_metastatic(
+    knowledge: Knowledge,
+) -> None:
+    """Trodelvy's US indication in mTNBC: two or more prior systemic therapies, at least one of them
+    for metastatic disease. (Neo)adjuvant therapy counts; one prior therapy in all does not, nor two
+    (neo)adjuvant therapies before any metastatic line."""
+    from cds.pathway.engine import evaluate
+    from cds.profile.model import Fact, PatientProfile
+
+    def now(completed: int, early: int) -> list[str]:
+        profile = PatientProfile(
+            patient_id="p1",
+            breast_cancer=Fact("yes"),
+            metastatic=Fact("yes"),
+            sex=Fact("female"),
+            subtype=Fact("triple_negative"),
+            medication_history=Fact("yes"),
+            on_therapy=Fact("no"),
+            progressed_on=Fact(frozenset({"parp_inhibitor", "olaparib"})),
+            completed_metastatic_lines=Fact(completed),
+            early_systemic_therapies=Fact(early),
+        )
+        return [item.rule.id for item in evaluate(profile, knowledge).now]
+
+    assert "sacituzumab-govitecan" in now(completed=1, early=1)  # AC-T, then olaparib
+    assert "sacituzumab-govitecan" in now(completed=2, early=0)
+    assert "sacituzumab-govitecan" not in now(completed=1, early=0)  # one prior therapy in all
+    assert "sacituzumab-govitecan" not in now(completed=0, early=2)  # none for metastatic disease

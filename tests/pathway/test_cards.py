@@ -293,3 +293,30 @@ def test_a_rule_cannot_take_a_card_groups_name(tmp_path: Path) -> None:
 
 def test_no_breast_cancer_gets_no_cards(kb: Knowledge) -> None:
     assert cards_for(PatientProfile(patient_id="p1", breast_cancer=Fact("no")), kb) == []
+
+
+def test_an_option_whose_drug_class_was_stopped_for_side_effects_says_so(kb: Knowledge) -> None:
+    """Palbociclib stopped for grade 4 neutropenia, no progression: both first-line CDK4/6 options stay
+    (another CDK4/6 inhibitor may follow toxicity) and each names what was stopped, with its record."""
+    stopped = Fact(
+        frozenset({"cdk4_6_inhibitor", "palbociclib"}),
+        ev("MedicationStatement/palbo-1", "2025-03-02", "Ibrance 125 mg capsule (palbociclib)"),
+    )
+    now = by_group(cards_for(hr_positive(stopped_for_toxicity=stopped), kb))["options-now"]
+    assert options(now) == ["Aromatase inhibitor + CDK4/6 inhibitor", "Fulvestrant + CDK4/6 inhibitor"]
+    detail = now["detail"]
+    for option in ("1. **Aromatase inhibitor + CDK4/6 inhibitor**", "2. **Fulvestrant + CDK4/6 inhibitor**"):
+        line = next(x for x in detail.splitlines() if x.startswith(option))
+        assert "Caution: palbociclib stopped for side effects." in line, line
+    assert "stopped for side effects: palbociclib: Ibrance 125 mg capsule" in detail
+    assert "(MedicationStatement/palbo-1, 2025-03-02)" in detail
+
+
+def test_a_drug_stopped_for_side_effects_outside_the_regimen_is_no_caution(kb: Knowledge) -> None:
+    """Capecitabine stopped for hand-foot syndrome says nothing on the endocrine + CDK4/6 options."""
+    stopped = Fact(
+        frozenset({"chemotherapy", "capecitabine"}),
+        ev("MedicationRequest/cape-1", "2024-06-01", "capecitabine 1000 mg/m2"),
+    )
+    now = by_group(cards_for(hr_positive(stopped_for_toxicity=stopped), kb))["options-now"]
+    assert "Caution" not in now["detail"] and "stopped for side effects" not in now["detail"]

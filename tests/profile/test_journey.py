@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -266,3 +266,157 @@ def test_side_effects_stop_only_the_medicine_that_caused_them(build: Build) -> N
     assert "palbociclib" in profile.stopped_for_toxicity.value
     assert "letrozole" not in profile.stopped_for_toxicity.value
     assert profile.completed_metastatic_lines.value == 0 and profile.progressed_on.value == frozenset()
+
+
+def test_a_bone_agent_beside_the_line_is_not_what_the_disease_progresses_on(build: Build) -> None:
+    """On weekly paclitaxel (text only) after anastrozole and capecitabine, with denosumab every 4 weeks
+    (Xgeva by brand, administrations) and zoledronic acid given before it: at progression the disease
+    has progressed on paclitaxel, not on denosumab, which goes on beside the next line."""
+    xgeva = b.cc(text="Xgeva 120 mg SC every 4 weeks")
+    meds = [
+        b.med_statement(ANASTROZOLE, start="2023-02-01", end="2024-04-20", status="completed"),
+        b.med_request(CAPECITABINE, authored="2024-05-01", status="stopped"),
+        b.med_request(b.cc(text="PACLitaxel 80 mg/m2 IV weekly"), authored="2025-01-10"),
+        b.med_admin(b.rx("77655", "zoledronic acid"), when="2023-02-10"),
+        b.med_admin(xgeva, when="2025-04-20"),
+        b.med_admin(xgeva, when="2025-05-18"),
+    ]
+    profile = build(*chart("2023-01-20", *meds))
+    assert profile.on_therapy.value == "yes"
+    assert {"paclitaxel", "bone_modifying"} <= profile.current_therapies.value
+    assert profile.current_non_line_therapies.value == {"bone_modifying"}
+    later = profile.at_progression()
+    assert "paclitaxel" in later.progressed_on.value
+    assert "bone_modifying" not in later.progressed_on.value
+    assert not any("Xgeva" in e.text for e in later.progressed_on.evidence)  # nor among its reasons
+    assert later.current_therapies.value == {"bone_modifying"}  # still given: no option repeats it
+    assert later.completed_metastatic_lines.value == profile.completed_metastatic_lines.value + 1
+
+
+def test_ovarian_suppression_goes_on_beside_the_next_line(build: Build) -> None:
+    """Premenopausal, on goserelin (3-monthly depot) with letrozole and ribociclib: at progression on
+    letrozole and ribociclib, goserelin stays current and is not a therapy the disease progressed on."""
+    meds = [
+        b.med_admin(b.rx("50610", "goserelin"), when="2025-05-01"),
+        b.med_request(LETROZOLE, authored="2024-02-01"),
+        b.med_request(RIBOCICLIB, authored="2024-02-01"),
+    ]
+    profile = build(*chart("2024-01-20", *meds))
+    later = profile.at_progression()
+    assert {"letrozole", "ribociclib"} <= later.progressed_on.value
+    assert "ovarian_suppression" not in later.progressed_on.value
+    assert later.current_therapies.value == {"ovarian_suppression"}
+
+
+# --- systemic therapies for early breast cancer (early_systemic_therapies) ---------------------------
+
+DOXORUBICIN, CYCLOPHOSPHAMIDE, OLAPARIB = b.rx("3639"), b.rx("3002"), b.rx("1597582")
+ZOLEDRONIC_ACID = b.rx("77655", "zoledronic acid")
+CURATIVE = b.cc(b.SNOMED, "373808002", "Curative - procedure intent (qualifier value)")
+LIVER_MET = b.cc(b.SNOMED, "94381002", "Secondary malignant neoplasm of liver (disorder)")
+
+
+def tnbc_chart(met_onset: str, *meds: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        b.patient("1981-05-14"),
+        b.breast_cancer(onset="2020-02-01"),
+        b.condition(LIVER_MET, onset=met_onset, rid="met-liver"),
+        *meds,
+    ]
+
+
+def weekly_paclitaxel(first: str, weeks: int) -> list[dict[str, Any]]:
+    """Paclitaxel 80 mg/m2 given weekly, one MedicationAdministration a dose (text only, as many
+    infusion systems send it)."""
+    start = date.fromisoformat(first)
+    return [
+        b.med_admin(
+            b.cc(text="PACLitaxel 80 mg/m2 in NS 250 mL IV"), when=(start + timedelta(weeks=w)).isoformat()
+        )
+        for w in range(weeks)
+    ]
+
+
+def test_ac_then_weekly_paclitaxel_is_one_early_therapy(build: Build) -> None:
+    """Adjuvant doxorubicin + cyclophosphamide (statements, RxNorm) then 12 weekly paclitaxel infusions:
+    one (neo)adjuvant therapy, not two; relapse four years later; first line olaparib."""
+    meds = [
+        b.med_statement(DOXORUBICIN, start="2020-04-15", end="2020-06-20", status="completed"),
+        b.med_statement(CYCLOPHOSPHAMIDE, start="2020-04-15", end="2020-06-20", status="completed"),
+        *weekly_paclitaxel("2020-07-01", 12),
+        stopped(
+            b.med_statement(OLAPARIB, start="2024-06-20", end="2025-04-20", status="stopped"),
+            "Disease progression",
+        ),
+    ]
+    profile = build(*tnbc_chart("2024-06-05", *meds))
+    fact = profile.early_systemic_therapies
+    assert fact.value == 1
+    assert fact.note is not None and "doxorubicin + cyclophosphamide + paclitaxel" in fact.note
+    assert "months before the metastatic relapse" in fact.note  # the interval ASCENT asked about
+    assert fact.evidence and fact.evidence[0].reference.startswith("MedicationStatement/")
+    assert profile.completed_metastatic_lines.value == 1  # olaparib: the (neo)adjuvant regimen is no line
+
+
+def test_keynote_522_in_its_two_phases_is_one_early_therapy(build: Build) -> None:
+    """Neoadjuvant pembrolizumab + carboplatin + paclitaxel, AC + pembrolizumab from week 13 (a
+    fortnight's delay: day 92), then adjuvant pembrolizumab to a year: one perioperative therapy."""
+    meds = [
+        b.med_statement(PEMBROLIZUMAB, start="2022-03-01", end="2023-02-15", status="completed"),
+        b.med_statement(CARBOPLATIN, start="2022-03-01", end="2022-05-20", status="completed"),
+        b.med_statement(PACLITAXEL, start="2022-03-01", end="2022-05-20", status="completed"),
+        b.med_statement(DOXORUBICIN, start="2022-06-01", end="2022-08-10", status="completed"),
+        b.med_statement(CYCLOPHOSPHAMIDE, start="2022-06-01", end="2022-08-10", status="completed"),
+    ]
+    profile = build(*tnbc_chart("2024-06-05", *meds))
+    assert profile.early_systemic_therapies.value == 1
+    note = profile.early_systemic_therapies.note or ""
+    assert note.startswith("2022-03-01 ") and "ended 2023-02-15, 16 months before" in note
+
+
+def test_neoadjuvant_chemotherapy_then_adjuvant_capecitabine_are_two(build: Build) -> None:
+    """Neoadjuvant carboplatin + paclitaxel (requests marked curative), surgery, then adjuvant
+    capecitabine for residual disease seven months later (named by brand in text): two therapies."""
+    meds = [
+        b.med_request(CARBOPLATIN, authored="2020-03-02", status="completed", intent_ext=CURATIVE),
+        b.med_request(PACLITAXEL, authored="2020-03-02", status="completed", intent_ext=CURATIVE),
+        b.med_request(
+            b.cc(text="Xeloda 500 mg tablets, adjuvant"),
+            authored="2020-10-05",
+            status="completed",
+            bounds=("2020-10-05", "2021-03-20"),
+        ),
+    ]
+    profile = build(*tnbc_chart("2024-06-05", *meds))
+    assert profile.early_systemic_therapies.value == 2
+    assert profile.metastatic_lines.value == 0
+
+
+def test_an_early_record_without_a_start_date_still_counts_as_therapy_given(build: Build) -> None:
+    """Adjuvant chemotherapy recorded with a curative intent but only the year of diagnosis in its
+    text, no dates: therapy was given (one), though its timing cannot be told."""
+    record = b.med_statement(DOXORUBICIN, start=None, status="completed")
+    record["extension"] = [
+        {
+            "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-treatment-intent",
+            "valueCodeableConcept": CURATIVE,
+        }
+    ]
+    profile = build(*tnbc_chart("2024-06-05", record))
+    assert profile.early_systemic_therapies.value == 1
+    assert profile.early_systemic_therapies.note == "1 record(s) without a start date, counted as one"
+
+
+def test_no_early_therapy_de_novo_or_only_a_bone_agent(build: Build) -> None:
+    """Near misses: de novo metastatic disease treated with paclitaxel (a metastatic line, not early
+    therapy), and adjuvant zoledronic acid alone (bone-modifying, not a systemic anticancer therapy)."""
+    de_novo = build(*tnbc_chart("2020-02-10", b.med_request(PACLITAXEL, authored="2020-03-01")))
+    assert de_novo.early_systemic_therapies.value == 0 and de_novo.metastatic_lines.value == 1
+    bone_only = build(
+        *tnbc_chart(
+            "2024-06-05",
+            b.med_admin(ZOLEDRONIC_ACID, when="2020-09-01"),
+            b.med_admin(ZOLEDRONIC_ACID, when="2021-03-01"),
+        )
+    )
+    assert bone_only.early_systemic_therapies.value == 0
