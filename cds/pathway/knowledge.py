@@ -5,7 +5,7 @@ Any problem raises ``KnowledgeError`` naming the file and the field, and the ser
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -209,6 +209,27 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
             raise KnowledgeError(name, where, f"{item!r} is not a drug class or agent in medications.yaml")
 
 
+def _check_yields(active: Sequence[CompiledRule]) -> None:
+    """Each ``yields_to`` names another active therapy rule, and no option ends up listed under itself."""
+    yields = {item.rule.id: item.rule.yields_to for item in active if item.group == "therapy"}
+    for item in active:
+        for other in item.rule.yields_to:
+            if other not in yields or other == item.rule.id:
+                raise KnowledgeError(
+                    f"{item.rule.id}.yaml", "yields_to", f"{other!r} is not another active therapy rule"
+                )
+
+    def under(rule_id: str, path: tuple[str, ...]) -> None:
+        for other in yields[rule_id]:
+            if other in path:
+                cycle = " -> ".join((*path[path.index(other) :], other))
+                raise KnowledgeError(f"{other}.yaml", "yields_to", f"yields in a circle: {cycle}")
+            under(other, (*path, other))
+
+    for rule_id in yields:
+        under(rule_id, (rule_id,))
+
+
 def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = None) -> Knowledge:
     """The knowledge base in ``directory``; the override reasons' code system is
     ``override_reason_system_uri`` when given, else CDS_OVERRIDE_REASON_SYSTEM
@@ -241,13 +262,7 @@ def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = 
         by_id[rule.id] = rule
         by_key[key] = rule.id
     active = tuple(item for item in compiled if item.rule.status == "active")
-    options = {item.rule.id for item in active if item.group == "therapy"}
-    for item in active:
-        for other in item.rule.yields_to:
-            if other not in options or other == item.rule.id:
-                raise KnowledgeError(
-                    f"{item.rule.id}.yaml", "yields_to", f"{other!r} is not another active therapy rule"
-                )
+    _check_yields(active)
     system = override_reason_system(override_reason_system_uri)  # a bad value stops the start, not a call
     reasons = [{"code": r.code, "system": system, "display": r.display} for r in service.override_reasons]
     return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology), reasons)

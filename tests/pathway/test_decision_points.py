@@ -110,6 +110,31 @@ def test_an_option_the_guideline_puts_after_another_offered_one_is_listed_after_
     assert ids(alone.now) == ["aa-chemotherapy"] and alone.preference_of(alone.now[0]) == "preferred"
 
 
+def test_an_option_that_yields_to_a_yielded_one_is_listed_under_both(tmp_path: Path) -> None:
+    # "aa-fulvestrant" yields to "bb-fulvestrant-cdk46", which yields to "cc-inavolisib": listed in that
+    # order whatever the file names say
+    inavolisib = therapy("cc-inavolisib", SUBTYPE, regimen=["inavolisib"])
+    combination = therapy(
+        "bb-fulvestrant-cdk46", SUBTYPE, regimen=["cdk4_6_inhibitor"], yields_to=["cc-inavolisib"]
+    )
+    alone = therapy(
+        "aa-fulvestrant",
+        SUBTYPE,
+        regimen=["fulvestrant"],
+        preference="other_recommended",
+        yields_to=["bb-fulvestrant-cdk46"],
+    )
+    result = evaluate(patient(), knowledge_with(tmp_path, alone, combination, inavolisib))
+    assert ids(result.now) == ["cc-inavolisib", "bb-fulvestrant-cdk46", "aa-fulvestrant"]
+
+
+def test_options_that_yield_to_each_other_in_a_circle_are_refused(tmp_path: Path) -> None:
+    one = therapy("one-option", SUBTYPE, yields_to=["two-option"])
+    two = therapy("two-option", SUBTYPE, regimen=["fulvestrant"], yields_to=["one-option"])
+    with pytest.raises(KnowledgeError, match="circle"):
+        knowledge_with(tmp_path, one, two)
+
+
 def test_progressed_on_the_first_line_gets_the_next_line_now(tmp_path: Path) -> None:
     kb = knowledge_with(tmp_path, FIRST, NEXT)
     profile = patient(progressed_on=ON_AI_CDK46, completed_metastatic_lines=1, metastatic_lines=1)
