@@ -268,17 +268,32 @@ def _deciding(item: CompiledRule, profile: PatientProfile) -> list[str]:
     return list(dict.fromkeys(n for n in names if n not in implied))
 
 
-def _stopped_caution(rule: Rule, profile: PatientProfile, drugs: DrugNames) -> str:
-    """ " Caution: palbociclib stopped for side effects." when a drug of the option's regimen, or of a
-    class in it, was stopped for side effects. The option stays (guidelines allow another drug of the
-    class after toxicity, and the rule says which drugs); the clinician is told what was stopped."""
+def _caution(rule: Rule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:
+    """What the clinician should know of the option's own drugs, and the facts that say so:
+    " Caution: palbociclib stopped for side effects." when a drug of its regimen (or of a class in it)
+    was stopped for side effects, " Caution: the disease progressed on capecitabine." when the disease
+    progressed on one. The option stays: the engine hides only options made wholly of failed drugs, and
+    guidelines allow another drug of a class after toxicity, or a regimen that keeps one drug beyond
+    progression (the classes its rule offers it after progression on are not named: trastuzumab with a
+    new chemotherapy names the chemotherapy the disease progressed on, never trastuzumab)."""
     parts = set(rule.regimen)
-    named = {
-        m
-        for m in profile.stopped_for_toxicity.value
-        if m in parts or not parts.isdisjoint(drugs.broader.get(m, ()))
-    }
-    return f" Caution: {drugs.listing(named)} stopped for side effects." if named else ""
+    point = rule.decision_point
+    expected = set(point.after_progression_on) if isinstance(point, AfterProgression) else set()
+
+    def within(drug: str, classes: set[str]) -> bool:
+        return drug in classes or not classes.isdisjoint(drugs.broader.get(drug, ()))
+
+    stopped = {m for m in profile.stopped_for_toxicity.value if within(m, parts)}
+    progressed = {m for m in profile.progressed_on.value if within(m, parts) and not within(m, expected)}
+    words = ""
+    if stopped:
+        words += f" Caution: {drugs.listing(stopped)} stopped for side effects."
+    if progressed:
+        words += f" Caution: the disease progressed on {drugs.listing(progressed)}."
+    facts = [
+        name for name, found in (("stopped_for_toxicity", stopped), ("progressed_on", progressed)) if found
+    ]
+    return words, facts
 
 
 def _options_card(
@@ -310,9 +325,8 @@ def _options_card(
         rule = item.rule
         why: list[str] = []
         point = rule.decision_point
-        caution = _stopped_caution(rule, profile, call.drugs)
-        if caution:
-            facts.append(("stopped_for_toxicity", profile))
+        caution, cautioned = _caution(rule, profile, call.drugs)
+        facts += [(name, profile) for name in cautioned]
         if isinstance(point, AfterProgression):
             why.append(f"after progression on {call.drugs.listing(point.after_progression_on)}")
             if group == "options-now":  # the progression recorded, with its dates and resources

@@ -171,3 +171,18 @@ def test_cdk46_options_after_palbociclib_toxicity_name_what_was_stopped(response
     cautioned = [line for line in options if "Caution: palbociclib stopped for side effects." in line]
     assert len(cautioned) == 2 and all("CDK4/6 inhibitor" in line for line in cautioned), options
     assert not any("Caution" in line for line in options if line.startswith(("3. **Ribociclib", "4. ")))
+
+
+def test_an_option_sharing_a_drug_the_disease_progressed_on_names_it(responses: dict[str, Any]) -> None:
+    """After tucatinib + trastuzumab + capecitabine: neratinib + capecitabine and trastuzumab with another
+    chemotherapy stay (their rules are for progression on HER2-directed therapy), and each says the
+    disease progressed on capecitabine; trastuzumab, kept beyond progression by the guideline, is not
+    named."""
+    scenario = next(s for s in SCENARIOS if s.name == "her2-pos-brain-metastases-progressed-on-tucatinib")
+    now = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "options-now")
+    options = [line for line in now["detail"].splitlines() if line[:3] in {"1. ", "2. ", "3. ", "4. "}]
+    for option in ("**Neratinib + capecitabine", "**Trastuzumab + a non-anthracycline chemotherapy"):
+        line = next(x for x in options if option in x)
+        caution = line.split("Caution: ", 1)[1].split(".", 1)[0]
+        assert caution.startswith("the disease progressed on") and "capecitabine" in caution, line
+        assert "trastuzumab" not in caution and "tucatinib" not in caution, line
