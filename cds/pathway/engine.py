@@ -127,16 +127,17 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
             continue
         result.ruled_out.extend(RuledOut(item, x) for x in excluded if x.safety)
     offered = {item.rule.id: item for item in chosen}
-
-    def below(item: CompiledRule) -> int:
-        """How many offered options it is listed under: 0, or one more than the deepest it yields to
-        (the knowledge base has no cycle of yields_to, cds.pathway.knowledge)."""
-        above = [offered[other] for other in item.rule.yields_to if other in offered]
-        return 1 + max(below(other) for other in above) if above else 0
-
-    depth = {item.rule.id: below(item) for item in chosen}
+    depth = {item.rule.id: _below(item, offered) for item in chosen}
     result.yielded.update(rule_id for rule_id, n in depth.items() if n)
     return sorted(chosen, key=lambda item: (_PREFERENCE[result.preference_of(item)], depth[item.rule.id]))
+
+
+def _below(item: CompiledRule, offered: dict[str, CompiledRule]) -> int:
+    """How many offered options it is listed under: 0, or one more than the deepest it yields to (the
+    knowledge base has no cycle of yields_to, cds.pathway.knowledge). A module function, not a closure:
+    a recursive closure is a reference cycle, left to the collector on every call."""
+    above = [offered[other] for other in item.rule.yields_to if other in offered]
+    return 1 + max(_below(other, offered) for other in above) if above else 0
 
 
 _PREFERENCE = {"preferred": 0, "other_recommended": 1, "certain_circumstances": 2, None: 3}
