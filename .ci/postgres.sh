@@ -2,11 +2,12 @@
 # Start (or reuse) a throwaway PostgreSQL cluster on loopback for the `postgres` test marker.
 #
 #   eval "$(bash .ci/postgres.sh)"        # -> export CDS_TEST_POSTGRES_URL=postgresql+psycopg://...
+#                                         #    export CDS_CI_POSTGRES_STARTED=1 (0: it was running)
 #   bash .ci/postgres.sh stop             # stop the cluster (its data dir is kept for reuse)
 #
 # Installs Debian's `postgresql` package only if no server binaries are found. PostgreSQL refuses to
 # run as root, so as root the cluster runs as the `postgres` system user (created if missing).
-# Only the export line goes to stdout; everything else goes to stderr. Idempotent: a second call
+# Only the export lines go to stdout; everything else goes to stderr. Idempotent: a second call
 # finds the running cluster and prints the same URL in well under a second.
 set -euo pipefail
 
@@ -82,7 +83,9 @@ fi
 PORT="$(cat "$PGDIR/port")"
 PASSWORD="$(cat "$PGDIR/password")"
 
+STARTED=0
 if ! as_pg "$BINDIR/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
+  STARTED=1
   log "starting PostgreSQL on 127.0.0.1:$PORT"
   # Loopback only, socket in our own dir; durability off: this cluster holds nothing worth keeping.
   as_pg "$BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start \
@@ -107,3 +110,4 @@ fi
 
 printf 'export CDS_TEST_POSTGRES_URL=postgresql+psycopg://%s:%s@127.0.0.1:%s/%s\n' \
   "$DB_USER" "$PASSWORD" "$PORT" "$DB_NAME"
+printf 'export CDS_CI_POSTGRES_STARTED=%s\n' "$STARTED"
