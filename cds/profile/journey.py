@@ -245,9 +245,11 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
     given = [u for u in early if u.counts_as_line]
     if not given:
         return Fact(0)
-    dated = [u for u in given if u.start_date is not None or u.current]
+    dated: list[MedUse] = []
+    undated: list[MedUse] = []
+    for use in given:
+        (dated if use.start_date is not None or use.current else undated).append(use)
     regimens = group_regimens(dated, today, EARLY_JOIN_DAYS)
-    undated = len(given) - len(dated)
     said: list[str] = []
     for regimen in regimens:
         end = regimen.end
@@ -263,11 +265,11 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
                 words += ", the metastatic relapse during it"
         said.append(words)
     if undated:
-        said.append(f"{undated} record(s) without a start date" + ("" if regimens else ", counted as one"))
+        counted = "" if regimens else ", counted as one"
+        said.append(f"{len(undated)} record(s) without a start date{counted}")
     return Fact(
         len(regimens) or 1,
-        tuple(r.uses[0].evidence for r in regimens[:6])
-        + tuple(u.evidence for u in given if u.start_date is None and not u.current)[:2],
+        tuple(r.uses[0].evidence for r in regimens[:6]) + tuple(u.evidence for u in undated[:2]),
         "; ".join(said),
     )
 
