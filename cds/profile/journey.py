@@ -33,8 +33,10 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
    ASCO HER2+ 2022: relapse within 6 months of adjuvant anti-HER2 therapy is treated as second line).
    Endocrine resistance follows ESO-ESMO ABC 5: primary = relapse in the first 2 years of adjuvant
-   endocrine therapy; secondary = relapse on it after 2 years or within 12 months of completing it;
-   sensitive = relapse more than 12 months after completing it.
+   endocrine therapy, or progression in the first 6 months of the first endocrine line for metastatic
+   disease; secondary = relapse on adjuvant endocrine therapy after 2 years or within 12 months of
+   completing it, or progression on the first endocrine line later than 6 months; sensitive = relapse
+   more than 12 months after completing it (the more resistant of the two settings counts).
 5. **Early therapies.** The (neo)adjuvant medicines of a line are grouped into regimens like metastatic
    lines, an agent started while one runs joining it up to ``EARLY_JOIN_DAYS`` (183) after its start:
    ``early_systemic_therapies`` counts them (labels such as sacituzumab govitecan's count prior therapy
@@ -228,7 +230,7 @@ def derive_journey(
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
         early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
-        endocrine_resistance=endocrine_resistance(early, relapse, metastatic_since),
+        endocrine_resistance=endocrine_resistance(early, relapse, metastatic_since, regimens),
         current=all_current,
     )
 

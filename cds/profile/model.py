@@ -223,7 +223,7 @@ FIELDS: dict[str, FieldSpec] = {
     "endocrine_resistance": FieldSpec(
         "enum",
         frozenset({"primary", "secondary", "sensitive", "unknown"}),
-        "Endocrine resistance (ESO-ESMO ABC5, from adjuvant endocrine therapy dates)",
+        "Endocrine resistance (ESO-ESMO ABC5: adjuvant and first metastatic endocrine therapy)",
     ),
     "prior_therapies": FieldSpec("set", label="Prior cancer therapy (any setting)"),
     "metastatic_therapies": FieldSpec("set", label="Therapy given for metastatic disease"),

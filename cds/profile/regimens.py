@@ -31,6 +31,7 @@ class Regimen:
     start: date
     progression: Evidence | None = None
     progression_why: str = ""
+    progressed: date | None = None  # when the disease progressed on it, where the records tell
     toxicity: bool = False
     agents: set[str] = field(default_factory=set)
 
@@ -71,20 +72,26 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
         if stop == "toxicity":
             before.toxicity = True
         elif stop == "progression":
-            before.progression = next(u.evidence for u in before.uses if u.stop_reason == "progression")
-            before.progression_why = "stopped for progression"
+            _stopped_for_progression(before)
         elif stop is None:
             before.progression = after.uses[0].evidence
             before.progression_why = f"presumed: the next line began {after.start.isoformat()}"
+            before.progressed = after.start
     if regimens:
         tail = regimens[-1]
         stop = _stop_reason(tail)
         if stop == "progression":
-            tail.progression = next(u.evidence for u in tail.uses if u.stop_reason == "progression")
-            tail.progression_why = "stopped for progression"
+            _stopped_for_progression(tail)
         elif stop == "toxicity" and not tail.current:
             tail.toxicity = True
     return regimens
+
+
+def _stopped_for_progression(regimen: Regimen) -> None:
+    use = next(u for u in regimen.uses if u.stop_reason == "progression")
+    regimen.progression = use.evidence
+    regimen.progression_why = "stopped for progression"
+    regimen.progressed = use.end_date
 
 
 def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) -> list[Regimen]:
@@ -154,4 +161,5 @@ def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: 
             if regimen.start <= when and (end is None or when <= end + late):
                 regimen.progression = evidence(obs, when.isoformat(), "disease progression")
                 regimen.progression_why = f"progression recorded {when.isoformat()}"
+                regimen.progressed = when
                 break

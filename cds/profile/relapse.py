@@ -1,6 +1,6 @@
 """Relapse timing after (neo)adjuvant therapy: an early relapse during or soon after it (the disease
-counts as having progressed on it), and endocrine resistance per ESO-ESMO ABC 5 (cds.profile.journey,
-point 4)."""
+counts as having progressed on it), and endocrine resistance per ESO-ESMO ABC 5, from the adjuvant
+endocrine therapy and the first endocrine line for metastatic disease (cds.profile.journey, point 4)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from typing import Final
 from cds.evidence import Evidence, Fact
 from cds.profile.medications import MedUse
 from cds.profile.model import EndocrineResistance
+from cds.profile.regimens import Regimen
 
 TWO_YEARS: Final = timedelta(days=730)
+#: ABC 5: progression within the first 6 months of first-line endocrine therapy for advanced disease,
+#: while on it, is primary endocrine resistance; later progression on it, secondary.
+FIRST_LINE_MONTHS: Final = 6
+_RANK: Final[dict[EndocrineResistance, int]] = {"unknown": 0, "sensitive": 1, "secondary": 2, "primary": 3}
 
 #: (Neo)adjuvant therapy families whose early relapse matters, with the window in days.
 RELAPSE_WINDOWS: Final = (
@@ -54,6 +59,35 @@ def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], 
 
 
 def endocrine_resistance(
+    early: list[MedUse], relapse: date | None, metastatic_since: str | None, lines: list[Regimen]
+) -> Fact[EndocrineResistance]:
+    """The more resistant of what the adjuvant endocrine therapy and the first endocrine line for
+    metastatic disease say (ABC 5 counts either)."""
+    adjuvant = _after_adjuvant(early, relapse, metastatic_since)
+    first_line = _on_first_line(lines)
+    if first_line is None or _RANK[adjuvant.value] >= _RANK[first_line.value]:
+        return adjuvant
+    return first_line
+
+
+def _on_first_line(lines: list[Regimen]) -> Fact[EndocrineResistance] | None:
+    """Progression on the first endocrine line for metastatic disease: within ``FIRST_LINE_MONTHS`` of
+    its start primary resistance, later secondary; None when it has not progressed (or when is not
+    recorded)."""
+    line = next((r for r in lines if "endocrine_therapy" in r.classes), None)
+    if line is None or line.progression is None or line.progressed is None:
+        return None
+    months = (line.progressed - line.start).days / 30.44
+    value: EndocrineResistance = "primary" if months < FIRST_LINE_MONTHS else "secondary"
+    return Fact(
+        value,
+        (line.uses[0].evidence, line.progression),
+        f"progression {months:.1f} months into the first endocrine line for metastatic disease, "
+        f"{line.label()} from {line.start.isoformat()} ({line.progression_why})",
+    )
+
+
+def _after_adjuvant(
     early: list[MedUse], relapse: date | None, metastatic_since: str | None
 ) -> Fact[EndocrineResistance]:
     if relapse is None:

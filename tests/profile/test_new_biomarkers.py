@@ -174,6 +174,7 @@ def test_no_her2_result_is_unknown(build: Build) -> None:
 BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone (disorder)")
 TAMOXIFEN = b.rx("10324", "tamoxifen")
 LETROZOLE = b.rx("72965", "letrozole")
+FULVESTRANT = b.rx("282357", "fulvestrant")
 
 RESISTANCE_CASES = [
     (
@@ -211,6 +212,47 @@ RESISTANCE_CASES = [
     ),
     (
         "no adjuvant ET (de novo)",
+        [b.med_statement(LETROZOLE, start="2024-06-01", status="active")],
+        "unknown",
+    ),
+    # ABC 5 in the metastatic setting: progression on the first endocrine line (here presumed when the
+    # next line began) within its first 6 months is primary resistance, later secondary
+    (
+        "first metastatic ET line progressed after 4 months",
+        [
+            b.med_statement(LETROZOLE, start="2024-06-01", end="2024-09-25", status="completed"),
+            b.med_statement(FULVESTRANT, start="2024-10-01", status="active"),
+        ],
+        "primary",
+    ),
+    (
+        "first metastatic ET line progressed after 8 months",
+        [
+            b.med_statement(LETROZOLE, start="2024-06-01", end="2025-01-25", status="completed"),
+            b.med_statement(FULVESTRANT, start="2025-02-01", status="active"),
+        ],
+        "secondary",
+    ),
+    (
+        "sensitive after adjuvant ET, then 4 months on the first metastatic line: the more resistant",
+        [
+            b.med_statement(LETROZOLE, start="2015-06-01", end="2021-05-01", status="completed"),
+            b.med_statement(LETROZOLE, start="2024-06-01", end="2024-09-25", status="completed"),
+            b.med_statement(FULVESTRANT, start="2024-10-01", status="active"),
+        ],
+        "primary",
+    ),
+    (
+        "primary after adjuvant ET stays primary after a long first metastatic line",
+        [
+            b.med_statement(TAMOXIFEN, start="2023-06-01", end="2024-05-01", status="completed"),
+            b.med_statement(LETROZOLE, start="2024-06-01", end="2025-01-25", status="completed"),
+            b.med_statement(FULVESTRANT, start="2025-02-01", status="active"),
+        ],
+        "primary",
+    ),
+    (
+        "first metastatic ET line still responding",
         [b.med_statement(LETROZOLE, start="2024-06-01", status="active")],
         "unknown",
     ),
