@@ -151,12 +151,15 @@ def _exclusions(rule: Rule) -> str:
     return "<br>".join(lines)
 
 
-def _preference(rule: Rule) -> str:
-    words = _PREFERENCE.get(rule.preference or "", "")
+def _preference(rule: Rule, words: _Words) -> str:
+    text = _PREFERENCE.get(rule.preference or "", "")
     if rule.yields_to:
         after = ", ".join(f"`{other}`" for other in rule.yields_to)
-        words += f"<br>listed after {after} when offered too (other recommended at best)"
-    return words
+        text += f"<br>listed after {after} when offered too (other recommended at best)"
+    if rule.yields_unless:
+        unless = " | ".join(f"({_cell(words.conditions(group))})" for group in rule.yields_unless)
+        text += f", unless one of {unless}"
+    return text
 
 
 def _point_key(rule: Rule) -> tuple[int, str]:
@@ -181,7 +184,7 @@ def _therapy_table(rules: Sequence[Rule], words: _Words) -> list[str]:
                 [
                     words.decision_point(rule),
                     _cell(rule.option or ""),
-                    _preference(rule),
+                    _preference(rule, words),
                     _cell(words.rule(rule)),
                     _exclusions(rule),
                     _sources(rule),

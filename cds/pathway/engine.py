@@ -16,7 +16,8 @@
   of its exclusions. A safety exclusion is kept, so the warnings card can name the finding.
 * The options are listed in the cited guideline's order of preference. An option the guideline puts
   after another one offered too (``Rule.yields_to``: chemotherapy alone after pembrolizumab with
-  chemotherapy) is listed after it, as other recommended at best.
+  chemotherapy) is listed after it, as other recommended at best, unless one of its
+  ``yields_unless`` groups holds (T-DXd before chemotherapy stays first for endocrine-resistant disease).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class CompiledRule:
     metastatic_only: bool  # applies to metastatic breast cancer only (rule.applies_to)
     group: CardGroup
     exclusions: tuple[CompiledExclusion, ...] = ()
+    yields_unless: tuple[tuple[Condition, ...], ...] = ()
+
+    def keeps_place(self, profile: PatientProfile) -> bool:
+        """One of the rule's ``yields_unless`` groups holds: its ``yields_to`` do not apply."""
+        return any(_all_hold(group, profile) for group in self.yields_unless)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +133,21 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
             continue
         result.ruled_out.extend(RuledOut(item, x) for x in excluded if x.safety)
     offered = {item.rule.id: item for item in chosen}
-    depth = {item.rule.id: _below(item, offered) for item in chosen}
+    kept = frozenset(item.rule.id for item in chosen if item.keeps_place(profile))
+    depth = {item.rule.id: _below(item, offered, kept) for item in chosen}
     result.yielded.update(rule_id for rule_id, n in depth.items() if n)
     return sorted(chosen, key=lambda item: (_PREFERENCE[result.preference_of(item)], depth[item.rule.id]))
 
 
-def _below(item: CompiledRule, offered: dict[str, CompiledRule]) -> int:
-    """How many offered options it is listed under: 0, or one more than the deepest it yields to (the
-    knowledge base has no cycle of yields_to, cds.pathway.knowledge). A module function, not a closure:
-    a recursive closure is a reference cycle, left to the collector on every call."""
+def _below(item: CompiledRule, offered: dict[str, CompiledRule], kept: frozenset[str]) -> int:
+    """How many offered options it is listed under: 0 (also when it keeps its place), or one more than
+    the deepest it yields to (the knowledge base has no cycle of yields_to, cds.pathway.knowledge). A
+    module function, not a closure: a recursive closure is a reference cycle, left to the collector on
+    every call."""
+    if item.rule.id in kept:
+        return 0
     above = [offered[other] for other in item.rule.yields_to if other in offered]
-    return 1 + max(_below(other, offered) for other in above) if above else 0
+    return 1 + max(_below(other, offered, kept) for other in above) if above else 0
 
 
 _PREFERENCE = {"preferred": 0, "other_recommended": 1, "certain_circumstances": 2, None: 3}

@@ -181,10 +181,25 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         )
         for i, x in enumerate(rule.exclusions)
     )
+    yields_unless = tuple(
+        compile_conditions(path.name, group, drug_classes=classes, where=f"yields_unless[{i}]")
+        for i, group in enumerate(rule.yields_unless)
+    )
+    if rule.yields_unless and not rule.yields_to:
+        raise KnowledgeError(
+            path.name, "yields_unless", "only a rule that yields_to others can keep its place"
+        )
     names = [c.field for c in conditions] + [c.field for group in any_of for c in group]
     fields = tuple(dict.fromkeys(names))
     return CompiledRule(
-        rule, conditions, any_of, fields, rule.applies_to == "metastatic_breast_cancer", group, exclusions
+        rule,
+        conditions,
+        any_of,
+        fields,
+        rule.applies_to == "metastatic_breast_cancer",
+        group,
+        exclusions,
+        yields_unless,
     )
 
 

@@ -149,6 +149,11 @@ class Rule(_Strict):
         description="therapy rules: options the cited guideline prefers to this one; when one of them is "
         "offered too, this one is listed after it, as other recommended at best",
     )
+    yields_unless: list[dict[str, ConditionValue]] = Field(
+        default_factory=list,
+        description="therapy rules: groups of conditions; when one of them holds, the guideline's "
+        "preference for the yields_to options does not apply (this option keeps its place)",
+    )
     option: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = (
         Field(
             None,

@@ -103,6 +103,12 @@ CASES = [
     ("bad-preference", _set("preference", "category_1"), "preference"),
     ("yields-to-an-unknown-rule", _set("yields_to", ["no-such-rule"]), "yields_to"),
     ("yields-to-itself", _set("yields_to", ["yields-to-itself"]), "yields_to"),
+    ("keeps-place-without-yielding", _set("yields_unless", [{"long_qt": "yes"}]), "yields_unless"),
+    (
+        "keeps-place-on-an-unknown-field",
+        _set("yields_unless", [{"tumour_grade": "high"}]),
+        "yields_unless[0].tumour_grade",
+    ),
     ("option-too-long", _set("option", "Neratinib " + "x" * 120), "option"),
     ("unknown-regimen-class", _set("regimen", ["neratinib", "unobtanium"]), "regimen"),
     ("warning-with-a-decision-point", _set("category", "data-gap"), "decision_point"),

@@ -110,6 +110,28 @@ def test_an_option_the_guideline_puts_after_another_offered_one_is_listed_after_
     assert ids(alone.now) == ["aa-chemotherapy"] and alone.preference_of(alone.now[0]) == "preferred"
 
 
+def test_an_option_keeps_its_place_when_its_yields_unless_holds(tmp_path: Path) -> None:
+    # T-DXd before chemotherapy yields to the endocrine options, unless the disease is endocrine resistant
+    endocrine = therapy(
+        "aa-everolimus-exemestane", SUBTYPE, regimen=["everolimus"], preference="other_recommended"
+    )
+    t_dxd = therapy(
+        "bb-t-dxd",
+        SUBTYPE,
+        regimen=["t_dxd"],
+        yields_to=["aa-everolimus-exemestane"],
+        yields_unless=[{"endocrine_resistance": "primary"}, {"metastatic_endocrine_lines": {"at_least": 2}}],
+    )
+    kb = knowledge_with(tmp_path, endocrine, t_dxd)
+    responsive = evaluate(patient(endocrine_resistance="secondary", metastatic_endocrine_lines=1), kb)
+    assert ids(responsive.now) == ["aa-everolimus-exemestane", "bb-t-dxd"]
+    assert responsive.preference_of(responsive.now[1]) == "other_recommended"
+    for facts in ({"endocrine_resistance": "primary"}, {"metastatic_endocrine_lines": 2}):
+        resistant = evaluate(patient(**facts), kb)
+        assert ids(resistant.now) == ["bb-t-dxd", "aa-everolimus-exemestane"], facts
+        assert resistant.preference_of(resistant.now[0]) == "preferred"
+
+
 def test_an_option_that_yields_to_a_yielded_one_is_listed_under_both(tmp_path: Path) -> None:
     # "aa-fulvestrant" yields to "bb-fulvestrant-cdk46", which yields to "cc-inavolisib": listed in that
     # order whatever the file names say
