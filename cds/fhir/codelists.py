@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from cds.errors import KnowledgeError
@@ -27,6 +26,7 @@ from cds.fhir.vocabulary import (
     norm_code,
     words,
 )
+from cds.yaml_files import read_yaml
 
 #: Code lists the profile needs; a missing file stops start-up.
 REQUIRED_LISTS: tuple[str, ...] = (
@@ -174,14 +174,9 @@ def read_code_lists(codes_dir: Path) -> CodeFiles:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KnowledgeError(path.name, "-", f"cannot read file ({exc})") from exc
-    except yaml.YAMLError as exc:
-        raise KnowledgeError(path.name, "-", f"not valid YAML ({exc})") from exc
+    data = read_yaml(path)
     if not isinstance(data, dict):
-        raise KnowledgeError(path.name, "-", "must be a mapping")
+        raise KnowledgeError(path.name, "(file)", "must be a mapping")
     return data
 
 

@@ -16,10 +16,11 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from cds.pathway.knowledge import Knowledge, load_knowledge, read_yaml
+from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.pathway.rules import AfterProgression, ConditionValue, Rule, card_group
 from cds.profile.model import FIELDS, THERAPY_SETS
 from cds.settings import default_knowledge_dir
+from cds.yaml_files import read_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pathway.md"
 

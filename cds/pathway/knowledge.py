@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from cds.errors import KnowledgeError
@@ -21,6 +20,7 @@ from cds.pathway.ids import group_key, key_of, rule_key
 from cds.pathway.labels import DrugNames
 from cds.pathway.override_reasons import override_reason_system
 from cds.pathway.rules import AfterProgression, CardGroup, Preference, Rule, SourceRef, Text, card_group
+from cds.yaml_files import read_yaml
 
 #: The cards a response can hold, in the order shown (cds.pathway.render).
 CardGroupName = Literal["warnings", "options-now", "at-progression", "tests", "supportive"]
@@ -116,26 +116,6 @@ class Knowledge:
         """The rule behind a suggestion (a therapy option or a test order), from its uuid."""
         key = key_of(suggestion_uuid)
         return self.rule_by_key.get(key) if key else None
-
-
-class _YamlLoader(yaml.SafeLoader):
-    """Safe YAML without YAML 1.1 booleans: a clinician's ``yes``/``no`` stays the word it is."""
-
-
-_YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def read_yaml(path: Path) -> Any:
-    """Read a knowledge-base YAML file; a problem names the file."""
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)  # noqa: S506 - safe loader subclass
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KnowledgeError(path.name, "(file)", f"cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise KnowledgeError(path.name, "(file)", f"is not valid YAML: {exc}") from exc
 
 
 def _model_error(name: str, exc: ValidationError) -> KnowledgeError:

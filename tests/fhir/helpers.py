@@ -13,8 +13,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from cds.fhir.prefetch import prefetch_keys
-from cds.pathway.knowledge import read_yaml
 from cds.settings import default_fixtures_dir, default_knowledge_dir
+from cds.yaml_files import read_yaml
 
 TOKEN = "tok-SECRET-4f1c9e-do-not-leak"  # distinctive: searched for in every error body and log
 

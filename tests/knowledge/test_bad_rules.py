@@ -132,6 +132,26 @@ def test_a_bad_rule_is_refused_naming_file_and_field(
     assert field in str(err.value), str(err.value)
 
 
+def test_a_field_given_twice_is_refused_not_silently_dropped(kb: Path) -> None:
+    # plain YAML keeps the last of two keys: a second yields_to (or exclusions) would replace the first
+    data = _good()
+    data["id"] = "twice"
+    text = yaml.safe_dump(data, allow_unicode=True) + "preference: other_recommended\n"
+    (kb / "rules" / "twice.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(kb)
+    assert err.value.file == "twice.yaml"
+    assert "'preference' is given twice" in str(err.value)
+
+
+def test_a_code_list_key_given_twice_is_refused(kb: Path) -> None:
+    path = kb / "codes" / "akt1.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\nrole: value\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(kb)
+    assert err.value.file == path.name and "given twice" in str(err.value)
+
+
 def test_id_must_equal_the_file_name(kb: Path) -> None:
     _write(kb, "some-file-name", _bad("another-id", lambda d: None))
     with pytest.raises(KnowledgeError) as err:
