@@ -136,7 +136,16 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
     kept = frozenset(item.rule.id for item in chosen if item.keeps_place(profile))
     depth = {item.rule.id: _below(item, offered, kept) for item in chosen}
     result.yielded.update(rule_id for rule_id, n in depth.items() if n)
-    return sorted(chosen, key=lambda item: (_PREFERENCE[result.preference_of(item)], depth[item.rule.id]))
+    # the shown preference, then the depth of yielding, then the guideline's own preference (a preferred
+    # option demoted by yielding stays above an other-recommended one listed at the same depth)
+    return sorted(
+        chosen,
+        key=lambda item: (
+            _PREFERENCE[result.preference_of(item)],
+            depth[item.rule.id],
+            _PREFERENCE[item.rule.preference],
+        ),
+    )
 
 
 def _below(item: CompiledRule, offered: dict[str, CompiledRule], kept: frozenset[str]) -> int:

@@ -36,7 +36,8 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    endocrine therapy, or progression in the first 6 months of the first endocrine line for metastatic
    disease; secondary = relapse on adjuvant endocrine therapy after 2 years or within 12 months of
    completing it, or progression on the first endocrine line later than 6 months; sensitive = relapse
-   more than 12 months after completing it (the more resistant of the two settings counts).
+   more than 12 months after completing it (once the first endocrine line for metastatic disease has
+   progressed, it decides).
 5. **Early therapies.** The (neo)adjuvant medicines of a line are grouped into regimens like metastatic
    lines, an agent started while one runs joining it up to ``EARLY_JOIN_DAYS`` (183) after its start:
    ``early_systemic_therapies`` counts them (labels such as sacituzumab govitecan's count prior therapy

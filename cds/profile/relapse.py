@@ -16,7 +16,6 @@ TWO_YEARS: Final = timedelta(days=730)
 #: ABC 5: progression within the first 6 months of first-line endocrine therapy for advanced disease,
 #: while on it, is primary endocrine resistance; later progression on it, secondary.
 FIRST_LINE_MONTHS: Final = 6
-_RANK: Final[dict[EndocrineResistance, int]] = {"unknown": 0, "sensitive": 1, "secondary": 2, "primary": 3}
 
 #: (Neo)adjuvant therapy families whose early relapse matters, with the window in days.
 RELAPSE_WINDOWS: Final = (
@@ -61,13 +60,11 @@ def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], 
 def endocrine_resistance(
     early: list[MedUse], relapse: date | None, metastatic_since: str | None, lines: list[Regimen]
 ) -> Fact[EndocrineResistance]:
-    """The more resistant of what the adjuvant endocrine therapy and the first endocrine line for
-    metastatic disease say (ABC 5 counts either)."""
-    adjuvant = _after_adjuvant(early, relapse, metastatic_since)
+    """What the first endocrine line for metastatic disease says once it has progressed (the disease's
+    latest answer to endocrine therapy: 18 months on it after an early adjuvant relapse is not primary
+    resistance any more), else what the adjuvant endocrine therapy says (ABC 5 defines both)."""
     first_line = _on_first_line(lines)
-    if first_line is None or _RANK[adjuvant.value] >= _RANK[first_line.value]:
-        return adjuvant
-    return first_line
+    return first_line if first_line is not None else _after_adjuvant(early, relapse, metastatic_since)
 
 
 def _on_first_line(lines: list[Regimen]) -> Fact[EndocrineResistance] | None:

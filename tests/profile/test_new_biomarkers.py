@@ -234,7 +234,7 @@ RESISTANCE_CASES = [
         "secondary",
     ),
     (
-        "sensitive after adjuvant ET, then 4 months on the first metastatic line: the more resistant",
+        "sensitive after adjuvant ET, then 4 months on the first metastatic line: the line decides",
         [
             b.med_statement(LETROZOLE, start="2015-06-01", end="2021-05-01", status="completed"),
             b.med_statement(LETROZOLE, start="2024-06-01", end="2024-09-25", status="completed"),
@@ -243,13 +243,13 @@ RESISTANCE_CASES = [
         "primary",
     ),
     (
-        "primary after adjuvant ET stays primary after a long first metastatic line",
+        "primary after adjuvant ET, then 8 months on the first metastatic line: the line decides",
         [
             b.med_statement(TAMOXIFEN, start="2023-06-01", end="2024-05-01", status="completed"),
             b.med_statement(LETROZOLE, start="2024-06-01", end="2025-01-25", status="completed"),
             b.med_statement(FULVESTRANT, start="2025-02-01", status="active"),
         ],
-        "primary",
+        "secondary",
     ),
     (
         "first metastatic ET line still responding",
