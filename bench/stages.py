@@ -4,11 +4,14 @@
     .venv/bin/python -m bench.stages --size 1000      # any size class of bench.run
 
 No server and no load tool: the bodies of a size class (the ones bench.run sends, bench.run.size_class)
-go through the service's own steps (decode, select, profile, rules, cards), each timed on its own, then
-through the whole ASGI app (FastAPI, its middleware and the route, CDS_AUTH=off, log level WARNING as
-in bench.run), and through the app with the pipeline replaced by an empty answer (the HTTP framework and
-middleware alone). Prints the best of ``--rounds`` rounds per step in ms a call; "the rest" is the whole
-app minus both. Ratios between steps are what to read: absolute times drift on a shared machine.
+go through the service's own steps (decode, select, profile, rules, cards), each timed on its own over
+all the bodies; through the five steps one call at a time (``PatientViewService.call``, as the route
+runs them); through the whole ASGI app (FastAPI, its middleware and the route, CDS_AUTH=off, log level
+WARNING as in bench.run); and through the app with the pipeline replaced by an empty answer (the HTTP
+framework and middleware alone). Prints the best of ``--rounds`` interleaved rounds per row in ms a
+call. The steps cost more one call at a time than each over all the bodies (the same instructions under
+valgrind, colder caches); "the rest" is the whole app minus the framework and the steps one call at a
+time. Ratios between rows are what to read: absolute times drift on a shared machine.
 """
 
 from __future__ import annotations
@@ -29,33 +32,73 @@ import orjson
 from bench.run import SERVICE_PATH, SIZE_CLASSES, size_class
 
 
-def best_ms(step: Callable[[], object], calls: int, rounds: int) -> float:
-    """Best of ``rounds``, with the cyclic collector paused as the service pauses it during a call (the
-    parsed charts of all the bodies, held here at once, would otherwise be traced again and again)."""
-    best = float("inf")
+def timed_ms(step: Callable[[], object], calls: int) -> float:
+    """One run of ``step``, in ms a call, with the cyclic collector paused as the service pauses it
+    during a call (the parsed charts of all the bodies, held at once by the batched steps, would
+    otherwise be traced again and again)."""
     gc.collect()
     gc.disable()
     try:
-        for _ in range(rounds):
-            started = time.perf_counter()
-            step()
-            best = min(best, time.perf_counter() - started)
+        started = time.perf_counter()
+        step()
+        return (time.perf_counter() - started) * 1000 / calls
     finally:
         gc.enable()
-    return best * 1000 / calls
 
 
 def measure(bodies: list[bytes], rounds: int) -> dict[str, float]:
+    """Best of ``rounds`` per row, the rows measured in turn within each round (interleaved), so that a
+    burst of load from elsewhere on the machine does not land on one row only."""
     from cds.api import routes
     from cds.app import create_app
+
+    app = create_app()
+    service = app.state.service
+    n = len(bodies)
+    best: dict[str, float] = {}
+
+    def note(name: str, ms: float) -> None:
+        best[name] = min(ms, best.get(name, float("inf")))
+
+    for _ in range(rounds):
+        note(WHOLE, asyncio.run(_app_ms(app, bodies)))
+        with mock.patch.object(routes, "_answer_from_prefetch", lambda service, body: {"cards": []}):
+            note(FRAMEWORK, asyncio.run(_app_ms(app, bodies)))
+        note(ONE_AT_A_TIME, timed_ms(lambda: [service.call(b) for b in bodies], n))
+        for name, step in _batched_steps(service, bodies).items():
+            note(name, timed_ms(step, n))
+    steps_ms = sum(best[name] for name in STEPS)
+    figures = {name: best[name] for name in STEPS}
+    figures[ONE_AT_A_TIME] = best[ONE_AT_A_TIME]
+    figures[CACHES] = best[ONE_AT_A_TIME] - steps_ms
+    figures[FRAMEWORK] = best[FRAMEWORK]
+    figures[REST] = best[WHOLE] - best[FRAMEWORK] - best[ONE_AT_A_TIME]
+    figures[WHOLE] = best[WHOLE]
+    return figures
+
+
+STEPS = (
+    "decode the request",
+    "select and check resources",
+    "derive the profile",
+    "match the rules",
+    "write the cards",
+)
+ONE_AT_A_TIME = "the five steps one call at a time (PatientViewService.call for each body)"
+CACHES = "... of which running them one call at a time rather than each over all the bodies"
+FRAMEWORK = "HTTP framework and middleware (the app answering no cards)"
+REST = "the rest: the route around the steps, and running them inside the app"
+WHOLE = "whole ASGI app"
+
+
+def _batched_steps(service: Any, bodies: list[bytes]) -> dict[str, Callable[[], object]]:
+    """Each step over all the bodies at once (its inputs made beforehand): what each step costs."""
     from cds.fhir.prefetch import chart_of
     from cds.fhir.select import select_resources
     from cds.pathway.engine import evaluate
     from cds.pathway.render import render_cards
     from cds.profile.derive import build_profile
 
-    app = create_app()
-    service = app.state.service
     terminology = service.knowledge.terminology
     today = date.today()
     calls = [service.prepare(body) for body in bodies]
@@ -83,34 +126,32 @@ def measure(bodies: list[bytes], rounds: int) -> dict[str, float]:
 
     built = profiles()
     matched = [evaluate(p, service.knowledge) for p in built]
-    n = len(bodies)
-    steps = {
-        "decode the request": lambda: [service.prepare(b) for b in bodies],
-        "select and check resources": lambda: [
-            select_resources(chart_of(c.keyed), patient_id=c.context.patientId, terminology=terminology)
-            for c in calls
-        ],
-        "derive the profile": profiles,
-        "match the rules": lambda: [evaluate(p, service.knowledge) for p in built],
-        "write the cards": lambda: [
-            orjson.dumps({"cards": render_cards(m, p, service.knowledge)})
-            for m, p in zip(matched, built, strict=True)
-        ],
-    }
-    figures = {name: best_ms(step, n, rounds) for name, step in steps.items()}
-    whole = asyncio.run(_app_ms(app, bodies, rounds))
-    with mock.patch.object(routes, "_answer_from_prefetch", lambda service, body: {"cards": []}):
-        framework = asyncio.run(_app_ms(app, bodies, rounds))
-    steps_ms = sum(figures.values())
-    figures["HTTP framework and middleware (the app answering no cards)"] = framework
-    figures["the rest (the steps one call at a time, not in batches; the route's metrics)"] = (
-        whole - framework - steps_ms
+    return dict(
+        zip(
+            STEPS,
+            [
+                lambda: [service.prepare(b) for b in bodies],
+                lambda: [
+                    select_resources(
+                        chart_of(c.keyed), patient_id=c.context.patientId, terminology=terminology
+                    )
+                    for c in calls
+                ],
+                profiles,
+                lambda: [evaluate(p, service.knowledge) for p in built],
+                lambda: [
+                    orjson.dumps({"cards": render_cards(m, p, service.knowledge)})
+                    for m, p in zip(matched, built, strict=True)
+                ],
+            ],
+            strict=True,
+        )
     )
-    figures["whole ASGI app"] = whole
-    return figures
 
 
-async def _app_ms(app: Any, bodies: list[bytes], rounds: int) -> float:
+async def _app_ms(app: Any, bodies: list[bytes]) -> float:
+    """One pass over the bodies through the app, after a warm-up pass, in ms a call."""
+
     async def call(body: bytes) -> None:
         scope = {
             "type": "http",
@@ -138,13 +179,12 @@ async def _app_ms(app: Any, bodies: list[bytes], rounds: int) -> float:
         await app(scope, receive, send)
 
     async with app.router.lifespan_context(app):
-        best = float("inf")
-        for _ in range(rounds + 1):  # the first round warms up
-            started = time.perf_counter()
-            for body in bodies:
-                await call(body)
-            best = min(best, time.perf_counter() - started)
-    return best * 1000 / len(bodies)
+        for body in bodies:  # warm-up
+            await call(body)
+        started = time.perf_counter()
+        for body in bodies:
+            await call(body)
+        return (time.perf_counter() - started) * 1000 / len(bodies)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,6 @@ SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {
     "v3-interpretation": ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",),
 }
 _EXACT: dict[str, str] = {uri: key for key, uris in SYSTEM_URIS.items() for uri in uris}
-_KEY_CACHE: dict[str, str] = {}
 _DOTLESS = frozenset({"icd10", "ajcc"})
 
 _PUNCT = str.maketrans({c: " " for c in "()[],;:.!?\"'*=<>|\\{}#&"})
@@ -54,31 +53,25 @@ def system_key(uri: str | None) -> str:
     """Fold a coding system URI to a short key ("snomed", "loinc", "icd10", ...; "" when absent)."""
     if not uri:
         return ""
-    key = _KEY_CACHE.get(uri)
+    key = _EXACT.get(uri)
     if key is not None:
         return key
-    key = _EXACT.get(uri)
-    if key is None:
-        low = uri.lower()
-        if "snomed" in low:
-            key = "snomed"
-        elif "loinc" in low:
-            key = "loinc"
-        elif "icd-10" in low or "icd10" in low:
-            key = "icd10"
-        elif "rxnorm" in low:
-            key = "rxnorm"
-        elif "genenames" in low or "hgnc" in low:
-            key = "hgnc"
-        elif "cancerstaging" in low:
-            key = "ajcc"
-        elif "observationinterpretation" in low or "observation-interpretation" in low:
-            key = "v3-interpretation"
-        else:
-            key = "other:" + low
-    if len(_KEY_CACHE) < 10_000:
-        _KEY_CACHE[uri] = key
-    return key
+    low = uri.lower()
+    if "snomed" in low:
+        return "snomed"
+    if "loinc" in low:
+        return "loinc"
+    if "icd-10" in low or "icd10" in low:
+        return "icd10"
+    if "rxnorm" in low:
+        return "rxnorm"
+    if "genenames" in low or "hgnc" in low:
+        return "hgnc"
+    if "cancerstaging" in low:
+        return "ajcc"
+    if "observationinterpretation" in low or "observation-interpretation" in low:
+        return "v3-interpretation"
+    return "other:" + low
 
 
 def norm_code(key: str, code: str) -> str:
