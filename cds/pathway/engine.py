@@ -53,7 +53,7 @@ class CompiledRule:
 
     def keeps_place(self, profile: PatientProfile) -> bool:
         """One of the rule's ``yields_unless`` groups holds: its ``yields_to`` do not apply."""
-        return any(_all_hold(group, profile) for group in self.yields_unless)
+        return first_holding(self.yields_unless, profile) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +94,17 @@ def _all_hold(conditions: tuple[Condition, ...], profile: PatientProfile) -> boo
     return all(c.holds(profile.fact(c.field).value) for c in conditions)
 
 
+def first_holding(
+    groups: tuple[tuple[Condition, ...], ...], profile: PatientProfile
+) -> tuple[Condition, ...] | None:
+    """The first group of conditions (``any_of``, ``yields_unless``) that holds for the profile."""
+    return next((group for group in groups if _all_hold(group, profile)), None)
+
+
 def _holds(item: CompiledRule, profile: PatientProfile) -> bool:
     if not _all_hold(item.conditions, profile):
         return False
-    return not item.any_of or any(_all_hold(group, profile) for group in item.any_of)
+    return not item.any_of or first_holding(item.any_of, profile) is not None
 
 
 def _at_decision_point(rule: Rule, profile: PatientProfile) -> bool:

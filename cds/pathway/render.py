@@ -32,8 +32,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from cds.pathway.conditions import Condition
-from cds.pathway.engine import CompiledRule, Evaluation, RuledOut
+from cds.pathway.engine import CompiledRule, Evaluation, RuledOut, first_holding
 from cds.pathway.ids import card_uuids, group_head, uuid_head
 from cds.pathway.issue_summary import summarize_issues
 from cds.pathway.knowledge import CardGroupName, Knowledge, ServiceText
@@ -261,17 +260,11 @@ def _deciding(item: CompiledRule, profile: PatientProfile) -> list[str]:
     """The fields whose conditions decided the option: the yields_unless group that kept its place
     (first: it is why the option leads), its conditions, and the any_of group that held (a woman's sex
     decides nothing a clinician needs told)."""
-    names = _first_holding(item.yields_unless, profile) + [c.field for c in item.conditions]
-    names += _first_holding(item.any_of, profile)
+    kept = first_holding(item.yields_unless, profile) or ()
+    held = first_holding(item.any_of, profile) or ()
+    names = [c.field for c in (*kept, *item.conditions, *held)]
     implied = _NOT_WHY | ({"sex"} if profile.sex.value == "female" else set())
     return list(dict.fromkeys(n for n in names if n not in implied))
-
-
-def _first_holding(groups: tuple[tuple[Condition, ...], ...], profile: PatientProfile) -> list[str]:
-    for group in groups:
-        if all(c.holds(getattr(profile, c.field).value) for c in group):
-            return [c.field for c in group]
-    return []
 
 
 def _caution(rule: Rule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:
