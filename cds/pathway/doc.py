@@ -160,6 +160,10 @@ def _preference(rule: Rule, words: _Words) -> str:
     if rule.yields_unless:
         unless = " | ".join(f"({_cell(words.conditions(group))})" for group in rule.yields_unless)
         text += f", unless one of {unless}"
+    if rule.replaced_by:
+        text += (
+            "<br>not shown when " + " or ".join(f"`{other}`" for other in rule.replaced_by) + " is offered"
+        )
     return text
 
 

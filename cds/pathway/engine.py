@@ -18,6 +18,7 @@
   after another one offered too (``Rule.yields_to``: chemotherapy alone after pembrolizumab with
   chemotherapy) is listed after it, as other recommended at best, unless one of its
   ``yields_unless`` groups holds (T-DXd before chemotherapy stays first for endocrine-resistant disease).
+  An option whose place another offered option takes (``Rule.replaced_by``) is not shown.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
             chosen.append(item)
             continue
         result.ruled_out.extend(RuledOut(item, x) for x in excluded if x.safety)
+    fitting = {item.rule.id for item in chosen}
+    chosen = [item for item in chosen if fitting.isdisjoint(item.rule.replaced_by)]
     offered = {item.rule.id: item for item in chosen}
     kept = frozenset(item.rule.id for item in chosen if item.keeps_place(profile))
     depth = {item.rule.id: _below(item, offered, kept) for item in chosen}

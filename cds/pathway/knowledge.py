@@ -192,7 +192,7 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
         if not rule.regimen:
             raise KnowledgeError(name, "regimen", "a therapy rule names the classes or agents it gives")
     elif rule.decision_point not in (None, "any_time") or any(
-        (rule.preference, rule.option, rule.regimen, rule.yields_to)
+        (rule.preference, rule.option, rule.regimen, rule.yields_to, rule.replaced_by)
     ):
         raise KnowledgeError(name, "decision_point", "only therapy rules have a decision point or options")
     named = [("regimen", item) for item in rule.regimen]
@@ -204,24 +204,25 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
             raise KnowledgeError(name, where, f"{item!r} is not a drug class or agent in medications.yaml")
 
 
-def _check_yields(active: Sequence[CompiledRule]) -> None:
-    """Each ``yields_to`` names another active therapy rule, and no option ends up listed under itself."""
-    yields = {item.rule.id: item.rule.yields_to for item in active if item.group == "therapy"}
+def _check_links(active: Sequence[CompiledRule], name: Literal["yields_to", "replaced_by"]) -> None:
+    """Each ``yields_to`` (``replaced_by``) names another active therapy rule, and no option ends up
+    listed under (replaced by) itself."""
+    links = {item.rule.id: getattr(item.rule, name) for item in active if item.group == "therapy"}
     for item in active:
-        for other in item.rule.yields_to:
-            if other not in yields or other == item.rule.id:
+        for other in getattr(item.rule, name):
+            if other not in links or other == item.rule.id:
                 raise KnowledgeError(
-                    f"{item.rule.id}.yaml", "yields_to", f"{other!r} is not another active therapy rule"
+                    f"{item.rule.id}.yaml", name, f"{other!r} is not another active therapy rule"
                 )
 
     def under(rule_id: str, path: tuple[str, ...]) -> None:
-        for other in yields[rule_id]:
+        for other in links[rule_id]:
             if other in path:
                 cycle = " -> ".join((*path[path.index(other) :], other))
-                raise KnowledgeError(f"{other}.yaml", "yields_to", f"yields in a circle: {cycle}")
+                raise KnowledgeError(f"{other}.yaml", name, f"{name} in a circle: {cycle}")
             under(other, (*path, other))
 
-    for rule_id in yields:
+    for rule_id in links:
         under(rule_id, (rule_id,))
 
 
@@ -257,7 +258,8 @@ def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = 
         by_id[rule.id] = rule
         by_key[key] = rule.id
     active = tuple(item for item in compiled if item.rule.status == "active")
-    _check_yields(active)
+    _check_links(active, "yields_to")
+    _check_links(active, "replaced_by")
     system = override_reason_system(override_reason_system_uri)  # a bad value stops the start, not a call
     reasons = [{"code": r.code, "system": system, "display": r.display} for r in service.override_reasons]
     return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology), reasons)

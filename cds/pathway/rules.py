@@ -149,6 +149,11 @@ class Rule(_Strict):
         description="therapy rules: options the cited guideline prefers to this one; when one of them is "
         "offered too, this one is listed after it, as other recommended at best",
     )
+    replaced_by: list[RuleId] = Field(
+        default_factory=list,
+        description="therapy rules: options that take this one's place; when one of them is offered, "
+        "this one is not shown (the visceral-crisis chemotherapy when chemotherapy is offered anyway)",
+    )
     yields_unless: list[dict[str, ConditionValue]] = Field(
         default_factory=list,
         description="therapy rules: groups of conditions; when one of them holds, the guideline's "

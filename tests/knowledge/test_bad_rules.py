@@ -103,6 +103,7 @@ CASES = [
     ("bad-preference", _set("preference", "category_1"), "preference"),
     ("yields-to-an-unknown-rule", _set("yields_to", ["no-such-rule"]), "yields_to"),
     ("yields-to-itself", _set("yields_to", ["yields-to-itself"]), "yields_to"),
+    ("replaced-by-an-unknown-rule", _set("replaced_by", ["no-such-rule"]), "replaced_by"),
     ("keeps-place-without-yielding", _set("yields_unless", [{"long_qt": "yes"}]), "yields_unless"),
     (
         "keeps-place-on-an-unknown-field",

@@ -132,6 +132,24 @@ def test_an_option_keeps_its_place_when_its_yields_unless_holds(tmp_path: Path) 
         assert resistant.preference_of(resistant.now[0]) == "preferred"
 
 
+def test_an_option_another_offered_option_replaces_is_not_shown(tmp_path: Path) -> None:
+    # the visceral-crisis chemotherapy steps aside when chemotherapy is offered whatever the sites
+    visceral = therapy("aa-chemo-visceral", SUBTYPE, regimen=["taxane"], replaced_by=["bb-chemo-refractory"])
+    refractory = therapy(
+        "bb-chemo-refractory", {**SUBTYPE, "metastatic_endocrine_lines": {"at_least": 2}}, regimen=["taxane"]
+    )
+    kb = knowledge_with(tmp_path, visceral, refractory)
+    assert ids(evaluate(patient(metastatic_endocrine_lines=2), kb).now) == ["bb-chemo-refractory"]
+    assert ids(evaluate(patient(metastatic_endocrine_lines=1), kb).now) == ["aa-chemo-visceral"]
+
+
+def test_options_that_replace_each_other_in_a_circle_are_refused(tmp_path: Path) -> None:
+    one = therapy("one-option", SUBTYPE, replaced_by=["two-option"])
+    two = therapy("two-option", SUBTYPE, regimen=["fulvestrant"], replaced_by=["one-option"])
+    with pytest.raises(KnowledgeError, match="replaced_by in a circle"):
+        knowledge_with(tmp_path, one, two)
+
+
 def test_an_option_that_yields_to_a_yielded_one_is_listed_under_both(tmp_path: Path) -> None:
     # "aa-fulvestrant" yields to "bb-fulvestrant-cdk46", which yields to "cc-inavolisib": listed in that
     # order whatever the file names say
