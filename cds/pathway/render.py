@@ -327,7 +327,10 @@ def _options_card(
         caution, cautioned = _caution(rule, profile, call.drugs)
         facts += [(name, profile) for name in cautioned]
         if isinstance(point, AfterProgression):
-            why.append(f"after progression on {call.drugs.listing(point.after_progression_on)}")
+            # what this patient's disease progressed on, of what the rule names (not "anastrozole,
+            # letrozole" for a patient who never had letrozole)
+            failed = [c for c in point.after_progression_on if c in profile.progressed_on.value]
+            why.append(f"after progression on {call.drugs.listing(failed or point.after_progression_on)}")
             if group == "options-now":  # the progression recorded, with its dates and resources
                 facts.append(("progressed_on", profile))
         for name in _deciding(item, profile):

@@ -72,7 +72,9 @@ def test_options_now_and_at_progression_never_share_a_response(kb: Knowledge) ->
     later = by_group(cards)["at-progression"]
     assert later["summary"] == "If the disease progresses on letrozole + palbociclib: 2 options"
     assert options(later) == ["Capivasertib + fulvestrant", "Trastuzumab deruxtecan (T-DXd)"]
-    assert "after progression on aromatase inhibitor" in later["detail"]
+    # what this patient progressed on, of what the rule names: never a drug the patient did not have
+    assert "after progression on aromatase inhibitor;" in later["detail"]
+    assert "tamoxifen" not in later["detail"]
     assert (
         "on letrozole + palbociclib: letrozole 2.5 mg daily (MedicationRequest/letrozole-1" in later["detail"]
     )
