@@ -37,7 +37,8 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    disease; secondary = relapse on adjuvant endocrine therapy after 2 years or within 12 months of
    completing it, or progression on the first endocrine line later than 6 months; sensitive = relapse
    more than 12 months after completing it (once the first endocrine line for metastatic disease has
-   progressed, it decides).
+   progressed, it decides; while it runs, the "at progression" card weighs the next line on what a
+   progression today would say, ``resistance_at_progression``).
 5. **Early therapies.** The (neo)adjuvant medicines of a line are grouped into regimens like metastatic
    lines, an agent started while one runs joining it up to ``EARLY_JOIN_DAYS`` (183) after its start:
    ``early_systemic_therapies`` counts them (labels such as sacituzumab govitecan's count prior therapy
@@ -68,7 +69,7 @@ from cds.profile.regimens import (
     mark_progressions,
     regimens_of,
 )
-from cds.profile.relapse import early_relapse, endocrine_resistance
+from cds.profile.relapse import early_relapse, endocrine_resistance, resistance_if_progressing
 
 BEFORE_METASTASIS_DAYS: Final = 60
 ADJUVANT_AFTER_SURGERY: Final = timedelta(days=365)
@@ -115,6 +116,7 @@ class JourneyFacts:
     early_relapse_after: Fact[frozenset[str]]
     early_systemic_therapies: Fact[int]
     endocrine_resistance: Fact[EndocrineResistance]
+    resistance_at_progression: Fact[EndocrineResistance] | None  # PatientProfile's field of that name
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
 
 
@@ -232,6 +234,7 @@ def derive_journey(
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
         early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
         endocrine_resistance=endocrine_resistance(early, relapse, metastatic_since, regimens),
+        resistance_at_progression=resistance_if_progressing(regimens, running, ctx.today),
         current=all_current,
     )
 

@@ -109,6 +109,9 @@ class PatientProfile:
     # --- asked for by the pathway rules (derived in cds/profile) ---
     pd_l1_cps_recorded: Fact[YesNoUnknown] = _NO
     issues: tuple[DataIssue, ...] = ()
+    # not a rule field: what endocrine_resistance becomes if the disease progresses today on the current
+    # line, when that line is the first endocrine line for metastatic disease (used by at_progression)
+    resistance_at_progression: Fact[EndocrineResistance] | None = None
 
     def fact(self, name: str) -> Fact[object]:
         if name not in FIELDS:
@@ -125,7 +128,9 @@ class PatientProfile:
         The current line joins ``progressed_on``, it is completed, and no line is current: the pathway
         weighs the next line on this profile (the "at progression" card). Medicines in use that are not a
         line (``current_non_line_therapies``: a bone-modifying agent, ovarian suppression) stay current:
-        they go on beside the next line, and the disease does not progress "on" denosumab.
+        they go on beside the next line, and the disease does not progress "on" denosumab. When the current
+        line is the first endocrine line for metastatic disease, a progression on it now also decides the
+        endocrine resistance (ABC 5: within its first 6 months primary, later secondary).
         """
         current = self.current_therapies
         beside = current.value & self.current_non_line_therapies.value
@@ -145,6 +150,8 @@ class PatientProfile:
             completed_metastatic_lines=Fact(
                 self.completed_metastatic_lines.value + 1, self.completed_metastatic_lines.evidence, why
             ),
+            endocrine_resistance=self.resistance_at_progression or self.endocrine_resistance,
+            resistance_at_progression=None,
         )
 
 

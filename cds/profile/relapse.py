@@ -63,24 +63,40 @@ def endocrine_resistance(
     """What the first endocrine line for metastatic disease says once it has progressed (the disease's
     latest answer to endocrine therapy: 18 months on it after an early adjuvant relapse is not primary
     resistance any more), else what the adjuvant endocrine therapy says (ABC 5 defines both)."""
-    first_line = _on_first_line(lines)
-    return first_line if first_line is not None else _after_adjuvant(early, relapse, metastatic_since)
+    line = _first_endocrine_line(lines)
+    if line is not None and line.progression is not None and line.progressed is not None:
+        return _first_line_reading(line, line.progressed, (line.progression,), f"({line.progression_why})")
+    return _after_adjuvant(early, relapse, metastatic_since)
 
 
-def _on_first_line(lines: list[Regimen]) -> Fact[EndocrineResistance] | None:
-    """Progression on the first endocrine line for metastatic disease: within ``FIRST_LINE_MONTHS`` of
-    its start primary resistance, later secondary; None when it has not progressed (or when is not
-    recorded)."""
-    line = next((r for r in lines if "endocrine_therapy" in r.classes), None)
-    if line is None or line.progression is None or line.progressed is None:
+def resistance_if_progressing(
+    lines: list[Regimen], running: Regimen | None, today: date
+) -> Fact[EndocrineResistance] | None:
+    """What ``endocrine_resistance`` would become if the disease progressed today on the running line,
+    when that line is the first endocrine line for metastatic disease (the "at progression" card weighs
+    the next line on it); None when a progression now would not change it."""
+    line = _first_endocrine_line(lines)
+    if line is None or line is not running or line.progression is not None:
         return None
-    months = (line.progressed - line.start).days / 30.44
+    return _first_line_reading(line, today, (), "(if the disease progressed today)")
+
+
+def _first_endocrine_line(lines: list[Regimen]) -> Regimen | None:
+    return next((r for r in lines if "endocrine_therapy" in r.classes), None)
+
+
+def _first_line_reading(
+    line: Regimen, progressed: date, progression: tuple[Evidence, ...], why: str
+) -> Fact[EndocrineResistance]:
+    """Progression on the first endocrine line for metastatic disease: within ``FIRST_LINE_MONTHS`` of
+    its start primary resistance, later secondary."""
+    months = (progressed - line.start).days / 30.44
     value: EndocrineResistance = "primary" if months < FIRST_LINE_MONTHS else "secondary"
     return Fact(
         value,
-        (line.uses[0].evidence, line.progression),
+        (line.uses[0].evidence, *progression),
         f"progression {months:.1f} months into the first endocrine line for metastatic disease, "
-        f"{line.label()} from {line.start.isoformat()} ({line.progression_why})",
+        f"{line.label()} from {line.start.isoformat()} {why}",
     )
 
 

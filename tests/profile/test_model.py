@@ -53,7 +53,8 @@ def test_the_profile_is_a_frozen_dataclass_with_unknown_defaults() -> None:
     assert profile.sex == Fact("unknown") and profile.ovarian_suppression_current == Fact("no")
     assert profile.metastatic_sites == Fact(frozenset()) and profile.metastatic_lines == Fact(0)
     assert profile.data_completeness == Fact("complete")
-    assert {f.name for f in dataclasses.fields(PatientProfile)} == {"patient_id", *FIELDS, "issues"}
+    not_rule_fields = {"patient_id", "issues", "resistance_at_progression"}
+    assert {f.name for f in dataclasses.fields(PatientProfile)} == {*FIELDS, *not_rule_fields}
     incomplete = dataclasses.replace(profile, data_completeness=Fact("incomplete"))
     assert incomplete.data_completeness == Fact("incomplete") and incomplete.er_status is profile.er_status
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -175,6 +176,8 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone (dis
 TAMOXIFEN = b.rx("10324", "tamoxifen")
 LETROZOLE = b.rx("72965", "letrozole")
 FULVESTRANT = b.rx("282357", "fulvestrant")
+PROGRESSION = b.cc(b.LOINC, "97509-4", "Cancer disease progression")
+WORSENED = b.cc(b.SNOMED, "271299001", "Patient's condition worsened (finding)")
 
 RESISTANCE_CASES = [
     (
@@ -266,6 +269,44 @@ def test_endocrine_resistance(build: Build, meds: list[dict[str, Any]], expected
     met = b.condition(BONE_MET, onset="2024-05-01")
     profile = build(b.patient(), b.breast_cancer(onset="2019-01-01"), met, *meds)
     assert profile.endocrine_resistance.value == expected
+
+
+# The "at progression" card weighs the next line as if the disease progressed today on the current one:
+# on the first endocrine line for metastatic disease that decides the resistance (ABC 5), as it will in
+# the options card once the progression is recorded.
+PROGRESSING_CASES = [
+    ("primary after adjuvant ET, 10 months on the first line", "2023-06-01", "2024-07-01", "secondary"),
+    ("primary after adjuvant ET, 3 months on the first line", "2023-06-01", "2025-03-01", "primary"),
+    ("de novo, 10 months on the first line", None, "2024-07-01", "secondary"),
+]
+
+
+@pytest.mark.parametrize(
+    ("adjuvant_start", "line_start", "expected"),
+    [c[1:] for c in PROGRESSING_CASES],
+    ids=[c[0] for c in PROGRESSING_CASES],
+)
+def test_at_progression_the_first_endocrine_line_decides_resistance(
+    build: Build, adjuvant_start: str | None, line_start: str, expected: str
+) -> None:
+    adjuvant = (
+        [b.med_statement(TAMOXIFEN, start=adjuvant_start, end="2024-05-01", status="completed")]
+        if adjuvant_start
+        else []
+    )
+    chart = [
+        b.patient(),
+        b.breast_cancer(onset="2019-01-01"),
+        b.condition(BONE_MET, onset="2024-05-01"),
+        *adjuvant,
+        b.med_statement(FULVESTRANT, start=line_start, status="active"),
+    ]
+    today = date(2025, 6, 1)
+    later = build(*chart, today=today).at_progression().endocrine_resistance
+    assert later.value == expected and later.note and "if the disease progressed today" in later.note
+    worse = b.observation(PROGRESSION, date=today.isoformat(), value=WORSENED)
+    # what the options card weighs once that progression is recorded
+    assert build(*chart, worse, today=today).endocrine_resistance.value == expected
 
 
 def test_resistance_unknown_without_metastatic_date(build: Build) -> None:
