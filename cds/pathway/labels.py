@@ -109,6 +109,12 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "sensitive": "endocrine-sensitive",
         "unknown": "endocrine sensitivity not known",
     },
+    "adjuvant_endocrine_resistance": {
+        "primary": "relapse in the first 2 years of adjuvant endocrine therapy",
+        "secondary": "relapse on adjuvant endocrine therapy after 2 years or within 12 months of it",
+        "sensitive": "relapse more than 12 months after adjuvant endocrine therapy",
+        "unknown": "timing of relapse after adjuvant endocrine therapy not known",
+    },
     "medication_history": {
         "yes": "medication history available",
         "no": "no medication history",

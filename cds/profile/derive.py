@@ -67,6 +67,7 @@ _NO_JOURNEY = JourneyFacts(
     _UNKNOWN.early_relapse_after,
     _UNKNOWN.early_systemic_therapies,
     _UNKNOWN.endocrine_resistance,
+    _UNKNOWN.adjuvant_endocrine_resistance,
     None,
     (),
 )
@@ -223,6 +224,7 @@ def build_profile(
         metastatic_endocrine_lines=journey.metastatic_endocrine_lines,
         medication_history=journey.medication_history,
         endocrine_resistance=journey.endocrine_resistance,
+        adjuvant_endocrine_resistance=journey.adjuvant_endocrine_resistance,
         resistance_at_progression=journey.resistance_at_progression,
         on_therapy=journey.on_therapy,
         current_therapies=journey.current_therapies,

@@ -38,7 +38,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    completing it, or progression on the first endocrine line later than 6 months; sensitive = relapse
    more than 12 months after completing it (once the first endocrine line for metastatic disease has
    progressed, it decides; while it runs, the "at progression" card weighs the next line on what a
-   progression today would say, ``resistance_at_progression``).
+   progression today would say, ``resistance_at_progression``). ``adjuvant_endocrine_resistance`` keeps
+   the adjuvant reading alone (DESTINY-Breast06 enrolled a relapse in the first 2 years of adjuvant
+   endocrine therapy after one metastatic line, however long that line lasted).
 5. **Early therapies.** The (neo)adjuvant medicines of a line are grouped into regimens like metastatic
    lines, an agent started while one runs joining it up to ``EARLY_JOIN_DAYS`` (183) after its start:
    ``early_systemic_therapies`` counts them (labels such as sacituzumab govitecan's count prior therapy
@@ -69,7 +71,12 @@ from cds.profile.regimens import (
     mark_progressions,
     regimens_of,
 )
-from cds.profile.relapse import early_relapse, endocrine_resistance, resistance_if_progressing
+from cds.profile.relapse import (
+    adjuvant_resistance,
+    early_relapse,
+    endocrine_resistance,
+    resistance_if_progressing,
+)
 
 BEFORE_METASTASIS_DAYS: Final = 60
 ADJUVANT_AFTER_SURGERY: Final = timedelta(days=365)
@@ -116,6 +123,7 @@ class JourneyFacts:
     early_relapse_after: Fact[frozenset[str]]
     early_systemic_therapies: Fact[int]
     endocrine_resistance: Fact[EndocrineResistance]
+    adjuvant_endocrine_resistance: Fact[EndocrineResistance]
     resistance_at_progression: Fact[EndocrineResistance] | None  # PatientProfile's field of that name
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
 
@@ -167,6 +175,7 @@ def derive_journey(
                 toxic |= use.classes
                 toxic_ev.append(use.evidence)
     early_after, early_ev, early_note = early_relapse(early, relapse)
+    adjuvant = adjuvant_resistance(early, relapse, metastatic_since)
     progressed_classes |= early_after
     progressed_ev += early_ev
     if early_note:
@@ -233,7 +242,8 @@ def derive_journey(
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
         early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
-        endocrine_resistance=endocrine_resistance(early, relapse, metastatic_since, regimens),
+        endocrine_resistance=endocrine_resistance(adjuvant, regimens),
+        adjuvant_endocrine_resistance=adjuvant,
         resistance_at_progression=resistance_if_progressing(regimens, running, ctx.today),
         current=all_current,
     )

@@ -81,6 +81,7 @@ class PatientProfile:
     discordant_markers: Fact[frozenset[str]] = _NO_SET
     pd_l1_assay: Fact[PdL1Assay] = _UNKNOWN
     endocrine_resistance: Fact[EndocrineResistance] = _UNKNOWN
+    adjuvant_endocrine_resistance: Fact[EndocrineResistance] = _UNKNOWN
     ovarian_suppression_current: Fact[YesNoUnknown] = _NO
     prior_therapies: Fact[frozenset[str]] = _NO_SET
     metastatic_therapies: Fact[frozenset[str]] = _NO_SET
@@ -231,6 +232,11 @@ FIELDS: dict[str, FieldSpec] = {
         "enum",
         frozenset({"primary", "secondary", "sensitive", "unknown"}),
         "Endocrine resistance (ESO-ESMO ABC5: adjuvant and first metastatic endocrine therapy)",
+    ),
+    "adjuvant_endocrine_resistance": FieldSpec(
+        "enum",
+        frozenset({"primary", "secondary", "sensitive", "unknown"}),
+        "Endocrine resistance from the adjuvant endocrine therapy alone (ABC5: relapse timing)",
     ),
     "prior_therapies": FieldSpec("set", label="Prior cancer therapy (any setting)"),
     "metastatic_therapies": FieldSpec("set", label="Therapy given for metastatic disease"),

@@ -58,7 +58,7 @@ def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], 
 
 
 def endocrine_resistance(
-    early: list[MedUse], relapse: date | None, metastatic_since: str | None, lines: list[Regimen]
+    adjuvant: Fact[EndocrineResistance], lines: list[Regimen]
 ) -> Fact[EndocrineResistance]:
     """What the first endocrine line for metastatic disease says once it has progressed (the disease's
     latest answer to endocrine therapy: 18 months on it after an early adjuvant relapse is not primary
@@ -66,7 +66,7 @@ def endocrine_resistance(
     line = _first_endocrine_line(lines)
     if line is not None and line.progression is not None and line.progressed is not None:
         return _first_line_reading(line, line.progressed, (line.progression,), f"({line.progression_why})")
-    return _after_adjuvant(early, relapse, metastatic_since)
+    return adjuvant
 
 
 def resistance_if_progressing(
@@ -100,9 +100,12 @@ def _first_line_reading(
     )
 
 
-def _after_adjuvant(
+def adjuvant_resistance(
     early: list[MedUse], relapse: date | None, metastatic_since: str | None
 ) -> Fact[EndocrineResistance]:
+    """What the adjuvant endocrine therapy says (ABC 5), whatever came after: DESTINY-Breast06 counts a
+    relapse in the first 24 months of adjuvant endocrine therapy as a line, however long the first line
+    for metastatic disease then lasted."""
     if relapse is None:
         return Fact("unknown", (), "no dated metastatic diagnosis")
     given = [u for u in early if "endocrine_therapy" in u.classes]

@@ -137,7 +137,15 @@ SOURCE_HOSTS = {
     "cancer.ca",  # seed document (CCS)
     "www.astro.org",  # ASTRO guideline pages (the joint ASCO-ASTRO-SNO brain metastases guideline)
 }
-NOT_A_SOURCE = ("transparency-submission", "/scripts/cder/daf", "/search", "search=", "query=", "press-release", "/news/")
+NOT_A_SOURCE = (
+    "transparency-submission",
+    "/scripts/cder/daf",
+    "/search",
+    "search=",
+    "query=",
+    "press-release",
+    "/news/",
+)
 
 
 def test_active_rules_cite_labels_trials_or_guidelines(knowledge: Knowledge) -> None:

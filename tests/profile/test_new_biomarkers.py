@@ -271,6 +271,22 @@ def test_endocrine_resistance(build: Build, meds: list[dict[str, Any]], expected
     assert profile.endocrine_resistance.value == expected
 
 
+def test_the_adjuvant_reading_is_kept_beside_the_first_lines(build: Build) -> None:
+    """Relapse in the first 2 years of adjuvant tamoxifen, then 8 months on the first metastatic line: the
+    line decides endocrine_resistance (secondary), the adjuvant reading stays primary (DESTINY-Breast06
+    counts such a relapse as a line, however long the next one lasted)."""
+    meds = [
+        b.med_statement(TAMOXIFEN, start="2023-06-01", end="2024-05-01", status="completed"),
+        b.med_statement(LETROZOLE, start="2024-06-01", end="2025-01-25", status="completed"),
+        b.med_statement(FULVESTRANT, start="2025-02-01", status="active"),
+    ]
+    met = b.condition(BONE_MET, onset="2024-05-01")
+    profile = build(b.patient(), b.breast_cancer(onset="2019-01-01"), met, *meds)
+    assert profile.endocrine_resistance.value == "secondary"
+    assert profile.adjuvant_endocrine_resistance.value == "primary"
+    assert profile.adjuvant_endocrine_resistance.evidence[0].reference.startswith("MedicationStatement/")
+
+
 # The "at progression" card weighs the next line as if the disease progressed today on the current one:
 # on the first endocrine line for metastatic disease that decides the resistance (ABC 5), as it will in
 # the options card once the progression is recorded.
