@@ -70,6 +70,7 @@ _NO_JOURNEY = JourneyFacts(
     _UNKNOWN.adjuvant_endocrine_resistance,
     None,
     (),
+    (),
 )
 _NO_SAFETY = SafetyFacts(
     _UNKNOWN.interstitial_lung_disease,
@@ -159,6 +160,7 @@ def build_profile(
         procedures=procedures,
         ofs_current=ofs_now,
         serm_current=serm_now,
+        chemotherapy_recent=journey.recent_chemotherapy,
         thresholds=thresholds,
         ctx=ctx,
     )

@@ -126,6 +126,7 @@ class JourneyFacts:
     adjuvant_endocrine_resistance: Fact[EndocrineResistance]
     resistance_at_progression: Fact[EndocrineResistance] | None  # PatientProfile's field of that name
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
+    recent_chemotherapy: tuple[Evidence, ...]  # in use now or within a year (menopause: labs unreliable)
 
 
 def derive_journey(
@@ -246,7 +247,24 @@ def derive_journey(
         adjuvant_endocrine_resistance=adjuvant,
         resistance_at_progression=resistance_if_progressing(regimens, running, ctx.today),
         current=all_current,
+        recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
     )
+
+
+RECENT_CHEMOTHERAPY: Final = timedelta(days=365)
+
+
+def _recent_chemotherapy(uses: list[MedUse], today: date) -> tuple[Evidence, ...]:
+    """Chemotherapy in any setting in use now or within the last year, latest first (NCCN: amenorrhoea
+    after chemotherapy is unreliable; FSH and estradiol alone do not make a woman under 60
+    postmenopausal then)."""
+    recent = [
+        u
+        for u in uses
+        if "chemotherapy" in u.classes
+        and (u.current or ((u.end_date or u.start_date) or date.min) >= today - RECENT_CHEMOTHERAPY)
+    ]
+    return tuple(u.evidence for u in reversed(recent[-2:]))
 
 
 def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> Fact[int]:

@@ -11,8 +11,11 @@ Order (NCCN "Definition of Menopause" as quoted in clinical.md 1.6; thresholds a
 5. under that age on current ovarian suppression (GnRH agonist) -> indeterminate (status cannot be
    assigned on an LHRH agonist);
 6. under that age, most recent FSH >= ``fsh_min_iu_l`` IU/L (= mIU/mL) AND estradiol <=
-   ``estradiol_max_pg_ml`` pg/mL (pmol/L / 3.671) -> postmenopausal (also on tamoxifen/toremifene);
-   estradiol above or FSH below the range -> premenopausal, or indeterminate on tamoxifen/toremifene;
+   ``estradiol_max_pg_ml`` pg/mL (pmol/L / 3.671) -> postmenopausal (also on tamoxifen/toremifene),
+   but indeterminate after chemotherapy in the last year (NCCN: chemotherapy-induced amenorrhoea is
+   unreliable); the note asks to confirm 12 months of amenorrhoea, which NCCN also requires and coded
+   data rarely hold; estradiol above or FSH below the range -> premenopausal, or indeterminate on
+   tamoxifen/toremifene;
 7. under that age on tamoxifen/toremifene without both labs -> indeterminate;
 8. an older explicit status, with a note; otherwise unknown.
 """
@@ -213,6 +216,7 @@ def derive_menopause(
     serm_current: Sequence[Evidence],
     thresholds: MenopauseThresholds,
     ctx: Context,
+    chemotherapy_recent: Sequence[Evidence] = (),
 ) -> Fact[MenopausalStatus]:
     explicit = sorted(_explicit(observations, conditions, ctx), key=lambda e: date_key(e[0]), reverse=True)
     latest_explicit = explicit[0] if explicit else None
@@ -248,8 +252,21 @@ def derive_menopause(
             f"estradiol {e2.value:g} pg/mL ({e2.when or 'undated'})"
         )
         ev = (fsh.evidence, e2.evidence, *serm_current)
+        if post_fsh and post_e2 and chemotherapy_recent:
+            return Fact(
+                "indeterminate",
+                (*ev, *chemotherapy_recent),
+                f"age {age} < {limit}; {labs_text} in the postmenopausal range, but after chemotherapy in "
+                "the last year, when amenorrhoea is unreliable (NCCN): repeat FSH and estradiol, or "
+                "ovarian suppression, before an aromatase inhibitor",
+            )
         if post_fsh and post_e2:
-            return Fact("postmenopausal", ev, f"age {age} < {limit}; {labs_text} in the postmenopausal range")
+            return Fact(
+                "postmenopausal",
+                ev,
+                f"age {age} < {limit}; {labs_text} in the postmenopausal range; NCCN also asks for 12 "
+                "months of amenorrhoea without chemotherapy, tamoxifen or ovarian suppression: confirm",
+            )
         if on_serm:
             return Fact(
                 "indeterminate",

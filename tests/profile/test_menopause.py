@@ -43,6 +43,7 @@ def status_obs(value_code: str, date: str = "2025-04-01") -> dict[str, Any]:
 
 GOSERELIN = b.rx("50610", "goserelin")
 TAMOXIFEN = b.rx("198240", "tamoxifen 10 MG Oral Tablet")
+PACLITAXEL = b.rx("56946", "paclitaxel")
 
 
 @pytest.mark.parametrize(
@@ -156,6 +157,36 @@ TAMOXIFEN = b.rx("198240", "tamoxifen 10 MG Oral Tablet")
             "no FSH",
         ),
         ([b.patient(AGE_67), b.med_statement(TAMOXIFEN, start="2024-01-01")], "postmenopausal", "age 67"),
+        # labs alone under 60: NCCN also asks for 12 months of amenorrhoea, which the note asks to confirm
+        ([b.patient(AGE_45), fsh(58), e2(12)], "postmenopausal", "12 months of amenorrhoea"),
+        # chemotherapy in the last year (the labs in March, weekly paclitaxel ended in February; TODAY is
+        # 2025-06-01): amenorrhoea after chemotherapy is unreliable (NCCN)
+        (
+            [
+                b.patient(AGE_45),
+                b.med_statement(PACLITAXEL, start="2024-11-01", end="2025-02-14", status="completed"),
+                fsh(58),
+                e2(12),
+            ],
+            "indeterminate",
+            "after chemotherapy in the last year",
+        ),
+        (
+            [b.patient(AGE_45), b.med_request(PACLITAXEL, authored="2025-05-01"), fsh(58), e2(12)],
+            "indeterminate",
+            "after chemotherapy in the last year",
+        ),
+        # chemotherapy that ended more than a year ago leaves the labs to decide
+        (
+            [
+                b.patient(AGE_45),
+                b.med_statement(PACLITAXEL, start="2023-01-10", end="2023-05-01", status="completed"),
+                fsh(58),
+                e2(12),
+            ],
+            "postmenopausal",
+            "postmenopausal range",
+        ),
     ],
 )
 def test_menopausal_status(build: Build, resources: list[dict[str, Any]], expected: str, reason: str) -> None:
