@@ -105,6 +105,8 @@ class _Words:
             return f"At progression on {names}"
         if point == "first_line":
             return "First line (no completed line for metastatic disease)"
+        if point == "initial_endocrine":
+            return "Initial endocrine-based therapy (first line, or no endocrine line yet)"
         return "Any line"
 
 
@@ -169,7 +171,7 @@ def _preference(rule: Rule, words: _Words) -> str:
 
 def _point_key(rule: Rule) -> tuple[int, str]:
     point = rule.decision_point
-    if point == "first_line":
+    if point in ("first_line", "initial_endocrine"):
         return (0, "")
     if isinstance(point, AfterProgression):
         return (1, ",".join(point.after_progression_on))

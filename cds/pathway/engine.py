@@ -10,7 +10,9 @@
     progression**, weighed on the journey as it would stand if the disease progressed on the current
     therapy (``PatientProfile.at_progression``).
 * A therapy rule holds when its conditions hold, its decision point is reached (``first_line``: no
-  completed line for metastatic disease; ``after_progression_on``: the disease progressed on one of the
+  completed line for metastatic disease; ``initial_endocrine``: that, or no endocrine line for
+  metastatic disease yet, as after first-line chemotherapy (labels: "initial endocrine-based
+  therapy"); ``after_progression_on``: the disease progressed on one of the
   named classes or agents), and nothing excludes it: neither the journey (every part of its regimen is
   current, progressed on or stopped for side effects, unless the guideline says to continue it) nor one
   of its exclusions. A safety exclusion is kept, so the warnings card can name the finding.
@@ -114,6 +116,8 @@ def _at_decision_point(rule: Rule, profile: PatientProfile) -> bool:
         return not profile.progressed_on.value.isdisjoint(point.after_progression_on)
     if point == "first_line":
         return profile.completed_metastatic_lines.value == 0
+    if point == "initial_endocrine":
+        return profile.completed_metastatic_lines.value == 0 or profile.metastatic_endocrine_lines.value == 0
     return True
 
 

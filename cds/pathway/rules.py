@@ -92,7 +92,7 @@ class AfterProgression(_Strict):
     after_progression_on: Annotated[list[Text], Field(min_length=1)]
 
 
-DecisionPoint = Literal["first_line", "any_time"] | AfterProgression
+DecisionPoint = Literal["first_line", "initial_endocrine", "any_time"] | AfterProgression
 Preference = Literal["preferred", "other_recommended", "certain_circumstances"]
 
 
@@ -139,7 +139,9 @@ class Rule(_Strict):
     any_of: list[dict[str, ConditionValue]] = Field(default_factory=list)
     decision_point: DecisionPoint | None = Field(
         None,
-        description="therapy rules: first_line, {after_progression_on: [...]} or any_time",
+        description=(
+            "therapy rules: first_line, initial_endocrine, {after_progression_on: [...]} or any_time"
+        ),
     )
     preference: Preference | None = Field(
         None, description="therapy rules: the cited guideline's category; orders the options"

@@ -82,6 +82,19 @@ def test_untreated_patient_gets_first_line_options_now(tmp_path: Path) -> None:
     assert ids(result.now) == ["ai-cdk46-first-line"] and result.at_progression == []
 
 
+def test_initial_endocrine_therapy_also_follows_first_line_chemotherapy(tmp_path: Path) -> None:
+    """After induction chemotherapy with no endocrine therapy yet, an option given "as initial
+    endocrine-based therapy" (the CDK4/6 labels) still applies; a first-line-only option does not, and
+    neither does once an endocrine line for metastatic disease has been completed."""
+    initial = therapy("ai-cdk46-initial", SUBTYPE, decision_point="initial_endocrine")
+    kb = knowledge_with(tmp_path, initial, FIRST)
+    after_chemo = patient(completed_metastatic_lines=1, metastatic_endocrine_lines=0)
+    assert ids(evaluate(after_chemo, kb).now) == ["ai-cdk46-initial"]
+    assert set(ids(evaluate(patient(), kb).now)) == {"ai-cdk46-initial", "ai-cdk46-first-line"}
+    after_endocrine = patient(completed_metastatic_lines=1, metastatic_endocrine_lines=1)
+    assert ids(evaluate(after_endocrine, kb).now) == []
+
+
 def test_on_a_responding_first_line_no_option_is_shown_now_and_next_line_is_for_progression(
     tmp_path: Path,
 ) -> None:
