@@ -46,6 +46,10 @@ TAMOXIFEN = b.rx("198240", "tamoxifen 10 MG Oral Tablet")
 PACLITAXEL = b.rx("56946", "paclitaxel")
 
 
+def paclitaxel(start: str, end: str) -> dict[str, Any]:
+    return b.med_statement(PACLITAXEL, start=start, end=end, status="completed")
+
+
 @pytest.mark.parametrize(
     ("resources", "expected", "reason"),
     [
@@ -162,12 +166,7 @@ PACLITAXEL = b.rx("56946", "paclitaxel")
         # chemotherapy in the last year (the labs in March, weekly paclitaxel ended in February; TODAY is
         # 2025-06-01): amenorrhoea after chemotherapy is unreliable (NCCN)
         (
-            [
-                b.patient(AGE_45),
-                b.med_statement(PACLITAXEL, start="2024-11-01", end="2025-02-14", status="completed"),
-                fsh(58),
-                e2(12),
-            ],
+            [b.patient(AGE_45), paclitaxel("2024-11-01", "2025-02-14"), fsh(58), e2(12)],
             "indeterminate",
             "after chemotherapy in the last year",
         ),
@@ -178,12 +177,7 @@ PACLITAXEL = b.rx("56946", "paclitaxel")
         ),
         # chemotherapy that ended more than a year ago leaves the labs to decide
         (
-            [
-                b.patient(AGE_45),
-                b.med_statement(PACLITAXEL, start="2023-01-10", end="2023-05-01", status="completed"),
-                fsh(58),
-                e2(12),
-            ],
+            [b.patient(AGE_45), paclitaxel("2023-01-10", "2023-05-01"), fsh(58), e2(12)],
             "postmenopausal",
             "postmenopausal range",
         ),
