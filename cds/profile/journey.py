@@ -96,8 +96,11 @@ METASTATIC_ONLY: Final = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JourneyFacts:
+    """The journey's facts, for build_profile. Not frozen, like DiseaseFacts and ReceptorFacts: a frozen
+    dataclass sets each field through object.__setattr__ (1% of the profile for these 18 fields)."""
+
     prior_therapies: Fact[frozenset[str]]
     metastatic_therapies: Fact[frozenset[str]]
     metastatic_lines: Fact[int]
