@@ -127,8 +127,9 @@ _Coded = TypeVar("_Coded", models.Observation, models.Condition)
 
 class Coded(Generic[_Coded]):
     """A call's usable resources of one kind (Observations, Conditions), in the order received, with the
-    code lists their code matches: a topic reads only those coded in its own lists (and still checks
-    each one itself) instead of matching every resource against its lists.
+    code lists their code matches and those their code or a component's code matches: a topic reads only
+    those coded in its own lists (and still checks each one itself) instead of matching every resource
+    against its lists.
 
     Read on first use, inside a topic, so odd data fails that topic as before, not the whole call.
     """
@@ -137,11 +138,11 @@ class Coded(Generic[_Coded]):
         self._resources: Sequence[_Coded] = resources
         self._usable: Callable[[_Coded], bool] = usable
         self._ctx = ctx
-        self._coded: list[tuple[_Coded, frozenset[str]]] | None = None
+        self._coded: list[tuple[_Coded, frozenset[str], frozenset[str]]] | None = None
 
     def usable(self) -> list[_Coded]:
         """All of them, coded or not."""
-        return [resource for resource, _ in self._read()]
+        return [resource for resource, _, _ in self._read()]
 
     def coded(self, *lists: str, in_components: bool = False) -> list[_Coded]:
         """Those whose code (or, with ``in_components``, a component's code) matches one of ``lists``."""
@@ -151,32 +152,30 @@ class Coded(Generic[_Coded]):
         """``coded(*lists)`` with the lists as one tuple."""
         return [
             resource
-            for resource, code_lists in self._read()
-            if _any_in(lists, code_lists) or (in_components and self._component_coded(resource, lists))
+            for resource, code_lists, with_components in self._read()
+            if not (with_components if in_components else code_lists).isdisjoint(lists)
         ]
 
-    def _read(self) -> list[tuple[_Coded, frozenset[str]]]:
+    def _read(self) -> list[tuple[_Coded, frozenset[str], frozenset[str]]]:
         if self._coded is None:
-            self._coded = [
-                (resource, self._ctx.lists_matching(resource.code))
-                for resource in self._resources
-                if self._usable(resource)
-            ]
+            coded = []
+            for resource in self._resources:
+                if self._usable(resource):
+                    code_lists = self._ctx.lists_matching(resource.code)
+                    coded.append((resource, code_lists, self._with_components(resource, code_lists)))
+            self._coded = coded
         return self._coded
 
-    def _component_coded(self, resource: _Coded, wanted: tuple[str, ...]) -> bool:
-        if not isinstance(resource, models.Observation):
-            return False  # only Observations have components
-        return any(_any_in(wanted, self._ctx.lists_matching(comp.code)) for comp in components(resource))
+    def _with_components(self, resource: _Coded, code_lists: frozenset[str]) -> frozenset[str]:
+        """The lists the resource's code or one of its components' codes matches."""
+        if not isinstance(resource, models.Observation) or not resource.component:
+            return code_lists  # only Observations have components
+        return code_lists.union(*(self._ctx.lists_matching(comp.code) for comp in resource.component))
 
 
 #: A call's usable Observations / Conditions.
 Observations: TypeAlias = Coded[models.Observation]
 Conditions: TypeAlias = Coded[models.Condition]
-
-
-def _any_in(names: tuple[str, ...], found: frozenset[str]) -> bool:
-    return not found.isdisjoint(names)
 
 
 def ref(resource: models.Resource) -> str:

@@ -80,6 +80,9 @@ from cds.profile.relapse import (
 
 BEFORE_METASTASIS_DAYS: Final = 60
 ADJUVANT_AFTER_SURGERY: Final = timedelta(days=365)
+# Facts without evidence are the same every call (and immutable): made once.
+_NONE: Final[Fact[int]] = Fact(0)
+_NO: Final[Fact[YesNoUnknown]] = Fact("no")
 
 #: Agents given only for metastatic disease (their US labels have no early-breast-cancer indication):
 #: a record of one is metastatic therapy whatever its date.
@@ -104,8 +107,11 @@ METASTATIC_ONLY: Final = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JourneyFacts:
+    """The journey's facts, for build_profile. Not frozen, like DiseaseFacts and ReceptorFacts: a frozen
+    dataclass sets each field through object.__setattr__ (1% of the profile for these 18 fields)."""
+
     prior_therapies: Fact[frozenset[str]]
     metastatic_therapies: Fact[frozenset[str]]
     metastatic_lines: Fact[int]
@@ -278,7 +284,7 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
     within 12 months)."""
     given = [u for u in early if u.counts_as_line]
     if not given:
-        return Fact(0)
+        return _NONE
     dated: list[MedUse] = []
     undated: list[MedUse] = []
     for use in given:
@@ -378,12 +384,12 @@ def _history(
 ) -> tuple[Fact[YesNoUnknown], Fact[YesNoUnknown]]:
     others = [i for i in ctx.issues if i.topic == "medication_history" and i.kind == "ignored"]
     if received:
-        ofs: Fact[YesNoUnknown] = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else Fact("no")
+        ofs: Fact[YesNoUnknown] = Fact("yes", tuple(u.evidence for u in ofs_now)) if ofs_now else _NO
         return Fact("yes", _one_per_drug(uses)[:5]), ofs
     if others:
         return Fact(
             "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
-        ), Fact("no")
+        ), _NO
     return (
         Fact("unknown", (), "No medication records were received (none given, or not sent)."),
         Fact("unknown", (), "No medication records were received."),
@@ -393,7 +399,7 @@ def _history(
 def _count(regimens: list[Regimen], cls: str) -> Fact[int]:
     chosen = [r for r in regimens if cls in r.classes]
     if not chosen:
-        return Fact(0)
+        return _NONE
     return Fact(
         len(chosen),
         tuple(r.uses[0].evidence for r in chosen[:6]),
