@@ -4,6 +4,7 @@ those that bear on a treatment decision first, the rest counted. Shown on the wa
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ ISSUE_REFERENCES: Final = 3  # resources named per data-issue line beyond its fi
 _ISSUE_RANK: Final = {"discordant": 0, "conflicting": 1, "pending": 2}
 
 _ISSUE_KEY = attrgetter("kind", "topic")
+_LEADING_REFERENCE: Final = re.compile(r"^[A-Z][A-Za-z]+/[^\s:]+: ")  # "Observation/obs-1: ..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class IssueSummary:
 
     counts: Counter[tuple[str, str]]  # (kind, topic) -> how many
     lines: list[str]
+    firsts: dict[tuple[str, str], str]  # (kind, topic) -> its first message, as written (not escaped)
 
     def count(self, *, covered: Collection[str] = ()) -> int:
         """How many issues change what is safe or knowable, leaving out those on ``covered`` topics."""
@@ -35,6 +38,15 @@ class IssueSummary:
             for (kind, topic), n in self.counts.items()
             if not _informational(kind, topic) and topic not in covered
         )
+
+    def only(self, *, covered: Collection[str] = ()) -> str | None:
+        """The message of the one issue ``count`` counts, when it counts exactly one, without a leading
+        resource reference (the detail names it): a card's summary can then say what it is, not "1 data
+        problem"."""
+        keys = [k for k in self.counts if not _informational(*k) and k[1] not in covered]
+        if len(keys) != 1 or self.counts[keys[0]] != 1:
+            return None
+        return _LEADING_REFERENCE.sub("", self.firsts[keys[0]], count=1)
 
 
 def _informational(kind: str, topic: str) -> bool:
@@ -54,7 +66,7 @@ def summarize_issues(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> I
     """
     counts: Counter[tuple[str, str]] = Counter(map(_ISSUE_KEY, issues))
     if not counts:
-        return IssueSummary(counts, [])
+        return IssueSummary(counts, [], {})
     with_evidence: Counter[tuple[str, str]] = Counter(map(_ISSUE_KEY, filter(attrgetter("evidence"), issues)))
     firsts: dict[tuple[str, str], DataIssue] = {}
     named: dict[tuple[str, str], list[str]] = {}  # the resources of the group's next few issues
@@ -89,4 +101,4 @@ def summarize_issues(issues: Sequence[DataIssue], limit: int = ISSUE_LINES) -> I
     rest = sum(counts[k] for k in keys[limit:])
     if rest:
         lines.append(f"- {rest:,} other data problem{'' if rest == 1 else 's'}")
-    return IssueSummary(counts, lines)
+    return IssueSummary(counts, lines, {key: issue.message for key, issue in firsts.items()})

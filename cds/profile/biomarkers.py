@@ -141,8 +141,8 @@ def _variant(ctx: Context, obs: models.Observation, when: str | None, name: str)
         ctx.issue(
             f"{gene}_status",
             "missing",
-            f"{ref(obs)}: a {symbol} variant is reported without its clinical significance; it was read "
-            "as an alteration - confirm on the molecular report.",
+            f"{ref(obs)}: {symbol} variant reported without its clinical significance; it was read as an "
+            "alteration - confirm on the molecular report.",
             ev,
         )
     return _GeneResult(gene, "altered", when, ev)

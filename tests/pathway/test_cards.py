@@ -154,6 +154,20 @@ def test_data_problems_are_counted_in_a_few_lines_however_many(kb: Knowledge) ->
     assert len(warning["detail"]) < 3000
 
 
+def test_a_single_data_problem_is_named_in_the_summary(kb: Knowledge) -> None:
+    """One data problem: the summary says what it is (the detail names the resource), not "1 data problem";
+    two: they are counted."""
+    one = DataIssue("pik3ca_status", "missing", "Observation/ngs-1: PIK3CA variant without its significance.")
+    other = DataIssue("esr1_status", "missing", "Observation/ngs-2: ESR1 variant without its significance.")
+
+    def warning_summary(*issues: DataIssue) -> str:
+        cards = cards_for(hr_positive(issues=issues), kb)
+        return next(c["summary"] for c in cards if c["source"]["topic"]["code"] == "warnings")
+
+    assert warning_summary(one) == "Data to check: PIK3CA variant without its significance."
+    assert warning_summary(one, other) == "2 data problems to check"
+
+
 def test_a_data_problem_line_names_the_next_few_resources_it_counts(kb: Knowledge) -> None:
     strangers = tuple(
         DataIssue(
