@@ -33,20 +33,23 @@ class IssueSummary:
 
     def count(self, *, covered: Collection[str] = ()) -> int:
         """How many issues change what is safe or knowable, leaving out those on ``covered`` topics."""
-        return sum(
-            n
-            for (kind, topic), n in self.counts.items()
-            if not _informational(kind, topic) and topic not in covered
-        )
+        return sum(self.counts[key] for key in self._counted(covered))
 
     def only(self, *, covered: Collection[str] = ()) -> str | None:
         """The message of the one issue ``count`` counts, when it counts exactly one, without a leading
         resource reference (the detail names it): a card's summary can then say what it is, not "1 data
         problem"."""
-        keys = [k for k in self.counts if not _informational(*k) and k[1] not in covered]
+        keys = self._counted(covered)
         if len(keys) != 1 or self.counts[keys[0]] != 1:
             return None
         return _LEADING_REFERENCE.sub("", self.firsts[keys[0]], count=1)
+
+    def _counted(self, covered: Collection[str]) -> list[tuple[str, str]]:
+        return [
+            (kind, topic)
+            for kind, topic in self.counts
+            if not _informational(kind, topic) and topic not in covered
+        ]
 
 
 def _informational(kind: str, topic: str) -> bool:

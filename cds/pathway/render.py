@@ -192,13 +192,10 @@ def _warnings_card(call: _Call, evaluation: Evaluation) -> dict[str, Any] | None
         covered = {name for name, _ in facts} | ({"data"} if "data_completeness" in dict(facts) else set())
         uncovered = issues.count(covered=covered)
         if uncovered:
+            problems = f"{uncovered:,} data problem{'' if uncovered == 1 else 's'}"
             only = issues.only(covered=covered)
-            items.append(
-                f"Data to check: {only}"
-                if only
-                else f"{uncovered:,} data problem{'' if uncovered == 1 else 's'} to check"
-            )
-            shorts.append(f"{uncovered:,} data problem{'' if uncovered == 1 else 's'}")
+            items.append(f"Data to check: {only}" if only else f"{problems} to check")
+            shorts.append(problems)
         sections.append(f"**{call.text.data_issues_heading}**\n\n" + "\n".join(issues.lines))
     wording = call.text.cards["warnings"]
     if len(items) == 1 and wording.summary_one:

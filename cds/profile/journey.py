@@ -110,7 +110,7 @@ METASTATIC_ONLY: Final = frozenset(
 @dataclass(slots=True)
 class JourneyFacts:
     """The journey's facts, for build_profile. Not frozen, like DiseaseFacts and ReceptorFacts: a frozen
-    dataclass sets each field through object.__setattr__ (1% of the profile for these 18 fields)."""
+    dataclass sets each field through object.__setattr__ (about 1% of the profile for these fields)."""
 
     prior_therapies: Fact[frozenset[str]]
     metastatic_therapies: Fact[frozenset[str]]

@@ -216,7 +216,7 @@ def derive_menopause(
     serm_current: Sequence[Evidence],
     thresholds: MenopauseThresholds,
     ctx: Context,
-    chemotherapy_recent: Sequence[Evidence] = (),
+    chemotherapy_recent: Sequence[Evidence],
 ) -> Fact[MenopausalStatus]:
     explicit = sorted(_explicit(observations, conditions, ctx), key=lambda e: date_key(e[0]), reverse=True)
     latest_explicit = explicit[0] if explicit else None

@@ -171,6 +171,7 @@ class FieldSpec:
 _YNU = frozenset({"yes", "no", "unknown"})
 _RECEPTOR = frozenset({"positive", "low_positive", "negative", "unknown", "conflicting"})
 _GENE = frozenset({"altered", "not_detected", "unknown"})
+_RESISTANCE = frozenset({"primary", "secondary", "sensitive", "unknown"})
 
 FIELDS: dict[str, FieldSpec] = {
     "age": FieldSpec("int", label="Age (years)"),
@@ -230,12 +231,12 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "endocrine_resistance": FieldSpec(
         "enum",
-        frozenset({"primary", "secondary", "sensitive", "unknown"}),
+        _RESISTANCE,
         "Endocrine resistance (ESO-ESMO ABC5: adjuvant and first metastatic endocrine therapy)",
     ),
     "adjuvant_endocrine_resistance": FieldSpec(
         "enum",
-        frozenset({"primary", "secondary", "sensitive", "unknown"}),
+        _RESISTANCE,
         "Endocrine resistance from the adjuvant endocrine therapy alone (ABC5: relapse timing)",
     ),
     "prior_therapies": FieldSpec("set", label="Prior cancer therapy (any setting)"),
