@@ -177,13 +177,17 @@ def _warnings_card(call: _Call, evaluation: Evaluation) -> dict[str, Any] | None
         (n, call.profile) for item in evaluation.warnings for n in item.fields
     ]
     progression = evaluation.progression_profile or call.profile
+    by_finding: dict[str, list[str]] = {}  # options one finding rules out are summarised together
     for out in ruled_out:
         option = out.item.rule.option or out.item.rule.title
         finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
-        items.append(f"{option} not offered: {finding or out.exclusion.reason}")
-        shorts.append(items[-1])
+        by_finding.setdefault(finding or out.exclusion.reason, []).append(option)
         lines.append(f"- **{option}** is not offered: {out.exclusion.reason}")
         facts += [(name, progression) for name in out.exclusion.fields]
+    for finding, options in by_finding.items():
+        named = options[0] if len(options) == 1 else f"{len(options)} options"
+        items.append(f"{named} not offered: {finding}")
+        shorts.append(items[-1])
     sections = ["\n".join(lines)] if lines else []
     sections.append(call.based_on(facts))
     if issues.lines:

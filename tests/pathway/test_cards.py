@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from cds.errors import KnowledgeError
@@ -20,7 +21,14 @@ from cds.pathway.markdown import fit
 from cds.pathway.override_reasons import DEFAULT_OVERRIDE_SYSTEM
 from cds.pathway.render import card_rules, render_cards, shown_ids
 from cds.profile.model import FIELDS, DataIssue, Fact, PatientProfile
-from tests.pathway.support import card_knowledge, ev, hr_positive, knowledge_dir, on_letrozole_palbociclib
+from tests.pathway.support import (
+    RULES,
+    card_knowledge,
+    ev,
+    hr_positive,
+    knowledge_dir,
+    on_letrozole_palbociclib,
+)
 from tests.spec_checks import ORDER, check_card_rules
 
 
@@ -134,6 +142,29 @@ def test_a_safety_finding_names_the_finding_and_the_option_on_the_warnings_card(
     assert "Trastuzumab deruxtecan (T-DXd)" in options(by_group(fine)["options-now"])
     assert "Second line" in by_group(fine)["options-now"]["summary"]
     assert "- progressed on aromatase inhibitor" in by_group(fine)["options-now"]["detail"]
+
+
+def test_options_one_finding_rules_out_share_one_line_of_the_warnings_summary(tmp_path: Path) -> None:
+    rule = yaml.safe_load((RULES / "t-dxd-her2-low.yaml").read_text())
+    dato = {
+        **rule,
+        "id": "dato-dxd",
+        "option": "Datopotamab deruxtecan (Dato-DXd)",
+        "regimen": ["datopotamab_deruxtecan"],
+    }
+    kb = card_knowledge(tmp_path, dato)
+    ild = Fact("yes", ev("Condition/ild-1", "2024-11-02", "Interstitial lung disease"))
+    profile = hr_positive(
+        progressed_on=frozenset({"endocrine_therapy", "aromatase_inhibitor"}),
+        completed_metastatic_lines=1,
+        interstitial_lung_disease=ild,
+    )
+    warning = by_group(cards_for(profile, kb))["warnings"]
+    # the reason reads in full however many options it rules out; the detail names each of them
+    assert warning["summary"] == "2 options not offered: interstitial lung disease or pneumonitis"
+    assert "**Trastuzumab deruxtecan (T-DXd)** is not offered" in warning["detail"]
+    assert "**Datopotamab deruxtecan (Dato-DXd)** is not offered" in warning["detail"]
+    assert sorted(warning["extension"]["cds-mbc-ruled-out"]) == ["dato-dxd", "t-dxd-her2-low"]
 
 
 def test_data_problems_are_counted_in_a_few_lines_however_many(kb: Knowledge) -> None:
