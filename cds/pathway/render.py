@@ -23,6 +23,8 @@ would navigate the client's own tab away.
 
 The escaping and the summary length are cds.pathway.markdown; the data-issue lines of the warnings
 card, cds.pathway.issue_summary; the override reasons' code system, cds.pathway.override_reasons.
+The five cards stay in this one module (a little over 400 lines) because they share the call's context
+(``_Call``: the phrasing, sources and evidence lines), which would otherwise cross module boundaries.
 """
 
 from __future__ import annotations
