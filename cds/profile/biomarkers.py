@@ -100,8 +100,9 @@ def _result_value(ctx: Context, val: Value, obs: Valued) -> str | None:
     return None
 
 
-_ALTERED = frozenset({"positive", "detected", "pathogenic"})
-_NEGATIVE = frozenset({"negative", "not_detected"})
+# a High or Abnormal flag on a gene test reads as a variant found, Normal as none (result-values.yaml)
+_ALTERED = frozenset({"positive", "detected", "pathogenic", "high", "abnormal"})
+_NEGATIVE = frozenset({"negative", "not_detected", "normal"})
 _NOT_ACTIONABLE = frozenset({"uncertain", "not_pathogenic"})
 
 
@@ -154,14 +155,14 @@ def _gene_test(
     symbol = _GENE_LABEL[gene]
     val = value_of(obs)
     shown = val.text or (ctx.text(val.cc) if val.cc is not None else None) or next(iter(_texts(val)), None)
-    if kind == "ihc":  # PTEN protein by IHC: negative staining means loss
+    if kind == "ihc":  # PTEN protein by IHC: negative staining means loss, a Normal flag retained
         low = " ".join(_texts(val)).lower()
         got = _result_value(ctx, val, obs)
         if any(w in low for w in _PTEN_LOSS) or got in ("negative", "not_detected"):
             return _GeneResult(
                 gene, "altered", when, evidence(obs, when, f"{name}: {shown or 'loss'} (PTEN loss)")
             )
-        if any(w in low for w in _PTEN_KEPT) or got in ("positive", "detected"):
+        if any(w in low for w in _PTEN_KEPT) or got in ("positive", "detected", "normal"):
             return _GeneResult(
                 gene, "not_detected", when, evidence(obs, when, f"{name}: {shown or 'retained'}")
             )

@@ -60,8 +60,11 @@ def _result(ctx: Context, val: Value, obs: Valued) -> str | None:
         "positive": "pathogenic",
         "detected": "pathogenic",
         "pathogenic": "pathogenic",
+        "high": "pathogenic",
+        "abnormal": "pathogenic",
         "negative": "not_detected",
         "not_detected": "not_detected",
+        "normal": "not_detected",
         "not_pathogenic": "not_pathogenic",
         "uncertain": "uncertain",
     }.get(value or "")

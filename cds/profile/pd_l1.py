@@ -167,8 +167,11 @@ def _pd_l1_coded(ctx: Context, val: Value, obs: models.Observation) -> str | Non
     return {
         "positive": "positive",
         "detected": "positive",
+        "high": "positive",
+        "abnormal": "positive",
         "negative": "negative",
         "not_detected": "negative",
+        "normal": "negative",
     }.get(v or "")
 
 

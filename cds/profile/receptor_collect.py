@@ -22,7 +22,7 @@ from cds.profile.common import (
 from cds.profile.her2_values import IshRead, her2_generic, ihc_score, ish_group, ish_value, stated_ish
 from cds.profile.receptor_reading import Reading
 from cds.profile.receptor_values import interpretation_value, receptor_value, score_reading
-from cds.profile.values import Value, Valued, value_of
+from cds.profile.values import Value, Valued, interpretations, value_of
 
 _PENDING_STATUSES: Final = ("registered", "preliminary")
 
@@ -211,7 +211,7 @@ def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> l
             return out
         generic = her2_generic(ctx, val)
         if generic is None:
-            interp, how = interpretation_value(ctx, obs)
+            interp, how = interpretation_value(ctx, obs, her2=True)
             if interp in ("positive", "negative"):
                 generic = (interp, f"interpretation {how}")
         if generic is None:
@@ -256,7 +256,7 @@ def _ish_readings(
     if got is None and comp_ish:
         got = comp_ish[0]
     if got is None:
-        interp, how = interpretation_value(ctx, obs)
+        interp, how = interpretation_value(ctx, obs, her2=True)
         if interp in ("positive", "negative"):
             got = IshRead("amplified" if interp == "positive" else "not_amplified", f"interpretation {how}")
     if got is None:
@@ -279,6 +279,9 @@ def _unreadable(
     shown = val.text or (ctx.describe(val.cc) if val.cc is not None else None)
     if shown is None and val.quantity is not None:
         shown = f"{val.quantity.value:g} {val.quantity.unit}".strip()
+    if shown is None:
+        flags = [ctx.describe(interp) for interp in interpretations(obs)]
+        shown = f"no value; interpretation {', '.join(flags)} only" if flags else None
     ctx.issue(
         topic,
         "unreadable",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Final
 
 from cds.fhir import models
 from cds.profile.common import Context
@@ -154,11 +155,29 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
     return ScoreRead(None, shown, note)
 
 
-def interpretation_value(ctx: Context, obs: models.Observation) -> tuple[str | None, str]:
+# What an interpretation says about a receptor result. The range flags (High, Abnormal, Normal) read as
+# present or absent for ER and PR; HER2-positive needs IHC 3+ or ISH amplification (ASCO/CAP 2018), which
+# a High or Abnormal flag does not say, so for HER2 they are ambiguous.
+_INTERPRETED: Final = {
+    "positive": "positive",
+    "detected": "positive",
+    "negative": "negative",
+    "not_detected": "negative",
+    "ambiguous": "ambiguous",
+    "high": "positive",
+    "abnormal": "positive",
+    "normal": "negative",
+}
+_INTERPRETED_HER2: Final = {**_INTERPRETED, "high": "ambiguous", "abnormal": "ambiguous"}
+
+
+def interpretation_value(
+    ctx: Context, obs: models.Observation, *, her2: bool = False
+) -> tuple[str | None, str]:
     """(positive|negative|ambiguous|None, display) from Observation.interpretation (any system)."""
+    meaning = _INTERPRETED_HER2 if her2 else _INTERPRETED
     for interp in interpretations(obs):
         hit = ctx.match("result-values", interp)
-        if hit is not None and hit.value in ("positive", "negative", "ambiguous", "detected", "not_detected"):
-            v = {"detected": "positive", "not_detected": "negative"}.get(hit.value, hit.value)
-            return v, ctx.describe(interp)
+        if hit is not None and hit.value in meaning:
+            return meaning[hit.value], ctx.describe(interp)
     return None, ""

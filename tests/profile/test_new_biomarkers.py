@@ -75,6 +75,18 @@ GENE_CASES = [
         "pten",
         "not_detected",
     ),
+    (
+        "pten IHC flagged normal is retained staining, not loss",
+        b.observation(b.cc(b.LOINC, "81706-4"), interpretation=b.cc(b.V3_INTERP, "N")),
+        "pten",
+        "not_detected",
+    ),
+    (
+        "pten IHC flagged abnormal says neither loss nor retained",
+        b.observation(b.cc(b.LOINC, "81706-4"), interpretation=b.cc(b.V3_INTERP, "A")),
+        "pten",
+        "unknown",
+    ),
     ("brca variant is not pik3ca", variant(b.cc(b.HGNC, "HGNC:1101", "BRCA2")), "pik3ca", "unknown"),
 ]
 

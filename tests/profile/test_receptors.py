@@ -170,6 +170,17 @@ def test_ambiguous_interpretation_is_reported(build: Build) -> None:
     assert any(i.topic == "er_status" and i.kind == "unreadable" for i in profile.issues)
 
 
+@pytest.mark.parametrize("flag", ["A", "H"])
+@pytest.mark.parametrize("obs", [b.her2_ihc, b.her2_ish])
+def test_a_high_or_abnormal_flag_alone_does_not_make_her2_positive(build: Build, flag: str, obs: Any) -> None:
+    """HER2-positive needs IHC 3+ or ISH amplification (ASCO/CAP 2018); a range flag says neither."""
+    profile = build(b.patient(), obs(interpretation=b.cc(b.V3_INTERP, flag)))
+    assert profile.her2_status.value == "unknown"
+    assert any(i.topic.startswith("her2") and i.kind == "unreadable" for i in profile.issues)
+    # for ER, a presence test, the same flag reads as present
+    assert build(b.patient(), b.er(interpretation=b.cc(b.V3_INTERP, flag))).er_status.value == "positive"
+
+
 def test_entered_in_error_result_is_ignored(build: Build) -> None:
     profile = build(b.patient(), b.er(b.POSITIVE, status="entered-in-error"))
     assert profile.er_status.value == "unknown"
