@@ -170,6 +170,21 @@ def test_ambiguous_interpretation_is_reported(build: Build) -> None:
     assert any(i.topic == "er_status" and i.kind == "unreadable" for i in profile.issues)
 
 
+def test_ichom_snomed_status_observations(build: Build) -> None:
+    """The ICHOM breast cancer IG codes ER and PR status as SNOMED observables with SNOMED answers."""
+    er = b.observation(
+        b.cc(b.SNOMED, "445028008", "Status of estrogen receptors of neoplasm"),
+        value=b.cc(b.SNOMED, "416053008", "Estrogen receptor positive tumor"),
+    )
+    pr = b.observation(
+        b.cc(b.SNOMED, "445029000", "Status of progesterone receptors of neoplasm"),
+        value=b.cc(b.SNOMED, "441118006", "Progesterone receptor negative neoplasm"),
+    )
+    profile = build(b.patient(), er, pr)
+    assert (profile.er_status.value, profile.pr_status.value) == ("positive", "negative")
+    assert profile.hormone_receptor_status.value == "positive"
+
+
 @pytest.mark.parametrize("flag", ["A", "H"])
 @pytest.mark.parametrize("obs", [b.her2_ihc, b.her2_ish])
 def test_a_high_or_abnormal_flag_alone_does_not_make_her2_positive(build: Build, flag: str, obs: Any) -> None:
