@@ -317,6 +317,26 @@ def test_latest_lvef_wins_and_an_old_normal_one_cannot_say_no(build: Build) -> N
     assert stale.cardiac_dysfunction.value == "unknown"
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        b.cc(
+            b.SNOMED,
+            "77970009",
+            "Benign hypertensive heart disease without congestive heart failure (disorder)",
+        ),
+        b.cc(b.ICD10CM, "I11.9", "Hypertensive heart disease without heart failure"),
+        b.cc(text="Hypertensive heart disease without congestive cardiac failure"),
+    ],
+)
+def test_heart_disease_recorded_without_heart_failure_is_not_dysfunction(
+    build: Build, code: dict[str, Any]
+) -> None:
+    """A common comorbidity code (in mCODE's Jenny M) must not rule out every anti-HER2 option."""
+    fact = build(b.patient(), b.breast_cancer(), b.condition(code)).cardiac_dysfunction
+    assert fact.value == "unknown"
+
+
 def test_no_lvef_and_no_heart_failure_is_unknown(build: Build) -> None:
     assert build(b.patient(), b.breast_cancer()).cardiac_dysfunction.value == "unknown"
 
