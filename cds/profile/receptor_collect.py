@@ -21,7 +21,13 @@ from cds.profile.common import (
 )
 from cds.profile.her2_values import IshRead, her2_generic, ihc_score, ish_group, ish_value, stated_ish
 from cds.profile.receptor_reading import Reading
-from cds.profile.receptor_values import interpretation_value, receptor_value, score_reading
+from cds.profile.receptor_values import (
+    INDETERMINATE,
+    indeterminate_note,
+    interpretation_value,
+    receptor_value,
+    score_reading,
+)
 from cds.profile.values import Value, Valued, interpretations, value_of
 
 _PENDING_STATUSES: Final = ("registered", "preliminary")
@@ -109,6 +115,8 @@ def _er_pr(
     if score is not None:
         return score.value, score.how, score.note
     got = receptor_value(ctx, val, percent_test=sub == "percent")
+    if got is not None and got[0] == INDETERMINATE:
+        return None, got[1], indeterminate_note(name, got[1])
     return (got[0], got[1], None) if got is not None else None
 
 
@@ -194,7 +202,7 @@ def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> l
         if got_hr is None:
             interp, how = interpretation_value(ctx, obs)
             got_hr = (interp, f"interpretation {how}") if interp in ("positive", "negative") else None
-        if got_hr is None:
+        if got_hr is None or got_hr[0] == INDETERMINATE:
             _unreadable(ctx, obs, when, "hormone_receptor_status", name, val)
         elif got_hr[0] == "negative":
             readings.add("er", "negative", got_hr[1] + " (ER+PR test)")

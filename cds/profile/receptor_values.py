@@ -14,7 +14,16 @@ from cds.profile.values import Value, interpretations
 _PERCENT_UNITS = frozenset({"%", "percent", "pct", "/100", "{cells}/100", "% cells", "%{cells}"})
 # Units that say the number is a score, not a share of cells (UCUM annotations as labs send them).
 _SCORE_UNITS = frozenset({"{score}", "score", "{allred}", "{allred score}", "{allred_score}", "{h-score}"})
-_PCT_RE = re.compile(r"(<=|>=|<|>|≤|≥)?\s*(\d{1,3}(?:[.,]\d+)?)\s*%")
+_PCT_RE = re.compile(
+    r"(<=|>=|<|>|≤|≥|less than|fewer than|below|under|greater than|more than|above|over)?\s*"
+    r"(\d{1,3}(?:[.,]\d+)?)\s*%",
+    re.IGNORECASE,
+)
+_BELOW: Final = frozenset({"<", "<=", "≤", "less than", "fewer than", "below", "under"})
+_ABOVE: Final = frozenset({">", ">=", "≥", "greater than", "more than", "above", "over"})
+#: a bound that does not tell ER-negative (<1%) from ER-low (1-10%), e.g. "Negative (<10%)" written to an
+#: older 10% cut-off: no status is read from it (the caller reports it)
+INDETERMINATE: Final = "indeterminate"
 _ALLRED_RE = re.compile(r"allred(?:\s*score)?\s*[:=]?\s*([0-8])(?![0-9.,])(?:\s*/\s*8)?")
 _OUT_OF_8_RE = re.compile(r"(?:^|[^0-9.,])([0-8])\s*/\s*8(?![0-9])")
 _HSCORE_RE = re.compile(r"(?:h-score|hscore|h score|histoscore)\s*[:=]?\s*(\d{1,3})(?![0-9.,%])")
@@ -22,15 +31,25 @@ _HSCORE_WORDS = ("h-score", "hscore", "h score", "histoscore")
 
 
 def percent_status(pct: float, comparator: str | None = None) -> str:
-    if comparator in ("<", "<=", "≤") and pct <= 1:
-        return "negative"
-    if comparator in (">", ">=", "≥") and pct >= 10:
+    """negative, low_positive or positive by ASCO/CAP 2020 (<1%, 1-10%, >10%), or INDETERMINATE for a
+    bound such as "<10%" that straddles the 1% cut-off."""
+    comparator = comparator.lower() if comparator else None
+    if comparator in _BELOW:
+        return "negative" if pct <= 1 else INDETERMINATE
+    if comparator in _ABOVE and pct >= 10:
         return "positive"
     if pct < 1:
         return "negative"
     if pct <= 10:
         return "low_positive"
     return "positive"
+
+
+def indeterminate_note(name: str, how: str) -> str:
+    return (
+        f"{name} '{how}' does not say whether under 1% (negative) or 1-10% (low positive) of nuclei "
+        "stained (ASCO/CAP 2020 cut-offs); not read - the percentage of stained nuclei settles it."
+    )
 
 
 def is_percent(unit: str) -> bool:
@@ -45,10 +64,10 @@ def to_number(text: str) -> float | None:
 
 
 def receptor_value(ctx: Context, val: Value, *, percent_test: bool) -> tuple[str, str] | None:
-    """(positive|low_positive|negative, how) for one ER/PR value, or None."""
+    """(positive|low_positive|negative|INDETERMINATE, how) for one ER/PR value, or None."""
     q = val.quantity
     if q is not None and (percent_test or is_percent(q.unit)) and 0 <= q.value <= 100:
-        return percent_status(q.value, q.comparator), f"{q.value:g}%"
+        return percent_status(q.value, q.comparator), f"{q.comparator or ''}{q.value:g}%"
     text = val.text
     if text:
         found = _PCT_RE.search(text)
@@ -132,7 +151,11 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
         if pct is not None:
             stated = to_number(pct.group(2))
             if stated is not None and 0 <= stated <= 100:
-                return ScoreRead(percent_status(stated, pct.group(1)), f"{stated:g}% ({shown})", shown)
+                status = percent_status(stated, pct.group(1))
+                how = f"{pct.group(0).strip()} ({shown})"
+                if status == INDETERMINATE:
+                    return ScoreRead(None, how, indeterminate_note(name, how))
+                return ScoreRead(status, how, shown)
         if number != int(number):
             return ScoreRead(None, shown, f"{shown} is not a whole number; not read.")
         value = "negative" if number <= 2 else "positive"
@@ -145,6 +168,8 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
     shown = f"H-score {number:g}" if number is not None else "H-score"
     plain = Value(val.cc, val.text, None, val.boolean)  # the answer or percentage beside the score
     got = receptor_value(ctx, plain, percent_test=False) if not plain.empty else None
+    if got is not None and got[0] == INDETERMINATE:
+        return ScoreRead(None, f"{got[1]} ({shown})", indeterminate_note(name, got[1]))
     if got is not None:
         note = f"{name} {shown} reported with '{got[1]}'; the status comes from that answer"
         return ScoreRead(got[0], f"{got[1]} ({shown})", note)

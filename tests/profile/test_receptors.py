@@ -42,6 +42,7 @@ ER_CODE = b.cc(
         (b.er(quantity=(10, "%")), "low_positive"),
         (b.er(quantity=(0, "%")), "negative"),
         (b.er(quantity=(1, "%"), comparator="<"), "negative"),
+        (b.er(value_string="Less than 1%"), "negative"),
         (b.observation(b.cc(b.LOINC, "85329-1"), quantity=(80, "%")), "positive"),
         (b.observation(b.cc(b.LOINC, "14228-1"), quantity=(3, "")), "low_positive"),
         # components (MII style)
@@ -168,6 +169,25 @@ def test_ambiguous_interpretation_is_reported(build: Build) -> None:
     profile = build(b.patient(), b.er(interpretation=b.cc(b.V3_INTERP, "L")))
     assert profile.er_status.value == "unknown"
     assert any(i.topic == "er_status" and i.kind == "unreadable" for i in profile.issues)
+
+
+@pytest.mark.parametrize(
+    ("er", "shown"),
+    [
+        (b.er(value_string="Negative (<10%)"), "Negative (<10%)"),
+        (b.er(value_string="less than 10% of nuclei stained"), "less than 10% of nuclei stained"),
+        (b.er(quantity=(10, "%"), comparator="<"), "<10%"),
+    ],
+)
+def test_a_percentage_bound_across_the_cut_off_is_reported_not_read(
+    build: Build, er: dict[str, Any], shown: str
+) -> None:
+    """'<10%' (an older 10% cut-off) tells neither ER-negative (<1%) nor ER-low (1-10%, ASCO/CAP 2020)."""
+    profile = build(b.patient(), er, b.pr(quantity=(0, "%")))
+    assert profile.er_status.value == "unknown"
+    assert profile.hormone_receptor_status.value == "unknown"  # not HR-positive on an ER-low guess
+    said = [i.message for i in profile.issues if i.topic == "er_status"]
+    assert any(f"'{shown}'" in m and "percentage of stained nuclei" in m for m in said)
 
 
 def test_ichom_snomed_status_observations(build: Build) -> None:
