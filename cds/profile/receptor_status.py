@@ -62,9 +62,16 @@ def receptor_status(
             + ".",
             *(r.evidence for r in latest),
         )
-        return Fact(
-            "conflicting", tuple(r.evidence for r in latest), f"{name} results on the same date disagree."
-        ), False
+        if not tests or len(groups) == 1:
+            return Fact(
+                "conflicting", tuple(r.evidence for r in latest), f"{name} results on the same date disagree."
+            ), False
+        # with earlier results, the latest date's disagreement is one more discordance between biopsies:
+        # its positive results and its negative ones take part in the history below as two groups
+        positive = [r for r in latest if r.value in _POSITIVE]
+        groups = [positive, [r for r in latest if r.value not in _POSITIVE], *groups[1:]]
+        latest = positive
+        value = _group_value(positive)[0]
     chosen = latest
     discordant = False
     if tests:

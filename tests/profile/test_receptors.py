@@ -154,6 +154,22 @@ def test_same_date_disagreement_is_conflicting(build: Build) -> None:
     assert profile.hormone_receptor_status.value == "conflicting"
 
 
+@pytest.mark.parametrize("earlier", ["positive", "negative"])
+def test_a_disagreement_on_the_latest_date_after_earlier_results_is_a_discordance(
+    build: Build, earlier: str
+) -> None:
+    """Positive in at least one biopsy stays positive (ESO-ESMO ABC), also when the biopsies that
+    disagree share a date: the endocrine options are not withdrawn, and both problems are named."""
+    first = b.er(b.POSITIVE if earlier == "positive" else b.NEGATIVE, date="2019-03-01")
+    pos, neg = b.er(b.POSITIVE, date="2024-02-01"), b.er(b.NEGATIVE, date="2024-02-01")
+    profile = build(b.patient(), first, pos, neg, b.pr(b.NEGATIVE, date="2024-02-01"))
+    assert profile.er_status.value == "positive"
+    assert profile.er_status.evidence[0].reference == f"Observation/{pos['id']}"
+    assert profile.hormone_receptor_status.value == "positive"
+    kinds = {i.kind for i in profile.issues if i.topic == "er_status"}
+    assert kinds == {"conflicting", "discordant"}
+
+
 def test_same_date_positive_and_percentage_is_low_positive(build: Build) -> None:
     profile = build(b.patient(), b.er(b.POSITIVE), b.observation(b.cc(b.LOINC, "85329-1"), quantity=(4, "%")))
     assert profile.er_status.value == "low_positive"
