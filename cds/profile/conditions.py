@@ -251,6 +251,18 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
     # --- metastatic ----------------------------------------------------------------------------------
     metastatic = _UNKNOWN
     since: str | None = None
+    today = (ctx.today.year, ctx.today.month, ctx.today.day)
+    future = [e for e in evs if e.key > today]
+    if future:  # a date after today is a data error: it must not decide stage 4, nor since when
+        evs = [e for e in evs if e.key <= today]
+        ctx.issue(
+            "metastatic",
+            "unreadable",
+            "Dated after today, so not used for the metastatic status (check the date): "
+            + "; ".join(f"{e.evidence.reference} ({e.when})" for e in future[:3])
+            + ".",
+            *(e.evidence for e in future[:3]),
+        )
     if evs:
         ordered = sorted(evs, key=lambda e: (e.key, e.value == "yes"))
         latest = ordered[-1]

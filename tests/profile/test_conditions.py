@@ -129,6 +129,21 @@ def test_most_recent_wins_and_conflict_is_reported(
     assert refs == {"Observation/m-2019-05-01", "Observation/m-2022-08-01"}
 
 
+def test_a_metastasis_finding_dated_after_today_is_reported_not_used(build: Build) -> None:
+    """A stage IV / M1 finding dated in the future (German MII example data: cM1 dated a year ahead) is a
+    data error: it must not make the patient stage 4, nor date the metastatic disease."""
+    cm0 = b.observation(b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, "1229901006"), date="2024-06-15")
+    cm1 = b.observation(
+        b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, "1229903009"), date="2099-06-20", rid="m1-future"
+    )
+    profile = build(b.patient(), b.breast_cancer(), cm0, cm1)
+    assert profile.metastatic.value == "no"
+    issues = [i for i in profile.issues if i.topic == "metastatic" and i.kind == "unreadable"]
+    assert len(issues) == 1 and "Observation/m1-future (2099-06-20)" in issues[0].message
+    # alone, it leaves the status unknown (not metastatic, not non-metastatic)
+    assert build(b.patient(), b.breast_cancer(), cm1).metastatic.value == "unknown"
+
+
 def test_stage_3a_then_secondary_condition_is_metastatic_since_secondary(build: Build) -> None:
     profile = build(
         b.patient(),
