@@ -109,8 +109,11 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
     """An Allred score (0-8) or H-score (0-300) in this ER/PR value, read as a score; None if neither.
 
     Allred (Harvey JM, Clark GM, Osborne CK, Allred DC. J Clin Oncol 1999;17:1474-1481): proportion
-    score 0-5 plus intensity score 0-3; a total of 0-2 is negative, 3-8 positive. An Allred total does
-    not give the share of stained cells, so ER-low (1-10 %) cannot be told from it (said in the note).
+    score 0-5 (none, <1 %, 1-10 %, 11-33 %, 34-66 %, 67 % or more of nuclei; NAACCR/SEER ER Allred SSDI)
+    plus intensity score 0-3. Read against the ASCO/CAP 2020 cut-offs (1 % positive, 1-10 % ER-low): a
+    total of 0-2 is negative; 3 or 4 can be a proportion score of 1 (<1 %, negative) as well as 2 or 3,
+    so it gives no status (the percentage settles it); 5 is positive, ER-low not excluded (2 + 3); 6-8
+    needs a proportion score of 3 or more, i.e. more than 10 %.
     H-score (0-300): no standard cut-off for ER/PR positivity exists, so an H-score alone gives no status;
     a positive/negative answer or percentage reported with it is used. A stated percentage always wins.
     """
@@ -158,10 +161,16 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
                 return ScoreRead(status, how, shown)
         if number != int(number):
             return ScoreRead(None, shown, f"{shown} is not a whole number; not read.")
+        if number in (3, 4):
+            note = (
+                f"{name} {shown} can mean fewer than 1% of nuclei stained (proportion score 1: negative by "
+                "ASCO/CAP 2020) as well as 1% or more; not read - the percentage of stained nuclei settles it."
+            )
+            return ScoreRead(None, shown, note)
         value = "negative" if number <= 2 else "positive"
-        note = f"{name} {shown}, read as {value} (Allred 0-2 negative, 3-8 positive)"
-        if value == "positive":
-            note += "; the share of stained cells is not given, so ER-low (1-10%) cannot be excluded"
+        note = f"{name} {shown}, read as {value} (Allred 0-2 negative, 5-8 at least 1% of nuclei)"
+        if number == 5:
+            note += "; the share of stained cells is not given, so low positive (1-10%) cannot be excluded"
         return ScoreRead(value, shown, note)
     if kind == "allred":
         return ScoreRead(None, "Allred score", f"{name}: an Allred score without a readable number.")

@@ -653,13 +653,12 @@ def with_note(obs: dict[str, Any], text: str) -> dict[str, Any]:
         (b.observation(ER_PCT, quantity=(5, "{score}")), "positive"),
         (b.observation(ER_PCT_TISSUE, quantity=(7, "{Allred}")), "positive"),
         (b.observation(ER_PCT, quantity=(2, "{score}")), "negative"),
-        (b.observation(ER_PCT, quantity=(3, "{score}")), "positive"),
         (b.er(value_string="Allred 5/8"), "positive"),
         (b.er(value_string="Allred score: 2"), "negative"),
         (b.er(value_string="positive, 7/8"), "positive"),
         (with_note(b.observation(ER_PCT_TISSUE, quantity=(6, "")), "Allred method"), "positive"),
         (with_note(b.observation(ER_PCT_TISSUE, quantity=(1, "")), "Scored by Allred"), "negative"),
-        (b.observation(b.cc("urn:local", "ERALL", text="ER Allred score"), quantity=(4, "")), "positive"),
+        (b.observation(b.cc("urn:local", "ERALL", text="ER Allred score"), quantity=(6, "")), "positive"),
         # a percentage stated beside the Allred score wins (it tells ER-low apart)
         (b.er(value_string="5% weak (Allred 3/8)"), "low_positive"),
         # no Allred statement: a number on the % code is a percentage
@@ -673,9 +672,28 @@ def test_allred_is_read_as_a_score(build: Build, obs: dict[str, Any], expected: 
         assert profile.er_status.note and "Allred" in profile.er_status.note
 
 
-def test_allred_positive_note_says_er_low_cannot_be_excluded(build: Build) -> None:
-    profile = build(b.patient(), b.er(value_string="Allred 3/8"))
+def test_allred_5_note_says_er_low_cannot_be_excluded(build: Build) -> None:
+    profile = build(b.patient(), b.er(value_string="Allred 5/8"))
     assert profile.er_status.note and "cannot be excluded" in profile.er_status.note
+    assert "cannot be excluded" not in (
+        build(b.patient(), b.er(value_string="Allred 6/8")).er_status.note or ""
+    )
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [
+        b.er(value_string="Allred 3/8"),
+        b.observation(ER_PCT, quantity=(3, "{score}")),
+        b.observation(b.cc("urn:local", "ERALL", text="ER Allred score"), quantity=(4, "")),
+    ],
+)
+def test_allred_3_or_4_gives_no_status(build: Build, obs: dict[str, Any]) -> None:
+    """A total of 3 or 4 can be proportion score 1 (<1 % of nuclei: ER-negative by ASCO/CAP 2020)."""
+    profile = build(b.patient(), obs)
+    assert profile.er_status.value == "unknown"
+    missing = issues_of(profile, "er_status", "missing")
+    assert len(missing) == 1 and "fewer than 1% of nuclei" in missing[0].message
 
 
 @pytest.mark.parametrize(
