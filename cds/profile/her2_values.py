@@ -184,18 +184,21 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> IshRead | None:
         texts.extend(d for _, _, d in ctx.codings(val.cc) if d)
     for text in texts:
         numbers = _text_numbers(text, kind)
-        hit_text = ctx.codes("result-values").match_text(text)
-        stated = _ISH_MAP.get(hit_text.value or "") if hit_text is not None else None
         if numbers is not None and (numbers.ratio is not None or numbers.copies is not None):
-            if stated is not None and stated != numbers.verdict:
+            verdict = _VERDICT_RE.search(text.lower())
+            stated = _ISH_WORDS[verdict.group(1)] if verdict is not None else numbers.verdict
+            if stated != numbers.verdict:
                 return IshRead(
                     "contradicted",
                     f"'{text}': the numbers read as {_numbers_said(numbers)}, the report says "
                     f"{stated.replace('_', ' ')}",
                 )
             return numbers
-        if stated is not None:
-            return IshRead(stated, text)
+        hit_text = ctx.codes("result-values").match_text(text)
+        if hit_text is not None:
+            mapped = _ISH_MAP.get(hit_text.value or "")
+            if mapped:
+                return IshRead(mapped, text)
         if numbers is not None:
             return numbers
     return None
@@ -227,6 +230,11 @@ _ISH_WORDS = {
     "positive": "amplified",
     "equivocal": "equivocal",
 }
+
+
+# A verdict written beside the numbers ("Not amplified (ISH group 4). Ratio ..."); negations first. Not
+# "amplification", which names the test as often as the result ("HER2 amplification by FISH: ratio 1.3").
+_VERDICT_RE = re.compile(r"\b(" + "|".join(_ISH_WORDS) + r")\b")
 
 
 def stated_ish(text: str) -> str | None:

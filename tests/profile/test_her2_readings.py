@@ -99,6 +99,9 @@ def test_ish_text_whose_numbers_and_verdict_disagree_is_not_used(build: Build, t
     assert len(conflicting) == 1
     assert f"Observation/{ish['id']}" in conflicting[0].message
     assert "the report says" in conflicting[0].message
+    # "amplification" naming the test is no verdict
+    named = b.her2_ish(value_string="HER2 gene amplification by FISH: ratio 1.3, 2.1 HER2 signals/cell")
+    assert build(b.patient(), named).her2_ish.value == "not_amplified"
 
 
 # --- 4. dual-probe ISH groups 2-4 need concomitant IHC ------------------------------------------------------
