@@ -280,7 +280,8 @@ def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
 
 
 _UNSETTLED = {
-    "equivocal": "the new specimen awaits its ISH result (ASCO/CAP: IHC 2+ needs reflex ISH)",
+    "equivocal": "the new specimen is not settled yet (ASCO/CAP: IHC 2+ needs reflex ISH; an equivocal ISH "
+    "needs the workup with IHC)",
     "conflicting": "the new specimen's results disagree; check which result stands",
     "unknown": "the new specimen does not settle HER2 (see the other data issues)",
 }
