@@ -32,20 +32,26 @@ def _implied(r: Reading) -> str:
 Her2Facts = tuple[Fact[Her2Status], Fact[Her2Ihc], Fact[Her2Ish], Fact[YesNoUnknown]]
 
 
-def _ish_in(ishs: Sequence[Reading], note_parts: list[str]) -> set[str]:
-    """The ISH values of one date; a ratio and a copy number given apart are put in their ASCO/CAP group."""
+def _ish_in(ishs: Sequence[Reading], note_parts: list[str], with_ihc: bool) -> tuple[set[str], set[int]]:
+    """The ISH values of one date, and the ASCO/CAP 2018 dual-probe groups of their numbers; a ratio and a
+    copy number given apart are put in their group."""
     ratios = {r.ratio for r in ishs if r.ratio is not None}
     copies = {r.copies for r in ishs if r.copies is not None}
     if len(ratios) == 1 and len(copies) == 1:
         ratio, copy = next(iter(ratios)), next(iter(copies))
         group, verdict = ish_group(ratio, copy)
-        note_parts.append(
-            f"ISH group {group} (HER2/CEP17 ratio {ratio:g}, {copy:g} HER2 signals/cell): "
+        said = (
             f"{verdict.replace('_', ' ')} per ASCO/CAP 2018"
+            if with_ihc or group in (1, 5)
+            else "not settled without HER2 IHC on the same specimen (ASCO/CAP 2018)"
+        )
+        note_parts.append(
+            f"ISH group {group} (HER2/CEP17 ratio {ratio:g}, {copy:g} HER2 signals/cell): {said}"
         )
         numeric = {r.value for r in ishs if r.ratio is not None or r.copies is not None}
-        return {verdict} | ({r.value for r in ishs} - numeric)
-    return {r.value for r in ishs}
+        return {verdict} | ({r.value for r in ishs} - numeric), {group}
+    groups = {ish_group(r.ratio, r.copies)[0] for r in ishs if r.ratio is not None and r.copies is not None}
+    return {r.value for r in ishs}, groups
 
 
 def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
@@ -65,25 +71,29 @@ def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
             )
     conflicts: list[Reading] = []
     ihc_vals = {r.value for r in ihcs}
-    ish_vals = _ish_in(ishs, note_parts)
-    if len(ihc_vals) > 1:
+    ish_vals, groups = _ish_in(ishs, note_parts, bool(ihcs))
+    # IHC 0 and 1+ on one date (two specimens) are both HER2-negative: only HER2-low is in question
+    zero_and_one = ihc_vals == {"0", "1+"}
+    if len(ihc_vals) > 1 and not zero_and_one:
         conflicts.extend(ihcs)
     if len(ish_vals) > 1:
         conflicts.extend(ishs)
     ihc: Her2Ihc = _as_ihc(next(iter(ihc_vals))) if len(ihc_vals) == 1 else "unknown"
     ish: Her2Ish = _as_ish(next(iter(ish_vals))) if len(ish_vals) == 1 else "unknown"
-    group3 = any(r.ratio is not None and r.ratio < 2.0 for r in ishs) and any(
-        r.copies is not None and r.copies >= 6.0 for r in ishs
-    )
+    ihc_negative = ihc in ("0", "1+") or zero_and_one
+    # ASCO/CAP 2018: dual-probe ISH groups 2-4 are decided with concomitant IHC; without one, not at all
+    undecided_group = min(groups & {2, 3, 4}) if groups & {2, 3, 4} and not ihcs else None
     status: Her2Status
     if ihc == "3+":
         status = "positive"
-    elif ish == "amplified" and group3 and ihc in ("0", "1+"):
+    elif undecided_group is not None:
+        status = "unknown"
+    elif ish == "amplified" and 3 in groups and ihc_negative:
         status = "negative"  # ASCO/CAP 2018 group 3 with concurrent IHC 0/1+
         note_parts.append("ISH group 3 with IHC 0/1+ is HER2-negative per ASCO/CAP 2018")
     elif ish == "amplified":
         status = "positive"
-    elif ihc in ("0", "1+"):
+    elif ihc_negative:
         status = "negative"
     elif ihc == "2+":
         status = "negative" if ish == "not_amplified" else "equivocal"
@@ -122,7 +132,30 @@ def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
             Fact(ish if len(ish_vals) == 1 else "unknown", tuple(r.evidence for r in ishs)),
             Fact("unknown", ev, "HER2 results conflict."),
         )
-    if status == "negative" and (
+    if status == "unknown" and undecided_group is not None:
+        said = "; ".join(f"{r.evidence.reference} {r.detail}" for r in ishs)
+        ctx.issue(
+            "her2_status",
+            "missing",
+            f"Dual-probe ISH group {undecided_group} ({said}) with no HER2 IHC result: ASCO/CAP 2018 decides "
+            f"ISH groups 2-4 with concomitant IHC review, so HER2 is not settled until HER2 IHC on the same "
+            "specimen is known.",
+            *(r.evidence for r in ishs),
+        )
+    low_why = None
+    if status == "negative" and zero_and_one:
+        low_why = "IHC 0 and IHC 1+ on the same date: HER2-low depends on which specimen is taken"
+        ctx.issue(
+            "her2_low",
+            "conflicting",
+            "HER2 IHC 0 and IHC 1+ on the same date ("
+            + "; ".join(f"{r.evidence.reference} IHC {r.value}" for r in ihcs)
+            + "): both are HER2-negative, but HER2-low (IHC 1+) is not settled; check which specimen "
+            "stands (it decides trastuzumab deruxtecan).",
+            *(r.evidence for r in ihcs),
+        )
+        note_parts.append(low_why)
+    elif status == "negative" and (
         ihc == "1+" or (ihc == "2+" and ish == "not_amplified") or (ihc == "unknown" and "low" in gen_vals)
     ):
         low = "yes"
@@ -153,19 +186,28 @@ def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
     why_low = {
         "yes": "IHC 1+ or IHC 2+ with ISH not amplified",
         "no": "IHC 0 or HER2-positive",
-        "unknown": None,
+        "unknown": low_why,
     }[low]
     return (
         Fact(status, ev_all, as_sentence(note_parts)),
         Fact(ihc, tuple(r.evidence for r in ihcs)),
         Fact(ish, tuple(r.evidence for r in ishs)),
-        Fact(low, ev_all if low != "unknown" else (), why_low),
+        Fact(low, ev_all if low != "unknown" or low_why else (), why_low),
     )
 
 
 def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
     """(HER2 status, IHC, ISH and HER2-low facts; whether results over time were discordant)."""
     mine = [r for r in readings if r.marker in ("ihc", "ish", "her2") and not r.pending]
+    for r in mine:
+        if r.value == "contradicted":  # an ISH text whose numbers and verdict disagree: not used
+            ctx.issue(
+                "her2_ish",
+                "conflicting",
+                f"{r.evidence.reference}: {r.detail}; the result was not used. Check the report.",
+                r.evidence,
+            )
+    mine = [r for r in mine if r.value != "contradicted"]
     tests = [r for r in mine if not r.from_condition]
     conds = [r for r in mine if r.from_condition]
     if not tests and not conds:
@@ -188,13 +230,30 @@ def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
         )
     positives = [h for h in history if h[0][0].value == "positive"]
     negatives = [h for h in history if h[0][0].value == "negative"]
-    chosen = latest
-    discordant = bool(positives and negatives) and latest[0].value in ("positive", "negative")
+    chosen = positives[0][0] if positives and latest[0].value != "positive" else latest
+    discordant = bool(positives and negatives)
     extra: list[str] = []
+    if positives and latest[0].value not in ("positive", "negative"):
+        # a newer result that settles nothing (equivocal, conflicting, unknown) does not erase a positive
+        pos, new = positives[0][1][0], history[0][1][0]
+        said = "; ".join(f"{r.marker.upper()} {r.value}" for r in history[0][1])
+        ctx.issue(
+            "her2_status",
+            "discordant",
+            f"The most recent HER2 result ({new.evidence.reference}, {shown_date(new)}: {said}) is "
+            f"{latest[0].value}: {_UNSETTLED[latest[0].value]}. HER2-positive from {pos.evidence.reference} "
+            f"({shown_date(pos)}) is kept: ESO-ESMO ABC advises considering anti-HER2 therapy when HER2 is "
+            "positive in at least one biopsy.",
+            new.evidence,
+            pos.evidence,
+        )
+        extra.append(
+            f"HER2-positive in an earlier biopsy ({pos.evidence.reference}, {shown_date(pos)}); the most "
+            f"recent ({new.evidence.reference}, {shown_date(new)}) is {latest[0].value} "
+            "and does not replace it"
+        )
     if discordant:
         pos_group, neg_group = positives[0][1], negatives[0][1]
-        if latest[0].value == "negative":
-            chosen = positives[0][0]
         report_discordance(ctx, "her2", "HER2", pos_group, neg_group, "positive")
         extra.append(
             f"HER2-positive in at least one biopsy ({pos_group[0].evidence.reference}, "
@@ -210,14 +269,22 @@ def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
             "the pathology result was used"
         )
     status, ihc, ish, low = chosen
-    if discordant:
+    if chosen is not latest or discordant:
         # the IHC/ISH facts are those of the positive biopsy; HER2-low does not apply to HER2-positive
-        other = negatives[0][1] if chosen is not latest else []
+        other = history[0][1] if chosen is not latest else []
         status = Fact(status.value, status.evidence + tuple(r.evidence for r in other[:1]), status.note)
         low = Fact("no", low.evidence, "HER2-positive in at least one biopsy")
     if extra:
         status = with_note(status, as_sentence(extra) or "")
     return (status, ihc, ish, low), discordant
+
+
+_UNSETTLED = {
+    "equivocal": "the new specimen is not settled yet (ASCO/CAP: IHC 2+ needs reflex ISH; an equivocal ISH "
+    "needs the workup with IHC)",
+    "conflicting": "the new specimen's results disagree; check which result stands",
+    "unknown": "the new specimen does not settle HER2 (see the other data issues)",
+}
 
 
 def _as_ihc(value: str) -> Her2Ihc:

@@ -13,10 +13,15 @@ _SCORE_RE = re.compile(r"(?:^|[^0-9])([0-3])\s*\+")
 _SCORE_WORD_RE = re.compile(r"(?:score|ihc|grade)\s*[:=]?\s*([0-3])(?![0-9.,%])")
 _SCORE_PAREN_RE = re.compile(r"\(\s*([0-3])\s*\)")
 _SCORE_LEAD_RE = re.compile(r"^([0-3])(?:\s*\+)?\s*(?:\(|,|;|$)")  # "0 (no staining)"
-_ISH_RATIO_RE = re.compile(r"(?:ratio|/cep17)[^0-9]{0,12}(\d+(?:[.,]\d+)?)")
-_ISH_COPIES_RE = re.compile(
-    r"(?:copy number|copies|signals)(?:\s*(?:/|per)\s*(?:cell|nucleus))?[^0-9]{0,16}(\d+(?:[.,]\d+)?)"
-    r"|(\d+(?:[.,]\d+)?)\s*(?:her2\s*)?(?:copies|signals)"
+# The digits that end a word ("HER2", "CEP17") are part of the word: skipped between a label and its
+# number, never read as the ratio or the copy number ("Ratio of HER2 to CEP17: 1.3", "HER2 signals 4.5").
+_GAP = r"(?:[^0-9]|(?<=[a-z])\d+)"
+_NUMBER = r"(?<![a-z0-9])(\d+(?:[.,]\d+)?)"
+_ISH_RATIO_RE = re.compile(rf"(?:ratio|/cep17){_GAP}{{0,24}}?{_NUMBER}")
+_ISH_COPIES_RE = re.compile(  # HER2 signals, not the CEP17 (chromosome 17) signals
+    rf"(?<!cep17 )(?<!cep17)(?:copy number|copies|signals)(?:\s*(?:/|per)\s*(?:cell|nucleus))?"
+    rf"{_GAP}{{0,16}}?{_NUMBER}"
+    rf"|{_NUMBER}\s*(?:her2\s*)?(?:copies|signals)"
 )
 # "greater than 2.2" / "less than 1.8" (Synthea's FISH valueString), "> 2.2", "ratio >= 2.0"
 _CMP_NUMBER_RE = re.compile(
@@ -75,7 +80,9 @@ def _score_text(text: str | None) -> str | None:
 
 
 class IshRead:
-    """One ISH value: verdict (amplified | not_amplified | equivocal | undecided), how, and its numbers."""
+    """One ISH value: verdict (amplified | not_amplified | equivocal | undecided | contradicted), how, and its
+    numbers. "undecided": a bound that does not reach a cut-off; "contradicted": the numbers and the verdict
+    written in the same text disagree (the HER2 decision reports it and does not use it)."""
 
     __slots__ = ("copies", "how", "ratio", "verdict")
 
@@ -178,6 +185,14 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> IshRead | None:
     for text in texts:
         numbers = _text_numbers(text, kind)
         if numbers is not None and (numbers.ratio is not None or numbers.copies is not None):
+            verdict = _VERDICT_RE.search(text.lower())
+            stated = _ISH_WORDS[verdict.group(1)] if verdict is not None else numbers.verdict
+            if stated != numbers.verdict:
+                return IshRead(
+                    "contradicted",
+                    f"'{text}': the numbers read as {_numbers_said(numbers)}, the report says "
+                    f"{stated.replace('_', ' ')}",
+                )
             return numbers
         hit_text = ctx.codes("result-values").match_text(text)
         if hit_text is not None:
@@ -187,6 +202,14 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> IshRead | None:
         if numbers is not None:
             return numbers
     return None
+
+
+def _numbers_said(read: IshRead) -> str:
+    parts = [f"HER2/CEP17 ratio {read.ratio:g}"] if read.ratio is not None else []
+    parts += [f"{read.copies:g} HER2 signals/cell"] if read.copies is not None else []
+    if read.ratio is not None and read.copies is not None:
+        parts.append(f"ISH group {ish_group(read.ratio, read.copies)[0]}")
+    return f"{', '.join(parts)} ({read.verdict.replace('_', ' ')})"
 
 
 _ISH_MAP = {
@@ -207,6 +230,11 @@ _ISH_WORDS = {
     "positive": "amplified",
     "equivocal": "equivocal",
 }
+
+
+# A verdict written beside the numbers ("Not amplified (ISH group 4). Ratio ..."); negations first. Not
+# "amplification", which names the test as often as the result ("HER2 amplification by FISH: ratio 1.3").
+_VERDICT_RE = re.compile(r"\b(" + "|".join(_ISH_WORDS) + r")\b")
 
 
 def stated_ish(text: str) -> str | None:
