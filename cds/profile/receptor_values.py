@@ -163,8 +163,9 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
             return ScoreRead(None, shown, f"{shown} is not a whole number; not read.")
         if number in (3, 4):
             note = (
-                f"{name} {shown} can mean fewer than 1% of nuclei stained (proportion score 1: negative by "
-                "ASCO/CAP 2020) as well as 1% or more; not read - the percentage of stained nuclei settles it."
+                f"{name} {shown} can mean fewer than 1% of nuclei stained (proportion score 1: negative "
+                "by ASCO/CAP 2020) as well as 1% or more; not read - the percentage of stained nuclei "
+                "settles it."
             )
             return ScoreRead(None, shown, note)
         value = "negative" if number <= 2 else "positive"
