@@ -20,10 +20,13 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    metastatic disease (``METASTATIC_ONLY``), or by date: started on or after the first dated
    metastatic evidence, or up to ``BEFORE_METASTASIS_DAYS`` (60) before it and still running then (the
    work-up that leads to a recorded metastasis takes weeks). A curative, adjuvant or neoadjuvant
-   intent keeps a record in the early setting. When the patient is metastatic and no metastatic date
-   exists, therapy active now is current metastatic therapy; past therapy that began before, or within
-   a year after, breast cancer surgery (mastectomy, lumpectomy) is (neo)adjuvant; other past therapy of
-   unknown setting is counted as received, not as a line (a data issue says so).
+   intent keeps a record in the early setting. Treatment goes one way: once a line is placed as
+   metastatic therapy by its reason, intent, agent or date, whatever starts on or after that day is
+   metastatic therapy too (capecitabine after palbociclib + fulvestrant is no adjuvant therapy, however
+   soon after surgery). When the patient is metastatic and no metastatic date exists, therapy active
+   now is current metastatic therapy; past therapy that began before, or within a year after, breast
+   cancer surgery (mastectomy, lumpectomy) and before any metastatic line is (neo)adjuvant; other past
+   therapy of unknown setting is counted as received, not as a line (a data issue says so).
 3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
    in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
    while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
@@ -55,7 +58,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Final, Literal
 
 from cds.evidence import Evidence, Fact
 from cds.fhir import models
@@ -329,32 +332,58 @@ def _breast_surgery(procedures: Sequence[models.Procedure], ctx: Context) -> dat
 def _settings(
     uses: list[MedUse], *, metastatic: bool, relapse: date | None, surgery: date | None
 ) -> tuple[list[MedUse], list[MedUse], list[MedUse]]:
-    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2)."""
+    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2). The
+    uses come in order of start: once a line is placed as metastatic therapy by its reason, intent,
+    agent or date, whatever starts on or after that day is metastatic therapy too, never (neo)adjuvant
+    (unless its own intent is curative)."""
     early: list[MedUse] = []
     late: list[MedUse] = []
     unplaced: list[MedUse] = []
-    window = timedelta(days=BEFORE_METASTASIS_DAYS)
+    first_line: date | None = None  # the start of the first line placed as metastatic therapy
     for use in uses:
-        if use.intent == "curative":
+        setting = _setting(
+            use, metastatic=metastatic, relapse=relapse, surgery=surgery, first_line=first_line
+        )
+        if setting == "early":
             early.append(use)
-        elif use.metastatic_reason or (metastatic and not use.classes.isdisjoint(METASTATIC_ONLY)):
-            late.append(use)
-        elif not metastatic:
-            early.append(use)
-        elif use.current and (relapse is None or use.start_date is None):
-            late.append(use)  # metastatic, no date to compare: therapy active now is for metastatic disease
-        elif relapse is None and _around_surgery(use, surgery):
-            early.append(use)
-        elif relapse is None or use.start_date is None:
-            (unplaced if use.counts_as_line else early).append(use)
-        elif use.start_date >= relapse or (
-            relapse - use.start_date <= window
-            and (use.current or use.end_date is None or use.end_date >= relapse)
-        ):
-            late.append(use)
+        elif setting == "unplaced":
+            unplaced.append(use)
         else:
-            early.append(use)
+            late.append(use)
+            if setting == "metastatic" and first_line is None and use.counts_as_line:
+                first_line = use.start_date
     return early, late, unplaced
+
+
+Setting = Literal["early", "metastatic", "active now", "unplaced"]
+
+
+def _setting(
+    use: MedUse, *, metastatic: bool, relapse: date | None, surgery: date | None, first_line: date | None
+) -> Setting:
+    """Where one use belongs; "active now" is metastatic therapy only because it is in use now and no
+    date tells (it does not place the records after it)."""
+    start = use.start_date
+    if use.intent == "curative":
+        return "early"
+    if use.metastatic_reason or (metastatic and not use.classes.isdisjoint(METASTATIC_ONLY)):
+        return "metastatic"
+    if not metastatic:
+        return "early"
+    if first_line is not None and start is not None and start >= first_line:
+        return "metastatic"  # started after a line for metastatic disease had begun
+    if use.current and (relapse is None or start is None):
+        return "active now"  # no date to compare: therapy active now is for metastatic disease
+    if relapse is None and _around_surgery(use, surgery):
+        return "early"
+    if relapse is None or start is None:
+        return "unplaced" if use.counts_as_line else "early"
+    if start >= relapse or (
+        relapse - start <= timedelta(days=BEFORE_METASTASIS_DAYS)
+        and (use.current or use.end_date is None or use.end_date >= relapse)
+    ):
+        return "metastatic"
+    return "early"
 
 
 def _around_surgery(use: MedUse, surgery: date | None) -> bool:
