@@ -14,6 +14,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
      biomarker results that add an agent (PD-L1 for pembrolizumab, a reflex HER2 ISH) commonly return
      after the first cycles, and a regimen is usually first assessed after about three months, so an
      agent added before then is part of the first plan, not a response to progression;
+   * but an agent of a class never given together (a second CDK4/6 inhibitor, aromatase inhibitor...;
+     ``cds.profile.regimens.NEVER_COMBINED``) replaces the other: a switch, a new regimen in the same
+     line (no progression presumed), with a data issue when both are recorded as taken at once;
    * any other new agent starts the next regimen.
 2. **Setting.** A record is for metastatic disease when its reason is a secondary cancer (code or a
    reference to a metastasis Condition), its intent is palliative, or its agent is used only for
@@ -72,6 +75,7 @@ from cds.profile.regimens import (
     Regimen,
     group_regimens,
     mark_progressions,
+    overlapping_class_agents,
     regimens_of,
 )
 from cds.profile.relapse import (
@@ -163,6 +167,16 @@ def derive_journey(
             "therapy (no dated metastatic diagnosis): counted as received, not as a line.",
             *(u.evidence for u in unplaced[:5]),
         )
+    for cls, earlier, later in overlapping_class_agents([u for u in uses if u.counts_as_line]):
+        ctx.issue(
+            "prior_therapies",
+            "conflicting",
+            f"{earlier.names} and {later.names} ({ctx.terminology.classes[cls].display} agents, never given "
+            "together) are recorded as taken at the same time: check which one the patient takes (the later "
+            "was read as replacing the earlier).",
+            earlier.evidence,
+            later.evidence,
+        )
     regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx)
     mark_progressions(regimens, observations, ctx)
     current = [r for r in regimens if r.current]
@@ -191,13 +205,17 @@ def derive_journey(
     if early_note:
         notes.append(early_note)
 
-    lines_note = "; ".join(f"line {i}: {_started(r)} {r.label()}" for i, r in enumerate(regimens, 1))
+    # a switch within a drug class goes on with the line it replaced an agent of: no line of its own
+    lines = [r for r in regimens if not r.switch]
+    lines_note = "; ".join(_line_words(regimens))
     # a line is completed when the disease progressed on it, or it ended and another began after it; a
-    # last regimen stopped only for side effects leaves the patient at the same decision point
+    # last regimen stopped only for side effects leaves the patient at the same decision point; a regimen
+    # a switch follows is not (the line goes on)
     completed = [
         r
         for i, r in enumerate(regimens)
-        if r.progression is not None or (not r.current and (not r.toxicity or i < len(regimens) - 1))
+        if not (i + 1 < len(regimens) and regimens[i + 1].switch)
+        and (r.progression is not None or (not r.current and (not r.toxicity or i < len(regimens) - 1)))
     ]
     on_now = running is not None and running.progression is None
     all_current = tuple(u for u in uses if u.current)
@@ -228,12 +246,10 @@ def derive_journey(
             _one_per_drug(metastatic_uses),
             _setting_note(relapse) if metastatic_uses else None,
         ),
-        metastatic_lines=Fact(
-            len(regimens), tuple(r.uses[0].evidence for r in regimens[:6]), lines_note or None
-        ),
-        metastatic_chemotherapy_lines=_count(regimens, "chemotherapy"),
-        metastatic_her2_lines=_count(regimens, "her2_directed"),
-        metastatic_endocrine_lines=_count(regimens, "endocrine_therapy"),
+        metastatic_lines=Fact(len(lines), tuple(r.uses[0].evidence for r in lines[:6]), lines_note or None),
+        metastatic_chemotherapy_lines=_count(lines, "chemotherapy"),
+        metastatic_her2_lines=_count(lines, "her2_directed"),
+        metastatic_endocrine_lines=_count(lines, "endocrine_therapy"),
         medication_history=history,
         ovarian_suppression_current=ofs,
         on_therapy=on_therapy,
@@ -296,7 +312,7 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
     said: list[str] = []
     for regimen in regimens:
         end = regimen.end
-        words = f"{_started(regimen)} {regimen.label()}"
+        words = f"{'switched ' if regimen.switch else ''}{_started(regimen)} {regimen.label()}"
         if regimen.current:
             words += " (in use now)"
         elif end is not None:
@@ -311,7 +327,7 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
         counted = "" if regimens else ", counted as one"
         said.append(f"{len(undated)} record(s) without a start date{counted}")
     return Fact(
-        len(regimens) or 1,
+        sum(not r.switch for r in regimens) or 1,  # a switch within a drug class is the same therapy
         tuple(r.uses[0].evidence for r in regimens[:6]) + tuple(u.evidence for u in undated[:2]),
         "; ".join(said),
     )
@@ -393,6 +409,19 @@ def _around_surgery(use: MedUse, surgery: date | None) -> bool:
         and use.start_date is not None
         and use.start_date <= surgery + ADJUVANT_AFTER_SURGERY
     )
+
+
+def _line_words(regimens: list[Regimen]) -> list[str]:
+    """ "line 1: 2024-01-06 palbociclib + letrozole", a switch within a drug class said under its line."""
+    words: list[str] = []
+    number = 0
+    for regimen in regimens:
+        if regimen.switch:
+            words.append(f"line {number} switched {_started(regimen)} to {regimen.label()}")
+        else:
+            number += 1
+            words.append(f"line {number}: {_started(regimen)} {regimen.label()}")
+    return words
 
 
 def _started(regimen: Regimen) -> str:
