@@ -205,17 +205,15 @@ def derive_journey(
     if early_note:
         notes.append(early_note)
 
-    # a switch within a drug class goes on with the line it replaced an agent of: no line of its own
-    lines = [r for r in regimens if not r.switch]
+    # each line's latest regimen: a switch within a drug class takes the place of the regimen before it
+    lines = [r for i, r in enumerate(regimens) if i + 1 == len(regimens) or not regimens[i + 1].switch]
     lines_note = "; ".join(_line_words(regimens))
     # a line is completed when the disease progressed on it, or it ended and another began after it; a
-    # last regimen stopped only for side effects leaves the patient at the same decision point; a regimen
-    # a switch follows is not (the line goes on)
+    # last regimen stopped only for side effects leaves the patient at the same decision point
     completed = [
         r
-        for i, r in enumerate(regimens)
-        if not (i + 1 < len(regimens) and regimens[i + 1].switch)
-        and (r.progression is not None or (not r.current and (not r.toxicity or i < len(regimens) - 1)))
+        for i, r in enumerate(lines)
+        if r.progression is not None or (not r.current and (not r.toxicity or i < len(lines) - 1))
     ]
     on_now = running is not None and running.progression is None
     all_current = tuple(u for u in uses if u.current)
@@ -268,9 +266,9 @@ def derive_journey(
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
         early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
-        endocrine_resistance=endocrine_resistance(adjuvant, regimens),
+        endocrine_resistance=endocrine_resistance(adjuvant, lines),
         adjuvant_endocrine_resistance=adjuvant,
-        resistance_at_progression=resistance_if_progressing(regimens, running, ctx.today),
+        resistance_at_progression=resistance_if_progressing(lines, running, ctx.today),
         current=all_current,
         recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
     )
@@ -412,7 +410,7 @@ def _around_surgery(use: MedUse, surgery: date | None) -> bool:
 
 
 def _line_words(regimens: list[Regimen]) -> list[str]:
-    """ "line 1: 2024-01-06 palbociclib + letrozole", a switch within a drug class said under its line."""
+    """Each regimen in words ("line 1: 2024-01-06 palbociclib + letrozole"), a switch under its line."""
     words: list[str] = []
     number = 0
     for regimen in regimens:
@@ -425,7 +423,11 @@ def _line_words(regimens: list[Regimen]) -> list[str]:
 
 
 def _started(regimen: Regimen) -> str:
-    return regimen.start.isoformat() if regimen.uses[0].start_date else "start not recorded,"
+    """When the regimen began: a switch on its own first record's day (its ``start`` is the line's)."""
+    first = regimen.uses[0].start_date
+    if first is None:
+        return "start not recorded,"
+    return (first if regimen.switch else regimen.start).isoformat()
 
 
 def _setting_note(relapse: date | None) -> str:

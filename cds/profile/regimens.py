@@ -5,9 +5,9 @@ continue or join a running regimen; a stop for progression or side effects; dise
 A second agent of a class whose agents are never given together (``NEVER_COMBINED``: two CDK4/6
 inhibitors, two aromatase inhibitors...) neither starts together with nor joins the regimen that has
 the first: it is a switch, often for side effects. The switch starts a new regimen that keeps the
-partners still running (palbociclib + letrozole, then abemaciclib: abemaciclib + letrozole), and the
-regimen it replaced is not presumed to have progressed. Records of two such agents whose periods
-overlap are a data issue (``overlapping_class_agents``).
+partners still running (palbociclib + letrozole, then abemaciclib: abemaciclib + letrozole) and takes
+the place of the regimen before it in the same line (its start, no progression presumed). Records of
+two such agents whose periods overlap are a data issue (``overlapping_class_agents``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ NEVER_COMBINED: Final = frozenset(
 @dataclass(slots=True)
 class Regimen:
     uses: list[MedUse]
-    start: date
+    start: date  # the line's start: a switch keeps the start of the regimen it replaced an agent of
     progression: Evidence | None = None
     progression_why: str = ""
     progressed: date | None = None  # when the disease progressed on it, where the records tell
@@ -139,7 +139,7 @@ def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) 
         elif last is not None and running and start - last.start <= join and _switches(last.uses, group):
             if _only_replaces(last, group):  # the same line goes on with the partners still running
                 kept = [u for u in last.uses if _use_running_at(u, start) and not _switches(group, [u])]
-                regimens.append(_regimen(group + kept, start, switch=True))
+                regimens.append(_regimen(group + kept, last.start, switch=True))
             else:  # a new partner as well: a new line
                 regimens.append(_regimen(group, start))
         elif last is not None and running and start - last.start <= join:

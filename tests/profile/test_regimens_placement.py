@@ -8,7 +8,15 @@ from collections.abc import Callable
 
 from cds.profile.model import PatientProfile
 from tests.profile import builders as b
-from tests.profile.test_journey import ABEMACICLIB, FULVESTRANT, LETROZOLE, PALBOCICLIB, chart, stopped
+from tests.profile.test_journey import (
+    ABEMACICLIB,
+    FULVESTRANT,
+    LETROZOLE,
+    PALBOCICLIB,
+    chart,
+    progression,
+    stopped,
+)
 
 Build = Callable[..., PatientProfile]
 ANASTROZOLE = b.rx("84857")
@@ -51,6 +59,26 @@ def test_switch_of_cdk46_inhibitor_keeps_the_endocrine_partner_and_raises_no_iss
     assert not [i for i in profile.issues if i.kind == "conflicting"]
     assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 0
     assert profile.progressed_on.value == frozenset()
+
+
+def test_progression_after_a_switch_is_progression_on_the_line_from_its_start(build: Build) -> None:
+    """Palbociclib + letrozole from 2024-02-01, switched to abemaciclib 2024-04-05, progression recorded
+    2024-06-01: four months into the first endocrine line, primary endocrine resistance (ESO-ESMO ABC 5),
+    on abemaciclib + letrozole; the switch is said in the lines' note."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01", end="2024-03-20", status="completed"),
+            b.med_statement(ABEMACICLIB, start="2024-04-05"),
+            progression("2024-06-01"),
+        )
+    )
+    assert profile.endocrine_resistance.value == "primary"
+    assert {"abemaciclib", "letrozole"} <= profile.progressed_on.value
+    assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 1
+    assert profile.metastatic_lines.note is not None
+    assert "line 1 switched 2024-04-05 to abemaciclib + letrozole" in profile.metastatic_lines.note
 
 
 def test_a_second_cdk46_inhibitor_after_progression_is_the_next_line(build: Build) -> None:
