@@ -57,8 +57,8 @@ class Regimen:
     progressed: date | None = None  # when the disease progressed on it, where the records tell
     toxicity: bool = False
     agents: set[str] = field(default_factory=set)
-    # began by replacing an agent of a NEVER_COMBINED class of the regimen before, which had not
-    # progressed: the same line of therapy goes on (substituting an agent of its class is no new line)
+    # began by replacing an agent of a NEVER_COMBINED class of the regimen before, not stopped for
+    # progression: the same line of therapy goes on (substituting an agent of its class is no new line)
     switch: bool = False
 
     @property
@@ -99,7 +99,6 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             before.toxicity = True
         elif stop == "progression":
             _stopped_for_progression(before)
-            after.switch = False  # a change after progression is the next line
         elif stop is None and not after.switch:
             before.progression = after.uses[0].evidence
             before.progression_why = f"presumed: the next line began {after.start.isoformat()}"
@@ -137,9 +136,17 @@ def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) 
         if last is not None and running and agents <= last.agents:
             last.uses.extend(group)  # refills, cycles, a switch of formulation or route
         elif last is not None and running and start - last.start <= join and _switches(last.uses, group):
-            if _only_replaces(last, group):  # the same line goes on with the partners still running
-                kept = [u for u in last.uses if _use_running_at(u, start) and not _switches(group, [u])]
-                regimens.append(_regimen(group + kept, last.start, switch=True))
+            if _only_replaces(last, group):  # with the partners still running
+                replaced = _class_agents(group)
+                kept = [
+                    u
+                    for u in last.uses
+                    if _use_running_at(u, start) and not _conflict(replaced, _class_agents([u]))
+                ]
+                if _stop_reason(last) == "progression":  # the next line
+                    regimens.append(_regimen(group + kept, start))
+                else:  # the same line goes on
+                    regimens.append(_regimen(group + kept, last.start, switch=True))
             else:  # a new partner as well: a new line
                 regimens.append(_regimen(group, start))
         elif last is not None and running and start - last.start <= join:
@@ -166,8 +173,11 @@ def _class_agents(uses: Iterable[MedUse]) -> dict[str, set[str]]:
 
 def _switches(before: Iterable[MedUse], after: Iterable[MedUse]) -> bool:
     """``after`` brings an agent of a ``NEVER_COMBINED`` class of which ``before`` has another agent."""
-    held = _class_agents(before)
-    return any(cls in held and not names <= held[cls] for cls, names in _class_agents(after).items())
+    return _conflict(_class_agents(before), _class_agents(after))
+
+
+def _conflict(held: dict[str, set[str]], added: dict[str, set[str]]) -> bool:
+    return any(cls in held and not names <= held[cls] for cls, names in added.items())
 
 
 def _only_replaces(regimen: Regimen, group: list[MedUse]) -> bool:
@@ -183,17 +193,18 @@ def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:
     """Records (sorted by start) that start within ``TOGETHER_DAYS`` of the first of them: one start,
     unless a record switches within a ``NEVER_COMBINED`` class of the start (then it starts another)."""
     groups: list[list[MedUse]] = []
+    held: dict[str, set[str]] = {}  # the NEVER_COMBINED agents of the last start
     window = timedelta(days=TOGETHER_DAYS)
     for use in uses:
         start = use.start_date or today
-        if (
-            groups
-            and start - (groups[-1][0].start_date or today) <= window
-            and not _switches(groups[-1], [use])
-        ):
+        added = _class_agents([use])
+        if groups and start - (groups[-1][0].start_date or today) <= window and not _conflict(held, added):
             groups[-1].append(use)
+            for cls, names in added.items():
+                held.setdefault(cls, set()).update(names)
         else:
             groups.append([use])
+            held = added
     return groups
 
 
@@ -209,33 +220,30 @@ def _use_running_at(use: MedUse, when: date) -> bool:
 
 def overlapping_class_agents(uses: list[MedUse]) -> list[tuple[str, MedUse, MedUse]]:
     """(class, earlier, later) for records of two agents of a ``NEVER_COMBINED`` class recorded as taken
-    at the same time: the earlier still in use, or ended on or after the later's start. Records without
-    a start date are left out (nothing to compare); one pair per class."""
+    at the same time: the earlier in use now, or ended on or after the later's start. Records without a
+    start date, or ended on a day not recorded, are left out (nothing to compare); one pair per class."""
+    dated = sorted((u for u in uses if u.start_date is not None), key=lambda u: u.start_key)
     found: list[tuple[str, MedUse, MedUse]] = []
     for cls in sorted(NEVER_COMBINED):
-        members = sorted(
-            (u for u in uses if u.start_date is not None and any(cls in d.classes for d in u.drugs)),
-            key=lambda u: u.start_key,
-        )
-        pair = next(
-            (
-                (cls, earlier, later)
-                for i, later in enumerate(members)
-                for earlier in members[:i]
-                if _switches([earlier], [later]) and _overlaps(earlier, later)
-            ),
-            None,
-        )
-        if pair is not None:
-            found.append(pair)
+        longest: dict[str, MedUse] = {}  # agent -> its record that runs longest so far
+        for use in dated:
+            names = {d.name for d in use.drugs if cls in d.classes}
+            start = use.start_date
+            if not names or start is None:
+                continue
+            other = next((e for n, e in longest.items() if n not in names and _until(e) >= start), None)
+            if other is not None:
+                found.append((cls, other, use))
+                break
+            for name in names:
+                if name not in longest or _until(use) > _until(longest[name]):
+                    longest[name] = use
     return found
 
 
-def _overlaps(earlier: MedUse, later: MedUse) -> bool:
-    start = later.start_date
-    return start is not None and (
-        earlier.current or (earlier.end_date is not None and earlier.end_date >= start)
-    )
+def _until(use: MedUse) -> date:
+    """The last day a record is known to run: today and on while in use, else its end."""
+    return date.max if use.current else (use.end_date or date.min)
 
 
 def _stop_reason(regimen: Regimen) -> str | None:

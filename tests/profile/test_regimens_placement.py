@@ -109,3 +109,24 @@ def test_two_aromatase_inhibitors_active_together_in_the_early_setting_are_a_dat
     )
     [issue] = [i for i in profile.issues if i.kind == "conflicting" and i.topic == "prior_therapies"]
     assert "anastrozole and letrozole" in issue.message and "Aromatase inhibitor" in issue.message
+
+
+def test_a_cdk46_switch_after_progression_keeps_the_endocrine_partner_in_the_next_line(build: Build) -> None:
+    """Letrozole goes on; palbociclib is stopped for progression and abemaciclib started: the next line
+    (abemaciclib + letrozole from its own start), the first one progressed."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            stopped(
+                b.med_statement(PALBOCICLIB, start="2024-02-01", end="2024-03-20", status="stopped"),
+                "Disease progression",
+            ),
+            b.med_statement(ABEMACICLIB, start="2024-04-05"),
+        )
+    )
+    assert profile.metastatic_lines.value == 2 and profile.completed_metastatic_lines.value == 1
+    assert profile.metastatic_lines.note is not None
+    assert "line 2: 2024-04-05 abemaciclib + letrozole" in profile.metastatic_lines.note
+    assert {"abemaciclib", "letrozole"} <= profile.current_therapies.value
+    assert "palbociclib" in profile.progressed_on.value
