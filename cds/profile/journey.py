@@ -346,14 +346,22 @@ def _breast_surgery(procedures: Sequence[models.Procedure], ctx: Context) -> dat
 def _settings(
     uses: list[MedUse], *, metastatic: bool, relapse: date | None, surgery: date | None
 ) -> tuple[list[MedUse], list[MedUse], list[MedUse]]:
-    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2). The
-    uses come in order of start: once a line is placed as metastatic therapy by its reason, intent,
-    agent or date, whatever starts on or after that day is metastatic therapy too, never (neo)adjuvant
-    (unless its own intent is curative)."""
+    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2). Once
+    a line is placed as metastatic therapy by its reason, intent, agent or date, whatever starts on or
+    after that day is metastatic therapy too, never (neo)adjuvant (unless its own intent is curative):
+    letrozole recorded the same day as palbociclib is its partner, whichever record comes first."""
     early: list[MedUse] = []
     late: list[MedUse] = []
     unplaced: list[MedUse] = []
-    first_line: date | None = None  # the start of the first line placed as metastatic therapy
+    by_evidence = [
+        use.start_date
+        for use in uses
+        if use.counts_as_line
+        and use.start_date is not None
+        and _setting(use, metastatic=metastatic, relapse=relapse, surgery=surgery, first_line=None)
+        == "metastatic"
+    ]
+    first_line = min(by_evidence, default=None)  # the start of the first line for metastatic disease
     for use in uses:
         setting = _setting(
             use, metastatic=metastatic, relapse=relapse, surgery=surgery, first_line=first_line
@@ -364,8 +372,6 @@ def _settings(
             unplaced.append(use)
         else:
             late.append(use)
-            if setting == "metastatic" and first_line is None and use.counts_as_line:
-                first_line = use.start_date
     return early, late, unplaced
 
 

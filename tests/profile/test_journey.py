@@ -173,6 +173,20 @@ def test_therapy_after_a_metastatic_only_agent_is_metastatic_before_the_recorded
     assert profile.early_systemic_therapies.value == 0
 
 
+def test_letrozole_recorded_the_same_day_as_palbociclib_is_its_partner_in_either_order(build: Build) -> None:
+    """Lumpectomy, then letrozole + palbociclib (given only for metastatic disease) six months later, the
+    metastasis undated: letrozole is the first line's partner, not adjuvant therapy, whichever record the
+    EHR sends first."""
+    surgery = b.procedure(b.cc(b.SNOMED, "392021009", "Lumpectomy of breast (procedure)"), when="2019-03-01")
+    letrozole = b.med_statement(LETROZOLE, start="2019-09-01", end="2020-03-01", status="completed")
+    palbociclib = b.med_statement(PALBOCICLIB, start="2019-09-01", end="2020-03-01", status="completed")
+    for records in ([letrozole, palbociclib], [palbociclib, letrozole]):
+        profile = build(*chart(None, surgery, *records))
+        assert {"letrozole", "palbociclib"} <= profile.metastatic_therapies.value
+        assert profile.early_systemic_therapies.value == 0
+        assert profile.metastatic_endocrine_lines.value == 1
+
+
 def test_planned_and_future_orders_are_not_therapy_given(build: Build) -> None:
     plan = b.med_request(T_DXD, authored="2025-05-20", intent="plan")
     future = b.med_request(CAPECITABINE, authored="2025-05-20", bounds=("2025-07-01", None))
