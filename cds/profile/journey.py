@@ -171,9 +171,9 @@ def derive_journey(
         ctx.issue(
             "prior_therapies",
             "conflicting",
-            f"{earlier.names} and {later.names} ({ctx.terminology.classes[cls].display} agents, never given "
-            "together) are recorded as taken at the same time: check which one the patient takes (the later "
-            "was read as replacing the earlier).",
+            f"{earlier.names} and {later.names} are recorded as taken at the same time, but two agents of "
+            f"one class ({ctx.terminology.classes[cls].display}) are never given together: check which one "
+            "the patient takes (the later was read as replacing the earlier).",
             earlier.evidence,
             later.evidence,
         )
