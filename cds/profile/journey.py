@@ -14,16 +14,22 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
      biomarker results that add an agent (PD-L1 for pembrolizumab, a reflex HER2 ISH) commonly return
      after the first cycles, and a regimen is usually first assessed after about three months, so an
      agent added before then is part of the first plan, not a response to progression;
+   * but an agent of a class never given together (a second CDK4/6 inhibitor, aromatase inhibitor...;
+     ``cds.profile.regimens.NEVER_COMBINED``) replaces the other: a switch, a new regimen in the same
+     line (no progression presumed), with a data issue when both are recorded as taken at once;
    * any other new agent starts the next regimen.
 2. **Setting.** A record is for metastatic disease when its reason is a secondary cancer (code or a
    reference to a metastasis Condition), its intent is palliative, or its agent is used only for
    metastatic disease (``METASTATIC_ONLY``), or by date: started on or after the first dated
    metastatic evidence, or up to ``BEFORE_METASTASIS_DAYS`` (60) before it and still running then (the
    work-up that leads to a recorded metastasis takes weeks). A curative, adjuvant or neoadjuvant
-   intent keeps a record in the early setting. When the patient is metastatic and no metastatic date
-   exists, therapy active now is current metastatic therapy; past therapy that began before, or within
-   a year after, breast cancer surgery (mastectomy, lumpectomy) is (neo)adjuvant; other past therapy of
-   unknown setting is counted as received, not as a line (a data issue says so).
+   intent keeps a record in the early setting. Treatment goes one way: once a line is placed as
+   metastatic therapy by its reason, intent, agent or date, whatever starts on or after that day is
+   metastatic therapy too (capecitabine after palbociclib + fulvestrant is no adjuvant therapy, however
+   soon after surgery). When the patient is metastatic and no metastatic date exists, therapy active
+   now is current metastatic therapy; past therapy that began before, or within a year after, breast
+   cancer surgery (mastectomy, lumpectomy) and before any metastatic line is (neo)adjuvant; other past
+   therapy of unknown setting is counted as received, not as a line (a data issue says so).
 3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
    in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
    while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
@@ -55,7 +61,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Final, Literal
 
 from cds.evidence import Evidence, Fact
 from cds.fhir import models
@@ -69,6 +75,7 @@ from cds.profile.regimens import (
     Regimen,
     group_regimens,
     mark_progressions,
+    overlapping_class_agents,
     regimens_of,
 )
 from cds.profile.relapse import (
@@ -160,6 +167,16 @@ def derive_journey(
             "therapy (no dated metastatic diagnosis): counted as received, not as a line.",
             *(u.evidence for u in unplaced[:5]),
         )
+    for cls, earlier, later in overlapping_class_agents([u for u in uses if u.counts_as_line]):
+        ctx.issue(
+            "prior_therapies",
+            "conflicting",
+            f"{earlier.names} and {later.names} are recorded as taken at the same time, but two agents of "
+            f"one class ({ctx.terminology.classes[cls].display}) are never given together: check which one "
+            "the patient takes (the later was read as replacing the earlier).",
+            earlier.evidence,
+            later.evidence,
+        )
     regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx)
     mark_progressions(regimens, observations, ctx)
     current = [r for r in regimens if r.current]
@@ -188,13 +205,15 @@ def derive_journey(
     if early_note:
         notes.append(early_note)
 
-    lines_note = "; ".join(f"line {i}: {_started(r)} {r.label()}" for i, r in enumerate(regimens, 1))
+    # each line's latest regimen: a switch within a drug class takes the place of the regimen before it
+    lines = [r for i, r in enumerate(regimens) if i + 1 == len(regimens) or not regimens[i + 1].switch]
+    lines_note = "; ".join(_line_words(regimens))
     # a line is completed when the disease progressed on it, or it ended and another began after it; a
     # last regimen stopped only for side effects leaves the patient at the same decision point
     completed = [
         r
-        for i, r in enumerate(regimens)
-        if r.progression is not None or (not r.current and (not r.toxicity or i < len(regimens) - 1))
+        for i, r in enumerate(lines)
+        if r.progression is not None or (not r.current and (not r.toxicity or i < len(lines) - 1))
     ]
     on_now = running is not None and running.progression is None
     all_current = tuple(u for u in uses if u.current)
@@ -225,12 +244,10 @@ def derive_journey(
             _one_per_drug(metastatic_uses),
             _setting_note(relapse) if metastatic_uses else None,
         ),
-        metastatic_lines=Fact(
-            len(regimens), tuple(r.uses[0].evidence for r in regimens[:6]), lines_note or None
-        ),
-        metastatic_chemotherapy_lines=_count(regimens, "chemotherapy"),
-        metastatic_her2_lines=_count(regimens, "her2_directed"),
-        metastatic_endocrine_lines=_count(regimens, "endocrine_therapy"),
+        metastatic_lines=Fact(len(lines), tuple(r.uses[0].evidence for r in lines[:6]), lines_note or None),
+        metastatic_chemotherapy_lines=_count(lines, "chemotherapy"),
+        metastatic_her2_lines=_count(lines, "her2_directed"),
+        metastatic_endocrine_lines=_count(lines, "endocrine_therapy"),
         medication_history=history,
         ovarian_suppression_current=ofs,
         on_therapy=on_therapy,
@@ -249,9 +266,9 @@ def derive_journey(
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
         early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
-        endocrine_resistance=endocrine_resistance(adjuvant, regimens),
+        endocrine_resistance=endocrine_resistance(adjuvant, lines),
         adjuvant_endocrine_resistance=adjuvant,
-        resistance_at_progression=resistance_if_progressing(regimens, running, ctx.today),
+        resistance_at_progression=resistance_if_progressing(lines, running, ctx.today),
         current=all_current,
         recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
     )
@@ -293,7 +310,7 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
     said: list[str] = []
     for regimen in regimens:
         end = regimen.end
-        words = f"{_started(regimen)} {regimen.label()}"
+        words = f"{'switched ' if regimen.switch else ''}{_started(regimen)} {regimen.label()}"
         if regimen.current:
             words += " (in use now)"
         elif end is not None:
@@ -308,7 +325,7 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
         counted = "" if regimens else ", counted as one"
         said.append(f"{len(undated)} record(s) without a start date{counted}")
     return Fact(
-        len(regimens) or 1,
+        sum(not r.switch for r in regimens) or 1,  # a switch within a drug class is the same therapy
         tuple(r.uses[0].evidence for r in regimens[:6]) + tuple(u.evidence for u in undated[:2]),
         "; ".join(said),
     )
@@ -329,32 +346,64 @@ def _breast_surgery(procedures: Sequence[models.Procedure], ctx: Context) -> dat
 def _settings(
     uses: list[MedUse], *, metastatic: bool, relapse: date | None, surgery: date | None
 ) -> tuple[list[MedUse], list[MedUse], list[MedUse]]:
-    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2)."""
+    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2). Once
+    a line is placed as metastatic therapy by its reason, intent, agent or date, whatever starts on or
+    after that day is metastatic therapy too, never (neo)adjuvant (unless its own intent is curative):
+    letrozole recorded the same day as palbociclib is its partner, whichever record comes first."""
     early: list[MedUse] = []
     late: list[MedUse] = []
     unplaced: list[MedUse] = []
-    window = timedelta(days=BEFORE_METASTASIS_DAYS)
+    by_evidence = [
+        use.start_date
+        for use in uses
+        if use.counts_as_line
+        and use.start_date is not None
+        and _setting(use, metastatic=metastatic, relapse=relapse, surgery=surgery, first_line=None)
+        == "metastatic"
+    ]
+    first_line = min(by_evidence, default=None)  # the start of the first line for metastatic disease
     for use in uses:
-        if use.intent == "curative":
+        setting = _setting(
+            use, metastatic=metastatic, relapse=relapse, surgery=surgery, first_line=first_line
+        )
+        if setting == "early":
             early.append(use)
-        elif use.metastatic_reason or (metastatic and not use.classes.isdisjoint(METASTATIC_ONLY)):
-            late.append(use)
-        elif not metastatic:
-            early.append(use)
-        elif use.current and (relapse is None or use.start_date is None):
-            late.append(use)  # metastatic, no date to compare: therapy active now is for metastatic disease
-        elif relapse is None and _around_surgery(use, surgery):
-            early.append(use)
-        elif relapse is None or use.start_date is None:
-            (unplaced if use.counts_as_line else early).append(use)
-        elif use.start_date >= relapse or (
-            relapse - use.start_date <= window
-            and (use.current or use.end_date is None or use.end_date >= relapse)
-        ):
-            late.append(use)
+        elif setting == "unplaced":
+            unplaced.append(use)
         else:
-            early.append(use)
+            late.append(use)
     return early, late, unplaced
+
+
+Setting = Literal["early", "metastatic", "active now", "unplaced"]
+
+
+def _setting(
+    use: MedUse, *, metastatic: bool, relapse: date | None, surgery: date | None, first_line: date | None
+) -> Setting:
+    """Where one use belongs; "active now" is metastatic therapy only because it is in use now and no
+    date tells (it does not place the records after it)."""
+    start = use.start_date
+    if use.intent == "curative":
+        return "early"
+    if use.metastatic_reason or (metastatic and not use.classes.isdisjoint(METASTATIC_ONLY)):
+        return "metastatic"
+    if not metastatic:
+        return "early"
+    if first_line is not None and start is not None and start >= first_line:
+        return "metastatic"  # started after a line for metastatic disease had begun
+    if use.current and (relapse is None or start is None):
+        return "active now"  # no date to compare: therapy active now is for metastatic disease
+    if relapse is None and _around_surgery(use, surgery):
+        return "early"
+    if relapse is None or start is None:
+        return "unplaced" if use.counts_as_line else "early"
+    if start >= relapse or (
+        relapse - start <= timedelta(days=BEFORE_METASTASIS_DAYS)
+        and (use.current or use.end_date is None or use.end_date >= relapse)
+    ):
+        return "metastatic"
+    return "early"
 
 
 def _around_surgery(use: MedUse, surgery: date | None) -> bool:
@@ -366,8 +415,25 @@ def _around_surgery(use: MedUse, surgery: date | None) -> bool:
     )
 
 
+def _line_words(regimens: list[Regimen]) -> list[str]:
+    """Each regimen in words ("line 1: 2024-01-06 palbociclib + letrozole"), a switch under its line."""
+    words: list[str] = []
+    number = 0
+    for regimen in regimens:
+        if regimen.switch:
+            words.append(f"line {number} switched {_started(regimen)} to {regimen.label()}")
+        else:
+            number += 1
+            words.append(f"line {number}: {_started(regimen)} {regimen.label()}")
+    return words
+
+
 def _started(regimen: Regimen) -> str:
-    return regimen.start.isoformat() if regimen.uses[0].start_date else "start not recorded,"
+    """When the regimen began: a switch on its own first record's day (its ``start`` is the line's)."""
+    first = regimen.uses[0].start_date
+    if first is None:
+        return "start not recorded,"
+    return (first if regimen.switch else regimen.start).isoformat()
 
 
 def _setting_note(relapse: date | None) -> str:

@@ -1,9 +1,18 @@
 """Regimens and lines of metastatic therapy from the medication records, in order of start, and which of
 them the disease progressed on (cds.profile.journey, points 1 and 3: records that start together,
-continue or join a running regimen; a stop for progression or side effects; disease-status results)."""
+continue or join a running regimen; a stop for progression or side effects; disease-status results).
+
+A second agent of a class whose agents are never given together (``NEVER_COMBINED``: two CDK4/6
+inhibitors, two aromatase inhibitors...) neither starts together with nor joins the regimen that has
+the first: it is a switch, often for side effects. The switch starts a new regimen that keeps the
+partners still running (palbociclib + letrozole, then abemaciclib: abemaciclib + letrozole) and takes
+the place of the regimen before it in the same line (its start, no progression presumed). Records of
+two such agents whose periods overlap are a data issue (``overlapping_class_agents``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
@@ -23,17 +32,34 @@ ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after 
 #: while it runs, within this time of its start, is part of it, not another therapy.
 EARLY_JOIN_DAYS: Final = 183
 RUNNING_GAP: Final = timedelta(days=42)  # two 3-weekly cycles: a clinic regimen's records are single days
+#: Drug classes (cards/codes/medications.yaml) whose agents are never given together: each label pairs
+#: one CDK4/6 inhibitor with an aromatase inhibitor or fulvestrant (ASCO, Burstein JCO 2021), one
+#: PI3K/AKT/mTOR inhibitor with endocrine therapy, one HER2 tyrosine kinase inhibitor with trastuzumab or
+#: capecitabine, one PARP inhibitor alone; one aromatase inhibitor or one SERD is the endocrine partner.
+NEVER_COMBINED: Final = frozenset(
+    {
+        "aromatase_inhibitor",
+        "serd",
+        "cdk4_6_inhibitor",
+        "pi3k_akt_mtor_inhibitor",
+        "parp_inhibitor",
+        "her2_tki",
+    }
+)
 
 
 @dataclass(slots=True)
 class Regimen:
     uses: list[MedUse]
-    start: date
+    start: date  # the line's start: a switch keeps the start of the regimen it replaced an agent of
     progression: Evidence | None = None
     progression_why: str = ""
     progressed: date | None = None  # when the disease progressed on it, where the records tell
     toxicity: bool = False
     agents: set[str] = field(default_factory=set)
+    # began by replacing an agent of a NEVER_COMBINED class of the regimen before, not stopped for
+    # progression: the same line of therapy goes on (substituting an agent of its class is no new line)
+    switch: bool = False
 
     @property
     def current(self) -> bool:
@@ -73,7 +99,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             before.toxicity = True
         elif stop == "progression":
             _stopped_for_progression(before)
-        elif stop is None:
+        elif stop is None and not after.switch:
             before.progression = after.uses[0].evidence
             before.progression_why = f"presumed: the next line began {after.start.isoformat()}"
             before.progressed = after.start
@@ -97,7 +123,8 @@ def _stopped_for_progression(regimen: Regimen) -> None:
 def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) -> list[Regimen]:
     """Medicines of a line (dated, or in use now) grouped into regimens, in order of start: records that
     start together, continue the running regimen, or join it within ``join_days`` of its start
-    (cds.profile.journey, point 1; (neo)adjuvant therapy uses ``EARLY_JOIN_DAYS``)."""
+    (cds.profile.journey, point 1; (neo)adjuvant therapy uses ``EARLY_JOIN_DAYS``); a switch within a
+    ``NEVER_COMBINED`` class starts a new regimen with the partners still running (module docstring)."""
     dated = sorted(uses, key=lambda u: u.start_date or today)
     regimens: list[Regimen] = []
     join = timedelta(days=join_days)
@@ -108,31 +135,115 @@ def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) 
         running = last is not None and _running_at(last, start)
         if last is not None and running and agents <= last.agents:
             last.uses.extend(group)  # refills, cycles, a switch of formulation or route
+        elif last is not None and running and start - last.start <= join and _switches(last.uses, group):
+            if _only_replaces(last, group):  # with the partners still running
+                replaced = _class_agents(group)
+                kept = [
+                    u
+                    for u in last.uses
+                    if _use_running_at(u, start) and not _conflict(replaced, _class_agents([u]))
+                ]
+                if _stop_reason(last) == "progression":  # the next line
+                    regimens.append(_regimen(group + kept, start))
+                else:  # the same line goes on
+                    regimens.append(_regimen(group + kept, last.start, switch=True))
+            else:  # a new partner as well: a new line
+                regimens.append(_regimen(group, start))
         elif last is not None and running and start - last.start <= join:
             last.uses.extend(group)  # an agent added to the running regimen
             last.agents |= agents
         else:
-            regimens.append(Regimen(list(group), start, agents=set(agents)))
+            regimens.append(_regimen(group, start))
     return regimens
 
 
+def _regimen(uses: list[MedUse], start: date, *, switch: bool = False) -> Regimen:
+    return Regimen(list(uses), start, agents={a for u in uses for a in u.agents}, switch=switch)
+
+
+def _class_agents(uses: Iterable[MedUse]) -> dict[str, set[str]]:
+    """The agents of each ``NEVER_COMBINED`` class among ``uses``."""
+    found: dict[str, set[str]] = {}
+    for use in uses:
+        for drug in use.drugs:
+            for cls in NEVER_COMBINED.intersection(drug.classes):
+                found.setdefault(cls, set()).add(drug.name)
+    return found
+
+
+def _switches(before: Iterable[MedUse], after: Iterable[MedUse]) -> bool:
+    """``after`` brings an agent of a ``NEVER_COMBINED`` class of which ``before`` has another agent."""
+    return _conflict(_class_agents(before), _class_agents(after))
+
+
+def _conflict(held: dict[str, set[str]], added: dict[str, set[str]]) -> bool:
+    return any(cls in held and not names <= held[cls] for cls, names in added.items())
+
+
+def _only_replaces(regimen: Regimen, group: list[MedUse]) -> bool:
+    """Every agent ``group`` adds to ``regimen`` takes the place of one of its class (a switch)."""
+    held = _class_agents(regimen.uses)
+    return all(
+        use.agents <= regimen.agents or all(not held.keys().isdisjoint(d.classes) for d in use.drugs)
+        for use in group
+    )
+
+
 def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:
-    """Records (sorted by start) that start within ``TOGETHER_DAYS`` of the first of them: one start."""
+    """Records (sorted by start) that start within ``TOGETHER_DAYS`` of the first of them: one start,
+    unless a record switches within a ``NEVER_COMBINED`` class of the start (then it starts another)."""
     groups: list[list[MedUse]] = []
+    held: dict[str, set[str]] = {}  # the NEVER_COMBINED agents of the last start
     window = timedelta(days=TOGETHER_DAYS)
     for use in uses:
         start = use.start_date or today
-        if groups and start - (groups[-1][0].start_date or today) <= window:
+        added = _class_agents([use])
+        if groups and start - (groups[-1][0].start_date or today) <= window and not _conflict(held, added):
             groups[-1].append(use)
+            for cls, names in added.items():
+                held.setdefault(cls, set()).update(names)
         else:
             groups.append([use])
+            held = added
     return groups
 
 
 def _running_at(regimen: Regimen, when: date) -> bool:
     """Still given at ``when``: a record in use, open-ended, or ended within ``RUNNING_GAP`` before it
     (an administration every three weeks is a record of one day each time)."""
-    return any(u.current or u.end_date is None or u.end_date >= when - RUNNING_GAP for u in regimen.uses)
+    return any(_use_running_at(u, when) for u in regimen.uses)
+
+
+def _use_running_at(use: MedUse, when: date) -> bool:
+    return use.current or use.end_date is None or use.end_date >= when - RUNNING_GAP
+
+
+def overlapping_class_agents(uses: list[MedUse]) -> list[tuple[str, MedUse, MedUse]]:
+    """(class, earlier, later) for records of two agents of a ``NEVER_COMBINED`` class recorded as taken
+    at the same time: the earlier in use now, or ended on or after the later's start. Records without a
+    start date, or ended on a day not recorded, are left out (nothing to compare); one pair per class."""
+    dated = sorted((u for u in uses if u.start_date is not None), key=lambda u: u.start_key)
+    found: list[tuple[str, MedUse, MedUse]] = []
+    for cls in sorted(NEVER_COMBINED):
+        longest: dict[str, MedUse] = {}  # agent -> its record that runs longest so far
+        for use in dated:
+            names = {d.name for d in use.drugs if cls in d.classes}
+            start = use.start_date
+            if not names or start is None:
+                continue
+            other = next((e for n, e in longest.items() if n not in names and _until(e) >= start), None)
+            if other is not None:
+                found.append((cls, other, use))
+                break
+            for name in names:
+                if name not in longest or _until(use) > _until(longest[name]):
+                    longest[name] = use
+    return found
+
+
+def _until(use: MedUse) -> date:
+    """The last day a record is known to run: today and on while in use, else its end."""
+    return date.max if use.current else (use.end_date or date.min)
 
 
 def _stop_reason(regimen: Regimen) -> str | None:

@@ -131,6 +131,62 @@ def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build:
     assert "1 past cancer medicine" in unplaced_issue.message
 
 
+def test_therapy_after_a_metastatic_line_is_never_adjuvant_even_within_a_year_of_surgery(
+    build: Build,
+) -> None:
+    """Lumpectomy, adjuvant letrozole, then palbociclib + fulvestrant (given only for metastatic disease),
+    capecitabine and paclitaxel, all within a year of surgery; the metastasis has no date (review D1:
+    the chemotherapy was read as adjuvant, so no chemotherapy line and no sacituzumab govitecan)."""
+    surgery = b.procedure(b.cc(b.SNOMED, "392021009", "Lumpectomy of breast (procedure)"), when="2019-03-01")
+    profile = build(
+        *chart(
+            None,
+            surgery,
+            b.med_statement(LETROZOLE, start="2019-03-15", end="2019-05-15", status="completed"),
+            b.med_statement(PALBOCICLIB, start="2019-06-01", end="2019-08-15", status="completed"),
+            b.med_statement(FULVESTRANT, start="2019-06-01", end="2019-08-15", status="completed"),
+            b.med_statement(CAPECITABINE, start="2019-10-01", end="2019-11-15", status="completed"),
+            b.med_statement(PACLITAXEL, start="2020-01-05", end="2020-02-20", status="completed"),
+        )
+    )
+    assert {"capecitabine", "paclitaxel"} <= profile.metastatic_therapies.value
+    assert profile.metastatic_lines.value == 3
+    assert profile.metastatic_chemotherapy_lines.value == 2
+    assert profile.early_systemic_therapies.value == 1  # letrozole, before the first metastatic line
+    assert "letrozole" not in profile.metastatic_therapies.value
+
+
+def test_therapy_after_a_metastatic_only_agent_is_metastatic_before_the_recorded_metastasis_date(
+    build: Build,
+) -> None:
+    """Fulvestrant from 2023-03 (given only for metastatic disease), then capecitabine, months before the
+    metastasis Condition's onset (2024-01-15, recorded late): capecitabine is a line, not early therapy."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(FULVESTRANT, start="2023-03-01", end="2023-07-01", status="completed"),
+            b.med_statement(CAPECITABINE, start="2023-08-01", end="2023-10-01", status="completed"),
+        )
+    )
+    assert "capecitabine" in profile.metastatic_therapies.value
+    assert profile.metastatic_chemotherapy_lines.value == 1 and profile.metastatic_lines.value == 2
+    assert profile.early_systemic_therapies.value == 0
+
+
+def test_letrozole_recorded_the_same_day_as_palbociclib_is_its_partner_in_either_order(build: Build) -> None:
+    """Lumpectomy, then letrozole + palbociclib (given only for metastatic disease) six months later, the
+    metastasis undated: letrozole is the first line's partner, not adjuvant therapy, whichever record the
+    EHR sends first."""
+    surgery = b.procedure(b.cc(b.SNOMED, "392021009", "Lumpectomy of breast (procedure)"), when="2019-03-01")
+    letrozole = b.med_statement(LETROZOLE, start="2019-09-01", end="2020-03-01", status="completed")
+    palbociclib = b.med_statement(PALBOCICLIB, start="2019-09-01", end="2020-03-01", status="completed")
+    for records in ([letrozole, palbociclib], [palbociclib, letrozole]):
+        profile = build(*chart(None, surgery, *records))
+        assert {"letrozole", "palbociclib"} <= profile.metastatic_therapies.value
+        assert profile.early_systemic_therapies.value == 0
+        assert profile.metastatic_endocrine_lines.value == 1
+
+
 def test_planned_and_future_orders_are_not_therapy_given(build: Build) -> None:
     plan = b.med_request(T_DXD, authored="2025-05-20", intent="plan")
     future = b.med_request(CAPECITABINE, authored="2025-05-20", bounds=("2025-07-01", None))
