@@ -18,12 +18,12 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
      ``cds.profile.regimens.NEVER_COMBINED``) replaces the other: a switch, a new regimen in the same
      line (no progression presumed), with a data issue when both are recorded as taken at once;
    * any other new agent starts the next regimen.
-2. **Setting.** A record is for metastatic disease when its reason is a secondary cancer (code or a
-   reference to a metastasis Condition), its intent is palliative, or its agent is used only for
-   metastatic disease (``METASTATIC_ONLY``), or by date: started on or after the first dated
-   metastatic evidence, or up to ``BEFORE_METASTASIS_DAYS`` (60) before it and still running then (the
-   work-up that leads to a recorded metastasis takes weeks). A curative, adjuvant or neoadjuvant
-   intent keeps a record in the early setting. Treatment goes one way: once a line is placed as
+2. **Setting** (cds.profile.placement). A record is for metastatic disease when its reason is a
+   secondary cancer (code or a reference to a metastasis Condition), its intent is palliative, or its
+   agent is used only for metastatic disease (``METASTATIC_ONLY``), or by date: started on or after
+   the first dated metastatic evidence, or up to ``BEFORE_METASTASIS_DAYS`` (60) before it and still
+   running then (the work-up that leads to a recorded metastasis takes weeks). A curative, adjuvant or
+   neoadjuvant intent keeps a record in the early setting. Treatment goes one way: once a line is placed as
    metastatic therapy by its reason, intent, agent or date, whatever starts on or after that day is
    metastatic therapy too (capecitabine after palbociclib + fulvestrant is no adjuvant therapy, however
    soon after surgery). When the patient is metastatic and no metastatic date exists, therapy active
@@ -61,14 +61,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final, Literal
+from typing import Final
 
 from cds.evidence import Evidence, Fact
 from cds.fhir import models
-from cds.profile.common import Context, MedicationRecord, Observations, procedure_date
+from cds.profile.common import Context, MedicationRecord, Observations
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
+from cds.profile.placement import BEFORE_METASTASIS_DAYS, breast_surgery, settings
 from cds.profile.regimens import (
     EARLY_JOIN_DAYS,
     JOIN_DAYS,
@@ -85,33 +86,9 @@ from cds.profile.relapse import (
     resistance_if_progressing,
 )
 
-BEFORE_METASTASIS_DAYS: Final = 60
-ADJUVANT_AFTER_SURGERY: Final = timedelta(days=365)
 # Facts without evidence are the same every call (and immutable): made once.
 _NONE: Final[Fact[int]] = Fact(0)
 _NO: Final[Fact[YesNoUnknown]] = Fact("no")
-
-#: Agents given only for metastatic disease (their US labels have no early-breast-cancer indication):
-#: a record of one is metastatic therapy whatever its date.
-METASTATIC_ONLY: Final = frozenset(
-    {
-        "palbociclib",
-        "fulvestrant",
-        "everolimus",
-        "alpelisib",
-        "capivasertib",
-        "inavolisib",
-        "elacestrant",
-        "imlunestrant",
-        "tucatinib",
-        "t_dxd",
-        "sacituzumab_govitecan",
-        "datopotamab_deruxtecan",
-        "eribulin",
-        "talazoparib",
-        "margetuximab",
-    }
-)
 
 
 @dataclass(slots=True)
@@ -155,10 +132,8 @@ def derive_journey(
     uses, received = collect_uses(resources, ctx, secondary_refs)
     uses.sort(key=lambda u: u.start_key)
     relapse = to_date(metastatic_since)
-    surgery = _breast_surgery(procedures, ctx)
-    early, metastatic_uses, unplaced = _settings(
-        uses, metastatic=metastatic, relapse=relapse, surgery=surgery
-    )
+    surgery = breast_surgery(procedures, ctx)
+    early, metastatic_uses, unplaced = settings(uses, metastatic=metastatic, relapse=relapse, surgery=surgery)
     if unplaced:
         ctx.issue(
             "metastatic_lines",
@@ -328,90 +303,6 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
         sum(not r.switch for r in regimens) or 1,  # a switch within a drug class is the same therapy
         tuple(r.uses[0].evidence for r in regimens[:6]) + tuple(u.evidence for u in undated[:2]),
         "; ".join(said),
-    )
-
-
-def _breast_surgery(procedures: Sequence[models.Procedure], ctx: Context) -> date | None:
-    """The date of the latest breast cancer surgery, if any was recorded."""
-    dates = [
-        when
-        for proc in procedures
-        if proc.status == "completed"
-        and ctx.match("breast-surgery", proc.code) is not None
-        and (when := to_date(procedure_date(proc))) is not None
-    ]
-    return max(dates) if dates else None
-
-
-def _settings(
-    uses: list[MedUse], *, metastatic: bool, relapse: date | None, surgery: date | None
-) -> tuple[list[MedUse], list[MedUse], list[MedUse]]:
-    """(early, metastatic, unplaced) uses, by reason, intent, agent and date (module docstring, 2). Once
-    a line is placed as metastatic therapy by its reason, intent, agent or date, whatever starts on or
-    after that day is metastatic therapy too, never (neo)adjuvant (unless its own intent is curative):
-    letrozole recorded the same day as palbociclib is its partner, whichever record comes first."""
-    early: list[MedUse] = []
-    late: list[MedUse] = []
-    unplaced: list[MedUse] = []
-    by_evidence = [
-        use.start_date
-        for use in uses
-        if use.counts_as_line
-        and use.start_date is not None
-        and _setting(use, metastatic=metastatic, relapse=relapse, surgery=surgery, first_line=None)
-        == "metastatic"
-    ]
-    first_line = min(by_evidence, default=None)  # the start of the first line for metastatic disease
-    for use in uses:
-        setting = _setting(
-            use, metastatic=metastatic, relapse=relapse, surgery=surgery, first_line=first_line
-        )
-        if setting == "early":
-            early.append(use)
-        elif setting == "unplaced":
-            unplaced.append(use)
-        else:
-            late.append(use)
-    return early, late, unplaced
-
-
-Setting = Literal["early", "metastatic", "active now", "unplaced"]
-
-
-def _setting(
-    use: MedUse, *, metastatic: bool, relapse: date | None, surgery: date | None, first_line: date | None
-) -> Setting:
-    """Where one use belongs; "active now" is metastatic therapy only because it is in use now and no
-    date tells (it does not place the records after it)."""
-    start = use.start_date
-    if use.intent == "curative":
-        return "early"
-    if use.metastatic_reason or (metastatic and not use.classes.isdisjoint(METASTATIC_ONLY)):
-        return "metastatic"
-    if not metastatic:
-        return "early"
-    if first_line is not None and start is not None and start >= first_line:
-        return "metastatic"  # started after a line for metastatic disease had begun
-    if use.current and (relapse is None or start is None):
-        return "active now"  # no date to compare: therapy active now is for metastatic disease
-    if relapse is None and _around_surgery(use, surgery):
-        return "early"
-    if relapse is None or start is None:
-        return "unplaced" if use.counts_as_line else "early"
-    if start >= relapse or (
-        relapse - start <= timedelta(days=BEFORE_METASTASIS_DAYS)
-        and (use.current or use.end_date is None or use.end_date >= relapse)
-    ):
-        return "metastatic"
-    return "early"
-
-
-def _around_surgery(use: MedUse, surgery: date | None) -> bool:
-    """Begun before, or within a year after, breast cancer surgery: (neo)adjuvant therapy."""
-    return (
-        surgery is not None
-        and use.start_date is not None
-        and use.start_date <= surgery + ADJUVANT_AFTER_SURGERY
     )
 
 
