@@ -7,7 +7,9 @@ inhibitors, two aromatase inhibitors...) neither starts together with nor joins 
 the first: it is a switch, often for side effects. The switch starts a new regimen that keeps the
 partners still running (palbociclib + letrozole, then abemaciclib: abemaciclib + letrozole) and takes
 the place of the regimen before it in the same line (its start, no progression presumed). Records of
-two such agents whose periods overlap are a data issue (``overlapping_class_agents``).
+two such agents whose periods overlap are a data issue (``overlapping_class_agents``). Chemotherapy and
+a CDK4/6 or PI3K/AKT/mTOR inhibitor (``ENDOCRINE_PARTNERS``) never join one regimen either: one after the
+other is the next line.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ NEVER_COMBINED: Final = frozenset(
         "her2_tki",
     }
 )
+
+#: Targeted agents given with endocrine therapy, never with chemotherapy (``_apart``).
+ENDOCRINE_PARTNERS: Final = frozenset({"cdk4_6_inhibitor", "pi3k_akt_mtor_inhibitor"})
 
 
 @dataclass(slots=True)
@@ -149,12 +154,26 @@ def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) 
                     regimens.append(_regimen(group + kept, last.start, switch=True))
             else:  # a new partner as well: a new line
                 regimens.append(_regimen(group, start))
-        elif last is not None and running and start - last.start <= join:
+        elif last is not None and running and start - last.start <= join and not _apart(last.uses, group):
             last.uses.extend(group)  # an agent added to the running regimen
             last.agents |= agents
         else:
             regimens.append(_regimen(group, start))
     return regimens
+
+
+def _apart(before: Iterable[MedUse], after: Iterable[MedUse]) -> bool:
+    """Chemotherapy and a CDK4/6 or PI3K/AKT/mTOR inhibitor are never one regimen (their labels pair
+    these inhibitors with endocrine therapy only): one joining the other is the next line."""
+    had, adds = _classes(before), _classes(after)
+    return bool(
+        ("chemotherapy" in had and adds & ENDOCRINE_PARTNERS)
+        or (had & ENDOCRINE_PARTNERS and "chemotherapy" in adds)
+    )
+
+
+def _classes(uses: Iterable[MedUse]) -> frozenset[str]:
+    return frozenset(c for u in uses for c in u.classes)
 
 
 def _regimen(uses: list[MedUse], start: date, *, switch: bool = False) -> Regimen:

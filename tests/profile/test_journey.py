@@ -592,3 +592,21 @@ def test_a_cdk46_switch_after_progression_keeps_the_endocrine_partner_in_the_nex
     assert "line 2: 2024-04-05 abemaciclib + letrozole" in profile.metastatic_lines.note
     assert {"abemaciclib", "letrozole"} <= profile.current_therapies.value
     assert "palbociclib" in profile.progressed_on.value
+
+
+def test_chemotherapy_after_a_cdk46_inhibitor_is_the_next_line_however_soon(build: Build) -> None:
+    """Capecitabine a month after palbociclib + fulvestrant never joins them (CDK4/6 and PI3K/AKT/mTOR
+    inhibitors are labelled with endocrine therapy only): it is line 2, and line 1 progressed."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(FULVESTRANT, start="2024-02-01", status="completed"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01", status="completed"),
+            b.med_statement(CAPECITABINE, start="2024-03-10"),
+        )
+    )
+    assert profile.metastatic_lines.value == 2
+    assert profile.metastatic_chemotherapy_lines.value == 1
+    assert "capecitabine" in profile.current_therapies.value
+    assert not {"palbociclib", "fulvestrant"} & profile.current_therapies.value
+    assert {"palbociclib", "fulvestrant"} <= profile.progressed_on.value
