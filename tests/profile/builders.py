@@ -336,6 +336,27 @@ def rx(code: str, display: str | None = None, text: str | None = None) -> dict[s
     return cc(RXNORM, code, display, text)
 
 
+ISH_PANEL = cc(LOINC, "74885-5", "ERBB2 FISH panel")
+ISH_RATIO = cc(LOINC, "49683-6", "ERBB2/Chr17 ratio by FISH")
+ISH_COPIES = cc(LOINC, "74860-8", "ERBB2 copies per nucleus by FISH")
+
+
+def ish_panel(ratio: float, copies: float, **kw: Any) -> dict[str, Any]:
+    """A dual-probe HER2 FISH panel: the HER2/CEP17 ratio and the HER2 copies per nucleus as components."""
+    return observation(
+        ISH_PANEL,
+        components=[
+            component(ISH_RATIO, quantity=(ratio, "{ratio}")),
+            component(ISH_COPIES, quantity=(copies, "{copies}/{nucleus}")),
+        ],
+        **kw,
+    )
+
+
+def issues_of(profile: Any, topic: str, kind: str) -> list[DataIssue]:
+    return [i for i in profile.issues if i.topic == topic and i.kind == kind]
+
+
 CODES = Path(__file__).resolve().parents[2] / "cards" / "codes"
 
 

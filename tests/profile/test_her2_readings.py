@@ -14,25 +14,6 @@ from tests.profile import builders as b
 
 Build = Callable[..., PatientProfile]
 
-ISH_PANEL = b.cc(b.LOINC, "74885-5", "ERBB2 FISH panel")
-RATIO = b.cc(b.LOINC, "49683-6", "ERBB2/Chr17 ratio by FISH")
-COPIES = b.cc(b.LOINC, "74860-8", "ERBB2 copies per nucleus by FISH")
-
-
-def ish_panel(ratio: float, copies: float, **kw: Any) -> dict[str, Any]:
-    return b.observation(
-        ISH_PANEL,
-        components=[
-            b.component(RATIO, quantity=(ratio, "{ratio}")),
-            b.component(COPIES, quantity=(copies, "{copies}/{nucleus}")),
-        ],
-        **kw,
-    )
-
-
-def issues_of(profile: PatientProfile, topic: str, kind: str) -> list[Any]:
-    return [i for i in profile.issues if i.topic == topic and i.kind == kind]
-
 
 # --- 1. ISH free text: the digits of "HER2" and "CEP17" are never the ratio or the copy number -------------
 
@@ -80,7 +61,7 @@ def test_ish_text_numbers_skip_the_digits_of_her2_and_cep17(
         b.her2_ish(value_string=text, date="2025-09-16"),
     )
     assert (profile.her2_ish.value, profile.her2_status.value, profile.her2_low.value) == (ish, status, low)
-    assert not issues_of(profile, "her2_ish", "conflicting")
+    assert not b.issues_of(profile, "her2_ish", "conflicting")
 
 
 @pytest.mark.parametrize(
@@ -95,7 +76,7 @@ def test_ish_text_whose_numbers_and_verdict_disagree_is_not_used(build: Build, t
     profile = build(b.patient(), b.her2_ihc(value_string="2+", date="2025-09-12"), ish)
     # the IHC 2+ stands alone: equivocal, so the HER2 warning asks for ISH; neither reading is used silently
     assert (profile.her2_ish.value, profile.her2_status.value) == ("unknown", "equivocal")
-    conflicting = issues_of(profile, "her2_ish", "conflicting")
+    conflicting = b.issues_of(profile, "her2_ish", "conflicting")
     assert len(conflicting) == 1
     assert f"Observation/{ish['id']}" in conflicting[0].message
     assert "the report says" in conflicting[0].message
@@ -114,10 +95,10 @@ def test_ish_text_whose_numbers_and_verdict_disagree_is_not_used(build: Build, t
 def test_ish_groups_2_to_4_without_ihc_leave_her2_unknown(
     build: Build, ratio: float, copies: float, group: int
 ) -> None:
-    profile = build(b.patient(), ish_panel(ratio, copies, date="2025-09-16"))
+    profile = build(b.patient(), b.ish_panel(ratio, copies, date="2025-09-16"))
     assert profile.her2_status.value == "unknown"
     assert profile.subtype.value == "unknown"
-    missing = issues_of(profile, "her2_status", "missing")
+    missing = b.issues_of(profile, "her2_status", "missing")
     assert len(missing) == 1
     assert f"group {group}" in missing[0].message and "IHC on the same specimen" in missing[0].message
 
@@ -127,11 +108,11 @@ def test_only_groups_2_to_4_wait_for_ihc(build: Build) -> None:
         profile = build(b.patient(), *obs)
         return profile.her2_status.value, profile.her2_low.value
 
-    assert her2(ish_panel(2.4, 4.6, date="2025-09-16")) == ("positive", "no")  # group 1: final
-    assert her2(ish_panel(1.2, 2.1, date="2025-09-16")) == ("negative", "unknown")  # group 5: final
-    assert her2(ish_panel(1.6, 6.4, date="2025-09-16")) == ("unknown", "unknown")  # group 3: waits
+    assert her2(b.ish_panel(2.4, 4.6, date="2025-09-16")) == ("positive", "no")  # group 1: final
+    assert her2(b.ish_panel(1.2, 2.1, date="2025-09-16")) == ("negative", "unknown")  # group 5: final
+    assert her2(b.ish_panel(1.6, 6.4, date="2025-09-16")) == ("unknown", "unknown")  # group 3: waits
     reflex = b.her2_ihc(value_string="1+", date="2025-09-12")
-    assert her2(reflex, ish_panel(1.6, 6.4, date="2025-09-16")) == ("negative", "yes")  # decided with IHC
+    assert her2(reflex, b.ish_panel(1.6, 6.4, date="2025-09-16")) == ("negative", "yes")  # decided with IHC
 
 
 # --- 5. an earlier positive is not erased by a newer unsettled result ---------------------------------------
@@ -146,13 +127,13 @@ def test_her2_positive_then_ihc_2plus_awaiting_ish_stays_positive(build: Build) 
     assert profile.her2_low.value == "no"
     refs = {e.reference for e in profile.her2_status.evidence}
     assert {f"Observation/{primary['id']}", f"Observation/{liver['id']}"} <= refs
-    issues = issues_of(profile, "her2_status", "discordant")
+    issues = b.issues_of(profile, "her2_status", "discordant")
     assert len(issues) == 1
     assert f"Observation/{liver['id']}" in issues[0].message and "ISH" in issues[0].message
     # the IHC 2+ alone is equivocal, with no earlier positive to keep
     alone = build(b.patient(), b.her2_ihc(value_string="2+", date="2025-09-10"))
     assert alone.her2_status.value == "equivocal"
-    assert not issues_of(alone, "her2_status", "discordant")
+    assert not b.issues_of(alone, "her2_status", "discordant")
 
 
 def test_her2_positive_then_a_same_day_conflict_stays_positive(build: Build) -> None:
@@ -163,8 +144,8 @@ def test_her2_positive_then_a_same_day_conflict_stays_positive(build: Build) -> 
         b.her2_ihc(value_string="2+", date="2024-05-01"),
     )
     assert profile.her2_status.value == "positive"
-    assert issues_of(profile, "her2_status", "conflicting")  # the new date's disagreement is still named
-    assert issues_of(profile, "her2_status", "discordant")
+    assert b.issues_of(profile, "her2_status", "conflicting")  # the new date's disagreement is still named
+    assert b.issues_of(profile, "her2_status", "discordant")
 
 
 # --- 6. IHC 0 and IHC 1+ on one date are both HER2-negative -------------------------------------------------
@@ -183,8 +164,8 @@ def test_ihc_0_and_1plus_on_one_date_are_her2_negative_with_her2_low_unsettled(b
     assert profile.her2_status.value == "negative"
     assert profile.subtype.value == "hr_positive_her2_negative"  # the HR+/HER2- options are not withheld
     assert profile.her2_low.value == "unknown"  # never HER2-low on a score that another sample contradicts
-    assert not issues_of(profile, "her2_status", "conflicting")
-    low = issues_of(profile, "her2_low", "conflicting")
+    assert not b.issues_of(profile, "her2_status", "conflicting")
+    low = b.issues_of(profile, "her2_low", "conflicting")
     assert len(low) == 1
     assert "IHC 0" in low[0].message and "IHC 1+" in low[0].message
     assert {f"Observation/{breast['id']}", f"Observation/{node['id']}"} <= {

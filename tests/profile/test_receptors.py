@@ -456,10 +456,6 @@ def two_codings(code: dict[str, Any], system: str, local: str, text: str) -> dic
     return {"coding": [*code["coding"], {"system": system, "code": local}], "text": text}
 
 
-def issues_of(profile: PatientProfile, topic: str, kind: str) -> list[Any]:
-    return [i for i in profile.issues if i.topic == topic and i.kind == kind]
-
-
 @pytest.mark.parametrize(
     "billing",
     [
@@ -504,7 +500,7 @@ def test_preliminary_her2_never_replaces_an_earlier_final_result(build: Build) -
     profile = build(b.patient(), final, prelim)
     assert profile.her2_status.value == "negative"
     assert profile.her2_ihc.value == "1+"
-    pending = issues_of(profile, "her2_status", "pending")
+    pending = b.issues_of(profile, "her2_status", "pending")
     assert len(pending) == 1
     assert f"Observation/{prelim['id']}" in pending[0].message and "2024-05-02" in pending[0].message
     assert "HER2 IHC" in pending[0].message and "preliminary" in pending[0].message
@@ -516,16 +512,16 @@ def test_only_a_preliminary_result_is_pending_not_a_status(build: Build) -> None
     profile = build(b.patient(), prelim)
     assert profile.her2_status.value == "unknown"
     assert profile.her2_status.note and "preliminary" in profile.her2_status.note
-    assert len(issues_of(profile, "her2_status", "pending")) == 1
-    assert not issues_of(profile, "her2_status", "unreadable")
+    assert len(b.issues_of(profile, "her2_status", "pending")) == 1
+    assert not b.issues_of(profile, "her2_status", "unreadable")
 
 
 def test_registered_er_without_a_value_is_pending_not_unreadable(build: Build) -> None:
     profile = build(b.patient(), b.er(date="2024-05-02", status="registered"))
     assert profile.er_status.value == "unknown"
-    pending = issues_of(profile, "er_status", "pending")
+    pending = b.issues_of(profile, "er_status", "pending")
     assert len(pending) == 1 and "registered" in pending[0].message and "2024-05-02" in pending[0].message
-    assert not issues_of(profile, "er_status", "unreadable")
+    assert not b.issues_of(profile, "er_status", "unreadable")
 
 
 def test_an_older_preliminary_report_superseded_by_a_final_one_is_not_pending(build: Build) -> None:
@@ -535,14 +531,14 @@ def test_an_older_preliminary_report_superseded_by_a_final_one_is_not_pending(bu
         b.er(b.POSITIVE, date="2024-05-03", status="final"),
     )
     assert profile.er_status.value == "positive"
-    assert not issues_of(profile, "er_status", "pending")
+    assert not b.issues_of(profile, "er_status", "pending")
 
 
 @pytest.mark.parametrize("status", ["amended", "corrected"])
 def test_amended_and_corrected_results_count_as_final(build: Build, status: str) -> None:
     profile = build(b.patient(), b.er(b.NEGATIVE, date="2024-05-03", status=status))
     assert profile.er_status.value == "negative"
-    assert not issues_of(profile, "er_status", "pending")
+    assert not b.issues_of(profile, "er_status", "pending")
 
 
 def test_her2_3plus_primary_then_ihc_0_liver_biopsy_is_not_triple_negative(build: Build) -> None:
@@ -562,7 +558,7 @@ def test_her2_3plus_primary_then_ihc_0_liver_biopsy_is_not_triple_negative(build
     assert profile.her2_status.value == "positive"
     assert profile.subtype.value == "hr_negative_her2_positive"
     assert profile.her2_ultralow.value == "no"
-    discordant = issues_of(profile, "her2_status", "discordant")
+    discordant = b.issues_of(profile, "her2_status", "discordant")
     assert len(discordant) == 1
     message = discordant[0].message
     assert f"Observation/{primary['id']}" in message and f"Observation/{liver['id']}" in message
@@ -576,7 +572,7 @@ def test_same_date_disagreement_across_specimens_stays_conflicting(build: Build)
         b.observation(HER2_IHC_TISSUE, value_string="0", date="2024-02-01"),
     )
     assert profile.her2_status.value == "conflicting"
-    assert not issues_of(profile, "her2_status", "discordant")
+    assert not b.issues_of(profile, "her2_status", "discordant")
 
 
 def test_discordant_markers_fact(terminology: Any) -> None:
@@ -692,7 +688,7 @@ def test_allred_3_or_4_gives_no_status(build: Build, obs: dict[str, Any]) -> Non
     """A total of 3 or 4 can be proportion score 1 (<1 % of nuclei: ER-negative by ASCO/CAP 2020)."""
     profile = build(b.patient(), obs)
     assert profile.er_status.value == "unknown"
-    missing = issues_of(profile, "er_status", "missing")
+    missing = b.issues_of(profile, "er_status", "missing")
     assert len(missing) == 1 and "fewer than 1% of nuclei" in missing[0].message
 
 
@@ -708,7 +704,7 @@ def test_allred_3_or_4_gives_no_status(build: Build, obs: dict[str, Any]) -> Non
 def test_h_score_alone_is_not_a_percentage_and_gives_no_status(build: Build, obs: dict[str, Any]) -> None:
     profile = build(b.patient(), obs)
     assert profile.er_status.value == "unknown"
-    missing = issues_of(profile, "er_status", "missing")
+    missing = b.issues_of(profile, "er_status", "missing")
     assert (
         len(missing) == 1 and "H-score" in missing[0].message and "no standard cut-off" in missing[0].message
     )
@@ -741,21 +737,6 @@ def test_h_score_with_an_answer_uses_the_answer(build: Build, obs: dict[str, Any
 
 # --- HER2 ISH (ASCO/CAP 2018 groups, text values) and combined texts ---------------------------------------
 
-ISH_PANEL = b.cc(b.LOINC, "74885-5", "ERBB2 FISH panel")
-RATIO = b.cc(b.LOINC, "49683-6", "ERBB2/Chr17 ratio by FISH")
-COPIES = b.cc(b.LOINC, "74860-8", "ERBB2 copies per nucleus by FISH")
-
-
-def ish_panel(ratio: float, copies: float, **kw: Any) -> dict[str, Any]:
-    return b.observation(
-        ISH_PANEL,
-        components=[
-            b.component(RATIO, quantity=(ratio, "{ratio}")),
-            b.component(COPIES, quantity=(copies, "{copies}/{nucleus}")),
-        ],
-        **kw,
-    )
-
 
 @pytest.mark.parametrize(
     ("ratio", "copies", "ihc", "ish", "status", "low"),
@@ -775,7 +756,7 @@ def test_her2_ish_groups(
     profile = build(
         b.patient(),
         b.her2_ihc(value_string=ihc, date="2024-01-12"),
-        ish_panel(ratio, copies, date="2024-01-20"),
+        b.ish_panel(ratio, copies, date="2024-01-20"),
     )
     assert (profile.her2_ish.value, profile.her2_status.value, profile.her2_low.value) == (ish, status, low)
 
@@ -784,8 +765,8 @@ def test_ish_ratio_and_copies_as_separate_observations_are_grouped(build: Build)
     profile = build(
         b.patient(),
         b.her2_ihc(value_string="2+", date="2024-01-12"),
-        b.observation(RATIO, quantity=(2.1, "{ratio}"), date="2024-01-20"),
-        b.observation(COPIES, quantity=(3.2, "{copies}"), date="2024-01-20"),
+        b.observation(b.ISH_RATIO, quantity=(2.1, "{ratio}"), date="2024-01-20"),
+        b.observation(b.ISH_COPIES, quantity=(3.2, "{copies}"), date="2024-01-20"),
     )
     assert profile.her2_status.value == "negative"
     assert profile.her2_status.note and "ISH group 2" in profile.her2_status.note
@@ -816,7 +797,7 @@ def test_her2_ish_text_values(build: Build, text: str, ish: str, status: str) ->
 def test_ish_text_that_does_not_reach_the_cut_off_is_reported(build: Build) -> None:
     profile = build(b.patient(), b.her2_ish(value_string="greater than 1.8"))
     assert profile.her2_status.value == "unknown"
-    unreadable = issues_of(profile, "her2_ish", "unreadable")
+    unreadable = b.issues_of(profile, "her2_ish", "unreadable")
     assert len(unreadable) == 1 and "2.0" in unreadable[0].message
 
 
@@ -865,7 +846,7 @@ _CHARTS = [
         b.er(quantity=(0, "%"), date="2024-09-01"),
         b.pr(quantity=(5, "%"), date="2019-04-02"),
         b.her2_ihc(value_string="2+", date="2019-04-02"),
-        ish_panel(2.4, 4.6, date="2019-04-09"),
+        b.ish_panel(2.4, 4.6, date="2019-04-09"),
         b.her2_ihc(value_string="0 (no staining)", date="2024-09-01"),
         b.her2_ihc(value_string="1+", date="2025-01-10", status="preliminary"),
         b.condition(b.cc(b.ICD10CM, "Z17.32"), onset=None, recorded="2024-10-01"),
