@@ -12,9 +12,11 @@ from cds.fhir import models
 from cds.profile.common import Context, procedure_date
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse
+from cds.profile.regimens import TOGETHER_DAYS
 
 BEFORE_METASTASIS_DAYS: Final = 60
 ADJUVANT_AFTER_SURGERY: Final = timedelta(days=365)
+_ONE_CYCLE: Final = timedelta(days=TOGETHER_DAYS)
 
 #: Agents given only for metastatic disease (their US labels have no early-breast-cancer indication):
 #: a record of one is metastatic therapy whatever its date.
@@ -98,8 +100,10 @@ def _setting(
         return "metastatic"
     if not metastatic:
         return "early"
-    if first_line is not None and start is not None and start >= first_line:
-        return "metastatic"  # started after a line for metastatic disease had begun
+    if first_line is not None and start is not None and start >= first_line - _ONE_CYCLE:
+        # started after a line for metastatic disease had begun, or within the cycle before it, as the
+        # records of one regimen start (letrozole two weeks before palbociclib is its partner)
+        return "metastatic"
     if use.current and (relapse is None or start is None):
         return "active now"  # no date to compare: therapy active now is for metastatic disease
     if relapse is None and _around_surgery(use, surgery):

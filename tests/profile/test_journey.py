@@ -187,6 +187,18 @@ def test_letrozole_recorded_the_same_day_as_palbociclib_is_its_partner_in_either
         assert profile.metastatic_endocrine_lines.value == 1
 
 
+def test_letrozole_started_two_weeks_before_palbociclib_is_its_partner(build: Build) -> None:
+    """An AI begun one cycle or less before the CDK4/6 inhibitor it is given with starts that line (the
+    records of one regimen start within 28 days), however soon after surgery."""
+    surgery = b.procedure(b.cc(b.SNOMED, "392021009", "Lumpectomy of breast (procedure)"), when="2019-03-01")
+    letrozole = b.med_statement(LETROZOLE, start="2019-08-18", end="2020-03-01", status="completed")
+    palbociclib = b.med_statement(PALBOCICLIB, start="2019-09-01", end="2020-03-01", status="completed")
+    profile = build(*chart(None, surgery, letrozole, palbociclib))
+    assert {"letrozole", "palbociclib"} <= profile.metastatic_therapies.value
+    assert profile.early_systemic_therapies.value == 0
+    assert profile.metastatic_endocrine_lines.value == 1
+
+
 def test_planned_and_future_orders_are_not_therapy_given(build: Build) -> None:
     plan = b.med_request(T_DXD, authored="2025-05-20", intent="plan")
     future = b.med_request(CAPECITABINE, authored="2025-05-20", bounds=("2025-07-01", None))
