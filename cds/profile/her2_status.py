@@ -269,6 +269,22 @@ def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
             "the pathology result was used"
         )
     status, ihc, ish, low = chosen
+    was_low = next((h for h in history[1:] if h[0][3].value == "yes"), None)
+    if low.value == "no" and status.value == "negative" and was_low is not None:
+        # HER2-low on an earlier specimen, IHC 0 on the latest: named, not decided (it decides T-DXd)
+        then, now = was_low[1][0], history[0][1][0]
+        score = was_low[0][1].value
+        said = f"IHC {score}" if score != "unknown" else "HER2-low"
+        ctx.issue(
+            "her2_low",
+            "discordant",
+            f"HER2-low on an earlier specimen ({then.evidence.reference}, {shown_date(then)}: {said}), "
+            f"HER2 IHC {ihc.value} on the most recent ({now.evidence.reference}, {shown_date(now)}): "
+            "HER2-low is read from the most recent; check which specimen stands (it decides trastuzumab "
+            "deruxtecan).",
+            now.evidence,
+            then.evidence,
+        )
     if chosen is not latest or discordant:
         # the IHC/ISH facts are those of the positive biopsy; HER2-low does not apply to HER2-positive
         other = history[0][1] if chosen is not latest else []

@@ -178,3 +178,15 @@ def test_ihc_0_and_1plus_on_one_date_are_her2_negative_with_her2_low_unsettled(b
         b.her2_ihc(value_string="2+", date="2025-09-12"),
     )
     assert other.her2_status.value == "conflicting"
+
+
+def test_her2_low_on_an_earlier_specimen_and_ihc_0_now_is_named(build: Build) -> None:
+    """IHC 1+ on the primary, IHC 0 on a later biopsy: HER2-low is read from the latest (no), and the
+    earlier HER2-low result is named, since it decides trastuzumab deruxtecan."""
+    primary = b.her2_ihc(value_string="1+", date="2020-03-01")
+    liver = b.her2_ihc(value_string="0", date="2025-02-01")
+    profile = build(b.patient(), primary, liver)
+    assert (profile.her2_status.value, profile.her2_low.value) == ("negative", "no")
+    issues = b.issues_of(profile, "her2_low", "discordant")
+    assert len(issues) == 1
+    assert f"Observation/{primary['id']}" in issues[0].message and "IHC 1+" in issues[0].message
