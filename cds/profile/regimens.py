@@ -241,9 +241,12 @@ def overlapping_class_agents(uses: list[MedUse]) -> list[tuple[str, MedUse, MedU
     """(class, earlier, later) for records of two agents of a ``NEVER_COMBINED`` class recorded as taken
     at the same time: the earlier in use now, or ended on or after the later's start. Records without a
     start date, or ended on a day not recorded, are left out (nothing to compare); one pair per class."""
+    several = sorted(cls for cls, names in _class_agents(uses).items() if len(names) > 1)
+    if not several:
+        return []  # no class with two agents: nothing can overlap (most charts)
     dated = sorted((u for u in uses if u.start_date is not None), key=lambda u: u.start_key)
     found: list[tuple[str, MedUse, MedUse]] = []
-    for cls in sorted(NEVER_COMBINED):
+    for cls in several:
         longest: dict[str, MedUse] = {}  # agent -> its record that runs longest so far
         for use in dated:
             names = {d.name for d in use.drugs if cls in d.classes}
