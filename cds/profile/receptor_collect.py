@@ -113,11 +113,15 @@ def _er_pr(
     val = value_of(element)
     score = score_reading(ctx, val, context_texts, name)
     if score is not None:
-        return score.value, score.how, score.note
-    got = receptor_value(ctx, val, percent_test=sub == "percent")
-    if got is not None and got[0] == INDETERMINATE:
-        return None, got[1], indeterminate_note(name, got[1])
-    return (got[0], got[1], None) if got is not None else None
+        value, how, note = score.value, score.how, score.note
+    else:
+        got = receptor_value(ctx, val, percent_test=sub == "percent")
+        if got is None:
+            return None
+        (value, how), note = got, None
+    if value == INDETERMINATE:  # a bound across 1%, alone or beside a score: reported, not read
+        return None, how, indeterminate_note(name, how)
+    return value, how, note
 
 
 def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> list[Reading]:

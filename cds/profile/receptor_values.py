@@ -95,7 +95,8 @@ def receptor_value(ctx: Context, val: Value, *, percent_test: bool) -> tuple[str
 
 
 class ScoreRead:
-    """A receptor result read as a score: its status (None: not decidable) and why."""
+    """A receptor result read as a score: its status (None: not decidable; INDETERMINATE: a percentage
+    bound beside it straddles 1%, reported by the caller as ``receptor_value``'s is) and why."""
 
     __slots__ = ("how", "note", "value")
 
@@ -155,10 +156,7 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
             stated = to_number(pct.group(2))
             if stated is not None and 0 <= stated <= 100:
                 status = percent_status(stated, pct.group(1))
-                how = f"{pct.group(0).strip()} ({shown})"
-                if status == INDETERMINATE:
-                    return ScoreRead(None, how, indeterminate_note(name, how))
-                return ScoreRead(status, how, shown)
+                return ScoreRead(status, f"{pct.group(0).strip()} ({shown})", shown)
         if number != int(number):
             return ScoreRead(None, shown, f"{shown} is not a whole number; not read.")
         if number in (3, 4):
@@ -178,8 +176,6 @@ def score_reading(ctx: Context, val: Value, context_texts: Sequence[str], name: 
     shown = f"H-score {number:g}" if number is not None else "H-score"
     plain = Value(val.cc, val.text, None, val.boolean)  # the answer or percentage beside the score
     got = receptor_value(ctx, plain, percent_test=False) if not plain.empty else None
-    if got is not None and got[0] == INDETERMINATE:
-        return ScoreRead(None, f"{got[1]} ({shown})", indeterminate_note(name, got[1]))
     if got is not None:
         note = f"{name} {shown} reported with '{got[1]}'; the status comes from that answer"
         return ScoreRead(got[0], f"{got[1]} ({shown})", note)
