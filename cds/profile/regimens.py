@@ -140,23 +140,15 @@ def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) 
         running = last is not None and _running_at(last, start)
         if last is not None and running and agents <= last.agents:
             last.uses.extend(group)  # refills, cycles, a switch of formulation or route
-        elif last is not None and running and start - last.start <= join and _switches(last.uses, group):
-            if _only_replaces(last, group):  # with the partners still running
-                replaced = _class_agents(group)
-                kept = [
-                    u
-                    for u in last.uses
-                    if _use_running_at(u, start) and not _conflict(replaced, _class_agents([u]))
-                ]
-                if _stop_reason(last) == "progression":  # the next line
-                    regimens.append(_regimen(group + kept, start))
-                else:  # the same line goes on
-                    regimens.append(_regimen(group + kept, last.start, switch=True))
-            else:  # a new partner as well: a new line
-                regimens.append(_regimen(group, start))
-        elif last is not None and running and start - last.start <= join and not _apart(last.uses, group):
-            last.uses.extend(group)  # an agent added to the running regimen
-            last.agents |= agents
+        elif last is not None and running and start - last.start <= join:
+            held, added = _class_agents(last.uses), _class_agents(group)
+            if _conflict(held, added):  # another agent of a NEVER_COMBINED class the regimen has
+                regimens.append(_switched(last, group, held, added, start))
+            elif _apart(last.uses, group):
+                regimens.append(_regimen(group, start))  # chemotherapy after a CDK4/6 inhibitor, or back
+            else:
+                last.uses.extend(group)  # an agent added to the running regimen
+                last.agents |= agents
         else:
             regimens.append(_regimen(group, start))
     return regimens
@@ -190,22 +182,27 @@ def _class_agents(uses: Iterable[MedUse]) -> dict[str, set[str]]:
     return found
 
 
-def _switches(before: Iterable[MedUse], after: Iterable[MedUse]) -> bool:
-    """``after`` brings an agent of a ``NEVER_COMBINED`` class of which ``before`` has another agent."""
-    return _conflict(_class_agents(before), _class_agents(after))
-
-
 def _conflict(held: dict[str, set[str]], added: dict[str, set[str]]) -> bool:
+    """``added`` brings an agent of a ``NEVER_COMBINED`` class of which ``held`` has another agent."""
     return any(cls in held and not names <= held[cls] for cls, names in added.items())
 
 
-def _only_replaces(regimen: Regimen, group: list[MedUse]) -> bool:
-    """Every agent ``group`` adds to ``regimen`` takes the place of one of its class (a switch)."""
-    held = _class_agents(regimen.uses)
-    return all(
-        use.agents <= regimen.agents or all(not held.keys().isdisjoint(d.classes) for d in use.drugs)
+def _switched(
+    last: Regimen, group: list[MedUse], held: dict[str, set[str]], added: dict[str, set[str]], start: date
+) -> Regimen:
+    """The regimen ``group`` starts by switching within a ``NEVER_COMBINED`` class of ``last`` (whose
+    class agents are ``held``; the group's, ``added``): with the partners still running, in the same line
+    unless ``last`` was stopped for progression; with a new partner as well, a new line."""
+    replaces_only = all(
+        use.agents <= last.agents or all(not held.keys().isdisjoint(d.classes) for d in use.drugs)
         for use in group
     )
+    if not replaces_only:
+        return _regimen(group, start)
+    kept = [u for u in last.uses if _use_running_at(u, start) and not _conflict(added, _class_agents([u]))]
+    if _stop_reason(last) == "progression":  # the next line
+        return _regimen(group + kept, start)
+    return _regimen(group + kept, last.start, switch=True)  # the same line goes on
 
 
 def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:
