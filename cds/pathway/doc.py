@@ -146,11 +146,17 @@ def _sources(rule: Rule) -> str:
     return "<br>".join(f"[{_cell(s.label)}]({s.url})" for s in rule.sources)
 
 
-def _exclusions(rule: Rule) -> str:
+def _exclusions(rule: Rule, given: frozenset[str], words: _Words) -> str:
     lines = [f"{'**Safety:** ' if x.safety else ''}{_cell(x.reason)}" for x in rule.exclusions]
-    lines.append("Never when every part of the regimen is current, progressed on or stopped for side effects")
     if rule.continues_current:
-        lines[-1] = "May continue a current therapy (the guideline says so)"
+        lines.append("May continue a current therapy (the guideline says so)")
+        return "<br>".join(lines)
+    every = "every part of the regimen is current, progressed on or stopped for side effects"
+    if given:
+        names = " or ".join(words.value("progressed_on", m) for m in sorted(given))
+        lines.append(f"Never when on or progressed on {names}, nor when {every}")
+    else:
+        lines.append(f"Never when {every}")
     return "<br>".join(lines)
 
 
@@ -178,7 +184,7 @@ def _point_key(rule: Rule) -> tuple[int, str]:
     return (2, "")
 
 
-def _therapy_table(rules: Sequence[Rule], words: _Words) -> list[str]:
+def _therapy_table(rules: Sequence[Rule], words: _Words, given: Mapping[str, frozenset[str]]) -> list[str]:
     out = [
         "| Decision point | Option | Preference | When | Not when | Sources | Rule |",
         "|---|---|---|---|---|---|---|",
@@ -193,7 +199,7 @@ def _therapy_table(rules: Sequence[Rule], words: _Words) -> list[str]:
                     _cell(rule.option or ""),
                     _preference(rule, words),
                     _cell(words.rule(rule)),
-                    _exclusions(rule),
+                    _exclusions(rule, given[rule.id], words),
                     _sources(rule),
                     f"`{rule.id}`",
                 ]
@@ -217,6 +223,7 @@ def _other_table(rules: Iterable[Rule], words: _Words) -> list[str]:
 def render(knowledge: Knowledge, knowledge_dir: Path) -> str:
     words = _Words(_class_names(knowledge_dir))
     active = [item.rule for item in knowledge.rules]
+    given = {item.rule.id: item.medicines_given for item in knowledge.rules}
     therapy = [r for r in active if card_group(r.category) == "therapy"]
     lines = [
         "# The metastatic breast cancer pathway",
@@ -233,7 +240,7 @@ def render(knowledge: Knowledge, knowledge_dir: Path) -> str:
     ]
     for key, title in SUBTYPES:
         rules = [r for r in therapy if key in _subtypes(r)]
-        lines += [f"## {title}", "", *_therapy_table(rules, words), ""]
+        lines += [f"## {title}", "", *_therapy_table(rules, words, given), ""]
     others = [r for r in active if card_group(r.category) != "therapy"]
     lines += ["## Tests, warnings and supportive care (all subtypes)", "", *_other_table(others, words), ""]
     retired = sorted((r for r in knowledge.all_rules.values() if r.status == "retired"), key=lambda r: r.id)

@@ -13,9 +13,10 @@
   completed line for metastatic disease; ``initial_endocrine``: that, or no endocrine line for
   metastatic disease yet, as after first-line chemotherapy (labels: "initial endocrine-based
   therapy"); ``after_progression_on``: the disease progressed on one of the
-  named classes or agents), and nothing excludes it: neither the journey (every part of its regimen is
-  current, progressed on or stopped for side effects, unless the guideline says to continue it) nor one
-  of its exclusions. A safety exclusion is kept, so the warnings card can name the finding.
+  named classes or agents), and nothing excludes it: neither the journey (the patient is on or progressed
+  on one of the medicines it gives, or every part of its regimen is current, progressed on or stopped for
+  side effects, unless the guideline says to continue it: ``CompiledRule.medicines_given``) nor one of
+  its exclusions. A safety exclusion is kept, so the warnings card can name the finding.
 * The options are listed in the cited guideline's order of preference. An option the guideline puts
   after another one offered too (``Rule.yields_to``: chemotherapy alone after pembrolizumab with
   chemotherapy) is listed after it, as other recommended at best, unless one of its
@@ -53,6 +54,7 @@ class CompiledRule:
     group: CardGroup
     exclusions: tuple[CompiledExclusion, ...] = ()
     yields_unless: tuple[tuple[Condition, ...], ...] = ()
+    medicines_given: frozenset[str] = frozenset()  # on or progressed on one of them: not offered
 
     def keeps_place(self, profile: PatientProfile) -> bool:
         """One of the rule's ``yields_unless`` groups holds: its ``yields_to`` do not apply."""
@@ -121,13 +123,17 @@ def _at_decision_point(rule: Rule, profile: PatientProfile) -> bool:
     return True
 
 
-def _journey_excludes(rule: Rule, profile: PatientProfile) -> bool:
-    """Every part of the regimen is one the patient is on, progressed on or stopped for side effects."""
+def _journey_excludes(item: CompiledRule, profile: PatientProfile) -> bool:
+    """The patient is on or progressed on one of the medicines the option gives (alpelisib + fulvestrant
+    after progression on fulvestrant), or every part of the regimen is current, progressed on or stopped
+    for side effects (a taxane, capecitabine or eribulin after all three)."""
+    rule = item.rule
     if not rule.regimen or rule.continues_current:
         return False
-    failed = (
-        profile.current_therapies.value | profile.progressed_on.value | profile.stopped_for_toxicity.value
-    )
+    given = profile.current_therapies.value | profile.progressed_on.value
+    if not given.isdisjoint(item.medicines_given):
+        return True
+    failed = given | profile.stopped_for_toxicity.value
     return all(part in failed for part in rule.regimen)
 
 
@@ -137,7 +143,7 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
         rule = item.rule
         if not _holds(item, profile) or not _at_decision_point(rule, profile):
             continue
-        if _journey_excludes(rule, profile):
+        if _journey_excludes(item, profile):
             continue
         excluded = [x for x in item.exclusions if _all_hold(x.conditions, profile)]
         if not excluded:

@@ -180,7 +180,30 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         group,
         exclusions,
         yields_unless,
+        _medicines_given(rule, terminology),
     )
+
+
+def _medicines_given(rule: Rule, terminology: Terminology) -> frozenset[str]:
+    """The regimen's medicines that the patient must not be on or have progressed on: the parts that
+    name one medicine (alpelisib, fulvestrant; not a class such as a CDK4/6 inhibitor or a taxane, which
+    leaves the choice of medicine open), given together (not ``regimen_alternatives``), and not a medicine
+    the decision point follows progression on (trastuzumab continued with tucatinib after progression on
+    anti-HER2 therapy). None when the guideline says to continue the current therapy."""
+    if rule.regimen_alternatives or rule.continues_current:
+        return frozenset()
+    point = rule.decision_point
+    after = frozenset(point.after_progression_on) if isinstance(point, AfterProgression) else frozenset()
+    given: set[str] = set()
+    for part in rule.regimen:
+        drugs = [d for d in terminology.drugs if part in d.classes]
+        if not drugs:
+            continue
+        medicines = frozenset.intersection(*(terminology.agents[d.name] for d in drugs))
+        classes = frozenset.intersection(*(frozenset(d.classes) for d in drugs))
+        if len(medicines) == 1 and after.isdisjoint(classes):
+            given.add(part)
+    return frozenset(given)
 
 
 def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: frozenset[str]) -> None:
@@ -191,6 +214,8 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
                 raise KnowledgeError(name, key, f"a therapy rule ({rule.category}) needs a {key}")
         if not rule.regimen:
             raise KnowledgeError(name, "regimen", "a therapy rule names the classes or agents it gives")
+        if rule.regimen_alternatives and len(rule.regimen) < 2:
+            raise KnowledgeError(name, "regimen_alternatives", "alternatives need two or more parts")
     elif rule.decision_point not in (None, "any_time") or any(
         (rule.preference, rule.option, rule.regimen, rule.yields_to, rule.replaced_by)
     ):

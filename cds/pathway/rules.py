@@ -169,8 +169,15 @@ class Rule(_Strict):
     )
     regimen: list[Text] = Field(
         default_factory=list,
-        description="therapy rules: the classes or agents the option gives; never offered when all of them "
-        "are current, progressed on or stopped for side effects (unless continues_current)",
+        description="therapy rules: the classes or agents the option gives together; never offered when all "
+        "of them are current, progressed on or stopped for side effects, nor when the patient is on or "
+        "progressed on one of its medicines (unless continues_current; a class leaves the choice of "
+        "medicine open, and a medicine its decision point follows progression on is continued by design)",
+    )
+    regimen_alternatives: bool = Field(
+        False,
+        description="therapy rules: the regimen's classes or agents are alternatives, one of them given "
+        "(chemotherapy: a taxane, capecitabine or eribulin): offered while one of them has not failed",
     )
     continues_current: bool = Field(False, description="the guideline says to continue this therapy")
     exclusions: list[Exclusion] = Field(default_factory=list)

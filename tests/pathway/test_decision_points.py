@@ -217,6 +217,73 @@ def test_never_the_regimen_the_patient_is_on_or_progressed_on(tmp_path: Path) ->
     assert ids(evaluate(failed, kb2).now) == ["keep-fulvestrant"]
 
 
+def test_never_a_combination_built_on_a_medicine_the_disease_progressed_on(tmp_path: Path) -> None:
+    """Alpelisib + fulvestrant after progression on fulvestrant + palbociclib was listed first, with only
+    a caution: the combination gives fulvestrant again."""
+    after_cdk46 = {"after_progression_on": ["cdk4_6_inhibitor"]}
+    doublet = therapy(
+        "alpelisib-fulvestrant", SUBTYPE, decision_point=after_cdk46, regimen=["alpelisib", "fulvestrant"]
+    )
+    kb = knowledge_with(tmp_path, doublet)
+    after_ai = patient(progressed_on=ON_AI_CDK46, completed_metastatic_lines=1)
+    assert ids(evaluate(after_ai, kb).now) == ["alpelisib-fulvestrant"]
+    on_fulvestrant = frozenset(
+        {"endocrine_therapy", "serd", "fulvestrant", "cdk4_6_inhibitor", "palbociclib"}
+    )
+    after_fulvestrant = patient(progressed_on=on_fulvestrant, completed_metastatic_lines=1)
+    assert evaluate(after_fulvestrant, kb).now == []
+    # stopped for side effects is not progression: the option stays, with a caution on the card
+    toxic = patient(
+        progressed_on=ON_AI_CDK46,
+        stopped_for_toxicity=frozenset({"fulvestrant"}),
+        completed_metastatic_lines=1,
+    )
+    assert ids(evaluate(toxic, kb).now) == ["alpelisib-fulvestrant"]
+
+
+def test_a_combination_continues_what_its_decision_point_follows_and_chooses_within_a_class(
+    tmp_path: Path,
+) -> None:
+    """Tucatinib + trastuzumab + capecitabine follows progression on anti-HER2 therapy and keeps
+    trastuzumab (HER2CLIMB), but not after capecitabine; a class leaves the medicine open; alternatives
+    (a taxane, capecitabine or eribulin) hold while one of them has not failed."""
+    her2 = {"subtype": "hr_negative_her2_positive"}
+    after_her2 = {"after_progression_on": ["her2_directed"]}
+    tucatinib = therapy(
+        "tucatinib-trastuzumab-capecitabine",
+        her2,
+        decision_point=after_her2,
+        regimen=["tucatinib", "trastuzumab", "capecitabine"],
+    )
+    fulvestrant_cdk46 = therapy(
+        "fulvestrant-cdk46", SUBTYPE, decision_point="any_time", regimen=["fulvestrant", "cdk4_6_inhibitor"]
+    )
+    chemotherapy = therapy(
+        "chemotherapy",
+        {"breast_cancer": "yes"},
+        decision_point="any_time",
+        regimen=["taxane", "capecitabine", "eribulin"],
+        regimen_alternatives=True,
+    )
+    kb = knowledge_with(tmp_path, tucatinib, fulvestrant_cdk46, chemotherapy)
+    after_thp = frozenset(
+        {"her2_directed", "trastuzumab", "pertuzumab", "chemotherapy", "taxane", "docetaxel"}
+    )
+    her2_patient = {"subtype": "hr_negative_her2_positive", "completed_metastatic_lines": 1}
+    assert set(ids(evaluate(patient(progressed_on=after_thp, **her2_patient), kb).now)) == {
+        "tucatinib-trastuzumab-capecitabine",
+        "chemotherapy",
+    }
+    after_capecitabine = after_thp | {"capecitabine"}
+    assert ids(evaluate(patient(progressed_on=after_capecitabine, **her2_patient), kb).now) == [
+        "chemotherapy"
+    ]
+    after_letrozole_palbociclib = patient(progressed_on=ON_AI_CDK46, completed_metastatic_lines=1)
+    assert "fulvestrant-cdk46" in ids(evaluate(after_letrozole_palbociclib, kb).now)
+    every_chemotherapy = after_capecitabine | {"eribulin"}
+    assert ids(evaluate(patient(progressed_on=every_chemotherapy, **her2_patient), kb).now) == []
+
+
 def test_a_safety_exclusion_removes_the_option_and_is_kept_for_the_warning(tmp_path: Path) -> None:
     rule = therapy(
         "capivasertib-like",
