@@ -276,6 +276,7 @@ def _stop_reason(regimen: Regimen) -> str | None:
 def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: Context) -> None:
     """Disease-status results that say the disease worsened mark the regimen running then."""
     late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
+    unread: list[Evidence] = []
     for obs in observations.coded("disease-status-tests"):
         val = value_of(obs)
         hit = ctx.match("disease-status-values", val.cc) if val.cc is not None else None
@@ -284,6 +285,9 @@ def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: 
             found = ctx.terminology.codes("disease-status-values").match((), val.text)
             value = found.value if found is not None else None
         when = to_date(observation_date(obs))
+        if value is None:
+            shown = val.text or (ctx.describe(val.cc) if val.cc is not None else "no value")
+            unread.append(evidence(obs, observation_date(obs), f"disease status: {shown}"))
         if value != "progressed" or when is None:
             continue
         for regimen in reversed(regimens):
@@ -293,3 +297,11 @@ def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: 
                 regimen.progression_why = f"progression recorded {when.isoformat()}"
                 regimen.progressed = when
                 break
+    if unread:
+        ctx.issue(
+            "progressed_on",
+            "unreadable",
+            f"{len(unread)} disease-status result(s) could not be read: a progression they record is not "
+            "known, so a next-line option may repeat a therapy the disease progressed on.",
+            *unread[:5],
+        )

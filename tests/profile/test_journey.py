@@ -251,6 +251,26 @@ def test_a_progression_result_on_the_current_line_makes_the_next_decision_now(bu
     assert any(e.reference.startswith("Observation/") for e in profile.progressed_on.evidence)
 
 
+def test_synthea_worsening_is_progression_and_an_unread_status_is_reported(build: Build) -> None:
+    """Synthea codes a response as 230993007 'Worsening': read, it was dropped and palbociclib offered
+    again. A status the service cannot read is named, not dropped in silence."""
+    meds = (
+        b.med_request(LETROZOLE, authored="2024-02-01"),
+        b.med_request(PALBOCICLIB, authored="2024-02-01"),
+    )
+    worsening = b.cc(b.SNOMED, "230993007", "Worsening (qualifier value)")
+    profile = build(
+        *chart("2024-01-15", *meds, b.observation(PROGRESSION, date="2025-04-20", value=worsening))
+    )
+    assert {"letrozole", "palbociclib"} <= profile.progressed_on.value
+    unknown = b.cc(b.SNOMED, "709137006", "Patient condition undetermined (finding)")
+    profile = build(*chart("2024-01-15", *meds, b.observation(PROGRESSION, date="2025-04-20", value=unknown)))
+    assert profile.progressed_on.value == frozenset() and profile.on_therapy.value == "yes"
+    issues = [i for i in profile.issues if i.topic == "progressed_on"]
+    assert len(issues) == 1 and issues[0].kind == "unreadable"
+    assert "Patient condition undetermined" in issues[0].evidence[0].text
+
+
 def test_stopped_for_side_effects_is_not_progression(build: Build) -> None:
     profile = build(
         *chart(
