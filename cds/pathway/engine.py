@@ -43,6 +43,13 @@ class CompiledExclusion:
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledCaution:
+    reason: str
+    conditions: tuple[Condition, ...]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledRule:
     """A rule as the engine reads it: its conditions compiled against the profile's fields."""
 
@@ -55,6 +62,10 @@ class CompiledRule:
     exclusions: tuple[CompiledExclusion, ...] = ()
     yields_unless: tuple[tuple[Condition, ...], ...] = ()
     medicines_given: frozenset[str] = frozenset()  # on or progressed on one of them: not offered
+    cautions: tuple[CompiledCaution, ...] = ()
+
+    def cautions_holding(self, profile: PatientProfile) -> list[CompiledCaution]:
+        return [c for c in self.cautions if _all_hold(c.conditions, profile)]
 
     def keeps_place(self, profile: PatientProfile) -> bool:
         """One of the rule's ``yields_unless`` groups holds: its ``yields_to`` do not apply."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology
 from cds.pathway.conditions import compile_conditions
-from cds.pathway.engine import CompiledExclusion, CompiledRule
+from cds.pathway.engine import CompiledCaution, CompiledExclusion, CompiledRule
 from cds.pathway.ids import group_key, key_of, rule_key
 from cds.pathway.labels import DrugNames
 from cds.pathway.override_reasons import override_reason_system
@@ -161,6 +161,16 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         )
         for i, x in enumerate(rule.exclusions)
     )
+    cautions = tuple(
+        CompiledCaution(
+            c.reason,
+            checks := compile_conditions(
+                path.name, c.conditions, drug_classes=classes, where=f"cautions[{i}].conditions"
+            ),
+            tuple(dict.fromkeys(check.field for check in checks)),
+        )
+        for i, c in enumerate(rule.cautions)
+    )
     yields_unless = tuple(
         compile_conditions(path.name, group, drug_classes=classes, where=f"yields_unless[{i}]")
         for i, group in enumerate(rule.yields_unless)
@@ -181,6 +191,7 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         exclusions,
         yields_unless,
         _medicines_given(rule, terminology),
+        cautions,
     )
 
 
@@ -217,7 +228,7 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
         if rule.regimen_alternatives and len(rule.regimen) < 2:
             raise KnowledgeError(name, "regimen_alternatives", "alternatives need two or more parts")
     elif rule.decision_point not in (None, "any_time") or any(
-        (rule.preference, rule.option, rule.regimen, rule.yields_to, rule.replaced_by)
+        (rule.preference, rule.option, rule.regimen, rule.yields_to, rule.replaced_by, rule.cautions)
     ):
         raise KnowledgeError(name, "decision_point", "only therapy rules have a decision point or options")
     named = [("regimen", item) for item in rule.regimen]

@@ -275,14 +275,17 @@ def _deciding(item: CompiledRule, profile: PatientProfile) -> list[str]:
     return list(dict.fromkeys(n for n in names if n not in implied))
 
 
-def _caution(rule: Rule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:
+def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:
     """What the clinician should know of the option's own drugs, and the facts that say so:
     " Caution: palbociclib stopped for side effects." when a drug of its regimen (or of a class in it)
     was stopped for side effects, " Caution: the disease progressed on capecitabine." when the disease
-    progressed on one. The option stays: the engine hides only options made wholly of failed drugs, and
-    guidelines allow another drug of a class after toxicity, or a regimen that keeps one drug beyond
-    progression (the classes its rule offers it after progression on are not named: trastuzumab with a
-    new chemotherapy names the chemotherapy the disease progressed on, never trastuzumab)."""
+    progressed on one. The option stays: the engine hides it only when a medicine it gives, or every one
+    of its alternatives, failed, and guidelines allow another drug of a class after toxicity, or a
+    regimen that keeps one drug beyond progression (the classes its rule offers it after progression on
+    are not named: trastuzumab with a new chemotherapy names the chemotherapy the disease progressed on,
+    never trastuzumab). Then the rule's own cautions that hold (``Rule.cautions``: a label's warning for a
+    finding on record, no trial evidence after a related drug)."""
+    rule = item.rule
     parts = set(rule.regimen)
     point = rule.decision_point
     expected = set(point.after_progression_on) if isinstance(point, AfterProgression) else set()
@@ -300,6 +303,9 @@ def _caution(rule: Rule, profile: PatientProfile, drugs: DrugNames) -> tuple[str
     facts = [
         name for name, found in (("stopped_for_toxicity", stopped), ("progressed_on", progressed)) if found
     ]
+    for caution in item.cautions_holding(profile):  # the rule's own: a label warning, no evidence after X
+        words += f" Caution: {caution.reason}"
+        facts += [name for name in caution.fields if name not in facts]
     return words, facts
 
 
@@ -332,7 +338,7 @@ def _options_card(
         rule = item.rule
         why: list[str] = []
         point = rule.decision_point
-        caution, cautioned = _caution(rule, profile, call.drugs)
+        caution, cautioned = _caution(item, profile, call.drugs)
         facts += [(name, profile) for name in cautioned]
         if isinstance(point, AfterProgression):
             # what this patient's disease progressed on, of what the rule names (not "anastrozole,

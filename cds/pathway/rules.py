@@ -108,6 +108,14 @@ class Exclusion(_Strict):
     safety: bool = False
 
 
+class Caution(_Strict):
+    """A finding that does not rule the option out but that the clinician should weigh before it (a
+    label's warning, no trial evidence after a related drug): shown beside the option when it holds."""
+
+    reason: Text
+    conditions: dict[str, ConditionValue]
+
+
 class Rule(_Strict):
     id: RuleId
     version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
@@ -181,6 +189,9 @@ class Rule(_Strict):
     )
     continues_current: bool = Field(False, description="the guideline says to continue this therapy")
     exclusions: list[Exclusion] = Field(default_factory=list)
+    cautions: list[Caution] = Field(
+        default_factory=list, description="therapy rules: findings shown beside the option, not ruling it out"
+    )
     card: CardText
     suggestions: list[OrderSuggestion] = Field(default_factory=list)
     override_reasons: list[OverrideReason] = Field(default_factory=list)

@@ -367,3 +367,29 @@ def test_a_drug_stopped_for_side_effects_outside_the_regimen_is_no_caution(kb: K
     )
     now = by_group(cards_for(hr_positive(stopped_for_toxicity=stopped), kb))["options-now"]
     assert "Caution" not in now["detail"] and "stopped for side effects" not in now["detail"]
+
+
+def test_a_rules_caution_is_shown_with_its_option_when_its_finding_is_recorded(tmp_path: Path) -> None:
+    """The ILD patient after THP was offered tucatinib + trastuzumab + capecitabine with no word of her
+    lung disease: a rule's caution (a label warning that does not rule the option out) is shown on the
+    option's line, with the record behind it, and only when the finding is recorded."""
+    base = yaml.safe_load((RULES / "ai-cdk46-first-line.yaml").read_text(encoding="utf-8"))
+    caution = {
+        "reason": "interstitial lung disease is recorded: the label warns of pneumonitis.",
+        "conditions": {"interstitial_lung_disease": "yes"},
+    }
+    rule = {
+        **base,
+        "id": "ai-cdk46-cautioned",
+        "option": "AI + CDK4/6 inhibitor, cautioned",
+        "cautions": [caution],
+    }
+    kb = card_knowledge(tmp_path, rule)
+    lung = Fact("yes", ev("Condition/ild-1", "2024-05-01", "Interstitial lung disease"))
+    detail = by_group(cards_for(hr_positive(interstitial_lung_disease=lung), kb))["options-now"]["detail"]
+    line = next(x for x in detail.splitlines() if "AI + CDK4/6 inhibitor, cautioned" in x)
+    assert "Caution: interstitial lung disease is recorded: the label warns of pneumonitis." in line
+    assert "Condition/ild-1" in detail
+    others = [x for x in detail.splitlines() if x.startswith(("1. ", "2. ", "3. ")) and "cautioned" not in x]
+    assert others and not any("pneumonitis" in x for x in others)
+    assert "pneumonitis" not in by_group(cards_for(hr_positive(), kb))["options-now"]["detail"]
