@@ -8,7 +8,8 @@
     the next line as the profile stands;
   - the patient is on therapy: no new option now (the current therapy continues); the options **at
     progression**, weighed on the journey as it would stand if the disease progressed on the current
-    therapy (``PatientProfile.at_progression``).
+    therapy (``PatientProfile.at_progression``), with the tests that progression would call for and
+    that are not called for now (ESR1 testing at each progression on endocrine therapy).
 * A therapy rule holds when its conditions hold, its decision point is reached (``first_line``: no
   completed line for metastatic disease; ``initial_endocrine``: that, or no endocrine line for
   metastatic disease yet, as after first-line chemotherapy (labels: "initial endocrine-based
@@ -92,6 +93,8 @@ class Evaluation:
     supportive: list[CompiledRule] = field(default_factory=list)
     ruled_out: list[RuledOut] = field(default_factory=list)
     progression_profile: PatientProfile | None = None
+    # tests that the progression would call for and that are not called for now (ESR1 at each progression)
+    tests_at_progression: list[CompiledRule] = field(default_factory=list)
     yielded: set[str] = field(default_factory=set)  # options listed after one the guideline prefers
 
     def preference_of(self, item: CompiledRule) -> Preference | None:
@@ -214,6 +217,8 @@ def evaluate(profile: PatientProfile, knowledge: RuleSet) -> Evaluation:
     if profile.on_therapy.value == "yes":
         result.progression_profile = later = profile.at_progression()
         result.at_progression.extend(_therapy(therapy, later, result))
+        tests = [item for item in usable if item.group == "test" and item not in result.tests]
+        result.tests_at_progression.extend(item for item in tests if _holds(item, later))
     else:
         result.now.extend(_therapy(therapy, profile, result))
     return result

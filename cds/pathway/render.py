@@ -48,6 +48,8 @@ TOPIC_SYSTEM: Final = "urn:cds-mbc:card"
 RULES_EXTENSION: Final = "cds-mbc-rules"
 #: ... and the therapy rules a safety finding ruled out (the warnings card).
 RULED_OUT_EXTENSION: Final = "cds-mbc-ruled-out"
+#: ... and, on the at-progression card, the test rules it names for that progression (not ordered now).
+TESTS_LATER_EXTENSION: Final = "cds-mbc-tests-at-progression"
 EVIDENCE_SHOWN: Final = 2  # resources named per fact; more are counted
 WHY_SHOWN: Final = 3  # deciding facts named per option
 _ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
@@ -125,9 +127,10 @@ class _Call:
         suggestions: list[tuple[str, dict[str, Any]]] | None = None,  # (uuid head, suggestion)
         selection: str = "at-most-one",
         ruled_out: Sequence[Rule] = (),
+        tests_later: Sequence[Rule] = (),
     ) -> dict[str, Any]:
         wording = self.text.cards[group]
-        sources = _sources([*rules, *ruled_out]) or [self.text.data_source]
+        sources = _sources([*rules, *ruled_out, *tests_later]) or [self.text.data_source]
         first = sources[0]
         detail = "\n\n".join([s for s in sections if s] + [f"_{self.text.disclaimer}_"])
         heads = [group_head(group)] + [head for head, _ in suggestions or ()]
@@ -153,6 +156,8 @@ class _Call:
             extension[RULES_EXTENSION] = list(dict.fromkeys(r.id for r in rules))
         if ruled_out:
             extension[RULED_OUT_EXTENSION] = list(dict.fromkeys(r.id for r in ruled_out))
+        if tests_later:
+            extension[TESTS_LATER_EXTENSION] = [r.id for r in tests_later]
         if extension:
             card["extension"] = extension
         return card
@@ -357,6 +362,10 @@ def _options_card(
         head = f"{n}. **{rule.option}**" + (f" ({preference})." if preference else ".")
         fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
         lines.append(f"{head}{caution}{fits} Source: {rule.sources[0].label}")
+    tests = call.evaluation.tests_at_progression if group == "at-progression" else []
+    for item in tests:  # not ordered now: the options above depend on them when the disease progresses
+        lines.append(f"At that progression: {item.rule.card.summary}")
+        facts += [(name, profile) for name in item.fields]
     suggestions = [
         (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in items
     ]
@@ -368,6 +377,7 @@ def _options_card(
         [item.rule for item in items],
         suggestions=suggestions,
         selection="at-most-one",
+        tests_later=[item.rule for item in tests],
     )
 
 

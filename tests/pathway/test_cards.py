@@ -393,3 +393,30 @@ def test_a_rules_caution_is_shown_with_its_option_when_its_finding_is_recorded(t
     others = [x for x in detail.splitlines() if x.startswith(("1. ", "2. ", "3. ")) and "cautioned" not in x]
     assert others and not any("pneumonitis" in x for x in others)
     assert "pneumonitis" not in by_group(cards_for(hr_positive(), kb))["options-now"]["detail"]
+
+
+def test_the_at_progression_card_names_the_tests_that_progression_calls_for(tmp_path: Path) -> None:
+    """On first-line letrozole + palbociclib the card 'if the disease progresses' listed only options
+    blind to ESR1 and PIK3CA, and the test rule (not on therapy now) was silent: the card now names the
+    test for that progression, with its source; nothing is ordered now."""
+    base = yaml.safe_load((RULES / "testing-esr1.yaml").read_text(encoding="utf-8"))
+    at_progression = {
+        **base,
+        "id": "testing-esr1-at-progression",
+        "conditions": {"hormone_receptor_status": "positive", "on_therapy": "no"},
+        "any_of": [{"progressed_on": {"includes": "endocrine_therapy"}}],
+        "card": {
+            **base["card"],
+            "summary": "Consider ESR1 testing (ctDNA) at each progression on endocrine therapy",
+        },
+    }
+    kb = card_knowledge(tmp_path, at_progression)
+    cards = by_group(cards_for(on_letrozole_palbociclib(esr1_status=Fact("not_detected")), kb))
+    later = cards["at-progression"]
+    assert "At that progression: Consider ESR1 testing (ctDNA) at each progression" in later["detail"]
+    assert later["extension"]["cds-mbc-tests-at-progression"] == ["testing-esr1-at-progression"]
+    assert "testing-esr1-at-progression" not in card_rules(later)  # the card's options stay its rules
+    assert "https://doi.org/10.1200/JCO.23.00638" in [link["url"] for link in later["links"]]
+    assert "testing-esr1-at-progression" not in card_rules(cards.get("tests", {}))
+    not_on_therapy = by_group(cards_for(hr_positive(esr1_status=Fact("not_detected")), kb))
+    assert "At that progression" not in str(not_on_therapy)
