@@ -231,8 +231,10 @@ class Observation(Resource, frozen=True, kw_only=True, gc=False, tag=True):
     valueTime: Unread = None
     valueDateTime: Unread = None
     valuePeriod: Unread = None
+    dataAbsentReason: CodeableConcept | None = None
     interpretation: list[CodeableConcept] | None = None
     note: list[Annotation] | None = None
+    hasMember: list[Reference] | None = None
     component: list[ObservationComponent] | None = None
 
 

@@ -64,7 +64,7 @@ def select_resources(raw: Iterable[Resource], *, patient_id: str, terminology: T
     chosen: list[Resource] = []
     issues = Issues()
     seen: set[str] = set()
-    other_medicines: list[Evidence] = []  # medication records that are not cancer medicines
+    other_medicines: list[Evidence] = []  # medication records not recognised as cancer medicines
     own = _Subject(patient_id)
     for resource in raw:
         rtype = READ_TYPES.get(type(resource))
@@ -105,7 +105,7 @@ def select_resources(raw: Iterable[Resource], *, patient_id: str, terminology: T
                 DataIssue(
                     "medication_history",
                     "ignored",
-                    f"{len(other_medicines)} medication record(s) that are not cancer medicines "
+                    f"{len(other_medicines)} medication record(s) not recognised as cancer medicines "
                     "were not used.",
                     tuple(other_medicines[:5]),
                 )

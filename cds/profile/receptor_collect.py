@@ -291,6 +291,10 @@ def _unreadable(
     shown = val.text or (ctx.describe(val.cc) if val.cc is not None else None)
     if shown is None and val.quantity is not None:
         shown = f"{val.quantity.value:g} {val.quantity.unit}".strip()
+    if shown is None and obs.hasMember and not obs.component:
+        return  # a panel (a pathology report's section): its members carry the results
+    if shown is None and obs.dataAbsentReason is not None:
+        shown = f"no value: {ctx.describe(obs.dataAbsentReason)}"
     if shown is None:
         flags = [ctx.describe(interp) for interp in interpretations(obs)]
         shown = f"no value; interpretation {', '.join(flags)} only" if flags else None

@@ -926,3 +926,24 @@ def test_receptor_facts_read_as_a_pathology_report_states_them(
         profile.her2_low.value,
         pending,
     ) == expected
+
+
+def test_a_report_section_grouping_its_results_is_not_an_unreadable_result(build: Build) -> None:
+    """The US Pathology IG's CAP report groups its biomarker results under an Observation with hasMember
+    and no value: read as a result, it was listed as 'could not be read' on the warnings card."""
+    section = b.er()
+    section["hasMember"] = [{"reference": "Observation/er-result"}]
+    profile = build(b.patient(), section, b.er(b.POSITIVE, rid="er-result"))
+    assert profile.er_status.value == "positive"
+    assert not [i for i in profile.issues if i.topic == "er_status"]
+
+
+def test_a_result_not_done_names_its_reason(build: Build) -> None:
+    absent = b.er()
+    absent["dataAbsentReason"] = b.cc(
+        "http://terminology.hl7.org/CodeSystem/data-absent-reason", "not-performed", "Not Performed"
+    )
+    profile = build(b.patient(), absent)
+    assert profile.er_status.value == "unknown"
+    (issue,) = [i for i in profile.issues if i.topic == "er_status"]
+    assert issue.kind == "unreadable" and "no value: Not Performed" in issue.message
