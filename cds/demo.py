@@ -47,7 +47,8 @@ SNAPSHOT_PATH = Path(__file__).resolve().parent.parent / "docs" / "card-summarie
 _OPENING = (
     "cds-mbc demo: every fixture patient's chart is sent to the service as an EHR sends it.\n"
     "For each patient, the cards come back one per decision (warnings, options now, at progression,\n"
-    "tests, supportive care), each with its summary and its options in the guideline's order of preference."
+    "tests, supportive care), each with its summary and its options by the guideline's preference\n"
+    "(equal ones in the documented order of cards/option-order.yaml)."
 )
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from cds.pathway.knowledge import Knowledge, load_knowledge
+from cds.pathway.knowledge import OPTION_ORDER, Knowledge, load_knowledge
 from cds.pathway.render import card_rules
+from cds.pathway.rules import card_group
 from cds.settings import Settings, default_knowledge_dir
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
@@ -91,6 +92,19 @@ def load_scenarios(root: Path = FIXTURES_DIR) -> Sequence[Scenario]:
     return _load_all(root.resolve())
 
 
+def write_option_order(folder: Path) -> None:
+    """A test knowledge base's option-order.yaml: its active therapy rules in file-name order (the order
+    of the shipped rules is cards/option-order.yaml's; tests of the order write their own)."""
+    listed = []
+    for path in sorted((folder / "rules").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("status") != "active":
+            continue  # a broken rule file is the loader's to refuse
+        if card_group(str(data.get("category", ""))) == "therapy":
+            listed.append(data["id"])
+    (folder / OPTION_ORDER).write_text(yaml.safe_dump(listed), encoding="utf-8")
+
+
 def knowledge_with(tmp_path: Path, *rules: dict[str, Any]) -> Knowledge:
     """A knowledge base of the shipped service text and code lists with only ``rules``."""
     real = default_knowledge_dir()
@@ -99,6 +113,7 @@ def knowledge_with(tmp_path: Path, *rules: dict[str, Any]) -> Knowledge:
     (tmp_path / "rules").mkdir()
     for item in rules:
         (tmp_path / "rules" / f"{item['id']}.yaml").write_text(yaml.safe_dump(item))
+    write_option_order(tmp_path)
     return load_knowledge(tmp_path)
 
 

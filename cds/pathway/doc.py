@@ -4,8 +4,9 @@
     python -m cds.pathway.doc --check               # exit 1 if docs/pathway.md is not current
 
 One table per subtype; rows are decision points (first line, at progression on a named therapy, any
-line), each option with its preference, its conditions in plain words, what rules it out, and its
-sources. Tests, warnings and supportive care follow, then the retired rules (kept so that feedback on
+line), options of equal preference in the order of ``cards/option-order.yaml`` (the cards' order),
+each option with its preference, its conditions in plain words, what rules it out, and its sources.
+Tests, warnings and supportive care follow, then the retired rules (kept so that feedback on
 their cards still maps).
 """
 
@@ -190,7 +191,10 @@ def _therapy_table(rules: Sequence[Rule], words: _Words, given: Mapping[str, fro
         "| Decision point | Option | Preference | When | Not when | Sources | Rule |",
         "|---|---|---|---|---|---|---|",
     ]
-    ordered = sorted(rules, key=lambda r: (_point_key(r), _PREFERENCE_ORDER.get(r.preference or "", 9), r.id))
+    place = {rule.id: i for i, rule in enumerate(rules)}  # option-order.yaml's (cds.pathway.knowledge)
+    ordered = sorted(
+        rules, key=lambda r: (_point_key(r), _PREFERENCE_ORDER.get(r.preference or "", 9), place[r.id])
+    )
     for rule in ordered:
         out.append(
             "| "
@@ -236,7 +240,9 @@ def render(knowledge: Knowledge, knowledge_dir: Path) -> str:
         "are weighed as if the disease progressed on the current therapy and shown as *at progression*.",
         "Otherwise the options are for the patient's next line as the record stands. *First line* means",
         "no completed line for metastatic disease (relapse on or soon after (neo)adjuvant therapy counts",
-        "as progression on it). Unknown is never read as negative. Preferences are the cited guideline's.",
+        "as progression on it). Unknown is never read as negative. Preferences are the cited guideline's;",
+        "options of equal preference are listed, here and on the cards, in the order of",
+        "`cards/option-order.yaml`, whose comments say why each option stands where it does.",
         "",
     ]
     for key, title in SUBTYPES:

@@ -18,11 +18,14 @@
   on one of the medicines it gives, or every part of its regimen is current, progressed on or stopped for
   side effects, unless the guideline says to continue it: ``CompiledRule.medicines_given``) nor one of
   its exclusions. A safety exclusion is kept, so the warnings card can name the finding.
-* The options are listed in the cited guideline's order of preference. An option the guideline puts
-  after another one offered too (``Rule.yields_to``: chemotherapy alone after pembrolizumab with
-  chemotherapy) is listed after it, as other recommended at best, unless one of its
-  ``yields_unless`` groups holds (T-DXd before chemotherapy stays first for endocrine-resistant disease).
-  An option whose place another offered option takes (``Rule.replaced_by``) is not shown.
+* The options are listed by the cited guideline's preference (preferred, other recommended, in certain
+  circumstances). An option the guideline puts after another one offered too (``Rule.yields_to``:
+  chemotherapy alone after pembrolizumab with chemotherapy) is listed after it, as other recommended at
+  best, unless one of its ``yields_unless`` groups holds (T-DXd before chemotherapy stays first for
+  endocrine-resistant disease). An option whose place another offered option takes
+  (``Rule.replaced_by``) is not shown. Options still equal are listed in the order of
+  ``cards/option-order.yaml``, which says why each option stands where it does (not the guideline's
+  order: guidelines rarely rank options of equal preference).
 """
 
 from __future__ import annotations
@@ -171,13 +174,16 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
     depth = {item.rule.id: _below(item, offered, kept) for item in chosen}
     result.yielded.update(rule_id for rule_id, n in depth.items() if n)
     # the shown preference, then the depth of yielding, then the guideline's own preference (a preferred
-    # option demoted by yielding stays above an other-recommended one listed at the same depth)
+    # option demoted by yielding stays above an other-recommended one listed at the same depth), then the
+    # place in cards/option-order.yaml: ``items`` come in that order (cds.pathway.knowledge)
+    place = {item.rule.id: i for i, item in enumerate(items)}
     return sorted(
         chosen,
         key=lambda item: (
             _PREFERENCE[result.preference_of(item)],
             depth[item.rule.id],
             _PREFERENCE[item.rule.preference],
+            place[item.rule.id],
         ),
     )
 

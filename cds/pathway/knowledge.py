@@ -1,4 +1,4 @@
-"""Load and check the knowledge base once at start: service text, rules, code lists.
+"""Load and check the knowledge base once at start: service text, rules, code lists, option order.
 
 Any problem raises ``KnowledgeError`` naming the file and the field, and the service does not start.
 """
@@ -97,7 +97,8 @@ class ServiceText(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Knowledge:
     service: ServiceText
-    rules: tuple[CompiledRule, ...]  # active rules only, in file-name order
+    rules: tuple[CompiledRule, ...]  # active rules only: therapy rules in option-order.yaml's order, the
+    # others in file-name order
     all_rules: Mapping[str, Rule]  # every rule by id, including draft and retired
     terminology: Terminology
     rule_by_key: Mapping[str, str]  # uuid key -> rule id (suggestion uuids; card uuids of old releases)
@@ -262,6 +263,33 @@ def _check_links(active: Sequence[CompiledRule], name: Literal["yields_to", "rep
         under(rule_id, (rule_id,))
 
 
+OPTION_ORDER = "option-order.yaml"
+
+
+def _option_order(directory: Path, active: Sequence[CompiledRule]) -> tuple[CompiledRule, ...]:
+    """The active rules with the therapy rules in the order ``option-order.yaml`` lists them: the last
+    key options of equal shown preference are sorted on (cds.pathway.engine). Every active therapy rule is
+    listed once, and nothing else, so no tie is left to the file names."""
+    data = read_yaml(directory / OPTION_ORDER)
+    if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+        raise KnowledgeError(OPTION_ORDER, "(file)", "must be a list of therapy rule ids")
+    therapy = {item.rule.id: item for item in active if item.group == "therapy"}
+    seen: set[str] = set()
+    for i, rule_id in enumerate(data):
+        if rule_id in seen:
+            raise KnowledgeError(OPTION_ORDER, f"[{i}]", f"{rule_id!r} is listed twice")
+        if rule_id not in therapy:
+            raise KnowledgeError(OPTION_ORDER, f"[{i}]", f"{rule_id!r} is not an active therapy rule")
+        seen.add(rule_id)
+    missing = [rule_id for rule_id in therapy if rule_id not in seen]
+    if missing:
+        raise KnowledgeError(
+            OPTION_ORDER, "(file)", f"active therapy rules not listed (place each one): {', '.join(missing)}"
+        )
+    others = tuple(item for item in active if item.group != "therapy")
+    return others + tuple(therapy[rule_id] for rule_id in data)
+
+
 def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = None) -> Knowledge:
     """The knowledge base in ``directory``; the override reasons' code system is
     ``override_reason_system_uri`` when given, else CDS_OVERRIDE_REASON_SYSTEM
@@ -296,6 +324,7 @@ def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = 
     active = tuple(item for item in compiled if item.rule.status == "active")
     _check_links(active, "yields_to")
     _check_links(active, "replaced_by")
+    active = _option_order(directory, active)
     system = override_reason_system(override_reason_system_uri)  # a bad value stops the start, not a call
     reasons = [{"code": r.code, "system": system, "display": r.display} for r in service.override_reasons]
     return Knowledge(service, active, by_id, terminology, by_key, DrugNames.of(terminology), reasons)

@@ -6,7 +6,8 @@ The cards, in this order, each only when it has something to say:
    finding rules out (naming the finding and the option), and data that could not be read, aggregated
    into a few counted lines however many entries were bad;
 2. **options now**: the current decision point ("First line for HR-positive, HER2-negative metastatic
-   disease, postmenopausal: 3 options"), its options in the guideline's order of preference;
+   disease, postmenopausal: 3 options"), its options by the guideline's preference, equal ones in the
+   documented order of cards/option-order.yaml (cds.pathway.engine);
 3. **at progression**, only when the patient is on therapy: what the guideline offers next;
 4. **tests** that could change the options, with their order suggestions;
 5. **supportive** care.

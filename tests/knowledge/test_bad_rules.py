@@ -12,6 +12,7 @@ import yaml
 from cds.errors import KnowledgeError
 from cds.pathway.knowledge import load_knowledge
 from cds.settings import default_knowledge_dir
+from tests.fixtures_support import write_option_order
 
 CARDS = default_knowledge_dir()
 GOOD_RULE = "neratinib-capecitabine"  # a therapy rule from a seed document (CCS)
@@ -33,6 +34,7 @@ def kb(tmp_path: Path) -> Path:
     (root / "rules" / f"{GOOD_RULE}.yaml").write_text(
         yaml.safe_dump(_good(), allow_unicode=True), encoding="utf-8"
     )
+    write_option_order(root)
     return root
 
 

@@ -12,6 +12,7 @@ import yaml
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.profile.model import Evidence, Fact, PatientProfile
 from cds.settings import default_knowledge_dir
+from tests.fixtures_support import write_option_order
 
 RULES = Path(__file__).resolve().parent / "kb" / "rules"
 
@@ -26,6 +27,7 @@ def knowledge_dir(tmp_path: Path, *extra_rules: dict[str, Any]) -> Path:
     shutil.copytree(RULES, folder / "rules")
     for rule in extra_rules:
         (folder / "rules" / f"{rule['id']}.yaml").write_text(yaml.safe_dump(rule))
+    write_option_order(folder)
     return folder
 
 
