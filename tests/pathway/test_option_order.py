@@ -189,11 +189,14 @@ def test_first_line_endocrine_alone_comes_before_chemotherapy_for_visceral_crisi
     assert options[-1] == "chemotherapy-hr-positive-visceral"
 
 
-def test_her2_low_after_chemotherapy_lists_t_dxd_before_sacituzumab(knowledge: Knowledge) -> None:
-    """Triple-negative, HER2-low, after two chemotherapy lines: both preferred; the biomarker-matched
-    option (DESTINY-Breast04) first, then sacituzumab, then chemotherapy."""
+def test_her2_low_after_chemotherapy_sacituzumab_first_in_tnbc_t_dxd_first_in_hr_positive(
+    knowledge: Knowledge,
+) -> None:
+    """HER2-low after two chemotherapy lines. Triple-negative: sacituzumab first, T-DXd the alternative
+    (the pathway table's TNBC second-line row), then chemotherapy. HR-positive after endocrine therapy:
+    T-DXd (DESTINY-Breast04's primary cohort) before sacituzumab."""
     chemo = frozenset({"chemotherapy", "taxane", "paclitaxel", "capecitabine"})
-    profile = _patient(
+    tnbc = _patient(
         subtype="triple_negative",
         hormone_receptor_status="negative",
         her2_status="negative",
@@ -202,8 +205,20 @@ def test_her2_low_after_chemotherapy_lists_t_dxd_before_sacituzumab(knowledge: K
         completed_metastatic_lines=2,
         metastatic_chemotherapy_lines=2,
     )
-    assert _options(knowledge, profile) == [
-        "t-dxd-her2-low-after-chemotherapy",
+    assert _options(knowledge, tnbc) == [
         "sacituzumab-govitecan",
+        "t-dxd-her2-low-after-chemotherapy",
         "chemotherapy-triple-negative",
     ]
+    hr_positive = _patient(
+        subtype="hr_positive_her2_negative",
+        hormone_receptor_status="positive",
+        her2_status="negative",
+        her2_low="yes",
+        progressed_on=chemo | {"endocrine_therapy", "aromatase_inhibitor", "letrozole"},
+        completed_metastatic_lines=3,
+        metastatic_chemotherapy_lines=2,
+        metastatic_endocrine_lines=1,
+    )
+    shown = _options(knowledge, hr_positive)
+    assert shown.index("t-dxd-her2-low-after-chemotherapy") < shown.index("sacituzumab-govitecan"), shown
