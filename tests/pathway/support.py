@@ -44,6 +44,13 @@ LETROZOLE_PALBOCICLIB = frozenset(
 )
 
 
+def metastatic_profile(**facts: Any) -> PatientProfile:
+    """A patient with metastatic breast cancer and ``facts`` (plain values are wrapped in a Fact)."""
+    values: dict[str, Any] = {"breast_cancer": Fact("yes"), "metastatic": Fact("yes")}
+    values.update({k: v if isinstance(v, Fact) else Fact(v) for k, v in facts.items()})
+    return PatientProfile(patient_id="p1", **values)
+
+
 def hr_positive(**facts: Any) -> PatientProfile:
     """A postmenopausal woman with HR-positive, HER2-low metastatic disease in bone and liver, PIK3CA
     mutated, not on therapy; ``facts`` replace any of these."""

@@ -14,8 +14,9 @@ import pytest
 
 from cds.errors import KnowledgeError
 from cds.pathway.engine import Evaluation, evaluate
-from cds.profile.model import Fact, PatientProfile
+from cds.profile.model import PatientProfile
 from tests.fixtures_support import knowledge_with
+from tests.pathway.support import metastatic_profile
 
 SOURCE = [{"label": "Test label", "url": "https://www.accessdata.fda.gov/scripts/cder/daf/"}]
 
@@ -42,14 +43,7 @@ def therapy(rule_id: str, conditions: dict[str, Any], **extra: Any) -> dict[str,
 
 
 def patient(**facts: Any) -> PatientProfile:
-    values: dict[str, Any] = {
-        "breast_cancer": Fact("yes"),
-        "metastatic": Fact("yes"),
-        "subtype": Fact("hr_positive_her2_negative"),
-        "on_therapy": Fact("no"),
-    }
-    values.update({k: v if isinstance(v, Fact) else Fact(v) for k, v in facts.items()})
-    return PatientProfile(patient_id="p1", **values)
+    return metastatic_profile(**{"subtype": "hr_positive_her2_negative", "on_therapy": "no", **facts})
 
 
 def ids(items: list[Any]) -> list[str]:

@@ -19,6 +19,7 @@ from cds.pathway.markdown import escape_all, escape_md
 from cds.pathway.render import render_cards
 from cds.profile.model import Fact, PatientProfile
 from tests.fixtures_support import knowledge_with
+from tests.pathway.support import metastatic_profile
 
 SOURCE = [
     {
@@ -49,10 +50,7 @@ def rule(rule_id: str, conditions: dict[str, Any], **extra: Any) -> dict[str, An
     }
 
 
-def metastatic(**facts: Any) -> PatientProfile:
-    values: dict[str, Any] = {"breast_cancer": Fact("yes"), "metastatic": Fact("yes")}
-    values.update({k: v if isinstance(v, Fact) else Fact(v) for k, v in facts.items()})
-    return PatientProfile(patient_id="p1", **values)
+metastatic = metastatic_profile
 
 
 def fired(knowledge: Knowledge, profile: PatientProfile) -> list[str]:

@@ -14,8 +14,9 @@ import yaml
 from cds.errors import KnowledgeError
 from cds.pathway.engine import evaluate
 from cds.pathway.knowledge import OPTION_ORDER, Knowledge, load_knowledge
-from cds.profile.model import Fact, PatientProfile
+from cds.profile.model import PatientProfile
 from cds.settings import default_knowledge_dir
+from tests.pathway.support import metastatic_profile
 
 REAL = default_knowledge_dir()
 AI_CDK46 = frozenset(
@@ -98,16 +99,8 @@ def test_the_order_decides_a_tie_and_the_file_names_do_not(tmp_path: Path) -> No
 
 
 def _patient(**facts: Any) -> PatientProfile:
-    values: dict[str, Any] = {
-        "breast_cancer": Fact("yes"),
-        "metastatic": Fact("yes"),
-        "sex": Fact("female"),
-        "menopausal_status": Fact("postmenopausal"),
-        "medication_history": Fact("yes"),
-        "on_therapy": Fact("no"),
-    }
-    values.update({k: v if isinstance(v, Fact) else Fact(v) for k, v in facts.items()})
-    return PatientProfile(patient_id="p1", **values)
+    defaults = {"sex": "female", "menopausal_status": "postmenopausal", "medication_history": "yes"}
+    return metastatic_profile(**{**defaults, "on_therapy": "no", **facts})
 
 
 def _post_cdk46(**facts: Any) -> PatientProfile:
