@@ -164,7 +164,7 @@ def derive_journey(
     toxic_ev: list[Evidence] = []
     for regimen in regimens:
         if regimen.progression is not None:
-            progressed_classes |= regimen.classes
+            progressed_classes |= regimen.classes_at_progression()
             progressed_ev.append(regimen.progression)
             notes.append(f"{regimen.label()} ({regimen.progression_why})")
         # only the medicine stopped for side effects, not its partners (palbociclib for neutropenia

@@ -82,6 +82,20 @@ class Regimen:
     def classes(self) -> frozenset[str]:
         return frozenset(c for u in self.uses for c in u.classes)
 
+    def classes_at_progression(self) -> frozenset[str]:
+        """What the disease progressed on: not a medicine stopped well before the progression whose place
+        another medicine of its class took (fulvestrant stopped after four weeks for letrozole, which ran
+        21 months to the progression); a course that ended with nothing of its class after it stays
+        (paclitaxel before pembrolizumab maintenance: the line's chemotherapy)."""
+        when = self.progressed
+        if when is None:
+            return self.classes
+        late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
+        running = [u for u in self.uses if u.end_date is None or u.end_date + late >= when]
+        later = frozenset(c for u in running for c in u.classes)
+        kept = [u for u in self.uses if u in running or later.isdisjoint(u.classes - u.agents)]
+        return frozenset(c for u in kept for c in u.classes)
+
     def label(self) -> str:
         names = dict.fromkeys(d.name for u in self.uses for d in u.drugs)
         return " + ".join(names)
