@@ -147,19 +147,37 @@ def test_after_cdk46_with_esr1_and_pik3ca_the_oral_serds_come_first_and_alpelisi
     assert options[: len(preferred)] == preferred  # the preferred options lead the card
 
 
-def test_her2_positive_second_line_lists_tucatinib_before_t_dm1(knowledge: Knowledge) -> None:
-    """After THP: T-DXd (preferred), then tucatinib + trastuzumab + capecitabine (HER2CLIMB, OS benefit
-    after T-DM1), then T-DM1; alphabetically T-DM1 came second."""
-    profile = _patient(
-        subtype="hr_negative_her2_positive",
-        hormone_receptor_status="negative",
-        her2_status="positive",
-        progressed_on=THP,
-        completed_metastatic_lines=1,
-        metastatic_her2_lines=1,
-    )
-    assert _options(knowledge, profile)[:3] == [
+def test_her2_positive_t_dm1_before_tucatinib_at_second_line_after_it_at_the_third(
+    knowledge: Knowledge,
+) -> None:
+    """After THP: T-DXd (preferred), then T-DM1 (the pathway table's second-line alternative), then
+    tucatinib + trastuzumab + capecitabine. After THP and T-DXd, or with brain metastases: tucatinib
+    (HER2CLIMB, OS benefit after T-DM1) before T-DM1."""
+    second_line = {
+        "subtype": "hr_negative_her2_positive",
+        "hormone_receptor_status": "negative",
+        "her2_status": "positive",
+        "progressed_on": THP,
+        "completed_metastatic_lines": 1,
+        "metastatic_her2_lines": 1,
+    }
+    assert _options(knowledge, _patient(**second_line))[:3] == [
         "t-dxd-her2-positive-second-line",
+        "t-dm1-after-trastuzumab-taxane",
+        "tucatinib-trastuzumab-capecitabine",
+    ]
+    brain = _patient(**second_line, metastatic_sites=frozenset({"brain"}))
+    assert _options(knowledge, brain)[1:3] == [
+        "tucatinib-trastuzumab-capecitabine",
+        "t-dm1-after-trastuzumab-taxane",
+    ]
+    third_line = {
+        **second_line,
+        "progressed_on": THP | {"t_dxd", "antibody_drug_conjugate"},
+        "completed_metastatic_lines": 2,
+        "metastatic_her2_lines": 2,
+    }
+    assert _options(knowledge, _patient(**third_line))[:2] == [
         "tucatinib-trastuzumab-capecitabine",
         "t-dm1-after-trastuzumab-taxane",
     ]
