@@ -279,6 +279,8 @@ def derive_cardiac(conditions: Conditions, observations: Observations, ctx: Cont
             parts.append(
                 f"latest LVEF {latest.shown} ({latest.when or 'undated'}), {below} {LVEF_PERCENT:g}%"
             )
+            if low and not active and not recent(latest.when, ctx):
+                parts.append("that reading is more than a year old: a current LVEF would settle it")
         return Fact("yes", tuple(found[:6]), _sentence(parts))
     if latest is None:
         note = "No LVEF result was found, and no active heart failure is recorded."

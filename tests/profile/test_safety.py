@@ -317,6 +317,16 @@ def test_latest_lvef_wins_and_an_old_normal_one_cannot_say_no(build: Build) -> N
     assert stale.cardiac_dysfunction.value == "unknown"
 
 
+def test_an_old_low_lvef_still_rules_out_and_says_a_current_one_would_settle_it(build: Build) -> None:
+    """An LVEF of 25% from 2015 (a Synthea chart with the NAPKON LVEF): anti-HER2 options stay ruled out,
+    and the reason says the reading is old, so the clinician knows what to order."""
+    fact = build(b.patient(), b.breast_cancer(), _lvef(25, date="2015-02-07")).cardiac_dysfunction
+    assert fact.value == "yes"
+    assert "more than a year old: a current LVEF would settle it" in (fact.note or "")
+    recent = build(b.patient(), b.breast_cancer(), _lvef(25, date="2026-10-01")).cardiac_dysfunction
+    assert recent.value == "yes" and "year old" not in (recent.note or "")
+
+
 @pytest.mark.parametrize(
     "code",
     [
