@@ -99,6 +99,8 @@ class Evaluation:
     # tests that the progression would call for and that are not called for now (ESR1 at each progression)
     tests_at_progression: list[CompiledRule] = field(default_factory=list)
     yielded: set[str] = field(default_factory=set)  # options listed after one the guideline prefers
+    # options that would fit but give again a medicine the disease progressed on (is on), with it
+    not_again: list[tuple[CompiledRule, frozenset[str]]] = field(default_factory=list)
 
     def preference_of(self, item: CompiledRule) -> Preference | None:
         """The option's preference for this patient: other recommended at best when an option its
@@ -154,15 +156,26 @@ def _journey_excludes(item: CompiledRule, profile: PatientProfile) -> bool:
     return all(part in failed for part in rule.regimen)
 
 
+def _given_again(item: CompiledRule, profile: PatientProfile) -> frozenset[str]:
+    """The medicines of a combination the patient is on or progressed on, when another part of it is
+    new (alpelisib + fulvestrant after fulvestrant: {fulvestrant}); empty for a regimen wholly failed."""
+    given = profile.current_therapies.value | profile.progressed_on.value
+    again = item.medicines_given & given
+    return again if any(part not in given for part in item.rule.regimen) else frozenset()
+
+
 def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluation) -> list[CompiledRule]:
     chosen: list[CompiledRule] = []
     for item in items:
         rule = item.rule
         if not _holds(item, profile) or not _at_decision_point(rule, profile):
             continue
-        if _journey_excludes(item, profile):
-            continue
         excluded = [x for x in item.exclusions if _all_hold(x.conditions, profile)]
+        if _journey_excludes(item, profile):
+            again = _given_again(item, profile)
+            if again and not excluded:  # named on the card: a partner the clinician may not expect
+                result.not_again.append((item, again))
+            continue
         if not excluded:
             chosen.append(item)
             continue

@@ -51,6 +51,8 @@ RULES_EXTENSION: Final = "cds-mbc-rules"
 RULED_OUT_EXTENSION: Final = "cds-mbc-ruled-out"
 #: ... and, on the at-progression card, the test rules it names for that progression (not ordered now).
 TESTS_LATER_EXTENSION: Final = "cds-mbc-tests-at-progression"
+#: ... and, on an options card, the options not offered because they give again a failed medicine.
+NOT_AGAIN_EXTENSION: Final = "cds-mbc-not-offered-again"
 EVIDENCE_SHOWN: Final = 2  # resources named per fact; more are counted
 WHY_SHOWN: Final = 3  # deciding facts named per option
 _ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
@@ -129,6 +131,7 @@ class _Call:
         selection: str = "at-most-one",
         ruled_out: Sequence[Rule] = (),
         tests_later: Sequence[Rule] = (),
+        not_again: Sequence[Rule] = (),
     ) -> dict[str, Any]:
         wording = self.text.cards[group]
         sources = _sources([*rules, *ruled_out, *tests_later]) or [self.text.data_source]
@@ -159,6 +162,8 @@ class _Call:
             extension[RULED_OUT_EXTENSION] = list(dict.fromkeys(r.id for r in ruled_out))
         if tests_later:
             extension[TESTS_LATER_EXTENSION] = [r.id for r in tests_later]
+        if not_again:
+            extension[NOT_AGAIN_EXTENSION] = [r.id for r in not_again]
         if extension:
             card["extension"] = extension
         return card
@@ -367,6 +372,16 @@ def _options_card(
     for item in tests:  # not ordered now: the options above depend on them when the disease progresses
         lines.append(f"At that progression: {item.rule.card.summary}")
         facts += [(name, profile) for name in item.fields]
+    again = call.evaluation.not_again
+    if again:  # say why a fitting option is missing: the oncologist may know the progression otherwise
+        medicines = frozenset().union(*(m for _, m in again))
+        names = "; ".join((item.rule.option or item.rule.title).split(" (")[0] for item, _ in again)
+        pronoun = "it" if len(medicines) == 1 else "them"
+        lines.append(
+            f"Not offered, as they give {call.drugs.listing(medicines)} again after progression on "
+            f"{pronoun}: {names}."
+        )
+        facts.append(("progressed_on", profile))
     suggestions = [
         (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in items
     ]
@@ -379,6 +394,7 @@ def _options_card(
         suggestions=suggestions,
         selection="at-most-one",
         tests_later=[item.rule for item in tests],
+        not_again=[item.rule for item, _ in again],
     )
 
 

@@ -420,3 +420,29 @@ def test_the_at_progression_card_names_the_tests_that_progression_calls_for(tmp_
     assert "testing-esr1-at-progression" not in card_rules(cards.get("tests", {}))
     not_on_therapy = by_group(cards_for(hr_positive(esr1_status=Fact("not_detected")), kb))
     assert "At that progression" not in str(not_on_therapy)
+
+
+def test_an_option_built_on_a_medicine_the_disease_progressed_on_is_named_as_not_offered(
+    kb: Knowledge,
+) -> None:
+    """Capivasertib + fulvestrant fits this PIK3CA-mutated patient but would give fulvestrant again after
+    progression on anastrozole + fulvestrant: the card says so, so an oncologist who knows the record
+    better (a fulvestrant stopped early, say) can overrule it; the option is not among the suggestions."""
+    failed = Fact(
+        frozenset({"endocrine_therapy", "aromatase_inhibitor", "anastrozole", "serd", "fulvestrant"}),
+        ev("Observation/progression-1", "2025-09-01", "disease progression"),
+    )
+    now = by_group(cards_for(hr_positive(progressed_on=failed, completed_metastatic_lines=Fact(1)), kb))
+    card = now["options-now"]
+    assert "Capivasertib + fulvestrant" not in options(card)
+    assert (
+        "Not offered, as they give fulvestrant again after progression on it: Capivasertib + fulvestrant."
+        in (card["detail"])
+    )
+    assert card["extension"]["cds-mbc-not-offered-again"] == ["capivasertib-fulvestrant"]
+    after_anastrozole = frozenset({"endocrine_therapy", "aromatase_inhibitor", "anastrozole"})
+    offered = by_group(
+        cards_for(hr_positive(progressed_on=Fact(after_anastrozole), completed_metastatic_lines=Fact(1)), kb)
+    )
+    assert "Capivasertib + fulvestrant" in options(offered["options-now"])
+    assert "Not offered" not in offered["options-now"]["detail"]
