@@ -236,7 +236,8 @@ def evaluate(profile: PatientProfile, knowledge: RuleSet) -> Evaluation:
     if profile.on_therapy.value == "yes":
         result.progression_profile = later = profile.at_progression()
         result.at_progression.extend(_therapy(therapy, later, result))
-        tests = [item for item in usable if item.group == "test" and item not in result.tests]
+        now = {item.rule.id for item in result.tests}
+        tests = [item for item in usable if item.group == "test" and item.rule.id not in now]
         result.tests_at_progression.extend(item for item in tests if _holds(item, later))
     else:
         result.now.extend(_therapy(therapy, profile, result))

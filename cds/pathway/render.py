@@ -376,9 +376,10 @@ def _options_card(
     if again:  # say why a fitting option is missing: the oncologist may know the progression otherwise
         medicines = frozenset().union(*(m for _, m in again))
         names = "; ".join((item.rule.option or item.rule.title).split(" (")[0] for item, _ in again)
+        gives = "it gives" if len(again) == 1 else "they give"
         pronoun = "it" if len(medicines) == 1 else "them"
         lines.append(
-            f"Not offered, as they give {call.drugs.listing(medicines)} again after progression on "
+            f"Not offered, as {gives} {call.drugs.listing(medicines)} again after progression on "
             f"{pronoun}: {names}."
         )
         facts.append(("progressed_on", profile))

@@ -436,7 +436,7 @@ def test_an_option_built_on_a_medicine_the_disease_progressed_on_is_named_as_not
     card = now["options-now"]
     assert "Capivasertib + fulvestrant" not in options(card)
     assert (
-        "Not offered, as they give fulvestrant again after progression on it: Capivasertib + fulvestrant."
+        "Not offered, as it gives fulvestrant again after progression on it: Capivasertib + fulvestrant."
         in (card["detail"])
     )
     assert card["extension"]["cds-mbc-not-offered-again"] == ["capivasertib-fulvestrant"]
