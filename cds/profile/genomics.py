@@ -25,7 +25,7 @@ from cds.profile.common import (
 )
 from cds.profile.dates import date_key
 from cds.profile.model import Evidence, Fact, GermlineStatus
-from cds.profile.values import Value, Valued, interpretations, value_of, variant_parts
+from cds.profile.values import Value, Valued, interpretations, value_of, variant_parts, written
 
 
 class _Finding:
@@ -144,7 +144,7 @@ def derive_brca(conditions: Conditions, observations: Observations, ctx: Context
             continue
         val = value_of(obs)
         result = _result(ctx, val, obs)
-        shown = val.text or (ctx.describe(val.cc) if val.cc is not None else "no value")
+        shown = written(ctx, val) or "no value"
         ev = evidence(obs, when, f"{name}: {shown}")
         source = _source(ctx, obs)
         if result == "pathogenic":

@@ -28,7 +28,7 @@ from cds.profile.receptor_values import (
     receptor_value,
     score_reading,
 )
-from cds.profile.values import Value, Valued, interpretations, value_of
+from cds.profile.values import Value, Valued, interpretations, value_of, written
 
 _PENDING_STATUSES: Final = ("registered", "preliminary")
 
@@ -288,7 +288,7 @@ def _ish_readings(
 def _unreadable(
     ctx: Context, obs: models.Observation, when: str | None, topic: str, name: str, val: Value
 ) -> None:
-    shown = val.text or (ctx.describe(val.cc) if val.cc is not None else None)
+    shown = written(ctx, val)
     if shown is None and val.quantity is not None:
         shown = f"{val.quantity.value:g} {val.quantity.unit}".strip()
     if shown is None and obs.hasMember and not obs.component:

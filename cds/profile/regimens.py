@@ -24,7 +24,7 @@ from cds.evidence import Evidence
 from cds.profile.common import Context, Observations, evidence, observation_date
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse
-from cds.profile.values import value_of
+from cds.profile.values import value_of, written
 
 JOIN_DAYS: Final = 90
 TOGETHER_DAYS: Final = 28  # records starting within one 4-week cycle of each other start together
@@ -80,7 +80,7 @@ class Regimen:
 
     @property
     def classes(self) -> frozenset[str]:
-        return frozenset(c for u in self.uses for c in u.classes)
+        return _classes(self.uses)
 
     def classes_at_progression(self) -> frozenset[str]:
         """What the disease progressed on: not a medicine stopped well before the progression whose place
@@ -92,9 +92,8 @@ class Regimen:
             return self.classes
         late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
         running = [u for u in self.uses if u.end_date is None or u.end_date + late >= when]
-        later = frozenset(c for u in running for c in u.classes)
-        kept = [u for u in self.uses if u in running or later.isdisjoint(u.classes - u.agents)]
-        return frozenset(c for u in kept for c in u.classes)
+        later = _classes(running)
+        return _classes(u for u in self.uses if u in running or later.isdisjoint(u.classes - u.agents))
 
     def label(self) -> str:
         names = dict.fromkeys(d.name for u in self.uses for d in u.drugs)
@@ -300,8 +299,9 @@ def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: 
             value = found.value if found is not None else None
         when = to_date(observation_date(obs))
         if value is None:
-            shown = val.text or (ctx.describe(val.cc) if val.cc is not None else "no value")
-            unread.append(evidence(obs, observation_date(obs), f"disease status: {shown}"))
+            unread.append(
+                evidence(obs, observation_date(obs), f"disease status: {written(ctx, val) or 'no value'}")
+            )
         if value != "progressed" or when is None:
             continue
         for regimen in reversed(regimens):

@@ -91,6 +91,11 @@ def value_of(element: Valued) -> Value:
     return Value(cc, text, q, element.valueBoolean, ratio)
 
 
+def written(ctx: Context, val: Value) -> str | None:
+    """The value as a clinician would quote it: its text, else its coded answer; None when neither."""
+    return val.text or (ctx.describe(val.cc) if val.cc is not None else None)
+
+
 def variant_parts(
     ctx: Context,
     obs: models.Observation,
