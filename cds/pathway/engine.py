@@ -39,18 +39,21 @@ from cds.profile.model import PatientProfile
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledExclusion:
+class CompiledFinding:
+    """A rule's exclusion or caution: the reason shown for it and its conditions, compiled."""
+
     reason: str
     conditions: tuple[Condition, ...]
-    safety: bool
-    fields: tuple[str, ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The profile fields its conditions read, in order: the facts named with it."""
+        return tuple(dict.fromkeys(c.field for c in self.conditions))
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledCaution:
-    reason: str
-    conditions: tuple[Condition, ...]
-    fields: tuple[str, ...]
+class CompiledExclusion(CompiledFinding):
+    safety: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +69,9 @@ class CompiledRule:
     exclusions: tuple[CompiledExclusion, ...] = ()
     yields_unless: tuple[tuple[Condition, ...], ...] = ()
     medicines_given: frozenset[str] = frozenset()  # on or progressed on one of them: not offered
-    cautions: tuple[CompiledCaution, ...] = ()
+    cautions: tuple[CompiledFinding, ...] = ()
 
-    def cautions_holding(self, profile: PatientProfile) -> list[CompiledCaution]:
+    def cautions_holding(self, profile: PatientProfile) -> list[CompiledFinding]:
         return [c for c in self.cautions if _all_hold(c.conditions, profile)]
 
     def keeps_place(self, profile: PatientProfile) -> bool:

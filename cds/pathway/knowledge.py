@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology
 from cds.pathway.conditions import compile_conditions
-from cds.pathway.engine import CompiledCaution, CompiledExclusion, CompiledRule
+from cds.pathway.engine import CompiledExclusion, CompiledFinding, CompiledRule
 from cds.pathway.ids import group_key, key_of, rule_key
 from cds.pathway.labels import DrugNames
 from cds.pathway.override_reasons import override_reason_system
@@ -154,21 +154,19 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
     exclusions = tuple(
         CompiledExclusion(
             x.reason,
-            checks := compile_conditions(
+            compile_conditions(
                 path.name, x.conditions, drug_classes=classes, where=f"exclusions[{i}].conditions"
             ),
             x.safety,
-            tuple(dict.fromkeys(c.field for c in checks)),
         )
         for i, x in enumerate(rule.exclusions)
     )
     cautions = tuple(
-        CompiledCaution(
+        CompiledFinding(
             c.reason,
-            checks := compile_conditions(
+            compile_conditions(
                 path.name, c.conditions, drug_classes=classes, where=f"cautions[{i}].conditions"
             ),
-            tuple(dict.fromkeys(check.field for check in checks)),
         )
         for i, c in enumerate(rule.cautions)
     )
