@@ -210,3 +210,28 @@ def test_sacituzumab_in_tnbc_follows_the_label_two_prior_therapies_one_metastati
     assert "sacituzumab-govitecan" in now(completed=2, early=0)
     assert "sacituzumab-govitecan" not in now(completed=1, early=0)  # one prior therapy in all
     assert "sacituzumab-govitecan" not in now(completed=0, early=2)  # none for metastatic disease
+
+
+def test_ribociclib_names_the_partner_left_after_progression_on_fulvestrant(knowledge: Knowledge) -> None:
+    """Kisqali pairs ribociclib with an aromatase inhibitor (initial endocrine-based therapy) or
+    fulvestrant: after progression on fulvestrant alone the card must not leave "+ fulvestrant" as the
+    partner; after progression on both partners ribociclib is not offered at all (the fixture
+    hr-pos-her2-neg-progressed-on-ai-fulvestrant-two-chemo-cdk46-naive)."""
+    from cds.pathway.engine import evaluate
+    from cds.pathway.render import render_cards
+    from tests.pathway.support import hr_positive
+
+    fulvestrant = frozenset({"endocrine_therapy", "serd", "fulvestrant"})
+    profile = hr_positive(
+        pik3ca_status="not_detected",
+        progressed_on=fulvestrant,
+        prior_therapies=fulvestrant,
+        metastatic_therapies=fulvestrant,
+        metastatic_endocrine_lines=1,
+        completed_metastatic_lines=1,
+    )
+    evaluation = evaluate(profile, knowledge)
+    assert "ribociclib-endocrine" in [item.rule.id for item in evaluation.now]
+    card = next(c for c in render_cards(evaluation, profile, knowledge) if "options" in c["summary"])
+    line = next(line for line in card["detail"].splitlines() if "Ribociclib" in line)
+    assert "the partner is an aromatase inhibitor, not fulvestrant" in line, line
