@@ -227,7 +227,15 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
         if rule.regimen_alternatives and len(rule.regimen) < 2:
             raise KnowledgeError(name, "regimen_alternatives", "alternatives need two or more parts")
     elif rule.decision_point not in (None, "any_time") or any(
-        (rule.preference, rule.option, rule.regimen, rule.yields_to, rule.replaced_by, rule.cautions)
+        (
+            rule.preference,
+            rule.option,
+            rule.family,
+            rule.regimen,
+            rule.yields_to,
+            rule.replaced_by,
+            rule.cautions,
+        )
     ):
         raise KnowledgeError(name, "decision_point", "only therapy rules have a decision point or options")
     named = [("regimen", item) for item in rule.regimen]
@@ -284,8 +292,26 @@ def _option_order(directory: Path, active: Sequence[CompiledRule]) -> tuple[Comp
         raise KnowledgeError(
             OPTION_ORDER, "(file)", f"active therapy rules not listed (place each one): {', '.join(missing)}"
         )
+    _check_families([therapy[rule_id] for rule_id in data])
     others = tuple(item for item in active if item.group != "therapy")
     return others + tuple(therapy[rule_id] for rule_id in data)
+
+
+def _check_families(ordered: Sequence[CompiledRule]) -> None:
+    """A family (``Rule.family``) has two or more active options, placed next to each other in
+    option-order.yaml, so that they are listed together when offered together: a family of one is a typo."""
+    places: dict[str, list[int]] = {}
+    for i, item in enumerate(ordered):
+        if item.rule.family:
+            places.setdefault(item.rule.family, []).append(i)
+    for family, where in places.items():
+        first = ordered[where[0]].rule.id
+        if len(where) < 2:
+            raise KnowledgeError(f"{first}.yaml", "family", f"{family!r} has no other active option")
+        if where[-1] - where[0] != len(where) - 1:
+            raise KnowledgeError(
+                OPTION_ORDER, "(file)", f"the options of the family {family!r} are not next to each other"
+            )
 
 
 def load_knowledge(directory: Path, *, override_reason_system_uri: str | None = None) -> Knowledge:

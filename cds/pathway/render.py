@@ -7,7 +7,8 @@ The cards, in this order, each only when it has something to say:
    into a few counted lines however many entries were bad;
 2. **options now**: the current decision point ("First line for HR-positive, HER2-negative metastatic
    disease, postmenopausal: 3 options"), its options by the guideline's preference, equal ones in the
-   documented order of cards/option-order.yaml (cds.pathway.engine);
+   documented order of cards/option-order.yaml (cds.pathway.engine); options of one drug family
+   (``Rule.family``) listed next to each other are one numbered option, a line for each under it;
 3. **at progression**, only when the patient is on therapy: what the guideline offers next;
 4. **tests** that could change the options, with their order suggestions;
 5. **supportive** care.
@@ -320,11 +321,59 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
     return words, facts
 
 
+def _families(items: Sequence[CompiledRule], evaluation: Evaluation) -> list[list[CompiledRule]]:
+    """The options as listed: options of one family (``Rule.family``) next to each other with the same
+    shown preference are one entry (elacestrant or imlunestrant), every other option an entry of its own."""
+    listed: list[list[CompiledRule]] = []
+    for item in items:
+        last = listed[-1][-1] if listed else None
+        if (
+            last is not None
+            and item.rule.family
+            and item.rule.family == last.rule.family
+            and evaluation.preference_of(item) == evaluation.preference_of(last)
+        ):
+            listed[-1].append(item)
+        else:
+            listed.append([item])
+    return listed
+
+
+def _why(
+    call: _Call,
+    group: CardGroupName,
+    item: CompiledRule,
+    profile: PatientProfile,
+    summary: str,
+    why: list[str],
+) -> list[tuple[str, PatientProfile]]:
+    """Add to ``why`` what decided the option, each once and not what the summary says already; return the
+    facts to name under "Based on"."""
+    facts: list[tuple[str, PatientProfile]] = []
+    point = item.rule.decision_point
+    if isinstance(point, AfterProgression):
+        # what this patient's disease progressed on, of what the rule names (not "anastrozole,
+        # letrozole" for a patient who never had letrozole)
+        failed = [c for c in point.after_progression_on if c in profile.progressed_on.value]
+        words = f"after progression on {call.drugs.listing(failed or point.after_progression_on)}"
+        if words not in why:
+            why.append(words)
+        if group == "options-now":  # the progression recorded, with its dates and resources
+            facts.append(("progressed_on", profile))
+    for name in _deciding(item, profile):
+        words = call.phrase(name, profile)
+        if words not in summary and words not in why:
+            why.append(words)
+            facts.append((name, profile))
+    return facts
+
+
 def _options_card(
     call: _Call, group: CardGroupName, items: Sequence[CompiledRule], profile: PatientProfile
 ) -> dict[str, Any]:
     wording = call.text.cards[group]
-    options = _plural(len(items), "option")
+    listed = _families(items, call.evaluation)
+    options = _plural(len(listed), "option")
     if group == "at-progression":
         known = call.knowledge.terminology.classes
         line = frozenset(
@@ -345,29 +394,25 @@ def _options_card(
         facts.append(("menopausal_status", call.profile))
     if group == "at-progression":
         facts.append(("current_therapies", call.profile))
-    for n, item in enumerate(items, 1):
-        rule = item.rule
+    for n, family in enumerate(listed, 1):
+        members: list[tuple[str, str]] = []  # each member's option and cautions
         why: list[str] = []
-        point = rule.decision_point
-        caution, cautioned = _caution(item, profile, call.drugs)
-        facts += [(name, profile) for name in cautioned]
-        if isinstance(point, AfterProgression):
-            # what this patient's disease progressed on, of what the rule names (not "anastrozole,
-            # letrozole" for a patient who never had letrozole)
-            failed = [c for c in point.after_progression_on if c in profile.progressed_on.value]
-            why.append(f"after progression on {call.drugs.listing(failed or point.after_progression_on)}")
-            if group == "options-now":  # the progression recorded, with its dates and resources
-                facts.append(("progressed_on", profile))
-        for name in _deciding(item, profile):
-            words = call.phrase(name, profile)
-            if words not in summary and words not in why:
-                why.append(words)
-                facts.append((name, profile))
-        chosen = call.evaluation.preference_of(item)
+        for item in family:
+            caution, cautioned = _caution(item, profile, call.drugs)
+            members.append((item.rule.option or item.rule.title, caution))
+            facts += [(name, profile) for name in cautioned]
+            facts += _why(call, group, item, profile, summary, why)
+        chosen = call.evaluation.preference_of(family[0])
         preference = call.text.preference_labels.get(chosen) if chosen else None
-        head = f"{n}. **{rule.option}**" + (f" ({preference})." if preference else ".")
+        label = f" ({preference})." if preference else "."
         fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
-        lines.append(f"{head}{caution}{fits} Source: {rule.sources[0].label}")
+        sources = "; ".join(dict.fromkeys(item.rule.sources[0].label for item in family))
+        if len(family) == 1:
+            ((option, caution),) = members
+            lines.append(f"{n}. **{option}**{label}{caution}{fits} Source: {sources}")
+        else:  # one numbered option, each member a line under it
+            lines.append(f"{n}. **{family[0].rule.family}**{label}{fits} Sources: {sources}")
+            lines += [f"    - {option}.{caution}" for option, caution in members]
     tests = call.evaluation.tests_at_progression if group == "at-progression" else []
     for item in tests:  # not ordered now: the options above depend on them when the disease progresses
         lines.append(f"At that progression: {item.rule.card.summary}")

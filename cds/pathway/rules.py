@@ -175,6 +175,15 @@ class Rule(_Strict):
             description="therapy rules: the option's line on the card, e.g. 'Fulvestrant + CDK4/6 inhibitor'",
         )
     )
+    family: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = (
+        Field(
+            None,
+            description="therapy rules: the drug family the option belongs to, e.g. 'Oral SERD "
+            "(ESR1-mutated)': options of one family listed next to each other with the same preference "
+            "are one numbered option on the card, each a line under it (a family has two or more rules, "
+            "placed next to each other in option-order.yaml)",
+        )
+    )
     regimen: list[Text] = Field(
         default_factory=list,
         description="therapy rules: the classes or agents the option gives together; never offered when all "

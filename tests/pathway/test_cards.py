@@ -4,6 +4,7 @@ short spec-conformant text in a clinician's words, bounded however bad the data.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -446,3 +447,37 @@ def test_an_option_built_on_a_medicine_the_disease_progressed_on_is_named_as_not
     )
     assert "Capivasertib + fulvestrant" in options(offered["options-now"])
     assert "Not offered" not in offered["options-now"]["detail"]
+
+
+def test_options_of_one_family_are_one_numbered_option_each_still_selectable(
+    tmp_path: Path, kb: Knowledge
+) -> None:
+    """Review 3 (J2): eight numbered options where a clinician reads three or four. Options of one family
+    (two CDK4/6 partners here) offered together are one numbered option with a line for each, and the
+    summary counts it once; each stays a suggestion of its own, traced to its rule."""
+    base = yaml.safe_load((RULES / "ai-cdk46-first-line.yaml").read_text(encoding="utf-8"))
+    family = "CDK4/6 inhibitor + endocrine therapy"
+    first = {**base, "family": family}
+    second = {**base, "id": "ai-cdk46-ribociclib", "option": "AI + ribociclib", "family": family}
+    card = by_group(cards_for(hr_positive(), card_knowledge(tmp_path, first, second)))["options-now"]
+    lines = card["detail"].split("\n\n")[0].splitlines()
+    numbered = [line for line in lines if re.match(r"\d+\. ", line)]
+    assert numbered[0].startswith(f"1. **{family}** (preferred).")
+    assert lines[1:3] == ["    - Aromatase inhibitor + CDK4/6 inhibitor.", "    - AI + ribociclib."]
+    assert f"{len(numbered)} option" in card["summary"]
+    assert {"Aromatase inhibitor + CDK4/6 inhibitor", "AI + ribociclib"} <= set(options(card))
+    alone = by_group(cards_for(hr_positive(), kb))["options-now"]  # no family: a numbered line each
+    assert "1. **Aromatase inhibitor + CDK4/6 inhibitor** (preferred)." in alone["detail"]
+
+
+@pytest.mark.parametrize("where", ["alone", "apart"])
+def test_a_family_of_one_or_apart_in_the_option_order_is_refused(tmp_path: Path, where: str) -> None:
+    """A family name with one option is a typo; options of a family must be next to each other in
+    option-order.yaml, or they would never be listed together."""
+    base = yaml.safe_load((RULES / "ai-cdk46-first-line.yaml").read_text(encoding="utf-8"))
+    rules = [{**base, "family": "CDK4/6 inhibitor + endocrine therapy"}]
+    if where == "apart":  # capivasertib-fulvestrant is listed between them (file-name order)
+        other = yaml.safe_load((RULES / "fulvestrant-cdk46-first-line.yaml").read_text(encoding="utf-8"))
+        rules.append({**other, "family": "CDK4/6 inhibitor + endocrine therapy"})
+    with pytest.raises(KnowledgeError, match="family"):
+        card_knowledge(tmp_path, *rules)

@@ -55,7 +55,11 @@ def test_fixture_card_set(name: str, cards: list[dict[str, Any]], knowledge: Kno
             traced = [knowledge.rule_for_suggestion(s["uuid"]) for s in card["suggestions"]]
             assert traced == rules
             order = ["preferred", "other_recommended", "certain_circumstances"]
-            shown = re.findall(r"^\d+\. \*\*.*\*\* \(([^)]*)\)\.", card["detail"], re.MULTILINE)
+            # each numbered option's preference, once for each rule under it (a family: one line each)
+            entries = re.findall(
+                r"^\d+\. \*\*.*\*\* \(([^)]*)\)\..*\n((?:    - .*\n?)*)", card["detail"], re.MULTILINE
+            )
+            shown = [label for label, members in entries for _ in range(members.count("    - ") or 1)]
             wording = {text: key for key, text in knowledge.service.preference_labels.items()}
             ranks = [order.index(wording[label]) for label in shown]
             assert len(ranks) == len(rules) and ranks == sorted(ranks), shown
