@@ -174,6 +174,8 @@ def _preference(rule: Rule, words: _Words) -> str:
         text += (
             "<br>not shown when " + " or ".join(f"`{other}`" for other in rule.replaced_by) + " is offered"
         )
+    if rule.listed_as_note:
+        text += "<br>written after the numbered options as a note, when other options are offered"
     if rule.family:
         text += f'<br>listed under "{_cell(rule.family)}" with the others of that family offered with it'
     return text

@@ -231,6 +231,7 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
             rule.preference,
             rule.option,
             rule.family,
+            rule.listed_as_note,
             rule.regimen,
             rule.yields_to,
             rule.replaced_by,

@@ -325,7 +325,7 @@ def _families(items: Sequence[CompiledRule], evaluation: Evaluation) -> list[lis
     """The options as listed: options of one family (``Rule.family``) next to each other with the same
     shown preference are one entry (elacestrant or imlunestrant), every other option an entry of its own."""
     listed: list[list[CompiledRule]] = []
-    for item in items:
+    for item in _numbered_first(items):
         last = listed[-1][-1] if listed else None
         if (
             last is not None
@@ -337,6 +337,19 @@ def _families(items: Sequence[CompiledRule], evaluation: Evaluation) -> list[lis
         else:
             listed.append([item])
     return listed
+
+
+def _numbered_first(items: Sequence[CompiledRule]) -> list[CompiledRule]:
+    """The options with those ``listed_as_note`` last (they come last already when other options are
+    offered: in certain circumstances)."""
+    return sorted(items, key=lambda item: item.rule.listed_as_note)
+
+
+def _notes(listed: list[list[CompiledRule]]) -> int:
+    """How many entries at the end are written as notes: none when every option is one (then the card
+    numbers it, not an empty list and a note)."""
+    notes = sum(1 for family in listed if family[0].rule.listed_as_note)
+    return notes if notes < len(listed) else 0
 
 
 def _why(
@@ -373,7 +386,8 @@ def _options_card(
 ) -> dict[str, Any]:
     wording = call.text.cards[group]
     listed = _families(items, call.evaluation)
-    options = _plural(len(listed), "option")
+    numbered = len(listed) - _notes(listed)
+    options = _plural(numbered, "option")
     if group == "at-progression":
         known = call.knowledge.terminology.classes
         line = frozenset(
@@ -385,7 +399,8 @@ def _options_card(
         summary = (wording.summary or "").format(
             line=_line(call.profile), disease=_disease(call), options=options
         )
-    lines: list[str] = []
+    lines: list[str] = []  # the numbered options
+    after: list[str] = []  # paragraphs after the list: notes, the tests at that progression, not offered
     # the facts the summary states come first: the receptor results, menopause, the current therapy
     facts: list[tuple[str, PatientProfile]] = []
     if call.phrase("subtype") in summary:
@@ -407,7 +422,10 @@ def _options_card(
         label = f" ({preference})." if preference else "."
         fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
         sources = "; ".join(dict.fromkeys(item.rule.sources[0].label for item in family))
-        if len(family) == 1:
+        if n > numbered:  # a note after the numbered options
+            ((option, caution),) = members
+            after.append(f"Also: **{option}**{label}{caution}{fits} Source: {sources}")
+        elif len(family) == 1:
             ((option, caution),) = members
             lines.append(f"{n}. **{option}**{label}{caution}{fits} Source: {sources}")
         else:  # one numbered option, each member a line under it
@@ -415,7 +433,7 @@ def _options_card(
             lines += [f"    - {option}.{caution}" for option, caution in members]
     tests = call.evaluation.tests_at_progression if group == "at-progression" else []
     for item in tests:  # not ordered now: the options above depend on them when the disease progresses
-        lines.append(f"At that progression: {item.rule.card.summary}")
+        after.append(f"At that progression: {item.rule.card.summary}")
         facts += [(name, profile) for name in item.fields]
     again = call.evaluation.not_again
     if again:  # say why a fitting option is missing: the oncologist may know the progression otherwise
@@ -423,20 +441,21 @@ def _options_card(
         names = "; ".join((item.rule.option or item.rule.title).split(" (")[0] for item, _ in again)
         gives = "it gives" if len(again) == 1 else "they give"
         pronoun = "it" if len(medicines) == 1 else "them"
-        lines.append(
+        after.append(
             f"Not offered, as {gives} {call.drugs.listing(medicines)} again after progression on "
             f"{pronoun}: {names}."
         )
         facts.append(("progressed_on", profile))
+    shown = [item for family in listed for item in family]  # the order the detail lists them in
     suggestions = [
-        (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in items
+        (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in shown
     ]
     return call.card(
         group,
         "info",
         summary,
-        ["\n".join(lines), call.based_on(facts)],
-        [item.rule for item in items],
+        ["\n".join(lines), *after, call.based_on(facts)],
+        [item.rule for item in shown],
         suggestions=suggestions,
         selection="at-most-one",
         tests_later=[item.rule for item in tests],

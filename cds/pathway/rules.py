@@ -197,6 +197,12 @@ class Rule(_Strict):
         "(chemotherapy: a taxane, capecitabine or eribulin): offered while one of them has not failed",
     )
     continues_current: bool = Field(False, description="the guideline says to continue this therapy")
+    listed_as_note: bool = Field(
+        False,
+        description="therapy rules: written after the numbered options as a sentence of its own, not "
+        "numbered or counted, when other options are listed (a choice made on what the chart does not code: "
+        "chemotherapy for visceral crisis); still a suggestion of its own",
+    )
     exclusions: list[Exclusion] = Field(default_factory=list)
     cautions: list[Caution] = Field(
         default_factory=list, description="therapy rules: findings shown beside the option, not ruling it out"

@@ -22,6 +22,7 @@ from cds.pathway.markdown import fit
 from cds.pathway.override_reasons import DEFAULT_OVERRIDE_SYSTEM
 from cds.pathway.render import card_rules, render_cards, shown_ids
 from cds.profile.model import FIELDS, DataIssue, Fact, PatientProfile
+from tests.fixtures_support import knowledge_with
 from tests.pathway.support import (
     RULES,
     card_knowledge,
@@ -481,3 +482,30 @@ def test_a_family_of_one_or_apart_in_the_option_order_is_refused(tmp_path: Path,
         rules.append({**other, "family": "CDK4/6 inhibitor + endocrine therapy"})
     with pytest.raises(KnowledgeError, match="family"):
         card_knowledge(tmp_path, *rules)
+
+
+def test_an_option_listed_as_a_note_follows_the_numbered_options_uncounted(tmp_path: Path) -> None:
+    """Review 3 (J4): "chemotherapy if visceral crisis" was a numbered option for every patient with liver
+    metastases, though metastases are not a crisis. Such an option is a sentence after the numbered ones,
+    not counted in the summary, still a suggestion; alone, it is numbered (no empty list and a note)."""
+    base = yaml.safe_load((RULES / "ai-cdk46-first-line.yaml").read_text(encoding="utf-8"))
+    crisis = {
+        **base,
+        "id": "chemotherapy-visceral-note",
+        "option": "Chemotherapy if visceral crisis",
+        "preference": "certain_circumstances",
+        "regimen": ["taxane"],
+        "conditions": {"visceral_metastases": "yes"},
+        "listed_as_note": True,
+    }
+    kb = card_knowledge(tmp_path, crisis)
+    card = by_group(cards_for(hr_positive(visceral_metastases="yes"), kb))["options-now"]
+    numbered = re.findall(r"^\d+\. ", card["detail"], re.MULTILINE)
+    assert f"{len(numbered)} option" in card["summary"]
+    assert "\n\nAlso: **Chemotherapy if visceral crisis** (in certain circumstances)." in card["detail"]
+    assert options(card)[-1] == "Chemotherapy if visceral crisis"
+    (tmp_path / "only").mkdir()
+    only = knowledge_with(tmp_path / "only", crisis)
+    alone = by_group(cards_for(hr_positive(visceral_metastases="yes"), only))["options-now"]
+    assert alone["detail"].startswith("1. **Chemotherapy if visceral crisis**")
+    assert "1 option" in alone["summary"]

@@ -60,6 +60,7 @@ def test_fixture_card_set(name: str, cards: list[dict[str, Any]], knowledge: Kno
                 r"^\d+\. \*\*.*\*\* \(([^)]*)\)\..*\n((?:    - .*\n?)*)", card["detail"], re.MULTILINE
             )
             shown = [label for label, members in entries for _ in range(members.count("    - ") or 1)]
+            shown += re.findall(r"^Also: \*\*.*\*\* \(([^)]*)\)\.", card["detail"], re.MULTILINE)  # notes
             wording = {text: key for key, text in knowledge.service.preference_labels.items()}
             ranks = [order.index(wording[label]) for label in shown]
             assert len(ranks) == len(rules) and ranks == sorted(ranks), shown
