@@ -23,9 +23,9 @@
   chemotherapy alone after pembrolizumab with chemotherapy) is listed after it, as other recommended at
   best, unless one of its ``yields_unless`` groups holds (T-DXd before chemotherapy stays first for
   endocrine-resistant disease). An option whose place another offered option takes
-  (``Rule.replaced_by``) is not shown. Options still equal are listed in the order of
-  ``cards/option-order.yaml``, which says why each option stands where it does (not the guideline's
-  order: guidelines rarely rank options of equal preference).
+  (``Rule.replaced_by``) is not shown, unless each such option carries a caution for this patient.
+  Options still equal are listed in the order of ``cards/option-order.yaml``, which says why each option
+  stands where it does (not the guideline's order: guidelines rarely rank options of equal preference).
 """
 
 from __future__ import annotations
@@ -183,8 +183,10 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
             chosen.append(item)
             continue
         result.ruled_out.extend(RuledOut(item, x) for x in excluded if x.safety)
-    fitting = {item.rule.id for item in chosen}
-    chosen = [item for item in chosen if fitting.isdisjoint(item.rule.replaced_by)]
+    # an option with a caution on record may not suit this patient: the one it would replace stays
+    # (fulvestrant alone beside capivasertib + fulvestrant with a caution for hyperglycaemia)
+    replacing = {item.rule.id for item in chosen if not item.cautions_holding(profile)}
+    chosen = [item for item in chosen if replacing.isdisjoint(item.rule.replaced_by)]
     offered = {item.rule.id: item for item in chosen}
     kept = frozenset(item.rule.id for item in chosen if item.keeps_place(profile))
     depth = {item.rule.id: _below(item, offered, kept) for item in chosen}

@@ -410,27 +410,27 @@ def _options_card(
     if group == "at-progression":
         facts.append(("current_therapies", call.profile))
     for n, family in enumerate(listed, 1):
-        members: list[tuple[str, str]] = []  # each member's option and cautions
+        members: list[tuple[str, str, str]] = []  # each member's option, cautions and source
         why: list[str] = []
         for item in family:
             caution, cautioned = _caution(item, profile, call.drugs)
-            members.append((item.rule.option or item.rule.title, caution))
+            members.append((item.rule.option or item.rule.title, caution, item.rule.sources[0].label))
             facts += [(name, profile) for name in cautioned]
             facts += _why(call, group, item, profile, summary, why)
         chosen = call.evaluation.preference_of(family[0])
         preference = call.text.preference_labels.get(chosen) if chosen else None
         label = f" ({preference})." if preference else "."
         fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
-        sources = "; ".join(dict.fromkeys(item.rule.sources[0].label for item in family))
-        if n > numbered:  # a note after the numbered options
-            ((option, caution),) = members
-            after.append(f"Also: **{option}**{label}{caution}{fits} Source: {sources}")
-        elif len(family) == 1:
-            ((option, caution),) = members
-            lines.append(f"{n}. **{option}**{label}{caution}{fits} Source: {sources}")
-        else:  # one numbered option, each member a line under it
-            lines.append(f"{n}. **{family[0].rule.family}**{label}{fits} Sources: {sources}")
-            lines += [f"    - {option}.{caution}" for option, caution in members]
+        if len(family) == 1:
+            ((option, caution, source),) = members
+            entry = f"**{option}**{label}{caution}{fits} Source: {source}"
+            if n > numbered:  # a note after the numbered options
+                after.append(f"Also: {entry}")
+            else:
+                lines.append(f"{n}. {entry}")
+        else:  # one numbered option, each member a line under it with its own source
+            lines.append(f"{n}. **{family[0].rule.family}**{label}{fits}")
+            lines += [f"    - {option}.{caution} Source: {source}" for option, caution, source in members]
     tests = call.evaluation.tests_at_progression if group == "at-progression" else []
     for item in tests:  # not ordered now: the options above depend on them when the disease progresses
         after.append(f"At that progression: {item.rule.card.summary}")

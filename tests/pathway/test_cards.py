@@ -464,7 +464,12 @@ def test_options_of_one_family_are_one_numbered_option_each_still_selectable(
     lines = card["detail"].split("\n\n")[0].splitlines()
     numbered = [line for line in lines if re.match(r"\d+\. ", line)]
     assert numbered[0].startswith(f"1. **{family}** (preferred).")
-    assert lines[1:3] == ["    - Aromatase inhibitor + CDK4/6 inhibitor.", "    - AI + ribociclib."]
+    members = lines[1:3]  # each with its own source
+    assert [m.split(" Source: ")[0] for m in members] == [
+        "    - Aromatase inhibitor + CDK4/6 inhibitor.",
+        "    - AI + ribociclib.",
+    ]
+    assert all(" Source: " in m for m in members), members
     assert f"{len(numbered)} option" in card["summary"]
     assert {"Aromatase inhibitor + CDK4/6 inhibitor", "AI + ribociclib"} <= set(options(card))
     alone = by_group(cards_for(hr_positive(), kb))["options-now"]  # no family: a numbered line each

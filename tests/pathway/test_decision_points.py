@@ -150,6 +150,22 @@ def test_an_option_another_offered_option_replaces_is_not_shown(tmp_path: Path) 
     assert ids(evaluate(patient(metastatic_endocrine_lines=1), kb).now) == ["aa-chemo-visceral"]
 
 
+def test_an_option_whose_replacement_carries_a_caution_for_the_patient_stays(tmp_path: Path) -> None:
+    """Review 5 (F1): with lung disease on record, fulvestrant alone was hidden behind a combination whose
+    card carried a pneumonitis caution, though it was the one option without that risk."""
+    caution = {"reason": "lung disease is recorded", "conditions": {"interstitial_lung_disease": "yes"}}
+    alone = therapy("aa-fulvestrant-alone", SUBTYPE, regimen=["fulvestrant"], replaced_by=["bb-combination"])
+    combination = therapy(
+        "bb-combination", SUBTYPE, regimen=["fulvestrant", "cdk4_6_inhibitor"], cautions=[caution]
+    )
+    kb = knowledge_with(tmp_path, alone, combination)
+    assert ids(evaluate(patient(), kb).now) == ["bb-combination"]
+    assert ids(evaluate(patient(interstitial_lung_disease="yes"), kb).now) == [
+        "aa-fulvestrant-alone",
+        "bb-combination",
+    ]
+
+
 def test_options_that_replace_each_other_in_a_circle_are_refused(tmp_path: Path) -> None:
     one = therapy("one-option", SUBTYPE, replaced_by=["two-option"])
     two = therapy("two-option", SUBTYPE, regimen=["fulvestrant"], replaced_by=["one-option"])
