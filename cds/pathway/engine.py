@@ -22,7 +22,8 @@
   circumstances). An option the guideline puts after another one offered too (``Rule.yields_to``:
   chemotherapy alone after pembrolizumab with chemotherapy) is listed after it, as other recommended at
   best, unless one of its ``yields_unless`` groups holds (T-DXd before chemotherapy stays first for
-  endocrine-resistant disease). An option whose place another offered option takes
+  endocrine-resistant disease); outside those groups it is other recommended at best even when nothing
+  it yields to is offered. An option whose place another offered option takes
   (``Rule.replaced_by``) is not shown, unless each such option carries a caution for this patient.
   Options still equal are listed in the order of ``cards/option-order.yaml``, which says why each option
   stands where it does (not the guideline's order: guidelines rarely rank options of equal preference).
@@ -107,7 +108,8 @@ class Evaluation:
 
     def preference_of(self, item: CompiledRule) -> Preference | None:
         """The option's preference for this patient: other recommended at best when an option its
-        guideline prefers to it is offered too."""
+        guideline prefers to it is offered too, or when its ``yields_unless`` population is not this
+        patient's."""
         preference = item.rule.preference
         if preference == "preferred" and item.rule.id in self.yielded:
             return "other_recommended"
@@ -191,6 +193,9 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
     kept = frozenset(item.rule.id for item in chosen if item.keeps_place(profile))
     depth = {item.rule.id: _below(item, offered, kept) for item in chosen}
     result.yielded.update(rule_id for rule_id, n in depth.items() if n)
+    # outside the population its yields_unless names, the guideline does not put it first, whether or not
+    # the options it yields to are offered (T-DXd before chemotherapy without endocrine resistance)
+    result.yielded.update(item.rule.id for item in chosen if item.yields_unless and item.rule.id not in kept)
     # the shown preference, then the depth of yielding, then the guideline's own preference (a preferred
     # option demoted by yielding stays above an other-recommended one listed at the same depth), then the
     # place in cards/option-order.yaml: ``items`` come in that order (cds.pathway.knowledge)

@@ -117,6 +117,9 @@ def test_an_option_the_guideline_puts_after_another_offered_one_is_listed_after_
     assert ids(alone.now) == ["aa-chemotherapy"] and alone.preference_of(alone.now[0]) == "preferred"
 
 
+EVEROLIMUS = {"progressed_on": frozenset({"everolimus"})}  # the option it yields to has failed
+
+
 def test_an_option_keeps_its_place_when_its_yields_unless_holds(tmp_path: Path) -> None:
     # T-DXd before chemotherapy yields to the endocrine options, unless the disease is endocrine resistant
     endocrine = therapy(
@@ -137,6 +140,12 @@ def test_an_option_keeps_its_place_when_its_yields_unless_holds(tmp_path: Path) 
         resistant = evaluate(patient(**facts), kb)
         assert ids(resistant.now) == ["bb-t-dxd", "aa-everolimus-exemestane"], facts
         assert resistant.preference_of(resistant.now[0]) == "preferred"
+    # review 5 (F2): with nothing left to yield to, it is still not preferred outside its population
+    alone = evaluate(
+        patient(endocrine_resistance="secondary", metastatic_endocrine_lines=1, **EVEROLIMUS), kb
+    )
+    assert ids(alone.now) == ["bb-t-dxd"]
+    assert alone.preference_of(alone.now[0]) == "other_recommended"
 
 
 def test_an_option_another_offered_option_replaces_is_not_shown(tmp_path: Path) -> None:
