@@ -190,3 +190,19 @@ def test_an_option_sharing_a_drug_the_disease_progressed_on_names_it(responses: 
         caution = line.split("Caution: ", 1)[1].split(".", 1)[0]
         assert caution.startswith("the disease progressed on") and "capecitabine" in caution, line
         assert "trastuzumab" not in caution and "tucatinib" not in caution, line
+
+
+def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
+    responses: dict[str, Any],
+) -> None:
+    """Review 5 (F5): after first-line fulvestrant + palbociclib both oral SERDs were listed as equals;
+    EMBER-3 enrolled patients after an aromatase inhibitor, with fulvestrant in its control arm."""
+    scenario = next(
+        s
+        for s in SCENARIOS
+        if s.name == "hr-pos-her2-neg-pik3ca-esr1-progressed-on-first-line-fulvestrant-palbociclib"
+    )
+    now = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "options-now")
+    lines = {line.split(" (")[0].strip(" -"): line for line in now["detail"].splitlines() if "    - " in line}
+    assert "EMBER-3 enrolled patients after an aromatase inhibitor" in lines["Imlunestrant"]
+    assert "Caution" not in lines["Elacestrant"]
