@@ -281,8 +281,9 @@ def _tmb_result(
                 number = (float(found.group(2).replace(",", ".")), found.group(1))
                 break
     ev = evidence(obs, when, f"{name}: {shown}")
-    words: str | None = None
-    for text in texts:
+    coded = ctx.match("tmb-values", val.cc, by_text=False) if val.cc is not None else None
+    words: str | None = coded.value if coded is not None else None
+    for text in texts if words is None else ():
         hit = ctx.codes("tmb-values").match_text(text)
         if hit is not None and hit.value:
             words = hit.value

@@ -177,6 +177,12 @@ TMB_CASES = [
     ("text TMB-Low with a number", tmb(TMB_LOCAL, value_string="TMB-Low (3 mut/Mb)"), "low"),
     ("interpretation code, coded High", tmb(TMB_INTERP, value=b.cc(text="TMB-High")), "high"),
     ("interpretation, Low", tmb(TMB_INTERP, value_string="Low"), "low"),
+    (
+        "interpretation, SNOMED Low (mCODE-CTM)",
+        tmb(TMB_INTERP, value=b.cc(b.SNOMED, "62482003", "Low (qualifier value)")),
+        "low",
+    ),
+    ("interpretation, SNOMED code without display", tmb(TMB_INTERP, value=b.cc(b.SNOMED, "62482003")), "low"),
     ("intermediate without a number", tmb(TMB_INTERP, value_string="Intermediate"), "unknown"),
     ("number and words disagree", tmb(TMB_LOCAL, value_string="TMB 8 mut/Mb (High)"), "unknown"),
 ]
