@@ -97,13 +97,12 @@ def _coded(ctx: Context, val: Value, obs: Valued, values: str) -> str | None:
 
 
 class _Read:
-    __slots__ = ("evidence", "note", "value", "when")
+    __slots__ = ("evidence", "value", "when")
 
-    def __init__(self, value: str, when: str | None, ev: Evidence, note: str | None = None) -> None:
-        self.value = value
+    def __init__(self, value: str, when: str | None, ev: Evidence) -> None:
+        self.value = value  # high | stable_or_low | lost | intact (MSI); high | low (TMB)
         self.when = when
         self.evidence = ev
-        self.note = note
 
 
 # --- MSI / MMR ---------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ MSI_CASES = [
         "high",
     ),
     ("text MSS", msi(value_string="MSS"), "stable_or_low"),
+    ("negated MSI-H is not MSI-H", msi(value_string="MSI-H not detected"), "stable_or_low"),
     ("text microsatellite stable", msi(value_string="Microsatellite stable"), "stable_or_low"),
     (
         "MMR status text deficient",
