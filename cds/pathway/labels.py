@@ -87,6 +87,16 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "other": "PD-L1 by another assay (not a 22C3 CPS)",
         "unknown": "no PD-L1 assay recorded",
     },
+    "msi_status": {
+        "high": "MSI-H or dMMR",
+        "stable_or_low": "not MSI-H or dMMR (MSS, MSI-L or MMR proficient)",
+        "unknown": "no MSI or MMR result",
+    },
+    "tmb_status": {
+        "high": "TMB-high (10 mutations/megabase or more)",
+        "low": "TMB below 10 mutations/megabase",
+        "unknown": "no TMB result",
+    },
     "pd_l1_cps_recorded": {
         "yes": "PD-L1 22C3 CPS recorded",
         "no": "no PD-L1 22C3 CPS recorded",
@@ -303,7 +313,17 @@ _PROFILE_LINES: Final = (
     ),
     (
         "Biomarkers",
-        ("germline_brca", "pik3ca_status", "esr1_status", "akt1_status", "pten_status", "pd_l1_cps", "pd_l1"),
+        (
+            "germline_brca",
+            "pik3ca_status",
+            "esr1_status",
+            "akt1_status",
+            "pten_status",
+            "pd_l1_cps",
+            "pd_l1",
+            "msi_status",
+            "tmb_status",
+        ),
     ),
     ("Safety", ("interstitial_lung_disease", "hyperglycaemia_risk", "cardiac_dysfunction", "long_qt")),
 )

@@ -20,6 +20,7 @@ from cds.profile.genomics import derive_brca
 from cds.profile.journey import JourneyFacts, derive_journey
 from cds.profile.menopause import MenopauseThresholds, derive_menopause
 from cds.profile.model import BiomarkerStatus, DataIssue, Fact, GeneStatus, PatientProfile, YesNoUnknown
+from cds.profile.msi_tmb import derive_msi, derive_tmb
 from cds.profile.patient import derive_deceased, derive_patient
 from cds.profile.pd_l1 import derive_pd_l1
 from cds.profile.receptors import ReceptorFacts, derive_receptors
@@ -169,6 +170,8 @@ def build_profile(
     genes = ctx.guarded("pik3ca_status", no_genes, derive_genes, observations, ctx)
     assay = ctx.guarded("pd_l1_assay", _UNKNOWN.pd_l1_assay, derive_pd_l1_assay, observations, ctx)
     cps = ctx.guarded("pd_l1_cps", _UNKNOWN.pd_l1_cps, derive_pd_l1_cps, observations, ctx)
+    msi = ctx.guarded("msi_status", _UNKNOWN.msi_status, derive_msi, observations, ctx)
+    tmb = ctx.guarded("tmb_status", _UNKNOWN.tmb_status, derive_tmb, observations, ctx)
     ultralow = ctx.guarded(
         "her2_ultralow",
         _UNKNOWN.her2_ultralow,
@@ -196,6 +199,8 @@ def build_profile(
         esr1_status=genes.get("esr1", _UNKNOWN.esr1_status),
         pd_l1_cps=cps,
         pd_l1_assay=assay,
+        msi_status=msi,
+        tmb_status=tmb,
         pd_l1_cps_recorded=_cps_recorded(cps, pd_l1),
         discordant_markers=receptors.discordant_markers,
         her2_ultralow=ultralow,

@@ -32,6 +32,8 @@ GermlineStatus = Literal["pathogenic", "not_detected", "unknown"]
 BiomarkerStatus = Literal["positive", "negative", "unknown"]
 PdL1Assay = Literal["22c3_cps", "sp142_ic", "tps", "other", "unknown"]
 GeneStatus = Literal["altered", "not_detected", "unknown"]
+MsiStatus = Literal["high", "stable_or_low", "unknown"]  # high: MSI-H or dMMR
+TmbStatus = Literal["high", "low", "unknown"]  # high: 10 mutations/megabase or more
 EndocrineResistance = Literal["primary", "secondary", "sensitive", "unknown"]
 MenopausalStatus = Literal["premenopausal", "postmenopausal", "indeterminate", "unknown"]
 Sex = Literal["female", "male", "other", "unknown"]
@@ -80,6 +82,8 @@ class PatientProfile:
     her2_ultralow: Fact[YesNoUnknown] = _UNKNOWN
     discordant_markers: Fact[frozenset[str]] = _NO_SET
     pd_l1_assay: Fact[PdL1Assay] = _UNKNOWN
+    msi_status: Fact[MsiStatus] = _UNKNOWN
+    tmb_status: Fact[TmbStatus] = _UNKNOWN
     endocrine_resistance: Fact[EndocrineResistance] = _UNKNOWN
     adjuvant_endocrine_resistance: Fact[EndocrineResistance] = _UNKNOWN
     ovarian_suppression_current: Fact[YesNoUnknown] = _NO
@@ -228,6 +232,16 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "pd_l1_assay": FieldSpec(
         "enum", frozenset({"22c3_cps", "sp142_ic", "tps", "other", "unknown"}), "PD-L1 assay and score type"
+    ),
+    "msi_status": FieldSpec(
+        "enum",
+        frozenset({"high", "stable_or_low", "unknown"}),
+        "Microsatellite instability-high (MSI-H) or mismatch repair deficient (dMMR)",
+    ),
+    "tmb_status": FieldSpec(
+        "enum",
+        frozenset({"high", "low", "unknown"}),
+        "Tumour mutational burden (high: 10 mutations/megabase or more)",
     ),
     "endocrine_resistance": FieldSpec(
         "enum",
