@@ -47,7 +47,14 @@ from cds.profile.common import (
 from cds.profile.dates import date_key
 from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, PdL1Assay, YesNoUnknown
 from cds.profile.pd_l1 import PdL1Read, not_a_cps, read_pd_l1
-from cds.profile.values import Value, Valued, interpretations, value_of, variant_parts
+from cds.profile.values import (
+    Value,
+    answer_texts,
+    interpretations,
+    result_value,
+    value_of,
+    variant_parts,
+)
 
 GENES = ("pik3ca", "akt1", "pten", "esr1")
 _GENE_TESTS = ("variant-tests", *GENES)
@@ -73,33 +80,6 @@ class _GeneResult:
         self.note = note
 
 
-def _texts(val: Value) -> list[str]:
-    out = [t for t in (val.text,) if t]
-    if val.cc is not None:
-        out.extend(d for _, _, d in codings(val.cc) if d)
-    return out
-
-
-def _result_value(ctx: Context, val: Value, obs: Valued) -> str | None:
-    """positive / negative / pathogenic / uncertain / ... from a value, else from interpretation."""
-    rv = ctx.codes("result-values")
-    if val.cc is not None:
-        hit = ctx.match("result-values", val.cc, by_text=False)
-        if hit is not None and hit.value:
-            return hit.value
-    for text in _texts(val):
-        hit_text = rv.match_text(text)
-        if hit_text is not None and hit_text.value:
-            return hit_text.value
-    if val.boolean is not None:
-        return "positive" if val.boolean else "negative"
-    for interp in interpretations(obs):
-        hit_i = ctx.match("result-values", interp)
-        if hit_i is not None and hit_i.value:
-            return hit_i.value
-    return None
-
-
 # a High or Abnormal flag on a gene test reads as a variant found, Normal as none (result-values.yaml)
 _ALTERED = frozenset({"positive", "detected", "pathogenic", "high", "abnormal"})
 _NEGATIVE = frozenset({"negative", "not_detected", "normal"})
@@ -120,13 +100,13 @@ def _gene_of(ctx: Context, val: Value) -> str | None:
 
 def _variant(ctx: Context, obs: models.Observation, when: str | None, name: str) -> _GeneResult | None:
     gene, significance = variant_parts(
-        ctx, obs, lambda v: _gene_of(ctx, v), lambda v, comp: _result_value(ctx, v, comp)
+        ctx, obs, lambda v: _gene_of(ctx, v), lambda v, comp: result_value(ctx, v, comp)
     )
     if gene is None:
         return None
     symbol = _GENE_LABEL[gene]
     val = value_of(obs)
-    presence = _result_value(ctx, val, obs) if not val.empty else None
+    presence = result_value(ctx, val, obs) if not val.empty else None
     if presence in _NEGATIVE:
         return _GeneResult(
             gene, "not_detected", when, evidence(obs, when, f"{name}: no {symbol} variant found")
@@ -154,10 +134,12 @@ def _gene_test(
 ) -> _GeneResult | None:
     symbol = _GENE_LABEL[gene]
     val = value_of(obs)
-    shown = val.text or (ctx.text(val.cc) if val.cc is not None else None) or next(iter(_texts(val)), None)
+    shown = (
+        val.text or (ctx.text(val.cc) if val.cc is not None else None) or next(iter(answer_texts(val)), None)
+    )
     if kind == "ihc":  # PTEN protein by IHC: negative staining means loss, a Normal flag retained
-        low = " ".join(_texts(val)).lower()
-        got = _result_value(ctx, val, obs)
+        low = " ".join(answer_texts(val)).lower()
+        got = result_value(ctx, val, obs)
         if any(w in low for w in _PTEN_LOSS) or got in ("negative", "not_detected"):
             return _GeneResult(
                 gene, "altered", when, evidence(obs, when, f"{name}: {shown or 'loss'} (PTEN loss)")
@@ -167,7 +149,7 @@ def _gene_test(
                 gene, "not_detected", when, evidence(obs, when, f"{name}: {shown or 'retained'}")
             )
     else:
-        got = _result_value(ctx, val, obs)
+        got = result_value(ctx, val, obs)
         ev = evidence(obs, when, f"{name}: {shown or got or 'no value'}")
         if got in _ALTERED:
             return _GeneResult(gene, "altered", when, ev)
@@ -314,14 +296,14 @@ def derive_pd_l1_assay(observations: Observations, ctx: Context) -> Fact[PdL1Ass
 
 def _statement_texts(obs: models.Observation) -> list[str]:
     val = value_of(obs)
-    out = _texts(val)
+    out = answer_texts(val)
     for note in obs.note or ():
         out.append(note.text)
     for interp in interpretations(obs):
         out.extend(filter(None, [cc_text(interp), *(d for _, _, d in codings(interp))]))
     for comp in components(obs):
         cval = value_of(comp)
-        out.extend(_texts(cval))
+        out.extend(answer_texts(cval))
     return out
 
 

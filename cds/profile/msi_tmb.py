@@ -26,12 +26,12 @@ conflicting and the status stays unknown, whatever their dates: the clinician de
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from cds.fhir import models
 from cds.profile.common import Context, Observations, evidence, observation_date, ref
 from cds.profile.model import Evidence, Fact, MsiStatus, TmbStatus
-from cds.profile.values import Value, Valued, interpretations, value_of, written
+from cds.profile.values import Value, Valued, answer_texts, result_value, value_of, written
 
 #: Keytruda US label: TMB-H = 10 or more mutations per megabase (FDA-approved test).
 TMB_THRESHOLD: Final = 10.0
@@ -61,39 +61,19 @@ _TMB_TEXT_RE: Final = re.compile(
 )
 
 
-def _texts(ctx: Context, val: Value) -> list[str]:
-    out = [val.text] if val.text else []
-    out.extend(d for _, _, d in ctx.codings(val.cc) if d)
-    return out
-
-
 def _coded(ctx: Context, val: Value, obs: Valued, values: str) -> str | None:
-    """The answer in the value list ``values`` (by code, then text and displays), else the generic
-    positive / negative answer (``result-values``, also from a POS/NEG interpretation)."""
+    """The answer in the value list ``values`` (by code, then by its words), else the generic positive /
+    negative answer (``result-values``, also from a POS/NEG interpretation)."""
     if val.cc is not None:
         hit = ctx.match(values, val.cc, by_text=False)
         if hit is not None and hit.value:
             return hit.value
     own = ctx.codes(values)
-    for text in _texts(ctx, val):
+    for text in answer_texts(val):
         hit_text = own.match_text(text)
         if hit_text is not None and hit_text.value:
             return hit_text.value
-    generic = ctx.match("result-values", val.cc, by_text=False) if val.cc is not None else None
-    if generic is not None and generic.value:
-        return generic.value
-    rv = ctx.codes("result-values")
-    for text in _texts(ctx, val):
-        hit_rv = rv.match_text(text)
-        if hit_rv is not None and hit_rv.value:
-            return hit_rv.value
-    if val.boolean is not None:
-        return "positive" if val.boolean else "negative"
-    for interp in interpretations(obs):
-        hit_i = ctx.match("result-values", interp)
-        if hit_i is not None and hit_i.value in ("positive", "negative", "detected", "not_detected"):
-            return hit_i.value
-    return None
+    return result_value(ctx, val, obs)
 
 
 class _Read:
@@ -207,20 +187,24 @@ def derive_msi(observations: Observations, ctx: Context) -> Fact[MsiStatus]:
     note = note[:1].upper() + note[1:] if note else None
     if not tumour:
         return Fact("unknown", (), note) if note else _MSI_UNKNOWN
-    high = [r for r in tumour if r.value == "high"]
-    stable = [r for r in tumour if r.value == "stable_or_low"]
-    if high and stable:
-        why = "MSI/MMR results disagree (MSI-H or dMMR in one, MSS, MSI-L or pMMR in another)"
+    why = "MSI/MMR results disagree (MSI-H or dMMR in one, MSS, MSI-L or pMMR in another)"
+    return _decided(ctx, "msi_status", tumour, ("high", "stable_or_low"), why, note)
+
+
+def _decided(
+    ctx: Context, field: str, reads: list[_Read], values: tuple[str, str], why: str, note: str | None
+) -> Fact[Any]:
+    """The status the reads give (``values``: the high one, then the other), or, when reads of both
+    disagree, unknown with a data issue naming one of each (the clinician decides which holds)."""
+    high = [r for r in reads if r.value == values[0]]
+    other = [r for r in reads if r.value == values[1]]
+    if high and other:
         ctx.issue(
-            "msi_status",
-            "conflicting",
-            f"{why}; the status is left unknown.",
-            high[0].evidence,
-            stable[0].evidence,
+            field, "conflicting", f"{why}; the status is left unknown.", high[0].evidence, other[0].evidence
         )
-        return Fact("unknown", (high[0].evidence, stable[0].evidence), f"{why}.")
-    chosen = high or stable
-    return Fact("high" if high else "stable_or_low", tuple(r.evidence for r in chosen[:6]), note)
+        return Fact("unknown", (high[0].evidence, other[0].evidence), f"{why}: {note}" if note else f"{why}.")
+    chosen = high or other
+    return Fact(values[0] if high else values[1], tuple(r.evidence for r in chosen[:6]), note)
 
 
 # --- TMB ---------------------------------------------------------------------------------------------
@@ -256,7 +240,7 @@ def _tmb_result(
         filter(None, [ctx.text(obs.code), *(d for _, _, d in ctx.codings(obs.code))])
     ).lower()
     q = val.quantity
-    texts = _texts(ctx, val)
+    texts = answer_texts(val)
     number: tuple[float, str | None] | None = None
     shown = written(ctx, val) or "no value"
     if q is not None:
@@ -335,17 +319,5 @@ def derive_tmb(observations: Observations, ctx: Context) -> Fact[TmbStatus]:
     note = "; ".join(notes) + "." if notes else None
     if not reads:
         return Fact("unknown", (), note) if note else _TMB_UNKNOWN
-    high = [r for r in reads if r.value == "high"]
-    low = [r for r in reads if r.value == "low"]
-    if high and low:
-        why = "TMB results disagree (10 mut/Mb or more in one, less in another)"
-        ctx.issue(
-            "tmb_status",
-            "conflicting",
-            f"{why}; the status is left unknown.",
-            high[0].evidence,
-            low[0].evidence,
-        )
-        return Fact("unknown", (high[0].evidence, low[0].evidence), f"{why}: {note}" if note else f"{why}.")
-    chosen = high or low
-    return Fact("high" if high else "low", tuple(r.evidence for r in chosen[:6]), note)
+    why = "TMB results disagree (10 mut/Mb or more in one, less in another)"
+    return _decided(ctx, "tmb_status", reads, ("high", "low"), why, note)

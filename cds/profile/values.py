@@ -11,7 +11,7 @@ from typing import TypeAlias
 
 from cds.fhir import models
 from cds.fhir.models import CodeableConcept
-from cds.profile.common import Context, cc_text, components
+from cds.profile.common import Context, cc_text, codings, components
 
 #: What holds a value[x]: an Observation or one of its components.
 Valued: TypeAlias = models.Observation | models.ObservationComponent
@@ -124,3 +124,32 @@ def interpretations(obs: Valued) -> Sequence[CodeableConcept]:
     """The Observation's (or component's) interpretations (its own list, not a copy: callers only read
     it)."""
     return obs.interpretation or ()
+
+
+def answer_texts(val: Value) -> list[str]:
+    """The value's text and its codings' displays: what a match on written words reads."""
+    out = [t for t in (val.text,) if t]
+    if val.cc is not None:
+        out.extend(d for _, _, d in codings(val.cc) if d)
+    return out
+
+
+def result_value(ctx: Context, val: Value, obs: Valued) -> str | None:
+    """positive / negative / pathogenic / uncertain / ... (code list ``result-values``) from a value, by
+    code then by its words, a boolean, else from the interpretation."""
+    rv = ctx.codes("result-values")
+    if val.cc is not None:
+        hit = ctx.match("result-values", val.cc, by_text=False)
+        if hit is not None and hit.value:
+            return hit.value
+    for text in answer_texts(val):
+        hit_text = rv.match_text(text)
+        if hit_text is not None and hit_text.value:
+            return hit_text.value
+    if val.boolean is not None:
+        return "positive" if val.boolean else "negative"
+    for interp in interpretations(obs):
+        hit_i = ctx.match("result-values", interp)
+        if hit_i is not None and hit_i.value:
+            return hit_i.value
+    return None
