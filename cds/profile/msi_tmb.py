@@ -5,12 +5,14 @@
   81695-9, 43368-0, 62862-8 or a local code named "MSI" / "microsatellite instability" / "mismatch
   repair") whose answer is MSI-H / dMMR / loss of MMR protein expression (high) or MSS / MSI-L / pMMR /
   intact expression (stable_or_low; MSI-L is not MSI-H), coded (LOINC LA26203-2, LA26202-4, LA14122-8,
-  LA26198-4, LA26197-6; list ``msi-values``) or written. A positive / detected answer on an MSI test
-  reads as MSI-H (said in the note), negative / not detected as stable. "Unstable" without a grade is
-  MSI-H only on an immunostain (62862-8, MMR status): by PCR it may be MSI-L, so it is reported and not
-  read. MMR protein stains (MLH1, MSH2, MSH6, PMS2) one by one: loss of any one (or negative staining)
-  is dMMR; intact expression is pMMR only when all four are recorded intact (fewer leave the status
-  unknown, said in the note).
+  LA26198-4, LA26197-6; list ``msi-values``) or written; a bare "high" or "low" only as the whole
+  answer, and an answer that names both instability and stability ("MSI-H (previously MSS)") is
+  reported and not read. A negative / not detected answer on an MSI test reads as stable; "unstable",
+  positive or detected without a grade is reported and not read (it may be MSI-L), except "unstable"
+  on an immunostain (62862-8, MMR status), which is dMMR. Positive or negative on an immunostain is
+  reported and not read: it may mean the proteins are expressed. MMR protein stains (MLH1, MSH2, MSH6,
+  PMS2) one by one: loss of any one (or negative staining) is dMMR; intact expression is pMMR only when
+  all four are recorded intact (fewer leave the status unknown, said in the note).
 * ``tmb_status``: ``high | low | unknown``. From a TMB test (list ``tmb-tests``: LOINC 94076-7,
   94077-5, or "TMB" / "tumor mutational burden"): a number of mutations per megabase (valueQuantity in
   mut/Mb, "/[Mb]", "{mutations}/[Mb]", "1/1000000{Base}" ..., or text such as "12.5 mut/Mb"), high
@@ -29,6 +31,7 @@ import re
 from typing import Any, Final
 
 from cds.fhir import models
+from cds.fhir.vocabulary import find_phrase, words
 from cds.profile.common import Context, Observations, evidence, observation_date, ref
 from cds.profile.model import Evidence, Fact, MsiStatus, TmbStatus
 from cds.profile.values import Value, Valued, answer_texts, result_value, value_of, written
@@ -76,6 +79,18 @@ def _coded(ctx: Context, val: Value, obs: Valued, values: str) -> str | None:
     return result_value(ctx, val, obs)
 
 
+_HIGH_ANSWERS: Final = frozenset({"high", "deficient", "unstable", "positive", "detected"})
+# MSI words only: a dMMR report that lists the proteins still expressed ("MSH2, MSH6 intact") is not mixed
+_STABLE_ANSWERS: Final = frozenset({"stable", "low"})
+
+
+def _also_stable(ctx: Context, val: Value) -> bool:
+    """The answer's words also say microsatellite stable or MSI-L ("MSI-H (previously MSS)"): a result
+    that names both is not read either way."""
+    phrases = [e.match for e in ctx.codes("msi-values").text if e.value in _STABLE_ANSWERS]
+    return any(find_phrase(hay, phrase) >= 0 for hay in map(words, answer_texts(val)) for phrase in phrases)
+
+
 class _Read:
     __slots__ = ("evidence", "value", "when")
 
@@ -94,8 +109,6 @@ _TUMOUR_ANSWER: Final = {
     "low": "stable_or_low",
     "stable": "stable_or_low",
     "proficient": "stable_or_low",
-    "positive": "high",
-    "detected": "high",
     "negative": "stable_or_low",
     "not_detected": "stable_or_low",
 }
@@ -120,29 +133,45 @@ def _msi_result(
     shown = written(ctx, val) or "no value"
     ev = evidence(obs, when, f"{name}: {shown}")
     answer = _coded(ctx, val, obs, "msi-values")
+    bare = (val.text or "").strip().lower()
+    if answer is None and bare in ("high", "low"):  # the whole answer, on an MSI test
+        answer = bare
+    if answer in _HIGH_ANSWERS and _also_stable(ctx, val):
+        ctx.issue(
+            "msi_status",
+            "unreadable",
+            f"{ref(obs)}: the MSI/MMR result names both instability and stability ({shown}); not read.",
+            ev,
+        )
+        return None, ev
     if answer == "indeterminate":
         notes.append(f"{ref(obs)}: {shown}: indeterminate, not read")
         return None, ev
     if kind in _MMR_PROTEINS:
         got = _PROTEIN_ANSWER.get(answer or "")
-    elif answer == "unstable":
-        if kind in ("msi_ihc", "mmr"):  # an immunostain shows expression lost or not: no MSI-L
-            got = "high"
-        else:
-            ctx.issue(
-                "msi_status",
-                "unreadable",
-                f"{ref(obs)}: MSI reported as unstable without a grade (MSI-H or MSI-L); not read.",
-                ev,
-            )
-            return None, ev
-    elif kind == "mmr" and answer in ("positive", "negative", "detected", "not_detected"):
-        got = None  # "MMR positive": deficient or expressed? Not guessed.
+    elif answer == "unstable" and kind in ("msi_ihc", "mmr"):  # expression lost or not: no MSI-L
+        got = "high"
+    elif answer in ("unstable", "positive", "detected") and kind not in ("msi_ihc", "mmr"):
+        ctx.issue(
+            "msi_status",
+            "unreadable",
+            f"{ref(obs)}: MSI reported as {shown}, without a grade (MSI-H or MSI-L); not read.",
+            ev,
+        )
+        return None, ev
+    elif kind in ("mmr", "msi_ihc") and answer in ("positive", "negative", "detected", "not_detected"):
+        # "positive" on an immunostain: instability, or the proteins' expression kept? Not guessed.
+        ctx.issue(
+            "msi_status",
+            "unreadable",
+            f"{ref(obs)}: MSI/MMR by immunostain reported as {shown}, which may mean the proteins are "
+            "expressed; ask for the MLH1, MSH2, MSH6 and PMS2 results or an MSI/NGS result. Not read.",
+            ev,
+        )
+        return None, ev
     else:
         got = _TUMOUR_ANSWER.get(answer or "")
-        if answer in ("positive", "detected"):
-            notes.append(f"{ref(obs)}: a {answer} MSI result is read as MSI-H")
-        elif answer == "low":
+        if answer == "low":
             notes.append(f"{ref(obs)}: MSI-L is not MSI-H")
     if got is None:
         ctx.issue(

@@ -127,3 +127,19 @@ def test_not_offered_again_while_on_pembrolizumab() -> None:
     )
     result = evaluate(profile, knowledge())
     assert RULE not in [item.rule.id for item in result.at_progression]
+
+
+def test_shown_as_a_note_with_what_to_confirm_and_the_lung_caution() -> None:
+    """Review 6: the rule's warnings never reached the card (N2), no pneumonitis caution with lung disease
+    on record (N4), and a numbered option at the first progression against "no satisfactory
+    alternative" (N5): it is an "Also:" note after the numbered options, naming what to confirm."""
+    from cds.pathway.render import render_cards
+
+    profile = after_chemotherapy(msi_status="high", interstitial_lung_disease="yes")
+    cards = render_cards(evaluate(profile, knowledge()), profile, knowledge())
+    detail = next(c for c in cards if c["source"]["topic"]["code"] == "options-now")["detail"]
+    (line,) = [x for x in detail.split("\n\n") if "Pembrolizumab alone" in x]
+    assert line.startswith("Also: **Pembrolizumab alone")
+    assert "confirm MSI-H or dMMR on the molecular report" in line
+    assert "immune-mediated pneumonitis" in line
+    assert "confirm TMB" not in line  # only the marker on record

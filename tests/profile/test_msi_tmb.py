@@ -45,7 +45,20 @@ MSI_CASES = [
     ("LOINC answer MSI-H (mCODE)", msi(value=MSI_H), "high"),
     ("LOINC answer Stable (Genomics Reporting)", msi(value=STABLE), "stable_or_low"),
     ("MSI-L is not MSI-H", msi(value=MSI_L), "stable_or_low"),
-    ("immunostain coded Positive (mCODE-CTM)", msi(MSI_IHC, value=b.POSITIVE), "high"),
+    # review 6 (N3): "positive" on an immunostain may mean the proteins are expressed
+    ("immunostain coded Positive (mCODE-CTM) is not read", msi(MSI_IHC, value=b.POSITIVE), "unknown"),
+    ("positive without a grade by PCR is not read", msi(MSI_MOLGEN, value=b.POSITIVE), "unknown"),
+    # review 6 (N1): another marker's "high", a negation, a confidence level
+    ("MSS beside TMB high", msi(value_string="Microsatellite stable (MSS); TMB high"), "stable_or_low"),
+    ("negative for MSI-high", msi(value_string="Negative for MSI-high"), "stable_or_low"),
+    ("stable, high confidence", msi(value_string="Stable (high confidence)"), "stable_or_low"),
+    ("MSI-H and MSS in one answer", msi(value_string="MSI-H (previously reported MSS)"), "unknown"),
+    ("the whole answer High", msi(value_string="High"), "high"),
+    (
+        "dMMR naming the proteins kept",
+        msi(b.cc(text="MMR status"), value_string="Loss of MLH1 and PMS2; MSH2 and MSH6 intact"),
+        "high",
+    ),
     ("molecular test, Negative", msi(MSI_MOLGEN, value=b.LA_NEGATIVE), "stable_or_low"),
     (
         "local code, text MSI-High",
@@ -87,9 +100,15 @@ def test_msi_status(build: Build, obs: dict[str, Any], expected: str) -> None:
         assert profile.msi_status.evidence[0].reference == f"Observation/{obs['id']}"
 
 
-def test_a_positive_msi_answer_says_how_it_was_read(build: Build) -> None:
-    fact = build(b.patient(), b.breast_cancer(), msi(MSI_IHC, value=b.POSITIVE)).msi_status
-    assert fact.note and "read as MSI-H" in fact.note
+def test_a_positive_msi_immunostain_asks_for_the_protein_results(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(), msi(MSI_IHC, value=b.POSITIVE))
+    (issue,) = b.issues_of(profile, "msi_status", "unreadable")
+    assert "MLH1, MSH2, MSH6 and PMS2" in issue.message
+
+
+def test_an_answer_naming_msi_h_and_mss_is_reported(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(), msi(value_string="MSI-H (previously reported MSS)"))
+    assert b.issues_of(profile, "msi_status", "unreadable")
 
 
 def test_msi_l_says_it_is_not_msi_h(build: Build) -> None:
