@@ -19,7 +19,8 @@
   when 10 or more (the Keytruda label's TMB-H), else low; or, without a number, an interpretation
   "TMB-high" / "high" or "low" (list ``tmb-values``). A number with a unit that is not per megabase, a
   bound that does not settle 10 ("<12", ">8") or a number that disagrees with the report's own
-  interpretation is reported and not read; "intermediate" says nothing about 10 (note).
+  interpretation is reported and not read; "intermediate" says nothing about 10 (note). A blood (ctDNA)
+  TMB is reported and not read: the label's threshold is for tissue.
 
 Unknown is not negative. Results that disagree (MSI-H and MSS, TMB high and low) are reported as
 conflicting and the status stays unknown, whatever their dates: the clinician decides which holds.
@@ -58,6 +59,8 @@ _PER_MB: Final = frozenset(
         "mutations/megabase",
     }
 )
+# a blood TMB (bTMB, from ctDNA) has its own cut-offs: not read against the tissue threshold
+_BLOOD: Final = ("blood", "plasma", "ctdna", "btmb", "liquid biopsy", "cell-free", "cfdna")
 _UNIT_NOISE: Final = str.maketrans("", "", " []{}")
 _TMB_TEXT_RE: Final = re.compile(
     r"(<=|>=|<|>|≤|≥)?\s*(\d+(?:[.,]\d+)?)\s*(?:mut(?:ation)?s?|m)?\s*/\s*(?:\[?mb\]?|megabase)\b"
@@ -268,6 +271,15 @@ def _tmb_result(
     code_text = " ".join(
         filter(None, [ctx.text(obs.code), *(d for _, _, d in ctx.codings(obs.code))])
     ).lower()
+    if any(find_phrase(words(code_text), w) >= 0 for w in _BLOOD):
+        ev = evidence(obs, when, f"{name}: {written(ctx, val) or 'no value'}")
+        ctx.issue(
+            "tmb_status",
+            "unreadable",
+            f"{ref(obs)}: a blood (ctDNA) TMB is not the tissue TMB of the label's threshold; not read.",
+            ev,
+        )
+        return None, ev
     q = val.quantity
     texts = answer_texts(val)
     number: tuple[float, str | None] | None = None
@@ -294,11 +306,11 @@ def _tmb_result(
                 break
     ev = evidence(obs, when, f"{name}: {shown}")
     coded = ctx.match("tmb-values", val.cc, by_text=False) if val.cc is not None else None
-    words: str | None = coded.value if coded is not None else None
-    for text in texts if words is None else ():
+    verdict: str | None = coded.value if coded is not None else None
+    for text in texts if verdict is None else ():
         hit = ctx.codes("tmb-values").match_text(text)
         if hit is not None and hit.value:
-            words = hit.value
+            verdict = hit.value
             break
     if number is not None:
         got = _tmb_number(*number)
@@ -311,21 +323,23 @@ def _tmb_result(
                 ev,
             )
             return None, ev
-        if words in ("high", "low") and words != got:
+        if verdict in ("high", "low") and verdict != got:
             ctx.issue(
                 "tmb_status",
                 "conflicting",
                 f"{ref(obs)}: the TMB result ({shown}) is {got} against 10 mut/Mb (the Keytruda "
-                f"threshold) but the report calls it {words}; not read.",
+                f"threshold) but the report calls it {verdict}; not read.",
                 ev,
             )
             return None, ev
         notes.append(f"TMB {number[1] or ''}{number[0]:g} mut/Mb ({ref(obs)}, {when or 'undated'})")
         return got, ev
-    if words in ("high", "low"):
-        notes.append(f"{ref(obs)}: TMB reported {words} without a number; the laboratory's cut-off was used")
-        return words, ev
-    if words == "intermediate":
+    if verdict in ("high", "low"):
+        notes.append(
+            f"{ref(obs)}: TMB reported {verdict} without a number; the laboratory's cut-off was used"
+        )
+        return verdict, ev
+    if verdict == "intermediate":
         notes.append(f"{ref(obs)}: TMB intermediate without a number (not read against 10 mut/Mb)")
         return None, ev
     ctx.issue("tmb_status", "unreadable", f"{ref(obs)}: the TMB result could not be read ({shown}).", ev)

@@ -193,6 +193,15 @@ TMB_CASES = [
     ("'< 5' is low", tmb(quantity=(5, "mut/Mb"), comparator="<"), "low"),
     ("'> 8' does not settle 10", tmb(quantity=(8, "mut/Mb"), comparator=">"), "unknown"),
     ("not per megabase", tmb(TMB_LOCAL, quantity=(15, "%")), "unknown"),
+    # review 6 (N9): a blood TMB has its own cut-offs, not the label's tissue threshold
+    (
+        "blood TMB is not read",
+        tmb(
+            b.cc("urn:oid:2.16.840.1.113883.3.9999.1", "BTMB", "Blood TMB (bTMB), plasma ctDNA"),
+            quantity=(12, "mut/Mb"),
+        ),
+        "unknown",
+    ),
     ("local code, text 14.2 Muts/Mb", tmb(TMB_LOCAL, value_string="14.2 Muts/Mb"), "high"),
     ("text TMB-Low with a number", tmb(TMB_LOCAL, value_string="TMB-Low (3 mut/Mb)"), "low"),
     ("interpretation code, coded High", tmb(TMB_INTERP, value=b.cc(text="TMB-High")), "high"),
