@@ -120,6 +120,13 @@ def _families(items: Sequence[CompiledRule], evaluation: Evaluation) -> list[lis
     return listed
 
 
+def _shared_clause(options: list[str]) -> str | None:
+    """The last clause every member's option ends with ("OFS unless postmenopausal, GnRH analogue in
+    men"), said once on the family's line rather than on each member's; None when they differ."""
+    last = {option.rsplit("; ", 1)[-1] for option in options if "; " in option}
+    return last.pop() if len(last) == 1 and all("; " in option for option in options) else None
+
+
 def _numbered_first(items: Sequence[CompiledRule]) -> list[CompiledRule]:
     """The options with those ``listed_as_note`` last (they come last already when other options are
     offered: in certain circumstances)."""
@@ -210,8 +217,16 @@ def options_card(
             else:
                 lines.append(f"{n}. {entry}")
         else:  # one numbered option, each member a line under it with its own source
-            lines.append(f"{n}. **{family[0].rule.family}**{label}{fits}")
-            lines += [f"    - {option}.{caution} Source: {source}" for option, caution, source in members]
+            shared = _shared_clause([option for option, _, _ in members])
+            said = f" ({shared})" if shared else ""
+            sources = {source for _, _, source in members}  # one source for all: said once, above them
+            once = f" Source: {members[0][2]}" if len(sources) == 1 else ""
+            lines.append(f"{n}. **{family[0].rule.family}**{said}{label}{fits}{once}")
+            lines += [
+                f"    - {option.removesuffix(f'; {shared}')}.{caution}"
+                + ("" if once else f" Source: {source}")
+                for option, caution, source in members
+            ]
     tests = call.evaluation.tests_at_progression if group == "at-progression" else []
     for item in tests:  # not ordered now: the options above depend on them when the disease progresses
         after.append(f"At that progression: {item.rule.card.summary}")

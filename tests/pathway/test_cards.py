@@ -464,12 +464,9 @@ def test_options_of_one_family_are_one_numbered_option_each_still_selectable(
     lines = card["detail"].split("\n\n")[0].splitlines()
     numbered = [line for line in lines if re.match(r"\d+\. ", line)]
     assert numbered[0].startswith(f"1. **{family}** (preferred).")
-    members = lines[1:3]  # each with its own source
-    assert [m.split(" Source: ")[0] for m in members] == [
-        "    - Aromatase inhibitor + CDK4/6 inhibitor.",
-        "    - AI + ribociclib.",
-    ]
-    assert all(" Source: " in m for m in members), members
+    # the members share one source: it is said once, on the family's line
+    assert lines[1:3] == ["    - Aromatase inhibitor + CDK4/6 inhibitor.", "    - AI + ribociclib."]
+    assert " Source: " in numbered[0]
     assert f"{len(numbered)} option" in card["summary"]
     assert {"Aromatase inhibitor + CDK4/6 inhibitor", "AI + ribociclib"} <= set(options(card))
     alone = by_group(cards_for(hr_positive(), kb))["options-now"]  # no family: a numbered line each
@@ -514,3 +511,17 @@ def test_an_option_listed_as_a_note_follows_the_numbered_options_uncounted(tmp_p
     alone = by_group(cards_for(hr_positive(visceral_metastases="yes"), only))["options-now"]
     assert alone["detail"].startswith("1. **Chemotherapy if visceral crisis**")
     assert "1 option" in alone["summary"]
+
+
+def test_a_clause_every_member_ends_with_is_said_once_on_the_familys_line(tmp_path: Path) -> None:
+    """Review 5 (F6): a man read "OFS unless postmenopausal, GnRH analogue in men" on each of three
+    CDK4/6 lines; the clause they share is said once, beside the family's name."""
+    base = yaml.safe_load((RULES / "ai-cdk46-first-line.yaml").read_text(encoding="utf-8"))
+    family, clause = "CDK4/6 inhibitor + endocrine therapy", "OFS unless postmenopausal"
+    first = {**base, "option": f"AI + palbociclib; {clause}", "family": family}
+    second = {**base, "id": "ai-cdk46-ribociclib", "option": f"AI + ribociclib; {clause}", "family": family}
+    card = by_group(cards_for(hr_positive(), card_knowledge(tmp_path, first, second)))["options-now"]
+    lines = card["detail"].split("\n\n")[0].splitlines()
+    assert lines[0].startswith(f"1. **{family}** ({clause}) (preferred).")
+    assert lines[1:3] == ["    - AI + palbociclib.", "    - AI + ribociclib."]
+    assert {f"AI + palbociclib; {clause}", f"AI + ribociclib; {clause}"} <= set(options(card))

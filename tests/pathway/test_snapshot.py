@@ -57,7 +57,9 @@ def test_fixture_card_set(name: str, cards: list[dict[str, Any]], knowledge: Kno
             order = ["preferred", "other_recommended", "certain_circumstances"]
             # each numbered option's preference, once for each rule under it (a family: one line each)
             entries = re.findall(
-                r"^\d+\. \*\*.*\*\* \(([^)]*)\)\..*\n((?:    - .*\n?)*)", card["detail"], re.MULTILINE
+                r"^\d+\. \*\*.*\*\*(?: \([^)]*\))? \(([^)]*)\)\..*\n((?:    - .*\n?)*)",
+                card["detail"],
+                re.MULTILINE,
             )
             shown = [label for label, members in entries for _ in range(members.count("    - ") or 1)]
             shown += re.findall(r"^Also: \*\*.*\*\* \(([^)]*)\)\.", card["detail"], re.MULTILINE)  # notes
