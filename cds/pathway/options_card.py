@@ -120,6 +120,20 @@ def _families(items: Sequence[CompiledRule], evaluation: Evaluation) -> list[lis
     return listed
 
 
+def _family_lines(head: str, members: list[tuple[str, str, str]], said: str) -> list[str]:
+    """A family as one numbered option: its line (``head``, what the members share, ``said``: the
+    preference and why), then a line for each member (option, cautions, source). A clause every member's
+    option ends with, and a source every member shares, are written once, on the family's line."""
+    shared = _shared_clause([option for option, _, _ in members])
+    sources = {source for _, _, source in members}
+    once = f" Source: {members[0][2]}" if len(sources) == 1 else ""
+    lines = [f"{head}{f' ({shared})' if shared else ''}{said}{once}"]
+    for option, caution, source in members:
+        own = "" if once else f" Source: {source}"
+        lines.append(f"    - {option.removesuffix(f'; {shared}')}.{caution}{own}")
+    return lines
+
+
 def _shared_clause(options: list[str]) -> str | None:
     """The last clause every member's option ends with ("OFS unless postmenopausal, GnRH analogue in
     men"), said once on the family's line rather than on each member's; None when they differ."""
@@ -216,17 +230,8 @@ def options_card(
                 after.append(f"Also: {entry}")
             else:
                 lines.append(f"{n}. {entry}")
-        else:  # one numbered option, each member a line under it with its own source
-            shared = _shared_clause([option for option, _, _ in members])
-            said = f" ({shared})" if shared else ""
-            sources = {source for _, _, source in members}  # one source for all: said once, above them
-            once = f" Source: {members[0][2]}" if len(sources) == 1 else ""
-            lines.append(f"{n}. **{family[0].rule.family}**{said}{label}{fits}{once}")
-            lines += [
-                f"    - {option.removesuffix(f'; {shared}')}.{caution}"
-                + ("" if once else f" Source: {source}")
-                for option, caution, source in members
-            ]
+        else:
+            lines += _family_lines(f"{n}. **{family[0].rule.family}**", members, f"{label}{fits}")
     tests = call.evaluation.tests_at_progression if group == "at-progression" else []
     for item in tests:  # not ordered now: the options above depend on them when the disease progresses
         after.append(f"At that progression: {item.rule.card.summary}")
