@@ -12,7 +12,8 @@
   on an immunostain (62862-8, MMR status), which is dMMR. Positive or negative on an immunostain is
   reported and not read: it may mean the proteins are expressed. MMR protein stains (MLH1, MSH2, MSH6,
   PMS2) one by one: loss of any one (or negative staining) is dMMR; intact expression is pMMR only when
-  all four are recorded intact (fewer leave the status unknown, said in the note).
+  all four are recorded intact (fewer leave the status unknown, said in the note); subclonal or
+  heterogeneous loss is reported and not read.
 * ``tmb_status``: ``high | low | unknown``. From a TMB test (list ``tmb-tests``: LOINC 94076-7,
   94077-5, or "TMB" / "tumor mutational burden"): a number of mutations per megabase (valueQuantity in
   mut/Mb, "/[Mb]", "{mutations}/[Mb]", "1/1000000{Base}" ..., or text such as "12.5 mut/Mb"), high
@@ -87,6 +88,15 @@ _HIGH_ANSWERS: Final = frozenset({"high", "deficient", "unstable", "positive", "
 _STABLE_ANSWERS: Final = frozenset({"stable", "low"})
 
 
+_PARTIAL: Final = ("subclonal", "heterogeneous", "focal", "patchy")
+
+
+def _partial_loss(val: Value) -> bool:
+    """Loss of expression in part of the tumour only ("subclonal loss of MSH6"): heterogeneous MMR loss,
+    a class of its own in breast cancer (Fusco, JNCI Cancer Spectrum 2018, as cited by review 6)."""
+    return any(find_phrase(words(text), w) >= 0 for text in answer_texts(val) for w in _PARTIAL)
+
+
 def _also_stable(ctx: Context, val: Value) -> bool:
     """The answer's words also say microsatellite stable or MSI-L ("MSI-H (previously MSS)"): a result
     that names both is not read either way."""
@@ -149,6 +159,15 @@ def _msi_result(
         return None, ev
     if answer == "indeterminate":
         notes.append(f"{ref(obs)}: {shown}: indeterminate, not read")
+        return None, ev
+    if answer in ("deficient", "negative") and _partial_loss(val):
+        ctx.issue(
+            "msi_status",
+            "unreadable",
+            f"{ref(obs)}: MMR protein loss reported as subclonal or heterogeneous ({shown}), which is not "
+            "the dMMR of the label's trials; an MSI or NGS result would settle it. Not read.",
+            ev,
+        )
         return None, ev
     if kind in _MMR_PROTEINS:
         got = _PROTEIN_ANSWER.get(answer or "")

@@ -88,6 +88,17 @@ MSI_CASES = [
     ("indeterminate", msi(value_string="Indeterminate (insufficient tumour)"), "unknown"),
     ("one MMR protein lost is dMMR", msi(MLH1, value=LOSS), "high"),
     ("negative staining of a protein is loss", msi(PMS2, value_string="Negative"), "high"),
+    # review 6 (N9): heterogeneous loss is not the dMMR of the label's trials
+    (
+        "subclonal loss of one protein is not read",
+        msi(MSH6, value_string="Subclonal loss (30% of tumour)"),
+        "unknown",
+    ),
+    (
+        "heterogeneous loss on an MMR status test is not read",
+        msi(b.cc(text="MMR status"), value_string="Heterogeneous loss of MSH6; MLH1, MSH2, PMS2 intact"),
+        "unknown",
+    ),
 ]
 
 
