@@ -30,8 +30,10 @@ conflicting and the status stays unknown, whatever their dates: the clinician de
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from collections.abc import Iterable, Sequence
+from typing import Final, TypeVar
 
+from cds.evidence import IssueKind
 from cds.fhir import models
 from cds.fhir.vocabulary import find_phrase, words
 from cds.profile.common import Context, Observations, evidence, observation_date, ref
@@ -86,22 +88,35 @@ def _coded(ctx: Context, val: Value, obs: Valued, values: str) -> str | None:
 _HIGH_ANSWERS: Final = frozenset({"high", "deficient", "unstable", "positive", "detected"})
 # MSI words only: a dMMR report that lists the proteins still expressed ("MSH2, MSH6 intact") is not mixed
 _STABLE_ANSWERS: Final = frozenset({"stable", "low"})
-
-
+# loss of expression in part of the tumour only ("subclonal loss of MSH6"): heterogeneous MMR loss, a class
+# of its own in breast cancer (Fusco, JNCI Cancer Spectrum 2018, as cited by review 6)
 _PARTIAL: Final = ("subclonal", "heterogeneous", "focal", "patchy")
 
 
-def _partial_loss(val: Value) -> bool:
-    """Loss of expression in part of the tumour only ("subclonal loss of MSH6"): heterogeneous MMR loss,
-    a class of its own in breast cancer (Fusco, JNCI Cancer Spectrum 2018, as cited by review 6)."""
-    return any(find_phrase(words(text), w) >= 0 for text in answer_texts(val) for w in _PARTIAL)
+def _mentions(texts: Sequence[str], phrases: Iterable[str]) -> bool:
+    """One of the texts holds one of the phrases, as whole words."""
+    hays = [words(text) for text in texts]
+    return any(find_phrase(hay, phrase) >= 0 for phrase in phrases for hay in hays)
 
 
 def _also_stable(ctx: Context, val: Value) -> bool:
     """The answer's words also say microsatellite stable or MSI-L ("MSI-H (previously MSS)"): a result
     that names both is not read either way."""
-    phrases = [e.match for e in ctx.codes("msi-values").text if e.value in _STABLE_ANSWERS]
-    return any(find_phrase(hay, phrase) >= 0 for hay in map(words, answer_texts(val)) for phrase in phrases)
+    stable = (e.match for e in ctx.codes("msi-values").text if e.value in _STABLE_ANSWERS)
+    return _mentions(answer_texts(val), stable)
+
+
+def _not_read(
+    ctx: Context,
+    field: str,
+    obs: models.Observation,
+    ev: Evidence,
+    why: str,
+    kind: IssueKind = "unreadable",
+) -> tuple[None, Evidence]:
+    """A result reported as a data issue on ``field`` (why it is not read) and left unread."""
+    ctx.issue(field, kind, f"{ref(obs)}: {why}", ev)
+    return None, ev
 
 
 class _Read:
@@ -150,55 +165,53 @@ def _msi_result(
     if answer is None and bare in ("high", "low"):  # the whole answer, on an MSI test
         answer = bare
     if answer in _HIGH_ANSWERS and _also_stable(ctx, val):
-        ctx.issue(
+        return _not_read(
+            ctx,
             "msi_status",
-            "unreadable",
-            f"{ref(obs)}: the MSI/MMR result names both instability and stability ({shown}); not read.",
+            obs,
             ev,
+            f"the MSI/MMR result names both instability and stability ({shown}); not read.",
         )
-        return None, ev
     if answer == "indeterminate":
         notes.append(f"{ref(obs)}: {shown}: indeterminate, not read")
         return None, ev
-    if answer in ("deficient", "negative") and _partial_loss(val):
-        ctx.issue(
+    if answer in ("deficient", "negative") and _mentions(answer_texts(val), _PARTIAL):
+        return _not_read(
+            ctx,
             "msi_status",
-            "unreadable",
-            f"{ref(obs)}: MMR protein loss reported as subclonal or heterogeneous ({shown}), which is not "
-            "the dMMR of the label's trials; an MSI or NGS result would settle it. Not read.",
+            obs,
             ev,
+            f"MMR protein loss reported as subclonal or heterogeneous ({shown}), which is not "
+            "the dMMR of the label's trials; an MSI or NGS result would settle it. Not read.",
         )
-        return None, ev
     if kind in _MMR_PROTEINS:
         got = _PROTEIN_ANSWER.get(answer or "")
     elif answer == "unstable" and kind in ("msi_ihc", "mmr"):  # expression lost or not: no MSI-L
         got = "high"
     elif answer in ("unstable", "positive", "detected") and kind not in ("msi_ihc", "mmr"):
-        ctx.issue(
+        return _not_read(
+            ctx,
             "msi_status",
-            "unreadable",
-            f"{ref(obs)}: MSI reported as {shown}, without a grade (MSI-H or MSI-L); not read.",
+            obs,
             ev,
+            f"MSI reported as {shown}, without a grade (MSI-H or MSI-L); not read.",
         )
-        return None, ev
     elif kind in ("mmr", "msi_ihc") and answer in ("positive", "negative", "detected", "not_detected"):
         # "positive" on an immunostain: instability, or the proteins' expression kept? Not guessed.
-        ctx.issue(
+        return _not_read(
+            ctx,
             "msi_status",
-            "unreadable",
-            f"{ref(obs)}: MSI/MMR by immunostain reported as {shown}, which may mean the proteins are "
-            "expressed; ask for the MLH1, MSH2, MSH6 and PMS2 results or an MSI/NGS result. Not read.",
+            obs,
             ev,
+            f"MSI/MMR by immunostain reported as {shown}, which may mean the proteins are "
+            "expressed; ask for the MLH1, MSH2, MSH6 and PMS2 results or an MSI/NGS result. Not read.",
         )
-        return None, ev
     else:
         got = _TUMOUR_ANSWER.get(answer or "")
         if answer == "low":
             notes.append(f"{ref(obs)}: MSI-L is not MSI-H")
     if got is None:
-        ctx.issue(
-            "msi_status", "unreadable", f"{ref(obs)}: the MSI/MMR result could not be read ({shown}).", ev
-        )
+        return _not_read(ctx, "msi_status", obs, ev, f"the MSI/MMR result could not be read ({shown}).")
     return got, ev
 
 
@@ -242,9 +255,12 @@ def derive_msi(observations: Observations, ctx: Context) -> Fact[MsiStatus]:
     return _decided(ctx, "msi_status", tumour, ("high", "stable_or_low"), why, note)
 
 
+_Status = TypeVar("_Status", MsiStatus, TmbStatus)
+
+
 def _decided(
-    ctx: Context, field: str, reads: list[_Read], values: tuple[str, str], why: str, note: str | None
-) -> Fact[Any]:
+    ctx: Context, field: str, reads: list[_Read], values: tuple[_Status, _Status], why: str, note: str | None
+) -> Fact[_Status]:
     """The status the reads give (``values``: the high one, then the other), or, when reads of both
     disagree, unknown with a data issue naming one of each (the clinician decides which holds)."""
     high = [r for r in reads if r.value == values[0]]
@@ -290,32 +306,27 @@ def _tmb_result(
     code_text = " ".join(
         filter(None, [ctx.text(obs.code), *(d for _, _, d in ctx.codings(obs.code))])
     ).lower()
-    if any(find_phrase(words(code_text), w) >= 0 for w in _BLOOD):
-        ev = evidence(obs, when, f"{name}: {written(ctx, val) or 'no value'}")
-        ctx.issue(
-            "tmb_status",
-            "unreadable",
-            f"{ref(obs)}: a blood (ctDNA) TMB is not the tissue TMB of the label's threshold; not read.",
-            ev,
-        )
-        return None, ev
-    q = val.quantity
-    texts = answer_texts(val)
-    number: tuple[float, str | None] | None = None
     shown = written(ctx, val) or "no value"
+    texts = answer_texts(val)
+    if _mentions([code_text], _BLOOD):
+        ev = evidence(obs, when, f"{name}: {shown}")
+        why = "a blood (ctDNA) TMB is not the tissue TMB of the label's threshold; not read."
+        return _not_read(ctx, "tmb_status", obs, ev, why)
+    q = val.quantity
+    number: tuple[float, str | None] | None = None
     if q is not None:
         raw = obs.valueQuantity
         unit = (raw.unit or raw.code or "") if raw is not None else ""
         shown = f"{q.comparator or ''}{q.value:g} {unit}".strip()
         if not _per_mb(q.unit, kind, code_text):
             ev = evidence(obs, when, f"{name}: {shown}")
-            ctx.issue(
+            return _not_read(
+                ctx,
                 "tmb_status",
-                "unreadable",
-                f"{ref(obs)}: the TMB result ({shown}) is not in mutations per megabase; not read.",
+                obs,
                 ev,
+                f"the TMB result ({shown}) is not in mutations per megabase; not read.",
             )
-            return None, ev
         number = (q.value, q.comparator)
     else:
         for text in texts:
@@ -334,23 +345,23 @@ def _tmb_result(
     if number is not None:
         got = _tmb_number(*number)
         if got is None:
-            ctx.issue(
+            return _not_read(
+                ctx,
                 "tmb_status",
-                "unreadable",
-                f"{ref(obs)}: the TMB result ({shown}) does not say whether it is 10 mut/Mb or more; "
-                "not read.",
+                obs,
                 ev,
+                f"the TMB result ({shown}) does not say whether it is 10 mut/Mb or more; not read.",
             )
-            return None, ev
         if verdict in ("high", "low") and verdict != got:
-            ctx.issue(
+            return _not_read(
+                ctx,
                 "tmb_status",
-                "conflicting",
-                f"{ref(obs)}: the TMB result ({shown}) is {got} against 10 mut/Mb (the Keytruda "
-                f"threshold) but the report calls it {verdict}; not read.",
+                obs,
                 ev,
+                f"the TMB result ({shown}) is {got} against 10 mut/Mb (the Keytruda "
+                f"threshold) but the report calls it {verdict}; not read.",
+                kind="conflicting",
             )
-            return None, ev
         notes.append(f"TMB {number[1] or ''}{number[0]:g} mut/Mb ({ref(obs)}, {when or 'undated'})")
         return got, ev
     if verdict in ("high", "low"):
@@ -361,8 +372,7 @@ def _tmb_result(
     if verdict == "intermediate":
         notes.append(f"{ref(obs)}: TMB intermediate without a number (not read against 10 mut/Mb)")
         return None, ev
-    ctx.issue("tmb_status", "unreadable", f"{ref(obs)}: the TMB result could not be read ({shown}).", ev)
-    return None, ev
+    return _not_read(ctx, "tmb_status", obs, ev, f"the TMB result could not be read ({shown}).")
 
 
 def derive_tmb(observations: Observations, ctx: Context) -> Fact[TmbStatus]:
