@@ -147,37 +147,37 @@ def _at_decision_point(rule: Rule, profile: PatientProfile) -> bool:
     return True
 
 
-def _journey_excludes(item: CompiledRule, profile: PatientProfile) -> bool:
-    """The patient is on or progressed on one of the medicines the option gives (alpelisib + fulvestrant
-    after progression on fulvestrant), or every part of the regimen is current, progressed on or stopped
-    for side effects (a taxane, capecitabine or eribulin after all three)."""
+def _journey_excludes(item: CompiledRule, given: frozenset[str], failed: frozenset[str]) -> bool:
+    """The patient is on or progressed on (``given``) one of the medicines the option gives (alpelisib +
+    fulvestrant after progression on fulvestrant), or every part of the regimen is current, progressed on
+    or stopped for side effects (``failed``: a taxane, capecitabine or eribulin after all three)."""
     rule = item.rule
     if not rule.regimen or rule.continues_current:
         return False
-    given = profile.current_therapies.value | profile.progressed_on.value
     if not given.isdisjoint(item.medicines_given):
         return True
-    failed = given | profile.stopped_for_toxicity.value
     return all(part in failed for part in rule.regimen)
 
 
-def _given_again(item: CompiledRule, profile: PatientProfile) -> frozenset[str]:
-    """The medicines of a combination the patient is on or progressed on, when another part of it is
-    new (alpelisib + fulvestrant after fulvestrant: {fulvestrant}); empty for a regimen wholly failed."""
-    given = profile.current_therapies.value | profile.progressed_on.value
+def _given_again(item: CompiledRule, given: frozenset[str]) -> frozenset[str]:
+    """The medicines of a combination the patient is on or progressed on (``given``), when another part of
+    it is new (alpelisib + fulvestrant after fulvestrant: {fulvestrant}); empty for a regimen wholly
+    failed."""
     again = item.medicines_given & given
     return again if any(part not in given for part in item.rule.regimen) else frozenset()
 
 
 def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluation) -> list[CompiledRule]:
     chosen: list[CompiledRule] = []
+    given = profile.current_therapies.value | profile.progressed_on.value  # on it now, or progressed on it
+    failed = given | profile.stopped_for_toxicity.value
     for item in items:
         rule = item.rule
         if not _holds(item, profile) or not _at_decision_point(rule, profile):
             continue
         excluded = [x for x in item.exclusions if _all_hold(x.conditions, profile)]
-        if _journey_excludes(item, profile):
-            again = _given_again(item, profile)
+        if _journey_excludes(item, given, failed):
+            again = _given_again(item, given)
             if again and not excluded:  # named on the card: a partner the clinician may not expect
                 result.not_again.append((item, again))
             continue
