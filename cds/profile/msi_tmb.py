@@ -16,7 +16,8 @@
   heterogeneous loss is reported and not read.
 * ``tmb_status``: ``high | low | unknown``. From a TMB test (list ``tmb-tests``: LOINC 94076-7,
   94077-5, or "TMB" / "tumor mutational burden"): a number of mutations per megabase (valueQuantity in
-  mut/Mb, "/[Mb]", "{mutations}/[Mb]", "1/1000000{Base}" ..., or text such as "12.5 mut/Mb"), high
+  mut/Mb, "/[Mb]", "{mutations}/[Mb]", "1/1000000{Base}", "mutations per megabase" ..., or text such as
+  "12.5 mut/Mb" or "12.5 mutations per megabase"), high
   when 10 or more (the Keytruda label's TMB-H), else low; or, without a number, an interpretation
   "TMB-high" / "high" or "low" (list ``tmb-values``). A number with a unit that is not per megabase, a
   bound that does not settle 10 ("<12", ">8") or a number that disagrees with the report's own
@@ -46,7 +47,8 @@ _MMR_PROTEINS: Final = ("mlh1", "msh2", "msh6", "pms2")
 _PROTEIN_LABEL: Final = {"mlh1": "MLH1", "msh2": "MSH2", "msh6": "MSH6", "pms2": "PMS2"}
 _MSI_UNKNOWN: Final[Fact[MsiStatus]] = Fact("unknown")
 _TMB_UNKNOWN: Final[Fact[TmbStatus]] = Fact("unknown")
-# A unit per megabase, written without spaces, brackets or braces ("{mutations}/[Mb]" -> "mutations/mb")
+# A unit per megabase, written without spaces, brackets or braces ("{mutations}/[Mb]" -> "mutations/mb",
+# "mutations per megabase" -> "mutationspermegabase")
 _PER_MB: Final = frozenset(
     {
         "/mb",
@@ -60,13 +62,18 @@ _PER_MB: Final = frozenset(
         "/megabase",
         "mut/megabase",
         "mutations/megabase",
+        "permb",
+        "permegabase",
+        "mutpermb",
+        "mutationspermb",
+        "mutationspermegabase",
     }
 )
 # a blood TMB (bTMB, from ctDNA) has its own cut-offs: not read against the tissue threshold
 _BLOOD: Final = ("blood", "plasma", "ctdna", "btmb", "liquid biopsy", "cell-free", "cfdna")
 _UNIT_NOISE: Final = str.maketrans("", "", " []{}")
 _TMB_TEXT_RE: Final = re.compile(
-    r"(<=|>=|<|>|≤|≥)?\s*(\d+(?:[.,]\d+)?)\s*(?:mut(?:ation)?s?|m)?\s*/\s*(?:\[?mb\]?|megabase)\b"
+    r"(<=|>=|<|>|≤|≥)?\s*(\d+(?:[.,]\d+)?)\s*(?:mut(?:ation)?s?|m)?\s*(?:/|\bper\b)\s*(?:\[?mb\]?|megabase)\b"
 )
 
 

@@ -214,6 +214,10 @@ TMB_CASES = [
         "unknown",
     ),
     ("local code, text 14.2 Muts/Mb", tmb(TMB_LOCAL, value_string="14.2 Muts/Mb"), "high"),
+    # review 6 (N9): "per megabase" written out, in the text and in the unit
+    ("text '10 mutations per megabase'", tmb(TMB_LOCAL, value_string="10 mutations per megabase"), "high"),
+    ("text '4 Muts per Mb'", tmb(TMB_LOCAL, value_string="TMB: 4 Muts per Mb"), "low"),
+    ("unit 'mutations per megabase'", tmb(TMB_LOCAL, quantity=(11, "mutations per megabase")), "high"),
     ("text TMB-Low with a number", tmb(TMB_LOCAL, value_string="TMB-Low (3 mut/Mb)"), "low"),
     ("interpretation code, coded High", tmb(TMB_INTERP, value=b.cc(text="TMB-High")), "high"),
     ("interpretation, Low", tmb(TMB_INTERP, value_string="Low"), "low"),
