@@ -31,6 +31,7 @@ INTACT = b.cc(b.LOINC, "LA26197-6", "Intact nuclear expression")
 MLH1 = b.cc(b.LOINC, "81691-8", "MLH-1 Ag [Presence] in Cancer specimen by Immune stain")
 MSH6 = b.cc(b.LOINC, "81693-4", "MSH-6 Ag [Presence] in Cancer specimen by Immune stain")
 PMS2 = b.cc(b.LOINC, "81694-2", "PMS2 Ag [Presence] in Cancer specimen by Immune stain")
+MSH2 = b.cc(b.LOINC, "81692-6")  # code only, as some lab feeds send it: read by its code, not its words
 MSH2_LOCAL = b.cc("urn:oid:1.2.840.114350.1.13.0.1.7.2.768282", "IHC-MSH2", "MSH2 immunostain")
 TMB_LOINC = b.cc(b.LOINC, "94076-7", "Mutations/Megabase [# Ratio] in Tumor")
 TMB_INTERP = b.cc(b.LOINC, "94077-5", "Tumor mutation burden [Interpretation]")
@@ -157,6 +158,18 @@ def test_loss_of_one_protein_among_intact_ones_is_dmmr(build: Build) -> None:
     fact = build(b.patient(), b.breast_cancer(), *stains, msi(PMS2, value=INTACT)).msi_status
     assert fact.value == "high"
     assert fact.note and "Loss of MSH2, MSH6 expression" in fact.note
+
+
+def test_msh2_loss_coded_by_loinc_alone_is_dmmr(build: Build) -> None:
+    stains = [
+        msi(MLH1, value=INTACT),
+        msi(MSH2, value=LOSS),
+        msi(MSH6, value=INTACT),
+        msi(PMS2, value=INTACT),
+    ]
+    fact = build(b.patient(), b.breast_cancer(), *stains).msi_status
+    assert fact.value == "high"
+    assert fact.note and "Loss of MSH2 expression" in fact.note
 
 
 def test_conflicting_msi_results_are_reported_and_left_unknown(build: Build) -> None:
