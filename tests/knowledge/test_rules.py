@@ -235,3 +235,26 @@ def test_ribociclib_names_the_partner_left_after_progression_on_fulvestrant(know
     card = next(c for c in render_cards(evaluation, profile, knowledge) if "options" in c["summary"])
     line = next(line for line in card["detail"].splitlines() if "Ribociclib" in line)
     assert "the partner would be an aromatase inhibitor" in line and "no trial studied it" in line, line
+
+
+def test_a_triple_negative_patients_tests_card_does_not_cite_the_hr_positive_guideline(
+    knowledge: Knowledge,
+) -> None:
+    """Clinical review 7 (finding 10): the test card of a triple-negative patient named the HR+/HER2-
+    guideline as its source; the HER2-negative guideline that covers HR-negative disease comes first."""
+    from cds.pathway.engine import evaluate
+    from cds.pathway.render import render_cards
+    from tests.pathway.support import metastatic_profile
+
+    profile = metastatic_profile(
+        sex="female",
+        subtype="triple_negative",
+        hormone_receptor_status="negative",
+        her2_status="negative",
+        germline_brca="unknown",
+        medication_history="yes",
+    )
+    cards = render_cards(evaluate(profile, knowledge), profile, knowledge)
+    tests = next(c for c in cards if c["summary"].startswith("Tests that could change the options"))
+    assert "germline BRCA1/2" in tests["summary"]
+    assert "HR+" not in tests["source"]["label"] and "Moy" in tests["source"]["label"]
