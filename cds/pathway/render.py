@@ -76,7 +76,9 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
     for out in ruled_out:
         option = out.item.rule.option or out.item.rule.title
         finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
-        by_finding.setdefault(finding or out.exclusion.reason, []).append(option)
+        # the summary names the option up to its first qualifier: "Ribociclib + AI or + fulvestrant after AI
+        # relapse", not its OFS / GnRH clauses, which read as if they were what is withheld
+        by_finding.setdefault(finding or out.exclusion.reason, []).append(option.split("; ", 1)[0])
         lines.append(f"- **{option}** is not offered: {out.exclusion.reason}")
         facts += [(name, progression) for name in out.exclusion.fields]
     for finding, options in by_finding.items():
