@@ -65,7 +65,7 @@ from typing import Final
 
 from cds.evidence import Evidence, Fact
 from cds.fhir import models
-from cds.profile.common import Context, MedicationRecord, Observations
+from cds.profile.common import Context, MedicationRecord, Observations, evidence, procedure_date
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
@@ -89,6 +89,8 @@ from cds.profile.relapse import (
 # Facts without evidence are the same every call (and immutable): made once.
 _NONE: Final[Fact[int]] = Fact(0)
 _NO: Final[Fact[YesNoUnknown]] = Fact("no")
+#: a systemic therapy procedure is taken as recorded by medicines when one starts within this many days of it
+PROCEDURE_MATCH_DAYS: Final = 31
 
 
 @dataclass(slots=True)
@@ -133,6 +135,7 @@ def derive_journey(
     uses.sort(key=lambda u: u.start_key)
     relapse = to_date(metastatic_since)
     surgery = breast_surgery(procedures, ctx)
+    _therapy_procedures(procedures, [u for u in uses if u.counts_as_line], ctx)
     early, metastatic_uses, unplaced = settings(uses, metastatic=metastatic, relapse=relapse, surgery=surgery)
     if unplaced:
         ctx.issue(
@@ -303,6 +306,44 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
         sum(not r.switch for r in regimens) or 1,  # a switch within a drug class is the same therapy
         tuple(r.uses[0].evidence for r in regimens[:6]) + tuple(u.evidence for u in undated[:2]),
         "; ".join(said),
+    )
+
+
+def _therapy_procedures(procedures: Sequence[models.Procedure], lines: list[MedUse], ctx: Context) -> None:
+    """Systemic therapy recorded only as a Procedure (list ``systemic-therapy-procedures``; the German MII
+    oncology model records it so) is not read: medicines, dates and outcomes come from medication records.
+    One with no cancer medicine recorded within a month of it (or, undated, none at all) is reported, so
+    the clinician knows the treatment history the options rest on may be incomplete."""
+    found = [
+        proc
+        for proc in procedures
+        if proc.status in ("completed", "in-progress")
+        and ctx.match("systemic-therapy-procedures", proc.code) is not None
+        and not _recorded_as_medicines(proc, lines)
+    ]
+    if found:
+        ctx.issue(
+            "prior_therapies",
+            "missing",
+            f"{len(found)} systemic therapy record(s) were sent as procedures, not medication records: their "
+            "medicines, dates and outcome were not read, so the treatment history may be incomplete (check "
+            "it, or record the medicines).",
+            *(
+                evidence(
+                    proc, procedure_date(proc), f"Systemic therapy (procedure): {ctx.describe(proc.code)}"
+                )
+                for proc in found[:5]
+            ),
+        )
+
+
+def _recorded_as_medicines(proc: models.Procedure, lines: list[MedUse]) -> bool:
+    when = to_date(procedure_date(proc))
+    if when is None:
+        return bool(lines)
+    return any(
+        use.start_date is not None and abs((use.start_date - when).days) <= PROCEDURE_MATCH_DAYS
+        for use in lines
     )
 
 

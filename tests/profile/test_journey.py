@@ -642,3 +642,40 @@ def test_chemotherapy_after_a_cdk46_inhibitor_is_the_next_line_however_soon(buil
     assert "capecitabine" in profile.current_therapies.value
     assert not {"palbociclib", "fulvestrant"} & profile.current_therapies.value
     assert {"palbociclib", "fulvestrant"} <= profile.progressed_on.value
+
+
+# --- systemic therapy recorded only as a procedure (third-party patients round 3, D5) ------------------
+CHEMO_CARE = b.cc(b.SNOMED, "385786002", "Chemotherapy care (regime/therapy)")
+OPS_CHEMO = b.cc("http://fhir.de/CodeSystem/bfarm/ops", "8-54", "Chemotherapie")
+
+
+def test_a_chemotherapy_recorded_only_as_a_procedure_is_reported(build: Build) -> None:
+    profile = build(*chart("2024-01-15", b.procedure(CHEMO_CARE, when="2024-02-01", rid="chemo-1")))
+    [issue] = b.issues_of(profile, "prior_therapies", "missing")
+    assert "sent as procedures" in issue.message and "may be incomplete" in issue.message
+    assert [e.reference for e in issue.evidence] == ["Procedure/chemo-1"]
+
+
+def test_a_german_ops_chemotherapy_procedure_is_reported_by_its_name(build: Build) -> None:
+    profile = build(*chart("2024-01-15", b.procedure(OPS_CHEMO, when="2024-02-01")))
+    assert b.issues_of(profile, "prior_therapies", "missing")
+
+
+def test_a_chemotherapy_procedure_with_its_medicines_recorded_is_not_reported(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.procedure(CHEMO_CARE, when="2024-02-01"),
+            b.med_request(PACLITAXEL, authored="2024-02-03"),
+        )
+    )
+    assert not b.issues_of(profile, "prior_therapies", "missing")
+    # a medicine months away from the procedure does not account for it
+    later = build(
+        *chart(
+            "2024-01-15",
+            b.procedure(CHEMO_CARE, when="2024-02-01"),
+            b.med_request(PACLITAXEL, authored="2024-09-03"),
+        )
+    )
+    assert b.issues_of(later, "prior_therapies", "missing")
