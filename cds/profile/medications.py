@@ -190,6 +190,27 @@ def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
     return None
 
 
+def _undated_current(uses: list[MedUse], ctx: Context) -> None:
+    """Records marked active with no date at all, beside dated records of current therapy, are not read as
+    current: with no start they would be placed as a line begun today, and the dated therapy the patient
+    is on would read as progressed on (PACIO's sample patient: chemotherapy and anastrozole of 2018 still
+    "active", undated, beside the palbociclib ordered in 2024). Reported, so the clinician checks them."""
+    if not any(use.current and use.start_date is not None for use in uses):
+        return
+    undated = [use for use in uses if use.current and use.start is None and use.end is None]
+    for use in undated:
+        use.current = False
+    if undated:
+        names = ", ".join(dict.fromkeys(use.names for use in undated))
+        ctx.issue(
+            "current_therapies",
+            "conflicting",
+            f"{len(undated)} medication record(s) marked active have no date ({names}), beside dated records "
+            "of the therapy in use now: they were not read as current (check whether they are still taken).",
+            *(use.evidence for use in undated[:5]),
+        )
+
+
 def collect_uses(
     resources: Sequence[MedicationRecord], ctx: Context, secondary_refs: frozenset[str]
 ) -> tuple[list[MedUse], int]:
@@ -230,6 +251,7 @@ def collect_uses(
                 evidence=evidence(resource, start, f"{how} ({', '.join(d.name for d in drugs)})"),
             )
         )
+    _undated_current(uses, ctx)
     if unresolved:
         ctx.issue(
             "prior_therapies",

@@ -679,3 +679,32 @@ def test_a_chemotherapy_procedure_with_its_medicines_recorded_is_not_reported(bu
         )
     )
     assert b.issues_of(later, "prior_therapies", "missing")
+
+
+# --- undated records marked active (third-party patients round 3, D6) --------------------------------
+
+
+def test_undated_active_records_beside_a_dated_current_therapy_are_not_read_as_current(build: Build) -> None:
+    """PACIO's sample patient: chemotherapy and anastrozole of 2018 still "active" with no date, beside the
+    palbociclib ordered in 2024. Read as current they were a line begun today, and palbociclib, the
+    therapy she is on, read as progressed on."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_request(LETROZOLE, authored="2024-02-01"),
+            b.med_request(PALBOCICLIB, authored="2024-02-01"),
+            b.med_statement(PACLITAXEL, start=None, rid="old-paclitaxel"),
+        )
+    )
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+    assert "paclitaxel" not in profile.current_therapies.value
+    assert "palbociclib" not in profile.progressed_on.value
+    [issue] = b.issues_of(profile, "current_therapies", "conflicting")
+    assert "no date (paclitaxel)" in issue.message
+    assert [e.reference for e in issue.evidence] == ["MedicationStatement/old-paclitaxel"]
+
+
+def test_an_undated_active_record_alone_is_still_the_current_therapy(build: Build) -> None:
+    profile = build(*chart("2024-01-15", b.med_statement(LETROZOLE, start=None)))
+    assert "letrozole" in profile.current_therapies.value
+    assert not b.issues_of(profile, "current_therapies", "conflicting")
