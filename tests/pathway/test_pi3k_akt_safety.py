@@ -118,6 +118,25 @@ def test_everolimus_is_cautioned_for_a_recorded_type_2_diabetes() -> None:
     assert any("hyperglycaemia" in c and "glucose-lowering" in c for c in cautions)
 
 
+@pytest.mark.parametrize(
+    ("hyperglycaemia_risk", "diabetes", "shown"),
+    [
+        ("yes", "yes", "glucose-lowering"),
+        ("yes", "unknown", "HbA1c of 8% or more"),
+        ("no", "yes", "glucose-lowering"),
+    ],
+)
+def test_everolimus_reads_one_hyperglycaemia_caution(
+    hyperglycaemia_risk: str, diabetes: str, shown: str
+) -> None:
+    """Type 1 diabetes is both findings: the caution is read once, not twice in other words."""
+    profile = after_letrozole_palbociclib(
+        pik3ca_status="not_detected", hyperglycaemia_risk=hyperglycaemia_risk, diabetes=diabetes
+    )
+    cautions = [c for c in _cautions(evaluate(profile, knowledge()), EVEROLIMUS) if "hyperglycaemia" in c]
+    assert len(cautions) == 1 and shown in cautions[0]
+
+
 # --- finding 6: the Piqray label is quoted, not misquoted ------------------------------------------
 
 
