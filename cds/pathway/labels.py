@@ -148,7 +148,11 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
     },
     "hyperglycaemia_risk": {
         "yes": "type 1, insulin-treated or uncontrolled diabetes",
-        "no": "no diabetes that rules out PI3K/AKT inhibitors",
+        "no": "HbA1c below 8%, no type 1 or insulin-treated diabetes",
+        "unknown": "no recent HbA1c",
+    },
+    "diabetes": {
+        "yes": "diabetes recorded or on a glucose-lowering medicine",
         "unknown": "no diabetes recorded",
     },
     "cardiac_dysfunction": {
@@ -325,7 +329,10 @@ _PROFILE_LINES: Final = (
             "tmb_status",
         ),
     ),
-    ("Safety", ("interstitial_lung_disease", "hyperglycaemia_risk", "cardiac_dysfunction", "long_qt")),
+    (
+        "Safety",
+        ("interstitial_lung_disease", "hyperglycaemia_risk", "diabetes", "cardiac_dysfunction", "long_qt"),
+    ),
 )
 
 

@@ -76,6 +76,7 @@ _NO_JOURNEY = JourneyFacts(
 _NO_SAFETY = SafetyFacts(
     _UNKNOWN.interstitial_lung_disease,
     _UNKNOWN.hyperglycaemia_risk,
+    _UNKNOWN.diabetes,
     _UNKNOWN.cardiac_dysfunction,
     _UNKNOWN.long_qt,
 )
@@ -191,6 +192,7 @@ def build_profile(
         other_primary_cancer=disease.other_primary_cancer,
         interstitial_lung_disease=safety.interstitial_lung_disease,
         hyperglycaemia_risk=safety.hyperglycaemia_risk,
+        diabetes=safety.diabetes,
         cardiac_dysfunction=safety.cardiac_dysfunction,
         long_qt=safety.long_qt,
         pik3ca_status=genes.get("pik3ca", _UNKNOWN.pik3ca_status),

@@ -109,6 +109,7 @@ class PatientProfile:
     # --- safety findings (cds/profile/safety.py) ---
     interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
+    diabetes: Fact[YesUnknown] = _UNKNOWN
     cardiac_dysfunction: Fact[YesNoUnknown] = _UNKNOWN
     long_qt: Fact[YesUnknown] = _UNKNOWN
     # --- asked for by the pathway rules (derived in cds/profile) ---
@@ -287,6 +288,11 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "hyperglycaemia_risk": FieldSpec(
         "enum", _YNU, "Type 1, insulin-treated or uncontrolled diabetes (HbA1c 8% or more)"
+    ),
+    "diabetes": FieldSpec(
+        "enum",
+        frozenset({"yes", "unknown"}),
+        "Diabetes needing treatment (a current diabetes record or glucose-lowering medicine)",
     ),
     "cardiac_dysfunction": FieldSpec("enum", _YNU, "LVEF below 50% or heart failure"),
     "long_qt": FieldSpec("enum", frozenset({"yes", "unknown"}), "Long QT or QTc prolongation"),

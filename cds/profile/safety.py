@@ -10,6 +10,12 @@
   2.15). CAPItello-291 excluded type 1 diabetes, diabetes requiring insulin and HbA1c of 8.0% or more
   (Truqap US label 5.2; EU SmPC 4.4). no = the latest HbA1c is below 8.0%, from the last year, and none
   of the above. Else unknown.
+* ``diabetes`` (yes / unknown): a current diabetes Condition of any type (code lists ``diabetes``,
+  ``type-1-diabetes``, ``insulin-treated-diabetes``), or a current order or statement of a
+  glucose-lowering medicine (``glucose-lowering-medicines``) or insulin. Read as diabetes needing
+  treatment: the Itovebi US label (5.1) says its safety in type 1 diabetes or type 2 diabetes requiring
+  ongoing anti-hyperglycaemic treatment has not been studied (review 7, finding 2). Never "no": a chart
+  cannot prove its absence. A resolved diabetes or a stopped medicine does not count.
 * ``cardiac_dysfunction`` (yes / no / unknown): yes = an active heart failure / LV systolic dysfunction
   Condition, or the latest LVEF below 50%; no = the latest LVEF is 50% or more, from the last year, and
   no active heart failure. Else unknown.
@@ -55,17 +61,25 @@ _MS_ACTIVE: Final = ("active", "intended")
 
 
 class SafetyFacts:
-    __slots__ = ("cardiac_dysfunction", "hyperglycaemia_risk", "interstitial_lung_disease", "long_qt")
+    __slots__ = (
+        "cardiac_dysfunction",
+        "diabetes",
+        "hyperglycaemia_risk",
+        "interstitial_lung_disease",
+        "long_qt",
+    )
 
     def __init__(
         self,
         interstitial_lung_disease: Fact[YesUnknown],
         hyperglycaemia_risk: Fact[YesNoUnknown],
+        diabetes: Fact[YesUnknown],
         cardiac_dysfunction: Fact[YesNoUnknown],
         long_qt: Fact[YesUnknown],
     ) -> None:
         self.interstitial_lung_disease = interstitial_lung_disease
         self.hyperglycaemia_risk = hyperglycaemia_risk
+        self.diabetes = diabetes
         self.cardiac_dysfunction = cardiac_dysfunction
         self.long_qt = long_qt
 
@@ -78,7 +92,7 @@ _UNKNOWN_YES_NO: Final[Fact[YesNoUnknown]] = Fact("unknown")
 def derive_safety(
     conditions: Conditions, observations: Observations, medications: Sequence[MedicationRecord], ctx: Context
 ) -> SafetyFacts:
-    """The four safety facts, each derived on its own: one that fails on odd data is reported and left
+    """The five safety facts, each derived on its own: one that fails on odd data is reported and left
     unknown without taking the others with it."""
     return SafetyFacts(
         ctx.guarded("interstitial_lung_disease", _UNKNOWN_YES, derive_ild, conditions, ctx),
@@ -91,6 +105,7 @@ def derive_safety(
             medications,
             ctx,
         ),
+        ctx.guarded("diabetes", _UNKNOWN_YES, derive_diabetes, conditions, medications, ctx),
         ctx.guarded("cardiac_dysfunction", _UNKNOWN_YES_NO, derive_cardiac, conditions, observations, ctx),
         ctx.guarded("long_qt", _UNKNOWN_YES, derive_long_qt, conditions, observations, ctx),
     )
@@ -196,8 +211,15 @@ def derive_hyperglycaemia(
 def _insulin_records(medications: Sequence[MedicationRecord], ctx: Context) -> list[Evidence]:
     """Active insulin orders and statements. Administrations are not read: insulin given in hospital
     (a sliding scale, steroid-induced hyperglycaemia) does not make the patient insulin-treated."""
+    return _medicine_records(medications, ctx, "insulin", "Insulin")
+
+
+def _medicine_records(
+    medications: Sequence[MedicationRecord], ctx: Context, code_list: str, kind: str
+) -> list[Evidence]:
+    """Active orders and statements of a medicine of ``code_list``, each as "<kind> (<status>): <name>"."""
     found: list[Evidence] = []
-    codes = ctx.codes("insulin")
+    codes = ctx.codes(code_list)
     for record in medications:
         status = record.status.lower()
         if isinstance(record, models.MedicationRequest):
@@ -211,16 +233,16 @@ def _insulin_records(medications: Sequence[MedicationRecord], ctx: Context) -> l
             when = fhir_date(record.effectiveDateTime) or fhir_date(period_start(record.effectivePeriod))
         else:
             continue
-        name = _insulin_name(record, codes, ctx)
+        name = _medicine_name(record, code_list, codes, ctx)
         if name is not None:
-            found.append(evidence(record, when, f"Insulin ({status}): {name}"))
+            found.append(evidence(record, when, f"{kind} ({status}): {name}"))
     return found
 
 
-def _insulin_name(record: MedicationRecord, codes: CodeList, ctx: Context) -> str | None:
+def _medicine_name(record: MedicationRecord, code_list: str, codes: CodeList, ctx: Context) -> str | None:
     cc = record.medicationCodeableConcept
     if cc is not None:
-        return ctx.label(cc) if ctx.match("insulin", cc) is not None else None
+        return ctx.label(cc) if ctx.match(code_list, cc) is not None else None
     reference = record.medicationReference
     if reference is None:
         return None
@@ -228,12 +250,50 @@ def _insulin_name(record: MedicationRecord, codes: CodeList, ctx: Context) -> st
     if target is not None and target.startswith("#"):
         for med in record.contained or ():
             code = med.code
-            if med.id == target[1:] and ctx.match("insulin", code) is not None:
+            if med.id == target[1:] and ctx.match(code_list, code) is not None:
                 return ctx.label(code)
     display = reference.display
     if display is not None and codes.match_text(display) is not None:
         return display
     return None
+
+
+# --- diabetes needing treatment ---------------------------------------------------------------------
+
+_DIABETES_LISTS: Final = ("diabetes", "type-1-diabetes", "insulin-treated-diabetes")
+
+
+def derive_diabetes(
+    conditions: Conditions, medications: Sequence[MedicationRecord], ctx: Context
+) -> Fact[YesUnknown]:
+    """A current diabetes Condition of any type, or a current glucose-lowering medicine or insulin."""
+    recorded: list[Evidence] = []
+    for cond in conditions.coded_in(_DIABETES_LISTS):
+        code = cond.code
+        if not any(ctx.match(name, code) is not None for name in _DIABETES_LISTS):
+            continue
+        if not condition_current(cond):
+            continue  # a resolved record of diabetes (gestational, steroid-induced) says nothing about now
+        recorded.append(evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}"))
+    recorded = _ordered(recorded)
+    treated = _ordered(
+        _medicine_records(medications, ctx, "glucose-lowering-medicines", "Glucose-lowering medicine")
+        + _insulin_records(medications, ctx)
+    )
+    if not recorded and not treated:
+        return Fact(
+            "unknown",
+            (),
+            "No diabetes and no glucose-lowering medicine is recorded (the record cannot prove their "
+            "absence).",
+        )
+    parts: list[str] = []
+    if recorded:
+        parts.append("diabetes is recorded")
+    if treated:
+        names = ", ".join(dict.fromkeys(e.text.split(": ", 1)[-1] for e in treated[:3]))
+        parts.append(f"on a glucose-lowering medicine ({names})")
+    return Fact("yes", tuple(recorded[:3] + treated[:3]), _sentence(parts))
 
 
 def _hba1c(value: Value, kind: str | None) -> tuple[float, str] | None:

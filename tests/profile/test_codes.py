@@ -187,8 +187,6 @@ IRRELEVANT: list[dict[str, Any]] = [
     ),
     b.observation(b.cc(b.LOINC, "94500-6", "SARS-CoV-2 RNA"), value=b.POSITIVE),
     b.condition(b.cc(b.SNOMED, "38341003", "Hypertensive disorder")),
-    b.condition(b.cc(b.ICD10CM, "E11.9", "Type 2 diabetes mellitus without complications")),
-    b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet")),
     b.med_request(b.cc(text="Lisinopril 10 mg tablet")),
     b.med_statement(b.cc(text="amlodipine 5 MG Oral Tablet")),
     b.med_statement(b.cc(text="Vitamin D3 1000 unit tablet")),
@@ -215,6 +213,9 @@ RELEVANT: list[dict[str, Any]] = [
     b.condition(b.cc(b.ICD10CM, "Z17.0")),
     b.condition(b.cc(b.ICD10CM, "Z90.722")),
     b.condition(b.cc(b.SNOMED, "412734009")),
+    # diabetes needing treatment (review 7, N2): inavolisib is withheld, other PI3K/AKT options cautioned
+    b.condition(b.cc(b.ICD10CM, "E11.9", "Type 2 diabetes mellitus without complications")),
+    b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet")),
     b.condition(b.cc(b.SNOMED, "76498008")),
     b.observation(b.cc(b.LOINC, "85337-4")),
     b.observation(b.cc(b.LOINC, "85339-0")),

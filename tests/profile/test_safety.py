@@ -233,6 +233,68 @@ def test_insulin_orders_pass_the_pre_filter(terminology: Terminology) -> None:
     assert terminology.is_relevant(b.model(b.med_request(b.cc(text="Lantus 100 unit/mL pen"))))
 
 
+# --- diabetes needing treatment (review 7, N2) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        b.condition(b.cc(b.SNOMED, "44054006", "Diabetes mellitus type 2 (disorder)")),
+        b.condition(b.cc(b.ICD10CM, "E11.9", "Type 2 diabetes mellitus without complications")),
+        b.condition(b.cc(b.ICD10CM, "E1165", "Type 2 diabetes mellitus with hyperglycemia")),  # no dot
+        b.condition(b.cc(b.SNOMED, "73211009", "Diabetes mellitus (disorder)")),
+        b.condition(b.cc(b.SNOMED, "46635009", "Diabetes mellitus type 1 (disorder)")),
+        b.condition(b.cc(text="NIDDM, diet and tablets")),
+        b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet")),
+        b.med_request(b.cc(text="Januvia 100 mg tablet once daily")),
+        b.med_statement(b.cc(text="empagliflozin 10 MG Oral Tablet")),
+        b.med_request(b.rx("274783", "insulin glargine")),
+    ],
+)
+def test_a_current_diabetes_record_or_glucose_lowering_medicine_is_diabetes(
+    build: Build, resource: dict[str, Any]
+) -> None:
+    """Type 2 diabetes on metformin with an HbA1c of 7.2%: not a hyperglycaemia risk by the CAPItello-291
+    cut-offs, but diabetes needing treatment, which INAVO120 excluded (Itovebi US label 5.1)."""
+    profile = build(b.patient(), b.breast_cancer(), resource, _hba1c(7.2, date="2025-05-01"))
+    fact = profile.diabetes
+    assert fact.value == "yes"
+    assert fact.evidence and fact.evidence[0].reference.split("/")[0] == resource["resourceType"]
+    assert profile.hyperglycaemia_risk.value in ("yes", "no")  # the HbA1c reading is unchanged
+
+
+def test_the_medicine_is_named(build: Build) -> None:
+    profile = build(
+        b.patient(), b.breast_cancer(), b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet"))
+    )
+    assert "metformin" in (profile.diabetes.note or "").lower()
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        b.condition(b.cc(b.SNOMED, "44054006", "Diabetes mellitus type 2 (disorder)"), clinical="resolved"),
+        b.condition(b.cc(text="Gestational diabetes mellitus")),
+        b.condition(b.cc(text="Diabetes insipidus")),
+        b.condition(b.cc(text="Pre-diabetes")),
+        b.condition(b.cc(text="Family history of diabetes mellitus")),
+        b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet"), status="stopped"),
+        b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet"), intent="proposal"),
+        b.med_statement(b.cc(text="metformin 500 mg"), status="completed", end="2022-01-01"),
+    ],
+)
+def test_resolved_diabetes_stopped_medicine_or_other_wording_is_not_diabetes(
+    terminology: Terminology, resource: dict[str, Any]
+) -> None:
+    profile = _unfiltered(terminology, b.patient(), b.breast_cancer(), resource)
+    assert profile.diabetes.value == "unknown"
+
+
+def test_no_diabetes_recorded_is_unknown_never_no(build: Build) -> None:
+    fact = build(b.patient(), b.breast_cancer(), _hba1c(5.4, date="2025-05-01")).diabetes
+    assert fact.value == "unknown" and not fact.evidence
+
+
 # --- cardiac dysfunction ----------------------------------------------------------------------------
 
 
