@@ -258,3 +258,19 @@ def test_a_triple_negative_patients_tests_card_does_not_cite_the_hr_positive_gui
     tests = next(c for c in cards if c["summary"].startswith("Tests that could change the options"))
     assert "germline BRCA1/2" in tests["summary"]
     assert "HR+" not in tests["source"]["label"] and "Moy" in tests["source"]["label"]
+
+
+def test_a_reason_that_quotes_a_drug_label_links_that_label(knowledge: Knowledge) -> None:
+    """Clinical review 7 (finding 7): exclusions quoted "Piqray label", "Truqap label", "Enhertu label"...
+    while the card linked only trials, or another drug's label; the clinician could not check the quote."""
+    import re
+
+    quoted = re.compile(r"\b([A-Z][a-z]+) (?:US )?label\b")
+    missing = []
+    for rule in (item.rule for item in knowledge.rules):
+        labels = " ".join(source.label for source in rule.sources)
+        reasons = [e.reason for e in rule.exclusions] + [c.reason for c in rule.cautions]
+        for brand in {b for reason in reasons for b in quoted.findall(reason)}:
+            if brand not in labels:
+                missing.append((rule.id, brand))
+    assert not missing
