@@ -205,7 +205,7 @@ def _agrees(summary: str, status: str, low: str) -> bool:
         return status == "negative" and low == "yes"
     if summary == "ultralow":
         return status == "negative" and low != "yes"
-    return {"low": "negative"}.get(summary, summary) == status
+    return summary == status
 
 
 def _summary_not_used(
