@@ -103,6 +103,7 @@ def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
         status = "equivocal"
     else:
         status = "unknown"
+    tested = status  # what the IHC and ISH results say, before any HER2 status recorded as such
     low: YesNoUnknown = "unknown"
     gen_vals = {r.value for r in generic}
     if status == "unknown" and gen_vals:
@@ -161,6 +162,8 @@ def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
         low = "yes"
     elif ihc == "0" or status == "positive" or (ihc == "unknown" and "ultralow" in gen_vals):
         low = "no"
+    if tested != "unknown":
+        _summary_not_used(ctx, generic, status, ihc, ish, low, note_parts)
     if ish == "unknown" and ihc == "2+":
         older_ish = [r for r in earlier if r.marker == "ish"]
         if older_ish:
@@ -193,6 +196,59 @@ def _her2_at(readings: Sequence[Reading], ctx: Context) -> Her2Facts:
         Fact(ihc, tuple(r.evidence for r in ihcs)),
         Fact(ish, tuple(r.evidence for r in ishs)),
         Fact(low, ev_all if low != "unknown" or low_why else (), why_low),
+    )
+
+
+def _agrees(summary: str, status: str, low: str) -> bool:
+    """Whether a HER2 status recorded as such says what the IHC and ISH results of its date say."""
+    if summary == "low":
+        return status == "negative" and low == "yes"
+    if summary == "ultralow":
+        return status == "negative" and low != "yes"
+    return summary == status
+
+
+def _summary_not_used(
+    ctx: Context,
+    generic: Sequence[Reading],
+    status: Her2Status,
+    ihc: Her2Ihc,
+    ish: Her2Ish,
+    low: YesNoUnknown,
+    note_parts: list[str],
+) -> None:
+    """A HER2 status recorded beside the IHC score (MII: "HER2-low" with the score as a component) that the
+    score does not bear out: the score is the result and is used; the summary is named, not silently
+    dropped. An IHC 2+ with no ISH is equivocal whatever the summary says (ASCO/CAP 2018, affirmed 2023);
+    a positive summary against a negative score (or the reverse) is a conflict, reported before this."""
+    unused = [r for r in generic if not _agrees(r.value, status, low)]
+    if not unused:
+        return
+    r = unused[0]
+    said = f"HER2 recorded as '{r.detail or r.value}' ({r.evidence.reference}, {shown_date(r)})"
+    tests = her2_label(status, ihc, ish, low)
+    if status == "equivocal":
+        why = (
+            "IHC 2+ with no ISH result is equivocal whatever the summary says"
+            if ihc == "2+" and ish == "unknown"
+            else f"the test results of that date read {tests}"
+        )
+        note_parts.append(f"{said} is not used: {why}")
+        ctx.issue(
+            "her2_status",
+            "missing",
+            f"{said}, but {why}: HER2 IHC 2+ needs reflex in situ hybridisation (ASCO/CAP 2018, affirmed "
+            "2023). If an ISH result exists, enter it.",
+            r.evidence,
+        )
+        return
+    note_parts.append(f"{said} is not used: the IHC score of that date reads {tests}")
+    ctx.issue(
+        "her2_low",
+        "conflicting",
+        f"{said}, but the IHC score of that date reads {tests}: HER2-low is read from the score. Check the "
+        "report (HER2-low decides trastuzumab deruxtecan).",
+        r.evidence,
     )
 
 

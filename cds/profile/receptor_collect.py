@@ -1,7 +1,7 @@
 """Receptor readings from the record: each ER, PR, ER+PR, HER2 IHC, ISH or HER2-status Observation (with
-its components: panels, % of cells, ratio and copy number) and each receptor-status Condition becomes
-readings, each with its evidence. A result not yet final is kept as pending; a value that cannot be
-read is a DataIssue."""
+its components: panels, % of cells, ratio and copy number, a HER2 IHC score or ISH result held in a HER2
+status) and each receptor-status Condition becomes readings, each with its evidence. A result not yet
+final is kept as pending; a value that cannot be read is a DataIssue."""
 
 from __future__ import annotations
 
@@ -133,6 +133,10 @@ def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> l
     # ISH panels with ratio and copy-number components)
     comp_status: dict[str, tuple[str | None, str, str | None]] = {}
     comp_ish: list[IshRead] = []
+    # HER2 held in the components of a HER2 result or a panel (MII: the IHC score as component 85319-2 of
+    # the 48676-1 status; an ISH verdict beside it): read as if each were its own Observation
+    her2_parent = kind is None or kind[0] in ("ihc", "her2")
+    comp_her2 = _ComponentHer2()
     for comp in components(obs):
         comp_code = comp.code
         ckind = _classify(ctx, comp_code)
@@ -148,7 +152,13 @@ def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> l
             ish_got = ish_value(ctx, value_of(comp), kind=sub)
             if ish_got is not None:
                 comp_ish.append(ish_got)
-    if kind is None and not comp_status:
+        elif marker == "ish" and her2_parent:
+            comp_her2.read_ish(ctx, value_of(comp))
+        elif marker in ("ihc", "her2") and her2_parent:
+            comp_her2.read(ctx, comp, marker)
+    if her2_parent:
+        comp_her2.ish.extend(comp_ish)  # ratio and copy number beside the score: the reflex ISH
+    if kind is None and not comp_status and not comp_her2.found:
         return []  # not a receptor result
     when = observation_date(obs)
     name = ctx.label(code)
@@ -163,6 +173,7 @@ def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> l
                 readings.add(marker, value, how, note)
             elif note:
                 ctx.issue(f"{marker}_status", "missing", f"{ref(obs)}: {note}", evidence(obs, when, how))
+        comp_her2.add_to(ctx, obs, when, name, readings)
         return out
     marker, sub = kind
     if marker in ("er", "pr"):
@@ -217,21 +228,71 @@ def _obs_readings(ctx: Context, obs: models.Observation, pending: str = "") -> l
         _ish_readings(ctx, obs, when, name, val, sub, comp_ish, readings)
     else:  # ihc or generic HER2
         score = ihc_score(ctx, val)
-        if score is not None:
-            readings.add("ihc", score, f"IHC {score}")
-            _stated_ish(ctx, val, readings)
-            return out
-        generic = her2_generic(ctx, val)
-        if generic is None:
+        generic = her2_generic(ctx, val) if score is None else None
+        if score is None and generic is None:
             interp, how = interpretation_value(ctx, obs, her2=True)
             if interp in ("positive", "negative"):
                 generic = (interp, f"interpretation {how}")
-        if generic is None:
-            _unreadable(ctx, obs, when, "her2_status", name, val)
-        else:
+        if score is not None:
+            readings.add("ihc", score, f"IHC {score}")
+            _stated_ish(ctx, val, readings)
+        elif generic is not None:
             readings.add("her2", generic[0], generic[1])
             _stated_ish(ctx, val, readings)
+        elif not comp_her2.found:
+            _unreadable(ctx, obs, when, "her2_status", name, val)
+        comp_her2.add_to(ctx, obs, when, name, readings)
     return out
+
+
+class _ComponentHer2:
+    """The HER2 IHC scores, HER2 statuses and ISH results held in one Observation's components."""
+
+    def __init__(self) -> None:
+        self.scores: list[tuple[str, str, str]] = []  # (marker ihc | her2, value, how)
+        self.ish: list[IshRead] = []
+        self.unread: list[str] = []  # IHC score components whose value is not a score
+
+    @property
+    def found(self) -> bool:
+        return bool(self.scores or self.ish or self.unread)
+
+    def read(self, ctx: Context, comp: models.ObservationComponent, marker: str) -> None:
+        """One IHC score (or, for a component named only "HER2", a HER2 status) component."""
+        val = value_of(comp)
+        if marker == "her2" and val.cc is None and not val.text:
+            return  # a bare number named only "HER2" (signals per cell? % of cells?): not a score
+        score = ihc_score(ctx, val)
+        if score is not None:
+            self.scores.append(("ihc", score, f"IHC {score}"))
+            return
+        generic = her2_generic(ctx, val) if marker == "her2" else None
+        if generic is not None:
+            self.scores.append(("her2", *generic))
+        elif marker == "ihc" and not val.empty:
+            self.unread.append(written(ctx, val) or "no value")
+
+    def read_ish(self, ctx: Context, val: Value) -> None:
+        """An ISH result component (MII KDS: 96893-3 'Positive' beside the IHC score)."""
+        got = ish_value(ctx, val, kind="ish")
+        if got is not None:
+            self.ish.append(got)
+
+    def add_to(
+        self, ctx: Context, obs: models.Observation, when: str | None, name: str, readings: _Readings
+    ) -> None:
+        for marker, value, how in self.scores:
+            readings.add(marker, value, how)
+        if self.ish:
+            _ish_readings(ctx, obs, when, name, Value(), "ish", self.ish, readings)
+        for shown in self.unread:
+            ctx.issue(
+                "her2_ihc",
+                "unreadable",
+                f"{ref(obs)}: the HER2 IHC score in {name} could not be read ('{shown}' is not 0, 1+, 2+ "
+                "or 3+); it was not used.",
+                evidence(obs, when, f"{name}: IHC score {shown}"),
+            )
 
 
 def _stated_ish(ctx: Context, val: Value, readings: _Readings) -> None:

@@ -146,6 +146,8 @@ def hormone_status(
             )
         elif er.value == "low_positive":
             note = "ER-low positive (1-10%) and PR positive"
+        elif er.value in ("unknown", "conflicting"):  # PR alone: endocrine therapy is chosen on ER
+            note = f"PR positive; ER {'not known' if er.value == 'unknown' else 'results conflict'}"
         return Fact("positive", ev, note)
     if er.value == "negative" and pr.value == "negative":
         return Fact("negative", ev, "ER and PR negative")

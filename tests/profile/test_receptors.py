@@ -179,6 +179,23 @@ def test_same_date_positive_and_percentage_is_low_positive(build: Build) -> None
 def test_conflicting_er_with_positive_pr_is_hr_positive(build: Build) -> None:
     profile = build(b.patient(), b.er(b.POSITIVE), b.er(b.NEGATIVE), b.pr(b.POSITIVE))
     assert profile.hormone_receptor_status.value == "positive"
+    assert profile.hormone_receptor_status.note == "PR positive; ER results conflict"
+
+
+def test_pr_positive_with_er_not_known_is_hr_positive_and_says_er_is_not_known(build: Build) -> None:
+    """Review 7 finding 5: the HR-positive options stay on PR alone, but the note (shown under "Based
+    on") says ER is not known, since endocrine therapy is chosen on ER (ASCO/CAP 2020)."""
+    not_done = b.observation(
+        b.cc(b.LOINC, "40556-3", "Estrogen receptor Ag [Presence] in Tissue by Immune stain"),
+        date="2026-09-22",
+    )
+    not_done["dataAbsentReason"] = b.cc(
+        "http://terminology.hl7.org/CodeSystem/data-absent-reason", "not-performed", "Not Performed"
+    )
+    profile = build(b.patient(), not_done, b.pr(b.LA_POSITIVE, date="2026-09-22"))
+    assert (profile.er_status.value, profile.hormone_receptor_status.value) == ("unknown", "positive")
+    assert profile.hormone_receptor_status.note == "PR positive; ER not known"
+    assert b.issues_of(profile, "er_status", "unreadable")  # the ER record is named, not dropped
 
 
 def test_ambiguous_interpretation_is_reported(build: Build) -> None:
