@@ -426,3 +426,21 @@ def test_an_atc_group_in_the_medication_list_is_refused(tmp_path: Path) -> None:
         Terminology.load(codes)
     assert err.value.file == "medications.yaml"
     assert err.value.field.endswith(".atc[0].code")
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "Z1 Carboplatin AUC5 d1, pegliposomales Doxorubicin 30 mg/m2, d1",
+            ["carboplatin", "liposomal doxorubicin"],
+        ),
+        ("Doxorubicin 60 mg/m2 + Cyclophosphamid 600 mg/m2", ["doxorubicin", "cyclophosphamide"]),
+        ("Trastuzumab Emtansin 3,6 mg/kg", ["trastuzumab emtansine"]),
+    ],
+)
+def test_german_names_name_the_drug_not_a_part_of_it(
+    terminology: Terminology, text: str, names: list[str]
+) -> None:
+    """MII MTB writes "pegliposomales Doxorubicin": liposomal doxorubicin, not conventional doxorubicin."""
+    assert [d.name for d in terminology.drugs_for_text(text)] == names

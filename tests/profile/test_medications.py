@@ -312,3 +312,21 @@ def test_atc_substance_codes_are_read(
 ) -> None:
     profile = build(*metastatic(), b.med_statement(b.cc(*coding)))
     assert classes <= profile.prior_therapies.value
+
+
+@pytest.mark.parametrize(
+    ("text", "classes"),
+    [
+        ("Letrozol 2,5 mg 1-0-0", {"letrozole"}),
+        ("Anastrozol 1 mg", {"anastrozole"}),
+        ("Exemestan 25 mg", {"exemestane"}),
+        ("Cyclophosphamid 600 mg/m2", {"cyclophosphamide"}),
+        ("Capecitabin 1000 mg/m2 2x tgl.", {"capecitabine"}),
+        ("Zoledronat 4 mg i.v.", {"bone_modifying"}),
+        ("Trastuzumab Emtansin 3,6 mg/kg", {"t_dm1"}),
+    ],
+)
+def test_german_inn_spellings_are_read(build: Build, text: str, classes: set[str]) -> None:
+    profile = build(*metastatic(), b.med_statement(b.cc(text=text)))
+    assert classes <= profile.prior_therapies.value
+    assert "trastuzumab" not in profile.prior_therapies.value  # T-DM1 ("Emtansin") is not also trastuzumab
