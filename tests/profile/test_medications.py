@@ -303,6 +303,8 @@ def test_german_first_line_in_atc_is_read_as_current_ai_ovarian_suppression_and_
         ((BFARM_ATC, "L01XE50", None), {"abemaciclib"}),  # ATC until 2020; L01EF03 since 2021
         ((BFARM_ATC, "L01XC03", None), {"trastuzumab"}),  # ATC until 2021; L01FD01 since 2022
         ((BFARM_ATC, "L01FD03", None), {"t_dm1"}),
+        ((BFARM_ATC, "L01XK02", "Niraparib"), {"parp_inhibitor", "niraparib"}),  # MII KDS test data
+        ((BFARM_ATC, "L01XX54", None), {"parp_inhibitor", "niraparib"}),  # ATC until 2020
         ((BFARM_ATC, "L01DB01", None), {"chemotherapy", "anthracycline"}),  # MII MTB, code only
         ((BFARM_ATC, "M05BA08", None), {"bone_modifying"}),
     ],
@@ -324,6 +326,7 @@ def test_atc_substance_codes_are_read(
         ("Capecitabin 1000 mg/m2 2x tgl.", {"capecitabine"}),
         ("Zoledronat 4 mg i.v.", {"bone_modifying"}),
         ("Trastuzumab Emtansin 3,6 mg/kg", {"t_dm1"}),
+        ("Zejula 200 mg", {"parp_inhibitor", "niraparib"}),
     ],
 )
 def test_german_inn_spellings_are_read(build: Build, text: str, classes: set[str]) -> None:
