@@ -2,8 +2,8 @@
 
 Each YAML file holds one concept (``concept`` = the file stem): codes by system, ICD-10 prefixes,
 text phrases for codings that carry no standard code, and ``keywords`` for the cheap relevance
-filter. ``medications.yaml`` holds drugs (RxNorm codes, synonyms, classes) and the class vocabulary
-that rule conditions may name. Every file is read once at start; a bad one stops start-up with
+filter. ``medications.yaml`` holds drugs (RxNorm and ATC codes, synonyms, classes) and the class
+vocabulary that rule conditions may name. Every file is read once at start; a bad one stops start-up with
 ``KnowledgeError(file, field, problem)``, the field written as in the file (``codes[0].display``).
 """
 
@@ -65,7 +65,11 @@ F = TypeVar("F", bound=BaseModel)
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Digits = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]+$")]
 ClassName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
-System = Literal["snomed", "loinc", "icd10", "rxnorm", "ajcc", "hgnc", "seer", "v3-interpretation", "any"]
+#: An ATC substance (level 5, seven characters); a group (L02BG aromatase inhibitors) is not one medicine.
+AtcCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$")]
+System = Literal[
+    "snomed", "loinc", "icd10", "rxnorm", "atc", "ajcc", "hgnc", "seer", "v3-interpretation", "any"
+]
 
 
 class _Strict(BaseModel):
@@ -123,10 +127,18 @@ class _RxNorm(_Strict):
     source: Text | None = None
 
 
+class _Atc(_Strict):
+    code: AtcCode
+    display: Text
+    note: Text | None = None  # e.g. the ATC versions a code belonged to, when it was moved
+    source: Text | None = None
+
+
 class _Drug(_Strict):
     name: Text
     classes: Annotated[list[ClassName], Field(min_length=1)]
     rxnorm: list[_RxNorm] = []
+    atc: list[_Atc] = []
     synonyms: Annotated[list[Text], Field(min_length=1)]
 
 
@@ -265,7 +277,9 @@ def _medications(path: Path, spec: _MedicationsFile) -> tuple[tuple[Drug, ...], 
             Drug(
                 name=item.name,
                 classes=tuple(item.classes),
-                rxnorm=frozenset(rx.code for rx in item.rxnorm),
+                codes=frozenset(
+                    [("rxnorm", rx.code) for rx in item.rxnorm] + [("atc", atc.code) for atc in item.atc]
+                ),
                 synonyms=tuple(words(s).strip() for s in item.synonyms),
             )
         )

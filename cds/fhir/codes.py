@@ -180,7 +180,7 @@ class Terminology:
     lists: Mapping[str, CodeList] = field(default_factory=dict)
     drugs: tuple[Drug, ...] = ()
     classes: Mapping[str, DrugClass] = field(default_factory=dict)
-    drugs_by_rxcui: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
+    drugs_by_code: Mapping[tuple[str, str], tuple[Drug, ...]] = field(default_factory=dict)  # RxNorm, ATC
     # medicine -> the single-agent medicines its classes contain (itself when it is one): a product of
     # pertuzumab and trastuzumab is those two, so a switch of formulation or route is the same agents
     agents: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -199,17 +199,17 @@ class Terminology:
     def build(
         cls, lists: Mapping[str, CodeListData], drugs: Sequence[Drug], classes: Mapping[str, DrugClass]
     ) -> Terminology:
-        by_rxcui: dict[str, list[Drug]] = {}
+        by_code: dict[tuple[str, str], list[Drug]] = {}
         for drug in drugs:
-            for code in drug.rxnorm:
-                by_rxcui.setdefault(code, []).append(drug)
+            for key in drug.codes:
+                by_code.setdefault(key, []).append(drug)
         return cls(
             drug_class_names=frozenset(classes),
             prefilter=Prefilter.build(lists.values(), drugs),
             lists={name: CodeList.of(data) for name, data in lists.items()},
             drugs=tuple(drugs),
             classes=dict(classes),
-            drugs_by_rxcui={k: tuple(v) for k, v in by_rxcui.items()},
+            drugs_by_code={k: tuple(v) for k, v in by_code.items()},
             agents={drug.name: _single_agents(drug, drugs) for drug in drugs},
         )
 
@@ -264,15 +264,15 @@ class Terminology:
         return self.drug_class_names
 
     def drugs_in(self, codings: Iterable[Coding], text: str | None) -> tuple[Drug, ...]:
-        """The medicines a concept names: by RxNorm code, else by a synonym in its text or, failing
-        that, in a display (local and NDC codings). Remembered per concept."""
+        """The medicines a concept names: by RxNorm or ATC code, else by a synonym in its text or,
+        failing that, in a display (local and NDC codings). Remembered per concept."""
         return self.drugs_of(self.concept(codings, text))
 
     def _drugs_in_concept(self, codings: tuple[Coding, ...], text: str | None) -> tuple[Drug, ...]:
         found: list[Drug] = []
         for system, code, _ in codings:
-            if code and system_key(system) == "rxnorm":
-                for drug in self.drugs_by_rxcui.get(code.strip(), ()):
+            if code:
+                for drug in self.drugs_by_code.get((system_key(system), code.strip()), ()):
                     if drug not in found:
                         found.append(drug)
         if found:

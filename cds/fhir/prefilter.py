@@ -77,7 +77,7 @@ class RawFilter:
 class Prefilter:
     clinical: RawFilter  # codes and keywords of the code lists (a finding may also be a test's code)
     findings: RawFilter  # finding codes, as Observation values
-    medicines: RawFilter  # RxNorm codes and names of the medicines
+    medicines: RawFilter  # RxNorm and ATC codes and names of the medicines
 
     @classmethod
     def build(cls, lists: Iterable[CodeListData], drugs: Iterable[Drug]) -> Prefilter:
@@ -106,10 +106,10 @@ class Prefilter:
                 else:
                     keywords.add(keyword)
         relevant |= findings  # a finding may also be the Observation/Condition code
-        rxnorm: set[str] = set(medicine_codes)
+        codes: set[str] = set(medicine_codes)
         names: set[str] = set(medicine_names)
         for drug in drugs:
-            rxnorm |= drug.rxnorm
+            codes.update(code for _, code in drug.codes)
             for syn in drug.synonyms:
                 # whole synonyms, and parts of compounds only when distinctive ("5" of "5-fu" is not)
                 names.update(t for t in tokens(syn) if t == syn or (len(t) >= 4 and not t.isdigit()))
@@ -121,7 +121,7 @@ class Prefilter:
                 icd_categories=frozenset(icd_categories),
             ),
             findings=RawFilter(frozenset(findings)),
-            medicines=RawFilter(frozenset(rxnorm), frozenset(names - _GENERIC_WORDS)),
+            medicines=RawFilter(frozenset(codes), frozenset(names - _GENERIC_WORDS)),
         )
 
     def is_relevant(self, model: Resource) -> bool:

@@ -8,6 +8,9 @@ Matching rules (documented here because every profile module relies on them):
   entries with ``system: any`` match the code under any (or no) system (v3 interpretation codes are
   seen with wrong system URIs);
 * ICD-10 and AJCC codes compare upper-case without dots (``C50.911`` = ``C50911``);
+* medicines match by RxNorm or ATC code (``Drug.codes``), exactly: an ATC class code (``L02BG``
+  aromatase inhibitors) is not one of its drugs, and ATC versions that moved a drug (palbociclib
+  L01XE33 until 2020, L01EF01 since) are both listed;
 * ``prefixes`` match the longest prefix first (``C79.5`` bone before ``C79`` other);
 * text phrases match whole words, case-insensitive; a concept's ``exclude_text`` vetoes a text match;
 * ``keywords`` feed the cheap filter; a keyword with spaces ("pr status") needs all its words, so an
@@ -38,6 +41,14 @@ SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {
         "urn:oid:2.16.840.1.113883.6.3",
     ),
     "rxnorm": ("http://www.nlm.nih.gov/research/umls/rxnorm", "urn:oid:2.16.840.1.113883.6.88"),
+    # WHO ATC: the HL7 THO URI and OID (CodeSystem v3-WC), and the German BfArM (formerly DIMDI) edition
+    # that MII/German data carry; codes are case-sensitive, upper-case as published
+    "atc": (
+        "http://www.whocc.no/atc",
+        "urn:oid:2.16.840.1.113883.6.73",
+        "http://fhir.de/CodeSystem/bfarm/atc",
+        "http://fhir.de/CodeSystem/dimdi/atc",
+    ),
     "ajcc": ("http://cancerstaging.org",),
     "hgnc": ("http://www.genenames.org/geneId", "http://www.genenames.org"),
     "seer": ("http://seer.cancer.gov",),
@@ -65,6 +76,8 @@ def system_key(uri: str | None) -> str:
         return "icd10"
     if "rxnorm" in low:
         return "rxnorm"
+    if "whocc.no/atc" in low or low.endswith(("/atc", "/atc/")):
+        return "atc"
     if "genenames" in low or "hgnc" in low:
         return "hgnc"
     if "cancerstaging" in low:
@@ -158,5 +171,5 @@ class DrugClass:
 class Drug:
     name: str
     classes: tuple[str, ...]
-    rxnorm: frozenset[str]
+    codes: frozenset[tuple[str, str]]  # (system key, code): ("rxnorm", "72965"), ("atc", "L02BG04")
     synonyms: tuple[str, ...]

@@ -361,3 +361,87 @@ def test_is_relevant_never_raises_on_any_json(rtype: Any, body: dict[str, Any]) 
 
 
 _CACHE: list[Terminology] = []
+
+
+# --- ATC (review 3 D1) ------------------------------------------------------------------------------
+
+_ATC = "http://fhir.de/CodeSystem/bfarm/atc"
+
+
+@pytest.mark.parametrize(
+    ("uri", "key"),
+    [
+        ("http://www.whocc.no/atc", "atc"),
+        ("urn:oid:2.16.840.1.113883.6.73", "atc"),
+        ("http://fhir.de/CodeSystem/bfarm/atc", "atc"),
+        ("http://fhir.de/CodeSystem/dimdi/atc", "atc"),
+        ("https://www.whocc.no/atc/", "atc"),
+    ],
+)
+def test_atc_system_uris_fold_to_atc(uri: str, key: str) -> None:
+    assert system_key(uri) == key
+
+
+@pytest.mark.parametrize(
+    "coding",
+    [
+        ("http://www.whocc.no/atc", "L02BG", "Aromatase inhibitors"),
+        (_ATC, "L01EF", "Cyclin-abhängige Kinase (CDK)-Inhibitoren"),
+        (_ATC, "L01EF", None),
+        (_ATC, "L02B", "Hormonantagonisten und verwandte Mittel"),
+    ],
+)
+def test_an_atc_group_names_no_drug(terminology: Terminology, coding: tuple[str, str, str | None]) -> None:
+    """An order for "an aromatase inhibitor" does not say which one was given, nor when it began."""
+    assert terminology.drugs_in([coding], None) == ()
+    assert not terminology.is_relevant(b.model(b.med_statement(b.cc(*coding))))
+
+
+def test_a_drug_by_atc_and_by_rxnorm_is_the_same_drug(terminology: Terminology) -> None:
+    by_atc = terminology.drugs_in([(_ATC, "L02BG04", "Letrozol")], "Letrozol 2,5 mg")
+    by_rxnorm = terminology.drugs_in([(b.RXNORM, "72965", "letrozole")], None)
+    assert by_atc == by_rxnorm and [d.name for d in by_atc] == ["letrozole"]
+    assert terminology.drugs_in([("urn:local:pharmacy", "L02BG04", None)], None) == ()  # not ATC's code
+
+
+def test_pre_filter_lets_atc_coded_medicines_through(terminology: Terminology) -> None:
+    code_only = b.med_statement(b.cc(_ATC, "L01EF01"))
+    contained = b.med_request(
+        reference={"reference": "#m1"},
+        contained=[
+            {"resourceType": "Medication", "id": "m1", "code": b.cc("http://www.whocc.no/atc", "L01FD04")}
+        ],
+    )
+    assert terminology.is_relevant(b.model(code_only))
+    assert terminology.is_relevant(b.model(contained))
+
+
+def test_an_atc_group_in_the_medication_list_is_refused(tmp_path: Path) -> None:
+    codes = _copy(tmp_path)
+    _edit(
+        codes / "medications.yaml",
+        '{code: "L02BG04", display: "Letrozol"',
+        '{code: "L02BG", display: "Letrozol"',
+    )
+    with pytest.raises(KnowledgeError) as err:
+        Terminology.load(codes)
+    assert err.value.file == "medications.yaml"
+    assert err.value.field.endswith(".atc[0].code")
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "Z1 Carboplatin AUC5 d1, pegliposomales Doxorubicin 30 mg/m2, d1",
+            ["carboplatin", "liposomal doxorubicin"],
+        ),
+        ("Doxorubicin 60 mg/m2 + Cyclophosphamid 600 mg/m2", ["doxorubicin", "cyclophosphamide"]),
+        ("Trastuzumab Emtansin 3,6 mg/kg", ["trastuzumab emtansine"]),
+    ],
+)
+def test_german_names_name_the_drug_not_a_part_of_it(
+    terminology: Terminology, text: str, names: list[str]
+) -> None:
+    """MII MTB writes "pegliposomales Doxorubicin": liposomal doxorubicin, not conventional doxorubicin."""
+    assert [d.name for d in terminology.drugs_for_text(text)] == names

@@ -272,3 +272,64 @@ def test_other_medication_records_reported_by_the_selector_count_as_history(term
     assert profile.medication_history.value == "yes"
     assert profile.prior_therapies.value == frozenset()
     assert profile.ovarian_suppression_current.value == "no"
+
+
+# --- ATC and German names (review 3 D1): German/MII data codes medicines in ATC, names them in German ---
+
+BFARM_ATC = "http://fhir.de/CodeSystem/bfarm/atc"
+WHO_ATC = "http://www.whocc.no/atc"
+
+
+def test_german_first_line_in_atc_is_read_as_current_ai_ovarian_suppression_and_cdk46(build: Build) -> None:
+    """Senologie Fall 9 shape: "Letrozol" L02BG04, goserelin L02AE03, palbociclib L01EF01 code only."""
+    profile = build(
+        *metastatic(),
+        b.med_statement(b.cc(BFARM_ATC, "L02BG04", "Letrozol", text="Letrozol 2,5 mg"), start="2023-02-01"),
+        b.med_statement(b.cc(BFARM_ATC, "L02AE03", "Goserelin"), start="2023-02-01"),
+        b.med_statement(b.cc(BFARM_ATC, "L01EF01"), start="2023-02-01"),
+    )
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+    assert {"aromatase_inhibitor", "cdk4_6_inhibitor", "ovarian_suppression"} <= profile.prior_therapies.value
+    assert profile.ovarian_suppression_current.value == "yes"
+    assert profile.metastatic_lines.value == 1
+    assert not [i for i in profile.issues if i.topic == "prior_therapies" and "not recognised" in i.message]
+
+
+@pytest.mark.parametrize(
+    ("coding", "classes"),
+    [
+        ((WHO_ATC, "L01EF01", None), {"palbociclib"}),  # the HL7 THO URI, code only
+        (("http://fhir.de/CodeSystem/dimdi/atc", "L01EF03", None), {"abemaciclib"}),  # the older German URI
+        ((BFARM_ATC, "L01XE50", None), {"abemaciclib"}),  # ATC until 2020; L01EF03 since 2021
+        ((BFARM_ATC, "L01XC03", None), {"trastuzumab"}),  # ATC until 2021; L01FD01 since 2022
+        ((BFARM_ATC, "L01FD03", None), {"t_dm1"}),
+        ((BFARM_ATC, "L01XK02", "Niraparib"), {"parp_inhibitor", "niraparib"}),  # MII KDS test data
+        ((BFARM_ATC, "L01XX54", None), {"parp_inhibitor", "niraparib"}),  # ATC until 2020
+        ((BFARM_ATC, "L01DB01", None), {"chemotherapy", "anthracycline"}),  # MII MTB, code only
+        ((BFARM_ATC, "M05BA08", None), {"bone_modifying"}),
+    ],
+)
+def test_atc_substance_codes_are_read(
+    build: Build, coding: tuple[str, str, str | None], classes: set[str]
+) -> None:
+    profile = build(*metastatic(), b.med_statement(b.cc(*coding)))
+    assert classes <= profile.prior_therapies.value
+
+
+@pytest.mark.parametrize(
+    ("text", "classes"),
+    [
+        ("Letrozol 2,5 mg 1-0-0", {"letrozole"}),
+        ("Anastrozol 1 mg", {"anastrozole"}),
+        ("Exemestan 25 mg", {"exemestane"}),
+        ("Cyclophosphamid 600 mg/m2", {"cyclophosphamide"}),
+        ("Capecitabin 1000 mg/m2 2x tgl.", {"capecitabine"}),
+        ("Zoledronat 4 mg i.v.", {"bone_modifying"}),
+        ("Trastuzumab Emtansin 3,6 mg/kg", {"t_dm1"}),
+        ("Zejula 200 mg", {"parp_inhibitor", "niraparib"}),
+    ],
+)
+def test_german_inn_spellings_are_read(build: Build, text: str, classes: set[str]) -> None:
+    profile = build(*metastatic(), b.med_statement(b.cc(text=text)))
+    assert classes <= profile.prior_therapies.value
+    assert "trastuzumab" not in profile.prior_therapies.value  # T-DM1 ("Emtansin") is not also trastuzumab
