@@ -81,7 +81,7 @@ class Context:
         return self.terminology.lists_of(self._entry(cc))
 
     def drugs(self, cc: CodeableConcept | None) -> tuple[Drug, ...]:
-        """The medicines a CodeableConcept names (RxNorm code, else a synonym in its text or displays)."""
+        """The medicines a CodeableConcept names (by RxNorm or ATC code, else a synonym in a text)."""
         if cc is None:
             return ()
         return self.terminology.drugs_of(self._entry(cc))
@@ -225,9 +225,13 @@ def label(cc: CodeableConcept | None) -> str:
 def _label(cc_codings: tuple[Coding, ...], text: str | None) -> str:
     for system, code, display in cc_codings:
         if code:
-            sys_name = _SYSTEM_LABEL.get((system or "").rstrip("/"), "code")
-            return f"{display or text or code} ({sys_name} {code})"
+            return f"{display or text or code} ({system_label(system)} {code})"
     return text or "(uncoded)"
+
+
+def system_label(system: str | None) -> str:
+    """A code system's short name in evidence texts ("SNOMED", "ATC"), else "code"."""
+    return _SYSTEM_LABEL.get((system or "").rstrip("/"), "code")
 
 
 _SYSTEM_LABEL = {
@@ -235,6 +239,10 @@ _SYSTEM_LABEL = {
     "http://loinc.org": "LOINC",
     "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
     "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+    "http://www.whocc.no/atc": "ATC",
+    "urn:oid:2.16.840.1.113883.6.73": "ATC",
+    "http://fhir.de/CodeSystem/bfarm/atc": "ATC",
+    "http://fhir.de/CodeSystem/dimdi/atc": "ATC",
 }
 
 

@@ -4,7 +4,8 @@
   proposal/plan/option), MedicationStatement (not entered-in-error/not-taken/intended),
   MedicationAdministration (not not-done/entered-in-error). A record that starts after today is a plan,
   not therapy given: reported, not counted. The medicine is identified by an RxNorm code in
-  ``medications.yaml`` (ingredient, product, brand and SCDG codes), else by a synonym (generic or brand
+  ``medications.yaml`` (ingredient, product, brand and SCDG codes) or an ATC substance code (WHO, BfArM
+  and DIMDI system URIs; current and pre-2022 codes), else by a synonym (generic or brand
   name) in the text or any coding's display (local/NDC codings), else through a contained Medication;
   an unresolvable ``medicationReference`` is reported once.
 * Start date: MedicationRequest dosage timing boundsPeriod.start, else authoredOn; MedicationStatement
@@ -25,8 +26,8 @@ from typing import Final
 
 from cds.evidence import Evidence
 from cds.fhir import models
-from cds.fhir.codes import Drug, system_key
-from cds.profile.common import Context, MedicationRecord, evidence, reference_id
+from cds.fhir.codes import Drug
+from cds.profile.common import Context, MedicationRecord, evidence, reference_id, system_label
 from cds.profile.dates import date_key, first_date, first_date_in, period_end, period_start, to_date
 
 ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts as current this long
@@ -97,7 +98,7 @@ def _name(ctx: Context, cc: models.CodeableConcept | None) -> str:
         if display:
             return display
         if code:
-            return f"{system_key(system) or 'code'} {code}"
+            return f"{system_label(system)} {code}"
     return "(unnamed medicine)"
 
 

@@ -125,7 +125,7 @@ def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build:
     assert profile.metastatic_lines.value == 0
     [unplaced_issue] = [i for i in profile.issues if "could not be placed" in i.message]
     # the paclitaxel a month after surgery is adjuvant, not "could not be placed"
-    assert [e.text.split(" ")[0] for e in unplaced_issue.evidence] == ["rxnorm"] and len(
+    assert [e.text.split(" ")[0] for e in unplaced_issue.evidence] == ["RxNorm"] and len(
         unplaced_issue.evidence
     ) == 1
     assert "1 past cancer medicine" in unplaced_issue.message

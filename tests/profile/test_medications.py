@@ -293,6 +293,10 @@ def test_german_first_line_in_atc_is_read_as_current_ai_ovarian_suppression_and_
     assert profile.ovarian_suppression_current.value == "yes"
     assert profile.metastatic_lines.value == 1
     assert not [i for i in profile.issues if i.topic == "prior_therapies" and "not recognised" in i.message]
+    # the evidence names the code system, as it does RxNorm's: a code-only record reads "ATC L01EF01"
+    assert any("ATC L01EF01" in e.text for e in profile.current_therapies.evidence), [
+        e.text for e in profile.current_therapies.evidence
+    ]
 
 
 @pytest.mark.parametrize(
