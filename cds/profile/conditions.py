@@ -103,6 +103,7 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
     sites: set[str] = set()
     site_ev: list[Evidence] = []
     unknown_sites = 0
+    nodal: list[tuple[_Ev, str]] = []  # nodal secondaries that may be regional: not M1 on their own
     sites_list = ctx.codes("metastasis-sites")
 
     for cond in conditions.usable():
@@ -173,10 +174,18 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
                     evidence(cond, when, f"Secondary cancer (not current): {ctx.describe(code)}"),
                 )
                 continue
+            site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
+            if site == "nodes" and not _distant_nodes(ctx, cond):
+                # axillary, internal mammary, supraclavicular nodes are regional (N), not M1: counted only
+                # next to other evidence of metastatic disease (below)
+                ev = evidence(cond, when, f"Lymph-node disease (regional or distant?): {ctx.label(code)}")
+                nodal.append((_Ev(when, "yes", ev), ref(cond)))
+                sites.add(site)  # the sites count only when metastatic disease is established
+                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {ctx.describe(code)}"))
+                continue
             ev = evidence(cond, when, f"Secondary cancer: {ctx.label(code)}")
             evs.append(_Ev(when, "yes", ev))
             secondary_refs.add(ref(cond))
-            site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
             if site is None:
                 unknown_sites += 1
             else:
@@ -263,10 +272,11 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
             + ".",
             *(e.evidence for e in future[:3]),
         )
+    evs_latest = NO_DATE  # the date of the evidence that decided (for a newer nodal record)
     if evs:
         ordered = sorted(evs, key=lambda e: (e.key, e.value == "yes"))
         latest = ordered[-1]
-        top_key = latest.key
+        top_key = evs_latest = latest.key
         same_day = [e for e in evs if e.key == top_key]
         value: Literal["yes", "no"] = "yes" if any(e.value == "yes" for e in same_day) else "no"
         agreeing = [e.evidence for e in reversed(ordered) if e.value == value]
@@ -302,11 +312,20 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
                 if e.value == "yes" and e.when and (since is None or e.key < since_key):
                     since, since_key = e.when, e.key
 
+    nodal = [n for n in nodal if n[0].key <= today]
+    if nodal and metastatic.value == "yes":
+        # metastatic disease is established otherwise: the nodes are one more site (added above)
+        secondary_refs.update(reference for _, reference in nodal)
+    elif nodal:
+        newest = max((e for e, _ in nodal), key=lambda e: e.key)
+        if metastatic.value == "unknown" or newest.key > evs_latest:
+            metastatic = _nodal_unknown(ctx, newest, metastatic, len(nodal))
+
     if unconfirmed and metastatic.value == "unknown":
         metastatic = Fact(
             "unknown",
-            tuple(unconfirmed[:3]),
-            "A metastasis is recorded only as provisional / differential: not confirmed.",
+            tuple((*metastatic.evidence, *unconfirmed)[:3]),
+            metastatic.note or "A metastasis is recorded only as provisional / differential: not confirmed.",
         )
 
     # --- breast cancer, and whose metastases these are ------------------------------------------------
@@ -397,6 +416,32 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
         secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
         other_primary_cancer=other_fact,
     )
+
+
+def _distant_nodes(ctx: Context, cond: models.Condition) -> bool:
+    """A nodal metastasis named as distant in breast cancer (code list ``distant-lymph-nodes``: intra-
+    abdominal, inguinal, pelvic, mediastinal, contralateral ... nodes), by code, text or bodySite."""
+    return any(ctx.match("distant-lymph-nodes", cc) is not None for cc in (cond.code, *(cond.bodySite or ())))
+
+
+def _nodal_unknown(ctx: Context, newest: _Ev, before: Fact[YesNoUnknown], count: int) -> Fact[YesNoUnknown]:
+    """Metastatic status "unknown" when lymph-node disease that may be regional is the only (or the newest)
+    evidence, with the data issue that says why and what to record."""
+    shown = f"{newest.evidence.reference}, {newest.when}" if newest.when else newest.evidence.reference
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    if before.value == "no":
+        last = before.evidence[0]
+        after = f", after a non-metastatic stage or M0 ({last.reference}, {last.date or 'undated'})"
+    else:
+        after = ""
+    why = (
+        f"Lymph-node disease is recorded ({shown}){more}{after}, and no distant metastasis, stage IV or "
+        "M1: axillary, internal mammary and supraclavicular nodes are regional disease (N category), not "
+        "stage 4. Record the M category or the stage group (or the distant site) to say whether it is "
+        "metastatic."
+    )
+    ctx.issue("metastatic", "missing", why, newest.evidence, *before.evidence[:1])
+    return Fact("unknown", (newest.evidence, *before.evidence[:1]), why)
 
 
 def _site(ctx: Context, cond: models.Condition, *, secondary_site: Match | None) -> str | None:

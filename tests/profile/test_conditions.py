@@ -186,7 +186,8 @@ def test_refuted_secondary_does_not_count(build: Build) -> None:
         ([b.cc(b.ICD10CM, "C78.2", "Secondary malignant neoplasm of pleura")], {"lung"}, "yes", "no"),
         ([b.cc(b.SNOMED, "94391008")], {"lung"}, "yes", "no"),
         ([b.cc(b.ICD10CM, "C79.31")], {"brain"}, "yes", "no"),
-        ([b.cc(b.ICD10CM, "C77.3")], {"nodes"}, "no", "no"),
+        ([b.cc(b.ICD10CM, "C77.4")], {"nodes"}, "no", "no"),  # inguinal: distant nodes
+        ([b.cc(b.ICD10CM, "C77.3"), b.cc(b.ICD10CM, "C79.51")], {"nodes", "bone"}, "no", "no"),
         ([b.cc(b.SNOMED, "94579000")], {"other"}, "no", "no"),
         ([b.cc(text="Metastasis to spine")], {"bone"}, "no", "yes"),
         ([b.cc(b.SNOMED, "128462008")], set(), "unknown", "unknown"),
@@ -201,6 +202,99 @@ def test_sites(
     assert profile.metastatic_sites.value == frozenset(sites)
     assert profile.visceral_metastases.value == visceral
     assert profile.bone_only_disease.value == bone_only
+
+
+# --- lymph nodes: regional (N) or distant (M1)? (review 7 finding 1) ------------------------------------
+
+_AXILLARY = b.cc(b.SNOMED, "94181007", "Secondary malignant neoplasm of axillary lymph nodes (disorder)")
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        b.condition(_AXILLARY),
+        b.condition(b.cc(b.ICD10CM, "C77.3", "Secondary malignant neoplasm of axilla lymph nodes")),
+        b.condition(b.cc(b.SNOMED, "94392001", "Secondary malignant neoplasm of lymph node")),
+        b.condition(b.cc(b.ICD10CM, "C77.9")),
+        b.condition(b.cc(b.ICD10CM, "C77.8", "Lymph nodes of multiple regions")),
+        b.condition(b.cc(b.ICD10CM, "C77.0", "Lymph nodes of head, face and neck")),  # supraclavicular
+        b.condition(b.cc(b.ICD10CM, "C77.1", "Intrathoracic lymph nodes")),  # internal mammary
+        b.condition(
+            b.cc(b.SNOMED, "128462008", "Secondary malignant neoplastic disease"),
+            body_site=b.cc(b.SNOMED, "68171009", "Axillary lymph node structure (body structure)"),
+        ),
+        b.condition(b.cc(text="Metastatic breast cancer to supraclavicular lymph node")),
+        b.condition(b.cc(text="Metastasis to internal mammary lymph nodes")),
+        b.condition(b.cc(text="Metastatic breast carcinoma, nodal")),
+    ],
+)
+def test_nodes_that_may_be_regional_do_not_make_stage_4_alone(build: Build, nodes: dict[str, Any]) -> None:
+    profile = build(b.patient(), b.breast_cancer(), nodes)
+    assert profile.metastatic.value == "unknown"
+    assert profile.metastatic_sites.value == frozenset()
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert issue.kind == "missing"
+    assert f"Lymph-node disease is recorded ({nodes['resourceType']}/{nodes['id']}" in issue.message
+    assert "regional disease (N category), not stage 4" in issue.message
+    assert "Record the M category or the stage group" in issue.message
+    assert profile.metastatic.note == issue.message
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        b.cc(b.ICD10CM, "C77.2", "Secondary malignant neoplasm of intra-abdominal lymph nodes"),
+        b.cc(b.ICD10CM, "C77.4"),
+        b.cc(b.ICD10CM, "C77.5"),
+        b.cc(text="Metastasis to mediastinal lymph nodes"),
+        b.cc(text="Metastases to retroperitoneal lymph nodes"),
+        b.cc(text="Metastasis to para-aortic lymph nodes"),
+        b.cc(text="Metastatic breast cancer to contralateral axillary lymph nodes"),
+        b.cc(
+            b.SNOMED,
+            "94392001",
+            "Secondary malignant neoplasm of lymph node",
+            text="Inguinal node metastasis",
+        ),
+    ],
+)
+def test_distant_nodes_still_make_stage_4(build: Build, nodes: dict[str, Any]) -> None:
+    profile = build(b.patient(), b.breast_cancer(), b.condition(nodes))
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"nodes"}
+
+
+def test_stage_2_then_axillary_nodes_is_unknown_not_stage_4(build: Build) -> None:
+    """Review 7 N2: cM0 stage II, then an axillary node Condition: not M1; say what is missing."""
+    stage = b.observation(
+        b.cc(b.LOINC, "21908-9"), value=b.cc(b.SNOMED, "261614003", "Stage 2A"), date="2024-09-10", rid="st"
+    )
+    nodes = b.condition(_AXILLARY, onset="2024-10-01", rid="ax")
+    profile = build(b.patient(), b.breast_cancer(), stage, nodes)
+    assert profile.metastatic.value == "unknown"
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert "(Condition/ax, 2024-10-01), after a non-metastatic stage or M0 (Observation/st, 2024-09-10)" in (
+        issue.message
+    )
+    assert {e.reference for e in issue.evidence} == {"Condition/ax", "Observation/st"}
+    # nodes recorded before (or on the day of) the staging were staged with it: still not metastatic
+    for onset in ("2024-09-03", "2024-09-10", None):
+        earlier = b.condition(_AXILLARY, onset=onset)
+        assert build(b.patient(), b.breast_cancer(), stage, earlier).metastatic.value == "no"
+
+
+def test_nodes_next_to_a_distant_site_count_as_a_site_but_do_not_date_stage_4(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_AXILLARY, onset="2021-04-01", rid="ax"),
+        b.condition(b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone"), onset="2024-06-01"),
+    )
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"bone", "nodes"}
+    assert profile.bone_only_disease.value == "no"
+    assert [e.date for e in profile.metastatic.evidence] == ["2024-06-01"]
+    assert not [i for i in profile.issues if i.topic == "metastatic"]
 
 
 def test_site_from_body_site(build: Build) -> None:
