@@ -297,6 +297,34 @@ def test_nodes_next_to_a_distant_site_count_as_a_site_but_do_not_date_stage_4(bu
     assert not [i for i in profile.issues if i.topic == "metastatic"]
 
 
+_ICD10GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
+
+
+@pytest.mark.parametrize(
+    ("text", "sites"),
+    [
+        ("Ossäre Metastase BWK 12", {"bone"}),
+        ("Knochenmetastasen", {"bone"}),
+        ("Metastasen im Knochen", {"bone"}),
+        ("hepatische Metastasen", {"liver"}),
+        ("Lebermetastasen", {"liver"}),
+        ("pulmonale Metastasen", {"lung"}),
+        ("Metastasen der Lunge", {"lung"}),
+        ("zerebrale Metastase", {"brain"}),
+        ("Hirnmetastasen", {"brain"}),
+        ("Metastasen, Leberwerte erhöht", set()),  # whole words only: "Leberwerte" is not the liver
+    ],
+)
+def test_german_site_words_in_a_secondary_condition_text(build: Build, text: str, sites: set[str]) -> None:
+    """Review third_party3 J1: German charts name the site in words (ICD-10-GM C79.9 + text)."""
+    secondary = b.cc(
+        _ICD10GM, "C79.9", "Sekundäre bösartige Neubildung nicht näher bezeichneter Lokalisation", text
+    )
+    profile = build(b.patient(), b.breast_cancer(), b.condition(secondary))
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == frozenset(sites)
+
+
 def test_site_from_body_site(build: Build) -> None:
     secondary = b.condition(
         b.cc(b.SNOMED, "128462008", "Secondary malignant neoplastic disease"),
