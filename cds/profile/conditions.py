@@ -4,7 +4,9 @@
   cancer (code list ``breast-cancer``: SNOMED, any ICD-10 flavour C50, text fallback); "no" when usable
   Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
   "unknown".
-* ``metastatic``: evidence from current secondary-cancer Conditions (yes), ``Condition.stage.summary``
+* ``metastatic``: evidence from current secondary-cancer Conditions (yes; lymph nodes alone only when named
+  distant, see below), site-of-distant-metastasis Observations (LOINC 44667-4, the MII / oBDS
+  "Fernmetastasen" SNOMED 385421009: yes), ``Condition.stage.summary``
   and stage-group Observations (stage IV = yes, a lower stage = no) and M-category Observations
   (M1 = yes, M0 = no). The most recent dated evidence wins; any disagreement is reported as a
   ``conflicting`` DataIssue naming both resources (an earlier "no" followed by "yes" may simply be
@@ -15,6 +17,12 @@
   ``bone_only_disease`` = sites are exactly {bone}. A secondary Condition without a site (128462008,
   C79.9) next to site-specific ones is read as the same disease (noted); alone it leaves the sites,
   visceral and bone-only "unknown".
+* Lymph nodes: ipsilateral axillary, internal mammary and supraclavicular nodes are regional (N) disease in
+  breast cancer, not M1. A secondary Condition whose only site is lymph nodes counts as metastatic only
+  when the nodes are named distant (code list ``distant-lymph-nodes``). Otherwise, when it is the only
+  evidence or newer than the latest "not metastatic" one, ``metastatic`` is "unknown" with a ``missing``
+  DataIssue asking for the M category or stage group; next to other evidence of metastatic disease the
+  nodes are one more site (they do not date it).
 
 Reading a stage or an M category is cds.profile.staging; other primary cancers, cds.profile.other_primary.
 """
@@ -218,9 +226,13 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
         elif (history := ctx.match("metastasis-history", code)) is not None:
             when = observation_date(obs)
             val = value_of(obs)
-            if history.value == "site":  # LOINC 44667-4: the value is a site, or "None"
+            if history.value == "site":
+                # LOINC 44667-4 (the value is a site, or "None") and SNOMED 385421009, the MII / oBDS
+                # "Fernmetastasen" Observation: every value of its code system is a distant site (M1; LYM
+                # is distant nodes, GEN generalised, no one site)
+                obds = ctx.match("distant-metastasis-sites", val.cc, by_text=False)
                 site_hit = (
-                    ctx.match("metastasis-sites", val.cc)
+                    obds or ctx.match("metastasis-sites", val.cc)
                     if val.cc is not None
                     else sites_list.match_text(val.text)
                 )
@@ -230,6 +242,9 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
                     evs.append(_Ev(when, "yes", ev))
                     sites.add(str(site_hit.value))
                     site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {shown}"))
+                elif obds is not None:
+                    evs.append(_Ev(when, "yes", evidence(obs, when, f"Site of distant metastasis: {shown}")))
+                    unknown_sites += 1
                 elif shown.strip().lower().startswith(("none", "no ")):
                     evs.append(_Ev(when, "no", evidence(obs, when, f"Site of distant metastasis: {shown}")))
                 continue

@@ -325,6 +325,52 @@ def test_german_site_words_in_a_secondary_condition_text(build: Build, text: str
     assert profile.metastatic_sites.value == frozenset(sites)
 
 
+_MII_SITES = (
+    "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-fernmetastasen"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "display", "sites"),
+    [
+        ("HEP", "Leber", {"liver"}),
+        ("OSS", "Knochen", {"bone"}),
+        ("PUL", "Lunge", {"lung"}),
+        ("BRA", "Hirn", {"brain"}),
+        ("LYM", "Lymphknoten", {"nodes"}),  # the distant-metastasis item: distant nodes by definition
+        ("PLE", "Pleura", {"lung"}),
+        ("ADR", "Nebennieren", {"other"}),
+        ("GEN", "generalisierte Metastasierung", set()),  # metastatic, no one site
+    ],
+)
+def test_mii_fernmetastasen_observation_is_m1_with_its_site(
+    build: Build, code: str, display: str, sites: set[str]
+) -> None:
+    """third_party3 D2a: the MII / oBDS distant-metastasis Observation (SNOMED 385421009, value from the MII
+    code system) was left unread, so a patient recorded this way was "metastatic status not known"."""
+    obs = b.observation(
+        b.cc(b.SNOMED, "385421009"), value=b.cc(_MII_SITES, code, display), date="2021-06-22", rid="fm"
+    )
+    profile = build(b.patient(), b.breast_cancer(onset="2021-05-01"), obs)
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic.evidence[0].reference == "Observation/fm"
+    assert profile.metastatic_sites.value == frozenset(sites)
+    assert profile.visceral_metastases.value == (
+        "yes" if sites & {"liver", "lung", "brain"} else "no" if sites else "unknown"
+    )
+
+
+def test_mii_fernmetastasen_after_cm0_is_progression(build: Build) -> None:
+    cm0 = b.observation(b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, "1229901006"), date="2020-01-10")
+    site = b.observation(
+        b.cc(b.SNOMED, "385421009"), value=b.cc(_MII_SITES, "OSS", "Knochen"), date="2024-02-08"
+    )
+    profile = build(b.patient(), b.breast_cancer(), cm0, site)
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"bone"}
+    assert profile.bone_only_disease.value == "yes"
+
+
 def test_site_from_body_site(build: Build) -> None:
     secondary = b.condition(
         b.cc(b.SNOMED, "128462008", "Secondary malignant neoplastic disease"),
