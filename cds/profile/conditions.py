@@ -29,6 +29,7 @@ Reading a stage or an M category is cds.profile.staging; other primary cancers, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final, Literal
 
 from cds.fhir import models
@@ -37,6 +38,7 @@ from cds.profile.common import (
     UNCONFIRMED,
     Conditions,
     Context,
+    MedicationRecord,
     Observations,
     condition_current,
     condition_date,
@@ -45,7 +47,7 @@ from cds.profile.common import (
     ref,
     status_code,
 )
-from cds.profile.dates import NO_DATE, date_key
+from cds.profile.dates import NO_DATE, date_key, first_date
 from cds.profile.model import VISCERAL_SITES, Evidence, Fact, YesNoUnknown
 from cds.profile.other_primary import OtherPrimaries, add_other_primary
 from cds.profile.staging import m_value, parse_stage, stage_value
@@ -99,7 +101,12 @@ class DiseaseFacts:
         self.other_primary_cancer = other_primary_cancer
 
 
-def derive_disease(conditions: Conditions, observations: Observations, ctx: Context) -> DiseaseFacts:
+def derive_disease(
+    conditions: Conditions,
+    observations: Observations,
+    ctx: Context,
+    medications: Sequence[MedicationRecord] = (),
+) -> DiseaseFacts:
     breast_ev: list[Evidence] = []
     resolved_ev: list[Evidence] = []  # breast cancer Conditions recorded as resolved / inactive / remission
     other_primary = OtherPrimaries()
@@ -336,6 +343,10 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
         if metastatic.value == "unknown" or newest.key > evs_latest:
             metastatic = _nodal_unknown(ctx, newest, metastatic, len(nodal))
 
+    treated = _treated_for_secondary(ctx, medications) if metastatic.value != "yes" else []
+    if treated:
+        metastatic = _treated_unknown(ctx, treated, metastatic)
+
     if unconfirmed and metastatic.value == "unknown":
         metastatic = Fact(
             "unknown",
@@ -367,6 +378,18 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
         if metastatic.value == "yes":
             ctx.issue("metastatic", "conflicting", why, *(metastatic.evidence[:2] + other_fact.evidence[:2]))
             metastatic, since, attributed_elsewhere = Fact("unknown", (), why), None, True
+    elif resolved_ev and (nodal or treated) and metastatic.value == "unknown":
+        now = (
+            f"{treated[0].reference} names a secondary cancer as its reason"
+            if treated
+            else f"lymph-node disease is recorded ({nodal[0][1]})"
+        )
+        why = (
+            f"The breast cancer is recorded as resolved or in remission, but {now} and no other primary "
+            "cancer is: read as breast cancer whose metastatic status is not known (update the problem list)."
+        )
+        breast_fact = Fact("yes", tuple(resolved_ev[:5]), why)
+        ctx.issue("breast_cancer", "conflicting", why, resolved_ev[0], *metastatic.evidence[:1])
     elif resolved_ev and metastatic.value == "yes":
         why = (
             "The breast cancer is recorded as resolved, but metastases are recorded now and no other "
@@ -457,6 +480,58 @@ def _nodal_unknown(ctx: Context, newest: _Ev, before: Fact[YesNoUnknown], count:
     )
     ctx.issue("metastatic", "missing", why, newest.evidence, *before.evidence[:1])
     return Fact("unknown", (newest.evidence, *before.evidence[:1]), why)
+
+
+#: Medication record statuses that mean given or taken now.
+_CURRENT_MEDICATION: Final = frozenset({"active", "on-hold", "in-progress"})
+
+
+def _treated_for_secondary(ctx: Context, medications: Sequence[MedicationRecord]) -> list[Evidence]:
+    """Current medication records whose ``reasonCode`` is a secondary cancer (PACIO: palbociclib ordered
+    for 94225005 brain metastasis, the only record of it): evidence, not proof, of metastatic disease."""
+    found: list[Evidence] = []
+    for med in medications:
+        if med.status.lower() not in _CURRENT_MEDICATION:
+            continue
+        for cc in med.reasonCode or ():
+            if ctx.match("secondary-cancer", cc) is not None:
+                if isinstance(med, models.MedicationRequest):
+                    when = first_date(med.authoredOn)
+                else:
+                    period = med.effectivePeriod
+                    when = first_date(med.effectiveDateTime, period.start if period is not None else None)
+                reference = med.medicationReference
+                medicine = (
+                    ctx.describe(med.medicationCodeableConcept)
+                    if med.medicationCodeableConcept is not None
+                    else (reference.display if reference is not None else None) or "a medicine"
+                )
+                found.append(evidence(med, when, f"{medicine} ({med.status}) for: {ctx.label(cc)}"))
+                break
+    return found
+
+
+def _treated_unknown(ctx: Context, treated: list[Evidence], before: Fact[YesNoUnknown]) -> Fact[YesNoUnknown]:
+    """Metastatic status "unknown" when a current medication names a secondary cancer as its reason but
+    nothing else establishes metastatic disease, with the data issue naming the medication record."""
+    first = treated[0]
+    shown = f"{first.reference} ({first.date})" if first.date else first.reference
+    more = f" (and {len(treated) - 1} more)" if len(treated) > 1 else ""
+    if before.value == "no":
+        last = before.evidence[0]
+        when = last.date or "undated"
+        said = f"; the latest stage or M category says not metastatic ({last.reference}, {when})"
+    else:
+        said = ""
+    why = (
+        f"{shown}{more} is a current medication given for a secondary cancer ({first.text}), but no current "
+        f"metastasis Condition, stage IV or M1 is recorded{said}. Metastatic status not known: record the "
+        "metastasis (a Condition) or the stage group / M category."
+    )
+    ctx.issue(
+        "metastatic", "conflicting" if before.value == "no" else "missing", why, first, *before.evidence[:1]
+    )
+    return Fact("unknown", (*treated[:2], *before.evidence[:2]), why)
 
 
 def _site(ctx: Context, cond: models.Condition, *, secondary_site: Match | None) -> str | None:

@@ -602,3 +602,68 @@ def _build_unfiltered(terminology: Terminology, *raw: dict[str, Any]) -> Patient
         terminology=terminology,
         thresholds=MenopauseThresholds(),
     )
+
+
+# --- a secondary cancer named only as a medication's reason (third_party3 D2b) -------------------------
+
+_BRAIN_MET_REASON = b.cc(b.SNOMED, "94225005", "Metastatic malignant neoplasm to brain")
+_PALBOCICLIB = b.rx("1601374", "palbociclib")
+_CM0_2018 = b.observation(
+    b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, "1229901006", "cM0"), date="2018-04-05", rid="cm0"
+)
+
+
+def test_remission_primary_and_a_palbociclib_order_for_brain_metastasis_is_not_no_breast_cancer(
+    build: Build,
+) -> None:
+    """PACIO Jenny Mosley: primary in remission, cM0 2018, palbociclib ordered in 2024 for 94225005. It was
+    "no breast cancer, not metastatic" and no card; now breast cancer with metastatic status not known,
+    and the data issue names the medication record."""
+    order = b.med_request(_PALBOCICLIB, authored="2024-10-02", reason_code=_BRAIN_MET_REASON, rid="palbo")
+    profile = build(b.patient(), b.breast_cancer(clinical="remission", onset="2018-03-01"), _CM0_2018, order)
+    assert profile.breast_cancer.value == "yes"
+    assert profile.metastatic.value == "unknown"
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert issue.kind == "conflicting"
+    assert issue.message.startswith(
+        "MedicationRequest/palbo (2024-10-02) is a current medication given for a "
+    )
+    assert "Metastatic malignant neoplasm to brain (SNOMED 94225005)" in issue.message
+    assert "not metastatic (Observation/cm0, 2018-04-05)" in issue.message
+    assert "record the metastasis (a Condition) or the stage group / M category" in issue.message
+    assert any(i.topic == "breast_cancer" and "MedicationRequest/palbo" in i.message for i in profile.issues)
+
+
+def test_a_medication_reason_alone_is_reported_and_a_stopped_one_is_not(build: Build) -> None:
+    statement = b.med_statement(_PALBOCICLIB, start="2024-10-02", rid="ms")
+    statement["reasonCode"] = [_BRAIN_MET_REASON]
+    profile = build(b.patient(), b.breast_cancer(), statement)
+    assert profile.metastatic.value == "unknown"
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert issue.kind == "missing" and "MedicationStatement/ms (2024-10-02)" in issue.message
+    stopped = b.med_request(_PALBOCICLIB, status="stopped", reason_code=_BRAIN_MET_REASON)
+    profile = build(b.patient(), b.breast_cancer(clinical="remission"), _CM0_2018, stopped)
+    assert profile.breast_cancer.value == "no"
+    assert profile.metastatic.value == "no"
+
+
+def test_a_medication_reason_next_to_recorded_metastases_changes_nothing(build: Build) -> None:
+    order = b.med_request(_PALBOCICLIB, reason_code=_BRAIN_MET_REASON)
+    bone = b.condition(b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone"))
+    profile = build(b.patient(), b.breast_cancer(), bone, order)
+    assert profile.metastatic.value == "yes"
+    assert not [i for i in profile.issues if i.topic == "metastatic"]
+
+
+def test_resolved_primary_and_a_new_axillary_node_condition_is_breast_cancer_of_unknown_stage(
+    build: Build,
+) -> None:
+    """A nodal recurrence after a resolved primary is locoregional, not "no breast cancer"."""
+    profile = build(
+        b.patient(),
+        b.breast_cancer(clinical="resolved", onset="2016-02-10"),
+        b.condition(_AXILLARY, onset="2024-11-05", rid="ax"),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert "lymph-node disease is recorded (Condition/ax)" in (profile.breast_cancer.note or "")
+    assert profile.metastatic.value == "unknown"
