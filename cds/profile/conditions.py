@@ -4,7 +4,9 @@
   cancer (code list ``breast-cancer``: SNOMED, any ICD-10 flavour C50, text fallback); "no" when usable
   Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
   "unknown".
-* ``metastatic``: evidence from current secondary-cancer Conditions (yes), ``Condition.stage.summary``
+* ``metastatic``: evidence from current secondary-cancer Conditions (yes; lymph nodes alone only when named
+  distant, see below), site-of-distant-metastasis Observations (LOINC 44667-4, the MII / oBDS
+  "Fernmetastasen" SNOMED 385421009: yes), ``Condition.stage.summary``
   and stage-group Observations (stage IV = yes, a lower stage = no) and M-category Observations
   (M1 = yes, M0 = no). The most recent dated evidence wins; any disagreement is reported as a
   ``conflicting`` DataIssue naming both resources (an earlier "no" followed by "yes" may simply be
@@ -15,12 +17,19 @@
   ``bone_only_disease`` = sites are exactly {bone}. A secondary Condition without a site (128462008,
   C79.9) next to site-specific ones is read as the same disease (noted); alone it leaves the sites,
   visceral and bone-only "unknown".
+* Lymph nodes: ipsilateral axillary, internal mammary and supraclavicular nodes are regional (N) disease in
+  breast cancer, not M1. A secondary Condition whose only site is lymph nodes counts as metastatic only
+  when the nodes are named distant (code list ``distant-lymph-nodes``). Otherwise, when it is the only
+  evidence or newer than the latest "not metastatic" one, ``metastatic`` is "unknown" with a ``missing``
+  DataIssue asking for the M category or stage group; next to other evidence of metastatic disease the
+  nodes are one more site (they do not date it).
 
 Reading a stage or an M category is cds.profile.staging; other primary cancers, cds.profile.other_primary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final, Literal
 
 from cds.fhir import models
@@ -29,6 +38,7 @@ from cds.profile.common import (
     UNCONFIRMED,
     Conditions,
     Context,
+    MedicationRecord,
     Observations,
     condition_current,
     condition_date,
@@ -37,7 +47,7 @@ from cds.profile.common import (
     ref,
     status_code,
 )
-from cds.profile.dates import NO_DATE, date_key
+from cds.profile.dates import NO_DATE, date_key, first_date
 from cds.profile.model import VISCERAL_SITES, Evidence, Fact, YesNoUnknown
 from cds.profile.other_primary import OtherPrimaries, add_other_primary
 from cds.profile.staging import m_value, parse_stage, stage_value
@@ -91,7 +101,12 @@ class DiseaseFacts:
         self.other_primary_cancer = other_primary_cancer
 
 
-def derive_disease(conditions: Conditions, observations: Observations, ctx: Context) -> DiseaseFacts:
+def derive_disease(
+    conditions: Conditions,
+    observations: Observations,
+    ctx: Context,
+    medications: Sequence[MedicationRecord] = (),
+) -> DiseaseFacts:
     breast_ev: list[Evidence] = []
     resolved_ev: list[Evidence] = []  # breast cancer Conditions recorded as resolved / inactive / remission
     other_primary = OtherPrimaries()
@@ -103,6 +118,7 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
     sites: set[str] = set()
     site_ev: list[Evidence] = []
     unknown_sites = 0
+    nodal: list[tuple[_Ev, str]] = []  # nodal secondaries that may be regional: not M1 on their own
     sites_list = ctx.codes("metastasis-sites")
 
     for cond in conditions.usable():
@@ -173,10 +189,18 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
                     evidence(cond, when, f"Secondary cancer (not current): {ctx.describe(code)}"),
                 )
                 continue
+            site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
+            if site == "nodes" and not _distant_nodes(ctx, cond):
+                # axillary, internal mammary, supraclavicular nodes are regional (N), not M1: counted only
+                # next to other evidence of metastatic disease (below)
+                ev = evidence(cond, when, f"Lymph-node disease (regional or distant?): {ctx.label(code)}")
+                nodal.append((_Ev(when, "yes", ev), ref(cond)))
+                sites.add(site)  # the sites count only when metastatic disease is established
+                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {ctx.describe(code)}"))
+                continue
             ev = evidence(cond, when, f"Secondary cancer: {ctx.label(code)}")
             evs.append(_Ev(when, "yes", ev))
             secondary_refs.add(ref(cond))
-            site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
             if site is None:
                 unknown_sites += 1
             else:
@@ -209,9 +233,13 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
         elif (history := ctx.match("metastasis-history", code)) is not None:
             when = observation_date(obs)
             val = value_of(obs)
-            if history.value == "site":  # LOINC 44667-4: the value is a site, or "None"
+            if history.value == "site":
+                # LOINC 44667-4 (the value is a site, or "None") and SNOMED 385421009, the MII / oBDS
+                # "Fernmetastasen" Observation: every value of its code system is a distant site (M1; LYM
+                # is distant nodes, GEN generalised, no one site)
+                obds = ctx.match("distant-metastasis-sites", val.cc, by_text=False)
                 site_hit = (
-                    ctx.match("metastasis-sites", val.cc)
+                    obds or ctx.match("metastasis-sites", val.cc)
                     if val.cc is not None
                     else sites_list.match_text(val.text)
                 )
@@ -221,6 +249,9 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
                     evs.append(_Ev(when, "yes", ev))
                     sites.add(str(site_hit.value))
                     site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {shown}"))
+                elif obds is not None:
+                    evs.append(_Ev(when, "yes", evidence(obs, when, f"Site of distant metastasis: {shown}")))
+                    unknown_sites += 1
                 elif shown.strip().lower().startswith(("none", "no ")):
                     evs.append(_Ev(when, "no", evidence(obs, when, f"Site of distant metastasis: {shown}")))
                 continue
@@ -263,10 +294,11 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
             + ".",
             *(e.evidence for e in future[:3]),
         )
+    evs_latest = NO_DATE  # the date of the evidence that decided (for a newer nodal record)
     if evs:
         ordered = sorted(evs, key=lambda e: (e.key, e.value == "yes"))
         latest = ordered[-1]
-        top_key = latest.key
+        top_key = evs_latest = latest.key
         same_day = [e for e in evs if e.key == top_key]
         value: Literal["yes", "no"] = "yes" if any(e.value == "yes" for e in same_day) else "no"
         agreeing = [e.evidence for e in reversed(ordered) if e.value == value]
@@ -302,11 +334,24 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
                 if e.value == "yes" and e.when and (since is None or e.key < since_key):
                     since, since_key = e.when, e.key
 
+    nodal = [n for n in nodal if n[0].key <= today]
+    if nodal and metastatic.value == "yes":
+        # metastatic disease is established otherwise: the nodes are one more site (added above)
+        secondary_refs.update(reference for _, reference in nodal)
+    elif nodal:
+        newest = max((e for e, _ in nodal), key=lambda e: e.key)
+        if metastatic.value == "unknown" or newest.key > evs_latest:
+            metastatic = _nodal_unknown(ctx, newest, metastatic, len(nodal))
+
+    treated = _treated_for_secondary(ctx, medications) if metastatic.value != "yes" else []
+    if treated:
+        metastatic = _treated_unknown(ctx, treated, metastatic)
+
     if unconfirmed and metastatic.value == "unknown":
         metastatic = Fact(
             "unknown",
-            tuple(unconfirmed[:3]),
-            "A metastasis is recorded only as provisional / differential: not confirmed.",
+            tuple((*metastatic.evidence, *unconfirmed)[:3]),
+            metastatic.note or "A metastasis is recorded only as provisional / differential: not confirmed.",
         )
 
     # --- breast cancer, and whose metastases these are ------------------------------------------------
@@ -333,6 +378,18 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
         if metastatic.value == "yes":
             ctx.issue("metastatic", "conflicting", why, *(metastatic.evidence[:2] + other_fact.evidence[:2]))
             metastatic, since, attributed_elsewhere = Fact("unknown", (), why), None, True
+    elif resolved_ev and (nodal or treated) and metastatic.value == "unknown":
+        now = (
+            f"{treated[0].reference} names a secondary cancer as its reason"
+            if treated
+            else f"lymph-node disease is recorded ({nodal[0][1]})"
+        )
+        why = (
+            f"The breast cancer is recorded as resolved or in remission, but {now} and no other primary "
+            "cancer is: read as breast cancer whose metastatic status is not known (update the problem list)."
+        )
+        breast_fact = Fact("yes", tuple(resolved_ev[:5]), why)
+        ctx.issue("breast_cancer", "conflicting", why, resolved_ev[0], *metastatic.evidence[:1])
     elif resolved_ev and metastatic.value == "yes":
         why = (
             "The breast cancer is recorded as resolved, but metastases are recorded now and no other "
@@ -397,6 +454,84 @@ def derive_disease(conditions: Conditions, observations: Observations, ctx: Cont
         secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
         other_primary_cancer=other_fact,
     )
+
+
+def _distant_nodes(ctx: Context, cond: models.Condition) -> bool:
+    """A nodal metastasis named as distant in breast cancer (code list ``distant-lymph-nodes``: intra-
+    abdominal, inguinal, pelvic, mediastinal, contralateral ... nodes), by code, text or bodySite."""
+    return any(ctx.match("distant-lymph-nodes", cc) is not None for cc in (cond.code, *(cond.bodySite or ())))
+
+
+def _nodal_unknown(ctx: Context, newest: _Ev, before: Fact[YesNoUnknown], count: int) -> Fact[YesNoUnknown]:
+    """Metastatic status "unknown" when lymph-node disease that may be regional is the only (or the newest)
+    evidence, with the data issue that says why and what to record."""
+    shown = f"{newest.evidence.reference}, {newest.when}" if newest.when else newest.evidence.reference
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    if before.value == "no":
+        last = before.evidence[0]
+        after = f", after a non-metastatic stage or M0 ({last.reference}, {last.date or 'undated'})"
+    else:
+        after = ""
+    why = (
+        f"Lymph-node disease is recorded ({shown}){more}{after}, and no distant metastasis, stage IV or "
+        "M1: axillary, internal mammary and supraclavicular nodes are regional disease (N category), not "
+        "stage 4. Record the M category or the stage group (or the distant site) to say whether it is "
+        "metastatic."
+    )
+    ctx.issue("metastatic", "missing", why, newest.evidence, *before.evidence[:1])
+    return Fact("unknown", (newest.evidence, *before.evidence[:1]), why)
+
+
+#: Medication record statuses that mean given or taken now.
+_CURRENT_MEDICATION: Final = frozenset({"active", "on-hold", "in-progress"})
+
+
+def _treated_for_secondary(ctx: Context, medications: Sequence[MedicationRecord]) -> list[Evidence]:
+    """Current medication records whose ``reasonCode`` is a secondary cancer (PACIO: palbociclib ordered
+    for 94225005 brain metastasis, the only record of it): evidence, not proof, of metastatic disease."""
+    found: list[Evidence] = []
+    for med in medications:
+        if med.status.lower() not in _CURRENT_MEDICATION:
+            continue
+        for cc in med.reasonCode or ():
+            if ctx.match("secondary-cancer", cc) is not None:
+                if isinstance(med, models.MedicationRequest):
+                    when = first_date(med.authoredOn)
+                else:
+                    period = med.effectivePeriod
+                    when = first_date(med.effectiveDateTime, period.start if period is not None else None)
+                reference = med.medicationReference
+                medicine = (
+                    ctx.describe(med.medicationCodeableConcept)
+                    if med.medicationCodeableConcept is not None
+                    else (reference.display if reference is not None else None) or "a medicine"
+                )
+                found.append(evidence(med, when, f"{medicine} ({med.status}) for: {ctx.label(cc)}"))
+                break
+    return found
+
+
+def _treated_unknown(ctx: Context, treated: list[Evidence], before: Fact[YesNoUnknown]) -> Fact[YesNoUnknown]:
+    """Metastatic status "unknown" when a current medication names a secondary cancer as its reason but
+    nothing else establishes metastatic disease, with the data issue naming the medication record."""
+    first = treated[0]
+    shown = f"{first.reference} ({first.date})" if first.date else first.reference
+    more = f" (and {len(treated) - 1} more)" if len(treated) > 1 else ""
+    if before.value == "no":
+        last = before.evidence[0]
+        when = last.date or "undated"
+        said = f"; the latest stage or M category says not metastatic ({last.reference}, {when})"
+    else:
+        said = ""
+    why = (
+        f"{shown}{more} is a current medication given for a secondary cancer ({first.text}), but no current "
+        f"metastasis Condition, stage IV or M1 is recorded{said}. Metastatic status not known: record the "
+        "metastasis (a Condition) or the stage group / M category."
+    )
+    ctx.issue(
+        "metastatic", "conflicting" if before.value == "no" else "missing", why, first, *before.evidence[:1]
+    )
+    return Fact("unknown", (*treated[:2], *before.evidence[:2]), why)
 
 
 def _site(ctx: Context, cond: models.Condition, *, secondary_site: Match | None) -> str | None:

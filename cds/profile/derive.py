@@ -133,7 +133,7 @@ def build_profile(
     meds = requests + statements + administrations  # by type, as received within each
     age, sex = ctx.guarded("age", (_UNKNOWN.age, _UNKNOWN.sex), derive_patient, patients, patient_id, ctx)
     deceased = ctx.guarded("deceased", _UNKNOWN.deceased, derive_deceased, patients, patient_id, ctx)
-    disease = ctx.guarded("metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx)
+    disease = ctx.guarded("metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx, meds)
     receptors = ctx.guarded("er_status", _NO_RECEPTORS, derive_receptors, conditions, observations, ctx)
     brca = ctx.guarded("germline_brca", _UNKNOWN.germline_brca, derive_brca, conditions, observations, ctx)
     pd_l1 = ctx.guarded("pd_l1", _UNKNOWN.pd_l1, derive_pd_l1, observations, ctx)

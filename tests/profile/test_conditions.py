@@ -186,7 +186,8 @@ def test_refuted_secondary_does_not_count(build: Build) -> None:
         ([b.cc(b.ICD10CM, "C78.2", "Secondary malignant neoplasm of pleura")], {"lung"}, "yes", "no"),
         ([b.cc(b.SNOMED, "94391008")], {"lung"}, "yes", "no"),
         ([b.cc(b.ICD10CM, "C79.31")], {"brain"}, "yes", "no"),
-        ([b.cc(b.ICD10CM, "C77.3")], {"nodes"}, "no", "no"),
+        ([b.cc(b.ICD10CM, "C77.4")], {"nodes"}, "no", "no"),  # inguinal: distant nodes
+        ([b.cc(b.ICD10CM, "C77.3"), b.cc(b.ICD10CM, "C79.51")], {"nodes", "bone"}, "no", "no"),
         ([b.cc(b.SNOMED, "94579000")], {"other"}, "no", "no"),
         ([b.cc(text="Metastasis to spine")], {"bone"}, "no", "yes"),
         ([b.cc(b.SNOMED, "128462008")], set(), "unknown", "unknown"),
@@ -201,6 +202,173 @@ def test_sites(
     assert profile.metastatic_sites.value == frozenset(sites)
     assert profile.visceral_metastases.value == visceral
     assert profile.bone_only_disease.value == bone_only
+
+
+# --- lymph nodes: regional (N) or distant (M1)? (review 7 finding 1) ------------------------------------
+
+_AXILLARY = b.cc(b.SNOMED, "94181007", "Secondary malignant neoplasm of axillary lymph nodes (disorder)")
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        b.condition(_AXILLARY),
+        b.condition(b.cc(b.ICD10CM, "C77.3", "Secondary malignant neoplasm of axilla lymph nodes")),
+        b.condition(b.cc(b.SNOMED, "94392001", "Secondary malignant neoplasm of lymph node")),
+        b.condition(b.cc(b.ICD10CM, "C77.9")),
+        b.condition(b.cc(b.ICD10CM, "C77.8", "Lymph nodes of multiple regions")),
+        b.condition(b.cc(b.ICD10CM, "C77.0", "Lymph nodes of head, face and neck")),  # supraclavicular
+        b.condition(b.cc(b.ICD10CM, "C77.1", "Intrathoracic lymph nodes")),  # internal mammary
+        b.condition(
+            b.cc(b.SNOMED, "128462008", "Secondary malignant neoplastic disease"),
+            body_site=b.cc(b.SNOMED, "68171009", "Axillary lymph node structure (body structure)"),
+        ),
+        b.condition(b.cc(text="Metastatic breast cancer to supraclavicular lymph node")),
+        b.condition(b.cc(text="Metastasis to internal mammary lymph nodes")),
+        b.condition(b.cc(text="Metastatic breast carcinoma, nodal")),
+    ],
+)
+def test_nodes_that_may_be_regional_do_not_make_stage_4_alone(build: Build, nodes: dict[str, Any]) -> None:
+    profile = build(b.patient(), b.breast_cancer(), nodes)
+    assert profile.metastatic.value == "unknown"
+    assert profile.metastatic_sites.value == frozenset()
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert issue.kind == "missing"
+    assert f"Lymph-node disease is recorded ({nodes['resourceType']}/{nodes['id']}" in issue.message
+    assert "regional disease (N category), not stage 4" in issue.message
+    assert "Record the M category or the stage group" in issue.message
+    assert profile.metastatic.note == issue.message
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        b.cc(b.ICD10CM, "C77.2", "Secondary malignant neoplasm of intra-abdominal lymph nodes"),
+        b.cc(b.ICD10CM, "C77.4"),
+        b.cc(b.ICD10CM, "C77.5"),
+        b.cc(text="Metastasis to mediastinal lymph nodes"),
+        b.cc(text="Metastases to retroperitoneal lymph nodes"),
+        b.cc(text="Metastasis to para-aortic lymph nodes"),
+        b.cc(text="Metastatic breast cancer to contralateral axillary lymph nodes"),
+        b.cc(
+            b.SNOMED,
+            "94392001",
+            "Secondary malignant neoplasm of lymph node",
+            text="Inguinal node metastasis",
+        ),
+    ],
+)
+def test_distant_nodes_still_make_stage_4(build: Build, nodes: dict[str, Any]) -> None:
+    profile = build(b.patient(), b.breast_cancer(), b.condition(nodes))
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"nodes"}
+
+
+def test_stage_2_then_axillary_nodes_is_unknown_not_stage_4(build: Build) -> None:
+    """Review 7 N2: cM0 stage II, then an axillary node Condition: not M1; say what is missing."""
+    stage = b.observation(
+        b.cc(b.LOINC, "21908-9"), value=b.cc(b.SNOMED, "261614003", "Stage 2A"), date="2024-09-10", rid="st"
+    )
+    nodes = b.condition(_AXILLARY, onset="2024-10-01", rid="ax")
+    profile = build(b.patient(), b.breast_cancer(), stage, nodes)
+    assert profile.metastatic.value == "unknown"
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert "(Condition/ax, 2024-10-01), after a non-metastatic stage or M0 (Observation/st, 2024-09-10)" in (
+        issue.message
+    )
+    assert {e.reference for e in issue.evidence} == {"Condition/ax", "Observation/st"}
+    # nodes recorded before (or on the day of) the staging were staged with it: still not metastatic
+    for onset in ("2024-09-03", "2024-09-10", None):
+        earlier = b.condition(_AXILLARY, onset=onset)
+        assert build(b.patient(), b.breast_cancer(), stage, earlier).metastatic.value == "no"
+
+
+def test_nodes_next_to_a_distant_site_count_as_a_site_but_do_not_date_stage_4(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_AXILLARY, onset="2021-04-01", rid="ax"),
+        b.condition(b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone"), onset="2024-06-01"),
+    )
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"bone", "nodes"}
+    assert profile.bone_only_disease.value == "no"
+    assert [e.date for e in profile.metastatic.evidence] == ["2024-06-01"]
+    assert not [i for i in profile.issues if i.topic == "metastatic"]
+
+
+_ICD10GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
+
+
+@pytest.mark.parametrize(
+    ("text", "sites"),
+    [
+        ("Ossäre Metastase BWK 12", {"bone"}),
+        ("Knochenmetastasen", {"bone"}),
+        ("Metastasen im Knochen", {"bone"}),
+        ("hepatische Metastasen", {"liver"}),
+        ("Lebermetastasen", {"liver"}),
+        ("pulmonale Metastasen", {"lung"}),
+        ("Metastasen der Lunge", {"lung"}),
+        ("zerebrale Metastase", {"brain"}),
+        ("Hirnmetastasen", {"brain"}),
+        ("Metastasen, Leberwerte erhöht", set()),  # whole words only: "Leberwerte" is not the liver
+    ],
+)
+def test_german_site_words_in_a_secondary_condition_text(build: Build, text: str, sites: set[str]) -> None:
+    """Review third_party3 J1: German charts name the site in words (ICD-10-GM C79.9 + text)."""
+    secondary = b.cc(
+        _ICD10GM, "C79.9", "Sekundäre bösartige Neubildung nicht näher bezeichneter Lokalisation", text
+    )
+    profile = build(b.patient(), b.breast_cancer(), b.condition(secondary))
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == frozenset(sites)
+
+
+_MII_SITES = (
+    "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-fernmetastasen"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "display", "sites"),
+    [
+        ("HEP", "Leber", {"liver"}),
+        ("OSS", "Knochen", {"bone"}),
+        ("PUL", "Lunge", {"lung"}),
+        ("BRA", "Hirn", {"brain"}),
+        ("LYM", "Lymphknoten", {"nodes"}),  # the distant-metastasis item: distant nodes by definition
+        ("PLE", "Pleura", {"lung"}),
+        ("ADR", "Nebennieren", {"other"}),
+        ("GEN", "generalisierte Metastasierung", set()),  # metastatic, no one site
+    ],
+)
+def test_mii_fernmetastasen_observation_is_m1_with_its_site(
+    build: Build, code: str, display: str, sites: set[str]
+) -> None:
+    """third_party3 D2a: the MII / oBDS distant-metastasis Observation (SNOMED 385421009, value from the MII
+    code system) was left unread, so a patient recorded this way was "metastatic status not known"."""
+    obs = b.observation(
+        b.cc(b.SNOMED, "385421009"), value=b.cc(_MII_SITES, code, display), date="2021-06-22", rid="fm"
+    )
+    profile = build(b.patient(), b.breast_cancer(onset="2021-05-01"), obs)
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic.evidence[0].reference == "Observation/fm"
+    assert profile.metastatic_sites.value == frozenset(sites)
+    assert profile.visceral_metastases.value == (
+        "yes" if sites & {"liver", "lung", "brain"} else "no" if sites else "unknown"
+    )
+
+
+def test_mii_fernmetastasen_after_cm0_is_progression(build: Build) -> None:
+    cm0 = b.observation(b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, "1229901006"), date="2020-01-10")
+    site = b.observation(
+        b.cc(b.SNOMED, "385421009"), value=b.cc(_MII_SITES, "OSS", "Knochen"), date="2024-02-08"
+    )
+    profile = build(b.patient(), b.breast_cancer(), cm0, site)
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"bone"}
+    assert profile.bone_only_disease.value == "yes"
 
 
 def test_site_from_body_site(build: Build) -> None:
@@ -434,3 +602,68 @@ def _build_unfiltered(terminology: Terminology, *raw: dict[str, Any]) -> Patient
         terminology=terminology,
         thresholds=MenopauseThresholds(),
     )
+
+
+# --- a secondary cancer named only as a medication's reason (third_party3 D2b) -------------------------
+
+_BRAIN_MET_REASON = b.cc(b.SNOMED, "94225005", "Metastatic malignant neoplasm to brain")
+_PALBOCICLIB = b.rx("1601374", "palbociclib")
+_CM0_2018 = b.observation(
+    b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, "1229901006", "cM0"), date="2018-04-05", rid="cm0"
+)
+
+
+def test_remission_primary_and_a_palbociclib_order_for_brain_metastasis_is_not_no_breast_cancer(
+    build: Build,
+) -> None:
+    """PACIO Jenny Mosley: primary in remission, cM0 2018, palbociclib ordered in 2024 for 94225005. It was
+    "no breast cancer, not metastatic" and no card; now breast cancer with metastatic status not known,
+    and the data issue names the medication record."""
+    order = b.med_request(_PALBOCICLIB, authored="2024-10-02", reason_code=_BRAIN_MET_REASON, rid="palbo")
+    profile = build(b.patient(), b.breast_cancer(clinical="remission", onset="2018-03-01"), _CM0_2018, order)
+    assert profile.breast_cancer.value == "yes"
+    assert profile.metastatic.value == "unknown"
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert issue.kind == "conflicting"
+    assert issue.message.startswith(
+        "MedicationRequest/palbo (2024-10-02) is a current medication given for a "
+    )
+    assert "Metastatic malignant neoplasm to brain (SNOMED 94225005)" in issue.message
+    assert "not metastatic (Observation/cm0, 2018-04-05)" in issue.message
+    assert "record the metastasis (a Condition) or the stage group / M category" in issue.message
+    assert any(i.topic == "breast_cancer" and "MedicationRequest/palbo" in i.message for i in profile.issues)
+
+
+def test_a_medication_reason_alone_is_reported_and_a_stopped_one_is_not(build: Build) -> None:
+    statement = b.med_statement(_PALBOCICLIB, start="2024-10-02", rid="ms")
+    statement["reasonCode"] = [_BRAIN_MET_REASON]
+    profile = build(b.patient(), b.breast_cancer(), statement)
+    assert profile.metastatic.value == "unknown"
+    issue = next(i for i in profile.issues if i.topic == "metastatic")
+    assert issue.kind == "missing" and "MedicationStatement/ms (2024-10-02)" in issue.message
+    stopped = b.med_request(_PALBOCICLIB, status="stopped", reason_code=_BRAIN_MET_REASON)
+    profile = build(b.patient(), b.breast_cancer(clinical="remission"), _CM0_2018, stopped)
+    assert profile.breast_cancer.value == "no"
+    assert profile.metastatic.value == "no"
+
+
+def test_a_medication_reason_next_to_recorded_metastases_changes_nothing(build: Build) -> None:
+    order = b.med_request(_PALBOCICLIB, reason_code=_BRAIN_MET_REASON)
+    bone = b.condition(b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone"))
+    profile = build(b.patient(), b.breast_cancer(), bone, order)
+    assert profile.metastatic.value == "yes"
+    assert not [i for i in profile.issues if i.topic == "metastatic"]
+
+
+def test_resolved_primary_and_a_new_axillary_node_condition_is_breast_cancer_of_unknown_stage(
+    build: Build,
+) -> None:
+    """A nodal recurrence after a resolved primary is locoregional, not "no breast cancer"."""
+    profile = build(
+        b.patient(),
+        b.breast_cancer(clinical="resolved", onset="2016-02-10"),
+        b.condition(_AXILLARY, onset="2024-11-05", rid="ax"),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert "lymph-node disease is recorded (Condition/ax)" in (profile.breast_cancer.note or "")
+    assert profile.metastatic.value == "unknown"
