@@ -152,7 +152,7 @@ def _metastatic_reason(
     ctx: Context, resource: MedicationRecord, secondary_refs: frozenset[str]
 ) -> str | None:
     for cc in resource.reasonCode or ():
-        if ctx.match("secondary-cancer", cc) is not None:
+        if ctx.match("secondary-cancer", cc) is not None and not _regional_nodes(ctx, cc):
             return "reason is a secondary cancer"
     for reference in resource.reasonReference or ():
         rid = reference_id(reference)
@@ -161,6 +161,13 @@ def _metastatic_reason(
     if _intent(ctx, resource) == "palliative":
         return "palliative intent"
     return None
+
+
+def _regional_nodes(ctx: Context, cc: models.CodeableConcept) -> bool:
+    """A secondary cancer of lymph nodes that may be regional (axillary, internal mammary, supraclavicular:
+    the N category, treated with curative intent), not nodes named distant (cds.profile.conditions)."""
+    site = ctx.match("metastasis-sites", cc)
+    return site is not None and site.value == "nodes" and ctx.match("distant-lymph-nodes", cc) is None
 
 
 def _current(resource: MedicationRecord, end: str | None, start: str | None, ctx: Context) -> bool:

@@ -149,6 +149,20 @@ def test_reason_reference_or_palliative_intent_marks_metastatic_setting(build: B
     assert {"paclitaxel", "capecitabine", "gemcitabine"} <= profile.metastatic_therapies.value
 
 
+def test_a_regional_lymph_node_reason_does_not_mark_metastatic_setting(build: Build) -> None:
+    """Adjuvant letrozole given for axillary-node disease (C77.3, regional: N category, curative intent)
+    is early therapy; the same order given for liver metastases (C78.7) is metastatic therapy."""
+    axillary = b.cc(b.ICD10CM, "C77.3", "Secondary malignant neoplasm of axilla and upper limb lymph nodes")
+    adjuvant = b.med_request(b.rx("72965"), authored="2018-05-01", status="completed", reason_code=axillary)
+    profile = build(*metastatic(), adjuvant)
+    assert "letrozole" in profile.prior_therapies.value
+    assert "letrozole" not in profile.metastatic_therapies.value
+    liver = b.med_request(
+        b.rx("72965"), authored="2018-05-01", status="completed", reason_code=b.cc(b.ICD10CM, "C78.7")
+    )
+    assert "letrozole" in build(*metastatic(), liver).metastatic_therapies.value
+
+
 @pytest.mark.parametrize(
     ("starts", "lines", "chemo", "her2", "endocrine"),
     [
