@@ -4,6 +4,7 @@ tests/pathway/kb/rules (one per card group and decision point), and hand-built p
 from __future__ import annotations
 
 import shutil
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,9 @@ def on_letrozole_palbociclib(**facts: Any) -> PatientProfile:
         ),
         **facts,
     )
+
+
+@cache
+def real_knowledge() -> Knowledge:
+    """The shipped knowledge base (cards/), loaded once for the test session."""
+    return load_knowledge(default_knowledge_dir())

@@ -146,19 +146,22 @@ def test_a_safety_finding_names_the_finding_and_the_option_on_the_warnings_card(
     assert "- progressed on aromatase inhibitor" in by_group(fine)["options-now"]["detail"]
 
 
+def _after_an_ai_with_lung_disease() -> PatientProfile:
+    ild = Fact("yes", ev("Condition/ild-1", "2024-11-02", "Interstitial lung disease"))
+    return hr_positive(
+        progressed_on=frozenset({"endocrine_therapy", "aromatase_inhibitor"}),
+        completed_metastatic_lines=1,
+        interstitial_lung_disease=ild,
+    )
+
+
 def test_the_warnings_summary_names_a_ruled_out_option_without_its_qualifiers(tmp_path: Path) -> None:
     """Clinical review 7 (finding 9): "Ribociclib + AI ...; OFS unless postmenopausal, GnRH analogue in men
     not offered: long QT" read as if the GnRH analogue were what is withheld."""
     rule = yaml.safe_load((RULES / "t-dxd-her2-low.yaml").read_text())
     rule["option"] = "Trastuzumab deruxtecan (T-DXd); OFS unless postmenopausal, GnRH analogue in men"
     kb = card_knowledge(tmp_path, rule)
-    ild = Fact("yes", ev("Condition/ild-1", "2024-11-02", "Interstitial lung disease"))
-    profile = hr_positive(
-        progressed_on=frozenset({"endocrine_therapy", "aromatase_inhibitor"}),
-        completed_metastatic_lines=1,
-        interstitial_lung_disease=ild,
-    )
-    warning = by_group(cards_for(profile, kb))["warnings"]
+    warning = by_group(cards_for(_after_an_ai_with_lung_disease(), kb))["warnings"]
     assert warning["summary"].startswith(
         "Trastuzumab deruxtecan (T-DXd) not offered: interstitial lung disease or pneumonitis"
     ), warning["summary"]
@@ -175,13 +178,7 @@ def test_options_one_finding_rules_out_share_one_line_of_the_warnings_summary(tm
         "regimen": ["datopotamab_deruxtecan"],
     }
     kb = card_knowledge(tmp_path, dato)
-    ild = Fact("yes", ev("Condition/ild-1", "2024-11-02", "Interstitial lung disease"))
-    profile = hr_positive(
-        progressed_on=frozenset({"endocrine_therapy", "aromatase_inhibitor"}),
-        completed_metastatic_lines=1,
-        interstitial_lung_disease=ild,
-    )
-    warning = by_group(cards_for(profile, kb))["warnings"]
+    warning = by_group(cards_for(_after_an_ai_with_lung_disease(), kb))["warnings"]
     # the reason reads in full however many options it rules out; the detail names each of them
     assert warning["summary"] == "2 options not offered: interstitial lung disease or pneumonitis"
     assert "**Trastuzumab deruxtecan (T-DXd)** is not offered" in warning["detail"]

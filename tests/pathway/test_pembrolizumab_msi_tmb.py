@@ -3,17 +3,14 @@ journeys a clinician meets: where it is offered, and where offering it would be 
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
 
 from cds.evidence import Fact
 from cds.pathway.engine import evaluate
-from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.profile.model import PatientProfile
-from cds.settings import default_knowledge_dir
-from tests.pathway.support import metastatic_profile
+from tests.pathway.support import metastatic_profile, real_knowledge
 
 RULE = "pembrolizumab-msi-h-tmb-h"
 PACLITAXEL = frozenset({"chemotherapy", "taxane", "paclitaxel"})
@@ -23,11 +20,6 @@ ATEZOLIZUMAB = frozenset({"immunotherapy", "atezolizumab"})
 LETROZOLE_PALBOCICLIB = frozenset(
     {"endocrine_therapy", "aromatase_inhibitor", "letrozole", "cdk4_6_inhibitor", "palbociclib"}
 )
-
-
-@cache
-def knowledge() -> Knowledge:
-    return load_knowledge(default_knowledge_dir())
 
 
 def after_chemotherapy(**facts: Any) -> PatientProfile:
@@ -46,7 +38,7 @@ def after_chemotherapy(**facts: Any) -> PatientProfile:
 
 
 def now(profile: PatientProfile) -> list[str]:
-    return [item.rule.id for item in evaluate(profile, knowledge()).now]
+    return [item.rule.id for item in evaluate(profile, real_knowledge()).now]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +105,7 @@ def test_weighed_at_progression_for_a_patient_on_first_line_chemotherapy() -> No
         metastatic_lines=1,
         metastatic_chemotherapy_lines=1,
     )
-    result = evaluate(profile, knowledge())
+    result = evaluate(profile, real_knowledge())
     assert RULE not in [item.rule.id for item in result.now]
     assert RULE in [item.rule.id for item in result.at_progression]
 
@@ -125,7 +117,7 @@ def test_not_offered_again_while_on_pembrolizumab() -> None:
         current_therapies=PEMBROLIZUMAB,
         metastatic_lines=3,
     )
-    result = evaluate(profile, knowledge())
+    result = evaluate(profile, real_knowledge())
     assert RULE not in [item.rule.id for item in result.at_progression]
 
 
@@ -136,7 +128,7 @@ def test_shown_as_a_note_with_what_to_confirm_and_the_lung_caution() -> None:
     from cds.pathway.render import render_cards
 
     profile = after_chemotherapy(msi_status="high", interstitial_lung_disease="yes")
-    cards = render_cards(evaluate(profile, knowledge()), profile, knowledge())
+    cards = render_cards(evaluate(profile, real_knowledge()), profile, real_knowledge())
     detail = next(c for c in cards if c["source"]["topic"]["code"] == "options-now")["detail"]
     (line,) = [x for x in detail.split("\n\n") if "Pembrolizumab alone" in x]
     assert line.startswith("Also: **Pembrolizumab alone")

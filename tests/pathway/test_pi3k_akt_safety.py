@@ -4,17 +4,14 @@ caution, and what the option line tells a premenopausal woman."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
 from cds.pathway.engine import CompiledRule, Evaluation, evaluate
-from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.profile.model import Fact, PatientProfile
-from cds.settings import default_knowledge_dir
-from tests.pathway.support import metastatic_profile
+from tests.pathway.support import metastatic_profile, real_knowledge
 
 INAVOLISIB = "inavolisib-palbociclib-fulvestrant-first-line"
 ALPELISIB = "alpelisib-fulvestrant-pik3ca"
@@ -26,11 +23,6 @@ LETROZOLE_PALBOCICLIB = frozenset(
     {"endocrine_therapy", "aromatase_inhibitor", "letrozole", "cdk4_6_inhibitor", "palbociclib"}
 )
 ANASTROZOLE = frozenset({"endocrine_therapy", "aromatase_inhibitor", "anastrozole"})
-
-
-@cache
-def knowledge() -> Knowledge:
-    return load_knowledge(default_knowledge_dir())
 
 
 def _patient(**facts: Any) -> PatientProfile:
@@ -91,8 +83,8 @@ def _ruled_out(result: Evaluation, rule_id: str) -> list[str]:
 def test_inavolisib_is_withheld_for_type_2_diabetes_on_treatment_and_says_why() -> None:
     """Review 7, D1/D2: type 2 diabetes on metformin, HbA1c 7.2% (no hyperglycaemia risk by the
     CAPItello-291 cut-offs) was shown inavolisib as preferred. Itovebi label 5.1: not studied."""
-    assert INAVOLISIB in _offered(evaluate(inavo120(hyperglycaemia_risk="no"), knowledge()))
-    result = evaluate(inavo120(hyperglycaemia_risk="no", diabetes="yes"), knowledge())
+    assert INAVOLISIB in _offered(evaluate(inavo120(hyperglycaemia_risk="no"), real_knowledge()))
+    result = evaluate(inavo120(hyperglycaemia_risk="no", diabetes="yes"), real_knowledge())
     assert INAVOLISIB not in _offered(result)
     (reason,) = _ruled_out(result, INAVOLISIB)
     assert "Itovebi label" in reason and "type 2 diabetes requiring ongoing" in reason
@@ -104,9 +96,9 @@ def test_alpelisib_and_capivasertib_are_cautioned_not_withheld_for_treated_type_
     rule_id: str,
 ) -> None:
     """Controlled type 2 diabetes was admitted to SOLAR-1 and CAPItello-291: offered, with a caution."""
-    plain = evaluate(after_letrozole_palbociclib(hyperglycaemia_risk="no"), knowledge())
+    plain = evaluate(after_letrozole_palbociclib(hyperglycaemia_risk="no"), real_knowledge())
     assert rule_id in _offered(plain) and not _cautions(plain, rule_id)
-    result = evaluate(after_letrozole_palbociclib(hyperglycaemia_risk="no", diabetes="yes"), knowledge())
+    result = evaluate(after_letrozole_palbociclib(hyperglycaemia_risk="no", diabetes="yes"), real_knowledge())
     (caution,) = _cautions(result, rule_id)
     assert "diabetes" in caution and "glucose" in caution
 
@@ -114,7 +106,7 @@ def test_alpelisib_and_capivasertib_are_cautioned_not_withheld_for_treated_type_
 def test_everolimus_is_cautioned_for_a_recorded_type_2_diabetes() -> None:
     """Review 7, D3: its caution said "diabetes ... is recorded" yet did not fire for type 2 diabetes."""
     profile = after_letrozole_palbociclib(pik3ca_status="not_detected", diabetes="yes")
-    cautions = _cautions(evaluate(profile, knowledge()), EVEROLIMUS)
+    cautions = _cautions(evaluate(profile, real_knowledge()), EVEROLIMUS)
     assert any("hyperglycaemia" in c and "glucose-lowering" in c for c in cautions)
 
 
@@ -133,7 +125,9 @@ def test_everolimus_reads_one_hyperglycaemia_caution(
     profile = after_letrozole_palbociclib(
         pik3ca_status="not_detected", hyperglycaemia_risk=hyperglycaemia_risk, diabetes=diabetes
     )
-    cautions = [c for c in _cautions(evaluate(profile, knowledge()), EVEROLIMUS) if "hyperglycaemia" in c]
+    cautions = [
+        c for c in _cautions(evaluate(profile, real_knowledge()), EVEROLIMUS) if "hyperglycaemia" in c
+    ]
     assert len(cautions) == 1 and shown in cautions[0]
 
 
@@ -141,7 +135,9 @@ def test_everolimus_reads_one_hyperglycaemia_caution(
 
 
 def test_the_alpelisib_diabetes_exclusion_quotes_the_piqray_label() -> None:
-    result = evaluate(after_letrozole_palbociclib(hyperglycaemia_risk="yes", diabetes="yes"), knowledge())
+    result = evaluate(
+        after_letrozole_palbociclib(hyperglycaemia_risk="yes", diabetes="yes"), real_knowledge()
+    )
     (reason,) = _ruled_out(result, ALPELISIB)
     assert "Piqray label, safety not established in type 1 or uncontrolled type 2 diabetes" in reason
     assert "(HbA1c 8% or more) (Piqray label)" not in reason  # CAPItello-291's cut-off, not Piqray's
@@ -151,10 +147,10 @@ def test_the_alpelisib_diabetes_exclusion_quotes_the_piqray_label() -> None:
 
 
 def test_alpelisib_carries_the_pneumonitis_caution_its_neighbours_carry() -> None:
-    result = evaluate(after_letrozole_palbociclib(interstitial_lung_disease="yes"), knowledge())
+    result = evaluate(after_letrozole_palbociclib(interstitial_lung_disease="yes"), real_knowledge())
     (caution,) = _cautions(result, ALPELISIB)
     assert "pneumonitis" in caution and "Piqray label" in caution
-    assert not _cautions(evaluate(after_letrozole_palbociclib(), knowledge()), ALPELISIB)
+    assert not _cautions(evaluate(after_letrozole_palbociclib(), real_knowledge()), ALPELISIB)
 
 
 # --- finding 4: ovarian suppression before the menopause ------------------------------------------
@@ -173,7 +169,7 @@ def test_a_premenopausal_woman_is_told_to_add_ovarian_suppression(
 ) -> None:
     """Review 7, PM3/PM4: fulvestrant or a SERD without ovarian suppression does not work before the
     menopause; the other options on the same card said "OFS unless postmenopausal"."""
-    offered = _offered(evaluate(profile, knowledge()))
+    offered = _offered(evaluate(profile, real_knowledge()))
     assert "OFS unless postmenopausal" in (offered[rule_id].rule.option or "")
 
 
@@ -192,7 +188,7 @@ def test_a_premenopausal_woman_is_told_to_add_ovarian_suppression(
 )
 def test_a_rule_that_quotes_a_label_links_it(rule_id: str, brand: str, first: bool) -> None:
     """A safety exclusion that quotes the label lists it first (the warning card's source)."""
-    sources = knowledge().all_rules[rule_id].sources
+    sources = real_knowledge().all_rules[rule_id].sources
     labels = [s for s in sources if s.label.startswith(brand)]
     assert labels, rule_id
     assert urlparse(str(labels[0].url)).netloc in ("dailymed.nlm.nih.gov", "www.accessdata.fda.gov")

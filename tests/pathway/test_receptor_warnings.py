@@ -4,17 +4,14 @@ gets one warning naming ER, never two (review 7 finding 5)."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
 
 from cds.evidence import Fact
 from cds.pathway.engine import evaluate
-from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.profile.model import PatientProfile
-from cds.settings import default_knowledge_dir
-from tests.pathway.support import ev, hr_positive
+from tests.pathway.support import ev, hr_positive, real_knowledge
 
 RULE = "er-status-missing-hr-positive"
 _RECEPTOR_WARNINGS = {
@@ -35,11 +32,6 @@ Z17_411 = Fact(
 )
 
 
-@cache
-def knowledge() -> Knowledge:
-    return load_knowledge(default_knowledge_dir())
-
-
 def first_line(**facts: Any) -> PatientProfile:
     """Untreated HR-positive, HER2-low disease in bone and liver, postmenopausal; ``facts`` replace these."""
     values: dict[str, Any] = {
@@ -53,11 +45,11 @@ def first_line(**facts: Any) -> PatientProfile:
 
 
 def warnings(profile: PatientProfile) -> set[str]:
-    return {item.rule.id for item in evaluate(profile, knowledge()).warnings} & _RECEPTOR_WARNINGS
+    return {item.rule.id for item in evaluate(profile, real_knowledge()).warnings} & _RECEPTOR_WARNINGS
 
 
 def now(profile: PatientProfile) -> list[str]:
-    return [item.rule.id for item in evaluate(profile, knowledge()).now]
+    return [item.rule.id for item in evaluate(profile, real_knowledge()).now]
 
 
 @pytest.mark.parametrize(
@@ -99,6 +91,6 @@ def test_the_other_receptor_readings_keep_their_own_warning(
 
 
 def test_the_warning_asks_for_er_and_says_the_options_stay() -> None:
-    rule = knowledge().all_rules[RULE]
+    rule = real_knowledge().all_rules[RULE]
     assert "ER not known" in rule.card.summary and "ER immunohistochemistry" in rule.card.summary
     assert "HR-positive" in rule.card.summary  # the options shown are not withdrawn
