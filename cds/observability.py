@@ -10,6 +10,9 @@ its own registry and a scrape sees only the worker that answered, unless ``PROME
 is set: then prometheus-client's multiprocess mode is used (values in mmap files in that folder, which
 must exist, be empty at start-up and be writable; ``/metrics`` aggregates all workers). Call
 :func:`mark_process_dead` from the server's worker-exit hook in that mode.
+
+One module, about 410 lines: the log redaction, the JSON formatter and the metrics share the request
+context and are configured together at start.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ not FHIR R4. Resource types the profile does not read (Encounter, via ``_include
 
 Data issues are bounded at their source (cds.fhir.issues), and the number of JSON values in a request
 too (``MAX_VALUES``).
+
+One module, about 410 lines: it is the one path from request bytes to read models, kept whole so a
+reader follows a request without jumping between files.
 """
 
 from __future__ import annotations

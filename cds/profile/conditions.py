@@ -25,6 +25,11 @@
   nodes are one more site (they do not date it).
 
 Reading a stage or an M category is cds.profile.staging; other primary cancers, cds.profile.other_primary.
+
+One module, about 480 lines, because ``derive_disease`` weighs every piece of evidence of spread
+(Conditions, stage groups, M categories, site Observations) against the others in date order, and
+splitting that weighing would scatter one decision; records that only hint at spread are in
+cds.profile.unconfirmed_metastasis.
 """
 
 from __future__ import annotations
@@ -47,10 +52,16 @@ from cds.profile.common import (
     ref,
     status_code,
 )
-from cds.profile.dates import NO_DATE, date_key, first_date
+from cds.profile.dates import NO_DATE, date_key
 from cds.profile.model import VISCERAL_SITES, Evidence, Fact, YesNoUnknown
 from cds.profile.other_primary import OtherPrimaries, add_other_primary
 from cds.profile.staging import m_value, parse_stage, stage_value
+from cds.profile.unconfirmed_metastasis import (
+    distant_nodes,
+    nodal_unknown,
+    treated_for_secondary,
+    treated_unknown,
+)
 from cds.profile.values import value_of
 
 # Facts without evidence are the same every call (and immutable): made once.
@@ -190,7 +201,7 @@ def derive_disease(
                 )
                 continue
             site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
-            if site == "nodes" and not _distant_nodes(ctx, cond):
+            if site == "nodes" and not distant_nodes(ctx, cond):
                 # axillary, internal mammary, supraclavicular nodes are regional (N), not M1: counted only
                 # next to other evidence of metastatic disease (below)
                 ev = evidence(cond, when, f"Lymph-node disease (regional or distant?): {ctx.label(code)}")
@@ -341,11 +352,11 @@ def derive_disease(
     elif nodal:
         newest = max((e for e, _ in nodal), key=lambda e: e.key)
         if metastatic.value == "unknown" or newest.key > evs_latest:
-            metastatic = _nodal_unknown(ctx, newest, metastatic, len(nodal))
+            metastatic = nodal_unknown(ctx, newest.evidence, metastatic, len(nodal))
 
-    treated = _treated_for_secondary(ctx, medications) if metastatic.value != "yes" else []
+    treated = treated_for_secondary(ctx, medications) if metastatic.value != "yes" else []
     if treated:
-        metastatic = _treated_unknown(ctx, treated, metastatic)
+        metastatic = treated_unknown(ctx, treated, metastatic)
 
     if unconfirmed and metastatic.value == "unknown":
         metastatic = Fact(
@@ -454,84 +465,6 @@ def derive_disease(
         secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
         other_primary_cancer=other_fact,
     )
-
-
-def _distant_nodes(ctx: Context, cond: models.Condition) -> bool:
-    """A nodal metastasis named as distant in breast cancer (code list ``distant-lymph-nodes``: intra-
-    abdominal, inguinal, pelvic, mediastinal, contralateral ... nodes), by code, text or bodySite."""
-    return any(ctx.match("distant-lymph-nodes", cc) is not None for cc in (cond.code, *(cond.bodySite or ())))
-
-
-def _nodal_unknown(ctx: Context, newest: _Ev, before: Fact[YesNoUnknown], count: int) -> Fact[YesNoUnknown]:
-    """Metastatic status "unknown" when lymph-node disease that may be regional is the only (or the newest)
-    evidence, with the data issue that says why and what to record."""
-    shown = f"{newest.evidence.reference}, {newest.when}" if newest.when else newest.evidence.reference
-    more = f" (and {count - 1} more)" if count > 1 else ""
-    if before.value == "no":
-        last = before.evidence[0]
-        after = f", after a non-metastatic stage or M0 ({last.reference}, {last.date or 'undated'})"
-    else:
-        after = ""
-    why = (
-        f"Lymph-node disease is recorded ({shown}){more}{after}, and no distant metastasis, stage IV or "
-        "M1: axillary, internal mammary and supraclavicular nodes are regional disease (N category), not "
-        "stage 4. Record the M category or the stage group (or the distant site) to say whether it is "
-        "metastatic."
-    )
-    ctx.issue("metastatic", "missing", why, newest.evidence, *before.evidence[:1])
-    return Fact("unknown", (newest.evidence, *before.evidence[:1]), why)
-
-
-#: Medication record statuses that mean given or taken now.
-_CURRENT_MEDICATION: Final = frozenset({"active", "on-hold", "in-progress"})
-
-
-def _treated_for_secondary(ctx: Context, medications: Sequence[MedicationRecord]) -> list[Evidence]:
-    """Current medication records whose ``reasonCode`` is a secondary cancer (PACIO: palbociclib ordered
-    for 94225005 brain metastasis, the only record of it): evidence, not proof, of metastatic disease."""
-    found: list[Evidence] = []
-    for med in medications:
-        if med.status.lower() not in _CURRENT_MEDICATION:
-            continue
-        for cc in med.reasonCode or ():
-            if ctx.match("secondary-cancer", cc) is not None:
-                if isinstance(med, models.MedicationRequest):
-                    when = first_date(med.authoredOn)
-                else:
-                    period = med.effectivePeriod
-                    when = first_date(med.effectiveDateTime, period.start if period is not None else None)
-                reference = med.medicationReference
-                medicine = (
-                    ctx.describe(med.medicationCodeableConcept)
-                    if med.medicationCodeableConcept is not None
-                    else (reference.display if reference is not None else None) or "a medicine"
-                )
-                found.append(evidence(med, when, f"{medicine} ({med.status}) for: {ctx.label(cc)}"))
-                break
-    return found
-
-
-def _treated_unknown(ctx: Context, treated: list[Evidence], before: Fact[YesNoUnknown]) -> Fact[YesNoUnknown]:
-    """Metastatic status "unknown" when a current medication names a secondary cancer as its reason but
-    nothing else establishes metastatic disease, with the data issue naming the medication record."""
-    first = treated[0]
-    shown = f"{first.reference} ({first.date})" if first.date else first.reference
-    more = f" (and {len(treated) - 1} more)" if len(treated) > 1 else ""
-    if before.value == "no":
-        last = before.evidence[0]
-        when = last.date or "undated"
-        said = f"; the latest stage or M category says not metastatic ({last.reference}, {when})"
-    else:
-        said = ""
-    why = (
-        f"{shown}{more} is a current medication given for a secondary cancer ({first.text}), but no current "
-        f"metastasis Condition, stage IV or M1 is recorded{said}. Metastatic status not known: record the "
-        "metastasis (a Condition) or the stage group / M category."
-    )
-    ctx.issue(
-        "metastatic", "conflicting" if before.value == "no" else "missing", why, first, *before.evidence[:1]
-    )
-    return Fact("unknown", (*treated[:2], *before.evidence[:2]), why)
 
 
 def _site(ctx: Context, cond: models.Condition, *, secondary_site: Match | None) -> str | None:

@@ -72,7 +72,7 @@ def _identify(ctx: Context, resource: MedicationRecord) -> tuple[tuple[Drug, ...
     cc = resource.medicationCodeableConcept
     if cc is not None:
         drugs = ctx.drugs(cc)
-        return drugs, _name(ctx, cc), False
+        return drugs, medicine_name(ctx, cc), False
     reference = resource.medicationReference
     if reference is None:
         return (), "no medication", False
@@ -83,14 +83,14 @@ def _identify(ctx: Context, resource: MedicationRecord) -> tuple[tuple[Drug, ...
                 code = med.code
                 drugs = ctx.drugs(code)
                 if drugs:
-                    return drugs, _name(ctx, code), False
+                    return drugs, medicine_name(ctx, code), False
     display = reference.display
     if display is not None and display.strip():
         return ctx.terminology.drugs_for_text(display), display, False
     return (), str(target or "medication reference"), True
 
 
-def _name(ctx: Context, cc: models.CodeableConcept | None) -> str:
+def medicine_name(ctx: Context, cc: models.CodeableConcept | None) -> str:
     text = ctx.text(cc)
     if text:
         return text
@@ -111,7 +111,7 @@ def _usable(resource: MedicationRecord) -> bool:
     return status not in _MA_IGNORED
 
 
-def _dates(resource: MedicationRecord) -> tuple[str | None, str | None]:
+def record_dates(resource: MedicationRecord) -> tuple[str | None, str | None]:
     if isinstance(resource, models.MedicationRequest):
         starts: list[str | None] = []
         ends: list[str | None] = []
@@ -233,7 +233,7 @@ def collect_uses(
             continue
         received += 1
         drugs, how, unresolvable = _identify(ctx, resource)
-        start, end = _dates(resource)
+        start, end = record_dates(resource)
         if unresolvable:
             unresolved.append(evidence(resource, start, f"medicine named only by {how}"))
             continue

@@ -26,6 +26,9 @@
 
 Unknown is not negative. Results that disagree (MSI-H and MSS, TMB high and low) are reported as
 conflicting and the status stays unknown, whatever their dates: the clinician decides which holds.
+
+One module, about 400 lines: MSI, MMR protein stains and TMB share the result reading, the conflict
+handling and the rule that a result not read is reported, not guessed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
 """Receptor readings from the record: each ER, PR, ER+PR, HER2 IHC, ISH or HER2-status Observation (with
 its components: panels, % of cells, ratio and copy number, a HER2 IHC score or ISH result held in a HER2
 status) and each receptor-status Condition becomes readings, each with its evidence. A result not yet
-final is kept as pending; a value that cannot be read is a DataIssue."""
+final is kept as pending; a value that cannot be read is a DataIssue.
+
+One module, about 400 lines: every shape a receptor result arrives in (own Observation, panel
+member, component) goes through the same collection, so that one reading decides each result.
+"""
 
 from __future__ import annotations
 
