@@ -93,7 +93,7 @@ from cds.profile.relapse import (
 # Facts without evidence are the same every call (and immutable): made once.
 _NONE: Final[Fact[int]] = Fact(0)
 _NO: Final[Fact[YesNoUnknown]] = Fact("no")
-#: a systemic therapy procedure is taken as recorded by medicines when one starts within this many days of it
+#: a systemic therapy procedure counts as recorded by medicines when a course runs within this many days
 PROCEDURE_MATCH_DAYS: Final = 31
 
 
@@ -316,14 +316,14 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
 def _therapy_procedures(procedures: Sequence[models.Procedure], lines: list[MedUse], ctx: Context) -> None:
     """Systemic therapy recorded only as a Procedure (list ``systemic-therapy-procedures``; the German MII
     oncology model records it so) is not read: medicines, dates and outcomes come from medication records.
-    One with no cancer medicine recorded within a month of it (or, undated, none at all) is reported, so
-    the clinician knows the treatment history the options rest on may be incomplete."""
+    One outside every recorded course of a cancer medicine, give or take a month (undated: with no course
+    recorded at all), is reported, so the clinician knows the treatment history may be incomplete."""
     found = [
         proc
         for proc in procedures
         if proc.status in ("completed", "in-progress")
         and ctx.match("systemic-therapy-procedures", proc.code) is not None
-        and not _recorded_as_medicines(proc, lines)
+        and not _recorded_as_medicines(proc, lines, ctx.today)
     ]
     if found:
         ctx.issue(
@@ -341,14 +341,21 @@ def _therapy_procedures(procedures: Sequence[models.Procedure], lines: list[MedU
         )
 
 
-def _recorded_as_medicines(proc: models.Procedure, lines: list[MedUse]) -> bool:
+def _recorded_as_medicines(proc: models.Procedure, lines: list[MedUse], today: date) -> bool:
+    """A procedure dated within a recorded course of a cancer medicine (from a month before its start to
+    a month after its end, or today for one in use): US EHRs send one chemotherapy-administration
+    procedure per infusion beside the orders."""
     when = to_date(procedure_date(proc))
     if when is None:
         return bool(lines)
-    return any(
-        use.start_date is not None and abs((use.start_date - when).days) <= PROCEDURE_MATCH_DAYS
-        for use in lines
-    )
+    margin = timedelta(days=PROCEDURE_MATCH_DAYS)
+    for use in lines:
+        if use.start_date is None:
+            continue
+        end = today if use.current else (use.end_date or use.start_date)
+        if use.start_date - margin <= when <= end + margin:
+            return True
+    return False
 
 
 def _line_words(regimens: list[Regimen]) -> list[str]:

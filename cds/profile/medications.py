@@ -152,7 +152,7 @@ def _metastatic_reason(
     ctx: Context, resource: MedicationRecord, secondary_refs: frozenset[str]
 ) -> str | None:
     for cc in resource.reasonCode or ():
-        if ctx.match("secondary-cancer", cc) is not None and not _regional_nodes(ctx, cc):
+        if ctx.match("secondary-cancer", cc) is not None and not regional_nodes(ctx, cc):
             return "reason is a secondary cancer"
     for reference in resource.reasonReference or ():
         rid = reference_id(reference)
@@ -163,7 +163,7 @@ def _metastatic_reason(
     return None
 
 
-def _regional_nodes(ctx: Context, cc: models.CodeableConcept) -> bool:
+def regional_nodes(ctx: Context, cc: models.CodeableConcept) -> bool:
     """A secondary cancer of lymph nodes that may be regional (axillary, internal mammary, supraclavicular:
     the N category, treated with curative intent), not nodes named distant (cds.profile.conditions)."""
     site = ctx.match("metastasis-sites", cc)
@@ -199,24 +199,48 @@ def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
 
 
 def _undated_current(uses: list[MedUse], ctx: Context) -> None:
-    """Records marked active with no date at all, beside dated records of current therapy, are not read as
-    current: with no start they would be placed as a line begun today, and the dated therapy the patient
-    is on would read as progressed on (PACIO's sample patient: chemotherapy and anastrozole of 2018 still
-    "active", undated, beside the palbociclib ordered in 2024). Reported, so the clinician checks them."""
-    if not any(use.current and use.start_date is not None for use in uses):
+    """Records marked active with no date at all, beside dated records of a line in use now. With no
+    start they would be placed as a line begun today, and the dated therapy the patient is on would read
+    as progressed on. A medicine that dated records show given before (PACIO's sample patient: the
+    chemotherapy and anastrozole of 2018 still "active", undated, beside palbociclib ordered in 2024) is not
+    read as current; any other (letrozole on a reconciled medication list beside dated palbociclib) is read
+    as part of the therapy in use now, from its start. Both are reported, so the clinician checks them."""
+    running = [use for use in uses if use.current and use.start_date is not None and use.counts_as_line]
+    if not running:
         return
-    undated = [use for use in uses if use.current and use.start is None and use.end is None]
-    for use in undated:
-        use.current = False
-    if undated:
-        names = ", ".join(dict.fromkeys(use.names for use in undated))
+    latest = max(running, key=lambda use: use.start_key)
+    dated_agents = frozenset().union(*(use.agents for use in uses if use.start_date is not None))
+    stale: list[MedUse] = []
+    joined: list[MedUse] = []
+    for use in uses:
+        if use.current and use.start is None and use.end is None:
+            if use.agents.isdisjoint(dated_agents):
+                use.start, use.start_key, use.start_date = latest.start, latest.start_key, latest.start_date
+                joined.append(use)
+            else:
+                use.current = False
+                stale.append(use)
+    if stale:
         ctx.issue(
             "current_therapies",
             "conflicting",
-            f"{len(undated)} medication record(s) marked active have no date ({names}), beside dated records "
-            "of the therapy in use now: they were not read as current (check whether they are still taken).",
-            *(use.evidence for use in undated[:5]),
+            f"{len(stale)} medication record(s) marked active have no date ({_names(stale)}), while dated "
+            "records show the same medicine given before and other therapy in use now: they were not read as "
+            "current (check whether they are still taken).",
+            *(use.evidence for use in stale[:5]),
         )
+    if joined:
+        ctx.issue(
+            "current_therapies",
+            "missing",
+            f"{len(joined)} medication record(s) marked active have no date ({_names(joined)}): read as part "
+            f"of the therapy in use now, from {latest.start} ({latest.names}); check when they started.",
+            *(use.evidence for use in joined[:5]),
+        )
+
+
+def _names(uses: list[MedUse]) -> str:
+    return ", ".join(dict.fromkeys(use.names for use in uses))
 
 
 def collect_uses(

@@ -14,7 +14,7 @@ from typing import Final
 
 from cds.fhir import models
 from cds.profile.common import Context, MedicationRecord, evidence
-from cds.profile.medications import medicine_name, record_dates
+from cds.profile.medications import medicine_name, record_dates, regional_nodes
 from cds.profile.model import Evidence, Fact, YesNoUnknown
 
 
@@ -58,7 +58,7 @@ def treated_for_secondary(ctx: Context, medications: Sequence[MedicationRecord])
         if med.status.lower() not in CURRENT_MEDICATION:
             continue
         for cc in med.reasonCode or ():
-            if ctx.match("secondary-cancer", cc) is not None:
+            if ctx.match("secondary-cancer", cc) is not None and not regional_nodes(ctx, cc):
                 when, _ = record_dates(med)
                 reference = med.medicationReference
                 medicine = (

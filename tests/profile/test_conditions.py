@@ -647,6 +647,16 @@ def test_a_medication_reason_alone_is_reported_and_a_stopped_one_is_not(build: B
     assert profile.metastatic.value == "no"
 
 
+def test_an_adjuvant_medicine_given_for_axillary_nodes_leaves_stage_ii_not_metastatic(build: Build) -> None:
+    """Review 8 (F5): letrozole ordered for node-positive early disease (reasonCode C77.3, regional nodes)
+    beside cM0 is not a medicine given for metastatic disease."""
+    axillary = b.cc(b.ICD10CM, "C77.3", "Secondary malignant neoplasm of axilla and upper limb lymph nodes")
+    order = b.med_request(b.rx("72965", "letrozole"), authored="2018-05-01", reason_code=axillary)
+    profile = build(b.patient(), b.breast_cancer(onset="2018-03-01"), _CM0_2018, order)
+    assert profile.metastatic.value == "no"
+    assert not [i for i in profile.issues if i.topic == "metastatic"]
+
+
 def test_a_medication_reason_next_to_recorded_metastases_changes_nothing(build: Build) -> None:
     order = b.med_request(_PALBOCICLIB, reason_code=_BRAIN_MET_REASON)
     bone = b.condition(b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone"))

@@ -684,13 +684,14 @@ def test_a_chemotherapy_procedure_with_its_medicines_recorded_is_not_reported(bu
 # --- undated records marked active (third-party patients round 3, D6) --------------------------------
 
 
-def test_undated_active_records_beside_a_dated_current_therapy_are_not_read_as_current(build: Build) -> None:
-    """PACIO's sample patient: chemotherapy and anastrozole of 2018 still "active" with no date, beside the
-    palbociclib ordered in 2024. Read as current they were a line begun today, and palbociclib, the
+def test_undated_active_records_of_a_medicine_given_before_are_not_read_as_current(build: Build) -> None:
+    """PACIO's sample patient: chemotherapy of 2018 (dated records) still "active" with no date, beside
+    the palbociclib ordered in 2024. Read as current it was a line begun today, and palbociclib, the
     therapy she is on, read as progressed on."""
     profile = build(
         *chart(
             "2024-01-15",
+            b.med_statement(PACLITAXEL, start="2018-03-01", end="2018-06-01", status="completed"),
             b.med_request(LETROZOLE, authored="2024-02-01"),
             b.med_request(PALBOCICLIB, authored="2024-02-01"),
             b.med_statement(PACLITAXEL, start=None, rid="old-paclitaxel"),
@@ -704,7 +705,41 @@ def test_undated_active_records_beside_a_dated_current_therapy_are_not_read_as_c
     assert [e.reference for e in issue.evidence] == ["MedicationStatement/old-paclitaxel"]
 
 
+def test_an_undated_active_record_joins_the_dated_line_in_use_now(build: Build) -> None:
+    """Review 8 (F1): letrozole on a reconciled medication list (active, no date) beside dated palbociclib
+    is the partner of the line in use now; set aside, the patient read as on palbociclib alone and an
+    aromatase inhibitor was offered at progression."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start=None, rid="letrozole-list"),
+            b.med_request(PALBOCICLIB, authored="2024-02-01"),
+        )
+    )
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+    assert not profile.progressed_on.value
+    assert profile.metastatic_lines.value == 1
+    [issue] = b.issues_of(profile, "current_therapies", "missing")
+    assert "from 2024-02-01 (palbociclib)" in issue.message
+
+
 def test_an_undated_active_record_alone_is_still_the_current_therapy(build: Build) -> None:
     profile = build(*chart("2024-01-15", b.med_statement(LETROZOLE, start=None)))
     assert "letrozole" in profile.current_therapies.value
     assert not b.issues_of(profile, "current_therapies", "conflicting")
+
+
+def test_a_chemotherapy_infusion_procedure_within_a_recorded_course_is_not_reported(build: Build) -> None:
+    """Review 8 (F4): US EHRs send one chemotherapy-administration procedure (CPT 96413) per infusion,
+    beside the orders; one dated two months into weekly paclitaxel is that course, not a missing one."""
+    infusion = b.cc(
+        "http://www.ama-assn.org/go/cpt", "96413", "Chemotherapy administration, intravenous infusion"
+    )
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(PACLITAXEL, start="2024-02-01", end="2024-06-01", status="completed"),
+            b.procedure(infusion, when="2024-04-03"),
+        )
+    )
+    assert not b.issues_of(profile, "prior_therapies", "missing")
