@@ -274,3 +274,44 @@ def test_a_reason_that_quotes_a_drug_label_links_that_label(knowledge: Knowledge
             if brand not in labels:
                 missing.append((rule.id, brand))
     assert not missing
+
+
+def test_her2_positive_first_line_follows_prior_chemotherapy_not_prior_endocrine_therapy(
+    knowledge: Knowledge,
+) -> None:
+    """Review 8 (F2): after an endocrine-only line, HER2-positive disease still gets the first-line anti-HER2
+    regimens (CLEOPATRA allowed a prior hormonal therapy; the Perjeta label excludes prior chemotherapy or
+    anti-HER2 therapy for metastatic disease), not trastuzumab "alone" (Herceptin's single-agent indication
+    is after chemotherapy); after a chemotherapy-only line, trastuzumab and not THP."""
+    from cds.pathway.engine import evaluate
+    from tests.pathway.support import metastatic_profile
+
+    letrozole = frozenset({"endocrine_therapy", "aromatase_inhibitor", "letrozole"})
+    paclitaxel = frozenset({"chemotherapy", "taxane", "paclitaxel"})
+
+    def now(given: frozenset[str], chemotherapy_lines: int, endocrine_lines: int) -> set[str]:
+        profile = metastatic_profile(
+            sex="female",
+            menopausal_status="postmenopausal",
+            subtype="hr_positive_her2_positive",
+            hormone_receptor_status="positive",
+            her2_status="positive",
+            medication_history="yes",
+            on_therapy="no",
+            progressed_on=given,
+            prior_therapies=given,
+            metastatic_therapies=given,
+            completed_metastatic_lines=1,
+            metastatic_lines=1,
+            metastatic_chemotherapy_lines=chemotherapy_lines,
+            metastatic_endocrine_lines=endocrine_lines,
+            metastatic_her2_lines=0,
+        )
+        return {item.rule.id for item in evaluate(profile, knowledge).now}
+
+    after_endocrine = now(letrozole, chemotherapy_lines=0, endocrine_lines=1)
+    assert {"pertuzumab-trastuzumab-docetaxel-first-line", "t-dxd-pertuzumab-first-line"} <= after_endocrine
+    assert "trastuzumab-her2-positive-after-chemotherapy-only" not in after_endocrine
+    after_chemotherapy = now(paclitaxel, chemotherapy_lines=1, endocrine_lines=0)
+    assert "trastuzumab-her2-positive-after-chemotherapy-only" in after_chemotherapy
+    assert "pertuzumab-trastuzumab-docetaxel-first-line" not in after_chemotherapy
