@@ -155,6 +155,10 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "yes": "diabetes recorded or on a glucose-lowering medicine",
         "unknown": "no diabetes recorded",
     },
+    "diabetes_treated": {
+        "yes": "diabetes on anti-hyperglycaemic treatment",
+        "unknown": "no diabetes treatment recorded",
+    },
     "cardiac_dysfunction": {
         "yes": "LVEF below 50% or heart failure",
         "no": "LVEF 50% or more",
@@ -331,7 +335,14 @@ _PROFILE_LINES: Final = (
     ),
     (
         "Safety",
-        ("interstitial_lung_disease", "hyperglycaemia_risk", "diabetes", "cardiac_dysfunction", "long_qt"),
+        (
+            "interstitial_lung_disease",
+            "hyperglycaemia_risk",
+            "diabetes",
+            "diabetes_treated",
+            "cardiac_dysfunction",
+            "long_qt",
+        ),
     ),
 )
 

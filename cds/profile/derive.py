@@ -77,6 +77,7 @@ _NO_SAFETY = SafetyFacts(
     _UNKNOWN.interstitial_lung_disease,
     _UNKNOWN.hyperglycaemia_risk,
     _UNKNOWN.diabetes,
+    _UNKNOWN.diabetes_treated,
     _UNKNOWN.cardiac_dysfunction,
     _UNKNOWN.long_qt,
 )
@@ -193,6 +194,7 @@ def build_profile(
         interstitial_lung_disease=safety.interstitial_lung_disease,
         hyperglycaemia_risk=safety.hyperglycaemia_risk,
         diabetes=safety.diabetes,
+        diabetes_treated=safety.diabetes_treated,
         cardiac_dysfunction=safety.cardiac_dysfunction,
         long_qt=safety.long_qt,
         pik3ca_status=genes.get("pik3ca", _UNKNOWN.pik3ca_status),

@@ -110,6 +110,7 @@ class PatientProfile:
     interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
     diabetes: Fact[YesUnknown] = _UNKNOWN
+    diabetes_treated: Fact[YesUnknown] = _UNKNOWN
     cardiac_dysfunction: Fact[YesNoUnknown] = _UNKNOWN
     long_qt: Fact[YesUnknown] = _UNKNOWN
     # --- asked for by the pathway rules (derived in cds/profile) ---
@@ -292,7 +293,13 @@ FIELDS: dict[str, FieldSpec] = {
     "diabetes": FieldSpec(
         "enum",
         frozenset({"yes", "unknown"}),
-        "Diabetes needing treatment (a current diabetes record or glucose-lowering medicine)",
+        "Diabetes or a glucose-lowering medicine recorded (a current diabetes record or medicine)",
+    ),
+    "diabetes_treated": FieldSpec(
+        "enum",
+        frozenset({"yes", "unknown"}),
+        "Diabetes needing anti-hyperglycaemic treatment (insulin or a diabetes-only medicine, or a diabetes "
+        "record with any glucose-lowering medicine)",
     ),
     "cardiac_dysfunction": FieldSpec("enum", _YNU, "LVEF below 50% or heart failure"),
     "long_qt": FieldSpec("enum", frozenset({"yes", "unknown"}), "Long QT or QTc prolongation"),

@@ -67,6 +67,7 @@ class SafetyFacts:
     __slots__ = (
         "cardiac_dysfunction",
         "diabetes",
+        "diabetes_treated",
         "hyperglycaemia_risk",
         "interstitial_lung_disease",
         "long_qt",
@@ -77,12 +78,14 @@ class SafetyFacts:
         interstitial_lung_disease: Fact[YesUnknown],
         hyperglycaemia_risk: Fact[YesNoUnknown],
         diabetes: Fact[YesUnknown],
+        diabetes_treated: Fact[YesUnknown],
         cardiac_dysfunction: Fact[YesNoUnknown],
         long_qt: Fact[YesUnknown],
     ) -> None:
         self.interstitial_lung_disease = interstitial_lung_disease
         self.hyperglycaemia_risk = hyperglycaemia_risk
         self.diabetes = diabetes
+        self.diabetes_treated = diabetes_treated
         self.cardiac_dysfunction = cardiac_dysfunction
         self.long_qt = long_qt
 
@@ -95,7 +98,7 @@ _UNKNOWN_YES_NO: Final[Fact[YesNoUnknown]] = Fact("unknown")
 def derive_safety(
     conditions: Conditions, observations: Observations, medications: Sequence[MedicationRecord], ctx: Context
 ) -> SafetyFacts:
-    """The five safety facts, each derived on its own: one that fails on odd data is reported and left
+    """The safety facts, each derived on its own: one that fails on odd data is reported and left
     unknown without taking the others with it."""
     return SafetyFacts(
         ctx.guarded("interstitial_lung_disease", _UNKNOWN_YES, derive_ild, conditions, ctx),
@@ -109,6 +112,7 @@ def derive_safety(
             ctx,
         ),
         ctx.guarded("diabetes", _UNKNOWN_YES, derive_diabetes, conditions, medications, ctx),
+        ctx.guarded("diabetes_treated", _UNKNOWN_YES, derive_diabetes_treated, conditions, medications, ctx),
         ctx.guarded("cardiac_dysfunction", _UNKNOWN_YES_NO, derive_cardiac, conditions, observations, ctx),
         ctx.guarded("long_qt", _UNKNOWN_YES, derive_long_qt, conditions, observations, ctx),
     )
@@ -218,9 +222,10 @@ def _insulin_records(medications: Sequence[MedicationRecord], ctx: Context) -> l
 
 
 def _medicine_records(
-    medications: Sequence[MedicationRecord], ctx: Context, code_list: str, kind: str
+    medications: Sequence[MedicationRecord], ctx: Context, code_list: str, kind: str, value: str | None = None
 ) -> list[Evidence]:
-    """Active orders and statements of a medicine of ``code_list``, each as "<kind> (<status>): <name>"."""
+    """Active orders and statements of a medicine of ``code_list`` (of its ``value`` only, when given),
+    each as "<kind> (<status>): <name>"."""
     found: list[Evidence] = []
     codes = ctx.codes(code_list)
     for record in medications:
@@ -236,16 +241,20 @@ def _medicine_records(
             when = fhir_date(record.effectiveDateTime) or fhir_date(period_start(record.effectivePeriod))
         else:
             continue
-        name = _medicine_name(record, code_list, codes, ctx)
-        if name is not None:
-            found.append(evidence(record, when, f"{kind} ({status}): {name}"))
+        named = _medicine_name(record, code_list, codes, ctx)
+        if named is not None and (value is None or named[1] == value):
+            found.append(evidence(record, when, f"{kind} ({status}): {named[0]}"))
     return found
 
 
-def _medicine_name(record: MedicationRecord, code_list: str, codes: CodeList, ctx: Context) -> str | None:
+def _medicine_name(
+    record: MedicationRecord, code_list: str, codes: CodeList, ctx: Context
+) -> tuple[str, str | None] | None:
+    """The medicine's name and its value in ``code_list``, when the record names one of the list's."""
     cc = record.medicationCodeableConcept
     if cc is not None:
-        return ctx.label(cc) if ctx.match(code_list, cc) is not None else None
+        hit = ctx.match(code_list, cc)
+        return (ctx.label(cc), hit.value) if hit is not None else None
     reference = record.medicationReference
     if reference is None:
         return None
@@ -253,11 +262,11 @@ def _medicine_name(record: MedicationRecord, code_list: str, codes: CodeList, ct
     if target is not None and target.startswith("#"):
         for med in record.contained or ():
             code = med.code
-            if med.id == target[1:] and ctx.match(code_list, code) is not None:
-                return ctx.label(code)
+            if med.id == target[1:] and (hit := ctx.match(code_list, code)) is not None:
+                return ctx.label(code), hit.value
     display = reference.display
-    if display is not None and codes.match_text(display) is not None:
-        return display
+    if display is not None and (text_hit := codes.match_text(display)) is not None:
+        return display, text_hit.value
     return None
 
 
@@ -297,6 +306,42 @@ def derive_diabetes(
         names = ", ".join(dict.fromkeys(e.text.split(": ", 1)[-1] for e in treated[:3]))
         parts.append(f"on a glucose-lowering medicine ({names})")
     return Fact("yes", tuple(recorded[:3] + treated[:3]), _sentence(parts))
+
+
+def derive_diabetes_treated(
+    conditions: Conditions, medications: Sequence[MedicationRecord], ctx: Context
+) -> Fact[YesUnknown]:
+    """Diabetes needing anti-hyperglycaemic treatment (the Itovebi US label's words): insulin or a medicine
+    given only for diabetes (metformin, a sulfonylurea, a DPP-4 inhibitor ...), or a current diabetes
+    record with any glucose-lowering medicine. A diabetes record alone (diet-controlled) or an SGLT2
+    inhibitor or GLP-1 agonist alone (also given for heart failure, kidney disease or weight) is not."""
+    specific = _ordered(
+        _medicine_records(
+            medications, ctx, "glucose-lowering-medicines", "Glucose-lowering medicine", "diabetes_only"
+        )
+        + _insulin_records(medications, ctx)
+    )
+    if specific:
+        names = ", ".join(dict.fromkeys(e.text.split(": ", 1)[-1] for e in specific[:3]))
+        return Fact("yes", tuple(specific[:3]), f"On a medicine given for diabetes ({names}).")
+    other = _medicine_records(medications, ctx, "glucose-lowering-medicines", "Glucose-lowering medicine")
+    recorded = [
+        evidence(cond, condition_date(cond), ctx.label(cond.code))
+        for cond in conditions.coded_in(_DIABETES_LISTS)
+        if condition_current(cond) and any(ctx.match(name, cond.code) is not None for name in _DIABETES_LISTS)
+    ]
+    if other and recorded:
+        return Fact(
+            "yes",
+            tuple(_ordered(recorded)[:2] + _ordered(other)[:2]),
+            "Diabetes is recorded and a glucose-lowering medicine is in use.",
+        )
+    return Fact(
+        "unknown",
+        (),
+        "No insulin or medicine given only for diabetes, and no diabetes record with a glucose-lowering "
+        "medicine, is recorded.",
+    )
 
 
 def _hba1c(value: Value, kind: str | None) -> tuple[float, str] | None:

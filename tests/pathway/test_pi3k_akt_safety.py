@@ -84,11 +84,22 @@ def test_inavolisib_is_withheld_for_type_2_diabetes_on_treatment_and_says_why() 
     """Review 7, D1/D2: type 2 diabetes on metformin, HbA1c 7.2% (no hyperglycaemia risk by the
     CAPItello-291 cut-offs) was shown inavolisib as preferred. Itovebi label 5.1: not studied."""
     assert INAVOLISIB in _offered(evaluate(inavo120(hyperglycaemia_risk="no"), real_knowledge()))
-    result = evaluate(inavo120(hyperglycaemia_risk="no", diabetes="yes"), real_knowledge())
+    result = evaluate(
+        inavo120(hyperglycaemia_risk="no", diabetes="yes", diabetes_treated="yes"), real_knowledge()
+    )
     assert INAVOLISIB not in _offered(result)
     (reason,) = _ruled_out(result, INAVOLISIB)
     assert "Itovebi label" in reason and "type 2 diabetes requiring ongoing" in reason
     assert "fulvestrant-cdk46" in _offered(result)  # INAVO120's comparator stays
+
+
+def test_inavolisib_is_cautioned_not_withheld_for_diabetes_without_treatment() -> None:
+    """Review 8 (F3): a diet-controlled diabetes record, or dapagliflozin for heart failure, is not "type 2
+    diabetes requiring ongoing anti-hyperglycaemic treatment": offered, with a word to check glucose first."""
+    result = evaluate(inavo120(hyperglycaemia_risk="no", diabetes="yes"), real_knowledge())
+    assert INAVOLISIB in _offered(result)
+    (caution,) = [c for c in _cautions(result, INAVOLISIB) if "glucose" in c]
+    assert "check fasting glucose and HbA1c" in caution
 
 
 @pytest.mark.parametrize("rule_id", [ALPELISIB, CAPIVASERTIB])

@@ -295,6 +295,31 @@ def test_no_diabetes_recorded_is_unknown_never_no(build: Build) -> None:
     assert fact.value == "unknown" and not fact.evidence
 
 
+_T2DM = b.cc(b.SNOMED, "44054006", "Diabetes mellitus type 2 (disorder)")
+_DAPAGLIFLOZIN = b.cc(text="dapagliflozin 10 MG Oral Tablet")
+
+
+@pytest.mark.parametrize(
+    ("resources", "treated"),
+    [
+        ([b.med_request(b.rx("860975", "metformin 500 MG Oral Tablet"))], "yes"),
+        ([b.med_request(b.cc(text="Januvia 100 mg tablet once daily"))], "yes"),
+        ([b.med_request(b.rx("274783", "insulin glargine"))], "yes"),
+        ([b.condition(_T2DM), b.med_statement(_DAPAGLIFLOZIN)], "yes"),
+        # review 8 (F3): not "requiring ongoing anti-hyperglycaemic treatment" (Itovebi label)
+        ([b.condition(b.cc(text="Type 2 diabetes mellitus, diet controlled"))], "unknown"),
+        ([b.med_statement(_DAPAGLIFLOZIN)], "unknown"),  # also given for heart failure
+        ([b.med_request(b.cc(text="Ozempic 0.5 mg weekly"))], "unknown"),  # also given for weight
+    ],
+)
+def test_diabetes_on_treatment_needs_a_diabetes_medicine_or_a_record_with_one(
+    build: Build, resources: list[dict[str, Any]], treated: str
+) -> None:
+    profile = build(b.patient(), b.breast_cancer(), *resources)
+    assert profile.diabetes.value == "yes"  # the caution's finding: a diabetes record or medicine
+    assert profile.diabetes_treated.value == treated
+
+
 # --- cardiac dysfunction ----------------------------------------------------------------------------
 
 
