@@ -49,11 +49,11 @@ def _line(profile: PatientProfile) -> str:
     if done == 0 and profile.early_relapse_after.value:
         return "First line after early relapse on (neo)adjuvant therapy,"
     if done == 0:
-        return (
-            "First line"
-            if profile.medication_history.value == "yes"
-            else "First line, assuming no prior treatment,"
-        )
+        if profile.medication_history.value == "yes":
+            return "First line"
+        if profile.medication_history.evidence:  # systemic therapy recorded only as procedures
+            return "First line by the medicines recorded (prior therapy sent only as procedures),"
+        return "First line, assuming no prior treatment,"
     return f"{_ORDINALS[done]} line" if done < len(_ORDINALS) else f"Line {done + 1}"
 
 

@@ -139,7 +139,7 @@ def derive_journey(
     uses.sort(key=lambda u: u.start_key)
     relapse = to_date(metastatic_since)
     surgery = breast_surgery(procedures, ctx)
-    _therapy_procedures(procedures, [u for u in uses if u.counts_as_line], ctx)
+    unread = _therapy_procedures(procedures, [u for u in uses if u.counts_as_line], ctx)
     early, metastatic_uses, unplaced = settings(uses, metastatic=metastatic, relapse=relapse, surgery=surgery)
     if unplaced:
         ctx.issue(
@@ -200,7 +200,7 @@ def derive_journey(
     on_now = running is not None and running.progression is None
     all_current = tuple(u for u in uses if u.current)
     ofs_now = [u for u in all_current if "ovarian_suppression" in u.classes]
-    history, ofs = _history(received, ctx, uses, ofs_now)
+    history, ofs = _history(received, ctx, uses, ofs_now, unread)
     on_therapy: Fact[YesNoUnknown]
     if history.value == "unknown":
         on_therapy = Fact("unknown", (), "No medication records were received.")
@@ -313,7 +313,9 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
     )
 
 
-def _therapy_procedures(procedures: Sequence[models.Procedure], lines: list[MedUse], ctx: Context) -> None:
+def _therapy_procedures(
+    procedures: Sequence[models.Procedure], lines: list[MedUse], ctx: Context
+) -> tuple[Evidence, ...]:
     """Systemic therapy recorded only as a Procedure (list ``systemic-therapy-procedures``; the German MII
     oncology model records it so) is not read: medicines, dates and outcomes come from medication records.
     One outside every recorded course of a cancer medicine, give or take a month (undated: with no course
@@ -325,6 +327,10 @@ def _therapy_procedures(procedures: Sequence[models.Procedure], lines: list[MedU
         and ctx.match("systemic-therapy-procedures", proc.code) is not None
         and not _recorded_as_medicines(proc, lines, ctx.today)
     ]
+    shown = tuple(
+        evidence(proc, procedure_date(proc), f"Systemic therapy (procedure): {ctx.describe(proc.code)}")
+        for proc in found[:5]
+    )
     if found:
         ctx.issue(
             "prior_therapies",
@@ -332,13 +338,9 @@ def _therapy_procedures(procedures: Sequence[models.Procedure], lines: list[MedU
             f"{len(found)} systemic therapy record(s) were sent as procedures, not medication records: their "
             "medicines, dates and outcome were not read, so the treatment history may be incomplete (check "
             "it, or record the medicines).",
-            *(
-                evidence(
-                    proc, procedure_date(proc), f"Systemic therapy (procedure): {ctx.describe(proc.code)}"
-                )
-                for proc in found[:5]
-            ),
+            *shown,
         )
+    return shown
 
 
 def _recorded_as_medicines(proc: models.Procedure, lines: list[MedUse], today: date) -> bool:
@@ -389,7 +391,7 @@ def _setting_note(relapse: date | None) -> str:
 
 
 def _history(
-    received: int, ctx: Context, uses: list[MedUse], ofs_now: list[MedUse]
+    received: int, ctx: Context, uses: list[MedUse], ofs_now: list[MedUse], unread: tuple[Evidence, ...]
 ) -> tuple[Fact[YesNoUnknown], Fact[YesNoUnknown]]:
     others = [i for i in ctx.issues if i.topic == "medication_history" and i.kind == "ignored"]
     if received:
@@ -399,6 +401,12 @@ def _history(
         return Fact(
             "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
         ), _NO
+    if unread:
+        why = (
+            f"No medication records were received, but {len(unread)} systemic therapy procedure(s) were: "
+            "prior treatment is not known."
+        )
+        return Fact("unknown", unread, why), Fact("unknown", (), "No medication records were received.")
     return (
         Fact("unknown", (), "No medication records were received (none given, or not sent)."),
         Fact("unknown", (), "No medication records were received."),

@@ -315,3 +315,27 @@ def test_her2_positive_first_line_follows_prior_chemotherapy_not_prior_endocrine
     after_chemotherapy = now(paclitaxel, chemotherapy_lines=1, endocrine_lines=0)
     assert "trastuzumab-her2-positive-after-chemotherapy-only" in after_chemotherapy
     assert "pertuzumab-trastuzumab-docetaxel-first-line" not in after_chemotherapy
+
+
+def test_a_first_line_card_does_not_assume_no_prior_treatment_when_procedures_record_some(
+    knowledge: Knowledge,
+) -> None:
+    """Review 8 (F7): with therapy recorded only as procedures, the options card said "First line, assuming
+    no prior treatment"."""
+    from cds.evidence import Evidence
+    from cds.pathway.engine import evaluate
+    from cds.pathway.render import render_cards
+    from cds.profile.model import Fact
+    from tests.pathway.support import hr_positive
+
+    chemo = Evidence("Procedure/chemo-1", "2023-02-01", "Systemic therapy (procedure): Chemotherapy")
+    for history, heading in (
+        (Fact("unknown"), "First line, assuming no prior treatment"),
+        (
+            Fact("unknown", (chemo,)),
+            "First line by the medicines recorded (prior therapy sent only as procedures)",
+        ),
+    ):
+        profile = hr_positive(medication_history=history)
+        cards = render_cards(evaluate(profile, knowledge), profile, knowledge)
+        assert any(c["summary"].startswith(heading) for c in cards), [c["summary"] for c in cards]

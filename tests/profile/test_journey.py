@@ -743,3 +743,15 @@ def test_a_chemotherapy_infusion_procedure_within_a_recorded_course_is_not_repor
         )
     )
     assert not b.issues_of(profile, "prior_therapies", "missing")
+
+
+def test_no_medication_records_but_a_therapy_procedure_says_prior_treatment_is_not_known(
+    build: Build,
+) -> None:
+    """Review 8 (F7): the card said "No medication records were received (none given, or not sent)" beside
+    an adjuvant chemotherapy recorded as a procedure."""
+    profile = build(*chart("2024-01-15", b.procedure(CHEMO_CARE, when="2023-02-01", rid="chemo-1")))
+    history = profile.medication_history
+    assert history.value == "unknown"
+    assert history.note and "1 systemic therapy procedure(s) were" in history.note
+    assert [e.reference for e in history.evidence] == ["Procedure/chemo-1"]
