@@ -76,9 +76,7 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
     for out in ruled_out:
         option = out.item.rule.option or out.item.rule.title
         finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
-        # the summary names the option up to its first qualifier: "Ribociclib + AI or + fulvestrant after AI
-        # relapse", not its OFS / GnRH clauses, which read as if they were what is withheld
-        by_finding.setdefault(finding or out.exclusion.reason, []).append(option.split("; ", 1)[0])
+        by_finding.setdefault(finding or out.exclusion.reason, []).append(_named(option))
         lines.append(f"- **{option}** is not offered: {out.exclusion.reason}")
         facts += [(name, progression) for name in out.exclusion.fields]
     for finding, options in by_finding.items():
@@ -112,6 +110,14 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
         rules,
         ruled_out=[out.item.rule for out in ruled_out],
     )
+
+
+def _named(option: str) -> str:
+    """An option as the warnings summary names it, without its qualifiers: "Ribociclib + AI or +
+    fulvestrant after AI relapse", not its OFS / GnRH clause (which read as if it were what is withheld);
+    "Inavolisib + palbociclib + fulvestrant", not its population in brackets (which cut the reason off)."""
+    head = option.split("; ", 1)[0]
+    return re.sub(r" \([^()]*\)", "", head).strip() or head
 
 
 def _distinct_ruled_out(ruled_out: Sequence[RuledOut]) -> list[RuledOut]:

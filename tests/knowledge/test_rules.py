@@ -339,3 +339,19 @@ def test_a_first_line_card_does_not_assume_no_prior_treatment_when_procedures_re
         profile = hr_positive(medication_history=history)
         cards = render_cards(evaluate(profile, knowledge), profile, knowledge)
         assert any(c["summary"].startswith(heading) for c in cards), [c["summary"] for c in cards]
+
+
+def test_the_ihc_0_re_review_is_not_asked_while_her2_results_conflict(knowledge: Knowledge) -> None:
+    """Review 8 (F8): with HER2 results in conflict the tests card also asked to re-review an IHC 0 for
+    membrane staining, a question that only matters once HER2 is negative."""
+    from cds.pathway.engine import evaluate
+    from tests.pathway.support import hr_positive
+
+    def asked(her2_status: str) -> bool:
+        profile = hr_positive(her2_status=her2_status, her2_ihc="0", her2_ultralow="unknown", her2_low="no")
+        return "testing-her2-ihc-0-membrane-staining" in {
+            i.rule.id for i in evaluate(profile, knowledge).tests
+        }
+
+    assert asked("negative")
+    assert not asked("conflicting")

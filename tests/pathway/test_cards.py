@@ -132,8 +132,7 @@ def test_a_safety_finding_names_the_finding_and_the_option_on_the_warnings_card(
     warning = groups["warnings"]
     assert warning["indicator"] == "warning"
     assert (
-        "Trastuzumab deruxtecan (T-DXd) not offered: interstitial lung disease or pneumonitis"
-        in (warning["summary"])
+        "Trastuzumab deruxtecan not offered: interstitial lung disease or pneumonitis" in (warning["summary"])
     )
     assert "**Trastuzumab deruxtecan (T-DXd)** is not offered: Interstitial lung disease" in warning["detail"]
     assert "Drug-induced pneumonitis (Condition/ild-1, 2024-11-02)" in warning["detail"]
@@ -157,15 +156,16 @@ def _after_an_ai_with_lung_disease() -> PatientProfile:
 
 def test_the_warnings_summary_names_a_ruled_out_option_without_its_qualifiers(tmp_path: Path) -> None:
     """Clinical review 7 (finding 9): "Ribociclib + AI ...; OFS unless postmenopausal, GnRH analogue in men
-    not offered: long QT" read as if the GnRH analogue were what is withheld."""
+    not offered: long QT" read as if the GnRH analogue were what is withheld; review 8 (F8): a population
+    in brackets cut the reason off."""
     rule = yaml.safe_load((RULES / "t-dxd-her2-low.yaml").read_text())
-    rule["option"] = "Trastuzumab deruxtecan (T-DXd); OFS unless postmenopausal, GnRH analogue in men"
+    rule["option"] = "Trastuzumab deruxtecan (HER2-low, after chemotherapy); OFS unless postmenopausal"
     kb = card_knowledge(tmp_path, rule)
     warning = by_group(cards_for(_after_an_ai_with_lung_disease(), kb))["warnings"]
     assert warning["summary"].startswith(
-        "Trastuzumab deruxtecan (T-DXd) not offered: interstitial lung disease or pneumonitis"
+        "Trastuzumab deruxtecan not offered: interstitial lung disease or pneumonitis"
     ), warning["summary"]
-    assert "GnRH" not in warning["summary"]
+    assert "OFS" not in warning["summary"] and "HER2-low" not in warning["summary"]
     assert f"**{rule['option']}** is not offered" in warning["detail"]  # the detail keeps the whole option
 
 
