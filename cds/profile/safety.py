@@ -27,7 +27,7 @@ Latest = the most recent dated reading; readings of the same day: the one of mos
 but never "no". Components of a panel (an echocardiogram or ECG report) are read like Observations.
 Reading the numbers (latest, range ends, recency) is cds.profile.measurements.
 
-One module, about 450 lines: each safety finding is a short reader of its own, and keeping them
+One module, about 500 lines: each safety finding is a short reader of its own, and keeping them
 together keeps the "unknown is not negative" wording of all of them in one place.
 """
 
