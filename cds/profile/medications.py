@@ -210,6 +210,12 @@ def _undated_current(uses: list[MedUse], ctx: Context) -> None:
         return
     latest = max(running, key=lambda use: use.start_key)
     dated_agents = frozenset().union(*(use.agents for use in uses if use.start_date is not None))
+    # the medicines of the regimen in use now (started within a quarter of its latest record): an undated
+    # copy of one of them is the same record, not one to report
+    since = latest.start_date - timedelta(days=91) if latest.start_date is not None else date.max
+    in_use = frozenset().union(
+        *(u.agents for u in running if u.start_date is not None and u.start_date >= since)
+    )
     stale: list[MedUse] = []
     joined: list[MedUse] = []
     for use in uses:
@@ -219,7 +225,8 @@ def _undated_current(uses: list[MedUse], ctx: Context) -> None:
                 joined.append(use)
             else:
                 use.current = False
-                stale.append(use)
+                if not use.agents <= in_use:
+                    stale.append(use)
     if stale:
         ctx.issue(
             "current_therapies",

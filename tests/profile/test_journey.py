@@ -755,3 +755,16 @@ def test_no_medication_records_but_a_therapy_procedure_says_prior_treatment_is_n
     assert history.value == "unknown"
     assert history.note and "1 systemic therapy procedure(s) were" in history.note
     assert [e.reference for e in history.evidence] == ["Procedure/chemo-1"]
+
+
+def test_an_undated_copy_of_a_dated_current_record_is_not_reported(build: Build) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_request(LETROZOLE, authored="2024-02-01"),
+            b.med_request(PALBOCICLIB, authored="2024-02-01"),
+            b.med_statement(LETROZOLE, start=None),  # the medication list's copy of the order
+        )
+    )
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+    assert not [i for i in profile.issues if i.topic == "current_therapies"]
