@@ -12,10 +12,14 @@
   of the above. Else unknown.
 * ``diabetes`` (yes / unknown): a current diabetes Condition of any type (code lists ``diabetes``,
   ``type-1-diabetes``, ``insulin-treated-diabetes``), or a current order or statement of a
-  glucose-lowering medicine (``glucose-lowering-medicines``) or insulin. Read as diabetes needing
-  treatment: the Itovebi US label (5.1) says its safety in type 1 diabetes or type 2 diabetes requiring
-  ongoing anti-hyperglycaemic treatment has not been studied (review 7, finding 2). Never "no": a chart
-  cannot prove its absence. A resolved diabetes or a stopped medicine does not count.
+  glucose-lowering medicine (``glucose-lowering-medicines``) or insulin: a caution on the PI3K/AKT/mTOR
+  options (review 7, finding 2). Never "no": a chart cannot prove its absence. A resolved diabetes or a
+  stopped medicine does not count.
+* ``diabetes_treated`` (yes / unknown): diabetes on anti-hyperglycaemic treatment, the Itovebi US label's
+  words (5.1: safety in type 1 diabetes or type 2 diabetes requiring ongoing anti-hyperglycaemic treatment
+  not studied): insulin or a medicine given only for diabetes, or a diabetes record with any
+  glucose-lowering medicine. A diabetes record alone (diet-controlled), or an SGLT2 inhibitor or GLP-1
+  agonist alone (heart failure, kidney disease, weight), is not (review 8, F3).
 * ``cardiac_dysfunction`` (yes / no / unknown): yes = an active heart failure / LV systolic dysfunction
   Condition, or the latest LVEF below 50%; no = the latest LVEF is 50% or more, from the last year, and
   no active heart failure. Else unknown.
