@@ -311,11 +311,12 @@ def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
     if discordant:
         pos_group, neg_group = positives[0][1], negatives[0][1]
         report_discordance(ctx, "her2", "HER2", pos_group, neg_group, "positive")
+        negative = neg_group[0].evidence.reference
+        named = negative in (chosen[0].note or "")  # "earlier HER2 result ... (Observation/x)": said once
+        where = "" if named else f" ({negative}, {shown_date(neg_group[0])})"
         extra.append(
-            f"HER2-positive in at least one biopsy ({pos_group[0].evidence.reference}, "
-            f"{shown_date(pos_group[0])}) and HER2-negative in another ({neg_group[0].evidence.reference}, "
-            f"{shown_date(neg_group[0])}): "
-            "discordant results; positive is kept so that anti-HER2 therapy stays an option (ESO-ESMO ABC)"
+            f"HER2-negative in another biopsy{where}: positive in at least one biopsy is kept so that "
+            "anti-HER2 therapy stays an option (ESO-ESMO ABC)"
         )
     clash = [c for c in conds if _implied(c) in ("positive", "negative") and _implied(c) != chosen[0].value]
     if clash and chosen[0].value in ("positive", "negative"):

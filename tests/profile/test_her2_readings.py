@@ -323,3 +323,13 @@ def test_component_values_that_are_not_a_score_are_not_read_as_one(build: Build)
     signals = {"code": b.cc(text="HER2 signals per cell"), "valueQuantity": {"value": 3}}
     count = build(*_receptors(), _mii_her2("negativ", signals))
     assert (count.her2_status.value, count.her2_ihc.value) == ("negative", "unknown")
+
+
+def test_a_negative_primary_then_a_positive_metastasis_is_named_once_in_the_her2_note(build: Build) -> None:
+    """Review 8 (F8): the HER2 line named the earlier negative biopsy twice ("earlier HER2 result ... the
+    most recent was used" and "HER2-negative in another ..."); the discordance is on the warnings card."""
+    primary = b.her2_ihc(value_string="1+", date="2024-03-18")
+    metastasis = b.her2_ihc(value_string="3+", date="2026-10-20")
+    note = build(b.patient(), primary, metastasis).her2_status.note or ""
+    assert note.count(f"Observation/{primary['id']}") == 1, note
+    assert "positive in at least one biopsy is kept" in note
