@@ -222,15 +222,23 @@ def derive_hyperglycaemia(
 def _insulin_records(medications: Sequence[MedicationRecord], ctx: Context) -> list[Evidence]:
     """Active insulin orders and statements. Administrations are not read: insulin given in hospital
     (a sliding scale, steroid-induced hyperglycaemia) does not make the patient insulin-treated."""
-    return _medicine_records(medications, ctx, "insulin", "Insulin")
+    return [ev for ev, _ in _medicine_records(medications, ctx, "insulin", "Insulin")]
+
+
+def _glucose_lowering(
+    medications: Sequence[MedicationRecord], ctx: Context
+) -> list[tuple[Evidence, str | None]]:
+    """Active glucose-lowering medicines other than insulin, each with its value in the list
+    (``diabetes_only``, or ``other_uses``: SGLT2 inhibitors and GLP-1 agonists)."""
+    return _medicine_records(medications, ctx, "glucose-lowering-medicines", "Glucose-lowering medicine")
 
 
 def _medicine_records(
-    medications: Sequence[MedicationRecord], ctx: Context, code_list: str, kind: str, value: str | None = None
-) -> list[Evidence]:
-    """Active orders and statements of a medicine of ``code_list`` (of its ``value`` only, when given),
-    each as "<kind> (<status>): <name>"."""
-    found: list[Evidence] = []
+    medications: Sequence[MedicationRecord], ctx: Context, code_list: str, kind: str
+) -> list[tuple[Evidence, str | None]]:
+    """Active orders and statements of a medicine of ``code_list``, each as "<kind> (<status>): <name>",
+    with the medicine's value in the list."""
+    found: list[tuple[Evidence, str | None]] = []
     codes = ctx.codes(code_list)
     for record in medications:
         status = record.status.lower()
@@ -246,8 +254,8 @@ def _medicine_records(
         else:
             continue
         named = _medicine_name(record, code_list, codes, ctx)
-        if named is not None and (value is None or named[1] == value):
-            found.append(evidence(record, when, f"{kind} ({status}): {named[0]}"))
+        if named is not None:
+            found.append((evidence(record, when, f"{kind} ({status}): {named[0]}"), named[1]))
     return found
 
 
@@ -283,18 +291,9 @@ def derive_diabetes(
     conditions: Conditions, medications: Sequence[MedicationRecord], ctx: Context
 ) -> Fact[YesUnknown]:
     """A current diabetes Condition of any type, or a current glucose-lowering medicine or insulin."""
-    recorded: list[Evidence] = []
-    for cond in conditions.coded_in(_DIABETES_LISTS):
-        code = cond.code
-        if not any(ctx.match(name, code) is not None for name in _DIABETES_LISTS):
-            continue
-        if not condition_current(cond):
-            continue  # a resolved record of diabetes (gestational, steroid-induced) says nothing about now
-        recorded.append(evidence(cond, condition_date(cond), f"{ctx.label(code)}{_status_words(cond)}"))
-    recorded = _ordered(recorded)
+    recorded = _current_diabetes(conditions, ctx)
     treated = _ordered(
-        _medicine_records(medications, ctx, "glucose-lowering-medicines", "Glucose-lowering medicine")
-        + _insulin_records(medications, ctx)
+        [ev for ev, _ in _glucose_lowering(medications, ctx)] + _insulin_records(medications, ctx)
     )
     if not recorded and not treated:
         return Fact(
@@ -312,6 +311,19 @@ def derive_diabetes(
     return Fact("yes", tuple(recorded[:3] + treated[:3]), _sentence(parts))
 
 
+def _current_diabetes(conditions: Conditions, ctx: Context) -> list[Evidence]:
+    """Current diabetes Conditions of any type, in a fixed order; a resolved record (gestational,
+    steroid-induced) says nothing about now."""
+    return _ordered(
+        [
+            evidence(cond, condition_date(cond), f"{ctx.label(cond.code)}{_status_words(cond)}")
+            for cond in conditions.coded_in(_DIABETES_LISTS)
+            if any(ctx.match(name, cond.code) is not None for name in _DIABETES_LISTS)
+            and condition_current(cond)
+        ]
+    )
+
+
 def derive_diabetes_treated(
     conditions: Conditions, medications: Sequence[MedicationRecord], ctx: Context
 ) -> Fact[YesUnknown]:
@@ -319,25 +331,18 @@ def derive_diabetes_treated(
     given only for diabetes (metformin, a sulfonylurea, a DPP-4 inhibitor ...), or a current diabetes
     record with any glucose-lowering medicine. A diabetes record alone (diet-controlled) or an SGLT2
     inhibitor or GLP-1 agonist alone (also given for heart failure, kidney disease or weight) is not."""
+    lowering = _glucose_lowering(medications, ctx)
     specific = _ordered(
-        _medicine_records(
-            medications, ctx, "glucose-lowering-medicines", "Glucose-lowering medicine", "diabetes_only"
-        )
-        + _insulin_records(medications, ctx)
+        [ev for ev, value in lowering if value == "diabetes_only"] + _insulin_records(medications, ctx)
     )
     if specific:
         names = ", ".join(dict.fromkeys(e.text.split(": ", 1)[-1] for e in specific[:3]))
         return Fact("yes", tuple(specific[:3]), f"On a medicine given for diabetes ({names}).")
-    other = _medicine_records(medications, ctx, "glucose-lowering-medicines", "Glucose-lowering medicine")
-    recorded = [
-        evidence(cond, condition_date(cond), ctx.label(cond.code))
-        for cond in conditions.coded_in(_DIABETES_LISTS)
-        if condition_current(cond) and any(ctx.match(name, cond.code) is not None for name in _DIABETES_LISTS)
-    ]
-    if other and recorded:
+    recorded = _current_diabetes(conditions, ctx) if lowering else []
+    if recorded:
         return Fact(
             "yes",
-            tuple(_ordered(recorded)[:2] + _ordered(other)[:2]),
+            tuple(recorded[:2] + _ordered([ev for ev, _ in lowering])[:2]),
             "Diabetes is recorded and a glucose-lowering medicine is in use.",
         )
     return Fact(
