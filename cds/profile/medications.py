@@ -151,9 +151,8 @@ def _intent(ctx: Context, resource: MedicationRecord) -> str | None:
 def _metastatic_reason(
     ctx: Context, resource: MedicationRecord, secondary_refs: frozenset[str]
 ) -> str | None:
-    for cc in resource.reasonCode or ():
-        if ctx.match("secondary-cancer", cc) is not None and not regional_nodes(ctx, cc):
-            return "reason is a secondary cancer"
+    if secondary_cancer_reason(ctx, resource) is not None:
+        return "reason is a secondary cancer"
     for reference in resource.reasonReference or ():
         rid = reference_id(reference)
         if rid and rid in secondary_refs:
@@ -163,7 +162,16 @@ def _metastatic_reason(
     return None
 
 
-def regional_nodes(ctx: Context, cc: models.CodeableConcept) -> bool:
+def secondary_cancer_reason(ctx: Context, resource: MedicationRecord) -> models.CodeableConcept | None:
+    """The record's ``reasonCode`` that is a secondary cancer, not lymph-node disease that may be
+    regional; None when it names none."""
+    for cc in resource.reasonCode or ():
+        if ctx.match("secondary-cancer", cc) is not None and not _regional_nodes(ctx, cc):
+            return cc
+    return None
+
+
+def _regional_nodes(ctx: Context, cc: models.CodeableConcept) -> bool:
     """A secondary cancer of lymph nodes that may be regional (axillary, internal mammary, supraclavicular:
     the N category, treated with curative intent), not nodes named distant (cds.profile.conditions)."""
     site = ctx.match("metastasis-sites", cc)

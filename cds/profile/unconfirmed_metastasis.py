@@ -14,7 +14,7 @@ from typing import Final
 
 from cds.fhir import models
 from cds.profile.common import Context, MedicationRecord, evidence
-from cds.profile.medications import medicine_name, record_dates, regional_nodes
+from cds.profile.medications import medicine_name, record_dates, secondary_cancer_reason
 from cds.profile.model import Evidence, Fact, YesNoUnknown
 
 
@@ -57,17 +57,17 @@ def treated_for_secondary(ctx: Context, medications: Sequence[MedicationRecord])
     for med in medications:
         if med.status.lower() not in CURRENT_MEDICATION:
             continue
-        for cc in med.reasonCode or ():
-            if ctx.match("secondary-cancer", cc) is not None and not regional_nodes(ctx, cc):
-                when, _ = record_dates(med)
-                reference = med.medicationReference
-                medicine = (
-                    medicine_name(ctx, med.medicationCodeableConcept)
-                    if med.medicationCodeableConcept is not None
-                    else (reference.display if reference is not None else None) or "a medicine"
-                )
-                found.append(evidence(med, when, f"{medicine} ({med.status}) for: {ctx.label(cc)}"))
-                break
+        cc = secondary_cancer_reason(ctx, med)
+        if cc is None:
+            continue
+        when, _ = record_dates(med)
+        reference = med.medicationReference
+        medicine = (
+            medicine_name(ctx, med.medicationCodeableConcept)
+            if med.medicationCodeableConcept is not None
+            else (reference.display if reference is not None else None) or "a medicine"
+        )
+        found.append(evidence(med, when, f"{medicine} ({med.status}) for: {ctx.label(cc)}"))
     return found
 
 
