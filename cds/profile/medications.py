@@ -61,10 +61,15 @@ class MedUse:
     names: str = ""
 
     def __post_init__(self) -> None:
-        self.start_key = date_key(self.start)
-        self.start_date = to_date(self.start)
+        self.start_at(self.start)
         self.end_date = to_date(self.end)
         self.names = " + ".join(d.name for d in self.drugs)
+
+    def start_at(self, start: str | None) -> None:
+        """Set the start, and the key and date derived from it."""
+        self.start = start
+        self.start_key = date_key(start)
+        self.start_date = to_date(start)
 
 
 def _identify(ctx: Context, resource: MedicationRecord) -> tuple[tuple[Drug, ...], str, bool]:
@@ -229,7 +234,7 @@ def _undated_current(uses: list[MedUse], ctx: Context) -> None:
     for use in uses:
         if use.current and use.start is None and use.end is None:
             if use.agents.isdisjoint(dated_agents):
-                use.start, use.start_key, use.start_date = latest.start, latest.start_key, latest.start_date
+                use.start_at(latest.start)
                 joined.append(use)
             else:
                 use.current = False
