@@ -68,7 +68,17 @@ ClassName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]
 #: An ATC substance (level 5, seven characters); a group (L02BG aromatase inhibitors) is not one medicine.
 AtcCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$")]
 System = Literal[
-    "snomed", "loinc", "icd10", "rxnorm", "atc", "ajcc", "hgnc", "seer", "v3-interpretation", "any"
+    "snomed",
+    "loinc",
+    "icd10",
+    "rxnorm",
+    "atc",
+    "ajcc",
+    "hgnc",
+    "seer",
+    "v3-interpretation",
+    "mii-onko-verlauf",
+    "any",
 ]
 
 

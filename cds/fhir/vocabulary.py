@@ -52,6 +52,10 @@ SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {
     "ajcc": ("http://cancerstaging.org",),
     "hgnc": ("http://www.genenames.org/geneId", "http://www.genenames.org"),
     "seer": ("http://seer.cancer.gov",),
+    # the German oBDS overall assessment of a course (Verlauf): progression, remission, stable
+    "mii-onko-verlauf": (
+        "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-gesamtbeurteilung",
+    ),
     "v3-interpretation": ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",),
 }
 _EXACT: dict[str, str] = {uri: key for key, uris in SYSTEM_URIS.items() for uri in uris}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -269,6 +270,37 @@ def test_synthea_worsening_is_progression_and_an_unread_status_is_reported(build
     issues = [i for i in profile.issues if i.topic == "progressed_on"]
     assert len(issues) == 1 and issues[0].kind == "unreadable"
     assert "Patient condition undetermined" in issues[0].evidence[0].text
+
+
+MII_VERLAUF = b.cc(b.SNOMED, "396432002", "Status of regression of tumor (observable entity)")
+OBDS_OVERALL = "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-gesamtbeurteilung"
+
+
+@pytest.mark.parametrize(
+    ("value", "progressed"),
+    [
+        (b.cc(OBDS_OVERALL, "P"), True),  # the code alone, as oBDS exports send it
+        (b.cc(b.SNOMED, "419835002", "Tumor progression (finding)"), True),
+        (b.cc(OBDS_OVERALL, "T", "Teilremission (partial remission, PR)"), False),
+        (b.cc(OBDS_OVERALL, "K"), False),
+    ],
+)
+def test_a_german_obds_course_assessment_of_progression_is_read(
+    build: Build, value: dict[str, Any], progressed: bool
+) -> None:
+    """The German MII Onkologie 'Verlauf' Observation (oBDS 17: SNOMED 396432002, overall assessment P =
+    progression) is how German registries record progression; unread, the line was offered again."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_request(LETROZOLE, authored="2024-02-01"),
+            b.med_request(PALBOCICLIB, authored="2024-02-01"),
+            b.observation(MII_VERLAUF, date="2025-04-20", value=value),
+        )
+    )
+    assert ({"letrozole", "palbociclib"} <= profile.progressed_on.value) is progressed
+    assert (profile.on_therapy.value == "yes") is not progressed
+    assert not [i for i in profile.issues if i.topic == "progressed_on"]
 
 
 def test_stopped_for_side_effects_is_not_progression(build: Build) -> None:
