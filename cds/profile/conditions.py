@@ -8,10 +8,10 @@
   distant, see below), site-of-distant-metastasis Observations (LOINC 44667-4, the MII / oBDS
   "Fernmetastasen" SNOMED 385421009: yes), ``Condition.stage.summary``
   and stage-group Observations (stage IV = yes, a lower stage = no) and M-category Observations
-  (M1 = yes, M0 = no). The most recent dated evidence wins; any disagreement is reported as a
-  ``conflicting`` DataIssue naming both resources (an earlier "no" followed by "yes" may simply be
-  progression, the message says so). A resolved / inactive / remission secondary Condition does not
-  count as current disease.
+  (M1 = yes, M0 = no). The most recent dated evidence wins. A disagreement is reported as a
+  ``conflicting`` DataIssue naming both resources, except an earlier "no" followed by a later "yes": that
+  is how a relapse reads (stage II at diagnosis, M1 at recurrence), not a data error. A resolved /
+  inactive / remission secondary Condition does not count as current disease.
 * ``metastatic_sites``: bone, liver, lung (pleura counts as lung), brain, nodes, other, from the
   secondary Conditions' code, then bodySite, then text. ``visceral_metastases`` = liver/lung/brain;
   ``bone_only_disease`` = sites are exactly {bone}. A secondary Condition without a site (128462008,
@@ -315,19 +315,11 @@ def derive_disease(
         agreeing = [e.evidence for e in reversed(ordered) if e.value == value]
         disagreeing = [e for e in reversed(ordered) if e.value != value]
         note = None
-        if disagreeing:
-            other = disagreeing[0]
-            same = other.key == top_key
+        other = disagreeing[0] if disagreeing else None
+        same = other is not None and other.key == top_key
+        if other is not None and (same or value == "no"):  # a later "yes" after a "no" is a relapse
             lead = latest if latest.value == value else next(e for e in reversed(ordered) if e.value == value)
-            why = (
-                "on the same date"
-                if same
-                else (
-                    "(the change may be progression)"
-                    if value == "yes"
-                    else "(metastases do not usually regress)"
-                )
-            )
+            why = "on the same date" if same else "(metastases do not usually regress)"
             said = {"yes": "metastatic", "no": "not metastatic"}
             msg = (
                 f"Metastatic status disagrees {why}: {lead.evidence.reference} ({lead.when or 'undated'}) "

@@ -114,28 +114,36 @@ def test_no_staging_is_unknown(build: Build) -> None:
     assert build(b.patient(), b.breast_cancer()).metastatic.value == "unknown"
 
 
-@pytest.mark.parametrize(
-    ("older", "newer", "expected"),
-    [
-        ("no", "yes", "yes"),
-        ("yes", "no", "no"),
-    ],
-)
-def test_most_recent_wins_and_conflict_is_reported(
-    build: Build, older: str, newer: str, expected: str
-) -> None:
-    def ev(value: str, when: str) -> dict[str, Any]:
-        code = "1229903009" if value == "yes" else "1229901006"
-        return b.observation(
-            b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, code), date=when, rid=f"m-{when}"
-        )
+def _m(value: str, when: str) -> dict[str, Any]:
+    code = "1229903009" if value == "yes" else "1229901006"
+    return b.observation(b.cc(b.SNOMED, "399387003"), value=b.cc(b.SNOMED, code), date=when, rid=f"m-{when}")
 
-    profile = build(b.patient(), b.breast_cancer(), ev(older, "2019-05-01"), ev(newer, "2022-08-01"))
-    assert profile.metastatic.value == expected
+
+def test_metastases_regressing_to_m0_are_reported_and_the_most_recent_wins(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(), _m("yes", "2019-05-01"), _m("no", "2022-08-01"))
+    assert profile.metastatic.value == "no"
     conflicts = [i for i in profile.issues if i.topic == "metastatic" and i.kind == "conflicting"]
     assert len(conflicts) == 1
     refs = {e.reference for e in conflicts[0].evidence}
     assert refs == {"Observation/m-2019-05-01", "Observation/m-2022-08-01"}
+
+
+def test_m0_at_diagnosis_then_m1_at_relapse_is_not_a_data_problem(build: Build) -> None:
+    """A stage II cancer that relapses with distant metastases reads M0, then M1: the relapse is the
+    course of the disease, and a "Data to check" card for it on every relapsed patient is noise."""
+    profile = build(b.patient(), b.breast_cancer(), _m("no", "2019-05-01"), _m("yes", "2022-08-01"))
+    assert profile.metastatic.value == "yes"
+    assert not [i for i in profile.issues if i.topic == "metastatic"]
+    assert profile.metastatic.note is None
+
+
+def test_m0_and_m1_on_the_same_date_are_reported(build: Build) -> None:
+    profile = build(
+        b.patient(), b.breast_cancer(), _m("no", "2022-08-01"), _m("yes", "2022-08-01") | {"id": "m1"}
+    )
+    assert profile.metastatic.value == "yes"
+    conflicts = [i for i in profile.issues if i.topic == "metastatic" and i.kind == "conflicting"]
+    assert len(conflicts) == 1 and "on the same date" in conflicts[0].message
 
 
 def test_a_metastasis_finding_dated_after_today_is_reported_not_used(build: Build) -> None:
