@@ -2,7 +2,8 @@
 
 Nothing else needs to run or be configured: JWT checking is off for this local run only, feedback
 goes to a temporary SQLite file, and the cards are printed as a clinician would scan them: one card
-per decision (warnings, options now, at progression, tests, supportive care), each option on a line.
+per decision (warnings, options now, at progression, tests, supportive care), each regimen to choose
+from on a line.
 ``--verbose`` also prints each patient's profile in a clinician's words and each card's detail.
 
 ``python -m cds.demo --write-snapshot`` rewrites docs/card-summaries.txt, every fixture patient's
@@ -47,8 +48,8 @@ SNAPSHOT_PATH = Path(__file__).resolve().parent.parent / "docs" / "card-summarie
 _OPENING = (
     "cds-mbc demo: every fixture patient's chart is sent to the service as an EHR sends it.\n"
     "For each patient, the cards come back one per decision (warnings, options now, at progression,\n"
-    "tests, supportive care), each with its summary and its options by the guideline's preference\n"
-    "(equal ones in the documented order of cards/option-order.yaml)."
+    "tests, supportive care), each with its summary and the regimens to choose from, by the guideline's\n"
+    "preference (equal ones in the documented order of cards/option-order.yaml)."
 )
 
 
@@ -98,12 +99,12 @@ def _group(card: dict[str, Any]) -> str:
 
 
 def card_lines(card: dict[str, Any]) -> list[str]:
-    """A card as two or more short lines: its summary, then its options (or orders), one a line."""
+    """A card as two or more short lines: its summary, then its suggestions, one a line: the regimens
+    to choose from (one at most; the summary counts options, and one option may hold several
+    regimens of a drug family) or the orders."""
     out = [f"[{_group(card)}] {card['summary']}"]
-    numbered = card.get("selectionBehavior") == "at-most-one"
-    for n, suggestion in enumerate(card.get("suggestions", []), 1):
-        kind = f"{n}." if numbered else "- order:"
-        out.append(f"    {kind} {suggestion['label']}")
+    kind = "- choose:" if card.get("selectionBehavior") == "at-most-one" else "- order:"
+    out += [f"    {kind} {suggestion['label']}" for suggestion in card.get("suggestions", [])]
     return out
 
 

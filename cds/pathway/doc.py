@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from cds.pathway.knowledge import Knowledge, load_knowledge
+from cds.pathway.labels import option_line
 from cds.pathway.rules import AfterProgression, ConditionValue, Rule, card_group
 from cds.profile.model import FIELDS, THERAPY_SETS
 from cds.settings import default_knowledge_dir
@@ -205,7 +206,7 @@ def _therapy_table(rules: Sequence[Rule], words: _Words, given: Mapping[str, fro
             + " | ".join(
                 [
                     words.decision_point(rule),
-                    _cell(rule.option or ""),
+                    _cell(option_line(rule) if rule.option else ""),
                     _preference(rule, words),
                     _cell(words.rule(rule)),
                     _exclusions(rule, given[rule.id], words),

@@ -230,6 +230,7 @@ def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: froz
         (
             rule.preference,
             rule.option,
+            rule.suppression,
             rule.family,
             rule.listed_as_note,
             rule.regimen,

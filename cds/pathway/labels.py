@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from cds.fhir.codes import Terminology
+from cds.pathway.rules import Rule
 from cds.profile.model import FIELDS, THERAPY_SETS, Fact, PatientProfile
 
 _GENE = {
@@ -248,6 +249,27 @@ class DrugNames:
     def listing(self, items: Iterable[str]) -> str:
         """Classes or agents, not necessarily together: "aromatase inhibitor, palbociclib"."""
         return ", ".join(self.names(items))
+
+
+def option_line(rule: Rule, profile: PatientProfile | None = None) -> str:
+    """The option's line, then what it is given with for this patient (``Rule.suppression``): nothing
+    for a postmenopausal woman, ovarian suppression for a woman who is not or may not be postmenopausal,
+    a GnRH analogue for a man; both when the sex is not recorded or for no patient (docs/pathway.md)."""
+    text = rule.option or rule.title
+    if rule.suppression is None:
+        return text
+    gnrh = rule.suppression == "ovarian_and_gnrh"
+    sex = profile.sex.value if profile is not None else "unknown"
+    if profile is not None and sex == "male":
+        return f"{text}; with a GnRH analogue" if gnrh else text
+    if profile is not None and sex == "female":
+        menopause = profile.menopausal_status.value
+        if menopause == "postmenopausal":
+            return text
+        if menopause == "premenopausal" or profile.ovarian_suppression_current.value == "yes":
+            return f"{text}; with ovarian suppression"
+        return f"{text}; with ovarian suppression unless postmenopause is confirmed"
+    return f"{text}; OFS unless postmenopausal" + (", GnRH analogue in men" if gnrh else "")
 
 
 def _words(value: object) -> str:

@@ -18,7 +18,7 @@ from cds.pathway.card_call import NOT_WHY, CardCall, plural
 from cds.pathway.engine import CompiledRule, Evaluation, first_holding
 from cds.pathway.ids import uuid_head
 from cds.pathway.knowledge import CardGroupName
-from cds.pathway.labels import DrugNames
+from cds.pathway.labels import DrugNames, option_line
 from cds.pathway.rules import AfterProgression
 from cds.profile.model import PatientProfile
 
@@ -216,7 +216,7 @@ def options_card(
         why: list[str] = []
         for item in family:
             caution, cautioned = _caution(item, profile, call.drugs)
-            members.append((item.rule.option or item.rule.title, caution, item.rule.sources[0].label))
+            members.append((option_line(item.rule, profile), caution, item.rule.sources[0].label))
             facts += [(name, profile) for name in cautioned]
             facts += _why(call, group, item, profile, summary, why)
         chosen = call.evaluation.preference_of(family[0])
@@ -248,9 +248,7 @@ def options_card(
         )
         facts.append(("progressed_on", profile))
     shown = [item for family in listed for item in family]  # the order the detail lists them in
-    suggestions = [
-        (uuid_head(item.rule.id), {"label": item.rule.option or item.rule.title}) for item in shown
-    ]
+    suggestions = [(uuid_head(item.rule.id), {"label": option_line(item.rule, profile)}) for item in shown]
     return call.card(
         group,
         "info",

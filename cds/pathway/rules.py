@@ -94,6 +94,8 @@ class AfterProgression(_Strict):
 
 DecisionPoint = Literal["first_line", "initial_endocrine", "any_time"] | AfterProgression
 Preference = Literal["preferred", "other_recommended", "certain_circumstances"]
+#: What an endocrine option is given with besides its drugs (``Rule.suppression``).
+Suppression = Literal["ovarian", "ovarian_and_gnrh"]
 
 
 class Exclusion(_Strict):
@@ -174,6 +176,12 @@ class Rule(_Strict):
             None,
             description="therapy rules: the option's line on the card, e.g. 'Fulvestrant + CDK4/6 inhibitor'",
         )
+    )
+    suppression: Suppression | None = Field(
+        None,
+        description="endocrine therapy rules: what the option is given with besides its drugs, written after "
+        "its line for the patient at hand: 'ovarian', ovarian suppression for a woman not confirmed "
+        "postmenopausal; 'ovarian_and_gnrh', that and a GnRH analogue for a man (cds.pathway.option_line)",
     )
     family: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = (
         Field(

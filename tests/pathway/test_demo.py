@@ -43,8 +43,9 @@ def test_demo_opens_says_each_patients_cards_and_options_and_sums_up(
     assert "Subtype: HR-positive, HER2-negative" in block
     assert "Journey: no current therapy recorded" in block
     assert "hr_positive" not in out and "her2_negative" not in out
-    # one card per decision, the options numbered under their card
+    # one card per decision: the regimens to choose from, then the options numbered in the card's detail
     assert re.search(r"\[options-now\] First line for HR-positive, HER2-negative metastatic disease", block)
+    assert re.search(r"\n\s+- choose: Ribociclib", block)
     assert re.search(r"\n\s+1\. \S", block) and re.search(r"\n\s+2\. \S", block)
     assert "error: This service answers the patient-view hook" in out
     closing = out.strip().splitlines()[-1]

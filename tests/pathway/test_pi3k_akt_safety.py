@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import pytest
 
 from cds.pathway.engine import CompiledRule, Evaluation, evaluate
+from cds.pathway.labels import option_line
 from cds.profile.model import Fact, PatientProfile
 from tests.pathway.support import metastatic_profile, real_knowledge
 
@@ -181,7 +182,31 @@ def test_a_premenopausal_woman_is_told_to_add_ovarian_suppression(
     """Review 7, PM3/PM4: fulvestrant or a SERD without ovarian suppression does not work before the
     menopause; the other options on the same card said "OFS unless postmenopausal"."""
     offered = _offered(evaluate(profile, real_knowledge()))
-    assert "OFS unless postmenopausal" in (offered[rule_id].rule.option or "")
+    assert option_line(offered[rule_id].rule, profile).endswith("; with ovarian suppression")
+
+
+@pytest.mark.parametrize(
+    ("changes", "ends"),
+    [
+        ({"menopausal_status": "postmenopausal"}, "(palbociclib or abemaciclib)"),
+        (
+            {"menopausal_status": "indeterminate"},
+            "; with ovarian suppression unless postmenopause is confirmed",
+        ),
+        (
+            {"menopausal_status": "indeterminate", "ovarian_suppression_current": "yes"},
+            "; with ovarian suppression",
+        ),
+        ({"sex": "male", "menopausal_status": "unknown"}, "; with a GnRH analogue"),
+        ({"sex": "unknown"}, "; OFS unless postmenopausal, GnRH analogue in men"),
+    ],
+)
+def test_the_option_line_says_what_this_patient_takes_it_with(changes: dict[str, str], ends: str) -> None:
+    """Review 9, finding 7: "OFS unless postmenopausal, GnRH analogue in men" stood on 137 option lines,
+    for 71-year-old women too; the line says what this patient needs beside the drugs, or nothing."""
+    rule = real_knowledge().all_rules["fulvestrant-cdk46"]
+    line = option_line(rule, _patient(**changes))
+    assert line.startswith("Fulvestrant + CDK4/6 inhibitor") and line.endswith(ends)
 
 
 # --- finding 7: the labels quoted are linked ------------------------------------------------------
