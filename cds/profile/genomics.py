@@ -94,6 +94,7 @@ def _brca_gene(ctx: Context, value: Value) -> str | None:
 def derive_brca(conditions: Conditions, observations: Observations, ctx: Context) -> Fact[GermlineStatus]:
     findings: list[_Finding] = []
     notes: list[str] = []
+    unread: list[tuple[str, Evidence]] = []  # variants of unstated significance: moot beside a pathogenic one
     for obs in observations.coded("brca"):
         code = obs.code
         test = ctx.match("brca", code)
@@ -121,12 +122,7 @@ def derive_brca(conditions: Conditions, observations: Observations, ctx: Context
             ev = evidence(obs, when, f"{name}: {what}")
             if significance != "pathogenic":
                 if significance is None:
-                    ctx.issue(
-                        "germline_brca",
-                        "unreadable",
-                        f"{ref(obs)}: {what}; clinical significance could not be read.",
-                        ev,
-                    )
+                    unread.append((f"{ref(obs)}: {what}; clinical significance could not be read.", ev))
                 continue
             if source == "somatic":
                 notes.append(f"{ref(obs)} is a somatic (tumour) {gene.upper()} finding, not germline")
@@ -174,6 +170,9 @@ def derive_brca(conditions: Conditions, observations: Observations, ctx: Context
 
     pathogenic = [f for f in findings if f.value == "pathogenic"]
     negative = [f for f in findings if f.value == "not_detected"]
+    if not pathogenic:  # a germline pathogenic variant settles the status whatever the others are
+        for message, ev in unread:
+            ctx.issue("germline_brca", "unreadable", message, ev)
     note = "; ".join(notes) + "." if notes else None
     if pathogenic:
         if negative:

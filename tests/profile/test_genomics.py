@@ -97,6 +97,23 @@ def test_missing_genomic_source_is_reported(build: Build) -> None:
     assert any(i.topic == "germline_brca" for i in profile.issues)
 
 
+def test_a_variant_of_unstated_significance_beside_a_germline_pathogenic_result_is_not_reported(
+    build: Build,
+) -> None:
+    """Review 9, finding 5b: the variant Observation without its significance, next to the gene test
+    that calls the same variant pathogenic and germline, raised "significance not stated" on a warnings
+    card above the PARP inhibitor option; alone, it is still reported."""
+    unstated = variant(BRCA1, None, None, rid="variant-1")
+    gene_test = b.observation(
+        b.cc(b.LOINC, "94191-4"), value=b.cc(text="BRCA1 pathogenic variant c.68_69del"), rid="gene-test"
+    )
+    profile = build(b.patient(), unstated, gene_test)
+    assert profile.germline_brca.value == "pathogenic"
+    assert not [i for i in profile.issues if i.topic == "germline_brca"]
+    alone = build(b.patient(), unstated)
+    assert [i for i in alone.issues if i.topic == "germline_brca" and i.kind == "unreadable"]
+
+
 def test_somatic_and_germline_together(build: Build) -> None:
     profile = build(b.patient(), variant(BRCA1, PATHOGENIC, SOMATIC), variant(BRCA2, PATHOGENIC, GERMLINE))
     assert profile.germline_brca.value == "pathogenic"
