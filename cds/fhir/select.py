@@ -16,7 +16,16 @@ from cds.evidence import DataIssue, Evidence
 from cds.fhir.check import FormatError, check
 from cds.fhir.codes import Terminology
 from cds.fhir.issues import Issues
-from cds.fhir.models import MODELS, READ_TYPES, ChoiceError, Resource
+from cds.fhir.models import (
+    MODELS,
+    READ_TYPES,
+    ChoiceError,
+    CodeableConcept,
+    MedicationAdministration,
+    MedicationRequest,
+    MedicationStatement,
+    Resource,
+)
 from cds.fhir.request import read_error, reference, unreadable
 
 PROFILE_TYPES = frozenset(MODELS)
@@ -59,6 +68,28 @@ def _names(reference: str, patient_id: str) -> bool:
     return start > 0 and ref.endswith(patient_id) and ref[start - 1] == "/"
 
 
+def _medicine_named(record: Resource) -> str:
+    """The medicine a medication record names (its text, a coding's display, else a code), so that the
+    clinician can see whether one of them is cancer therapy coded in a way the service does not know."""
+    if not isinstance(record, MedicationRequest | MedicationStatement | MedicationAdministration):
+        return "a medication record"
+    concepts: list[CodeableConcept] = []
+    if record.medicationCodeableConcept is not None:
+        concepts.append(record.medicationCodeableConcept)
+    concepts += [med.code for med in record.contained or () if med.code is not None]
+    for concept in concepts:
+        if concept.text:
+            return concept.text
+        for coding in concept.coding or ():
+            if coding.display:
+                return coding.display
+        for coding in concept.coding or ():
+            if coding.code:
+                return f"code {coding.code}"
+    reference_display = record.medicationReference.display if record.medicationReference else None
+    return reference_display or "a medicine not named"
+
+
 def select_resources(raw: Iterable[Resource], *, patient_id: str, terminology: Terminology) -> Selection:
     """The relevant, checked resources of ``raw`` (the chart's read models)."""
     chosen: list[Resource] = []
@@ -83,9 +114,8 @@ def select_resources(raw: Iterable[Resource], *, patient_id: str, terminology: T
             continue
         if rtype != "Patient" and not terminology.is_relevant(resource):
             if rtype != "Observation" and terminology.is_medication_record(resource):
-                other_medicines.append(
-                    Evidence(reference(rtype, resource.id), None, "medication record, not a cancer medicine")
-                )
+                name = _medicine_named(resource)
+                other_medicines.append(Evidence(reference(rtype, resource.id), None, name))
             continue
         ref = reference(rtype, resource.id)
         if ref in seen and resource.id is not None:
@@ -100,13 +130,15 @@ def select_resources(raw: Iterable[Resource], *, patient_id: str, terminology: T
             continue
         chosen.append(resource)
     if other_medicines:  # tells the profile medication data was sent, though none is cancer therapy
+        names = sorted({e.text for e in other_medicines})
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
         issues.extend(
             [
                 DataIssue(
                     "medication_history",
                     "ignored",
-                    f"{len(other_medicines)} medication record(s) not recognised as cancer medicines "
-                    "were not used.",
+                    f"Not recognised as cancer medicines, so not read as cancer therapy: "
+                    f"{'; '.join(names[:3])}{more}.",
                     tuple(other_medicines[:5]),
                 )
             ]

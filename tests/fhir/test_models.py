@@ -35,6 +35,7 @@ from cds.service import PatientViewService
 from cds.settings import Settings
 from tests.fhir.helpers import resources_of
 from tests.fixtures_support import load_scenarios
+from tests.profile import builders
 from tests.profile.builders import read as read_resource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,6 +153,26 @@ def test_a_bad_element_the_profile_reads_makes_the_resource_unreadable(
     kept, message = _read(resource)
     assert kept == 0
     assert "Observation/" in message and "was not used" in message and why in message
+
+
+def test_medicines_not_recognised_as_cancer_therapy_are_named_for_the_clinician() -> None:
+    """Review 9, finding 9: "1 medication record(s) not recognised as cancer medicines were not used" named
+    nothing, so the clinician could not tell whether it was a cancer drug coded in a way the service does
+    not know; the issue names the medicines."""
+    lisinopril = builders.med_request(builders.cc(builders.RXNORM, "314076", "lisinopril 10 MG Oral Tablet"))
+    local = builders.med_statement(builders.cc("urn:local:pharmacy", "X-88"))
+    local["subject"] = lisinopril["subject"] = {"reference": "Patient/p1"}
+    data = KeyData("medications")
+    chart = [
+        read_value(r, data, i, Reader(full=False, max_depth=16), outcome=False)
+        for i, r in enumerate((lisinopril, local))
+    ]
+    selection = select_resources([m for m in chart if m], patient_id="p1", terminology=TERMINOLOGY)
+    assert selection.resources == ()
+    (issue,) = selection.issues
+    assert issue.topic == "medication_history"
+    assert "lisinopril 10 MG Oral Tablet" in issue.message and "code X-88" in issue.message
+    assert {e.reference.split("/")[0] for e in issue.evidence} == {"MedicationRequest", "MedicationStatement"}
 
 
 def _existed(year: int, month: int, day: int) -> bool:
