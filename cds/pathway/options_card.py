@@ -57,10 +57,10 @@ def _line(profile: PatientProfile) -> str:
     return f"{_ORDINALS[done]} line" if done < len(_ORDINALS) else f"Line {done + 1}"
 
 
-def _deciding(item: CompiledRule, profile: PatientProfile) -> list[str]:
-    """The fields whose conditions decided the option: the yields_unless group that kept its place
-    (first: it is why the option leads), its conditions, and the any_of group that held (a woman's sex
-    decides nothing a clinician needs told)."""
+def deciding_fields(item: CompiledRule, profile: PatientProfile) -> list[str]:
+    """The fields whose conditions decided the rule: the yields_unless group that kept its place
+    (first: it is why the option leads), its conditions, and the any_of group that held, not the groups
+    that did not (a woman's sex decides nothing a clinician needs told)."""
     kept = first_holding(item.yields_unless, profile) or ()
     held = first_holding(item.any_of, profile) or ()
     names = [c.field for c in (*kept, *item.conditions, *held)]
@@ -175,7 +175,7 @@ def _why(
             why.append(words)
         if group == "options-now":  # the progression recorded, with its dates and resources
             facts.append(("progressed_on", profile))
-    for name in _deciding(item, profile):
+    for name in deciding_fields(item, profile):
         words = call.phrase(name, profile)
         if words not in summary and words not in why:
             why.append(words)

@@ -42,7 +42,7 @@ from cds.pathway.ids import uuid_head
 from cds.pathway.issue_summary import summarize_issues
 from cds.pathway.knowledge import CardGroupName, Knowledge
 from cds.pathway.markdown import SUMMARY_MAX
-from cds.pathway.options_card import options_card
+from cds.pathway.options_card import deciding_fields, options_card
 from cds.pathway.rules import OrderSuggestion, Rule
 from cds.profile.model import PatientProfile
 
@@ -152,7 +152,7 @@ def _listing_card(call: CardCall, group: CardGroupName, items: Sequence[Compiled
     if len(summary) > SUMMARY_MAX:
         summary = template.format(names=f"{short_title(items[0].rule)} and {len(items) - 1} more")
     lines = [f"- {item.rule.card.summary}" for item in items]
-    facts = [(name, call.profile) for item in items for name in item.fields]
+    facts = [(name, call.profile) for item in items for name in deciding_fields(item, call.profile)]
     suggestions = [
         (uuid_head(item.rule.id), _order(s, call.profile.patient_id))
         for item in items

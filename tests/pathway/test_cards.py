@@ -30,6 +30,7 @@ from tests.pathway.support import (
     hr_positive,
     knowledge_dir,
     on_letrozole_palbociclib,
+    real_knowledge,
 )
 from tests.spec_checks import ORDER, check_card_rules
 
@@ -298,6 +299,18 @@ def test_tests_card_lists_tests_and_offers_their_orders(kb: Knowledge) -> None:
     assert action["type"] == "create" and action["resource"]["resourceType"] == "ServiceRequest"
     assert action["resource"]["subject"] == {"reference": "Patient/p1"}
     assert kb.rule_for_suggestion(order["uuid"]) == "testing-germline-brca"
+
+
+def test_a_tests_card_is_based_on_the_facts_that_called_for_the_test_not_on_the_rest() -> None:
+    """Review 9, finding 9: the ESR1/PIK3CA test was 'based on' "no recent HbA1c" and "no progression
+    recorded", conditions of the rule's other branches; a first-line patient without a PIK3CA result
+    is tested because that result is missing."""
+    kb = real_knowledge()
+    profile = hr_positive(pik3ca_status=Fact("unknown"), esr1_status=Fact("unknown"))
+    detail = by_group(cards_for(profile, kb))["tests"]["detail"]
+    based_on = detail.split("**Based on**", 1)[1]
+    assert "no PIK3CA result" in based_on
+    assert "HbA1c" not in based_on and "progression" not in based_on
 
 
 def test_summaries_stay_under_140_characters() -> None:
