@@ -206,12 +206,39 @@ def describe(cc: CodeableConcept | None) -> str:
     return _describe(codings(cc), cc_text(cc))
 
 
+#: SNOMED CT's semantic tags, which fully specified names end with: "Positive (qualifier value)" reads
+#: "Positive" to a clinician.
+_SEMANTIC_TAGS: Final = tuple(
+    f" ({tag})"
+    for tag in (
+        "qualifier value",
+        "finding",
+        "disorder",
+        "observable entity",
+        "procedure",
+        "morphologic abnormality",
+        "body structure",
+        "substance",
+        "product",
+        "situation",
+        "regime/therapy",
+        "clinical drug",
+        "medicinal product",
+    )
+)
+
+
+def plain_display(display: str) -> str:
+    """A SNOMED display without its semantic tag ("Positive (qualifier value)" reads "Positive")."""
+    return display.removesuffix(next((tag for tag in _SEMANTIC_TAGS if display.endswith(tag)), ""))
+
+
 def _describe(cc_codings: tuple[Coding, ...], text: str | None) -> str:
     if text:
         return text
     for _, code, display in cc_codings:
         if display:
-            return display
+            return plain_display(display)
         if code:
             return code
     return "(no text)"
@@ -225,7 +252,7 @@ def label(cc: CodeableConcept | None) -> str:
 def _label(cc_codings: tuple[Coding, ...], text: str | None) -> str:
     for system, code, display in cc_codings:
         if code:
-            return f"{display or text or code} ({system_label(system)} {code})"
+            return f"{plain_display(display) if display else text or code} ({system_label(system)} {code})"
     return text or "(uncoded)"
 
 

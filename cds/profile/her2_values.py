@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from cds.profile.common import Context
+from cds.profile.common import Context, plain_display
 from cds.profile.receptor_values import is_percent, to_number
 from cds.profile.values import Quantity, Value
 
@@ -180,7 +180,7 @@ def ish_value(ctx: Context, val: Value, *, kind: str) -> IshRead | None:
         if hit is not None:
             mapped = _ISH_MAP.get(hit.value or "")
             if mapped:
-                return IshRead(mapped, hit.display)
+                return IshRead(mapped, plain_display(hit.display))
         texts.extend(d for _, _, d in ctx.codings(val.cc) if d)
     for text in texts:
         numbers = _text_numbers(text, kind)
@@ -249,7 +249,7 @@ def her2_generic(ctx: Context, val: Value) -> tuple[str, str] | None:
     if val.cc is not None:
         hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value in _HER2_GENERIC:
-            return _HER2_GENERIC[hit.value], hit.display
+            return _HER2_GENERIC[hit.value], plain_display(hit.display)
         sources.extend((None, d) for _, _, d in ctx.codings(val.cc) if d)
     if val.text:
         sources.insert(0, (None, val.text))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from cds.fhir import models
-from cds.profile.common import Context
+from cds.profile.common import Context, plain_display
 from cds.profile.values import Value, interpretations
 
 _PERCENT_UNITS = frozenset({"%", "percent", "pct", "/100", "{cells}/100", "% cells", "%{cells}"})
@@ -81,7 +81,8 @@ def receptor_value(ctx: Context, val: Value, *, percent_test: bool) -> tuple[str
     if val.cc is not None:
         hit = ctx.match("result-values", val.cc, by_text=False)
         if hit is not None and hit.value in ("positive", "negative", "detected", "not_detected"):
-            return ("positive" if hit.value in ("positive", "detected") else "negative"), hit.display
+            status = "positive" if hit.value in ("positive", "detected") else "negative"
+            return status, plain_display(hit.display)
     displays = [d for _, _, d in ctx.codings(val.cc)] if val.cc is not None else []
     for shown in (text, *displays):
         hit_text = ctx.codes("result-values").match_text(shown)

@@ -964,3 +964,17 @@ def test_a_result_not_done_names_its_reason(build: Build) -> None:
     assert profile.er_status.value == "unknown"
     (issue,) = [i for i in profile.issues if i.topic == "er_status"]
     assert issue.kind == "unreadable" and "no value: Not Performed" in issue.message
+
+
+def test_evidence_quotes_snomed_displays_without_their_semantic_tags(build: Build) -> None:
+    """Review 9, finding 9: "Positive (qualifier value)" and "Secondary malignant neoplasm of bone
+    (disorder)" on the Based-on lines are terminology, not what a clinician writes."""
+    er = b.observation(
+        b.cc(b.LOINC, "85337-4"), value=b.cc(b.SNOMED, "10828004", "Positive (qualifier value)")
+    )
+    bone = b.condition(b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone (disorder)"))
+    profile = build(b.patient(), b.breast_cancer(), er, bone)
+    texts = [e.text for e in (*profile.er_status.evidence, *profile.metastatic_sites.evidence)]
+    assert any(t.endswith(": Positive") for t in texts), texts
+    assert "Metastasis site bone: Secondary malignant neoplasm of bone" in texts
+    assert not any("(qualifier value)" in t or "(disorder)" in t for t in texts)
