@@ -1,0 +1,76 @@
+"""The shipped rules changed for clinical review 9: what the cards say to a HER2-positive patient with a
+weak heart (finding 1), to a triple-negative germline BRCA carrier (finding 3) and to an endocrine-naive
+patient offered fulvestrant with palbociclib or abemaciclib (finding 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds.pathway.engine import CompiledRule, Evaluation, evaluate
+from cds.profile.model import Fact, PatientProfile
+from tests.pathway.support import metastatic_profile, real_knowledge
+
+HEART_REVIEW = "her2-positive-heart-function-review"
+THP = "pertuzumab-trastuzumab-docetaxel-first-line"
+
+
+def _patient(**facts: Any) -> PatientProfile:
+    values: dict[str, Any] = {
+        "sex": "female",
+        "menopausal_status": "postmenopausal",
+        "medication_history": "yes",
+        "on_therapy": "no",
+        "completed_metastatic_lines": 0,
+        "metastatic_lines": 0,
+        "metastatic_her2_lines": 0,
+        "metastatic_chemotherapy_lines": 0,
+    }
+    values.update(facts)
+    return metastatic_profile(**{k: v if isinstance(v, Fact) else Fact(v) for k, v in values.items()})
+
+
+def _offered(result: Evaluation) -> dict[str, CompiledRule]:
+    return {item.rule.id: item for item in result.now}
+
+
+def _warnings(result: Evaluation) -> set[str]:
+    return {item.rule.id for item in result.warnings}
+
+
+# --- finding 1: HER2-positive disease with heart failure or LVEF below 50% ---------------------------
+
+
+def her2_positive_hr_negative(**facts: Any) -> PatientProfile:
+    return _patient(
+        subtype="hr_negative_her2_positive",
+        hormone_receptor_status="negative",
+        er_status="negative",
+        pr_status="negative",
+        her2_status="positive",
+        **facts,
+    )
+
+
+def test_a_weak_heart_gets_a_warning_that_says_what_to_do() -> None:
+    """Review 9, F1: an untreated HER2+/HR- patient with LVEF 38% saw only "2 options not offered": the
+    warning now asks for a cardio-oncology review (ASCO: case by case), and each exclusion says so."""
+    result = evaluate(her2_positive_hr_negative(cardiac_dysfunction="yes"), real_knowledge())
+    assert HEART_REVIEW in _warnings(result)
+    (rule,) = [item.rule for item in result.warnings if item.rule.id == HEART_REVIEW]
+    assert "cardio-oncology" in rule.card.summary and "case by case" in rule.card.summary
+    assert "HR-negative disease no option is listed" in rule.card.detail
+    reasons = [out.exclusion.reason for out in result.ruled_out if out.item.rule.id == THP]
+    assert reasons and all("cardio-oncology review" in r and "case-by-case" in r for r in reasons)
+
+
+def test_no_heart_warning_with_a_normal_lvef_or_for_her2_negative_disease() -> None:
+    fine = evaluate(her2_positive_hr_negative(cardiac_dysfunction="no"), real_knowledge())
+    assert HEART_REVIEW not in _warnings(fine) and THP in _offered(fine)
+    her2_low = _patient(
+        subtype="hr_positive_her2_negative",
+        hormone_receptor_status="positive",
+        er_status="positive",
+        her2_status="negative",
+        cardiac_dysfunction="yes",
+    )
+    assert HEART_REVIEW not in _warnings(evaluate(her2_low, real_knowledge()))
