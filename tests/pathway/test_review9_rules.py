@@ -74,3 +74,15 @@ def test_no_heart_warning_with_a_normal_lvef_or_for_her2_negative_disease() -> N
         cardiac_dysfunction="yes",
     )
     assert HEART_REVIEW not in _warnings(evaluate(her2_low, real_knowledge()))
+
+
+# --- finding 5a: the PARP inhibitor labels are for a germline BRCA mutation --------------------------
+
+
+def test_the_parp_card_asks_for_a_germline_report() -> None:
+    """Review 9, F5a: a problem-list "BRCA2 gene mutation detected" drove talazoparib as preferred; no
+    profile field says whether the origin was stated, so the card says what the labels require."""
+    (item,) = [i for i in real_knowledge().rules if i.rule.id == "parp-inhibitor-gbrca"]
+    detail = item.rule.card.detail
+    assert "germline BRCA-mutated" in detail and "confirm a germline test report" in detail
+
