@@ -86,3 +86,50 @@ def test_the_parp_card_asks_for_a_germline_report() -> None:
     detail = item.rule.card.detail
     assert "germline BRCA-mutated" in detail and "confirm a germline test report" in detail
 
+
+# --- finding 3: single-agent carboplatin for triple-negative disease with a germline BRCA1/2 variant --
+
+TN_CHEMO = "chemotherapy-triple-negative"
+PACLITAXEL = frozenset({"chemotherapy", "taxane", "paclitaxel"})
+
+
+def triple_negative(**facts: Any) -> PatientProfile:
+    """Triple-negative disease that progressed on first-line paclitaxel."""
+    values: dict[str, Any] = {
+        "subtype": "triple_negative",
+        "hormone_receptor_status": "negative",
+        "er_status": "negative",
+        "pr_status": "negative",
+        "her2_status": "negative",
+        "her2_low": "no",
+        "prior_therapies": PACLITAXEL,
+        "metastatic_therapies": PACLITAXEL,
+        "progressed_on": PACLITAXEL,
+        "completed_metastatic_lines": 1,
+        "metastatic_lines": 1,
+        "metastatic_chemotherapy_lines": 1,
+    }
+    values.update(facts)
+    return _patient(**values)
+
+
+def _tn_chemo_cautions(profile: PatientProfile) -> list[str]:
+    result = evaluate(profile, real_knowledge())
+    item = _offered(result)[TN_CHEMO]
+    assert "carboplatin" in (item.rule.option or "")
+    return [c.reason for c in item.cautions_holding(result.profile)]
+
+
+def test_a_gbrca_carrier_is_told_carboplatin_is_favoured() -> None:
+    """Review 9, F3: TNT, carboplatin vs docetaxel, response 68% vs 33% in gBRCA carriers."""
+    (caution,) = _tn_chemo_cautions(triple_negative(germline_brca="pathogenic"))
+    assert "carboplatin is favoured" in caution and "TNT" in caution
+
+
+def test_no_carboplatin_caution_without_gbrca_or_after_a_platinum() -> None:
+    assert not _tn_chemo_cautions(triple_negative(germline_brca="not_detected"))
+    on_carboplatin = PACLITAXEL | {"platinum", "carboplatin"}
+    after_platinum = triple_negative(
+        germline_brca="pathogenic", prior_therapies=on_carboplatin, progressed_on=on_carboplatin
+    )
+    assert not _tn_chemo_cautions(after_platinum)
