@@ -133,3 +133,45 @@ def test_no_carboplatin_caution_without_gbrca_or_after_a_platinum() -> None:
         germline_brca="pathogenic", prior_therapies=on_carboplatin, progressed_on=on_carboplatin
     )
     assert not _tn_chemo_cautions(after_platinum)
+
+
+# --- finding 2: fulvestrant + palbociclib or abemaciclib with no endocrine therapy before -----------
+
+FULVESTRANT_CDK46 = "fulvestrant-cdk46"
+ANASTROZOLE = frozenset({"endocrine_therapy", "aromatase_inhibitor", "anastrozole"})
+
+
+def hr_positive_first_line(**facts: Any) -> PatientProfile:
+    values: dict[str, Any] = {
+        "subtype": "hr_positive_her2_negative",
+        "hormone_receptor_status": "positive",
+        "er_status": "positive",
+        "her2_status": "negative",
+        "her2_low": "no",
+        "pik3ca_status": "not_detected",
+        "endocrine_resistance": "unknown",
+    }
+    values.update(facts)
+    return _patient(**values)
+
+
+def _fulvestrant_cdk46_cautions(profile: PatientProfile) -> list[str]:
+    result = evaluate(profile, real_knowledge())
+    return [c.reason for c in _offered(result)[FULVESTRANT_CDK46].cautions_holding(result.profile)]
+
+
+def test_endocrine_naive_first_line_is_told_what_the_labels_say() -> None:
+    """Review 9, F2: the Ibrance and Verzenio fulvestrant indications follow progression on endocrine
+    therapy; only ribociclib is labelled with fulvestrant as initial endocrine-based therapy."""
+    (caution,) = _fulvestrant_cdk46_cautions(hr_positive_first_line())
+    assert "no endocrine therapy is recorded" in caution and "ribociclib" in caution
+
+
+def test_no_label_caution_after_relapse_on_an_adjuvant_aromatase_inhibitor() -> None:
+    profile = hr_positive_first_line(
+        prior_therapies=ANASTROZOLE,
+        progressed_on=ANASTROZOLE,
+        early_relapse_after=ANASTROZOLE,
+        endocrine_resistance="primary",
+    )
+    assert not _fulvestrant_cdk46_cautions(profile)
