@@ -20,7 +20,7 @@ from cds.fhir.client import Fetcher
 from cds.fhir.fetch_pages import FetchResult
 from cds.fhir.prefetch import PrefetchKey, chart_of, fill_template, prefetch_keys, read_prefetch
 from cds.fhir.request import KeyData, Reader, decode_request, read_values, validated
-from cds.fhir.select import select_resources
+from cds.fhir.select import medications_to_fetch, select_resources
 from cds.hooks import HookRequest, PatientViewContext
 from cds.pathway.engine import evaluate
 from cds.pathway.knowledge import Knowledge
@@ -58,6 +58,12 @@ class CollectorPaused:
             gc.enable()
 
 
+#: The Medications named by reference, read after the prefetch keys (not a prefetch template: their ids
+#: come from the medication records); ids per ``Medication?_id=`` query, to keep URLs short.
+MEDICATIONS = PrefetchKey("medications", "Medication?_id=...", False, "the medicines named by reference")
+MEDICATIONS_PER_QUERY = 50
+
+
 @dataclasses.dataclass(slots=True)
 class PendingCall:
     request: HookRequest
@@ -71,7 +77,10 @@ class PendingCall:
 
     @property
     def needs_io(self) -> bool:
-        return any(d.needs_fetch or d.next_url for d in self.keyed.values())
+        server = self.request.fhirServer
+        return any(d.needs_fetch or d.next_url for d in self.keyed.values()) or bool(
+            medications_to_fetch(chart_of(self.keyed), server)
+        )
 
     def key_report(self) -> dict[str, list[str]]:
         """Prefetch key names (never their content) for the call's log line."""
@@ -144,6 +153,28 @@ class PatientViewService:
         for name in wanted:
             failed = any(i.kind == "missing" for i in call.keyed[name].issues.list())
             (call.missing if failed else call.fetched).append(name)
+        self._fetch_medications(call)
+
+    def _fetch_medications(self, call: PendingCall) -> None:
+        """The Medications the medication records name by reference, read from the fhirServer when the
+        request did not bring them (the templates cannot ask for them: they are not the patient's)."""
+        server = call.request.fhirServer
+        ids = medications_to_fetch(chart_of(call.keyed), server)
+        if not ids or server is None:
+            return
+        queries = {
+            f"{MEDICATIONS.name}-{n}": "Medication?_id=" + ",".join(ids[i : i + MEDICATIONS_PER_QUERY])
+            for n, i in enumerate(range(0, len(ids), MEDICATIONS_PER_QUERY))
+        }
+        token = call.request.fhirAuthorization.access_token if call.request.fhirAuthorization else None
+        results = self.fetcher.fetch(
+            server=server, access_token=token, queries=queries, continuations={}, deadline=call.deadline
+        )
+        for name in queries:
+            call.keyed[name] = KeyData(name, needs_fetch=True)
+        self._merge(call.keyed, results, dict.fromkeys(queries, MEDICATIONS), self.reader)
+        failed = any(i.kind == "missing" for name in queries for i in call.keyed[name].issues.list())
+        (call.missing if failed else call.fetched).append(MEDICATIONS.name)
 
     def finish(self, call: PendingCall, *, today: date | None = None) -> dict[str, Any]:
         profile = self.profile(call.keyed, call.context.patientId, today or date.today())

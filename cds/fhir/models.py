@@ -150,7 +150,7 @@ class Resource(BackboneElement, frozen=True, kw_only=True, gc=False, tag_field="
 
 
 class Medication(Resource, frozen=True, kw_only=True, gc=False, tag=True):
-    """Only as a contained resource of a medication record."""
+    """Contained in a medication record, or sent beside it and named by its ``medicationReference``."""
 
     __resource_type__ = "Medication"
     code: CodeableConcept | None = None
@@ -292,6 +292,8 @@ class Procedure(Resource, frozen=True, kw_only=True, gc=False, tag=True):
     performedRange: Unread = None
 
 
+#: The resource types read, by name: the profile's, and Medication, read through the medication
+#: records that name it by reference (cds.fhir.select).
 MODELS: Mapping[str, type[Resource]] = {
     m.__resource_type__: m
     for m in (
@@ -302,14 +304,12 @@ MODELS: Mapping[str, type[Resource]] = {
         MedicationStatement,
         MedicationAdministration,
         Procedure,
+        Medication,
     )
 }
 # Every read model's class -> its resource type: the hot paths name a resource by one dict lookup on
 # its type (cds.fhir.codes.resource_type), where isinstance and a class attribute cost several.
-READ_TYPES: Mapping[type, str] = {
-    **{m: rtype for rtype, m in MODELS.items()},
-    Medication: Medication.__resource_type__,
-}
+READ_TYPES: Mapping[type, str] = {m: rtype for rtype, m in MODELS.items()}
 
 
 # --- choice elements ------------------------------------------------------------------------------

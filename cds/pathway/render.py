@@ -44,7 +44,7 @@ from cds.pathway.knowledge import CardGroupName, Knowledge
 from cds.pathway.markdown import SUMMARY_MAX
 from cds.pathway.options_card import deciding_fields, options_card
 from cds.pathway.rules import OrderSuggestion, Rule
-from cds.profile.model import PatientProfile
+from cds.profile.model import DataIssue, PatientProfile
 
 
 @functools.lru_cache(maxsize=1024)
@@ -59,10 +59,23 @@ def short_title(rule: Rule) -> str:
     return _short(rule.title)
 
 
+#: Problems reading the treatment history: they matter where a stage 4 therapy is chosen, not for a
+#: patient with no breast cancer on record or whose breast cancer is not metastatic.
+_JOURNEY_TOPICS = frozenset(
+    {"prior_therapies", "current_therapies", "progressed_on", "metastatic_lines", "medication_history"}
+)
+
+
+def _issues_that_matter(profile: PatientProfile) -> Sequence[DataIssue]:
+    if profile.breast_cancer.value == "yes" and profile.metastatic.value != "no":
+        return profile.issues
+    return [issue for issue in profile.issues if issue.topic not in _JOURNEY_TOPICS]
+
+
 def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | None:
     rules = [item.rule for item in evaluation.warnings]
     ruled_out = _distinct_ruled_out(evaluation.ruled_out)
-    issues = summarize_issues(call.profile.issues)
+    issues = summarize_issues(_issues_that_matter(call.profile))
     if not rules and not ruled_out and not issues.count():
         return None
     items = [rule.card.summary for rule in rules]  # each alone reads as a summary

@@ -401,6 +401,13 @@ def _history(
         return Fact(
             "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
         ), _NO
+    unnamed = [i for i in ctx.issues if i.topic == "prior_therapies" and i.kind == "unreadable"]
+    if unnamed:
+        why = (
+            "Medication records were received, but none names its medicine readably: prior treatment "
+            "is not known."
+        )
+        return Fact("unknown", unnamed[0].evidence[:5], why), Fact("unknown", (), why)
     if unread:
         why = (
             f"No medication records were received, but {len(unread)} systemic therapy procedure(s) were: "

@@ -143,6 +143,8 @@ def prefetch_for(resources: list[dict[str, Any]]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {k: searchset([]) for k in KEYS if k != "patient"}
     for r in resources:
+        if r["resourceType"] == "Medication":
+            continue  # no template asks for one: the records name them, the service reads them itself
         key = KEY_OF_TYPE[r["resourceType"]]
         if key == "observations" and not matches_observation_template(r):
             continue

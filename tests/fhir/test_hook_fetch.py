@@ -38,10 +38,14 @@ def test_no_prefetch_gives_the_same_cards_as_full_prefetch(
     make_client: AppFactory, stub: StubFhir, name: str, patient: str, resources: list[dict[str, Any]]
 ) -> None:
     stub.load(resources)
+    # Medications named by reference come with no template: the service reads them by id either way
+    referenced = ["Medication"] if any(r["resourceType"] == "Medication" for r in resources) else []
     with make_client(stub.base_url) as client:
-        prefetched = call(client, hook_request(patient=patient, prefetch=prefetch_for(resources)))
+        prefetch = prefetch_for(resources)
+        prefetched = call(client, hook_request(patient=patient, prefetch=prefetch, server=stub.base_url))
         assert prefetched.status_code == 200, prefetched.text
-        assert stub.requests == []  # nothing missing: nothing fetched
+        assert stub.paths() == referenced  # nothing else missing: nothing else fetched
+        stub.requests.clear()
         fetched = call(client, hook_request(patient=patient, server=stub.base_url, token=TOKEN))
     assert fetched.status_code == 200, fetched.text
     assert card_keys(fetched.json()) == card_keys(prefetched.json())
@@ -56,6 +60,7 @@ def test_no_prefetch_gives_the_same_cards_as_full_prefetch(
             "MedicationStatement",
             "MedicationAdministration",
             "Procedure",
+            *referenced,
         ]
     )
     assert {s.authorization for s in stub.requests} == {f"Bearer {TOKEN}"}
@@ -79,6 +84,56 @@ def test_partial_prefetch_fetches_only_what_is_missing(make_client: AppFactory, 
     observation_query = next(s.path for s in stub.requests if s.resource_path == "Observation")
     assert f"patient={PATIENT}" in observation_query
     assert "code=" in observation_query  # the template's tokens filled in, its code filter kept
+
+
+def _letrozole_by_reference() -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationStatement",
+        "id": "ms-letrozole",
+        "status": "active",
+        "subject": {"reference": f"Patient/{PATIENT}"},
+        "medicationReference": {"reference": "Medication/letrozole-2-5"},
+        "effectivePeriod": {"start": "2024-06-01"},
+    }
+
+
+LETROZOLE = {
+    "resourceType": "Medication",
+    "id": "letrozole-2-5",
+    "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "72965"}]},
+}
+
+
+def test_a_medicine_named_only_by_reference_is_read_from_the_fhir_server(
+    make_client: AppFactory, stub: StubFhir
+) -> None:
+    """Third-party round 5 (HL7 IPS): a medication record naming its medicine only by a reference to a
+    Medication resource, which no prefetch template returns, was read as "not a cancer medicine". The
+    service reads the Medication by id (one query for all of them) and the patient is on letrozole."""
+    resources = [*sample_resources(), _letrozole_by_reference(), LETROZOLE]
+    stub.load(resources)
+    prefetch = prefetch_for(resources)
+    with make_client(stub.base_url) as client:
+        got = call(client, hook_request(server=stub.base_url, token=TOKEN, prefetch=prefetch))
+    assert got.status_code == 200, got.text
+    assert [s.path for s in stub.requests] == ["Medication?_id=letrozole-2-5"]
+    groups = {c["source"]["topic"]["code"]: c for c in got.json()["cards"]}
+    assert "at-progression" in groups and "options-now" not in groups
+    assert "letrozole" in groups["at-progression"]["summary"]
+
+
+def test_a_medication_the_fhir_server_cannot_give_is_reported_not_a_500(
+    make_client: AppFactory, stub: StubFhir
+) -> None:
+    resources = [*sample_resources(), _letrozole_by_reference()]
+    stub.load(resources)
+    stub.on("Medication", Reply(500, OUTCOME))
+    with make_client(stub.base_url) as client:
+        got = call(client, hook_request(server=stub.base_url, token=TOKEN, prefetch=prefetch_for(resources)))
+    assert got.status_code == 200, got.text
+    warnings = next(c for c in got.json()["cards"] if c["source"]["topic"]["code"] == "warnings")
+    assert "medicines named by reference" in warnings["detail"]
+    assert "Medication/letrozole-2-5" in warnings["detail"]
 
 
 def test_no_token_means_no_authorization_header(make_client: AppFactory, stub: StubFhir) -> None:

@@ -91,7 +91,10 @@ def test_each_declared_element_is_the_r4b_element(cls: type[models.Element]) -> 
 
 
 @pytest.mark.parametrize(
-    "cls", [*models.MODELS.values(), models.ObservationComponent], ids=lambda c: c.__name__
+    "cls",
+    # the Medication read model has one element, its code: no choice element to declare
+    [*(m for m in models.MODELS.values() if m is not models.Medication), models.ObservationComponent],
+    ids=lambda c: c.__name__,
 )
 def test_every_variant_of_a_choice_is_declared_so_that_two_values_are_seen(
     cls: type[models.Element],
@@ -155,24 +158,67 @@ def test_a_bad_element_the_profile_reads_makes_the_resource_unreadable(
     assert "Observation/" in message and "was not used" in message and why in message
 
 
+def _selected(*resources: dict[str, Any]) -> Any:
+    data = KeyData("medications")
+    reader = Reader(full=False, max_depth=16)
+    chart = [read_value(r, data, i, reader, outcome=False) for i, r in enumerate(resources)]
+    return select_resources([m for m in chart if m], patient_id="p1", terminology=TERMINOLOGY)
+
+
+def _on_p1(record: dict[str, Any]) -> dict[str, Any]:
+    return record | {"subject": {"reference": "Patient/p1"}}
+
+
 def test_medicines_not_recognised_as_cancer_therapy_are_named_for_the_clinician() -> None:
     """Review 9, finding 9: "1 medication record(s) not recognised as cancer medicines were not used" named
     nothing, so the clinician could not tell whether it was a cancer drug coded in a way the service does
     not know; the issue names the medicines."""
     lisinopril = builders.med_request(builders.cc(builders.RXNORM, "314076", "lisinopril 10 MG Oral Tablet"))
-    local = builders.med_statement(builders.cc("urn:local:pharmacy", "X-88"))
-    local["subject"] = lisinopril["subject"] = {"reference": "Patient/p1"}
-    data = KeyData("medications")
-    chart = [
-        read_value(r, data, i, Reader(full=False, max_depth=16), outcome=False)
-        for i, r in enumerate((lisinopril, local))
-    ]
-    selection = select_resources([m for m in chart if m], patient_id="p1", terminology=TERMINOLOGY)
+    statin = builders.med_statement(builders.cc("urn:local:pharmacy", "X-88", "Atorvastatine 20 mg"))
+    selection = _selected(_on_p1(lisinopril), _on_p1(statin))
     assert selection.resources == ()
     (issue,) = selection.issues
-    assert issue.topic == "medication_history"
-    assert "lisinopril 10 MG Oral Tablet" in issue.message and "code X-88" in issue.message
+    assert issue.topic == "medication_history" and issue.kind == "ignored"
+    assert "lisinopril 10 MG Oral Tablet" in issue.message and "Atorvastatine 20 mg" in issue.message
     assert {e.reference.split("/")[0] for e in issue.evidence} == {"MedicationRequest", "MedicationStatement"}
+
+
+G_STANDAARD_GPK = "urn:oid:2.16.840.1.113883.2.4.4.1"
+
+
+def test_a_medicine_named_only_by_an_unknown_code_is_reported_as_unreadable_not_as_no_cancer_therapy() -> (
+    None
+):
+    """Third-party round 5 (HL7 IPS, Dutch coding): anastrozole coded only by a G-Standaard code without a
+    display was read as "not a cancer medicine", and a woman who relapsed on adjuvant anastrozole was
+    offered an aromatase inhibitor + CDK4/6 inhibitor as first line. Nothing says what such a medicine is."""
+    coded_only = builders.med_statement({"coding": [{"system": G_STANDAARD_GPK, "code": "99872"}]})
+    reference_only = builders.med_request(reference={"reference": "Medication/not-sent"})
+    selection = _selected(_on_p1(coded_only), _on_p1(reference_only))
+    (issue,) = selection.issues
+    assert issue.topic == "prior_therapies" and issue.kind == "unreadable"
+    assert "prior cancer therapy may be missing" in issue.message
+    assert f"code 99872 ({G_STANDAARD_GPK})" in issue.message and "Medication/not-sent" in issue.message
+
+
+def test_a_medication_reference_to_a_medication_sent_in_the_request_reads_its_code() -> None:
+    """Third-party round 5 (HL7 IPS): the MedicationStatement names anastrozole by a reference to a
+    Medication resource sent beside it (a Bundle's included entry), not contained: it was read as "not a
+    cancer medicine"."""
+    medication = {
+        "resourceType": "Medication",
+        "id": "976d0804",
+        "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L02BG03"}]},
+    }
+    statement = builders.med_statement(
+        builders.cc(builders.RXNORM, "84857", "anastrozole"), start="2014-03-01", end="2019-03-01"
+    )
+    del statement["medicationCodeableConcept"]
+    statement["medicationReference"] = {"reference": "https://ehr.example.org/fhir/Medication/976d0804"}
+    selection = _selected(_on_p1(statement), medication)
+    (record,) = selection.resources
+    assert record.medicationCodeableConcept.coding[0].code == "L02BG03"
+    assert not selection.issues
 
 
 def _existed(year: int, month: int, day: int) -> bool:

@@ -313,6 +313,19 @@ def test_a_tests_card_is_based_on_the_facts_that_called_for_the_test_not_on_the_
     assert "HbA1c" not in based_on and "progression" not in based_on
 
 
+def test_a_treatment_history_problem_shows_only_where_a_stage_4_choice_is_made(kb: Knowledge) -> None:
+    """Third-party round 5 (HL7 IPS): a patient in remission on adjuvant anastrozole, whose medicine is
+    named by a code only, got a "Data to check" card about her medication records; the treatment history
+    matters where a stage 4 therapy is chosen (or metastatic disease is not settled)."""
+    unnamed = DataIssue(
+        "prior_therapies", "unreadable", "1 medication record(s) name their medicine only by a code"
+    )
+    for metastatic, shown in (("no", False), ("unknown", True), ("yes", True)):
+        profile = dataclasses.replace(hr_positive(metastatic=Fact(metastatic)), issues=(unnamed,))
+        warnings = by_group(cards_for(profile, kb)).get("warnings")
+        assert (warnings is not None and "medication record" in warnings["detail"]) is shown, metastatic
+
+
 def test_summaries_stay_under_140_characters() -> None:
     assert fit("short") == "short"
     long = "word " * 60

@@ -1,7 +1,7 @@
 """A small FHIR server on loopback for fault injection, started by the tests (``stub_fhir`` fixture).
 
 It answers like a FHIR R4 server from resources loaded with :meth:`StubFhir.load` (reads by id, type
-searches filtered by ``patient``/``subject`` and ``code`` tokens, paged with ``next`` links when
+searches filtered by ``patient``/``subject``, ``code`` and ``_id`` tokens, paged with ``next`` links when
 ``page_size`` is set; a transaction Bundle of PUTs POSTed to the base is stored) and lets a test
 replace any answer with :meth:`StubFhir.on`: a status, a body (garbage included), extra headers, a
 delay, a slow trickle. Every request's path and headers (and a POST's body) are recorded in
@@ -152,12 +152,14 @@ class StubFhir:
         query = parse_qs(parts.query)
         patient = (query.get("patient") or query.get("subject") or [None])[0]
         codes = [t for v in query.get("code", []) for t in v.split(",")]
+        ids = [t for v in query.get("_id", []) for t in v.split(",")]
         matches = [
             r
             for r in self.resources
             if r.get("resourceType") == segments[0]
             and (patient is None or _subject_id(r) == patient.rsplit("/", 1)[-1])
             and (not codes or _has_code(r, codes))
+            and (not ids or r.get("id") in ids)
         ]
         page = int((query.get("_page") or ["0"])[0])
         bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(matches)}
