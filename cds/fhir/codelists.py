@@ -59,6 +59,9 @@ REQUIRED_LISTS: tuple[str, ...] = (
     "disease-status-values",
     "breast-surgery",
     "metastasis-history",
+    "malignant-neoplasm-site-unstated",
+    "breast-body-sites",
+    "in-situ-morphology",
 )
 
 F = TypeVar("F", bound=BaseModel)
@@ -76,6 +79,7 @@ System = Literal[
     "ajcc",
     "hgnc",
     "seer",
+    "icdo3",
     "v3-interpretation",
     "mii-onko-verlauf",
     "any",

@@ -1,7 +1,8 @@
 """Breast cancer, metastatic disease and metastatic sites.
 
 * ``breast_cancer``: "yes" when a usable (not refuted / entered-in-error) Condition is a primary breast
-  cancer (code list ``breast-cancer``: SNOMED, any ICD-10 flavour C50, text fallback); "no" when usable
+  cancer (cds.profile.breast_primary: code list ``breast-cancer``, SNOMED, any ICD-10 flavour C50, text
+  fallback; or a generic malignant-neoplasm code with a breast bodySite, as mCODE codes it); "no" when usable
   Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
   "unknown".
 * ``metastatic``: evidence from current secondary-cancer Conditions (yes; lymph nodes alone only when named
@@ -39,6 +40,7 @@ from typing import Final, Literal
 
 from cds.fhir import models
 from cds.fhir.codes import Match
+from cds.profile.breast_primary import breast_primary, check_in_situ
 from cds.profile.common import (
     UNCONFIRMED,
     Conditions,
@@ -136,7 +138,8 @@ def derive_disease(
         examined += 1
         code = cond.code
         when = condition_date(cond)
-        breast = ctx.match("breast-cancer", code)
+        breast_hit = breast_primary(ctx, cond)
+        breast = breast_hit[0] if breast_hit is not None else None
         secondary = ctx.match("secondary-cancer", code)
         current = condition_current(cond)
         primary = None if breast is not None else ctx.match("other-primary-cancer", code)
@@ -146,13 +149,13 @@ def derive_disease(
             add_other_primary(ctx, cond, code, when, current, other_primary)
             if secondary is not None:
                 continue
-        if breast is not None:
+        if breast_hit is not None:
+            read_as = breast_hit[1]
+            check_in_situ(ctx, cond, when)
             if current:
-                breast_ev.append(evidence(cond, when, f"Breast cancer: {ctx.label(code)}"))
+                breast_ev.append(evidence(cond, when, f"Breast cancer: {read_as}"))
             else:
-                resolved_ev.append(
-                    evidence(cond, when, f"Breast cancer (resolved / inactive): {ctx.label(code)}")
-                )
+                resolved_ev.append(evidence(cond, when, f"Breast cancer (resolved / inactive): {read_as}"))
             named = ctx.describe(code)
             in_name = parse_stage(named) if "stage" in named.lower() else None
             if in_name is not None:  # "Malignant neoplasm of breast, stage IV" (local problem lists)
