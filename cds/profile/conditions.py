@@ -4,7 +4,8 @@
   cancer (cds.profile.breast_primary: code list ``breast-cancer``, SNOMED, any ICD-10 flavour C50, text
   fallback; or a generic malignant-neoplasm code with a breast bodySite, as mCODE codes it); "no" when usable
   Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
-  "unknown".
+  "unknown". When it is not "yes" but metastatic disease is recorded and no other primary cancer is, a
+  ``missing`` DataIssue says the breast cancer diagnosis was not found and what to record.
 * ``metastatic``: evidence from current secondary-cancer Conditions (yes; lymph nodes alone only when named
   distant, see below), site-of-distant-metastasis Observations (LOINC 44667-4, the MII / oBDS
   "Fernmetastasen" SNOMED 385421009: yes), ``Condition.stage.summary``
@@ -27,7 +28,7 @@
 
 Reading a stage or an M category is cds.profile.staging; other primary cancers, cds.profile.other_primary.
 
-One module, about 480 lines, because ``derive_disease`` weighs every piece of evidence of spread
+One module, about 500 lines, because ``derive_disease`` weighs every piece of evidence of spread
 (Conditions, stage groups, M categories, site Observations) against the others in date order, and
 splitting that weighing would scatter one decision; records that only hint at spread are in
 cds.profile.unconfirmed_metastasis.
@@ -415,6 +416,8 @@ def derive_disease(
         breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
     else:
         breast_fact = _UNKNOWN
+    if breast_fact.value != "yes" and metastatic.value == "yes" and other_fact.value != "yes":
+        _breast_cancer_not_found(ctx, metastatic, observations)
 
     # --- sites --------------------------------------------------------------------------------------
     site_note = None
@@ -459,6 +462,27 @@ def derive_disease(
         metastatic_since=since,
         secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
         other_primary_cancer=other_fact,
+    )
+
+
+def _breast_cancer_not_found(
+    ctx: Context, metastatic: Fact[YesNoUnknown], observations: Observations
+) -> None:
+    """Metastatic cancer is recorded, no other primary is, and no breast cancer Condition was found: the
+    stage 4 options are not evaluated, so say what to record (the warnings rule breast-cancer-not-found
+    gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer."""
+    markers = observations.coded("er-tests", "pr-tests", "her2-ihc-tests", "her2-ish-tests")
+    seen = f"; tumour-marker results are recorded ({ref(markers[0])}: {ctx.describe(markers[0].code)})"
+    where = f" ({metastatic.evidence[0].reference})" if metastatic.evidence else ""
+    ctx.issue(
+        "breast_cancer",
+        "missing",
+        f"Metastatic cancer is recorded{where} but no primary breast cancer diagnosis was found among the "
+        f"Conditions{seen if markers else ''}. If this is breast cancer, record the diagnosis (SNOMED "
+        "254837009 or a more specific breast cancer concept, ICD-10 C50, or a malignant neoplasm with a "
+        "breast bodySite).",
+        *metastatic.evidence[:1],
+        *(evidence(obs, observation_date(obs), ctx.describe(obs.code)) for obs in markers[:1]),
     )
 
 

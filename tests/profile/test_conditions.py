@@ -775,3 +775,32 @@ def test_invasive_histology_is_no_data_issue(build: Build, histology: dict[str, 
     profile = build(b.patient(), _with_histology(b.condition(_GENERIC, body_site=_LEFT_BREAST), histology))
     assert profile.breast_cancer.value == "yes"
     assert not b.issues_of(profile, "breast_cancer", "conflicting")
+
+
+# --- metastases recorded but no breast cancer diagnosis found --------------------------------------
+
+_BRAIN_METS = b.cc(b.SNOMED, "94225005", "Secondary malignant neoplasm of brain")
+
+
+def test_metastases_without_a_breast_cancer_diagnosis_are_a_missing_data_issue(build: Build) -> None:
+    er = b.er(b.cc(b.LOINC, "LA6576-8", "Positive"), rid="er-1")
+    profile = build(
+        b.patient(), b.condition(_GENERIC, rid="cancer"), b.condition(_BRAIN_METS, rid="mets"), er
+    )
+    assert profile.breast_cancer.value != "yes"
+    assert profile.metastatic.value == "yes"
+    [issue] = b.issues_of(profile, "breast_cancer", "missing")
+    assert "Condition/mets" in issue.message and "Observation/er-1" in issue.message
+    assert "record the diagnosis" in issue.message
+
+
+def test_no_missing_breast_cancer_issue_next_to_another_primary_or_without_metastases(build: Build) -> None:
+    lung = b.condition(b.cc(b.SNOMED, "254637007", "Non-small cell lung cancer (disorder)"))
+    with_other = build(b.patient(), lung, b.condition(_BRAIN_METS))
+    assert with_other.other_primary_cancer.value == "yes"
+    assert not b.issues_of(with_other, "breast_cancer", "missing")
+    no_mets = build(b.patient(), b.condition(_GENERIC), b.er(b.cc(b.LOINC, "LA6576-8", "Positive")))
+    assert no_mets.metastatic.value != "yes"
+    assert not b.issues_of(no_mets, "breast_cancer", "missing")
+    with_breast = build(b.patient(), b.breast_cancer(), b.condition(_BRAIN_METS))
+    assert not b.issues_of(with_breast, "breast_cancer", "missing")
