@@ -62,6 +62,7 @@ REQUIRED_LISTS: tuple[str, ...] = (
     "malignant-neoplasm-site-unstated",
     "breast-body-sites",
     "in-situ-morphology",
+    "unknown-values",
 )
 
 F = TypeVar("F", bound=BaseModel)
@@ -81,6 +82,7 @@ System = Literal[
     "seer",
     "icdo3",
     "v3-interpretation",
+    "v3-nullflavor",
     "mii-onko-verlauf",
     "any",
 ]

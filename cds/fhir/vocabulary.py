@@ -59,6 +59,10 @@ SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {
         "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-gesamtbeurteilung",
     ),
     "v3-interpretation": ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",),
+    "v3-nullflavor": (
+        "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+        "urn:oid:2.16.840.1.113883.5.1008",
+    ),
 }
 _EXACT: dict[str, str] = {uri: key for key, uris in SYSTEM_URIS.items() for uri in uris}
 _DOTLESS = frozenset({"icd10", "ajcc"})
