@@ -59,6 +59,10 @@ REQUIRED_LISTS: tuple[str, ...] = (
     "disease-status-values",
     "breast-surgery",
     "metastasis-history",
+    "malignant-neoplasm-site-unstated",
+    "breast-body-sites",
+    "in-situ-morphology",
+    "unknown-values",
 )
 
 F = TypeVar("F", bound=BaseModel)
@@ -76,7 +80,9 @@ System = Literal[
     "ajcc",
     "hgnc",
     "seer",
+    "icdo3",
     "v3-interpretation",
+    "v3-nullflavor",
     "mii-onko-verlauf",
     "any",
 ]

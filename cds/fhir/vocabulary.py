@@ -52,11 +52,17 @@ SYSTEM_URIS: Mapping[str, tuple[str, ...]] = {
     "ajcc": ("http://cancerstaging.org",),
     "hgnc": ("http://www.genenames.org/geneId", "http://www.genenames.org"),
     "seer": ("http://seer.cancer.gov",),
+    # ICD-O-3 morphology (8500/3: behaviour after the slash) and topography (C50.4), as mCODE and MII send
+    "icdo3": ("http://terminology.hl7.org/CodeSystem/icd-o-3", "urn:oid:2.16.840.1.113883.6.43.1"),
     # the German oBDS overall assessment of a course (Verlauf): progression, remission, stable
     "mii-onko-verlauf": (
         "https://www.medizininformatik-initiative.de/fhir/ext/modul-onko/CodeSystem/mii-cs-onko-verlauf-gesamtbeurteilung",
     ),
     "v3-interpretation": ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",),
+    "v3-nullflavor": (
+        "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+        "urn:oid:2.16.840.1.113883.5.1008",
+    ),
 }
 _EXACT: dict[str, str] = {uri: key for key, uris in SYSTEM_URIS.items() for uri in uris}
 _DOTLESS = frozenset({"icd10", "ajcc"})

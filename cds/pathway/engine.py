@@ -1,6 +1,7 @@
 """Which rules apply to a profile, grouped by the decision they serve. Pure: no I/O, no card wording.
 
-* No breast cancer, or a deceased patient: nothing.
+* A deceased patient: nothing. No breast cancer: only the warnings that apply to any patient
+  (``applies_to: any``: metastatic cancer recorded but no breast cancer diagnosis found).
 * Not (known to be) metastatic, or metastases that may belong to another primary cancer: only the rules
   that apply to any breast cancer (data gaps, the warning that says why no stage 4 option is shown).
 * Therapy rules are weighed at one decision point of the journey:
@@ -71,6 +72,7 @@ class CompiledRule:
     yields_unless: tuple[tuple[Condition, ...], ...] = ()
     medicines_given: frozenset[str] = frozenset()  # on or progressed on one of them: not offered
     cautions: tuple[CompiledFinding, ...] = ()
+    any_patient: bool = False  # weighed also when no breast cancer is found (rule.applies_to: any)
 
     def cautions_holding(self, profile: PatientProfile) -> list[CompiledFinding]:
         return [c for c in self.cautions if _all_hold(c.conditions, profile)]
@@ -234,7 +236,11 @@ class RuleSet(Protocol):
 def evaluate(profile: PatientProfile, knowledge: RuleSet) -> Evaluation:
     """The active rules that hold for the profile, by card group (see the module docstring)."""
     result = Evaluation(profile)
-    if profile.breast_cancer.value != "yes" or profile.deceased.value == "yes":
+    if profile.deceased.value == "yes":
+        return result
+    if profile.breast_cancer.value != "yes":
+        # only the warnings that say why there is no advice (breast cancer not found next to metastases)
+        result.warnings.extend(item for item in knowledge.rules if item.any_patient and _holds(item, profile))
         return result
     stage4 = profile.metastatic.value == "yes" and profile.other_primary_cancer.value != "yes"
     usable = [item for item in knowledge.rules if stage4 or not item.metastatic_only]

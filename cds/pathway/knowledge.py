@@ -150,6 +150,10 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         for i, group in enumerate(rule.any_of)
     )
     group = card_group(rule.category)
+    if rule.applies_to == "any" and group != "warning":
+        raise KnowledgeError(
+            path.name, "applies_to", "only a data-gap (warning) rule can apply to any patient"
+        )
     _check_therapy_fields(path.name, rule, group, classes)
     exclusions = tuple(
         CompiledExclusion(
@@ -191,6 +195,7 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         yields_unless,
         _medicines_given(rule, terminology),
         cautions,
+        any_patient=rule.applies_to == "any",
     )
 
 

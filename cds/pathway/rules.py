@@ -139,9 +139,11 @@ class Rule(_Strict):
         "data-gap",
         "testing",
     ]
-    applies_to: Literal["metastatic_breast_cancer", "breast_cancer"] = Field(
+    applies_to: Literal["metastatic_breast_cancer", "breast_cancer", "any"] = Field(
         "metastatic_breast_cancer",
-        description="metastatic_breast_cancer rules need breast cancer AND metastatic = yes",
+        description="metastatic_breast_cancer rules need breast cancer AND metastatic = yes; breast_cancer "
+        "rules need breast cancer; any (warnings only) are weighed also when no breast cancer is found, "
+        "to say why there is no advice",
     )
     when: Text = Field(description="plain-language When, for clinical review")
     then: Text = Field(description="plain-language Then, for clinical review")

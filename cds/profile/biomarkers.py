@@ -53,6 +53,7 @@ from cds.profile.values import (
     interpretations,
     result_value,
     value_of,
+    variant_change,
     variant_parts,
 )
 
@@ -117,12 +118,14 @@ def _variant(ctx: Context, obs: models.Observation, when: str | None, name: str)
         return _GeneResult(
             gene, "not_detected", when, ev, f"{ref(obs)}: {symbol} variant of {what}, not actionable"
         )
-    ev = evidence(obs, when, f"{name}: {symbol} variant, {significance or 'significance not stated'}")
+    change = variant_change(ctx, obs)
+    variant = f"{symbol} {change}" if change else f"{symbol} variant"
+    ev = evidence(obs, when, f"{name}: {variant}, {significance or 'significance not stated'}")
     if significance is None:
         ctx.issue(
             f"{gene}_status",
             "missing",
-            f"{ref(obs)}: {symbol} variant reported without its clinical significance; it was read as an "
+            f"{ref(obs)}: {variant} reported without its clinical significance; it was read as an "
             "alteration - confirm on the molecular report.",
             ev,
         )

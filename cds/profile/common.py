@@ -270,6 +270,7 @@ _SYSTEM_LABEL = {
     "urn:oid:2.16.840.1.113883.6.73": "ATC",
     "http://fhir.de/CodeSystem/bfarm/atc": "ATC",
     "http://fhir.de/CodeSystem/dimdi/atc": "ATC",
+    "http://terminology.hl7.org/CodeSystem/v3-NullFlavor": "NullFlavor",
 }
 
 

@@ -1,9 +1,11 @@
 """Breast cancer, metastatic disease and metastatic sites.
 
 * ``breast_cancer``: "yes" when a usable (not refuted / entered-in-error) Condition is a primary breast
-  cancer (code list ``breast-cancer``: SNOMED, any ICD-10 flavour C50, text fallback); "no" when usable
+  cancer (cds.profile.breast_primary: code list ``breast-cancer``, SNOMED, any ICD-10 flavour C50, text
+  fallback; or a generic malignant-neoplasm code with a breast bodySite, as mCODE codes it); "no" when usable
   Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
-  "unknown".
+  "unknown". When it is not "yes" but metastatic disease is recorded and no other primary cancer is, a
+  ``missing`` DataIssue says the breast cancer diagnosis was not found and what to record.
 * ``metastatic``: evidence from current secondary-cancer Conditions (yes; lymph nodes alone only when named
   distant, see below), site-of-distant-metastasis Observations (LOINC 44667-4, the MII / oBDS
   "Fernmetastasen" SNOMED 385421009: yes), ``Condition.stage.summary``
@@ -26,7 +28,7 @@
 
 Reading a stage or an M category is cds.profile.staging; other primary cancers, cds.profile.other_primary.
 
-One module, about 480 lines, because ``derive_disease`` weighs every piece of evidence of spread
+One module, about 500 lines, because ``derive_disease`` weighs every piece of evidence of spread
 (Conditions, stage groups, M categories, site Observations) against the others in date order, and
 splitting that weighing would scatter one decision; records that only hint at spread are in
 cds.profile.unconfirmed_metastasis.
@@ -39,6 +41,7 @@ from typing import Final, Literal
 
 from cds.fhir import models
 from cds.fhir.codes import Match
+from cds.profile.breast_primary import breast_primary, check_in_situ
 from cds.profile.common import (
     UNCONFIRMED,
     Conditions,
@@ -136,7 +139,8 @@ def derive_disease(
         examined += 1
         code = cond.code
         when = condition_date(cond)
-        breast = ctx.match("breast-cancer", code)
+        breast_hit = breast_primary(ctx, cond)
+        breast = breast_hit[0] if breast_hit is not None else None
         secondary = ctx.match("secondary-cancer", code)
         current = condition_current(cond)
         primary = None if breast is not None else ctx.match("other-primary-cancer", code)
@@ -146,13 +150,13 @@ def derive_disease(
             add_other_primary(ctx, cond, code, when, current, other_primary)
             if secondary is not None:
                 continue
-        if breast is not None:
+        if breast_hit is not None:
+            read_as = breast_hit[1]
+            check_in_situ(ctx, cond, when)
             if current:
-                breast_ev.append(evidence(cond, when, f"Breast cancer: {ctx.label(code)}"))
+                breast_ev.append(evidence(cond, when, f"Breast cancer: {read_as}"))
             else:
-                resolved_ev.append(
-                    evidence(cond, when, f"Breast cancer (resolved / inactive): {ctx.label(code)}")
-                )
+                resolved_ev.append(evidence(cond, when, f"Breast cancer (resolved / inactive): {read_as}"))
             named = ctx.describe(code)
             in_name = parse_stage(named) if "stage" in named.lower() else None
             if in_name is not None:  # "Malignant neoplasm of breast, stage IV" (local problem lists)
@@ -412,6 +416,8 @@ def derive_disease(
         breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
     else:
         breast_fact = _UNKNOWN
+    if breast_fact.value != "yes" and metastatic.value == "yes" and other_fact.value != "yes":
+        _breast_cancer_not_found(ctx, metastatic, observations)
 
     # --- sites --------------------------------------------------------------------------------------
     site_note = None
@@ -456,6 +462,27 @@ def derive_disease(
         metastatic_since=since,
         secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
         other_primary_cancer=other_fact,
+    )
+
+
+def _breast_cancer_not_found(
+    ctx: Context, metastatic: Fact[YesNoUnknown], observations: Observations
+) -> None:
+    """Metastatic cancer is recorded, no other primary is, and no breast cancer Condition was found: the
+    stage 4 options are not evaluated, so say what to record (the warnings rule breast-cancer-not-found
+    gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer."""
+    markers = observations.coded("er-tests", "pr-tests", "her2-ihc-tests", "her2-ish-tests")
+    seen = f"; tumour-marker results are recorded ({ref(markers[0])}: {ctx.describe(markers[0].code)})"
+    where = f" ({metastatic.evidence[0].reference})" if metastatic.evidence else ""
+    ctx.issue(
+        "breast_cancer",
+        "missing",
+        f"Metastatic cancer is recorded{where} but no primary breast cancer diagnosis was found among the "
+        f"Conditions{seen if markers else ''}. If this is breast cancer, record the diagnosis (SNOMED "
+        "254837009 or a more specific breast cancer concept, ICD-10 C50, or a malignant neoplasm with a "
+        "breast bodySite).",
+        *metastatic.evidence[:1],
+        *(evidence(obs, observation_date(obs), ctx.describe(obs.code)) for obs in markers[:1]),
     )
 
 

@@ -2,12 +2,14 @@
 
 * ``germline_brca``: "pathogenic" from a gene-specific BRCA test (LOINC list ``brca``) with a positive /
   detected / pathogenic value, from a 69548-6 variant whose gene is BRCA1/2 (HGNC:1100/1101 or the
-  symbol), clinical significance pathogenic / likely pathogenic and genomic source germline, or from a
-  Condition (SNOMED 412734009 / 412738007 / 718220008). A somatic-only finding is not germline (the note
-  says so); a 69548-6 variant without a genomic source is reported, not assumed germline. A
-  gene-specific test without a source is read as germline (these are germline tests) with a note.
-  "not_detected" from negative results or SNOMED 445180002. A germline pathogenic variant does not go
-  away: any pathogenic result wins and a later negative one is reported as conflicting.
+  symbol), clinical significance pathogenic / likely pathogenic and genomic source germline, from a
+  Condition (SNOMED 412734009 / 412738007 / 718220008), or from the value of the ICHOM GermlineMutation
+  Observation (SNOMED 55446002 "Genetic mutation": germline by the profile's definition). A somatic-only
+  finding is not germline (the note says so); a 69548-6 variant without a genomic source is reported, not
+  assumed germline. A gene-specific test without a source is read as germline (these are germline tests)
+  with a note. "not_detected" from negative results or SNOMED 445180002 (a Condition or the ICHOM value).
+  A germline pathogenic variant does not go away: any pathogenic result wins and a later negative one is
+  reported as conflicting.
 """
 
 from __future__ import annotations
@@ -91,6 +93,30 @@ def _brca_gene(ctx: Context, value: Value) -> str | None:
     return hit.value if hit is not None else None
 
 
+def _germline_finding(
+    ctx: Context, obs: models.Observation, when: str | None, name: str, notes: list[str]
+) -> _Finding | None:
+    """The ICHOM GermlineMutation Observation (SNOMED 55446002 "Genetic mutation"): its value a finding
+    of GermlineMutationVS (412734009 BRCA1 / 412738007 BRCA2 positive, 445180002 negative), read with
+    the code list ``brca-conditions``. The profile says it records a germline mutation, so it is read as
+    germline unless a genomic-source component says somatic. Other values (another gene "OTH", 416237000
+    not done) are no BRCA result."""
+    val = value_of(obs)
+    hit = (
+        ctx.match("brca-conditions", val.cc)
+        if val.cc is not None
+        else ctx.codes("brca-conditions").match_text(val.text)
+    )
+    value = hit.value if hit is not None else None
+    if value not in ("pathogenic", "not_detected"):
+        return None
+    if _source(ctx, obs) == "somatic":
+        notes.append(f"{ref(obs)} is a somatic (tumour) BRCA finding, not germline")
+        return None
+    shown = written(ctx, val) or "no value"
+    return _Finding(str(value), when, evidence(obs, when, f"{name} (germline, ICHOM): {shown}"))
+
+
 def derive_brca(conditions: Conditions, observations: Observations, ctx: Context) -> Fact[GermlineStatus]:
     findings: list[_Finding] = []
     notes: list[str] = []
@@ -102,6 +128,11 @@ def derive_brca(conditions: Conditions, observations: Observations, ctx: Context
             continue
         when = observation_date(obs)
         name = ctx.label(code)
+        if test.value == "finding":
+            finding = _germline_finding(ctx, obs, when, name, notes)
+            if finding is not None:
+                findings.append(finding)
+            continue
         if test.value == "variant":
             gene, significance = variant_parts(
                 ctx, obs, lambda v: _brca_gene(ctx, v), lambda v, comp: _result(ctx, v, comp)

@@ -1,9 +1,11 @@
 """Receptor readings from the record: each ER, PR, ER+PR, HER2 IHC, ISH or HER2-status Observation (with
 its components: panels, % of cells, ratio and copy number, a HER2 IHC score or ISH result held in a HER2
 status) and each receptor-status Condition becomes readings, each with its evidence. A result not yet
-final is kept as pending; a value that cannot be read is a DataIssue.
+final is kept as pending; a value that cannot be read is a DataIssue ("could not be read"), and so is a
+value that says the result is unknown (code list ``unknown-values``: NullFlavor UNK, "unknown"), worded as
+reported unknown.
 
-One module, about 400 lines: every shape a receptor result arrives in (own Observation, panel
+One module, about 420 lines: every shape a receptor result arrives in (own Observation, panel
 member, component) goes through the same collection, so that one reading decides each result.
 """
 
@@ -363,6 +365,21 @@ def _unreadable(
     if shown is None:
         flags = [ctx.describe(interp) for interp in interpretations(obs)]
         shown = f"no value; interpretation {', '.join(flags)} only" if flags else None
+    said_unknown = (
+        ctx.match("unknown-values", val.cc)
+        if val.cc is not None
+        else ctx.codes("unknown-values").match_text(val.text)
+    )
+    if said_unknown is not None:
+        # an explicit unknown (NullFlavor UNK, "unknown"): read, and it says there is no result
+        shown = ctx.label(val.cc) if val.cc is not None else (val.text or "")
+        ctx.issue(
+            topic,
+            "missing",
+            f"{ref(obs)}: {name} was reported as unknown: {shown}. There is no result to use.",
+            evidence(obs, when, f"{name}: reported as unknown"),
+        )
+        return
     ctx.issue(
         topic,
         "unreadable",

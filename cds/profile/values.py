@@ -1,5 +1,5 @@
-"""Reading Observation values: numbers, quantities, coded and text values, genomic variant parts,
-interpretations.
+"""Reading Observation values: numbers, quantities, coded and text values, genomic variant parts (gene,
+significance, the protein or DNA change), interpretations.
 
 Total like the rest of the profile helpers: odd data gives None or empty results, never an error.
 """
@@ -118,6 +118,24 @@ def variant_parts(
         elif kind.value == "significance":
             significance = significance_of(value, comp)
     return gene, significance
+
+
+def variant_change(ctx: Context, obs: models.Observation) -> str | None:
+    """The variant a Genomics Reporting variant names: its amino acid change (48005-3, pHGVS, e.g.
+    "NP_006209.2:p.His1047Arg"), else its DNA change (48004-6, cHGVS), as written (a coding's code or
+    display, a text); None when neither is given."""
+    changes: dict[str, str] = {}
+    for comp in components(obs):
+        kind = ctx.match("genomic-components", comp.code, by_text=False)
+        if kind is None or kind.value not in ("protein_change", "dna_change"):
+            continue
+        value = value_of(comp)
+        written_as = next(
+            (code or display for _, code, display in ctx.codings(value.cc) if code or display), None
+        )
+        if written_as or value.text:
+            changes.setdefault(str(kind.value), str(written_as or value.text).strip())
+    return changes.get("protein_change") or changes.get("dna_change")
 
 
 def interpretations(obs: Valued) -> Sequence[CodeableConcept]:

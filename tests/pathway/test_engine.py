@@ -19,7 +19,7 @@ from cds.pathway.markdown import escape_all, escape_md
 from cds.pathway.render import render_cards
 from cds.profile.model import Fact, PatientProfile
 from tests.fixtures_support import knowledge_with
-from tests.pathway.support import metastatic_profile
+from tests.pathway.support import metastatic_profile, real_knowledge
 
 SOURCE = [
     {
@@ -125,6 +125,38 @@ def test_no_breast_cancer_or_not_metastatic_gets_no_stage_4_cards(tmp_path: Path
         patient_id="p1", breast_cancer=Fact("yes"), hormone_receptor_status=Fact("positive")
     )
     assert fired(kb, unknown) == ["staging-gap"]
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        # metastases recorded, no breast cancer and no other primary found: say why there is no advice
+        ({"breast_cancer": "unknown", "metastatic": "yes"}, ["breast-cancer-not-found"]),
+        ({"breast_cancer": "no", "metastatic": "yes"}, ["breast-cancer-not-found"]),
+        # another primary cancer: the metastases may be its own; no card, as before
+        ({"breast_cancer": "unknown", "metastatic": "yes", "other_primary_cancer": "yes"}, []),
+        # no breast cancer and no metastases: no card
+        ({"breast_cancer": "no", "metastatic": "no"}, []),
+        ({"breast_cancer": "unknown", "metastatic": "unknown"}, []),
+        # breast cancer found: the stage 4 options, not this warning
+        ({"breast_cancer": "yes", "metastatic": "yes", "hormone_receptor_status": "positive"}, None),
+        ({"breast_cancer": "unknown", "metastatic": "yes", "deceased": "yes"}, []),
+    ],
+)
+def test_metastases_without_a_breast_cancer_diagnosis_get_one_warning(
+    facts: dict[str, str], expected: list[str] | None
+) -> None:
+    profile = PatientProfile(patient_id="p1", **{k: Fact(v) for k, v in facts.items()})
+    rules = fired(real_knowledge(), profile)
+    if expected is None:
+        assert "breast-cancer-not-found" not in rules and rules
+    else:
+        assert rules == expected
+
+
+def test_only_a_warning_rule_can_apply_to_any_patient(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeError, match="applies_to"):
+        knowledge_with(tmp_path, rule("therapy-for-anyone", {"metastatic": "yes"}, applies_to="any"))
 
 
 @pytest.mark.parametrize(

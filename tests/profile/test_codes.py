@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -445,3 +446,54 @@ def test_german_names_name_the_drug_not_a_part_of_it(
 ) -> None:
     """MII MTB writes "pegliposomales Doxorubicin": liposomal doxorubicin, not conventional doxorubicin."""
     assert [d.name for d in terminology.drugs_for_text(text)] == names
+
+
+# --- the observations prefetch asks for every Observation code the profile reads -------------------
+
+_SYSTEM_URIS = {"loinc": "http://loinc.org", "snomed": "http://snomed.info/sct"}
+#: Code lists whose entries are read as Observation.code besides the ``role: test`` lists.
+_OBSERVATION_CODE_LISTS = ("menopause",)  # a menopausal state recorded as the Observation's code
+#: (list, value) entries that are no Observation code, and why they are not asked for.
+_NOT_ASKED = {
+    ("pik3ca", "gene"): "an HGNC gene id: the gene studied, a component of a 69548-6 variant",
+    ("akt1", "gene"): "an HGNC gene id: the gene studied, a component of a 69548-6 variant",
+    ("pten", "gene"): "an HGNC gene id: the gene studied, a component of a 69548-6 variant",
+    ("esr1", "gene"): "an HGNC gene id: the gene studied, a component of a 69548-6 variant",
+    ("menopause", "unknown"): "261665006 Unknown is a value of 161712005, never an Observation code",
+}
+
+
+def _service_codes() -> list[str]:
+    codes: list[str] = yaml.safe_load((CODES.parent / "service.yaml").read_text(encoding="utf-8"))[
+        "observation_codes"
+    ]
+    return codes
+
+
+def test_the_observations_prefetch_asks_for_every_observation_code_the_profile_reads(
+    terminology: Terminology,
+) -> None:
+    asked = set(_service_codes())
+    missing = []
+    for name, code_list in sorted(terminology.lists.items()):
+        if code_list.role != "test" and name not in _OBSERVATION_CODE_LISTS:
+            continue
+        assert not code_list.any_codes and not code_list.prefixes, name  # a prefix is no search token
+        for (system, code), entry in code_list.codes.items():
+            if (name, entry.value) in _NOT_ASKED:
+                continue
+            token = f"{_SYSTEM_URIS.get(system, system)}|{code}"
+            if token not in asked:
+                missing.append((name, token, entry.display))
+    assert not missing, (
+        f"add to cards/service.yaml observation_codes, or to _NOT_ASKED with a reason: {missing}"
+    )
+
+
+def test_the_observations_prefetch_is_a_token_list() -> None:
+    """``Observation?patient=..&code=a|1,b|2``: each entry one system|code token, none twice."""
+    codes = _service_codes()
+    assert len(codes) == len(set(codes))
+    for token in codes:
+        system, _, code = token.partition("|")
+        assert system in _SYSTEM_URIS.values() and code and not set(code) & set(",|& "), token

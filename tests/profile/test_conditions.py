@@ -694,3 +694,113 @@ def test_resolved_primary_and_a_new_axillary_node_condition_is_breast_cancer_of_
     assert profile.breast_cancer.value == "yes"
     assert "lymph-node disease is recorded (Condition/ax)" in (profile.breast_cancer.note or "")
     assert profile.metastatic.value == "unknown"
+
+
+# --- breast cancer coded the mCODE way: a generic malignant-neoplasm code with a breast bodySite ------
+
+_GENERIC = b.cc(b.SNOMED, "363346000", "Malignant neoplastic disease (disorder)")
+_LEFT_BREAST = b.cc(b.SNOMED, "80248007", "Left breast structure (body structure)")
+_HISTOLOGY = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+
+
+def _with_histology(cond: dict[str, Any], histology: dict[str, Any]) -> dict[str, Any]:
+    return {**cond, "extension": [{"url": _HISTOLOGY, "valueCodeableConcept": histology}]}
+
+
+@pytest.mark.parametrize(
+    ("code", "site", "expected"),
+    [
+        (_GENERIC, _LEFT_BREAST, "yes"),
+        (_GENERIC, b.cc(b.SNOMED, "73056007", "Right breast structure"), "yes"),
+        (_GENERIC, b.cc(b.SNOMED, "76752008", "Breast structure (body structure)"), "yes"),
+        (_GENERIC, b.cc("http://terminology.hl7.org/CodeSystem/icd-o-3", "C50.4"), "yes"),
+        (b.cc(b.SNOMED, "372087000", "Primary malignant neoplasm"), _LEFT_BREAST, "yes"),
+        (b.cc(b.ICD10CM, "C80.1", "Malignant (primary) neoplasm, unspecified"), _LEFT_BREAST, "yes"),
+        # without a breast site a generic cancer code is not breast cancer (the mCODE Rosa Gonzalez example)
+        (_GENERIC, None, "no"),
+        (_GENERIC, b.cc(b.SNOMED, "39607008", "Lung structure (body structure)"), "no"),
+        # a bodySite text alone does not make a generic code breast cancer
+        (_GENERIC, b.cc(text="left breast"), "no"),
+        # a secondary cancer in the breast is not a primary breast cancer
+        (b.cc(b.SNOMED, "128462008", "Secondary malignant neoplastic disease"), _LEFT_BREAST, "unknown"),
+    ],
+)
+def test_breast_cancer_by_generic_code_and_breast_site(
+    build: Build, code: dict[str, Any], site: dict[str, Any] | None, expected: str
+) -> None:
+    profile = build(b.patient(), b.condition(code, body_site=site, rid="primary"))
+    assert profile.breast_cancer.value == expected
+    if expected == "yes":
+        assert profile.breast_cancer.evidence[0].reference == "Condition/primary"
+
+
+def test_generic_code_with_breast_site_and_metastasis_is_stage_4(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.condition(_GENERIC, body_site=_LEFT_BREAST),
+        b.condition(b.cc(b.SNOMED, "94225005", "Secondary malignant neoplasm of brain")),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert "site Left breast structure" in profile.breast_cancer.evidence[0].text
+    assert profile.metastatic.value == "yes"
+    assert profile.other_primary_cancer.value != "yes"
+
+
+@pytest.mark.parametrize(
+    "histology",
+    [
+        b.cc(b.SNOMED, "77284006", "Lobular carcinoma in situ (morphologic abnormality)"),
+        b.cc(b.SNOMED, "86616005", "Intraductal carcinoma, noninfiltrating (morphologic abnormality)"),
+        b.cc("http://terminology.hl7.org/CodeSystem/icd-o-3", "8520/2", "Lobular carcinoma in situ"),
+    ],
+)
+def test_in_situ_histology_on_a_malignant_breast_code_is_a_data_issue(
+    build: Build, histology: dict[str, Any]
+) -> None:
+    for cond in (b.condition(_GENERIC, body_site=_LEFT_BREAST, rid="bc"), b.breast_cancer(rid="bc")):
+        profile = build(b.patient(), _with_histology(cond, histology))
+        assert profile.breast_cancer.value == "yes"  # read, but not silently
+        [issue] = b.issues_of(profile, "breast_cancer", "conflicting")
+        assert "in situ" in issue.message and issue.evidence[0].reference == "Condition/bc"
+
+
+@pytest.mark.parametrize(
+    "histology",
+    [
+        b.cc(b.SNOMED, "82711006", "Infiltrating duct carcinoma (morphologic abnormality)"),
+        b.cc(b.SNOMED, "443933007", "Ductal carcinoma in situ with microinvasion (morphologic abnormality)"),
+    ],
+)
+def test_invasive_histology_is_no_data_issue(build: Build, histology: dict[str, Any]) -> None:
+    profile = build(b.patient(), _with_histology(b.condition(_GENERIC, body_site=_LEFT_BREAST), histology))
+    assert profile.breast_cancer.value == "yes"
+    assert not b.issues_of(profile, "breast_cancer", "conflicting")
+
+
+# --- metastases recorded but no breast cancer diagnosis found --------------------------------------
+
+_BRAIN_METS = b.cc(b.SNOMED, "94225005", "Secondary malignant neoplasm of brain")
+
+
+def test_metastases_without_a_breast_cancer_diagnosis_are_a_missing_data_issue(build: Build) -> None:
+    er = b.er(b.cc(b.LOINC, "LA6576-8", "Positive"), rid="er-1")
+    profile = build(
+        b.patient(), b.condition(_GENERIC, rid="cancer"), b.condition(_BRAIN_METS, rid="mets"), er
+    )
+    assert profile.breast_cancer.value != "yes"
+    assert profile.metastatic.value == "yes"
+    [issue] = b.issues_of(profile, "breast_cancer", "missing")
+    assert "Condition/mets" in issue.message and "Observation/er-1" in issue.message
+    assert "record the diagnosis" in issue.message
+
+
+def test_no_missing_breast_cancer_issue_next_to_another_primary_or_without_metastases(build: Build) -> None:
+    lung = b.condition(b.cc(b.SNOMED, "254637007", "Non-small cell lung cancer (disorder)"))
+    with_other = build(b.patient(), lung, b.condition(_BRAIN_METS))
+    assert with_other.other_primary_cancer.value == "yes"
+    assert not b.issues_of(with_other, "breast_cancer", "missing")
+    no_mets = build(b.patient(), b.condition(_GENERIC), b.er(b.cc(b.LOINC, "LA6576-8", "Positive")))
+    assert no_mets.metastatic.value != "yes"
+    assert not b.issues_of(no_mets, "breast_cancer", "missing")
+    with_breast = build(b.patient(), b.breast_cancer(), b.condition(_BRAIN_METS))
+    assert not b.issues_of(with_breast, "breast_cancer", "missing")

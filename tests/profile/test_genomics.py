@@ -86,6 +86,41 @@ def test_germline_brca(build: Build, resource: dict[str, Any], expected: str) ->
         assert profile.germline_brca.evidence
 
 
+_GENETIC_MUTATION = b.cc(b.SNOMED, "55446002", "Genetic mutation")
+
+
+def ichom_germline(value: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """The ICHOM GermlineMutation Observation (TumorFactors.fsh)."""
+    return b.observation(_GENETIC_MUTATION, value=value, **kw)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b.cc(b.SNOMED, "412734009", "BRCA1 gene mutation positive (finding)"), "pathogenic"),
+        (b.cc(b.SNOMED, "412738007", "BRCA2 gene mutation detected (finding)"), "pathogenic"),
+        (b.cc(b.SNOMED, "445180002"), "not_detected"),  # as the ICHOM example sends it, no display
+        # another germline mutation, or testing not done: no BRCA result
+        (b.cc("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "OTH", "other"), "unknown"),
+        (b.cc(b.SNOMED, "416237000", "Procedure not done (situation)"), "unknown"),
+    ],
+)
+def test_ichom_germline_mutation_observation(build: Build, value: dict[str, Any], expected: str) -> None:
+    profile = build(b.patient(), b.breast_cancer(), ichom_germline(value, rid="gm"))
+    assert profile.germline_brca.value == expected
+    if expected != "unknown":
+        assert profile.germline_brca.evidence[0].reference == "Observation/gm"
+        assert "germline" in profile.germline_brca.evidence[0].text
+
+
+def test_ichom_germline_mutation_with_a_somatic_source_is_not_germline(build: Build) -> None:
+    somatic = b.component(b.cc(b.LOINC, "48002-0"), value=b.cc(b.LOINC, SOMATIC))
+    brca1 = b.cc(b.SNOMED, "412734009", "BRCA1 gene mutation positive (finding)")
+    profile = build(b.patient(), b.breast_cancer(), ichom_germline(brca1, components=[somatic]))
+    assert profile.germline_brca.value == "unknown"
+    assert "somatic" in (profile.germline_brca.note or "")
+
+
 def test_somatic_finding_is_explained(build: Build) -> None:
     profile = build(b.patient(), variant(BRCA2, PATHOGENIC, SOMATIC))
     assert profile.germline_brca.value == "unknown"

@@ -118,6 +118,57 @@ def test_variant_without_significance_is_reported(build: Build) -> None:
     assert any(i.topic == "pik3ca_status" for i in profile.issues)
 
 
+_HGVS = "http://varnomen.hgvs.org"
+
+
+def _with_change(obs: dict[str, Any], loinc: str, change: dict[str, Any] | str) -> dict[str, Any]:
+    value = {"valueString": change} if isinstance(change, str) else {"valueCodeableConcept": change}
+    obs["component"].append({"code": b.cc(b.LOINC, loinc), **value})
+    return obs
+
+
+@pytest.mark.parametrize(
+    ("gene", "changes", "named"),
+    [
+        # the Genomics Reporting IG CeGaT variant: protein change named, before the DNA change
+        (
+            b.cc(b.HGNC, "HGNC:8975", "PIK3CA"),
+            [
+                ("48004-6", b.cc(_HGVS, "NM_006218.4:c.3140A>G")),
+                ("48005-3", b.cc(_HGVS, "NP_006209.2:p.His1047Arg")),
+            ],
+            "PIK3CA NP_006209.2:p.His1047Arg",
+        ),
+        (
+            b.cc(b.HGNC, "HGNC:8975", "PIK3CA"),
+            [("48004-6", b.cc(_HGVS, "NM_006218.3:c.333G>T"))],
+            "PIK3CA NM_006218.3:c.333G>T",
+        ),
+        (b.cc(b.HGNC, "HGNC:3467", "ESR1"), [("48005-3", "p.Y537S")], "ESR1 p.Y537S"),
+        (b.cc(b.HGNC, "HGNC:391", "AKT1"), [("48005-3", b.cc(text="p.E17K"))], "AKT1 p.E17K"),
+        (b.cc(b.HGNC, "HGNC:8975", "PIK3CA"), [], "PIK3CA variant"),
+    ],
+)
+def test_the_variant_is_named_in_the_evidence(
+    build: Build, gene: dict[str, Any], changes: list[tuple[str, Any]], named: str
+) -> None:
+    obs = variant(gene)
+    for loinc, change in changes:
+        _with_change(obs, loinc, change)
+    profile = build(b.patient(), b.breast_cancer(), obs)
+    symbol = named.split()[0].lower()
+    fact = getattr(profile, f"{symbol}_status")
+    assert fact.value == "altered"
+    assert f": {named}, " in fact.evidence[0].text
+
+
+def test_a_variant_without_significance_is_named_in_the_issue(build: Build) -> None:
+    obs = _with_change(variant(b.cc(b.HGNC, "HGNC:8975", "PIK3CA"), None), "48005-3", "p.K111N")
+    profile = build(b.patient(), b.breast_cancer(), obs)
+    [issue] = [i for i in profile.issues if i.topic == "pik3ca_status"]
+    assert "PIK3CA p.K111N reported without its clinical significance" in issue.message
+
+
 def pd_l1(**kw: Any) -> dict[str, Any]:
     return b.observation(b.cc(b.LOINC, "85147-7", "PD-L1 by clone 22C3 report"), **kw)
 

@@ -978,3 +978,38 @@ def test_evidence_quotes_snomed_displays_without_their_semantic_tags(build: Buil
     assert any(t.endswith(": Positive") for t in texts), texts
     assert "Metastasis site bone: Secondary malignant neoplasm of bone" in texts
     assert not any("(qualifier value)" in t or "(disorder)" in t for t in texts)
+
+
+# --- a result the lab reported as unknown is not a value that failed to read -------------------------
+
+_NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+
+
+@pytest.mark.parametrize(
+    ("obs", "topic"),
+    [
+        (  # the ICHOM IG example PRStatusPatient147
+            b.observation(
+                b.cc(b.SNOMED, "445029000", "Status of progesterone receptors of neoplasm"),
+                value=b.cc(_NULL_FLAVOR, "UNK", "unknown"),
+                rid="pr",
+            ),
+            "pr_status",
+        ),
+        (b.pr(b.cc(_NULL_FLAVOR, "ASKU"), rid="pr"), "pr_status"),
+        (b.er(value_string="Unknown", rid="pr"), "er_status"),
+    ],
+)
+def test_a_result_reported_as_unknown_says_so(build: Build, obs: dict[str, Any], topic: str) -> None:
+    profile = build(b.patient(), b.breast_cancer(), obs)
+    assert getattr(profile, topic).value == "unknown"
+    messages = [
+        i.message for i in profile.issues if i.evidence and i.evidence[0].reference == "Observation/pr"
+    ]
+    assert len(messages) == 1 and "reported as unknown" in messages[0], messages
+    assert "could not be read" not in messages[0]
+
+
+def test_a_value_that_cannot_be_read_is_still_reported_as_such(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(), b.pr(value_string="see report", rid="pr"))
+    assert any("could not be read" in i.message for i in profile.issues)

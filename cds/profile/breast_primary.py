@@ -1,0 +1,58 @@
+"""Is a Condition a primary breast cancer? By its code, or the mCODE post-coordinated way.
+
+* By code: the code list ``breast-cancer`` (SNOMED, ICD-10 C50, text fallback).
+* Post-coordinated: a code that names no organ (code list ``malignant-neoplasm-site-unstated``: SNOMED
+  363346000 "Malignant neoplastic disease", 372087000, ICD-10 C80.1) with a breast ``bodySite`` (code list
+  ``breast-body-sites``), as the mCODE example primary-cancer-condition-breast is coded. The same code
+  without a breast bodySite is not breast cancer.
+* Either way, the mCODE histology-morphology-behavior extension is read: an in-situ histology (code list
+  ``in-situ-morphology``: LCIS, DCIS, ICD-O-3 behaviour /2) contradicts a malignant (invasive) code. The
+  Condition is still read as breast cancer, with a ``conflicting`` DataIssue asking to confirm the
+  histology (carcinoma in situ does not spread: with metastases on record the cancer is invasive).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from cds.fhir import models
+from cds.fhir.codes import Match
+from cds.profile.common import Context, evidence, ref
+
+#: The mCODE extension carrying a cancer Condition's histology (morphology and behaviour).
+HISTOLOGY_URL: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+
+
+def breast_primary(ctx: Context, cond: models.Condition) -> tuple[Match, str] | None:
+    """The Condition's breast-cancer match and how it reads ("Malignant neoplasm of breast (SNOMED ...)",
+    or the generic code with its breast site), or None when it is not a primary breast cancer."""
+    code = cond.code
+    hit = ctx.match("breast-cancer", code)
+    if hit is not None:
+        return hit, ctx.label(code)
+    generic = ctx.match("malignant-neoplasm-site-unstated", code, by_text=False)
+    if generic is None:
+        return None
+    for site in cond.bodySite or ():
+        if ctx.match("breast-body-sites", site, by_text=False) is not None:
+            return generic, f"{ctx.label(code)}, site {ctx.describe(site)}"
+    return None
+
+
+def check_in_situ(ctx: Context, cond: models.Condition, when: str | None) -> None:
+    """A ``conflicting`` DataIssue when the breast cancer Condition's histology is in situ."""
+    for ext in cond.extension or ():
+        if ext.url != HISTOLOGY_URL:
+            continue
+        if ctx.match("in-situ-morphology", ext.valueCodeableConcept) is None:
+            continue
+        histology = ctx.describe(ext.valueCodeableConcept)
+        ctx.issue(
+            "breast_cancer",
+            "conflicting",
+            f"{ref(cond)} is coded as a malignant neoplasm ({ctx.describe(cond.code)}) but its histology is "
+            f"in situ ({histology}): carcinoma in situ is not invasive breast cancer. It was read as breast "
+            "cancer; confirm the histology and correct the diagnosis or its histology.",
+            evidence(cond, when, f"Histology in situ: {histology}"),
+        )
+        return
