@@ -10,7 +10,8 @@
   distant, see below), site-of-distant-metastasis Observations (LOINC 44667-4, the MII / oBDS
   "Fernmetastasen" SNOMED 385421009: yes), ``Condition.stage.summary``
   and stage-group Observations (stage IV = yes, a lower stage = no) and M-category Observations
-  (M1 = yes, M0 = no). The most recent dated evidence wins. A disagreement is reported as a
+  (M1 = yes, M0 = no), from their value or, for a TNM panel without one, from its stage-group and
+  M-category components. The most recent dated evidence wins. A disagreement is reported as a
   ``conflicting`` DataIssue naming both resources, except an earlier "no" followed by a later "yes": that
   is how a relapse reads (stage II at diagnosis, M1 at recurrence), not a data error. A resolved /
   inactive / remission secondary Condition does not count as current disease.
@@ -48,6 +49,7 @@ from cds.profile.common import (
     Context,
     MedicationRecord,
     Observations,
+    components,
     condition_current,
     condition_date,
     evidence,
@@ -65,7 +67,7 @@ from cds.profile.unconfirmed_metastasis import (
     treated_for_secondary,
     treated_unknown,
 )
-from cds.profile.values import value_of
+from cds.profile.values import Value, value_of
 
 # Facts without evidence are the same every call (and immutable): made once.
 _UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
@@ -226,25 +228,41 @@ def derive_disease(
         ):
             other_cancer_related += 1
 
+    def staging(obs: models.Observation, code: models.CodeableConcept | None, val: Value) -> None:
+        """A stage group (stage IV = yes, lower = no) or an M category (M1 = yes, M0 = no), read from
+        the Observation's value or from one of its components (code and value)."""
+        when = observation_date(obs)
+        text = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
+        if ctx.match("stage-group-tests", code) is not None:
+            stage = stage_value(ctx, val.cc) if val.cc is not None else parse_stage(val.text)
+            if stage is not None:
+                said = evidence(obs, when, f"Stage group: {text}")
+                evs.append(_Ev(when, "yes" if stage == "iv" else "no", said))
+            elif not val.empty:
+                ctx.issue(
+                    "metastatic",
+                    "unreadable",
+                    f"{ref(obs)}: stage group value could not be read.",
+                    evidence(obs, when, f"Stage group: {text}"),
+                )
+        elif (m := m_value(ctx, val.cc, val.text)) is not None:
+            said = evidence(obs, when, f"Distant metastasis (M): {text}")
+            evs.append(_Ev(when, "yes" if m == "m1" else "no", said))
+
+    def tnm(obs: models.Observation) -> None:
+        val = value_of(obs)
+        if not val.empty or not obs.component:
+            staging(obs, obs.code, val)
+            return
+        # a TNM panel: the stage group and the M category in components (Kenya NCCP staging profile)
+        for comp in components(obs):
+            if ctx.match("stage-group-tests", comp.code) or ctx.match("m-category-tests", comp.code):
+                staging(obs, comp.code, value_of(comp))
+
     for obs in observations.coded("stage-group-tests", "metastasis-history", "m-category-tests"):
         code = obs.code
         if ctx.match("stage-group-tests", code) is not None:
-            val = value_of(obs)
-            stage = stage_value(ctx, val.cc) if val.cc is not None else parse_stage(val.text)
-            when = observation_date(obs)
-            if stage is None:
-                if not val.empty:
-                    ctx.issue(
-                        "metastatic",
-                        "unreadable",
-                        f"{ref(obs)}: stage group value could not be read.",
-                        evidence(obs, when, f"Stage group: {ctx.describe(val.cc) if val.cc else val.text}"),
-                    )
-                continue
-            text = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
-            evs.append(
-                _Ev(when, "yes" if stage == "iv" else "no", evidence(obs, when, f"Stage group: {text}"))
-            )
+            tnm(obs)
         elif (history := ctx.match("metastasis-history", code)) is not None:
             when = observation_date(obs)
             val = value_of(obs)
@@ -282,17 +300,7 @@ def derive_disease(
             else:
                 unknown_sites += 1
         elif ctx.match("m-category-tests", code) is not None:
-            val = value_of(obs)
-            m = m_value(ctx, val.cc, val.text)
-            when = observation_date(obs)
-            if m is None:
-                continue
-            text = ctx.describe(val.cc) if val.cc is not None else (val.text or "")
-            evs.append(
-                _Ev(
-                    when, "yes" if m == "m1" else "no", evidence(obs, when, f"Distant metastasis (M): {text}")
-                )
-            )
+            tnm(obs)
 
     # --- metastatic ----------------------------------------------------------------------------------
     metastatic = _UNKNOWN

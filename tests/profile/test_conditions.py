@@ -110,6 +110,39 @@ def test_metastatic_evidence(build: Build, resource: dict[str, Any], expected: s
     assert profile.metastatic.evidence
 
 
+def _tnm_panel(m: str, stage: str, when: str) -> dict[str, Any]:
+    """The Kenya NCCP TNM staging Observation: code 21908-9, no value, T/N/M and the stage group as
+    components coded in the programme's own CodeSystems."""
+    kenya = "https://nshr-uat.sha.go.ke/fhir/CodeSystem/"
+    return b.observation(
+        b.cc(b.LOINC, "21908-9", "Stage group.clinical Cancer"),
+        components=[
+            b.component(b.cc(b.LOINC, "21905-5"), value=b.cc(kenya + "clinical-t-cs", "T2", "T2")),
+            b.component(b.cc(b.LOINC, "21907-1"), value=b.cc(kenya + "clinical-m-cs", m, m)),
+            b.component(
+                b.cc(b.LOINC, "21908-9"), value=b.cc(kenya + "cancer-stage-summary-cs", f"STAGE-{stage}")
+            ),
+        ],
+        date=when,
+        rid=f"tnm-{when}",
+    )
+
+
+def test_a_tnm_panel_with_the_stage_and_m_category_in_components_is_read(build: Build) -> None:
+    """Third-party round 5 (Kenya NCCP): the restaging to M1 / stage 4 was held in components of a
+    valueless 21908-9 Observation and skipped in silence: the patient got no card at all."""
+    profile = build(b.patient(), b.breast_cancer(), _tnm_panel("M0", "2", "2023-11-15"))
+    assert profile.metastatic.value == "no"
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        _tnm_panel("M0", "2", "2023-11-15"),
+        _tnm_panel("M1", "4", "2024-03-20"),
+    )
+    assert profile.metastatic.value == "yes"
+    assert {e.reference for e in profile.metastatic.evidence} == {"Observation/tnm-2024-03-20"}
+
+
 def test_no_staging_is_unknown(build: Build) -> None:
     assert build(b.patient(), b.breast_cancer()).metastatic.value == "unknown"
 
