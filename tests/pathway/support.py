@@ -52,6 +52,19 @@ def metastatic_profile(**facts: Any) -> PatientProfile:
     return PatientProfile(patient_id="p1", **values)
 
 
+def woman(**facts: Any) -> PatientProfile:
+    """A postmenopausal woman with metastatic breast cancer, her medication history recorded, not on
+    therapy; ``facts`` add to or replace these (plain values are wrapped in a Fact)."""
+    values: dict[str, Any] = {
+        "sex": "female",
+        "menopausal_status": "postmenopausal",
+        "medication_history": "yes",
+        "on_therapy": "no",
+    }
+    values.update(facts)
+    return metastatic_profile(**values)
+
+
 def hr_positive(**facts: Any) -> PatientProfile:
     """A postmenopausal woman with HR-positive, HER2-low metastatic disease in bone and liver, PIK3CA
     mutated, not on therapy; ``facts`` replace any of these."""

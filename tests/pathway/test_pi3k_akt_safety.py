@@ -11,8 +11,8 @@ import pytest
 
 from cds.pathway.engine import CompiledRule, Evaluation, evaluate
 from cds.pathway.labels import option_line
-from cds.profile.model import Fact, PatientProfile
-from tests.pathway.support import metastatic_profile, real_knowledge
+from cds.profile.model import PatientProfile
+from tests.pathway.support import real_knowledge, woman
 
 INAVOLISIB = "inavolisib-palbociclib-fulvestrant-first-line"
 ALPELISIB = "alpelisib-fulvestrant-pik3ca"
@@ -28,10 +28,6 @@ ANASTROZOLE = frozenset({"endocrine_therapy", "aromatase_inhibitor", "anastrozol
 
 def _patient(**facts: Any) -> PatientProfile:
     values: dict[str, Any] = {
-        "sex": "female",
-        "menopausal_status": "postmenopausal",
-        "medication_history": "yes",
-        "on_therapy": "no",
         "subtype": "hr_positive_her2_negative",
         "hormone_receptor_status": "positive",
         "her2_status": "negative",
@@ -39,7 +35,7 @@ def _patient(**facts: Any) -> PatientProfile:
         "pik3ca_status": "altered",
     }
     values.update(facts)
-    return metastatic_profile(**{k: v if isinstance(v, Fact) else Fact(v) for k, v in values.items()})
+    return woman(**values)
 
 
 def inavo120(**facts: Any) -> PatientProfile:

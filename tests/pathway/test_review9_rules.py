@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from cds.pathway.engine import CompiledRule, Evaluation, evaluate
-from cds.profile.model import Fact, PatientProfile
-from tests.pathway.support import metastatic_profile, real_knowledge
+from cds.profile.model import PatientProfile
+from tests.pathway.support import real_knowledge, woman
 
 HEART_REVIEW = "her2-positive-heart-function-review"
 THP = "pertuzumab-trastuzumab-docetaxel-first-line"
@@ -16,17 +16,13 @@ THP = "pertuzumab-trastuzumab-docetaxel-first-line"
 
 def _patient(**facts: Any) -> PatientProfile:
     values: dict[str, Any] = {
-        "sex": "female",
-        "menopausal_status": "postmenopausal",
-        "medication_history": "yes",
-        "on_therapy": "no",
         "completed_metastatic_lines": 0,
         "metastatic_lines": 0,
         "metastatic_her2_lines": 0,
         "metastatic_chemotherapy_lines": 0,
     }
     values.update(facts)
-    return metastatic_profile(**{k: v if isinstance(v, Fact) else Fact(v) for k, v in values.items()})
+    return woman(**values)
 
 
 def _offered(result: Evaluation) -> dict[str, CompiledRule]:
