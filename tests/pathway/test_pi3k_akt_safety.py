@@ -205,6 +205,16 @@ def test_the_option_line_says_what_this_patient_takes_it_with(changes: dict[str,
     assert line.startswith("Fulvestrant + CDK4/6 inhibitor") and line.endswith(ends)
 
 
+def test_no_option_line_tells_a_postmenopausal_woman_about_the_menopause() -> None:
+    """Review 9, finding 7: "(postmenopausal women and men)" and "OFS unless postmenopausal" stood on the
+    option lines of 71-year-old women; the options are offered to the patient at hand."""
+    profile = after_letrozole_palbociclib(esr1_status="altered")
+    offered = _offered(evaluate(profile, real_knowledge()))
+    assert {ELACESTRANT, ALPELISIB, CAPIVASERTIB} <= set(offered)
+    lines = [option_line(item.rule, profile) for item in offered.values()]
+    assert not [line for line in lines if "menopaus" in line or "ovarian suppression" in line], lines
+
+
 # --- finding 7: the labels quoted are linked ------------------------------------------------------
 
 
