@@ -480,13 +480,17 @@ def _breast_cancer_not_found(
     stage 4 options are not evaluated, so say what to record (the warnings rule breast-cancer-not-found
     gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer."""
     markers = observations.coded("er-tests", "pr-tests", "her2-ihc-tests", "her2-ish-tests")
-    seen = f"; tumour-marker results are recorded ({ref(markers[0])}: {ctx.describe(markers[0].code)})"
+    seen = (
+        f"; tumour-marker results are recorded ({ref(markers[0])}: {ctx.describe(markers[0].code)})"
+        if markers
+        else ""
+    )
     where = f" ({metastatic.evidence[0].reference})" if metastatic.evidence else ""
     ctx.issue(
         "breast_cancer",
         "missing",
         f"Metastatic cancer is recorded{where} but no primary breast cancer diagnosis was found among the "
-        f"Conditions{seen if markers else ''}. If this is breast cancer, record the diagnosis (SNOMED "
+        f"Conditions{seen}. If this is breast cancer, record the diagnosis (SNOMED "
         "254837009 or a more specific breast cancer concept, ICD-10 C50, or a malignant neoplasm with a "
         "breast bodySite).",
         *metastatic.evidence[:1],

@@ -837,3 +837,14 @@ def test_no_missing_breast_cancer_issue_next_to_another_primary_or_without_metas
     assert not b.issues_of(no_mets, "breast_cancer", "missing")
     with_breast = build(b.patient(), b.breast_cancer(), b.condition(_BRAIN_METS))
     assert not b.issues_of(with_breast, "breast_cancer", "missing")
+
+
+def test_metastases_without_a_breast_cancer_or_a_tumour_marker_say_what_to_record(build: Build) -> None:
+    """Verification review 10, P1: with no ER/PR/HER2 result on record, the 'no breast cancer diagnosis
+    found' message read the first of no markers and failed; the metastatic status was lost with it."""
+    pm1 = b.observation(b.cc(b.SNOMED, "371497001", "pM category"), value=b.cc(b.SNOMED, "1229916009", "pM1"))
+    profile = build(b.patient(), pm1)
+    assert profile.metastatic.value == "yes"
+    (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
+    assert issue.kind == "missing" and "no primary breast cancer diagnosis was found" in issue.message
+    assert "tumour-marker" not in issue.message
