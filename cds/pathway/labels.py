@@ -254,14 +254,17 @@ class DrugNames:
 def option_line(rule: Rule, profile: PatientProfile | None = None) -> str:
     """The option's line, then what it is given with for this patient (``Rule.suppression``): nothing
     for a postmenopausal woman, ovarian suppression for a woman who is not or may not be postmenopausal,
-    a GnRH analogue for a man; both when the sex is not recorded or for no patient (docs/pathway.md)."""
+    a GnRH analogue beside an aromatase inhibitor for a man; both when the sex is not recorded or for
+    no patient (docs/pathway.md)."""
     text = rule.option or rule.title
     if rule.suppression is None:
         return text
     gnrh = rule.suppression == "ovarian_and_gnrh"
     sex = profile.sex.value if profile is not None else "unknown"
-    if profile is not None and sex == "male":
-        return f"{text}; with a GnRH analogue" if gnrh else text
+    if (
+        profile is not None and sex == "male"
+    ):  # ASCO male breast cancer 2020: GnRH with an AI, not fulvestrant
+        return f"{text}; with a GnRH analogue beside the aromatase inhibitor" if gnrh else text
     if profile is not None and sex == "female":
         menopause = profile.menopausal_status.value
         if menopause == "postmenopausal":
@@ -269,7 +272,7 @@ def option_line(rule: Rule, profile: PatientProfile | None = None) -> str:
         if menopause == "premenopausal" or profile.ovarian_suppression_current.value == "yes":
             return f"{text}; with ovarian suppression"
         return f"{text}; with ovarian suppression unless postmenopause is confirmed"
-    return f"{text}; OFS unless postmenopausal" + (", GnRH analogue in men" if gnrh else "")
+    return f"{text}; OFS unless postmenopausal" + (", GnRH analogue with an AI in men" if gnrh else "")
 
 
 def _words(value: object) -> str:

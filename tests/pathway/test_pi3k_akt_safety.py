@@ -193,16 +193,29 @@ def test_a_premenopausal_woman_is_told_to_add_ovarian_suppression(
             {"menopausal_status": "indeterminate", "ovarian_suppression_current": "yes"},
             "; with ovarian suppression",
         ),
-        ({"sex": "male", "menopausal_status": "unknown"}, "; with a GnRH analogue"),
-        ({"sex": "unknown"}, "; OFS unless postmenopausal, GnRH analogue in men"),
+        ({"sex": "male", "menopausal_status": "unknown"}, "(palbociclib or abemaciclib)"),
+        ({"sex": "unknown"}, "; OFS unless postmenopausal"),
     ],
 )
 def test_the_option_line_says_what_this_patient_takes_it_with(changes: dict[str, str], ends: str) -> None:
     """Review 9, finding 7: "OFS unless postmenopausal, GnRH analogue in men" stood on 137 option lines,
-    for 71-year-old women too; the line says what this patient needs beside the drugs, or nothing."""
+    for 71-year-old women too; the line says what this patient needs beside the drugs, or nothing (a man
+    takes fulvestrant without a GnRH analogue: ASCO male breast cancer guideline 2020)."""
     rule = real_knowledge().all_rules["fulvestrant-cdk46"]
     line = option_line(rule, _patient(**changes))
     assert line.startswith("Fulvestrant + CDK4/6 inhibitor") and line.endswith(ends)
+
+
+@pytest.mark.parametrize(
+    ("sex", "ends"),
+    [
+        ("male", "; with a GnRH analogue beside the aromatase inhibitor"),
+        ("unknown", "; OFS unless postmenopausal, GnRH analogue with an AI in men"),
+    ],
+)
+def test_a_man_takes_an_aromatase_inhibitor_with_a_gnrh_analogue(sex: str, ends: str) -> None:
+    rule = real_knowledge().all_rules["ai-cdk46-first-line"]
+    assert option_line(rule, _patient(sex=sex, menopausal_status="unknown")).endswith(ends)
 
 
 def test_no_option_line_tells_a_postmenopausal_woman_about_the_menopause() -> None:

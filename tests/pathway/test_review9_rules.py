@@ -75,12 +75,14 @@ def test_no_heart_warning_with_a_normal_lvef_or_for_her2_negative_disease() -> N
 # --- finding 5a: the PARP inhibitor labels are for a germline BRCA mutation --------------------------
 
 
-def test_the_parp_card_asks_for_a_germline_report() -> None:
+def test_the_parp_option_asks_for_a_germline_report() -> None:
     """Review 9, F5a: a problem-list "BRCA2 gene mutation detected" drove talazoparib as preferred; no
-    profile field says whether the origin was stated, so the card says what the labels require."""
-    (item,) = [i for i in real_knowledge().rules if i.rule.id == "parp-inhibitor-gbrca"]
-    detail = item.rule.card.detail
-    assert "germline BRCA-mutated" in detail and "confirm a germline test report" in detail
+    profile field says whether the origin was stated, so the option says what the labels require, as a
+    caution beside it (verification review 10: written in the rule's detail, no card showed it)."""
+    profile = triple_negative(germline_brca="pathogenic")
+    result = evaluate(profile, real_knowledge())
+    cautions = [c.reason for c in _offered(result)["parp-inhibitor-gbrca"].cautions_holding(result.profile)]
+    assert any("germline BRCA" in c and "confirm a germline test report" in c for c in cautions), cautions
 
 
 # --- finding 3: single-agent carboplatin for triple-negative disease with a germline BRCA1/2 variant --
@@ -124,6 +126,9 @@ def test_a_gbrca_carrier_is_told_carboplatin_is_favoured() -> None:
 
 def test_no_carboplatin_caution_without_gbrca_or_after_a_platinum() -> None:
     assert not _tn_chemo_cautions(triple_negative(germline_brca="not_detected"))
+    olaparib = PACLITAXEL | {"parp_inhibitor", "olaparib"}  # TNT enrolled no one after a PARP inhibitor
+    after_parp = triple_negative(germline_brca="pathogenic", prior_therapies=olaparib, progressed_on=olaparib)
+    assert not _tn_chemo_cautions(after_parp)
     on_carboplatin = PACLITAXEL | {"platinum", "carboplatin"}
     after_platinum = triple_negative(
         germline_brca="pathogenic", prior_therapies=on_carboplatin, progressed_on=on_carboplatin
