@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import logging
 import time
 from collections.abc import Mapping
 from datetime import date
@@ -57,6 +58,8 @@ class CollectorPaused:
         if self.was_enabled:
             gc.enable()
 
+
+log = logging.getLogger("cds.service")
 
 #: The Medications named by reference, read after the prefetch keys (not a prefetch template: their ids
 #: come from the medication records); ids per ``Medication?_id=`` query, to keep URLs short.
@@ -170,10 +173,14 @@ class PatientViewService:
         results = self.fetcher.fetch(
             server=server, access_token=token, queries=queries, continuations={}, deadline=call.deadline
         )
-        for name in queries:
-            call.keyed[name] = KeyData(name, needs_fetch=True)
-        self._merge(call.keyed, results, dict.fromkeys(queries, MEDICATIONS), self.reader)
-        failed = any(i.kind == "missing" for name in queries for i in call.keyed[name].issues.list())
+        failed = False
+        for name, result in results.items():
+            if result.error is not None:  # the records stay unidentified: cds.fhir.select says so
+                log.warning("reading the Medications named by reference failed: %s", result.error)
+                failed = True
+                continue
+            data = call.keyed[name] = KeyData(name)
+            read_values(result.resources, data, self.reader)
         (call.missing if failed else call.fetched).append(MEDICATIONS.name)
 
     def finish(self, call: PendingCall, *, today: date | None = None) -> dict[str, Any]:

@@ -131,6 +131,11 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "no": "no medication history",
         "unknown": "medication history not available",
     },
+    "medicines_unidentified": {
+        "yes": "some medication records could not be identified",
+        "no": "every medication record identified",
+        "unknown": "medication records not all identified",
+    },
     "data_completeness": {"complete": "all data read", "incomplete": "some data could not be read"},
     "deceased": {"yes": "deceased", "no": "alive", "unknown": "not recorded as deceased"},
     "other_primary_cancer": {

@@ -49,6 +49,8 @@ def _line(profile: PatientProfile) -> str:
     if done == 0 and profile.early_relapse_after.value:
         return "First line after early relapse on (neo)adjuvant therapy,"
     if done == 0:
+        if profile.medicines_unidentified.value == "yes":
+            return "First line by the medicines identified (some records could not be),"
         if profile.medication_history.value == "yes":
             return "First line"
         if profile.medication_history.evidence:  # systemic therapy recorded only as procedures

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
-from cds.evidence import Evidence, Fact
+from cds.evidence import DataIssue, Evidence, Fact
 from cds.fhir import models
 from cds.profile.common import Context, MedicationRecord, Observations, evidence, procedure_date
 from cds.profile.dates import to_date
@@ -109,6 +109,7 @@ class JourneyFacts:
     metastatic_her2_lines: Fact[int]
     metastatic_endocrine_lines: Fact[int]
     medication_history: Fact[YesNoUnknown]
+    medicines_unidentified: Fact[YesNoUnknown]
     ovarian_suppression_current: Fact[YesNoUnknown]
     on_therapy: Fact[YesNoUnknown]
     current_therapies: Fact[frozenset[str]]
@@ -231,6 +232,7 @@ def derive_journey(
         metastatic_her2_lines=_count(lines, "her2_directed"),
         metastatic_endocrine_lines=_count(lines, "endocrine_therapy"),
         medication_history=history,
+        medicines_unidentified=_unidentified(ctx),
         ovarian_suppression_current=ofs,
         on_therapy=on_therapy,
         current_therapies=Fact(
@@ -390,6 +392,19 @@ def _setting_note(relapse: date | None) -> str:
     )
 
 
+def _unidentified_issues(ctx: Context) -> list[DataIssue]:
+    """The records naming their medicine only by a code or a reference this service cannot read
+    (cds.fhir.select; an unresolved reference, cds.profile.medications): a cancer therapy may hide there."""
+    return [i for i in ctx.issues if i.topic == "prior_therapies" and i.kind == "unreadable"]
+
+
+def _unidentified(ctx: Context) -> Fact[YesNoUnknown]:
+    issues = _unidentified_issues(ctx)
+    if not issues:
+        return Fact("no")
+    return Fact("yes", tuple(e for i in issues for e in i.evidence)[:5], issues[0].message)
+
+
 def _history(
     received: int, ctx: Context, uses: list[MedUse], ofs_now: list[MedUse], unread: tuple[Evidence, ...]
 ) -> tuple[Fact[YesNoUnknown], Fact[YesNoUnknown]]:
@@ -401,7 +416,7 @@ def _history(
         return Fact(
             "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
         ), _NO
-    unnamed = [i for i in ctx.issues if i.topic == "prior_therapies" and i.kind == "unreadable"]
+    unnamed = _unidentified_issues(ctx)
     if unnamed:
         why = (
             "Medication records were received, but none names its medicine readably: prior treatment "

@@ -94,6 +94,7 @@ class PatientProfile:
     metastatic_her2_lines: Fact[int] = _NO_LINES
     metastatic_endocrine_lines: Fact[int] = _NO_LINES
     medication_history: Fact[YesNoUnknown] = _UNKNOWN
+    medicines_unidentified: Fact[YesNoUnknown] = _NO
     data_completeness: Fact[DataCompleteness] = _COMPLETE
     # --- the treatment journey (cds/profile/journey.py) ---
     deceased: Fact[YesNoUnknown] = _UNKNOWN
@@ -262,6 +263,9 @@ FIELDS: dict[str, FieldSpec] = {
     "metastatic_her2_lines": FieldSpec("int", label="HER2-directed lines for metastatic disease"),
     "metastatic_endocrine_lines": FieldSpec("int", label="Endocrine lines for metastatic disease"),
     "medication_history": FieldSpec("enum", _YNU, "Medication history available"),
+    "medicines_unidentified": FieldSpec(
+        "enum", _YNU, "Medication records naming their medicine only by a code or reference not read"
+    ),
     "data_completeness": FieldSpec(
         "enum", frozenset({"complete", "incomplete"}), "Patient data read completely"
     ),

@@ -123,17 +123,20 @@ def test_a_medicine_named_only_by_reference_is_read_from_the_fhir_server(
 
 
 def test_a_medication_the_fhir_server_cannot_give_is_reported_not_a_500(
-    make_client: AppFactory, stub: StubFhir
+    make_client: AppFactory, stub: StubFhir, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The record stays unidentified and the card says prior therapy may be missing (a clinical
+    statement, shown only where a stage 4 choice is made); why the read failed goes to the log."""
     resources = [*sample_resources(), _letrozole_by_reference()]
     stub.load(resources)
     stub.on("Medication", Reply(500, OUTCOME))
-    with make_client(stub.base_url) as client:
+    with caplog.at_level(logging.WARNING), make_client(stub.base_url) as client:
         got = call(client, hook_request(server=stub.base_url, token=TOKEN, prefetch=prefetch_for(resources)))
     assert got.status_code == 200, got.text
     warnings = next(c for c in got.json()["cards"] if c["source"]["topic"]["code"] == "warnings")
-    assert "medicines named by reference" in warnings["detail"]
+    assert "prior cancer therapy may be missing" in warnings["detail"]
     assert "Medication/letrozole-2-5" in warnings["detail"]
+    assert "Medications named by reference failed" in caplog.text and TOKEN not in caplog.text
 
 
 def test_no_token_means_no_authorization_header(make_client: AppFactory, stub: StubFhir) -> None:
