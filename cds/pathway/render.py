@@ -90,7 +90,7 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
         option = out.item.rule.option or out.item.rule.title
         finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
         by_finding.setdefault(finding or out.exclusion.reason, []).append(_named(option))
-        lines.append(f"- **{option}** is not offered: {out.exclusion.reason}")
+        lines.append(f"- **{option.split('; ', 1)[0]}** is not offered: {out.exclusion.reason}")
         facts += [(name, progression) for name in out.exclusion.fields]
     for finding, options in by_finding.items():
         named = options[0] if len(options) == 1 else f"{len(options)} options"
@@ -127,8 +127,9 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
 
 def _named(option: str) -> str:
     """An option as the warnings summary names it, without its qualifiers: "Ribociclib + AI or +
-    fulvestrant after AI relapse", not its OFS / GnRH clause (which read as if it were what is withheld);
-    "Inavolisib + palbociclib + fulvestrant", not its population in brackets (which cut the reason off)."""
+    fulvestrant after AI relapse", not its clauses after "; " (which read as if they were what is
+    withheld); "Inavolisib + palbociclib + fulvestrant", not its population in brackets (which cut the
+    reason off). The card's detail keeps the brackets."""
     head = option.split("; ", 1)[0]
     return re.sub(r" \([^()]*\)", "", head).strip() or head
 

@@ -167,7 +167,8 @@ def test_the_warnings_summary_names_a_ruled_out_option_without_its_qualifiers(tm
         "Trastuzumab deruxtecan not offered: interstitial lung disease or pneumonitis"
     ), warning["summary"]
     assert "OFS" not in warning["summary"] and "HER2-low" not in warning["summary"]
-    assert f"**{rule['option']}** is not offered" in warning["detail"]  # the detail keeps the whole option
+    # the detail keeps the population in brackets, not the clauses after "; " (verification review 10)
+    assert "**Trastuzumab deruxtecan (HER2-low, after chemotherapy)** is not offered" in warning["detail"]
 
 
 def test_options_one_finding_rules_out_share_one_line_of_the_warnings_summary(tmp_path: Path) -> None:
