@@ -29,7 +29,7 @@
 
 Reading a stage or an M category is cds.profile.staging; other primary cancers, cds.profile.other_primary.
 
-One module, about 500 lines, because ``derive_disease`` weighs every piece of evidence of spread
+One module, about 520 lines, because ``derive_disease`` weighs every piece of evidence of spread
 (Conditions, stage groups, M categories, site Observations) against the others in date order, and
 splitting that weighing would scatter one decision; records that only hint at spread are in
 cds.profile.unconfirmed_metastasis.

@@ -55,7 +55,7 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
 This module places each record (point 2) and puts the facts together; regimens, lines and progression
 (points 1 and 3) are cds.profile.regimens, relapse timing (point 4) is cds.profile.relapse.
 
-One module, about 430 lines: the journey's facts (lines, current therapy, progression, relapse timing,
+One module, about 460 lines: the journey's facts (lines, current therapy, progression, relapse timing,
 resistance) are read from the same placed regimens in one pass; medication records are read in
 cds.profile.medications, placement in cds.profile.placement, regimens in cds.profile.regimens.
 """
