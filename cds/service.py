@@ -61,9 +61,9 @@ class CollectorPaused:
 
 log = logging.getLogger("cds.service")
 
-#: The Medications named by reference, read after the prefetch keys (not a prefetch template: their ids
-#: come from the medication records); ids per ``Medication?_id=`` query, to keep URLs short.
-MEDICATIONS = PrefetchKey("medications", "Medication?_id=...", False, "the medicines named by reference")
+#: The Medications named by reference are read after the prefetch keys, under this name (no prefetch
+#: template: their ids come from the medication records), so many ids a ``Medication?_id=`` query.
+MEDICATIONS = "medications"
 MEDICATIONS_PER_QUERY = 50
 
 
@@ -166,7 +166,7 @@ class PatientViewService:
         if not ids or server is None:
             return
         queries = {
-            f"{MEDICATIONS.name}-{n}": "Medication?_id=" + ",".join(ids[i : i + MEDICATIONS_PER_QUERY])
+            f"{MEDICATIONS}-{n}": "Medication?_id=" + ",".join(ids[i : i + MEDICATIONS_PER_QUERY])
             for n, i in enumerate(range(0, len(ids), MEDICATIONS_PER_QUERY))
         }
         token = call.request.fhirAuthorization.access_token if call.request.fhirAuthorization else None
@@ -181,7 +181,7 @@ class PatientViewService:
                 continue
             data = call.keyed[name] = KeyData(name)
             read_values(result.resources, data, self.reader)
-        (call.missing if failed else call.fetched).append(MEDICATIONS.name)
+        (call.missing if failed else call.fetched).append(MEDICATIONS)
 
     def finish(self, call: PendingCall, *, today: date | None = None) -> dict[str, Any]:
         profile = self.profile(call.keyed, call.context.patientId, today or date.today())

@@ -15,6 +15,7 @@ import msgspec
 from cds.evidence import DataIssue, Evidence
 from cds.fhir.check import FormatError, check
 from cds.fhir.codes import Terminology
+from cds.fhir.formats import ID
 from cds.fhir.issues import Issues
 from cds.fhir.models import (
     MODELS,
@@ -104,7 +105,9 @@ def medications_to_fetch(resources: Iterable[Resource], server: str | None) -> l
             if r.medicationReference.display:
                 continue  # named: read by its name (cds.profile.medications), no round trip
             parts = (r.medicationReference.reference or "").removeprefix(base).split("/")
-            if len(parts) == 2 and parts[0] == "Medication" and parts[1]:
+            # only a FHIR id goes into the query sent with the clinician's token: a reference is
+            # request data, and "x&_count=..." must not change what is asked
+            if len(parts) == 2 and parts[0] == "Medication" and ID.conforms(parts[1]):
                 wanted.add(parts[1])
     return sorted(wanted - have)
 

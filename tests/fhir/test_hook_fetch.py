@@ -139,6 +139,23 @@ def test_a_medication_the_fhir_server_cannot_give_is_reported_not_a_500(
     assert "Medications named by reference failed" in caplog.text and TOKEN not in caplog.text
 
 
+def test_a_medication_reference_that_is_no_fhir_id_is_never_put_in_a_query(
+    make_client: AppFactory, stub: StubFhir
+) -> None:
+    """A reference is request data: "Medication/x&_count=1000" must not add a parameter to a query sent
+    with the clinician's token. It is not read, and the record stays unidentified."""
+    record = _letrozole_by_reference()
+    record["medicationReference"] = {"reference": "Medication/letrozole&_count=1000"}
+    resources = [*sample_resources(), record]
+    stub.load(resources)
+    with make_client(stub.base_url) as client:
+        got = call(client, hook_request(server=stub.base_url, token=TOKEN, prefetch=prefetch_for(resources)))
+    assert got.status_code == 200, got.text
+    assert stub.requests == []
+    warnings = next(c for c in got.json()["cards"] if c["source"]["topic"]["code"] == "warnings")
+    assert "prior cancer therapy may be missing" in warnings["detail"]
+
+
 def test_no_token_means_no_authorization_header(make_client: AppFactory, stub: StubFhir) -> None:
     stub.load(sample_resources())
     with make_client(stub.base_url) as client:
