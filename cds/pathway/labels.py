@@ -259,7 +259,7 @@ class DrugNames:
 def option_line(rule: Rule, profile: PatientProfile | None = None) -> str:
     """The option's line, then what it is given with for this patient (``Rule.suppression``): nothing
     for a postmenopausal woman, ovarian suppression for a woman who is not or may not be postmenopausal,
-    a GnRH analogue beside an aromatase inhibitor for a man; both when the sex is not recorded or for
+    a GnRH analogue alongside an aromatase inhibitor for a man; both when the sex is not recorded or for
     no patient (docs/pathway.md)."""
     text = rule.option or rule.title
     if rule.suppression is None:
@@ -269,7 +269,7 @@ def option_line(rule: Rule, profile: PatientProfile | None = None) -> str:
     if (
         profile is not None and sex == "male"
     ):  # ASCO male breast cancer 2020: GnRH with an AI, not fulvestrant
-        return f"{text}; with a GnRH analogue beside the aromatase inhibitor" if gnrh else text
+        return f"{text}; with a GnRH analogue alongside an aromatase inhibitor" if gnrh else text
     if profile is not None and sex == "female":
         menopause = profile.menopausal_status.value
         if menopause == "postmenopausal":

@@ -46,17 +46,19 @@ def _disease(call: CardCall) -> str:
 
 def _line(profile: PatientProfile) -> str:
     done = profile.completed_metastatic_lines.value
+    unidentified = profile.medicines_unidentified.value == "yes"  # a warning card names the records
     if done == 0 and profile.early_relapse_after.value:
         return "First line after early relapse on (neo)adjuvant therapy,"
     if done == 0:
-        if profile.medicines_unidentified.value == "yes":
-            return "First line by the medicines identified (some records could not be),"
         if profile.medication_history.value == "yes":
-            return "First line"
+            return "First line (some medicines on record not identified)," if unidentified else "First line"
+        if unidentified:
+            return "First line, assuming no prior treatment (no medicine on record identified),"
         if profile.medication_history.evidence:  # systemic therapy recorded only as procedures
             return "First line by the medicines recorded (prior therapy sent only as procedures),"
         return "First line, assuming no prior treatment,"
-    return f"{_ORDINALS[done]} line" if done < len(_ORDINALS) else f"Line {done + 1}"
+    line = f"{_ORDINALS[done]} line" if done < len(_ORDINALS) else f"Line {done + 1}"
+    return f"{line} (some medicines on record not identified)," if unidentified else line
 
 
 def deciding_fields(item: CompiledRule, profile: PatientProfile) -> list[str]:

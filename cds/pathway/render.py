@@ -90,7 +90,7 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
         option = out.item.rule.option or out.item.rule.title
         finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
         by_finding.setdefault(finding or out.exclusion.reason, []).append(_named(option))
-        lines.append(f"- **{option.split('; ', 1)[0]}** is not offered: {out.exclusion.reason}")
+        lines.append(f"- **{_without_clauses(option)}** is not offered: {out.exclusion.reason}")
         facts += [(name, progression) for name in out.exclusion.fields]
     for finding, options in by_finding.items():
         named = options[0] if len(options) == 1 else f"{len(options)} options"
@@ -125,12 +125,23 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
     )
 
 
+def _without_clauses(option: str) -> str:
+    """The option up to its first clause after "; " outside brackets ("Trastuzumab deruxtecan (after
+    trastuzumab and a taxane, DESTINY-Breast03; also after T-DM1)" keeps its bracket whole)."""
+    depth = 0
+    for i, char in enumerate(option):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and option.startswith("; ", i):
+            return option[:i]
+    return option
+
+
 def _named(option: str) -> str:
     """An option as the warnings summary names it, without its qualifiers: "Ribociclib + AI or +
     fulvestrant after AI relapse", not its clauses after "; " (which read as if they were what is
     withheld); "Inavolisib + palbociclib + fulvestrant", not its population in brackets (which cut the
     reason off). The card's detail keeps the brackets."""
-    head = option.split("; ", 1)[0]
+    head = _without_clauses(option)
     return re.sub(r" \([^()]*\)", "", head).strip() or head
 
 

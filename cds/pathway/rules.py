@@ -183,8 +183,8 @@ class Rule(_Strict):
         None,
         description="endocrine therapy rules: what the option is given with besides its drugs, written after "
         "its line for the patient at hand: 'ovarian', ovarian suppression for a woman not confirmed "
-        "postmenopausal; 'ovarian_and_gnrh', that and, for a man, a GnRH analogue beside the aromatase "
-        "inhibitor (cds.pathway.labels.option_line)",
+        "postmenopausal; 'ovarian_and_gnrh', that and, for a man, a GnRH analogue alongside an aromatase "
+        "inhibitor, when the option may give one (cds.pathway.labels.option_line)",
     )
     family: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = (
         Field(

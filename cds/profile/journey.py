@@ -402,7 +402,7 @@ def _unidentified(ctx: Context) -> Fact[YesNoUnknown]:
     issues = _unidentified_issues(ctx)
     if not issues:
         return Fact("no")
-    return Fact("yes", tuple(e for i in issues for e in i.evidence)[:5], issues[0].message)
+    return Fact("yes", tuple(e for i in issues for e in i.evidence)[:5])  # the issue says the rest
 
 
 def _history(

@@ -24,6 +24,7 @@ from cds.pathway.render import card_rules, render_cards, shown_ids
 from cds.profile.model import FIELDS, DataIssue, Fact, PatientProfile
 from tests.fixtures_support import knowledge_with
 from tests.pathway.support import (
+    LETROZOLE_PALBOCICLIB,
     RULES,
     card_knowledge,
     ev,
@@ -169,6 +170,18 @@ def test_the_warnings_summary_names_a_ruled_out_option_without_its_qualifiers(tm
     assert "OFS" not in warning["summary"] and "HER2-low" not in warning["summary"]
     # the detail keeps the population in brackets, not the clauses after "; " (verification review 10)
     assert "**Trastuzumab deruxtecan (HER2-low, after chemotherapy)** is not offered" in warning["detail"]
+
+
+def test_a_clause_inside_brackets_stays_with_its_bracket_on_the_warnings_card(tmp_path: Path) -> None:
+    """Verification review 11: cutting a ruled-out option at its first "; " left "Trastuzumab deruxtecan
+    (after trastuzumab and a taxane, DESTINY-Breast03 is not offered", the bracket never closed."""
+    rule = yaml.safe_load((RULES / "t-dxd-her2-low.yaml").read_text())
+    rule["option"] = "Trastuzumab deruxtecan (HER2-low, after chemotherapy; also after T-DM1); with a note"
+    kb = card_knowledge(tmp_path, rule)
+    warning = by_group(cards_for(_after_an_ai_with_lung_disease(), kb))["warnings"]
+    detail_line = "**Trastuzumab deruxtecan (HER2-low, after chemotherapy; also after T-DM1)** is not offered"
+    assert detail_line in warning["detail"]
+    assert warning["summary"].startswith("Trastuzumab deruxtecan not offered"), warning["summary"]
 
 
 def test_options_one_finding_rules_out_share_one_line_of_the_warnings_summary(tmp_path: Path) -> None:
@@ -325,6 +338,30 @@ def test_a_treatment_history_problem_shows_only_where_a_stage_4_choice_is_made(k
         profile = dataclasses.replace(hr_positive(metastatic=Fact(metastatic)), issues=(unnamed,))
         warnings = by_group(cards_for(profile, kb)).get("warnings")
         assert (warnings is not None and "medication record" in warnings["detail"]) is shown, metastatic
+
+
+@pytest.mark.parametrize(
+    ("history", "lines", "starts"),
+    [
+        ("unknown", 0, "First line, assuming no prior treatment (no medicine on record identified), for"),
+        ("yes", 0, "First line (some medicines on record not identified), for"),
+        ("yes", 1, "Second line (some medicines on record not identified), for"),
+    ],
+)
+def test_the_options_title_says_when_medicines_on_record_were_not_identified(
+    history: str, lines: int, starts: str
+) -> None:
+    """Verification reviews 10 and 11: a medicine named only by an unknown code may be the therapy that
+    decides the line; the title says the line is read without it (the warnings card names the records)."""
+    after = {"progressed_on": Fact(LETROZOLE_PALBOCICLIB), "prior_therapies": Fact(LETROZOLE_PALBOCICLIB)}
+    profile = hr_positive(
+        medication_history=Fact(history),
+        medicines_unidentified=Fact("yes"),
+        completed_metastatic_lines=Fact(lines),
+        **(after if lines else {}),
+    )
+    card = by_group(cards_for(profile, real_knowledge()))["options-now"]
+    assert card["summary"].startswith(starts), card["summary"]
 
 
 def test_summaries_stay_under_140_characters() -> None:

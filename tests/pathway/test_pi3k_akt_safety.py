@@ -209,7 +209,7 @@ def test_the_option_line_says_what_this_patient_takes_it_with(changes: dict[str,
 @pytest.mark.parametrize(
     ("sex", "ends"),
     [
-        ("male", "; with a GnRH analogue beside the aromatase inhibitor"),
+        ("male", "; with a GnRH analogue alongside an aromatase inhibitor"),
         ("unknown", "; OFS unless postmenopausal, GnRH analogue with an AI in men"),
     ],
 )
