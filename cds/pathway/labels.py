@@ -80,6 +80,11 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "not_detected": "no germline BRCA1/2 pathogenic variant",
         "unknown": "no germline BRCA1/2 result",
     },
+    "germline_origin_stated": {
+        "yes": "germline origin stated on the result",
+        "no": "germline origin not stated on the result",
+        "unknown": "germline origin not known",
+    },
     "pd_l1": {"positive": "PD-L1 positive", "negative": "PD-L1 negative", "unknown": "no PD-L1 result"},
     "pd_l1_assay": {
         "22c3_cps": "PD-L1 22C3 combined positive score",

@@ -137,7 +137,14 @@ def build_profile(
     deceased = ctx.guarded("deceased", _UNKNOWN.deceased, derive_deceased, patients, patient_id, ctx)
     disease = ctx.guarded("metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx, meds)
     receptors = ctx.guarded("er_status", _NO_RECEPTORS, derive_receptors, conditions, observations, ctx)
-    brca = ctx.guarded("germline_brca", _UNKNOWN.germline_brca, derive_brca, conditions, observations, ctx)
+    brca, origin = ctx.guarded(
+        "germline_brca",
+        (_UNKNOWN.germline_brca, _UNKNOWN.germline_origin_stated),
+        derive_brca,
+        conditions,
+        observations,
+        ctx,
+    )
     pd_l1 = ctx.guarded("pd_l1", _UNKNOWN.pd_l1, derive_pd_l1, observations, ctx)
     journey = ctx.guarded(
         "prior_therapies",
@@ -225,6 +232,7 @@ def build_profile(
         her2_low=receptors.her2_low,
         subtype=receptors.subtype,
         germline_brca=brca,
+        germline_origin_stated=origin,
         pd_l1=pd_l1,
         menopausal_status=menopause,
         ovarian_suppression_current=journey.ovarian_suppression_current,

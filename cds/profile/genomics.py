@@ -26,17 +26,20 @@ from cds.profile.common import (
     ref,
 )
 from cds.profile.dates import date_key
-from cds.profile.model import Evidence, Fact, GermlineStatus
+from cds.profile.model import Evidence, Fact, GermlineStatus, YesNoUnknown
 from cds.profile.values import Value, Valued, interpretations, value_of, variant_parts, written
+
+_ORIGIN_UNKNOWN: Fact[YesNoUnknown] = Fact("unknown")
 
 
 class _Finding:
-    __slots__ = ("evidence", "value", "when")
+    __slots__ = ("evidence", "stated", "value", "when")
 
-    def __init__(self, value: str, when: str | None, evidence: Evidence) -> None:
+    def __init__(self, value: str, when: str | None, evidence: Evidence, *, stated: bool = False) -> None:
         self.value = value  # pathogenic | not_detected
         self.when = when
         self.evidence = evidence
+        self.stated = stated  # the result says the variant is germline (a source component, a profile)
 
 
 def _result(ctx: Context, val: Value, obs: Valued) -> str | None:
@@ -114,10 +117,15 @@ def _germline_finding(
         notes.append(f"{ref(obs)} is a somatic (tumour) BRCA finding, not germline")
         return None
     shown = written(ctx, val) or "no value"
-    return _Finding(str(value), when, evidence(obs, when, f"{name} (germline, ICHOM): {shown}"))
+    return _Finding(str(value), when, evidence(obs, when, f"{name} (germline, ICHOM): {shown}"), stated=True)
 
 
-def derive_brca(conditions: Conditions, observations: Observations, ctx: Context) -> Fact[GermlineStatus]:
+def derive_brca(
+    conditions: Conditions, observations: Observations, ctx: Context
+) -> tuple[Fact[GermlineStatus], Fact[YesNoUnknown]]:
+    """``germline_brca``, and ``germline_origin_stated``: "yes" when a pathogenic result says the variant
+    is germline (a genomic-source component, the ICHOM germline profile), "no" when none of them does (a
+    problem-list Condition, a gene test without a source), "unknown" without a pathogenic result."""
     findings: list[_Finding] = []
     notes: list[str] = []
     unread: list[tuple[str, Evidence]] = []  # variants of unstated significance: moot beside a pathogenic one
@@ -167,7 +175,7 @@ def derive_brca(conditions: Conditions, observations: Observations, ctx: Context
                     ev,
                 )
                 continue
-            findings.append(_Finding("pathogenic", when, ev))
+            findings.append(_Finding("pathogenic", when, ev, stated=True))
             continue
         val = value_of(obs)
         result = _result(ctx, val, obs)
@@ -178,7 +186,7 @@ def derive_brca(conditions: Conditions, observations: Observations, ctx: Context
             if source == "somatic":
                 notes.append(f"{ref(obs)} is a somatic (tumour) BRCA finding, not germline")
                 continue
-            findings.append(_Finding("pathogenic", when, ev))
+            findings.append(_Finding("pathogenic", when, ev, stated=source == "germline"))
             if source is None:
                 notes.append(
                     f"{ref(obs)}: genomic source not stated; a gene-specific BRCA test is read as germline"
@@ -216,8 +224,10 @@ def derive_brca(conditions: Conditions, observations: Observations, ctx: Context
                 negative[0].evidence,
             )
         pathogenic.sort(key=lambda f: date_key(f.when), reverse=True)
-        return Fact("pathogenic", tuple(f.evidence for f in pathogenic), note)
+        stated = [f.evidence for f in pathogenic if f.stated]
+        origin: Fact[YesNoUnknown] = Fact("yes", tuple(stated)) if stated else Fact("no")
+        return Fact("pathogenic", tuple(f.evidence for f in pathogenic), note), origin
     if negative:
         negative.sort(key=lambda f: date_key(f.when), reverse=True)
-        return Fact("not_detected", tuple(f.evidence for f in negative), note)
-    return Fact("unknown", (), note)
+        return Fact("not_detected", tuple(f.evidence for f in negative), note), _ORIGIN_UNKNOWN
+    return Fact("unknown", (), note), _ORIGIN_UNKNOWN

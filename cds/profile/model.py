@@ -72,6 +72,7 @@ class PatientProfile:
     her2_low: Fact[YesNoUnknown] = _UNKNOWN
     subtype: Fact[Subtype] = _UNKNOWN
     germline_brca: Fact[GermlineStatus] = _UNKNOWN
+    germline_origin_stated: Fact[YesNoUnknown] = _UNKNOWN
     pd_l1: Fact[BiomarkerStatus] = _UNKNOWN
     menopausal_status: Fact[MenopausalStatus] = _UNKNOWN
     pik3ca_status: Fact[GeneStatus] = _UNKNOWN
@@ -216,6 +217,9 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "germline_brca": FieldSpec(
         "enum", frozenset({"pathogenic", "not_detected", "unknown"}), "Germline BRCA1/2"
+    ),
+    "germline_origin_stated": FieldSpec(
+        "enum", _YNU, "The pathogenic BRCA1/2 result states its germline origin (a germline report)"
     ),
     "pd_l1": FieldSpec("enum", frozenset({"positive", "negative", "unknown"}), "PD-L1"),
     "menopausal_status": FieldSpec(

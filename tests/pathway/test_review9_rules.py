@@ -76,14 +76,19 @@ def test_no_heart_warning_with_a_normal_lvef_or_for_her2_negative_disease() -> N
 # --- finding 5a: the PARP inhibitor labels are for a germline BRCA mutation --------------------------
 
 
-def test_the_parp_option_asks_for_a_germline_report() -> None:
-    """Review 9, F5a: a problem-list "BRCA2 gene mutation detected" drove talazoparib as preferred; no
-    profile field says whether the origin was stated, so the option says what the labels require, as a
-    caution beside it (verification review 10: written in the rule's detail, no card showed it)."""
-    profile = triple_negative(germline_brca="pathogenic")
-    result = evaluate(profile, real_knowledge())
-    cautions = [c.reason for c in _offered(result)["parp-inhibitor-gbrca"].cautions_holding(result.profile)]
-    assert any("germline BRCA" in c and "confirm a germline test report" in c for c in cautions), cautions
+def test_the_parp_option_asks_for_a_germline_report_when_the_record_does_not_say_germline() -> None:
+    """Review 9, F5a: a problem-list "BRCA2 gene mutation detected" drove talazoparib as preferred; the
+    option says what the labels require, as a caution beside it, when no result states the variant is
+    germline (verification review 11: not beside a report that says so)."""
+
+    def cautions(origin: str) -> list[str]:
+        profile = triple_negative(germline_brca="pathogenic", germline_origin_stated=origin)
+        result = evaluate(profile, real_knowledge())
+        item = _offered(result)["parp-inhibitor-gbrca"]
+        return [c.reason for c in item.cautions_holding(result.profile)]
+
+    assert any("germline BRCA" in c and "confirm a germline test report" in c for c in cautions("no"))
+    assert not any("germline test report" in c for c in cautions("yes"))
 
 
 # --- finding 3: single-agent carboplatin for triple-negative disease with a germline BRCA1/2 variant --

@@ -196,3 +196,21 @@ def test_pd_l1_most_recent_wins(build: Build) -> None:
     )
     assert profile.pd_l1.value == "positive"
     assert profile.pd_l1.note
+
+
+@pytest.mark.parametrize(
+    ("resource", "stated"),
+    [
+        (variant(BRCA1, PATHOGENIC, GERMLINE), "yes"),  # a Genomics Reporting variant, source germline
+        (b.condition(b.cc(b.SNOMED, "412738007", "BRCA2 gene mutation detected")), "no"),  # a problem list
+        (b.observation(b.cc(b.LOINC, "21636-6"), value=b.POSITIVE), "no"),  # a gene test, no source
+    ],
+)
+def test_whether_the_result_states_the_germline_origin(
+    build: Build, resource: dict[str, Any], stated: str
+) -> None:
+    """The PARP inhibitor labels want a germline mutation: a report that says germline settles it; a
+    problem-list entry or a gene test without a source does not (verification review 11)."""
+    profile = build(b.patient(), resource)
+    assert profile.germline_brca.value == "pathogenic"
+    assert profile.germline_origin_stated.value == stated
