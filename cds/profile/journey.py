@@ -201,7 +201,8 @@ def derive_journey(
     on_now = running is not None and running.progression is None
     all_current = tuple(u for u in uses if u.current)
     ofs_now = [u for u in all_current if "ovarian_suppression" in u.classes]
-    history, ofs = _history(received, ctx, uses, ofs_now, unread)
+    unnamed = _unidentified_issues(ctx)
+    history, ofs = _history(received, ctx, uses, ofs_now, unread, unnamed)
     on_therapy: Fact[YesNoUnknown]
     if history.value == "unknown":
         on_therapy = Fact("unknown", (), "No medication records were received.")
@@ -232,7 +233,7 @@ def derive_journey(
         metastatic_her2_lines=_count(lines, "her2_directed"),
         metastatic_endocrine_lines=_count(lines, "endocrine_therapy"),
         medication_history=history,
-        medicines_unidentified=_unidentified(ctx),
+        medicines_unidentified=_unidentified(unnamed),
         ovarian_suppression_current=ofs,
         on_therapy=on_therapy,
         current_therapies=Fact(
@@ -398,15 +399,19 @@ def _unidentified_issues(ctx: Context) -> list[DataIssue]:
     return [i for i in ctx.issues if i.topic == "prior_therapies" and i.kind == "unreadable"]
 
 
-def _unidentified(ctx: Context) -> Fact[YesNoUnknown]:
-    issues = _unidentified_issues(ctx)
+def _unidentified(issues: list[DataIssue]) -> Fact[YesNoUnknown]:
     if not issues:
         return Fact("no")
     return Fact("yes", tuple(e for i in issues for e in i.evidence)[:5])  # the issue says the rest
 
 
 def _history(
-    received: int, ctx: Context, uses: list[MedUse], ofs_now: list[MedUse], unread: tuple[Evidence, ...]
+    received: int,
+    ctx: Context,
+    uses: list[MedUse],
+    ofs_now: list[MedUse],
+    unread: tuple[Evidence, ...],
+    unnamed: list[DataIssue],
 ) -> tuple[Fact[YesNoUnknown], Fact[YesNoUnknown]]:
     others = [i for i in ctx.issues if i.topic == "medication_history" and i.kind == "ignored"]
     if received:
@@ -416,7 +421,6 @@ def _history(
         return Fact(
             "yes", others[0].evidence[:5], "Medication records were received; none is a cancer medicine."
         ), _NO
-    unnamed = _unidentified_issues(ctx)
     if unnamed:
         why = (
             "Medication records were received, but none names its medicine readably: prior treatment "
