@@ -101,6 +101,11 @@ class HookRequest(_Wire):
     prefetch: dict[str, Any] | None = None
     extension: dict[str, Any] | None = None
 
+    @property
+    def access_token(self) -> str | None:
+        """The token to read fhirServer with (never logged), or None."""
+        return self.fhirAuthorization.access_token if self.fhirAuthorization is not None else None
+
     @model_validator(mode="after")
     def _authorization_needs_server(self) -> HookRequest:
         if self.fhirAuthorization is not None and self.fhirServer is None:

@@ -169,9 +169,12 @@ class PatientViewService:
             f"{MEDICATIONS}-{n}": "Medication?_id=" + ",".join(ids[i : i + MEDICATIONS_PER_QUERY])
             for n, i in enumerate(range(0, len(ids), MEDICATIONS_PER_QUERY))
         }
-        token = call.request.fhirAuthorization.access_token if call.request.fhirAuthorization else None
         results = self.fetcher.fetch(
-            server=server, access_token=token, queries=queries, continuations={}, deadline=call.deadline
+            server=server,
+            access_token=call.request.access_token,
+            queries=queries,
+            continuations={},
+            deadline=call.deadline,
         )
         failed = False
         for name, result in results.items():
@@ -250,10 +253,9 @@ class PatientViewService:
                 }
             )
         else:
-            token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
             results = self.fetcher.fetch(
                 server=request.fhirServer,
-                access_token=token,
+                access_token=request.access_token,
                 queries=queries,
                 continuations=continuations,
                 deadline=deadline,
