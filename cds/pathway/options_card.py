@@ -72,16 +72,12 @@ def deciding_fields(item: CompiledRule, profile: PatientProfile) -> list[str]:
     return list(dict.fromkeys(n for n in names if n not in implied))
 
 
-def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:
-    """What the clinician should know of the option's own drugs, and the facts that say so:
-    " Caution: palbociclib stopped for side effects." when a drug of its regimen (or of a class in it)
-    was stopped for side effects, " Caution: the disease progressed on capecitabine." when the disease
-    progressed on one. The option stays: the engine hides it only when a medicine it gives, or every one
-    of its alternatives, failed, and guidelines allow another drug of a class after toxicity, or a
-    regimen that keeps one drug beyond progression (the classes its rule offers it after progression on
-    are not named: trastuzumab with a new chemotherapy names the chemotherapy the disease progressed on,
-    never trastuzumab). Then the rule's own cautions that hold (``Rule.cautions``: a label's warning for a
-    finding on record, no trial evidence after a related drug)."""
+def _failed_parts(
+    item: CompiledRule, profile: PatientProfile, drugs: DrugNames
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The drugs of the option's regimen (or of a class in it) stopped for side effects, and those the
+    disease progressed on, leaving out the classes its rule is offered after progression on (trastuzumab
+    with a new chemotherapy names the chemotherapy the disease progressed on, never trastuzumab)."""
     rule = item.rule
     parts = set(rule.regimen)
     point = rule.decision_point
@@ -90,12 +86,43 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
     def within(drug: str, classes: set[str]) -> bool:
         return drug in classes or not classes.isdisjoint(drugs.broader.get(drug, ()))
 
-    stopped = {m for m in profile.stopped_for_toxicity.value if within(m, parts)}
-    progressed = {m for m in profile.progressed_on.value if within(m, parts) and not within(m, expected)}
+    stopped = frozenset(m for m in profile.stopped_for_toxicity.value if within(m, parts))
+    progressed = frozenset(
+        m for m in profile.progressed_on.value if within(m, parts) and not within(m, expected)
+    )
+    return stopped, progressed
+
+
+def _option(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> str:
+    """The option as listed for this patient (``option_line``); for a rule whose regimen is a choice of
+    one drug (``regimen_alternatives``: "capecitabine, a taxane, eribulin"), the drugs the disease
+    progressed on are named as not to choose ("; not paclitaxel or eribulin (progressed on them)"): the
+    engine hides the option only when every alternative failed."""
+    line = option_line(item.rule, profile)
+    if not item.rule.regimen_alternatives:
+        return line
+    _, progressed = _failed_parts(item, profile, drugs)
+    if not progressed:
+        return line
+    *others, last = drugs.names(progressed)
+    names = f"{', '.join(others)} or {last}" if others else last
+    return f"{line}; not {names} (progressed on {'them' if others else 'it'})"
+
+
+def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:
+    """What the clinician should know of the option's own drugs, and the facts that say so:
+    " Caution: palbociclib stopped for side effects." when a drug of its regimen (or of a class in it)
+    was stopped for side effects, " Caution: the disease progressed on capecitabine." when the disease
+    progressed on one (for a choice of one drug, the option's line says it: ``_option``). The option
+    stays: the engine hides it only when a medicine it gives, or every one of its alternatives, failed,
+    and guidelines allow another drug of a class after toxicity, or a regimen that keeps one drug beyond
+    progression. Then the rule's own cautions that hold (``Rule.cautions``: a label's warning for a
+    finding on record, no trial evidence after a related drug)."""
+    stopped, progressed = _failed_parts(item, profile, drugs)
     words = ""
     if stopped:
         words += f" Caution: {drugs.listing(stopped)} stopped for side effects."
-    if progressed:
+    if progressed and not item.rule.regimen_alternatives:
         words += f" Caution: the disease progressed on {drugs.listing(progressed)}."
     facts = [
         name for name, found in (("stopped_for_toxicity", stopped), ("progressed_on", progressed)) if found
@@ -220,7 +247,7 @@ def options_card(
         why: list[str] = []
         for item in family:
             caution, cautioned = _caution(item, profile, call.drugs)
-            members.append((option_line(item.rule, profile), caution, item.rule.sources[0].label))
+            members.append((_option(item, profile, call.drugs), caution, item.rule.sources[0].label))
             facts += [(name, profile) for name in cautioned]
             facts += _why(call, group, item, profile, summary, why)
         chosen = call.evaluation.preference_of(family[0])
@@ -252,7 +279,7 @@ def options_card(
         )
         facts.append(("progressed_on", profile))
     shown = [item for family in listed for item in family]  # the order the detail lists them in
-    suggestions = [(uuid_head(item.rule.id), {"label": option_line(item.rule, profile)}) for item in shown]
+    suggestions = [(uuid_head(item.rule.id), {"label": _option(item, profile, call.drugs)}) for item in shown]
     return call.card(
         group,
         "info",

@@ -192,6 +192,22 @@ def test_an_option_sharing_a_drug_the_disease_progressed_on_names_it(responses: 
         assert "trastuzumab" not in caution and "tucatinib" not in caution, line
 
 
+def test_a_choice_of_one_chemotherapy_says_which_drugs_not_to_choose(responses: dict[str, Any]) -> None:
+    """Review 9 (#10): a patient on eribulin after capecitabine (stopped for side effects) was offered, at
+    progression, "single-agent chemotherapy (e.g. capecitabine, a taxane, eribulin)" with the drug her
+    disease would then have progressed on among the examples. The option, as listed and as the
+    suggestion a clinician picks, says not to choose it; the capecitabine toxicity stays a caution."""
+    scenario = next(s for s in SCENARIOS if s.name == "hr-pos-her2-neg-long-history-four-lines")
+    later = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "at-progression")
+    labels = [s["label"] for s in later["suggestions"]]
+    label = next(x for x in labels if x.startswith("Single-agent chemotherapy"))
+    assert label.endswith("; not eribulin (progressed on it)"), label
+    line = next(x for x in later["detail"].splitlines() if "**Single-agent chemotherapy" in x)
+    assert "not eribulin (progressed on it)**" in line, line
+    assert "Caution: capecitabine stopped for side effects." in line, line
+    assert "Caution: the disease progressed on" not in line, line
+
+
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
     responses: dict[str, Any],
 ) -> None:
