@@ -135,7 +135,7 @@ def test_card_detail_carries_the_deciding_facts_and_no_link(
 
 def test_a_recorded_pik3ca_result_is_not_ordered_again(responses: dict[str, Any]) -> None:
     """PIK3CA is tested once (ASCO 2024): a patient whose chart holds a PIK3CA result (here "not
-    detected", at a progression) is offered the ESR1 panel at progression and no separate PIK3CA order."""
+    detected", at a progression) is offered the AKT1/PTEN panel and no separate PIK3CA order."""
     scenario = next(s for s in SCENARIOS if s.name == "hr-pos-her2-neg-esr1-progressed-on-imlunestrant")
     tests_card = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "tests")
     ordered = [
@@ -144,21 +144,23 @@ def test_a_recorded_pik3ca_result_is_not_ordered_again(responses: dict[str, Any]
         for action in suggestion.get("actions", [])
         for coding in action["resource"]["code"]["coding"]
     ]
-    assert "69548-6" in ordered  # the ESR1 (and PIK3CA/AKT1/PTEN if not done) panel
+    assert "69548-6" in ordered  # the PIK3CA/AKT1/PTEN panel, for the results not yet recorded
     assert "63419-6" not in ordered  # PIK3CA gene mutations tested for
 
 
-def test_the_testing_card_tells_no_progression_to_a_patient_without_one(responses: dict[str, Any]) -> None:
-    """Palbociclib stopped for grade 4 neutropenia, no progression: the ESR1 and PIK3CA/AKT1/PTEN card
-    still fires (no PIK3CA result before the first line) but must not speak of "this progression"."""
+def test_no_esr1_test_is_asked_for_without_a_progression_on_endocrine_therapy(
+    responses: dict[str, Any],
+) -> None:
+    """Palbociclib stopped for grade 4 neutropenia, no progression: PIK3CA/AKT1/PTEN testing is asked for
+    (no result before the first line), ESR1 testing, which ASCO ties to recurrence and progression on
+    endocrine therapy, is not, and the card speaks of no progression."""
     scenario = next(
         s for s in SCENARIOS if s.name == "hr-pos-her2-neg-statement-stopped-for-toxicity-not-progression"
     )
     tests_card = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "tests")
     text = f"{tests_card['summary']}\n{tests_card['detail']}"
-    assert "ESR1" in text and "PIK3CA" in text
-    assert "this progression" not in text and "(at each progression)" not in text
-    assert "at recurrence and at each progression on endocrine therapy" in text
+    assert "PIK3CA, AKT1 and PTEN testing" in text
+    assert "ESR1" not in text and "progression" not in text
 
 
 def test_cdk46_options_after_palbociclib_toxicity_name_what_was_stopped(responses: dict[str, Any]) -> None:
