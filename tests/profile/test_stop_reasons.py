@@ -1,0 +1,43 @@
+"""Why a cancer medicine was stopped, as clinicians type it into statusReason: a progression written
+in oncology shorthand is a progression, so the next line does not offer the class again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from cds.profile.model import PatientProfile
+from tests.profile import builders as b
+
+Build = Callable[..., PatientProfile]
+
+LETROZOLE, PALBOCICLIB = b.rx("72965"), b.rx("1601374")
+BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
+
+
+@pytest.mark.parametrize(
+    ("reason", "progressed"),
+    [
+        ("PD on CT", True),  # RECIST 1.1 progressive disease (review 12, P1-2)
+        ("POD - new liver lesions", True),
+        ("Progressive disease", True),
+        ("Stopped: grade 3 neutropenia", False),
+        ("Patient moved away", False),
+    ],
+)
+def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
+    build: Build, reason: str, progressed: bool
+) -> None:
+    records = []
+    for drug in (LETROZOLE, PALBOCICLIB):
+        record = b.med_statement(drug, start="2024-03-01", end="2025-09-15", status="stopped")
+        record["statusReason"] = [{"text": reason}]
+        records.append(record)
+    profile = build(
+        b.patient("1962-03-01"),
+        b.breast_cancer(onset="2019-02-01"),
+        b.condition(BONE_MET, onset="2024-02-15", rid="met-1"),
+        *records,
+    )
+    assert ({"letrozole", "palbociclib"} <= profile.progressed_on.value) is progressed
