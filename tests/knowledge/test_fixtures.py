@@ -210,6 +210,20 @@ def test_a_choice_of_one_chemotherapy_says_which_drugs_not_to_choose(responses: 
     assert "Caution: the disease progressed on" not in line, line
 
 
+def test_t_dxd_stays_preferred_after_the_option_it_yields_to_failed(responses: dict[str, Any]) -> None:
+    """Review 12: in triple-negative HER2-low disease T-DXd is listed after sacituzumab govitecan; after
+    progression on sacituzumab it was still demoted to "other recommended", and the card had no preferred
+    option."""
+    scenario = next(
+        s
+        for s in SCENARIOS
+        if s.name == "tnbc-her2-low-progressed-on-sacituzumab-after-pembrolizumab-paclitaxel"
+    )
+    now = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "options-now")
+    first = now["detail"].splitlines()[0]
+    assert first.startswith("1. **Trastuzumab deruxtecan") and "(preferred)" in first, first
+
+
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
     responses: dict[str, Any],
 ) -> None:
