@@ -215,8 +215,10 @@ _THERAPY_SET_WORDS = {
 
 
 def _sentence_case(display: str) -> str:
-    """ "Letrozole" -> "letrozole"; "CDK4/6 inhibitor" and "HER2-directed therapy" keep their capitals."""
-    if len(display) > 1 and display[0].isupper() and display[1].islower():
+    """ "Letrozole" -> "letrozole"; "CDK4/6 inhibitor", "HER2-directed therapy" and "GnRH agonist" keep
+    their capitals."""
+    first = display.split(" ", 1)[0]
+    if len(first) > 1 and first[0].isupper() and first[1:].islower():
         return display[0].lower() + display[1:]
     return display
 

@@ -224,6 +224,17 @@ def test_t_dxd_stays_preferred_after_the_option_it_yields_to_failed(responses: d
     assert first.startswith("1. **Trastuzumab deruxtecan") and "(preferred)" in first, first
 
 
+def test_a_man_on_a_gnrh_analogue_is_not_said_to_be_on_ovarian_suppression(responses: dict[str, Any]) -> None:
+    """Review 12: a man on leuprolide + anastrozole + palbociclib read "on anastrozole + ovarian
+    suppression (GnRH agonist) + palbociclib"; the drug class is named for what it is in both sexes."""
+    scenario = next(
+        s for s in SCENARIOS if s.name == "male-hr-pos-her2-low-on-leuprolide-anastrozole-palbociclib"
+    )
+    text = "\n".join(f"{c['summary']}\n{c.get('detail', '')}" for c in _cards(responses, scenario))
+    assert "on anastrozole + GnRH agonist + palbociclib" in text
+    assert "ovarian" not in text.lower()
+
+
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
     responses: dict[str, Any],
 ) -> None:
