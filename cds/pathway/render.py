@@ -140,9 +140,10 @@ def _named(option: str) -> str:
     """An option as the warnings summary names it, without its qualifiers: "Ribociclib + AI or +
     fulvestrant after AI relapse", not its clauses after "; " (which read as if they were what is
     withheld); "Inavolisib + palbociclib + fulvestrant", not its population in brackets (which cut the
-    reason off). The card's detail keeps the brackets."""
+    reason off); "Trastuzumab emtansine", not what follows its colon ("after T-DXd, or if T-DXd is not
+    suitable not offered" read as one phrase). The card's detail keeps the brackets."""
     head = _without_clauses(option)
-    return re.sub(r" \([^()]*\)", "", head).strip() or head
+    return re.sub(r" \([^()]*\)", "", head).split(": ", 1)[0].strip() or head
 
 
 def _distinct_ruled_out(ruled_out: Sequence[RuledOut]) -> list[RuledOut]:

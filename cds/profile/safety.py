@@ -2,8 +2,9 @@
 
 * ``interstitial_lung_disease`` (yes / unknown): a Condition of interstitial lung disease or pneumonitis,
   active **or historical** (drug-induced and radiation pneumonitis included; code list
-  ``interstitial-lung-disease``). The T-DXd and CDK4/6 inhibitor labels warn on a history of ILD /
-  pneumonitis, so a resolved one counts too. Never "no": a chart cannot prove its absence.
+  ``interstitial-lung-disease``), or a medicine stopped for one (its statusReason). The T-DXd and CDK4/6
+  inhibitor labels warn on a history of ILD / pneumonitis, so a resolved one counts too. Never "no": a
+  chart cannot prove its absence.
 * ``hyperglycaemia_risk`` (yes / no / unknown): yes = a type 1 diabetes Condition, insulin-treated
   diabetes (a Condition such as Z79.4, or an active insulin MedicationRequest / MedicationStatement), or
   the latest HbA1c of 8.0% or more (63.9 mmol/mol; converted from IFCC mmol/mol: % = 0.0915 x mmol/mol +
@@ -53,7 +54,7 @@ from cds.profile.common import (
     evidence,
     status_code,
 )
-from cds.profile.dates import date_key, fhir_date, period_start
+from cds.profile.dates import date_key, fhir_date, period_end, period_start
 from cds.profile.measurements import edge, latest_of_concern, measurements, number_in, recent
 from cds.profile.model import Evidence, Fact, YesNoUnknown, YesUnknown
 from cds.profile.values import Value
@@ -105,7 +106,7 @@ def derive_safety(
     """The safety facts, each derived on its own: one that fails on odd data is reported and left
     unknown without taking the others with it."""
     return SafetyFacts(
-        ctx.guarded("interstitial_lung_disease", _UNKNOWN_YES, derive_ild, conditions, ctx),
+        ctx.guarded("interstitial_lung_disease", _UNKNOWN_YES, derive_ild, conditions, medications, ctx),
         ctx.guarded(
             "hyperglycaemia_risk",
             _UNKNOWN_YES_NO,
@@ -132,7 +133,9 @@ _ILD_KIND = {
 }
 
 
-def derive_ild(conditions: Conditions, ctx: Context) -> Fact[YesUnknown]:
+def derive_ild(
+    conditions: Conditions, medications: Sequence[MedicationRecord], ctx: Context
+) -> Fact[YesUnknown]:
     found: list[Evidence] = []
     kinds: list[str] = []
     for cond in conditions.coded("interstitial-lung-disease"):
@@ -145,6 +148,10 @@ def derive_ild(conditions: Conditions, ctx: Context) -> Fact[YesUnknown]:
         kind = _ILD_KIND.get(hit.value or "ild", _ILD_KIND["ild"])
         if kind not in kinds:
             kinds.append(kind)
+    for stopped in _stopped_for_ild(medications, ctx):
+        found.append(stopped)
+        if _ILD_KIND["drug_induced"] not in kinds:
+            kinds.append(_ILD_KIND["drug_induced"])
     kinds.sort(key=list(_ILD_KIND.values()).index)
     found = _ordered(found)
     if not found:
@@ -158,6 +165,30 @@ def derive_ild(conditions: Conditions, ctx: Context) -> Fact[YesUnknown]:
         tuple(found[:5]),
         f"History of {'; '.join(kinds)}: a past episode counts as well as a current one.",
     )
+
+
+def _stopped_for_ild(medications: Sequence[MedicationRecord], ctx: Context) -> list[Evidence]:
+    """Medicines stopped for pneumonitis or interstitial lung disease (their statusReason): a
+    drug-induced episode as much as a Condition of it is (T-DXd stopped for pneumonitis, with no
+    Condition on the problem list, review 12)."""
+    found: list[Evidence] = []
+    for record in medications:
+        reasons = record.statusReason
+        for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
+            if ctx.match("interstitial-lung-disease", cc) is None:
+                continue
+            if isinstance(record, models.MedicationStatement):
+                period = record.effectivePeriod
+                when = period_end(period) or period_start(period) or fhir_date(record.effectiveDateTime)
+            elif isinstance(record, models.MedicationRequest):
+                when = fhir_date(record.authoredOn)
+            else:
+                when = None
+            medicine = record.medicationCodeableConcept
+            name = ctx.label(medicine) if medicine is not None else "a medicine"
+            found.append(evidence(record, when, f"{name} stopped: {ctx.label(cc)}"))
+            break
+    return found
 
 
 # --- diabetes and HbA1c ----------------------------------------------------------------------------

@@ -235,6 +235,16 @@ def test_a_man_on_a_gnrh_analogue_is_not_said_to_be_on_ovarian_suppression(respo
     assert "ovarian" not in text.lower()
 
 
+def test_pneumonitis_recorded_only_as_a_stop_reason_rules_out_t_dm1(responses: dict[str, Any]) -> None:
+    """Review 12: T-DXd stopped for grade 2 pneumonitis (its statusReason, no Condition) left no safety
+    finding: the warnings card must name the pneumonitis and rule T-DM1 out, named by its drug alone."""
+    scenario = next(s for s in SCENARIOS if s.name == "her2-pos-t-dxd-stopped-for-pneumonitis-after-thp")
+    warnings = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "warnings")
+    summary = "Trastuzumab emtansine not offered: interstitial lung disease or pneumonitis"
+    assert warnings["summary"] == summary, warnings["summary"]
+    assert "stopped: Drug-induced pneumonitis" in warnings["detail"], warnings["detail"]
+
+
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
     responses: dict[str, Any],
 ) -> None:

@@ -110,6 +110,31 @@ def test_refuted_ild_is_not_counted(build: Build) -> None:
     assert profile.interstitial_lung_disease.value == "unknown"
 
 
+@pytest.mark.parametrize(
+    ("reason", "counted"),
+    [
+        ("Grade 2 pneumonitis", True),  # review 12: T-DXd stopped for it, no Condition on the list
+        ("ILD - permanently discontinued", True),
+        ("Aspiration pneumonitis", False),
+        ("Grade 3 neutropenia", False),
+    ],
+)
+def test_a_medicine_stopped_for_pneumonitis_is_a_history_of_it(
+    build: Build, reason: str, counted: bool
+) -> None:
+    record = b.med_statement(
+        b.rx("2267582", "fam-trastuzumab deruxtecan-nxki"),
+        start="2025-01-10",
+        end="2025-06-02",
+        status="stopped",
+    )
+    record["statusReason"] = [{"text": reason}]
+    fact = build(b.patient(), b.breast_cancer(), record).interstitial_lung_disease
+    assert (fact.value == "yes") is counted
+    if counted:
+        assert fact.evidence[0].text.endswith(f"stopped: {reason}") and fact.evidence[0].date == "2025-06-02"
+
+
 # --- hyperglycaemia risk ----------------------------------------------------------------------------
 
 

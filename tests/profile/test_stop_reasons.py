@@ -23,6 +23,7 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         ("POD - new liver lesions", True),
         ("Progressive disease", True),
         ("Stopped: grade 3 neutropenia", False),
+        ("Grade 2 pneumonitis", False),  # a side effect (review 12)
         ("Patient moved away", False),
     ],
 )
@@ -41,3 +42,4 @@ def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
         *records,
     )
     assert ({"letrozole", "palbociclib"} <= profile.progressed_on.value) is progressed
+    assert ("palbociclib" in profile.stopped_for_toxicity.value) is (reason.startswith(("Stopped", "Grade")))
