@@ -411,7 +411,14 @@ def outcome_texts(issues: Any) -> list[str]:
 
 
 def outcome_issue(issues: Any, key: str) -> DataIssue:
-    """An issue for an OperationOutcome, given its ``issue`` member."""
-    texts = outcome_texts(issues)
-    message = f"The FHIR server reported a problem reading {key}: {'; '.join(texts) or 'no details'}."
-    return DataIssue("data", "unreadable", message, (Evidence(f"OperationOutcome ({key})", None, "server"),))
+    """An issue for an OperationOutcome, given its ``issue`` member. One in a medication key says what
+    it costs (a cancer medicine given may be missing, so an option may repeat it), as an issue of a kind
+    of its own, so that a chart's summary shows it beside a problem reading other data, not as "1 more
+    like it" (Epic's "Outside Record" notices, third-party round 6)."""
+    said = "; ".join(text.rstrip(". ") for text in outcome_texts(issues)) or "no details"
+    message = f"The FHIR server reported a problem reading {key}: {said}."
+    evidence = (Evidence(f"OperationOutcome ({key})", None, "server"),)
+    if key.startswith("medication"):
+        cost = " Cancer medicines recorded there may be missing, so an option may repeat a past treatment."
+        return DataIssue("data", "missing", message + cost, evidence)
+    return DataIssue("data", "unreadable", message, evidence)

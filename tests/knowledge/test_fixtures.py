@@ -245,6 +245,20 @@ def test_pneumonitis_recorded_only_as_a_stop_reason_rules_out_t_dm1(responses: d
     assert "stopped: Drug-induced pneumonitis" in warnings["detail"], warnings["detail"]
 
 
+def test_a_withheld_medication_search_is_listed_with_what_it_costs(responses: dict[str, Any]) -> None:
+    """Third-party round 6 (Epic): the "Outside Record" notice of the MedicationRequest search was shown
+    as "1 more like it" behind the Observation one, and each notice ended in "..": each is a line of its
+    own, the medication one saying a cancer medicine given elsewhere may be missing."""
+    scenario = next(
+        s for s in SCENARIOS if s.name == "epic-sandbox-hr-pos-her2-low-outside-record-orders-withheld"
+    )
+    warnings = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "warnings")
+    detail = warnings["detail"]
+    lines = [line for line in detail.splitlines() if "reported a problem reading medicationRequests" in line]
+    assert len(lines) == 1 and "Cancer medicines recorded there may be missing" in lines[0], detail
+    assert ".." not in detail and "more like it" not in detail, detail
+
+
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
     responses: dict[str, Any],
 ) -> None:
