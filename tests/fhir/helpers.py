@@ -184,8 +184,9 @@ def hook_request(
 
 def fixture_requests() -> list[tuple[str, dict[str, Any]]]:
     """fhir_fixtures/*/request.json whose prefetch is complete (every key present, none an
-    OperationOutcome): the ones where prefetch and fetch must give the same cards. Bad-input fixtures
-    (malformed JSON, wrong hook, no patient) are not about fetching and are left out."""
+    OperationOutcome, none holding one as a search entry: a server's notice is not data a FHIR server
+    stores): the ones where prefetch and fetch must give the same cards. Bad-input fixtures (malformed
+    JSON, wrong hook, no patient) are not about fetching and are left out."""
     out = []
     for path in sorted(Path(default_fixtures_dir()).glob("*/request.json")):
         try:
@@ -202,11 +203,20 @@ def fixture_requests() -> list[tuple[str, dict[str, Any]]]:
             continue
         if any(k not in prefetch for k in KEYS):
             continue
-        if any(
-            isinstance(v, dict) and v.get("resourceType") == "OperationOutcome" for v in prefetch.values()
-        ):
+        if any(r.get("resourceType") == "OperationOutcome" for r in _prefetched(prefetch)):
             continue
         out.append((path.parent.name, data))
+    return out
+
+
+def _prefetched(prefetch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each prefetch value, and each entry's resource of a Bundle value."""
+    out: list[dict[str, Any]] = []
+    for value in prefetch.values():
+        if isinstance(value, dict):
+            out.append(value)
+            entries = value.get("entry") if value.get("resourceType") == "Bundle" else None
+            out += [e["resource"] for e in entries or () if isinstance(e, dict) and "resource" in e]
     return out
 
 
