@@ -158,7 +158,7 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "unknown": "no interstitial lung disease recorded",
     },
     "hyperglycaemia_risk": {
-        "yes": "type 1, insulin-treated or uncontrolled diabetes",
+        "yes": "type 1 or insulin-treated diabetes, or HbA1c 8% or more",
         "no": "HbA1c below 8%, no type 1 or insulin-treated diabetes",
         "unknown": "no recent HbA1c",
     },
