@@ -17,7 +17,13 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    * but an agent of a class never given together (a second CDK4/6 inhibitor, aromatase inhibitor...;
      ``cds.profile.regimens.NEVER_COMBINED``) replaces the other: a switch, a new regimen in the same
      line (no progression presumed), with a data issue when both are recorded as taken at once;
-   * any other new agent starts the next regimen.
+   * later than that, an add-on joins while the records show what it joins still given after it began
+     (in use now, or a period or administration running past its start; not an order merely left
+     open): endocrine therapy added to trastuzumab/pertuzumab maintenance, or a CDK4/6 or PI3K/AKT/mTOR
+     inhibitor added to its endocrine therapy (``cds.profile.regimens._adds_on``). The line goes on and
+     no progression is presumed;
+   * any other new agent starts the next regimen (another endocrine backbone too: letrozole, then
+     fulvestrant + palbociclib, is the next line however long the letrozole order stayed open).
 2. **Setting** (cds.profile.placement). A record is for metastatic disease when its reason is a
    secondary cancer (code or a reference to a metastasis Condition), its intent is palliative, or its
    agent is used only for metastatic disease (``METASTATIC_ONLY``), or by date: started on or after
@@ -291,7 +297,7 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
     undated: list[MedUse] = []
     for use in given:
         (dated if use.start_date is not None or use.current else undated).append(use)
-    regimens = group_regimens(dated, today, EARLY_JOIN_DAYS)
+    regimens = group_regimens(dated, today, EARLY_JOIN_DAYS, add_ons=False)
     said: list[str] = []
     for regimen in regimens:
         end = regimen.end
