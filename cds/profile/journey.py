@@ -170,6 +170,8 @@ def derive_journey(
     mark_progressions(regimens, observations, ctx)
     current = [r for r in regimens if r.current]
     running = current[-1] if current else None
+    # what of it goes on: not a medicine of it stopped for side effects while the rest goes on
+    going_on = running.going_on() if running is not None else []
 
     progressed_classes: set[str] = set()
     progressed_ev: list[Evidence] = []
@@ -213,7 +215,9 @@ def derive_journey(
     if history.value == "unknown":
         on_therapy = Fact("unknown", (), "No medication records were received.")
     elif on_now and running is not None:
-        on_therapy = Fact("yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label()}")
+        on_therapy = Fact(
+            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(going_on)}"
+        )
     elif running is not None:
         on_therapy = Fact(
             "no", (running.progression,) if running.progression else (), "progressed on the current line"
@@ -223,10 +227,8 @@ def derive_journey(
     # what the patient is on now: the current line, and medicines that are not a line (bone-modifying
     # agents, ovarian suppression), so no option repeats them
     supportive_now = [u for u in all_current if not u.counts_as_line]
-    current_classes = (running.classes if running is not None else frozenset()) | frozenset(
-        c for u in supportive_now for c in u.classes
-    )
-    current_evidence = (tuple(running.uses[:4]) if running is not None else ()) + tuple(supportive_now[:2])
+    current_classes = frozenset(c for u in [*going_on, *supportive_now] for c in u.classes)
+    current_evidence = tuple(going_on[:4]) + tuple(supportive_now[:2])
     return JourneyFacts(
         prior_therapies=Fact(frozenset(c for u in uses for c in u.classes), _one_per_drug(uses)),
         metastatic_therapies=Fact(
@@ -245,7 +247,7 @@ def derive_journey(
         current_therapies=Fact(
             current_classes,
             tuple(u.evidence for u in current_evidence),
-            running.label() if running is not None else None,
+            running.label(going_on) if running is not None else None,
         ),
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),

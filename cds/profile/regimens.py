@@ -97,18 +97,30 @@ class Regimen:
     def classes_at_progression(self) -> frozenset[str]:
         """What the disease progressed on: not a medicine stopped well before the progression whose place
         another medicine of its class took (fulvestrant stopped after four weeks for letrozole, which ran
-        21 months to the progression); a course that ended with nothing of its class after it stays
-        (paclitaxel before pembrolizumab maintenance: the line's chemotherapy)."""
+        21 months to the progression), nor one stopped for side effects before it (``going_on``); a course
+        that ended with nothing of its class after it stays (paclitaxel before pembrolizumab maintenance:
+        the line's chemotherapy)."""
         when = self.progressed
         if when is None:
             return self.classes
         late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
         running = [u for u in self.uses if u.end_date is None or u.end_date + late >= when]
         later = _classes(running)
-        return _classes(u for u in self.uses if u in running or later.isdisjoint(u.classes - u.agents))
+        return _classes(
+            u
+            for u in self.uses
+            if u in running or (later.isdisjoint(u.classes - u.agents) and u.stop_reason != "toxicity")
+        )
 
-    def label(self) -> str:
-        names = dict.fromkeys(d.name for u in self.uses for d in u.drugs)
+    def going_on(self) -> list[MedUse]:
+        """Its records less those of a medicine stopped for side effects while the rest went on (letrozole
+        added to trastuzumab + pertuzumab maintenance and stopped for arthralgia): that medicine is not
+        taken now, nor what the disease progresses on."""
+        kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity"]
+        return kept or self.uses
+
+    def label(self, uses: Iterable[MedUse] | None = None) -> str:
+        names = dict.fromkeys(d.name for u in (self.uses if uses is None else uses) for d in u.drugs)
         return " + ".join(names)
 
 

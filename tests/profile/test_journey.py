@@ -808,7 +808,7 @@ def test_an_undated_copy_of_a_dated_current_record_is_not_reported(build: Build)
 # second-line T-DXd "now"; palbociclib added four months into letrozole gave "primary endocrine resistance".
 
 
-EVEROLIMUS = b.rx("141704", "everolimus")
+EVEROLIMUS, ALPELISIB = b.rx("141704", "everolimus"), b.rx("2169285", "alpelisib")
 
 
 def hp_after_docetaxel(*added: dict[str, Any]) -> list[dict[str, Any]]:
@@ -847,6 +847,11 @@ def test_letrozole_added_to_hp_maintenance_and_stopped_for_arthralgia_leaves_the
     assert profile.on_therapy.value == "yes"
     assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 0
     assert "letrozole" in profile.stopped_for_toxicity.value
+    # letrozole is no longer taken, and a progression on the maintenance is no progression on it
+    assert {"trastuzumab", "pertuzumab"} <= profile.current_therapies.value
+    assert not {"letrozole", "aromatase_inhibitor"} & profile.current_therapies.value
+    assert profile.current_therapies.note == "docetaxel + trastuzumab + pertuzumab"
+    assert not {"letrozole", "aromatase_inhibitor"} & profile.at_progression().progressed_on.value
 
 
 def test_letrozole_added_while_trastuzumab_is_still_infused_joins_its_line(build: Build) -> None:
@@ -974,3 +979,25 @@ def test_t_dxd_after_hp_maintenance_is_the_next_line(build: Build) -> None:
     profile = build(*hp_after_docetaxel(b.med_statement(T_DXD, start="2025-03-01")))
     assert profile.metastatic_lines.value == 2 and profile.metastatic_her2_lines.value == 2
     assert {"trastuzumab", "pertuzumab"} <= profile.progressed_on.value
+
+
+def test_a_partner_stopped_for_side_effects_is_not_current_nor_progressed_on(build: Build) -> None:
+    """Fulvestrant + alpelisib; alpelisib stopped for grade 3 hyperglycaemia, fulvestrant goes on (review
+    12, P3-2): on fulvestrant; a progression on it now is no progression on alpelisib; a progression
+    recorded later is not either."""
+    meds = [
+        b.med_statement(FULVESTRANT, start="2024-02-01"),
+        stopped(
+            b.med_statement(ALPELISIB, start="2024-02-01", end="2024-04-10", status="stopped"),
+            "Stopped due to adverse reaction (grade 3 hyperglycaemia)",
+        ),
+    ]
+    profile = build(*chart("2024-01-15", *meds))
+    assert profile.on_therapy.value == "yes"
+    assert "fulvestrant" in profile.current_therapies.value
+    assert "alpelisib" not in profile.current_therapies.value
+    assert "alpelisib" in profile.stopped_for_toxicity.value
+    assert "alpelisib" not in profile.at_progression().progressed_on.value
+    recorded = build(*chart("2024-01-15", *meds, progression("2025-01-20")))
+    assert "fulvestrant" in recorded.progressed_on.value
+    assert "alpelisib" not in recorded.progressed_on.value
