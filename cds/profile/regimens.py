@@ -114,10 +114,20 @@ class Regimen:
 
     def going_on(self) -> list[MedUse]:
         """Its records less those of a medicine stopped for side effects while the rest went on (letrozole
-        added to trastuzumab + pertuzumab maintenance and stopped for arthralgia): that medicine is not
-        taken now, nor what the disease progresses on."""
-        kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity"]
+        added to trastuzumab + pertuzumab maintenance and stopped for arthralgia; a record of the rest in
+        use now, or ending more than ``RUNNING_GAP`` later): that medicine is not taken now, nor what the
+        disease progresses on, and its stop is not why the regimen ended."""
+        kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity" or not self._outlived(u)]
         return kept or self.uses
+
+    def _outlived(self, use: MedUse) -> bool:
+        end = use.end_date
+        return any(
+            other.current
+            or (end is not None and other.end_date is not None and other.end_date > end + RUNNING_GAP)
+            for other in self.uses
+            if other is not use
+        )
 
     def label(self, uses: Iterable[MedUse] | None = None) -> str:
         names = dict.fromkeys(d.name for u in (self.uses if uses is None else uses) for d in u.drugs)
@@ -136,7 +146,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
         )
     regimens = group_regimens([u for u in uses if u.start_date is not None or u.current], ctx.today)
     for before, after in pairwise(regimens):
-        stop = _stop_reason(before)
+        stop = _stop_reason(before.going_on())
         if stop == "toxicity":
             before.toxicity = True
         elif stop == "progression":
@@ -147,7 +157,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             before.progressed = after.start
     if regimens:
         tail = regimens[-1]
-        stop = _stop_reason(tail)
+        stop = _stop_reason(tail.going_on())
         if stop == "progression":
             _stopped_for_progression(tail)
         elif stop == "toxicity" and not tail.current:
@@ -285,7 +295,7 @@ def _switched(
     if not replaces_only:
         return _regimen(group, start)
     kept = [u for u in last.uses if _use_running_at(u, start) and not _conflict(added, _class_agents([u]))]
-    if _stop_reason(last) == "progression":  # the next line
+    if _stop_reason(last.uses) == "progression":  # the next line
         return _regimen(group + kept, start)
     return _regimen(group + kept, last.start, switch=True)  # the same line goes on
 
@@ -350,8 +360,8 @@ def _until(use: MedUse) -> date:
     return date.max if use.current else (use.end_date or date.min)
 
 
-def _stop_reason(regimen: Regimen) -> str | None:
-    reasons = {u.stop_reason for u in regimen.uses if u.stop_reason}
+def _stop_reason(uses: Iterable[MedUse]) -> str | None:
+    reasons = {u.stop_reason for u in uses if u.stop_reason}
     for reason in ("progression", "toxicity", "completed"):
         if reason in reasons:
             return reason

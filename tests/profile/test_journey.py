@@ -1001,3 +1001,28 @@ def test_a_partner_stopped_for_side_effects_is_not_current_nor_progressed_on(bui
     recorded = build(*chart("2024-01-15", *meds, progression("2025-01-20")))
     assert "fulvestrant" in recorded.progressed_on.value
     assert "alpelisib" not in recorded.progressed_on.value
+
+
+def test_an_add_on_stopped_for_side_effects_does_not_hide_the_progression_before_the_next_line(
+    build: Build,
+) -> None:
+    """Letrozole joined the maintenance and was stopped for arthralgia; months later trastuzumab and
+    pertuzumab stop (no reason recorded) and T-DXd begins: the maintenance is presumed progressed, as
+    any line a next line follows; the letrozole's stop does not say why the line ended."""
+    profile = build(
+        *chart(
+            "2024-01-10",
+            b.med_statement(DOCETAXEL, start="2024-02-01", end="2024-07-01", status="completed"),
+            b.med_statement(TRASTUZUMAB, start="2024-02-01", end="2025-02-20", status="completed"),
+            b.med_statement(PERTUZUMAB, start="2024-02-01", end="2025-02-20", status="completed"),
+            stopped(
+                b.med_statement(LETROZOLE, start="2024-07-15", end="2024-10-01", status="stopped"),
+                "Stopped due to adverse reaction (arthralgia)",
+            ),
+            b.med_statement(T_DXD, start="2025-03-01"),
+        )
+    )
+    assert profile.metastatic_lines.value == 2 and profile.completed_metastatic_lines.value == 1
+    assert {"trastuzumab", "pertuzumab"} <= profile.progressed_on.value
+    assert "letrozole" not in profile.progressed_on.value
+    assert "letrozole" in profile.stopped_for_toxicity.value
