@@ -397,7 +397,9 @@ def _setting_note(relapse: date | None) -> str:
     return (
         f"{since}; metastatic therapy by reason, palliative intent, agent or date "
         f"(from {BEFORE_METASTASIS_DAYS} days before when still running then); agents added within "
-        f"{JOIN_DAYS} days of a running regimen join it"
+        f"{JOIN_DAYS} days of a running regimen join it, later ones only as an add-on to therapy still "
+        "given (endocrine therapy to trastuzumab/pertuzumab, a CDK4/6 or PI3K/AKT/mTOR inhibitor to "
+        "endocrine therapy)"
     )
 
 
