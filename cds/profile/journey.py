@@ -39,7 +39,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
 3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
    in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
    while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
-   line began after it without another stop reason. A stop for side effects is kept apart.
+   line began after it without another stop reason. A stop for side effects is kept apart. A last line
+   stopped (status "stopped") with no reason, no progression result and nothing after it is neither:
+   ``last_line_stopped_unexplained`` says so, and a warning says what would settle it.
 4. **Relapse timing.** (Neo)adjuvant therapy with relapse during it or within 12 months of its end
    (endocrine, CDK4/6 and PARP inhibitors) or 6 months (anti-HER2 therapy, checkpoint inhibitors)
    is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
@@ -99,6 +101,7 @@ from cds.profile.relapse import (
 # Facts without evidence are the same every call (and immutable): made once.
 _NONE: Final[Fact[int]] = Fact(0)
 _NO: Final[Fact[YesNoUnknown]] = Fact("no")
+_UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
 #: a systemic therapy procedure counts as recorded by medicines when a course runs within this many days
 PROCEDURE_MATCH_DAYS: Final = 31
 
@@ -130,6 +133,7 @@ class JourneyFacts:
     resistance_at_progression: Fact[EndocrineResistance] | None  # PatientProfile's field of that name
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
     recent_chemotherapy: tuple[Evidence, ...]  # in use now or within a year (menopause: labs unreliable)
+    last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
 
 
 def derive_journey(
@@ -264,6 +268,31 @@ def derive_journey(
         resistance_at_progression=resistance_if_progressing(lines, running, ctx.today),
         current=all_current,
         recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
+        last_line_stopped_unexplained=_stopped_unexplained(lines, history),
+    )
+
+
+def _stopped_unexplained(lines: list[Regimen], history: Fact[YesNoUnknown]) -> Fact[YesNoUnknown]:
+    """Whether the last line for metastatic disease was stopped (an order or statement with status
+    "stopped": halted before all of it occurred) with no reason recorded, no progression result, and no
+    line after it. Unknown is not negative: it may have stopped for progression (then the next line is
+    weighed after progression on it) or for side effects; the options are weighed as if it had not
+    progressed. Unknown without medication records."""
+    if history.value == "unknown":
+        return Fact("unknown", (), history.note)
+    last = lines[-1] if lines else None
+    if last is None or last.current or last.progression is not None or last.ended_for() is not None:
+        return _NO
+    halted = [u for u in last.going_on() if u.stopped]
+    if not halted:
+        return _NO  # completed, or ended without a status that says it was halted
+    end = last.end
+    return Fact(
+        "yes",
+        tuple(u.evidence for u in halted[:4]),
+        f"line {len(lines)}, {last.label()} from {last.start.isoformat()}, stopped "
+        f"{end.isoformat() if end is not None else 'on a day not recorded'} with no reason recorded "
+        "(progression, side effects) and no progression result; no line after it",
     )
 
 

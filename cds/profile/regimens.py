@@ -120,6 +120,10 @@ class Regimen:
         kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity" or not self._outlived(u)]
         return kept or self.uses
 
+    def ended_for(self) -> str | None:
+        """Why it ended, as its records that went on to its end say (progression, toxicity, completed)."""
+        return _stop_reason(self.going_on())
+
     def _outlived(self, use: MedUse) -> bool:
         end = use.end_date
         return any(
@@ -146,7 +150,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
         )
     regimens = group_regimens([u for u in uses if u.start_date is not None or u.current], ctx.today)
     for before, after in pairwise(regimens):
-        stop = _stop_reason(before.going_on())
+        stop = before.ended_for()
         if stop == "toxicity":
             before.toxicity = True
         elif stop == "progression":
@@ -157,7 +161,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             before.progressed = after.start
     if regimens:
         tail = regimens[-1]
-        stop = _stop_reason(tail.going_on())
+        stop = tail.ended_for()
         if stop == "progression":
             _stopped_for_progression(tail)
         elif stop == "toxicity" and not tail.current:

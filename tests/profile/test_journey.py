@@ -1026,3 +1026,60 @@ def test_an_add_on_stopped_for_side_effects_does_not_hide_the_progression_before
     assert {"trastuzumab", "pertuzumab"} <= profile.progressed_on.value
     assert "letrozole" not in profile.progressed_on.value
     assert "letrozole" in profile.stopped_for_toxicity.value
+
+
+# --- the last line stopped with no reason recorded (review 12, P2-3) ---------------------------------
+
+
+def first_line_stopped(status: str, reason: str | None = None) -> list[dict[str, Any]]:
+    meds = [
+        b.med_statement(LETROZOLE, start="2024-03-01", end="2025-09-15", status=status),
+        b.med_statement(PALBOCICLIB, start="2024-03-01", end="2025-09-15", status=status),
+    ]
+    return chart("2024-02-10", *(stopped(m, reason) if reason else m for m in meds))
+
+
+def test_a_last_line_stopped_with_no_reason_is_said_so_not_read_as_no_progression(build: Build) -> None:
+    profile = build(*first_line_stopped("stopped"), today=date(2026, 12, 1))
+    fact = profile.last_line_stopped_unexplained
+    assert fact.value == "yes"
+    assert fact.note is not None and "letrozole + palbociclib" in fact.note and "2025-09-15" in fact.note
+    assert len(fact.evidence) == 2
+    assert profile.progressed_on.value == frozenset()  # not presumed either: unknown is not a progression
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        pytest.param("stopped", "Tumor progression", id="stopped-for-progression"),
+        pytest.param("stopped", "Grade 4 neutropenia", id="stopped-for-side-effects"),
+        pytest.param("completed", None, id="completed"),
+    ],
+)
+def test_a_last_line_stopped_for_a_recorded_reason_or_completed_is_not_unexplained(
+    build: Build, status: str, reason: str | None
+) -> None:
+    profile = build(*first_line_stopped(status, reason), today=date(2026, 12, 1))
+    assert profile.last_line_stopped_unexplained.value == "no"
+
+
+def test_a_progression_result_explains_a_stop_with_no_reason(build: Build) -> None:
+    profile = build(*first_line_stopped("stopped"), progression("2025-09-01"), today=date(2026, 12, 1))
+    assert profile.last_line_stopped_unexplained.value == "no"
+    assert "palbociclib" in profile.progressed_on.value
+
+
+def test_a_line_stopped_with_no_reason_and_another_after_it_is_not_the_last(build: Build) -> None:
+    """Then the next line says what happened (progression presumed, said so)."""
+    profile = build(
+        *first_line_stopped("stopped"),
+        b.med_statement(FULVESTRANT, start="2025-10-01"),
+        b.med_statement(ABEMACICLIB, start="2025-10-01"),
+        today=date(2026, 12, 1),
+    )
+    assert profile.last_line_stopped_unexplained.value == "no"
+
+
+def test_without_medication_records_whether_a_line_stopped_unexplained_is_unknown(build: Build) -> None:
+    profile = build(*chart("2024-02-10"))
+    assert profile.last_line_stopped_unexplained.value == "unknown"
