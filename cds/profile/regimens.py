@@ -221,9 +221,11 @@ def _adds_on(last: Regimen, group: list[MedUse], start: date, uses: list[MedUse]
     (``_apart``), not another endocrine agent beside the one the regimen has (an aromatase inhibitor then
     fulvestrant, or back, is a new endocrine backbone: the next line), not a second targeted partner, and
     nothing else (chemotherapy, an antibody-drug conjugate, a HER2 tyrosine kinase inhibitor: what follows
-    a progression)."""
+    a progression), nor anything after a record of ``last`` stopped for progression."""
     if _conflict(_class_agents(last.uses), _class_agents(group)) or _apart(last.uses, group):
         return False
+    if _stop_reason(last.uses) == "progression":
+        return False  # a record of it was stopped for progression: what follows is the next line
     new = [d for u in group if not u.agents <= last.agents for d in u.drugs if d.name not in last.agents]
     if not new or any(ENDOCRINE not in d.classes and ENDOCRINE_PARTNERS.isdisjoint(d.classes) for d in new):
         return False

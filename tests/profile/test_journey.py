@@ -974,6 +974,25 @@ def test_what_follows_letrozole_still_active_is_no_add_on(
     assert profile.completed_metastatic_lines.value == 1
 
 
+def test_an_agent_added_after_a_stop_for_progression_is_the_next_line(build: Build) -> None:
+    """Trastuzumab stopped for progression while a pertuzumab record stays active: letrozole then is no
+    add-on to a maintenance that failed."""
+    profile = build(
+        *chart(
+            "2024-01-10",
+            b.med_statement(DOCETAXEL, start="2024-02-01", end="2024-07-01", status="completed"),
+            stopped(
+                b.med_statement(TRASTUZUMAB, start="2024-02-01", end="2024-11-20", status="stopped"),
+                "Disease progression",
+            ),
+            b.med_statement(PERTUZUMAB, start="2024-02-01"),
+            b.med_statement(LETROZOLE, start="2024-12-01"),
+        )
+    )
+    assert profile.metastatic_lines.value == 2
+    assert "trastuzumab" in profile.progressed_on.value
+
+
 def test_t_dxd_after_hp_maintenance_is_the_next_line(build: Build) -> None:
     """Trastuzumab + pertuzumab records left active: T-DXd is what follows a progression, no add-on."""
     profile = build(*hp_after_docetaxel(b.med_statement(T_DXD, start="2025-03-01")))
