@@ -136,6 +136,11 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "no": "no medication history",
         "unknown": "medication history not available",
     },
+    "last_line_stopped_unexplained": {
+        "yes": "last line stopped with no reason recorded",
+        "no": "no line stopped without a reason",
+        "unknown": "why the last line stopped not known",
+    },
     "medicines_unidentified": {
         "yes": "some medication records could not be identified",
         "no": "every medication record identified",

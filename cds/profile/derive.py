@@ -255,6 +255,7 @@ def build_profile(
         completed_metastatic_lines=journey.completed_metastatic_lines,
         early_relapse_after=journey.early_relapse_after,
         early_systemic_therapies=journey.early_systemic_therapies,
+        last_line_stopped_unexplained=journey.last_line_stopped_unexplained,
         data_completeness=_COMPLETE,
         issues=tuple(ctx.issues),
     )

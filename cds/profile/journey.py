@@ -17,7 +17,13 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    * but an agent of a class never given together (a second CDK4/6 inhibitor, aromatase inhibitor...;
      ``cds.profile.regimens.NEVER_COMBINED``) replaces the other: a switch, a new regimen in the same
      line (no progression presumed), with a data issue when both are recorded as taken at once;
-   * any other new agent starts the next regimen.
+   * later than that, an add-on joins while the records show what it joins still given after it began
+     (in use now, or a period or administration running past its start; not an order merely left
+     open): endocrine therapy added to trastuzumab/pertuzumab maintenance, or a CDK4/6 or PI3K/AKT/mTOR
+     inhibitor added to its endocrine therapy (``cds.profile.regimens._adds_on``). The line goes on and
+     no progression is presumed;
+   * any other new agent starts the next regimen (another endocrine backbone too: letrozole, then
+     fulvestrant + palbociclib, is the next line however long the letrozole order stayed open).
 2. **Setting** (cds.profile.placement). A record is for metastatic disease when its reason is a
    secondary cancer (code or a reference to a metastasis Condition), its intent is palliative, or its
    agent is used only for metastatic disease (``METASTATIC_ONLY``), or by date: started on or after
@@ -33,7 +39,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
 3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
    in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
    while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
-   line began after it without another stop reason. A stop for side effects is kept apart.
+   line began after it without another stop reason. A stop for side effects is kept apart. A last line
+   stopped (status "stopped") with no reason, no progression result and nothing after it is neither:
+   ``last_line_stopped_unexplained`` says so, and a warning says what would settle it.
 4. **Relapse timing.** (Neo)adjuvant therapy with relapse during it or within 12 months of its end
    (endocrine, CDK4/6 and PARP inhibitors) or 6 months (anti-HER2 therapy, checkpoint inhibitors)
    is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
@@ -93,6 +101,7 @@ from cds.profile.relapse import (
 # Facts without evidence are the same every call (and immutable): made once.
 _NONE: Final[Fact[int]] = Fact(0)
 _NO: Final[Fact[YesNoUnknown]] = Fact("no")
+_UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
 #: a systemic therapy procedure counts as recorded by medicines when a course runs within this many days
 PROCEDURE_MATCH_DAYS: Final = 31
 
@@ -124,6 +133,7 @@ class JourneyFacts:
     resistance_at_progression: Fact[EndocrineResistance] | None  # PatientProfile's field of that name
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
     recent_chemotherapy: tuple[Evidence, ...]  # in use now or within a year (menopause: labs unreliable)
+    last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
 
 
 def derive_journey(
@@ -164,6 +174,8 @@ def derive_journey(
     mark_progressions(regimens, observations, ctx)
     current = [r for r in regimens if r.current]
     running = current[-1] if current else None
+    # what of it goes on: not a medicine of it stopped for side effects while the rest goes on
+    going_on = running.going_on() if running is not None else []
 
     progressed_classes: set[str] = set()
     progressed_ev: list[Evidence] = []
@@ -207,7 +219,9 @@ def derive_journey(
     if history.value == "unknown":
         on_therapy = Fact("unknown", (), "No medication records were received.")
     elif on_now and running is not None:
-        on_therapy = Fact("yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label()}")
+        on_therapy = Fact(
+            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(going_on)}"
+        )
     elif running is not None:
         on_therapy = Fact(
             "no", (running.progression,) if running.progression else (), "progressed on the current line"
@@ -217,10 +231,8 @@ def derive_journey(
     # what the patient is on now: the current line, and medicines that are not a line (bone-modifying
     # agents, ovarian suppression), so no option repeats them
     supportive_now = [u for u in all_current if not u.counts_as_line]
-    current_classes = (running.classes if running is not None else frozenset()) | frozenset(
-        c for u in supportive_now for c in u.classes
-    )
-    current_evidence = (tuple(running.uses[:4]) if running is not None else ()) + tuple(supportive_now[:2])
+    current_classes = frozenset(c for u in [*going_on, *supportive_now] for c in u.classes)
+    current_evidence = tuple(going_on[:4]) + tuple(supportive_now[:2])
     return JourneyFacts(
         prior_therapies=Fact(frozenset(c for u in uses for c in u.classes), _one_per_drug(uses)),
         metastatic_therapies=Fact(
@@ -239,7 +251,7 @@ def derive_journey(
         current_therapies=Fact(
             current_classes,
             tuple(u.evidence for u in current_evidence),
-            running.label() if running is not None else None,
+            running.label(going_on) if running is not None else None,
         ),
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),
@@ -256,6 +268,31 @@ def derive_journey(
         resistance_at_progression=resistance_if_progressing(lines, running, ctx.today),
         current=all_current,
         recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
+        last_line_stopped_unexplained=_stopped_unexplained(lines, history),
+    )
+
+
+def _stopped_unexplained(lines: list[Regimen], history: Fact[YesNoUnknown]) -> Fact[YesNoUnknown]:
+    """Whether the last line for metastatic disease was stopped (an order or statement with status
+    "stopped": halted before all of it occurred) with no reason recorded, no progression result, and no
+    line after it. Unknown is not negative: it may have stopped for progression (then the next line is
+    weighed after progression on it) or for side effects; the options are weighed as if it had not
+    progressed. Unknown without medication records."""
+    if history.value == "unknown":
+        return Fact("unknown", (), history.note)
+    last = lines[-1] if lines else None
+    if last is None or last.current or last.progression is not None or last.ended_for() is not None:
+        return _NO
+    halted = [u for u in last.going_on() if u.stopped]
+    if not halted:
+        return _NO  # completed, or ended without a status that says it was halted
+    end = last.end
+    return Fact(
+        "yes",
+        tuple(u.evidence for u in halted[:4]),
+        f"line {len(lines)}, {last.label()} from {last.start.isoformat()}, stopped "
+        f"{end.isoformat() if end is not None else 'on a day not recorded'} with no reason recorded "
+        "(progression, side effects) and no progression result; no line after it",
     )
 
 
@@ -291,7 +328,7 @@ def _early_therapies(early: list[MedUse], relapse: date | None, today: date) -> 
     undated: list[MedUse] = []
     for use in given:
         (dated if use.start_date is not None or use.current else undated).append(use)
-    regimens = group_regimens(dated, today, EARLY_JOIN_DAYS)
+    regimens = group_regimens(dated, today, EARLY_JOIN_DAYS, add_ons=False)
     said: list[str] = []
     for regimen in regimens:
         end = regimen.end
@@ -389,7 +426,9 @@ def _setting_note(relapse: date | None) -> str:
     return (
         f"{since}; metastatic therapy by reason, palliative intent, agent or date "
         f"(from {BEFORE_METASTASIS_DAYS} days before when still running then); agents added within "
-        f"{JOIN_DAYS} days of a running regimen join it"
+        f"{JOIN_DAYS} days of a running regimen join it, later ones only as an add-on to therapy still "
+        "given (endocrine therapy to trastuzumab/pertuzumab, a CDK4/6 or PI3K/AKT/mTOR inhibitor to "
+        "endocrine therapy)"
     )
 
 

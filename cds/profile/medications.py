@@ -12,7 +12,8 @@
   effective[x], else dateAsserted; MedicationAdministration effective[x].
 * Agents: a product's agents are the single-agent medicines its classes contain (pertuzumab/trastuzumab
   in one product is trastuzumab and pertuzumab), so a switch of formulation or route is the same agents.
-* Why stopped: ``statusReason`` read with ``treatment-stop-reasons`` (progression, toxicity, completed).
+* Why stopped: ``statusReason`` read with ``treatment-stop-reasons`` (progression, toxicity, completed);
+  ``stopped`` says an order or statement was halted before all of it occurred (status "stopped").
 
 The journey (``cds.profile.journey``) makes regimens, lines and settings of these uses.
 """
@@ -59,6 +60,9 @@ class MedUse:
     start_date: date | None = None
     end_date: date | None = None
     names: str = ""
+    # an order or statement with status "stopped": halted before all of it occurred (FHIR R4), unlike
+    # "completed"; with no ``stop_reason``, why is not recorded
+    stopped: bool = False
 
     def __post_init__(self) -> None:
         self.start_at(self.start)
@@ -202,6 +206,12 @@ def _planned(resource: MedicationRecord, start: str | None, ctx: Context) -> boo
     return begins is not None and begins > ctx.today
 
 
+def _stopped(resource: MedicationRecord) -> bool:
+    """An order or statement halted before all of it occurred (status "stopped"; an administration
+    "stopped" is one infusion interrupted, not a course)."""
+    return resource.status.lower() == "stopped" and not isinstance(resource, models.MedicationAdministration)
+
+
 def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
     reasons = resource.statusReason  # one CodeableConcept on a MedicationRequest, a list on the others
     for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
@@ -301,6 +311,7 @@ def collect_uses(
                 stop_reason=_stop_reason(ctx, resource),
                 counts_as_line=any(known[c].counts_as_line for c in classes if c in known),
                 evidence=evidence(resource, start, f"{how} ({', '.join(d.name for d in drugs)})"),
+                stopped=_stopped(resource),
             )
         )
     _undated_current(uses, ctx)

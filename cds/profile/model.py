@@ -108,6 +108,7 @@ class PatientProfile:
     completed_metastatic_lines: Fact[int] = _NO_LINES
     early_relapse_after: Fact[frozenset[str]] = _NO_SET
     early_systemic_therapies: Fact[int] = _NO_LINES
+    last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
     # --- safety findings (cds/profile/safety.py) ---
     interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
@@ -291,6 +292,12 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "early_systemic_therapies": FieldSpec(
         "int", label="Systemic therapies for early breast cancer ((neo)adjuvant regimens)"
+    ),
+    "last_line_stopped_unexplained": FieldSpec(
+        "enum",
+        _YNU,
+        "The last line for metastatic disease was stopped with no reason or progression recorded, and "
+        "nothing followed it",
     ),
     "interstitial_lung_disease": FieldSpec(
         "enum", frozenset({"yes", "unknown"}), "Interstitial lung disease or pneumonitis"

@@ -10,6 +10,14 @@ the place of the regimen before it in the same line (its start, no progression p
 two such agents whose periods overlap are a data issue (``overlapping_class_agents``). Chemotherapy and
 a CDK4/6 or PI3K/AKT/mTOR inhibitor (``ENDOCRINE_PARTNERS``) never join one regimen either: one after the
 other is the next line.
+
+An agent added later than ``JOIN_DAYS`` after the regimen began joins it only as an add-on (``_adds_on``):
+endocrine therapy added to trastuzumab/pertuzumab maintenance (ASCO HER2+ 2022: for HR-positive disease,
+endocrine therapy may join the maintenance), or a CDK4/6 or PI3K/AKT/mTOR inhibitor added to the endocrine
+therapy it is given with (palbociclib started four months after letrozole, once it was approved), while
+the records show the agents it joins still given after it began. The line goes on; no progression is
+presumed. Without that evidence, or when the addition brings another endocrine backbone (letrozole, then
+fulvestrant with palbociclib) or anything else, it starts the next line.
 """
 
 from __future__ import annotations
@@ -51,6 +59,10 @@ NEVER_COMBINED: Final = frozenset(
 
 #: Targeted agents given with endocrine therapy, never with chemotherapy (``_apart``).
 ENDOCRINE_PARTNERS: Final = frozenset({"cdk4_6_inhibitor", "pi3k_akt_mtor_inhibitor"})
+#: The anti-HER2 antibodies of maintenance after first-line taxane + trastuzumab + pertuzumab, which
+#: endocrine therapy may join for HR-positive disease (ASCO HER2+ 2022, https://doi.org/10.1200/JCO.22.00519).
+HER2_MAINTENANCE: Final = frozenset({"trastuzumab", "pertuzumab"})
+ENDOCRINE: Final = "endocrine_therapy"
 
 
 @dataclass(slots=True)
@@ -85,18 +97,44 @@ class Regimen:
     def classes_at_progression(self) -> frozenset[str]:
         """What the disease progressed on: not a medicine stopped well before the progression whose place
         another medicine of its class took (fulvestrant stopped after four weeks for letrozole, which ran
-        21 months to the progression); a course that ended with nothing of its class after it stays
-        (paclitaxel before pembrolizumab maintenance: the line's chemotherapy)."""
+        21 months to the progression), nor one stopped for side effects before it (``going_on``); a course
+        that ended with nothing of its class after it stays (paclitaxel before pembrolizumab maintenance:
+        the line's chemotherapy)."""
         when = self.progressed
         if when is None:
             return self.classes
         late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
         running = [u for u in self.uses if u.end_date is None or u.end_date + late >= when]
         later = _classes(running)
-        return _classes(u for u in self.uses if u in running or later.isdisjoint(u.classes - u.agents))
+        return _classes(
+            u
+            for u in self.uses
+            if u in running or (later.isdisjoint(u.classes - u.agents) and u.stop_reason != "toxicity")
+        )
 
-    def label(self) -> str:
-        names = dict.fromkeys(d.name for u in self.uses for d in u.drugs)
+    def going_on(self) -> list[MedUse]:
+        """Its records less those of a medicine stopped for side effects while the rest went on (letrozole
+        added to trastuzumab + pertuzumab maintenance and stopped for arthralgia; a record of the rest in
+        use now, or ending more than ``RUNNING_GAP`` later): that medicine is not taken now, nor what the
+        disease progresses on, and its stop is not why the regimen ended."""
+        kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity" or not self._outlived(u)]
+        return kept or self.uses
+
+    def ended_for(self) -> str | None:
+        """Why it ended, as its records that went on to its end say (progression, toxicity, completed)."""
+        return _stop_reason(self.going_on())
+
+    def _outlived(self, use: MedUse) -> bool:
+        end = use.end_date
+        return any(
+            other.current
+            or (end is not None and other.end_date is not None and other.end_date > end + RUNNING_GAP)
+            for other in self.uses
+            if other is not use
+        )
+
+    def label(self, uses: Iterable[MedUse] | None = None) -> str:
+        names = dict.fromkeys(d.name for u in (self.uses if uses is None else uses) for d in u.drugs)
         return " + ".join(names)
 
 
@@ -112,7 +150,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
         )
     regimens = group_regimens([u for u in uses if u.start_date is not None or u.current], ctx.today)
     for before, after in pairwise(regimens):
-        stop = _stop_reason(before)
+        stop = before.ended_for()
         if stop == "toxicity":
             before.toxicity = True
         elif stop == "progression":
@@ -123,7 +161,7 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             before.progressed = after.start
     if regimens:
         tail = regimens[-1]
-        stop = _stop_reason(tail)
+        stop = tail.ended_for()
         if stop == "progression":
             _stopped_for_progression(tail)
         elif stop == "toxicity" and not tail.current:
@@ -138,11 +176,15 @@ def _stopped_for_progression(regimen: Regimen) -> None:
     regimen.progressed = use.end_date
 
 
-def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) -> list[Regimen]:
+def group_regimens(
+    uses: list[MedUse], today: date, join_days: int = JOIN_DAYS, *, add_ons: bool = True
+) -> list[Regimen]:
     """Medicines of a line (dated, or in use now) grouped into regimens, in order of start: records that
     start together, continue the running regimen, or join it within ``join_days`` of its start
     (cds.profile.journey, point 1; (neo)adjuvant therapy uses ``EARLY_JOIN_DAYS``); a switch within a
-    ``NEVER_COMBINED`` class starts a new regimen with the partners still running (module docstring)."""
+    ``NEVER_COMBINED`` class starts a new regimen with the partners still running (module docstring).
+    With ``add_ons``, a later addition joins as an add-on (``_adds_on``); the (neo)adjuvant count leaves
+    it out (endocrine therapy after radiotherapy is another early therapy there)."""
     dated = sorted(uses, key=lambda u: u.start_date or today)
     regimens: list[Regimen] = []
     join = timedelta(days=join_days)
@@ -162,9 +204,55 @@ def group_regimens(uses: list[MedUse], today: date, join_days: int = JOIN_DAYS) 
             else:
                 last.uses.extend(group)  # an agent added to the running regimen
                 last.agents |= agents
+        elif add_ons and last is not None and _adds_on(last, group, start, dated, today):
+            last.uses.extend(group)  # added to a regimen still given: the same line goes on
+            last.agents |= agents
         else:
             regimens.append(_regimen(group, start))
     return regimens
+
+
+def _adds_on(last: Regimen, group: list[MedUse], start: date, uses: list[MedUse], today: date) -> bool:
+    """``group``, started later than ``JOIN_DAYS`` into ``last``, is an add-on to it: endocrine therapy
+    joining trastuzumab/pertuzumab maintenance, or a CDK4/6 or PI3K/AKT/mTOR inhibitor joining endocrine
+    therapy, while the agents it joins are still given after ``start`` (``_given_after``; records of the
+    group with agents of ``last`` only, an infusion or a new order of the same letrozole, go on with it).
+    Not another agent of a ``NEVER_COMBINED`` class, not chemotherapy beside a CDK4/6 inhibitor
+    (``_apart``), not another endocrine agent beside the one the regimen has (an aromatase inhibitor then
+    fulvestrant, or back, is a new endocrine backbone: the next line), not a second targeted partner, and
+    nothing else (chemotherapy, an antibody-drug conjugate, a HER2 tyrosine kinase inhibitor: what follows
+    a progression), nor anything after a record of ``last`` stopped for progression."""
+    if _conflict(_class_agents(last.uses), _class_agents(group)) or _apart(last.uses, group):
+        return False
+    if _stop_reason(last.uses) == "progression":
+        return False  # a record of it was stopped for progression: what follows is the next line
+    new = [d for u in group if not u.agents <= last.agents for d in u.drugs if d.name not in last.agents]
+    if not new or any(ENDOCRINE not in d.classes and ENDOCRINE_PARTNERS.isdisjoint(d.classes) for d in new):
+        return False
+    had = last.classes
+    endocrine = any(ENDOCRINE in d.classes for d in new)
+    partner = any(not ENDOCRINE_PARTNERS.isdisjoint(d.classes) for d in new)
+    if partner and not had.isdisjoint(ENDOCRINE_PARTNERS):
+        return False  # a second targeted partner
+    if ENDOCRINE in had:  # a CDK4/6 or PI3K/AKT/mTOR inhibitor joins its endocrine therapy
+        joined = {a for u in last.uses if ENDOCRINE in u.classes for a in u.agents}
+        return not endocrine and _given_after(joined, last.uses, start, uses, today)
+    # endocrine therapy (with or without its partner) joins anti-HER2 maintenance
+    joined = {a for u in last.uses if not HER2_MAINTENANCE.isdisjoint(u.classes) for a in u.agents}
+    return endocrine and bool(joined) and _given_after(joined, last.uses, start, uses, today)
+
+
+def _given_after(agents: set[str], held: list[MedUse], start: date, uses: list[MedUse], today: date) -> bool:
+    """A record shows one of ``agents`` still given at ``start``: one of the regimen's (``held``) in use now,
+    or whose recorded period or last administration ends after ``start``; or any record of it that begins
+    on ``start`` or within ``RUNNING_GAP`` after it (the next infusion, the next refill, a new order with
+    the added agent). An open-ended record neither in use now nor ended is no such evidence: EHRs leave
+    orders open long after the medicine was stopped."""
+    soon = start + RUNNING_GAP
+    return any(
+        not agents.isdisjoint(u.agents) and (u.current or (u.end_date is not None and u.end_date > start))
+        for u in held
+    ) or any(not agents.isdisjoint(u.agents) and start <= (u.start_date or today) <= soon for u in uses)
 
 
 def _apart(before: Iterable[MedUse], after: Iterable[MedUse]) -> bool:
@@ -213,7 +301,7 @@ def _switched(
     if not replaces_only:
         return _regimen(group, start)
     kept = [u for u in last.uses if _use_running_at(u, start) and not _conflict(added, _class_agents([u]))]
-    if _stop_reason(last) == "progression":  # the next line
+    if _stop_reason(last.uses) == "progression":  # the next line
         return _regimen(group + kept, start)
     return _regimen(group + kept, last.start, switch=True)  # the same line goes on
 
@@ -278,8 +366,8 @@ def _until(use: MedUse) -> date:
     return date.max if use.current else (use.end_date or date.min)
 
 
-def _stop_reason(regimen: Regimen) -> str | None:
-    reasons = {u.stop_reason for u in regimen.uses if u.stop_reason}
+def _stop_reason(uses: Iterable[MedUse]) -> str | None:
+    reasons = {u.stop_reason for u in uses if u.stop_reason}
     for reason in ("progression", "toxicity", "completed"):
         if reason in reasons:
             return reason

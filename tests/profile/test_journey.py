@@ -800,3 +800,305 @@ def test_an_undated_copy_of_a_dated_current_record_is_not_reported(build: Build)
     )
     assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
     assert not [i for i in profile.issues if i.topic == "current_therapies"]
+
+
+# --- an agent added to a regimen still given, later than JOIN_DAYS (review 12, P1-1) ------------------
+# It was read as the next line, and the regimen it joined as progressed on: letrozole added to
+# trastuzumab + pertuzumab maintenance gave "progressed on trastuzumab, pertuzumab, docetaxel" and a
+# second-line T-DXd "now"; palbociclib added four months into letrozole gave "primary endocrine resistance".
+
+
+EVEROLIMUS, ALPELISIB = b.rx("141704", "everolimus"), b.rx("2169285", "alpelisib")
+
+
+def hp_after_docetaxel(*added: dict[str, Any]) -> list[dict[str, Any]]:
+    """HR+/HER2+: six cycles of docetaxel with trastuzumab + pertuzumab, which go on as maintenance."""
+    return chart(
+        "2024-01-10",
+        b.med_statement(DOCETAXEL, start="2024-02-01", end="2024-07-01", status="completed"),
+        b.med_statement(TRASTUZUMAB, start="2024-02-01"),
+        b.med_statement(PERTUZUMAB, start="2024-02-01"),
+        *added,
+    )
+
+
+def test_letrozole_added_to_hp_maintenance_is_the_same_line(build: Build) -> None:
+    """ASCO HER2+ 2022: for HR-positive disease endocrine therapy may join the maintenance."""
+    profile = build(*hp_after_docetaxel(b.med_statement(LETROZOLE, start="2024-07-15")))
+    assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 0
+    assert profile.progressed_on.value == frozenset()
+    assert profile.on_therapy.value == "yes"
+    assert {"trastuzumab", "pertuzumab", "letrozole"} <= profile.current_therapies.value
+    assert profile.metastatic_her2_lines.value == 1 and profile.metastatic_endocrine_lines.value == 1
+
+
+def test_letrozole_added_to_hp_maintenance_and_stopped_for_arthralgia_leaves_the_line_going_on(
+    build: Build,
+) -> None:
+    profile = build(
+        *hp_after_docetaxel(
+            stopped(
+                b.med_statement(LETROZOLE, start="2024-07-15", end="2024-10-01", status="stopped"),
+                "Stopped due to adverse reaction (arthralgia)",
+            )
+        )
+    )
+    assert profile.progressed_on.value == frozenset()
+    assert profile.on_therapy.value == "yes"
+    assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 0
+    assert "letrozole" in profile.stopped_for_toxicity.value
+    # letrozole is no longer taken, and a progression on the maintenance is no progression on it
+    assert {"trastuzumab", "pertuzumab"} <= profile.current_therapies.value
+    assert not {"letrozole", "aromatase_inhibitor"} & profile.current_therapies.value
+    assert profile.current_therapies.note == "docetaxel + trastuzumab + pertuzumab"
+    assert not {"letrozole", "aromatase_inhibitor"} & profile.at_progression().progressed_on.value
+
+
+def test_letrozole_added_while_trastuzumab_is_still_infused_joins_its_line(build: Build) -> None:
+    """Maintenance given as 3-weekly administrations (each a record of one day): the infusion after
+    letrozole began shows trastuzumab + pertuzumab still given."""
+    days = [(date(2024, 2, 1) + timedelta(days=21 * i)).isoformat() for i in range(22)]
+    given = [b.med_admin(drug, when=d) for d in days for drug in (TRASTUZUMAB, PERTUZUMAB)]
+    given += [b.med_admin(DOCETAXEL, when=d) for d in days[:6]]
+    profile = build(*chart("2024-01-10", *given, b.med_request(LETROZOLE, authored="2024-07-15")))
+    assert profile.metastatic_lines.value == 1 and profile.progressed_on.value == frozenset()
+    assert {"trastuzumab", "letrozole"} <= profile.current_therapies.value
+
+
+def test_palbociclib_added_four_months_into_letrozole_is_the_same_line(build: Build) -> None:
+    """Palbociclib started once approved, letrozole going on: no progression, no endocrine resistance
+    (ESO-ESMO ABC 5: primary resistance is progression in the first 6 months of first-line therapy)."""
+    profile = build(
+        *chart(
+            "2025-01-05",
+            b.med_statement(LETROZOLE, start="2025-01-10"),
+            b.med_statement(PALBOCICLIB, start="2025-05-15"),
+        ),
+        today=date(2025, 12, 1),
+    )
+    assert profile.metastatic_lines.value == 1 and profile.completed_metastatic_lines.value == 0
+    assert profile.progressed_on.value == frozenset()
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+    assert profile.endocrine_resistance.value != "primary"
+    assert profile.metastatic_lines.note == "line 1: 2025-01-10 letrozole + palbociclib"
+
+
+def test_palbociclib_ordered_with_a_new_letrozole_order_months_later_is_the_same_line(build: Build) -> None:
+    """The clinic re-orders letrozole with palbociclib: the same endocrine agent, an added partner."""
+    profile = build(
+        *chart(
+            "2025-01-05",
+            b.med_request(LETROZOLE, authored="2025-01-10", status="completed"),
+            b.med_request(LETROZOLE, authored="2025-05-15"),
+            b.med_request(PALBOCICLIB, authored="2025-05-15"),
+        ),
+        today=date(2025, 12, 1),
+    )
+    assert profile.metastatic_lines.value == 1 and profile.progressed_on.value == frozenset()
+
+
+def test_palbociclib_added_between_monthly_letrozole_refills_is_the_same_line(build: Build) -> None:
+    """Each refill a completed order with no end: the refill after palbociclib began shows letrozole
+    still given."""
+    refills = [
+        b.med_request(LETROZOLE, authored=f"2025-{m:02d}-10", status="completed") for m in range(1, 12)
+    ]
+    profile = build(
+        *chart("2025-01-05", *refills, b.med_request(PALBOCICLIB, authored="2025-05-15")),
+        today=date(2025, 12, 1),
+    )
+    assert profile.metastatic_lines.value == 1 and profile.progressed_on.value == frozenset()
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        # an order left open: nothing shows letrozole still given after palbociclib began
+        pytest.param(b.med_request(LETROZOLE, authored="2025-01-10", status="completed"), id="open-order"),
+        # a period that ended before palbociclib began
+        pytest.param(
+            b.med_statement(LETROZOLE, start="2025-01-10", end="2025-04-01", status="completed"), id="ended"
+        ),
+    ],
+)
+def test_palbociclib_after_letrozole_without_evidence_it_goes_on_is_the_next_line(
+    build: Build, first: dict[str, Any]
+) -> None:
+    profile = build(
+        *chart("2025-01-05", first, b.med_request(PALBOCICLIB, authored="2025-05-15")),
+        today=date(2025, 12, 1),
+    )
+    assert profile.metastatic_lines.value == 2
+    assert "letrozole" in profile.progressed_on.value
+
+
+def test_a_new_endocrine_backbone_is_the_next_line_however_long_the_old_order_stayed_open(
+    build: Build,
+) -> None:
+    """Letrozole's order never closed; fulvestrant + palbociclib 18 months later: the next line,
+    presumed after progression on letrozole (another endocrine agent is no add-on)."""
+    profile = build(
+        *chart(
+            "2023-06-01",
+            b.med_request(LETROZOLE, authored="2023-06-10"),
+            b.med_request(FULVESTRANT, authored="2024-12-10"),
+            b.med_request(PALBOCICLIB, authored="2024-12-10"),
+        )
+    )
+    assert profile.metastatic_lines.value == 2 and profile.completed_metastatic_lines.value == 1
+    assert "letrozole" in profile.progressed_on.value
+    assert {"fulvestrant", "palbociclib"} <= profile.current_therapies.value
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        pytest.param(FULVESTRANT, [ANASTROZOLE], id="fulvestrant-then-ai"),
+        pytest.param(LETROZOLE, [FULVESTRANT], id="ai-then-fulvestrant"),
+        pytest.param(LETROZOLE, [CAPECITABINE], id="chemotherapy"),
+        pytest.param(LETROZOLE, [EVEROLIMUS, b.rx("258494", "exemestane")], id="exemestane-everolimus"),
+    ],
+)
+def test_what_follows_letrozole_still_active_is_no_add_on(
+    build: Build, first: dict[str, Any], then: list[dict[str, Any]]
+) -> None:
+    profile = build(
+        *chart(
+            "2023-06-01",
+            b.med_statement(first, start="2023-06-10"),
+            *(b.med_statement(drug, start="2024-12-10") for drug in then),
+        )
+    )
+    assert profile.metastatic_lines.value == 2
+    assert profile.completed_metastatic_lines.value == 1
+
+
+def test_an_agent_added_after_a_stop_for_progression_is_the_next_line(build: Build) -> None:
+    """Trastuzumab stopped for progression while a pertuzumab record stays active: letrozole then is no
+    add-on to a maintenance that failed."""
+    profile = build(
+        *chart(
+            "2024-01-10",
+            b.med_statement(DOCETAXEL, start="2024-02-01", end="2024-07-01", status="completed"),
+            stopped(
+                b.med_statement(TRASTUZUMAB, start="2024-02-01", end="2024-11-20", status="stopped"),
+                "Disease progression",
+            ),
+            b.med_statement(PERTUZUMAB, start="2024-02-01"),
+            b.med_statement(LETROZOLE, start="2024-12-01"),
+        )
+    )
+    assert profile.metastatic_lines.value == 2
+    assert "trastuzumab" in profile.progressed_on.value
+
+
+def test_t_dxd_after_hp_maintenance_is_the_next_line(build: Build) -> None:
+    """Trastuzumab + pertuzumab records left active: T-DXd is what follows a progression, no add-on."""
+    profile = build(*hp_after_docetaxel(b.med_statement(T_DXD, start="2025-03-01")))
+    assert profile.metastatic_lines.value == 2 and profile.metastatic_her2_lines.value == 2
+    assert {"trastuzumab", "pertuzumab"} <= profile.progressed_on.value
+
+
+def test_a_partner_stopped_for_side_effects_is_not_current_nor_progressed_on(build: Build) -> None:
+    """Fulvestrant + alpelisib; alpelisib stopped for grade 3 hyperglycaemia, fulvestrant goes on (review
+    12, P3-2): on fulvestrant; a progression on it now is no progression on alpelisib; a progression
+    recorded later is not either."""
+    meds = [
+        b.med_statement(FULVESTRANT, start="2024-02-01"),
+        stopped(
+            b.med_statement(ALPELISIB, start="2024-02-01", end="2024-04-10", status="stopped"),
+            "Stopped due to adverse reaction (grade 3 hyperglycaemia)",
+        ),
+    ]
+    profile = build(*chart("2024-01-15", *meds))
+    assert profile.on_therapy.value == "yes"
+    assert "fulvestrant" in profile.current_therapies.value
+    assert "alpelisib" not in profile.current_therapies.value
+    assert "alpelisib" in profile.stopped_for_toxicity.value
+    assert "alpelisib" not in profile.at_progression().progressed_on.value
+    recorded = build(*chart("2024-01-15", *meds, progression("2025-01-20")))
+    assert "fulvestrant" in recorded.progressed_on.value
+    assert "alpelisib" not in recorded.progressed_on.value
+
+
+def test_an_add_on_stopped_for_side_effects_does_not_hide_the_progression_before_the_next_line(
+    build: Build,
+) -> None:
+    """Letrozole joined the maintenance and was stopped for arthralgia; months later trastuzumab and
+    pertuzumab stop (no reason recorded) and T-DXd begins: the maintenance is presumed progressed, as
+    any line a next line follows; the letrozole's stop does not say why the line ended."""
+    profile = build(
+        *chart(
+            "2024-01-10",
+            b.med_statement(DOCETAXEL, start="2024-02-01", end="2024-07-01", status="completed"),
+            b.med_statement(TRASTUZUMAB, start="2024-02-01", end="2025-02-20", status="completed"),
+            b.med_statement(PERTUZUMAB, start="2024-02-01", end="2025-02-20", status="completed"),
+            stopped(
+                b.med_statement(LETROZOLE, start="2024-07-15", end="2024-10-01", status="stopped"),
+                "Stopped due to adverse reaction (arthralgia)",
+            ),
+            b.med_statement(T_DXD, start="2025-03-01"),
+        )
+    )
+    assert profile.metastatic_lines.value == 2 and profile.completed_metastatic_lines.value == 1
+    assert {"trastuzumab", "pertuzumab"} <= profile.progressed_on.value
+    assert "letrozole" not in profile.progressed_on.value
+    assert "letrozole" in profile.stopped_for_toxicity.value
+
+
+# --- the last line stopped with no reason recorded (review 12, P2-3) ---------------------------------
+
+
+def first_line_stopped(status: str, reason: str | None = None) -> list[dict[str, Any]]:
+    meds = [
+        b.med_statement(LETROZOLE, start="2024-03-01", end="2025-09-15", status=status),
+        b.med_statement(PALBOCICLIB, start="2024-03-01", end="2025-09-15", status=status),
+    ]
+    return chart("2024-02-10", *(stopped(m, reason) if reason else m for m in meds))
+
+
+def test_a_last_line_stopped_with_no_reason_is_said_so_not_read_as_no_progression(build: Build) -> None:
+    profile = build(*first_line_stopped("stopped"), today=date(2026, 12, 1))
+    fact = profile.last_line_stopped_unexplained
+    assert fact.value == "yes"
+    assert fact.note is not None and "letrozole + palbociclib" in fact.note and "2025-09-15" in fact.note
+    assert len(fact.evidence) == 2
+    assert profile.progressed_on.value == frozenset()  # not presumed either: unknown is not a progression
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        pytest.param("stopped", "Tumor progression", id="stopped-for-progression"),
+        pytest.param("stopped", "Grade 4 neutropenia", id="stopped-for-side-effects"),
+        pytest.param("completed", None, id="completed"),
+    ],
+)
+def test_a_last_line_stopped_for_a_recorded_reason_or_completed_is_not_unexplained(
+    build: Build, status: str, reason: str | None
+) -> None:
+    profile = build(*first_line_stopped(status, reason), today=date(2026, 12, 1))
+    assert profile.last_line_stopped_unexplained.value == "no"
+
+
+def test_a_progression_result_explains_a_stop_with_no_reason(build: Build) -> None:
+    profile = build(*first_line_stopped("stopped"), progression("2025-09-01"), today=date(2026, 12, 1))
+    assert profile.last_line_stopped_unexplained.value == "no"
+    assert "palbociclib" in profile.progressed_on.value
+
+
+def test_a_line_stopped_with_no_reason_and_another_after_it_is_not_the_last(build: Build) -> None:
+    """Then the next line says what happened (progression presumed, said so)."""
+    profile = build(
+        *first_line_stopped("stopped"),
+        b.med_statement(FULVESTRANT, start="2025-10-01"),
+        b.med_statement(ABEMACICLIB, start="2025-10-01"),
+        today=date(2026, 12, 1),
+    )
+    assert profile.last_line_stopped_unexplained.value == "no"
+
+
+def test_without_medication_records_whether_a_line_stopped_unexplained_is_unknown(build: Build) -> None:
+    profile = build(*chart("2024-02-10"))
+    assert profile.last_line_stopped_unexplained.value == "unknown"
