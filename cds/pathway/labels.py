@@ -136,6 +136,11 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "no": "no medication history",
         "unknown": "medication history not available",
     },
+    "esr1_tested_since_progression": {
+        "yes": "ESR1 tested at or since the last progression",
+        "no": "ESR1 last tested before the last progression",
+        "unknown": "no dated ESR1 result since a progression",
+    },
     "last_line_stopped_unexplained": {
         "yes": "last line stopped with no reason recorded",
         "no": "no line stopped without a reason",

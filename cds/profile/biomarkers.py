@@ -13,6 +13,11 @@ HER2-ultralow.
   Germline vs somatic does not matter here (these are usually tumour or ctDNA findings). Any altered
   result wins (mutations are acquired under treatment; a negative ctDNA result does not exclude one) and
   a negative result is mentioned in the note.
+* ``esr1_tested_since_progression`` (yes / no / unknown): whether the latest ESR1 result is dated on or
+  after the last progression (or early relapse), up to ``ESR1_BEFORE_PROGRESSION_DAYS`` before it (ctDNA
+  drawn at the visit that found the progression): ASCO 2023 tests ESR1 at each progression on endocrine
+  therapy, as mutations are acquired under treatment, so a "not detected" from before it does not tell
+  the status now, and one from since does. Unknown without a dated result or a dated progression.
 * ``pd_l1_cps``: the combined positive score as an integer from a 22C3 (or unnamed-assay) PD-L1 result:
   valueQuantity (unit or test naming CPS / combined positive), or text such as "CPS 12" or "CPS >= 10".
   "<N" is kept only when N <= 1 (read as 0); other "<N" values are not a number and stay unknown. The
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date, timedelta
 from typing import Final
 
 from cds.fhir import models
@@ -44,7 +50,7 @@ from cds.profile.common import (
     observation_date,
     ref,
 )
-from cds.profile.dates import date_key
+from cds.profile.dates import date_key, to_date
 from cds.profile.model import Evidence, Fact, GeneStatus, Her2Ihc, Her2Status, PdL1Assay, YesNoUnknown
 from cds.profile.pd_l1 import PdL1Read, not_a_cps, read_pd_l1
 from cds.profile.values import (
@@ -65,6 +71,7 @@ _PTEN_LOSS = ("loss", "lost", "absent", "negative", "deficient", "no staining", 
 _PTEN_KEPT = ("retained", "intact", "present", "positive", "preserved", "expressed")
 # Facts without evidence are the same every call (and immutable): made once.
 _GENE_UNKNOWN: Final[Fact[GeneStatus]] = Fact("unknown")
+ESR1_BEFORE_PROGRESSION_DAYS: Final = 30
 _NO_CPS: Final[Fact[int | None]] = Fact(None)
 
 
@@ -210,6 +217,19 @@ def derive_genes(observations: Observations, ctx: Context) -> dict[str, Fact[Gen
 
 
 # --- PD-L1 combined positive score ---------------------------------------------------------------
+
+
+def esr1_tested_since(esr1: Fact[GeneStatus], progression: date | None) -> Fact[YesNoUnknown]:
+    """Whether the latest ESR1 result is from this progression (module docstring)."""
+    dated = [(when, e) for e in esr1.evidence if (when := to_date(e.date)) is not None]
+    if esr1.value == "unknown" or progression is None or not dated:
+        return Fact("unknown")
+    latest = max(when for when, _ in dated)
+    shown = tuple(e for when, e in dated if when == latest)
+    tested = f"ESR1 tested {latest.isoformat()}"
+    if latest >= progression - timedelta(days=ESR1_BEFORE_PROGRESSION_DAYS):
+        return Fact("yes", shown, f"{tested}, at or since the progression of {progression.isoformat()}")
+    return Fact("no", shown, f"{tested}, before the progression of {progression.isoformat()}")
 
 
 def _cps_number(number: float, comparator: str | None) -> int | None:

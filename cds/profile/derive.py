@@ -13,7 +13,13 @@ from datetime import date
 
 from cds.fhir import models
 from cds.fhir.codes import Terminology
-from cds.profile.biomarkers import derive_genes, derive_her2_ultralow, derive_pd_l1_assay, derive_pd_l1_cps
+from cds.profile.biomarkers import (
+    derive_genes,
+    derive_her2_ultralow,
+    derive_pd_l1_assay,
+    derive_pd_l1_cps,
+    esr1_tested_since,
+)
 from cds.profile.common import Coded, Context, MedicationRecord, condition_usable, observation_usable
 from cds.profile.conditions import DiseaseFacts, derive_disease
 from cds.profile.genomics import derive_brca
@@ -73,6 +79,7 @@ _NO_JOURNEY = JourneyFacts(
     None,
     (),
     (),
+    None,
 )
 _NO_SAFETY = SafetyFacts(
     _UNKNOWN.interstitial_lung_disease,
@@ -209,6 +216,9 @@ def build_profile(
         akt1_status=genes.get("akt1", _UNKNOWN.akt1_status),
         pten_status=genes.get("pten", _UNKNOWN.pten_status),
         esr1_status=genes.get("esr1", _UNKNOWN.esr1_status),
+        esr1_tested_since_progression=esr1_tested_since(
+            genes.get("esr1", _UNKNOWN.esr1_status), journey.last_progression
+        ),
         pd_l1_cps=cps,
         pd_l1_assay=assay,
         msi_status=msi,

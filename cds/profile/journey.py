@@ -133,6 +133,7 @@ class JourneyFacts:
     resistance_at_progression: Fact[EndocrineResistance] | None  # PatientProfile's field of that name
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
     recent_chemotherapy: tuple[Evidence, ...]  # in use now or within a year (menopause: labs unreliable)
+    last_progression: date | None  # the latest dated progression, or the early relapse (ESR1 testing)
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
 
 
@@ -269,6 +270,11 @@ def derive_journey(
         current=all_current,
         recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
         last_line_stopped_unexplained=_stopped_unexplained(lines, history),
+        last_progression=max(
+            [r.progressed for r in regimens if r.progression is not None and r.progressed is not None]
+            + ([relapse] if early_after and relapse is not None else []),
+            default=None,
+        ),
     )
 
 

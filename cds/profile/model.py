@@ -79,6 +79,7 @@ class PatientProfile:
     akt1_status: Fact[GeneStatus] = _UNKNOWN
     pten_status: Fact[GeneStatus] = _UNKNOWN
     esr1_status: Fact[GeneStatus] = _UNKNOWN
+    esr1_tested_since_progression: Fact[YesNoUnknown] = _UNKNOWN
     pd_l1_cps: Fact[int | None] = _NO_VALUE
     her2_ultralow: Fact[YesNoUnknown] = _UNKNOWN
     discordant_markers: Fact[frozenset[str]] = _NO_SET
@@ -162,7 +163,13 @@ class PatientProfile:
             ),
             endocrine_resistance=self.resistance_at_progression or self.endocrine_resistance,
             resistance_at_progression=None,
+            # an ESR1 result on record comes before a progression on the current therapy
+            esr1_tested_since_progression=_before_progression(self.esr1_tested_since_progression, why),
         )
+
+
+def _before_progression(tested: Fact[YesNoUnknown], why: str) -> Fact[YesNoUnknown]:
+    return Fact("no", tested.evidence, why) if tested.value == "yes" else tested
 
 
 # --- the schema rules are checked against -------------------------------------------------------
@@ -233,6 +240,9 @@ FIELDS: dict[str, FieldSpec] = {
     "akt1_status": FieldSpec("enum", _GENE, "AKT1 (activating mutation)"),
     "pten_status": FieldSpec("enum", _GENE, "PTEN (inactivating alteration or loss)"),
     "esr1_status": FieldSpec("enum", _GENE, "ESR1 mutation"),
+    "esr1_tested_since_progression": FieldSpec(
+        "enum", _YNU, "An ESR1 result dated on or after the last progression (or early relapse)"
+    ),
     "pd_l1_cps": FieldSpec("int", label="PD-L1 combined positive score (22C3 CPS)"),
     "her2_ultralow": FieldSpec("enum", _YNU, "HER2-ultralow (IHC 0 with membrane staining)"),
     "discordant_markers": FieldSpec(

@@ -491,3 +491,62 @@ def test_pd_l1_assay_prefers_the_cps(terminology: Any) -> None:
 def test_pd_l1_assay_reaches_the_profile(build: Build) -> None:
     profile = build(b.patient(), b.breast_cancer(), b.observation(SP142, value_string="IC 5%"))
     assert profile.pd_l1_assay.value == "sp142_ic"
+
+
+# --- an ESR1 result from this progression (ASCO 2023: ESR1 is tested again at each progression) --------
+
+_LETROZOLE, _PALBOCICLIB = b.rx("72965"), b.rx("1601374")
+
+
+def _first_line(status: str = "stopped", end: str | None = "2024-09-15") -> list[dict[str, Any]]:
+    """Letrozole + palbociclib for bone metastases, stopped for progression on 2024-09-15 (or in use)."""
+    records = []
+    for drug in (_LETROZOLE, _PALBOCICLIB):
+        record = b.med_statement(drug, start="2023-03-01", end=end, status=status)
+        if end is not None:
+            record["statusReason"] = [{"text": "Disease progression"}]
+        records.append(record)
+    met = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
+    return [b.patient(), b.breast_cancer(), b.condition(met, onset="2023-02-15", rid="met-1"), *records]
+
+
+def _esr1(date: str) -> dict[str, Any]:
+    obs = variant(b.cc(b.HGNC, "HGNC:3467", "ESR1"), None, ABSENT)
+    obs["effectiveDateTime"] = date
+    return obs
+
+
+@pytest.mark.parametrize(
+    ("tested", "expected"),
+    [
+        ("2024-09-25", "yes"),  # ctDNA after the progression
+        ("2024-08-25", "yes"),  # drawn at the visit that found it, three weeks before it was recorded
+        ("2024-03-01", "no"),  # half a year into the line: mutations are acquired under treatment
+    ],
+)
+def test_an_esr1_result_counts_for_the_progression_it_was_drawn_at(
+    build: Build, tested: str, expected: str
+) -> None:
+    profile = build(*_first_line(), _esr1(tested))
+    assert profile.esr1_status.value == "not_detected"
+    assert profile.esr1_tested_since_progression.value == expected
+
+
+def test_no_esr1_result_or_no_progression_leaves_it_unknown(build: Build) -> None:
+    assert build(*_first_line()).esr1_tested_since_progression.value == "unknown"
+    on_it = build(*_first_line(status="active", end=None), _esr1("2024-09-25"))
+    assert on_it.esr1_tested_since_progression.value == "unknown"
+
+
+def test_a_result_on_record_comes_before_a_progression_on_the_current_therapy(build: Build) -> None:
+    """The "at progression" card weighs a progression still to come: any ESR1 result predates it."""
+    profile = build(
+        *_first_line(),
+        _esr1("2024-09-25"),
+        *[
+            b.med_statement(b.rx("282357"), start="2024-10-01", status="active")  # fulvestrant, second line
+        ],
+    )
+    assert profile.on_therapy.value == "yes"
+    assert profile.esr1_tested_since_progression.value == "yes"
+    assert profile.at_progression().esr1_tested_since_progression.value == "no"

@@ -32,7 +32,7 @@ def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
 ) -> None:
     records = []
     for drug in (LETROZOLE, PALBOCICLIB):
-        record = b.med_statement(drug, start="2024-03-01", end="2025-09-15", status="stopped")
+        record = b.med_statement(drug, start="2024-03-01", end="2025-03-15", status="stopped")
         record["statusReason"] = [{"text": reason}]
         records.append(record)
     profile = build(
