@@ -5,6 +5,10 @@
   363346000 "Malignant neoplastic disease", 372087000, ICD-10 C80.1) with a breast ``bodySite`` (code list
   ``breast-body-sites``), as the mCODE example primary-cancer-condition-breast is coded. The same code
   without a breast bodySite is not breast cancer.
+* Unconfirmed (``unconfirmed_diagnosis``): verificationStatus provisional / differential / unconfirmed, or
+  a diagnosis worded as not yet made ("Suspected breast cancer", "Rule out breast cancer", "r/o ...", as
+  Epic encounter diagnoses and Cerner free-text problems are written). cds.profile.conditions does not
+  count it as breast cancer, as it does not count an unconfirmed metastasis.
 * Either way, the mCODE histology-morphology-behavior extension is read: an in-situ histology (code list
   ``in-situ-morphology``: LCIS, DCIS, ICD-O-3 behaviour /2) contradicts a malignant (invasive) code. The
   Condition is still read as breast cancer, with a ``conflicting`` DataIssue asking to confirm the
@@ -16,8 +20,8 @@ from __future__ import annotations
 from typing import Final
 
 from cds.fhir import models
-from cds.fhir.codes import Match
-from cds.profile.common import Context, evidence, ref
+from cds.fhir.codes import Match, find_phrase, words
+from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
 
 #: The mCODE extension carrying a cancer Condition's histology (morphology and behaviour).
 HISTOLOGY_URL: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -36,6 +40,42 @@ def breast_primary(ctx: Context, cond: models.Condition) -> tuple[Match, str] | 
     for site in cond.bodySite or ():
         if ctx.match("breast-body-sites", site, by_text=False) is not None:
             return generic, f"{ctx.label(code)}, site {ctx.describe(site)}"
+    return None
+
+
+#: Words that say a diagnosis is not yet made (whole words, lower case): the work-up wording of encounter
+#: diagnoses and free-text problems. "r/o" is "rule out".
+_NOT_YET_MADE: Final = (
+    "suspected",
+    "suspect",
+    "suspicion of",
+    "suspicious for",
+    "rule out",
+    "ruled out",
+    "r/o",
+    "possible",
+    "probable",
+    "query",
+)
+
+
+def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
+    """How a Condition says its diagnosis is not confirmed ("provisional", 'worded "suspected"'), or None.
+
+    verificationStatus provisional / differential / unconfirmed, or the work-up wording in the code's
+    text or a display ("Suspected breast cancer" on a C50.912 encounter diagnosis, "Rule out breast
+    cancer" as a Cerner free-text problem)."""
+    verification = status_code(cond.verificationStatus)
+    if verification in UNCONFIRMED:
+        return str(verification)
+    code = cond.code
+    for text in (ctx.text(code), *(d for _, _, d in ctx.codings(code))):
+        if not text:
+            continue
+        hay = words(text)
+        for word in _NOT_YET_MADE:
+            if find_phrase(hay, word) >= 0:
+                return f'worded "{word}"'
     return None
 
 

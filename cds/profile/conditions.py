@@ -2,7 +2,9 @@
 
 * ``breast_cancer``: "yes" when a usable (not refuted / entered-in-error) Condition is a primary breast
   cancer (cds.profile.breast_primary: code list ``breast-cancer``, SNOMED, any ICD-10 flavour C50, text
-  fallback; or a generic malignant-neoplasm code with a breast bodySite, as mCODE codes it); "no" when usable
+  fallback; or a generic malignant-neoplasm code with a breast bodySite, as mCODE codes it) and is not
+  recorded as unconfirmed (provisional / differential, "suspected", "rule out": ``unknown`` with a
+  ``pending`` DataIssue asking for a confirmed diagnosis, as for an unconfirmed metastasis); "no" when usable
   Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
   "unknown". When it is not "yes" but metastatic disease is recorded and no other primary cancer is, a
   ``missing`` DataIssue says the breast cancer diagnosis was not found and what to record.
@@ -42,7 +44,7 @@ from typing import Final, Literal
 
 from cds.fhir import models
 from cds.fhir.codes import Match
-from cds.profile.breast_primary import breast_primary, check_in_situ
+from cds.profile.breast_primary import breast_primary, check_in_situ, unconfirmed_diagnosis
 from cds.profile.common import (
     UNCONFIRMED,
     Conditions,
@@ -127,6 +129,7 @@ def derive_disease(
     resolved_ev: list[Evidence] = []  # breast cancer Conditions recorded as resolved / inactive / remission
     other_primary = OtherPrimaries()
     unconfirmed: list[Evidence] = []  # provisional / differential metastases: not counted
+    unconfirmed_breast: list[tuple[Evidence, str]] = []  # breast cancer not yet confirmed: not counted
     examined = 0
     other_cancer_related = 0
     evs: list[_Ev] = []
@@ -152,7 +155,13 @@ def derive_disease(
             add_other_primary(ctx, cond, code, when, current, other_primary)
             if secondary is not None:
                 continue
-        if breast_hit is not None:
+        not_made = unconfirmed_diagnosis(ctx, cond) if breast_hit is not None else None
+        if breast_hit is not None and not_made is not None:
+            # provisional / differential / "suspected", "rule out": not counted (as for a metastasis)
+            if current:
+                shown_as = f"Unconfirmed ({not_made}) breast cancer: {breast_hit[1]}"
+                unconfirmed_breast.append((evidence(cond, when, shown_as), not_made))
+        elif breast_hit is not None:
             read_as = breast_hit[1]
             check_in_situ(ctx, cond, when)
             if current:
@@ -420,12 +429,14 @@ def derive_disease(
             "The only breast cancer recorded is resolved / inactive / in remission, and no metastasis is "
             "recorded now.",
         )
+    elif unconfirmed_breast:
+        breast_fact = _unconfirmed_breast(ctx, unconfirmed_breast)
     elif examined and not other_cancer_related:
         breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
     else:
         breast_fact = _UNKNOWN
     if breast_fact.value != "yes" and metastatic.value == "yes" and other_fact.value != "yes":
-        _breast_cancer_not_found(ctx, metastatic, observations)
+        _breast_cancer_not_found(ctx, metastatic, observations, [e for e, _ in unconfirmed_breast])
 
     # --- sites --------------------------------------------------------------------------------------
     site_note = None
@@ -473,12 +484,38 @@ def derive_disease(
     )
 
 
+def _unconfirmed_breast(ctx: Context, found: Sequence[tuple[Evidence, str]]) -> Fact[YesNoUnknown]:
+    """Breast cancer recorded only as provisional / differential / "suspected": unknown, with a
+    ``pending`` DataIssue saying what settles it (a confirmed diagnosis)."""
+    ev, how = min(found, key=lambda f: (date_key(f[0].date), f[0].reference))
+    shown = f"{ev.reference}, {ev.date}" if ev.date else ev.reference
+    ctx.issue(
+        "breast_cancer",
+        "pending",
+        f"Breast cancer is recorded only as unconfirmed ({how}; {shown}): it was not counted as breast "
+        "cancer, so no stage 4 breast cancer option is shown. A confirmed diagnosis (verificationStatus "
+        "confirmed, after the biopsy) settles it.",
+        *(e for e, _ in found[:2]),
+    )
+    return Fact(
+        "unknown",
+        tuple(e for e, _ in found[:5]),
+        "Breast cancer is recorded only as provisional / differential / suspected: not confirmed.",
+    )
+
+
 def _breast_cancer_not_found(
-    ctx: Context, metastatic: Fact[YesNoUnknown], observations: Observations
+    ctx: Context,
+    metastatic: Fact[YesNoUnknown],
+    observations: Observations,
+    unconfirmed: Sequence[Evidence] = (),
 ) -> None:
     """Metastatic cancer is recorded, no other primary is, and no breast cancer Condition was found: the
     stage 4 options are not evaluated, so say what to record (the warnings rule breast-cancer-not-found
-    gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer."""
+    gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer. A breast
+    cancer recorded only as unconfirmed has its own DataIssue (``_unconfirmed_breast``): not repeated."""
+    if unconfirmed:
+        return
     markers = observations.coded("er-tests", "pr-tests", "her2-ihc-tests", "her2-ish-tests")
     seen = (
         f"; tumour-marker results are recorded ({ref(markers[0])}: {ctx.describe(markers[0].code)})"

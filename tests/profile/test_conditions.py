@@ -848,3 +848,71 @@ def test_metastases_without_a_breast_cancer_or_a_tumour_marker_say_what_to_recor
     (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
     assert issue.kind == "missing" and "no primary breast cancer diagnosis was found" in issue.message
     assert "tumour-marker" not in issue.message
+
+
+# --- a breast cancer recorded only as unconfirmed is not breast cancer (third-party review 6, finding 2:
+# an Epic provisional encounter diagnosis "Suspected breast cancer" and a Cerner free-text "Rule out
+# breast cancer" gave the full stage 4 first-line card) ---------------------------------------------------
+
+_LIVER_METS = b.cc(b.SNOMED, "94381002", "Secondary malignant neoplasm of liver")
+
+
+@pytest.mark.parametrize(
+    ("breast", "how"),
+    [
+        (
+            b.condition(
+                b.cc(b.ICD10CM, "C50.912", "Malignant neoplasm of unspecified site of left female breast"),
+                verification="provisional",
+                rid="bc",
+            ),
+            "provisional",
+        ),
+        (b.breast_cancer(verification="differential", rid="bc"), "differential"),
+        (b.breast_cancer(verification="unconfirmed", rid="bc"), "unconfirmed"),
+        (  # confirmed by status but worded as work-up (an Epic encounter diagnosis's text)
+            b.condition(
+                {
+                    **b.cc(b.ICD10CM, "C50.912", "Malignant neoplasm of left female breast"),
+                    "text": "Suspected breast cancer",
+                },
+                rid="bc",
+            ),
+            'worded "suspected"',
+        ),
+        (b.condition(b.cc(text="Rule out breast cancer"), verification=None, rid="bc"), 'worded "rule out"'),
+        (b.condition(b.cc(text="R/O carcinoma of breast"), rid="bc"), 'worded "r/o"'),
+    ],
+)
+def test_an_unconfirmed_breast_cancer_is_not_breast_cancer_and_says_what_settles_it(
+    build: Build, breast: dict[str, Any], how: str
+) -> None:
+    profile = build(b.patient(), breast, b.condition(_LIVER_METS, rid="liver"))
+    assert profile.breast_cancer.value == "unknown"
+    assert profile.breast_cancer.evidence[0].reference == "Condition/bc"
+    assert profile.metastatic.value == "yes"
+    (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
+    assert issue.kind == "pending"
+    assert f"recorded only as unconfirmed ({how}; Condition/bc" in issue.message
+    assert "A confirmed diagnosis" in issue.message
+    assert "no primary breast cancer diagnosis was found" not in issue.message
+
+
+def test_a_confirmed_breast_cancer_beside_an_earlier_suspected_one_is_breast_cancer(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.condition(b.cc(text="Suspected breast cancer"), verification="provisional", onset="2025-01-02"),
+        b.breast_cancer(onset="2025-02-01", rid="bc"),
+        b.condition(_LIVER_METS),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert [e.reference for e in profile.breast_cancer.evidence] == ["Condition/bc"]
+    assert not [i for i in profile.issues if i.topic == "breast_cancer"]
+
+
+@pytest.mark.parametrize(
+    "text", ["Possible breast cancer", "Probable carcinoma of breast", "Suspicion of breast cancer"]
+)
+def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: str) -> None:
+    profile = build(b.patient(), b.condition(b.cc(text=text)))
+    assert profile.breast_cancer.value == "unknown"
