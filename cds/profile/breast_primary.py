@@ -1,6 +1,9 @@
 """Is a Condition a primary breast cancer? By its code, or the mCODE post-coordinated way.
 
-* By code: the code list ``breast-cancer`` (SNOMED, ICD-10 C50, text fallback).
+* By code: the code list ``breast-cancer`` (SNOMED, ICD-10 C50, text fallback). Its text fallback never
+  reads the display of an ICD-10 chapter Z code (Z15.01 "Genetic susceptibility to malignant neoplasm of
+  breast" is a gene that raises the risk, not the disease), and its ``exclude_text`` keeps susceptibility,
+  carrier, risk and family-history wording out.
 * Post-coordinated: a code that names no organ (code list ``malignant-neoplasm-site-unstated``: SNOMED
   363346000 "Malignant neoplastic disease", 372087000, ICD-10 C80.1) with a breast ``bodySite`` (code list
   ``breast-body-sites``), as the mCODE example primary-cancer-condition-breast is coded. The same code
@@ -20,7 +23,7 @@ from __future__ import annotations
 from typing import Final
 
 from cds.fhir import models
-from cds.fhir.codes import Match, find_phrase, words
+from cds.fhir.codes import Match, find_phrase, system_key, words
 from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
 
 #: The mCODE extension carrying a cancer Condition's histology (morphology and behaviour).
@@ -32,7 +35,7 @@ def breast_primary(ctx: Context, cond: models.Condition) -> tuple[Match, str] | 
     or the generic code with its breast site), or None when it is not a primary breast cancer."""
     code = cond.code
     hit = ctx.match("breast-cancer", code)
-    if hit is not None:
+    if hit is not None and (hit.via == "code" or not _icd10_factor_code(ctx, code)):
         return hit, ctx.label(code)
     generic = ctx.match("malignant-neoplasm-site-unstated", code, by_text=False)
     if generic is None:
@@ -77,6 +80,17 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
             if find_phrase(hay, word) >= 0:
                 return f'worded "{word}"'
     return None
+
+
+def _icd10_factor_code(ctx: Context, code: models.CodeableConcept | None) -> bool:
+    """True when the concept carries an ICD-10 chapter Z code ("factors influencing health status":
+    susceptibility Z15, screening Z12, family history Z80, history Z85 ...). None is a current disease, so
+    its display is never read as breast cancer by the text fallback; Z85.3 counts only as the deliberate
+    entry of the code list."""
+    return any(
+        system_key(system) == "icd10" and (c or "").strip().upper().startswith("Z")
+        for system, c, _ in ctx.codings(code)
+    )
 
 
 def check_in_situ(ctx: Context, cond: models.Condition, when: str | None) -> None:

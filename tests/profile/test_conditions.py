@@ -916,3 +916,61 @@ def test_a_confirmed_breast_cancer_beside_an_earlier_suspected_one_is_breast_can
 def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: str) -> None:
     profile = build(b.patient(), b.condition(b.cc(text=text)))
     assert profile.breast_cancer.value == "unknown"
+
+
+# --- susceptibility, carrier, risk and family-history concepts are never breast cancer (third-party review
+# 6, finding 3: ICD-10-CM Z15.01 "Genetic susceptibility to malignant neoplasm of breast" on a BRCA1
+# carrier's problem list was read as breast cancer through its display, and her liver metastases of
+# uncoded primary got stage 4 breast cancer cards) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        b.cc(b.ICD10CM, "Z15.01", "Genetic susceptibility to malignant neoplasm of breast"),
+        b.cc(
+            "http://hl7.org/fhir/sid/icd-10-cm",
+            "Z1501",
+            "Genetic susceptibility to malignant neoplasm of breast",
+        ),
+        {  # Epic: ICD-10-CM beside an IMO coding whose display is the same words
+            "coding": [
+                {"system": b.ICD10CM, "code": "Z15.01", "display": "Genetic susceptibility to breast cancer"},
+                {"system": "urn:oid:2.16.840.1.113883.3.247.1.1", "code": "X1", "display": "BRCA1 positive"},
+            ],
+            "text": "BRCA1 gene mutation positive",
+        },
+        b.cc(text="Genetic susceptibility to breast cancer"),
+        b.cc(text="Genetic predisposition to breast cancer"),
+        b.cc(text="BRCA1 carrier - breast cancer gene"),
+        b.cc(text="Hereditary breast cancer syndrome"),
+        b.cc(text="At risk for breast cancer"),
+        b.cc(b.SNOMED, "445180002", "Breast cancer genetic marker of susceptibility not detected (finding)"),
+        # any ICD-10 chapter Z code: its display and text are never read as the disease (the text alone
+        # passes every exclusion)
+        {
+            "coding": [{"system": b.ICD10CM, "code": "Z15.01", "display": "Genetic susceptibility"}],
+            "text": "Breast cancer (BRCA1)",
+        },
+        b.cc(b.ICD10CM, "Z12.31", "Encounter for screening mammogram for malignant neoplasm of breast"),
+        b.cc(b.ICD10CM, "Z80.3", "Family history of malignant neoplasm of breast"),
+    ],
+)
+def test_susceptibility_and_risk_concepts_are_not_breast_cancer(build: Build, code: dict[str, Any]) -> None:
+    profile = build(b.patient(), b.condition(code), b.condition(_LIVER_METS, rid="liver"))
+    assert profile.breast_cancer.value != "yes"
+    assert profile.metastatic.value == "yes"
+    (issue,) = b.issues_of(profile, "breast_cancer", "missing")
+    assert "no primary breast cancer diagnosis was found" in issue.message
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        b.cc(b.ICD10CM, "Z85.3", "Personal history of malignant neoplasm of breast"),  # deliberate entry
+        b.cc(text="High-risk breast cancer, ER positive"),
+        b.cc(text="Breast cancer"),
+    ],
+)
+def test_the_breast_cancer_wordings_that_stay_breast_cancer(build: Build, code: dict[str, Any]) -> None:
+    assert build(b.patient(), b.condition(code)).breast_cancer.value == "yes"
