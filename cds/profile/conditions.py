@@ -17,6 +17,11 @@
   ``conflicting`` DataIssue naming both resources, except an earlier "no" followed by a later "yes": that
   is how a relapse reads (stage II at diagnosis, M1 at recurrence), not a data error. A resolved /
   inactive / remission secondary Condition does not count as current disease.
+* A secondary Condition counts as breast cancer only when the metastasis is FROM the breast (SNOMED
+  315004001, "metastatic breast cancer"); one TO the breast (ICD-10-CM/-GM C79.81 "Secondary malignant
+  neoplasm of breast", "metastasis to the breast") is a site (other) and, with no breast primary, the
+  ``missing`` DataIssue names it and asks to check the primary (C79.81 is sometimes misused for metastatic
+  breast cancer).
 * ``metastatic_sites``: bone, liver, lung (pleura counts as lung), brain, nodes, other, from the
   secondary Conditions' code, then bodySite, then text. ``visceral_metastases`` = liver/lung/brain;
   ``bone_only_disease`` = sites are exactly {bone}. A secondary Condition without a site (128462008,
@@ -43,7 +48,7 @@ from collections.abc import Sequence
 from typing import Final, Literal
 
 from cds.fhir import models
-from cds.fhir.codes import Match
+from cds.fhir.codes import Match, find_phrase, norm_code, system_key, words
 from cds.profile.breast_primary import breast_primary, check_in_situ, unconfirmed_diagnosis
 from cds.profile.common import (
     UNCONFIRMED,
@@ -130,6 +135,7 @@ def derive_disease(
     other_primary = OtherPrimaries()
     unconfirmed: list[Evidence] = []  # provisional / differential metastases: not counted
     unconfirmed_breast: list[tuple[Evidence, str]] = []  # breast cancer not yet confirmed: not counted
+    to_breast_ev: list[Evidence] = []  # metastases TO the breast (C79.81): a site, not a breast primary
     examined = 0
     other_cancer_related = 0
     evs: list[_Ev] = []
@@ -199,7 +205,10 @@ def derive_disease(
                     evidence(cond, when, f"Unconfirmed ({verification}) metastasis: {ctx.describe(code)}")
                 )
                 continue
-            if secondary.code == "315004001" or "breast" in ctx.describe(code).lower():
+            to_breast = _metastasis_to_breast(ctx, code)
+            if to_breast and current:
+                to_breast_ev.append(evidence(cond, when, f"Metastasis to the breast: {ctx.label(code)}"))
+            if secondary.code == "315004001" or (not to_breast and "breast" in ctx.describe(code).lower()):
                 if current:
                     breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {ctx.label(code)}"))
                 else:
@@ -216,6 +225,8 @@ def derive_disease(
                 )
                 continue
             site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
+            if site is None and to_breast:
+                site = "other"  # the breast, named in the text only ("Metastasis to the left breast")
             if site == "nodes" and not distant_nodes(ctx, cond):
                 # axillary, internal mammary, supraclavicular nodes are regional (N), not M1: counted only
                 # next to other evidence of metastatic disease (below)
@@ -436,7 +447,9 @@ def derive_disease(
     else:
         breast_fact = _UNKNOWN
     if breast_fact.value != "yes" and metastatic.value == "yes" and other_fact.value != "yes":
-        _breast_cancer_not_found(ctx, metastatic, observations, [e for e, _ in unconfirmed_breast])
+        _breast_cancer_not_found(
+            ctx, metastatic, observations, [e for e, _ in unconfirmed_breast], to_breast_ev
+        )
 
     # --- sites --------------------------------------------------------------------------------------
     site_note = None
@@ -509,12 +522,30 @@ def _breast_cancer_not_found(
     metastatic: Fact[YesNoUnknown],
     observations: Observations,
     unconfirmed: Sequence[Evidence] = (),
+    to_breast: Sequence[Evidence] = (),
 ) -> None:
     """Metastatic cancer is recorded, no other primary is, and no breast cancer Condition was found: the
     stage 4 options are not evaluated, so say what to record (the warnings rule breast-cancer-not-found
     gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer. A breast
-    cancer recorded only as unconfirmed has its own DataIssue (``_unconfirmed_breast``): not repeated."""
+    cancer recorded only as unconfirmed has its own DataIssue (``_unconfirmed_breast``): not repeated. A
+    metastasis coded as TO the breast (C79.81) is named: it says where the cancer spread, not where it began
+    (and is sometimes misused for metastatic breast cancer), so the primary is to be checked."""
     if unconfirmed:
+        return
+    if to_breast:
+        ev = to_breast[0]
+        what = ev.text.split(": ", 1)[-1]
+        ctx.issue(
+            "breast_cancer",
+            "missing",
+            f"{ev.reference} records a metastasis to the breast ({what}): the breast is a site the cancer "
+            "spread to, not where it began, and no primary breast cancer diagnosis was found among the "
+            "Conditions. Check the primary: if this is metastatic breast cancer (the code or wording is "
+            "sometimes used so), record the breast cancer (ICD-10 C50 or SNOMED 254837009) and the "
+            "metastases by their sites; if the cancer began elsewhere, record that primary.",
+            ev,
+            *metastatic.evidence[:1],
+        )
         return
     markers = observations.coded("er-tests", "pr-tests", "her2-ihc-tests", "her2-ish-tests")
     seen = (
@@ -533,6 +564,38 @@ def _breast_cancer_not_found(
         *metastatic.evidence[:1],
         *(evidence(obs, observation_date(obs), ctx.describe(obs.code)) for obs in markers[:1]),
     )
+
+
+#: Wordings of a secondary cancer whose site is the breast (a metastasis TO the breast, ICD-10-CM C79.81),
+#: as against one FROM the breast ("metastatic breast cancer", SNOMED 315004001).
+_TO_BREAST: Final = tuple(
+    f"{lead} {w}breast"
+    for lead in (
+        "secondary malignant neoplasm of",
+        "secondary neoplasm of",
+        "secondary carcinoma of",
+        "secondary cancer of",
+        "metastasis to",
+        "metastases to",
+        "metastatic to",
+        "metastatic disease to",
+    )
+    for w in ("", "the ", "female ", "male ", "left ", "right ", "the left ", "the right ")
+)
+
+
+def _metastasis_to_breast(ctx: Context, code: models.CodeableConcept | None) -> bool:
+    """True for a metastasis whose site is the breast: ICD-10(-CM/-GM) C79.81 "Secondary malignant
+    neoplasm of breast", or that wording."""
+    for system, c, _ in ctx.codings(code):
+        if c and system_key(system) == "icd10" and norm_code("icd10", c).startswith("C7981"):
+            return True
+    for text in (ctx.text(code), *(d for _, _, d in ctx.codings(code))):
+        if text:
+            hay = words(text)
+            if any(find_phrase(hay, phrase) >= 0 for phrase in _TO_BREAST):
+                return True
+    return False
 
 
 def _site(ctx: Context, cond: models.Condition, *, secondary_site: Match | None) -> str | None:

@@ -974,3 +974,63 @@ def test_susceptibility_and_risk_concepts_are_not_breast_cancer(build: Build, co
 )
 def test_the_breast_cancer_wordings_that_stay_breast_cancer(build: Build, code: dict[str, Any]) -> None:
     assert build(b.patient(), b.condition(code)).breast_cancer.value == "yes"
+
+
+# --- a metastasis TO the breast is a site, not a breast primary (third-party review 6, finding 4: ICD-10-CM
+# C79.81 "Secondary malignant neoplasm of breast" with liver metastases and no C50 was read as metastatic
+# breast cancer) -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "to_breast",
+    [
+        b.cc(b.ICD10CM, "C79.81", "Secondary malignant neoplasm of breast"),
+        b.cc(
+            "http://fhir.de/CodeSystem/bfarm/icd-10-gm",
+            "C79.81",
+            "Sekundäre bösartige Neubildung der Brustdrüse",
+        ),
+        b.cc(text="Metastasis to the left breast"),
+    ],
+)
+def test_a_metastasis_to_the_breast_alone_is_a_site_and_asks_for_the_primary(
+    build: Build, to_breast: dict[str, Any]
+) -> None:
+    profile = build(b.patient(), b.condition(to_breast, rid="c7981"), b.condition(_LIVER_METS, rid="liver"))
+    assert profile.breast_cancer.value != "yes"
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"liver", "other"}
+    (issue,) = b.issues_of(profile, "breast_cancer", "missing")
+    assert issue.message.startswith("Condition/c7981 records a metastasis to the breast")
+    assert "Check the primary" in issue.message
+
+
+@pytest.mark.parametrize(
+    "from_breast",
+    [
+        b.cc(b.SNOMED, "315004001", "Metastasis from malignant tumor of breast (disorder)"),
+        b.cc(text="Metastatic breast cancer"),
+        # C79.81 misused with the clinician's words "metastatic breast cancer": the words are read
+        {
+            **b.cc(b.ICD10CM, "C79.81", "Secondary malignant neoplasm of breast"),
+            "text": "Metastatic breast cancer",
+        },
+    ],
+)
+def test_a_metastasis_from_the_breast_is_still_metastatic_breast_cancer(
+    build: Build, from_breast: dict[str, Any]
+) -> None:
+    profile = build(b.patient(), b.condition(from_breast), b.condition(_LIVER_METS))
+    assert profile.breast_cancer.value == "yes"
+    assert not [i for i in profile.issues if i.topic == "breast_cancer"]
+
+
+def test_a_metastasis_to_the_breast_beside_a_breast_primary_is_one_more_site(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(b.cc(b.ICD10CM, "C79.81", "Secondary malignant neoplasm of breast")),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert profile.metastatic.value == "yes"
+    assert not [i for i in profile.issues if i.topic == "breast_cancer"]
