@@ -401,7 +401,7 @@ def derive_disease(
                 "conflicting",
                 f"Another active primary cancer is recorded ({other_primary.named()}): metastases cannot be "
                 "attributed to the breast cancer with certainty, so no stage 4 breast cancer options are "
-                "shown.",
+                "shown." + other_primary.brain_hint(),
                 *other_fact.evidence[:3],
             )
     elif resolved_ev and other_fact.value == "yes":

@@ -1034,3 +1034,40 @@ def test_a_metastasis_to_the_breast_beside_a_breast_primary_is_one_more_site(bui
     assert profile.breast_cancer.value == "yes"
     assert profile.metastatic.value == "yes"
     assert not [i for i in profile.issues if i.topic == "breast_cancer"]
+
+
+# --- a brain malignancy coded as a primary (C71) next to breast cancer: the block stays, and the issue says
+# which code a brain metastasis has (third-party review 6, finding 5: the HL7 CodeX RTTD IG's brain-
+# metastasis radiotherapy course carries reasonCode C71.9) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "brain",
+    [
+        b.cc(b.ICD10CM, "C71.9", "Malignant neoplasm of brain, unspecified"),
+        b.cc("http://hl7.org/fhir/sid/icd-10", "C71.1", "Malignant neoplasm of frontal lobe"),
+        b.cc("http://fhir.de/CodeSystem/bfarm/icd-10-gm", "C71.9", "Bösartige Neubildung: Gehirn"),
+    ],
+)
+def test_a_brain_primary_next_to_breast_cancer_says_how_a_brain_metastasis_is_coded(
+    build: Build, brain: dict[str, Any]
+) -> None:
+    profile = build(b.patient(), b.breast_cancer(), b.condition(_BONE_METS), b.condition(brain, rid="c71"))
+    assert profile.other_primary_cancer.value == "yes"
+    (issue,) = [i for i in profile.issues if i.topic == "other_primary_cancer"]
+    assert "no stage 4 breast cancer options" in issue.message
+    assert "Condition/c71 is coded as a primary malignancy of the brain (ICD-10 C71)" in issue.message
+    assert "C79.31" in issue.message
+
+
+def test_another_primary_that_is_not_of_the_brain_gets_no_brain_hint(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_BONE_METS),
+        b.condition(b.cc(text="Glioblastoma")),  # a named brain tumour: no recoding hint
+        b.condition(b.cc(b.ICD10CM, "C34.90", "Malignant neoplasm of unspecified part of bronchus or lung")),
+    )
+    assert profile.other_primary_cancer.value == "yes"
+    (issue,) = [i for i in profile.issues if i.topic == "other_primary_cancer"]
+    assert "C79.31" not in issue.message
