@@ -62,6 +62,20 @@ _NOT_YET_MADE: Final = (
 )
 
 
+#: Words after the work-up wording that show it is about the spread, not the breast cancer ("Breast
+#: cancer with suspected liver metastases", "Breast cancer, possible recurrence"): the cancer stands.
+_ABOUT_SPREAD: Final = (
+    "metasta",
+    " mets",
+    "secondar",
+    "recurren",
+    "relapse",
+    "progress",
+    "spread",
+    "involvement",
+)
+
+
 def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
     """How a Condition says its diagnosis is not confirmed ("provisional", 'worded "suspected"'), or None.
 
@@ -77,7 +91,8 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
             continue
         hay = words(text)
         for word in _NOT_YET_MADE:
-            if find_phrase(hay, word) >= 0:
+            at = find_phrase(hay, word)
+            if at >= 0 and not any(w in hay[at:] for w in _ABOUT_SPREAD):
                 return f'worded "{word}"'
     return None
 

@@ -918,6 +918,19 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
     assert profile.breast_cancer.value == "unknown"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Breast cancer with suspected liver metastases",
+        "Carcinoma of breast, possible recurrence",
+        "Breast cancer, r/o bone mets",
+        "Breast cancer, probable spread to the axilla",
+    ],
+)
+def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
+    assert build(b.patient(), b.condition(b.cc(text=text))).breast_cancer.value == "yes"
+
+
 # --- susceptibility, carrier, risk and family-history concepts are never breast cancer (third-party review
 # 6, finding 3: ICD-10-CM Z15.01 "Genetic susceptibility to malignant neoplasm of breast" on a BRCA1
 # carrier's problem list was read as breast cancer through its display, and her liver metastases of
