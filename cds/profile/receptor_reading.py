@@ -121,8 +121,8 @@ def unread_note(conds: Sequence[Reading], unread: Sequence[Evidence], name: str)
     c = max(conds, key=reading_order)
     results = ", ".join(e.reference for e in unread[:2])
     return (
-        f"the {name} pathology result on record ({results}) could not be read; the problem-list or billing "
-        f"entry {c.evidence.text} ({c.evidence.reference}) says {name} {c.value} but was not used in its "
-        "place (a summary entry cannot settle a result the report leaves open): the pathology report "
-        "settles it"
+        f"the {name} pathology result on record ({results}) could not be read or gives no status; the "
+        f"problem-list or billing entry {c.evidence.text} ({c.evidence.reference}) says {name} {c.value} "
+        "but was not used in its place (a summary entry cannot settle a result the report leaves open): "
+        "the pathology report settles it"
     )

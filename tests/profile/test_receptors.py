@@ -1028,6 +1028,7 @@ def test_a_value_that_cannot_be_read_is_still_reported_as_such(build: Build) -> 
         b.er(value_string="Allred 3/8", rid="er", date="2026-02-18"),
         b.er(value_string="see report", rid="er", date="2026-02-18"),
         b.er(value_string="H-score 40", rid="er", date="2026-02-18"),  # a score without a status
+        b.er(b.cc(_NULL_FLAVOR, "UNK", "unknown"), rid="er", date="2026-02-18"),  # the lab: unknown
     ],
 )
 def test_an_unread_er_result_is_not_replaced_by_a_problem_list_er_positive(
