@@ -441,11 +441,17 @@ def derive_disease(
             "recorded now.",
         )
     elif unconfirmed_breast:
-        breast_fact = _unconfirmed_breast(ctx, unconfirmed_breast)
+        breast_fact = Fact(
+            "unknown",
+            tuple(e for e, _ in unconfirmed_breast[:5]),
+            "Breast cancer is recorded only as provisional / differential / suspected: not confirmed.",
+        )
     elif examined and not other_cancer_related:
         breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
     else:
         breast_fact = _UNKNOWN
+    if unconfirmed_breast and breast_fact.value != "yes":
+        _unconfirmed_breast(ctx, unconfirmed_breast)
     if breast_fact.value != "yes" and metastatic.value == "yes" and other_fact.value != "yes":
         _breast_cancer_not_found(
             ctx, metastatic, observations, [e for e, _ in unconfirmed_breast], to_breast_ev
@@ -497,23 +503,18 @@ def derive_disease(
     )
 
 
-def _unconfirmed_breast(ctx: Context, found: Sequence[tuple[Evidence, str]]) -> Fact[YesNoUnknown]:
-    """Breast cancer recorded only as provisional / differential / "suspected": unknown, with a
-    ``pending`` DataIssue saying what settles it (a confirmed diagnosis)."""
-    ev, how = min(found, key=lambda f: (date_key(f[0].date), f[0].reference))
+def _unconfirmed_breast(ctx: Context, found: Sequence[tuple[Evidence, str]]) -> None:
+    """A ``pending`` DataIssue for a breast cancer recorded as provisional / differential / "suspected"
+    when no confirmed current one is: it was not counted, and a confirmed diagnosis settles it."""
+    ev, how = max(found, key=lambda f: (date_key(f[0].date), f[0].reference))
     shown = f"{ev.reference}, {ev.date}" if ev.date else ev.reference
     ctx.issue(
         "breast_cancer",
         "pending",
-        f"Breast cancer is recorded only as unconfirmed ({how}; {shown}): it was not counted as breast "
-        "cancer, so no stage 4 breast cancer option is shown. A confirmed diagnosis (verificationStatus "
+        f"Breast cancer is recorded as unconfirmed ({how}; {shown}): it was not counted as breast cancer, "
+        "so no stage 4 breast cancer option is shown on it. A confirmed diagnosis (verificationStatus "
         "confirmed, after the biopsy) settles it.",
         *(e for e, _ in found[:2]),
-    )
-    return Fact(
-        "unknown",
-        tuple(e for e, _ in found[:5]),
-        "Breast cancer is recorded only as provisional / differential / suspected: not confirmed.",
     )
 
 

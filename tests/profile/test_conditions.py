@@ -893,9 +893,20 @@ def test_an_unconfirmed_breast_cancer_is_not_breast_cancer_and_says_what_settles
     assert profile.metastatic.value == "yes"
     (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
     assert issue.kind == "pending"
-    assert f"recorded only as unconfirmed ({how}; Condition/bc" in issue.message
+    assert f"recorded as unconfirmed ({how}; Condition/bc" in issue.message
     assert "A confirmed diagnosis" in issue.message
     assert "no primary breast cancer diagnosis was found" not in issue.message
+
+
+def test_a_suspected_new_breast_cancer_beside_a_resolved_one_is_said(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(clinical="resolved", onset="2015-03-01"),
+        b.condition(b.cc(text="Suspected breast cancer, right"), onset="2025-06-01", rid="new"),
+    )
+    assert profile.breast_cancer.value == "no"
+    (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
+    assert issue.kind == "pending" and 'worded "suspected"; Condition/new, 2025-06-01' in issue.message
 
 
 def test_a_confirmed_breast_cancer_beside_an_earlier_suspected_one_is_breast_cancer(build: Build) -> None:
