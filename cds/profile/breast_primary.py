@@ -1,10 +1,17 @@
 """Is a Condition a primary breast cancer? By its code, or the mCODE post-coordinated way.
 
-* By code: the code list ``breast-cancer`` (SNOMED, ICD-10 C50, text fallback).
+* By code: the code list ``breast-cancer`` (SNOMED, ICD-10 C50, text fallback). Its text fallback never
+  reads the display of an ICD-10 chapter Z code (Z15.01 "Genetic susceptibility to malignant neoplasm of
+  breast" is a gene that raises the risk, not the disease), and its ``exclude_text`` keeps susceptibility,
+  carrier, risk and family-history wording out.
 * Post-coordinated: a code that names no organ (code list ``malignant-neoplasm-site-unstated``: SNOMED
   363346000 "Malignant neoplastic disease", 372087000, ICD-10 C80.1) with a breast ``bodySite`` (code list
   ``breast-body-sites``), as the mCODE example primary-cancer-condition-breast is coded. The same code
   without a breast bodySite is not breast cancer.
+* Unconfirmed (``unconfirmed_diagnosis``): verificationStatus provisional / differential / unconfirmed, or
+  a diagnosis worded as not yet made ("Suspected breast cancer", "Rule out breast cancer", "r/o ...", as
+  Epic encounter diagnoses and Cerner free-text problems are written). cds.profile.conditions does not
+  count it as breast cancer, as it does not count an unconfirmed metastasis.
 * Either way, the mCODE histology-morphology-behavior extension is read: an in-situ histology (code list
   ``in-situ-morphology``: LCIS, DCIS, ICD-O-3 behaviour /2) contradicts a malignant (invasive) code. The
   Condition is still read as breast cancer, with a ``conflicting`` DataIssue asking to confirm the
@@ -16,8 +23,8 @@ from __future__ import annotations
 from typing import Final
 
 from cds.fhir import models
-from cds.fhir.codes import Match
-from cds.profile.common import Context, evidence, ref
+from cds.fhir.codes import Match, find_phrase, system_key, words
+from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
 
 #: The mCODE extension carrying a cancer Condition's histology (morphology and behaviour).
 HISTOLOGY_URL: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -28,7 +35,7 @@ def breast_primary(ctx: Context, cond: models.Condition) -> tuple[Match, str] | 
     or the generic code with its breast site), or None when it is not a primary breast cancer."""
     code = cond.code
     hit = ctx.match("breast-cancer", code)
-    if hit is not None:
+    if hit is not None and (hit.via == "code" or not _icd10_factor_code(ctx, code)):
         return hit, ctx.label(code)
     generic = ctx.match("malignant-neoplasm-site-unstated", code, by_text=False)
     if generic is None:
@@ -37,6 +44,68 @@ def breast_primary(ctx: Context, cond: models.Condition) -> tuple[Match, str] | 
         if ctx.match("breast-body-sites", site, by_text=False) is not None:
             return generic, f"{ctx.label(code)}, site {ctx.describe(site)}"
     return None
+
+
+#: Words that say a diagnosis is not yet made (whole words, lower case): the work-up wording of encounter
+#: diagnoses and free-text problems. "r/o" is "rule out".
+_NOT_YET_MADE: Final = (
+    "suspected",
+    "suspect",
+    "suspicion of",
+    "suspicious for",
+    "rule out",
+    "ruled out",
+    "r/o",
+    "possible",
+    "probable",
+    "query",
+)
+
+
+#: Words after the work-up wording that show it is about the spread, not the breast cancer ("Breast
+#: cancer with suspected liver metastases", "Breast cancer, possible recurrence"): the cancer stands.
+_ABOUT_SPREAD: Final = (
+    "metasta",
+    " mets",
+    "secondar",
+    "recurren",
+    "relapse",
+    "progress",
+    "spread",
+    "involvement",
+)
+
+
+def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
+    """How a Condition says its diagnosis is not confirmed ("provisional", 'worded "suspected"'), or None.
+
+    verificationStatus provisional / differential / unconfirmed, or the work-up wording in the code's
+    text or a display ("Suspected breast cancer" on a C50.912 encounter diagnosis, "Rule out breast
+    cancer" as a Cerner free-text problem)."""
+    verification = status_code(cond.verificationStatus)
+    if verification in UNCONFIRMED:
+        return str(verification)
+    code = cond.code
+    for text in (ctx.text(code), *(d for _, _, d in ctx.codings(code))):
+        if not text:
+            continue
+        hay = words(text)
+        for word in _NOT_YET_MADE:
+            at = find_phrase(hay, word)
+            if at >= 0 and not any(w in hay[at:] for w in _ABOUT_SPREAD):
+                return f'worded "{word}"'
+    return None
+
+
+def _icd10_factor_code(ctx: Context, code: models.CodeableConcept | None) -> bool:
+    """True when the concept carries an ICD-10 chapter Z code ("factors influencing health status":
+    susceptibility Z15, screening Z12, family history Z80, history Z85 ...). None is a current disease, so
+    its display is never read as breast cancer by the text fallback; Z85.3 counts only as the deliberate
+    entry of the code list."""
+    return any(
+        system_key(system) == "icd10" and (c or "").strip().upper().startswith("Z")
+        for system, c, _ in ctx.codings(code)
+    )
 
 
 def check_in_situ(ctx: Context, cond: models.Condition, when: str | None) -> None:

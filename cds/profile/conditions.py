@@ -2,7 +2,9 @@
 
 * ``breast_cancer``: "yes" when a usable (not refuted / entered-in-error) Condition is a primary breast
   cancer (cds.profile.breast_primary: code list ``breast-cancer``, SNOMED, any ICD-10 flavour C50, text
-  fallback; or a generic malignant-neoplasm code with a breast bodySite, as mCODE codes it); "no" when usable
+  fallback; or a generic malignant-neoplasm code with a breast bodySite, as mCODE codes it) and is not
+  recorded as unconfirmed (provisional / differential, "suspected", "rule out": ``unknown`` with a
+  ``pending`` DataIssue asking for a confirmed diagnosis, as for an unconfirmed metastasis); "no" when usable
   Conditions were sent and none is a breast, secondary, receptor-status or BRCA Condition; else
   "unknown". When it is not "yes" but metastatic disease is recorded and no other primary cancer is, a
   ``missing`` DataIssue says the breast cancer diagnosis was not found and what to record.
@@ -15,6 +17,11 @@
   ``conflicting`` DataIssue naming both resources, except an earlier "no" followed by a later "yes": that
   is how a relapse reads (stage II at diagnosis, M1 at recurrence), not a data error. A resolved /
   inactive / remission secondary Condition does not count as current disease.
+* A secondary Condition counts as breast cancer only when the metastasis is FROM the breast (SNOMED
+  315004001, "metastatic breast cancer"); one TO the breast (ICD-10-CM/-GM C79.81 "Secondary malignant
+  neoplasm of breast", "metastasis to the breast") is a site (other) and, with no breast primary, the
+  ``missing`` DataIssue names it and asks to check the primary (C79.81 is sometimes misused for metastatic
+  breast cancer).
 * ``metastatic_sites``: bone, liver, lung (pleura counts as lung), brain, nodes, other, from the
   secondary Conditions' code, then bodySite, then text. ``visceral_metastases`` = liver/lung/brain;
   ``bone_only_disease`` = sites are exactly {bone}. A secondary Condition without a site (128462008,
@@ -41,8 +48,8 @@ from collections.abc import Sequence
 from typing import Final, Literal
 
 from cds.fhir import models
-from cds.fhir.codes import Match
-from cds.profile.breast_primary import breast_primary, check_in_situ
+from cds.fhir.codes import Match, find_phrase, norm_code, system_key, words
+from cds.profile.breast_primary import breast_primary, check_in_situ, unconfirmed_diagnosis
 from cds.profile.common import (
     UNCONFIRMED,
     Conditions,
@@ -127,6 +134,8 @@ def derive_disease(
     resolved_ev: list[Evidence] = []  # breast cancer Conditions recorded as resolved / inactive / remission
     other_primary = OtherPrimaries()
     unconfirmed: list[Evidence] = []  # provisional / differential metastases: not counted
+    unconfirmed_breast: list[tuple[Evidence, str]] = []  # breast cancer not yet confirmed: not counted
+    to_breast_ev: list[Evidence] = []  # metastases TO the breast (C79.81): a site, not a breast primary
     examined = 0
     other_cancer_related = 0
     evs: list[_Ev] = []
@@ -152,7 +161,13 @@ def derive_disease(
             add_other_primary(ctx, cond, code, when, current, other_primary)
             if secondary is not None:
                 continue
-        if breast_hit is not None:
+        not_made = unconfirmed_diagnosis(ctx, cond) if breast_hit is not None else None
+        if breast_hit is not None and not_made is not None:
+            # provisional / differential / "suspected", "rule out": not counted (as for a metastasis)
+            if current:
+                shown_as = f"Unconfirmed ({not_made}) breast cancer: {breast_hit[1]}"
+                unconfirmed_breast.append((evidence(cond, when, shown_as), not_made))
+        elif breast_hit is not None:
             read_as = breast_hit[1]
             check_in_situ(ctx, cond, when)
             if current:
@@ -190,7 +205,10 @@ def derive_disease(
                     evidence(cond, when, f"Unconfirmed ({verification}) metastasis: {ctx.describe(code)}")
                 )
                 continue
-            if secondary.code == "315004001" or "breast" in ctx.describe(code).lower():
+            to_breast = _metastasis_to_breast(ctx, code)
+            if to_breast and current:
+                to_breast_ev.append(evidence(cond, when, f"Metastasis to the breast: {ctx.label(code)}"))
+            if secondary.code == "315004001" or (not to_breast and "breast" in ctx.describe(code).lower()):
                 if current:
                     breast_ev.append(evidence(cond, when, f"Metastatic breast cancer: {ctx.label(code)}"))
                 else:
@@ -207,6 +225,8 @@ def derive_disease(
                 )
                 continue
             site = _site(ctx, cond, secondary_site=ctx.match("metastasis-sites", code))
+            if site is None and to_breast:
+                site = "other"  # the breast, named in the text only ("Metastasis to the left breast")
             if site == "nodes" and not distant_nodes(ctx, cond):
                 # axillary, internal mammary, supraclavicular nodes are regional (N), not M1: counted only
                 # next to other evidence of metastatic disease (below)
@@ -381,7 +401,7 @@ def derive_disease(
                 "conflicting",
                 f"Another active primary cancer is recorded ({other_primary.named()}): metastases cannot be "
                 "attributed to the breast cancer with certainty, so no stage 4 breast cancer options are "
-                "shown.",
+                "shown." + other_primary.brain_hint(),
                 *other_fact.evidence[:3],
             )
     elif resolved_ev and other_fact.value == "yes":
@@ -420,12 +440,22 @@ def derive_disease(
             "The only breast cancer recorded is resolved / inactive / in remission, and no metastasis is "
             "recorded now.",
         )
+    elif unconfirmed_breast:
+        breast_fact = Fact(
+            "unknown",
+            tuple(e for e, _ in unconfirmed_breast[:5]),
+            "Breast cancer is recorded only as provisional / differential / suspected: not confirmed.",
+        )
     elif examined and not other_cancer_related:
         breast_fact = Fact("no", (), "Conditions were sent and none is a breast cancer.")
     else:
         breast_fact = _UNKNOWN
+    if unconfirmed_breast and breast_fact.value != "yes":
+        _unconfirmed_breast(ctx, unconfirmed_breast)
     if breast_fact.value != "yes" and metastatic.value == "yes" and other_fact.value != "yes":
-        _breast_cancer_not_found(ctx, metastatic, observations)
+        _breast_cancer_not_found(
+            ctx, metastatic, observations, [e for e, _ in unconfirmed_breast], to_breast_ev
+        )
 
     # --- sites --------------------------------------------------------------------------------------
     site_note = None
@@ -473,12 +503,51 @@ def derive_disease(
     )
 
 
+def _unconfirmed_breast(ctx: Context, found: Sequence[tuple[Evidence, str]]) -> None:
+    """A ``pending`` DataIssue for a breast cancer recorded as provisional / differential / "suspected"
+    when no confirmed current one is: it was not counted, and a confirmed diagnosis settles it."""
+    ev, how = max(found, key=lambda f: (date_key(f[0].date), f[0].reference))
+    shown = f"{ev.reference}, {ev.date}" if ev.date else ev.reference
+    ctx.issue(
+        "breast_cancer",
+        "pending",
+        f"Breast cancer is recorded as unconfirmed ({how}; {shown}): it was not counted as breast cancer, "
+        "so no stage 4 breast cancer option is shown on it. A confirmed diagnosis (verificationStatus "
+        "confirmed, after the biopsy) settles it.",
+        *(e for e, _ in found[:2]),
+    )
+
+
 def _breast_cancer_not_found(
-    ctx: Context, metastatic: Fact[YesNoUnknown], observations: Observations
+    ctx: Context,
+    metastatic: Fact[YesNoUnknown],
+    observations: Observations,
+    unconfirmed: Sequence[Evidence] = (),
+    to_breast: Sequence[Evidence] = (),
 ) -> None:
     """Metastatic cancer is recorded, no other primary is, and no breast cancer Condition was found: the
     stage 4 options are not evaluated, so say what to record (the warnings rule breast-cancer-not-found
-    gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer."""
+    gives the card). ER/PR/HER2 results on record are named: they suggest a breast cancer. A breast
+    cancer recorded only as unconfirmed has its own DataIssue (``_unconfirmed_breast``): not repeated. A
+    metastasis coded as TO the breast (C79.81) is named: it says where the cancer spread, not where it began
+    (and is sometimes misused for metastatic breast cancer), so the primary is to be checked."""
+    if unconfirmed:
+        return
+    if to_breast:
+        ev = to_breast[0]
+        what = ev.text.split(": ", 1)[-1]
+        ctx.issue(
+            "breast_cancer",
+            "missing",
+            f"{ev.reference} records a metastasis to the breast ({what}): the breast is a site the cancer "
+            "spread to, not where it began, and no primary breast cancer diagnosis was found among the "
+            "Conditions. Check the primary: if this is metastatic breast cancer (the code or wording is "
+            "sometimes used so), record the breast cancer (ICD-10 C50 or SNOMED 254837009) and the "
+            "metastases by their sites; if the cancer began elsewhere, record that primary.",
+            ev,
+            *metastatic.evidence[:1],
+        )
+        return
     markers = observations.coded("er-tests", "pr-tests", "her2-ihc-tests", "her2-ish-tests")
     seen = (
         f"; tumour-marker results are recorded ({ref(markers[0])}: {ctx.describe(markers[0].code)})"
@@ -496,6 +565,38 @@ def _breast_cancer_not_found(
         *metastatic.evidence[:1],
         *(evidence(obs, observation_date(obs), ctx.describe(obs.code)) for obs in markers[:1]),
     )
+
+
+#: Wordings of a secondary cancer whose site is the breast (a metastasis TO the breast, ICD-10-CM C79.81),
+#: as against one FROM the breast ("metastatic breast cancer", SNOMED 315004001).
+_TO_BREAST: Final = tuple(
+    f"{lead} {w}breast"
+    for lead in (
+        "secondary malignant neoplasm of",
+        "secondary neoplasm of",
+        "secondary carcinoma of",
+        "secondary cancer of",
+        "metastasis to",
+        "metastases to",
+        "metastatic to",
+        "metastatic disease to",
+    )
+    for w in ("", "the ", "female ", "male ", "left ", "right ", "the left ", "the right ")
+)
+
+
+def _metastasis_to_breast(ctx: Context, code: models.CodeableConcept | None) -> bool:
+    """True for a metastasis whose site is the breast: ICD-10(-CM/-GM) C79.81 "Secondary malignant
+    neoplasm of breast", or that wording."""
+    for system, c, _ in ctx.codings(code):
+        if c and system_key(system) == "icd10" and norm_code("icd10", c).startswith("C7981"):
+            return True
+    for text in (ctx.text(code), *(d for _, _, d in ctx.codings(code))):
+        if text:
+            hay = words(text)
+            if any(find_phrase(hay, phrase) >= 0 for phrase in _TO_BREAST):
+                return True
+    return False
 
 
 def _site(ctx: Context, cond: models.Condition, *, secondary_site: Match | None) -> str | None:

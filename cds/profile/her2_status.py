@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from cds.profile.common import Context
 from cds.profile.her2_values import ish_group
-from cds.profile.model import Fact, Her2Ihc, Her2Ish, Her2Status, YesNoUnknown
+from cds.profile.model import Evidence, Fact, Her2Ihc, Her2Ish, Her2Status, YesNoUnknown
 from cds.profile.receptor_labels import her2_label
 from cds.profile.receptor_reading import (
     Reading,
@@ -17,6 +17,7 @@ from cds.profile.receptor_reading import (
     report_discordance,
     shown_date,
     split_latest,
+    unread_note,
     with_note,
 )
 
@@ -252,8 +253,12 @@ def _summary_not_used(
     )
 
 
-def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
-    """(HER2 status, IHC, ISH and HER2-low facts; whether results over time were discordant)."""
+def her2(
+    readings: Sequence[Reading], ctx: Context, unread: Sequence[Evidence] = ()
+) -> tuple[Her2Facts, bool]:
+    """(HER2 status, IHC, ISH and HER2-low facts; whether results over time were discordant).
+    ``unread``: HER2 test results received but not read (receptor_collect.unread_results): a HER2-status
+    Condition does not stand in for them."""
     mine = [r for r in readings if r.marker in ("ihc", "ish", "her2") and not r.pending]
     for r in mine:
         if r.value == "contradicted":  # an ISH text whose numbers and verdict disagree: not used
@@ -268,6 +273,13 @@ def her2(readings: Sequence[Reading], ctx: Context) -> tuple[Her2Facts, bool]:
     conds = [r for r in mine if r.from_condition]
     if not tests and not conds:
         return (Fact("unknown"), Fact("unknown"), Fact("unknown"), Fact("unknown")), False
+    if not tests and unread:
+        latest_cond = split_latest(conds)[0][0]
+        note = unread_note(conds, unread, "HER2") + "."
+        ctx.issue("her2_status", "ignored", "HER2 not known: " + note, *unread[:2], latest_cond.evidence)
+        note = note[0].upper() + note[1:]
+        unknown: Fact[Her2Status] = Fact("unknown", (*unread[:2], latest_cond.evidence), note)
+        return (unknown, Fact("unknown"), Fact("unknown"), Fact("unknown")), False
     if not tests:
         status, ihc, ish, low = _her2_at(conds, ctx)
         why = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from cds.fhir import models
+from cds.fhir.codes import norm_code, system_key
 from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
 from cds.profile.dates import date_key
 from cds.profile.model import Evidence, Fact, YesNoUnknown
@@ -18,12 +19,27 @@ _UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
 class OtherPrimaries:
     """Primary malignancies other than breast cancer, sorted by whether they count now."""
 
-    __slots__ = ("active", "inactive", "unconfirmed")
+    __slots__ = ("active", "brain", "inactive", "unconfirmed")
 
     def __init__(self) -> None:
         self.active: list[Evidence] = []
         self.unconfirmed: list[Evidence] = []
         self.inactive: list[Evidence] = []
+        self.brain: list[Evidence] = []  # active ones coded as a primary brain malignancy (C71)
+
+    def brain_hint(self) -> str:
+        """A sentence for the other-primary issue when an active other primary is coded as a primary
+        malignancy of the brain: radiotherapy departments' brain-metastasis courses have carried C71.9
+        (HL7 CodeX RTTD IG example), so say which code a brain metastasis has. Empty otherwise."""
+        if not self.brain:
+            return ""
+        ev = self.brain[0]
+        return (
+            f" {ev.reference} is coded as a primary malignancy of the brain (ICD-10 C71); brain metastases "
+            "are coded C79.31 (SNOMED 94225005 Secondary malignant neoplasm of brain). If the brain disease "
+            "is a metastasis of the breast cancer, correct the code; if it is a primary brain tumour, it "
+            "stands."
+        )
 
     def named(self) -> str:
         return "; ".join(
@@ -79,6 +95,16 @@ def add_other_primary(
         )
     else:
         out.active.append(evidence(cond, when, f"Other primary cancer: {ctx.label(code)}"))
+        if _brain_primary(ctx, code):
+            out.brain.append(evidence(cond, when, f"Primary brain malignancy: {ctx.label(code)}"))
+
+
+def _brain_primary(ctx: Context, code: models.CodeableConcept | None) -> bool:
+    """True for ICD-10 C71.x, malignant neoplasm of the brain (a primary brain malignancy)."""
+    return any(
+        c and system_key(system) == "icd10" and norm_code("icd10", c).startswith("C71")
+        for system, c, _ in ctx.codings(code)
+    )
 
 
 def _icd_in_remission(system: str | None, code: str | None) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from cds.evidence import DataIssue, Evidence
 from cds.fhir import models
 from cds.profile.common import (
     Conditions,
@@ -389,6 +390,37 @@ def _unreadable(
 
 
 _PENDING_MARKER = {"erpr": "hr"}
+
+# the topics under which collect() reports a test result it received but could not read (or that says
+# the result is unknown), and the markers that result was for
+_UNREAD_TOPICS: Final = {
+    "er_status": ("er",),
+    "pr_status": ("pr",),
+    "hormone_receptor_status": ("er", "pr"),
+    "her2_status": ("her2",),
+    "her2_ihc": ("her2",),
+    "her2_ish": ("her2",),
+}
+
+
+def unread_results(issues: Sequence[DataIssue]) -> dict[str, tuple[Evidence, ...]]:
+    """Marker ("er", "pr", "her2") -> the test results for it that were received but not read, from the
+    issues ``collect`` raised ("could not be read", a score that gives no status, "reported as unknown").
+
+    A pathology result on record that could not be read leaves the status open: a receptor-status
+    Condition (problem list, billing code) must not stand in for it (cds.profile.receptor_status)."""
+    out: dict[str, list[Evidence]] = {}
+    for issue in issues:
+        markers = _UNREAD_TOPICS.get(issue.topic)
+        if markers is None or issue.kind not in ("unreadable", "missing"):
+            continue
+        for ev in issue.evidence:
+            if ev.reference.startswith("Observation/"):
+                for marker in markers:
+                    found = out.setdefault(marker, [])
+                    if ev not in found:
+                        found.append(ev)
+    return {marker: tuple(found) for marker, found in out.items()}
 
 
 def collect(conditions: Conditions, observations: Observations, ctx: Context) -> list[Reading]:

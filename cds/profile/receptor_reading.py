@@ -113,3 +113,16 @@ def report_discordance(
         positive[0].evidence,
         negative[0].evidence,
     )
+
+
+def unread_note(conds: Sequence[Reading], unread: Sequence[Evidence], name: str) -> str:
+    """Why a problem-list receptor status is not used: the pathology result is on record, unread (a
+    sentence without its full stop; the status itself is "not known")."""
+    c = max(conds, key=reading_order)
+    results = ", ".join(e.reference for e in unread[:2])
+    return (
+        f"the {name} pathology result on record ({results}) could not be read or gives no status; the "
+        f"problem-list or billing entry {c.evidence.text} ({c.evidence.reference}) says {name} {c.value} "
+        "but was not used in its place (a summary entry cannot settle a result the report leaves open): "
+        "the pathology report settles it"
+    )

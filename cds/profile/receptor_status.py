@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from cds.profile.common import Context
-from cds.profile.model import Fact, HormoneReceptorStatus, ReceptorStatus
+from cds.profile.model import Evidence, Fact, HormoneReceptorStatus, ReceptorStatus
 from cds.profile.receptor_reading import (
     Reading,
     as_sentence,
@@ -16,6 +16,7 @@ from cds.profile.receptor_reading import (
     report_discordance,
     shown_date,
     split_latest,
+    unread_note,
 )
 
 _POSITIVE: Final = ("positive", "low_positive")
@@ -39,15 +40,18 @@ def _group_value(group: Sequence[Reading]) -> tuple[str, str | None]:
 
 
 def receptor_status(
-    readings: Sequence[Reading], marker: str, ctx: Context
+    readings: Sequence[Reading], marker: str, ctx: Context, unread: Sequence[Evidence] = ()
 ) -> tuple[Fact[ReceptorStatus], bool]:
-    """(the ER or PR fact, whether results over time were discordant)."""
+    """(the ER or PR fact, whether results over time were discordant). ``unread``: this marker's test
+    results that were received but could not be read (receptor_collect.unread_results)."""
     mine = [r for r in readings if r.marker == marker and not r.pending]
     name = "ER" if marker == "er" else "PR"
     tests = [r for r in mine if not r.from_condition]
     conds = [r for r in mine if r.from_condition]
     if not tests and not conds:
         return Fact("unknown"), False
+    if not tests and unread:
+        return _unread_not_replaced(conds, unread, name, marker, ctx), False
     used = tests or conds
     groups = by_date(used)
     latest = groups[0]
@@ -119,6 +123,17 @@ def receptor_status(
     ), discordant
 
 
+def _unread_not_replaced(
+    conds: Sequence[Reading], unread: Sequence[Evidence], name: str, marker: str, ctx: Context
+) -> Fact[ReceptorStatus]:
+    """ER or PR with an unread test result and a receptor-status Condition: unknown, not the Condition's
+    value (unknown is not negative, and it is not the problem list's positive either)."""
+    note = unread_note(conds, unread, name)
+    c = max(conds, key=reading_order)
+    ctx.issue(f"{marker}_status", "ignored", f"{name} not known: {note}.", *unread[:2], c.evidence)
+    return Fact("unknown", (*unread[:2], c.evidence), note[0].upper() + note[1:] + ".")
+
+
 def _ignored_conditions(conds: Sequence[Reading], name: str, value: str) -> list[str]:
     """Notes for receptor-status Conditions that disagree with the pathology result (not used)."""
     clash = [c for c in conds if _family(c.value) != _family(value)]
@@ -132,8 +147,10 @@ def _ignored_conditions(conds: Sequence[Reading], name: str, value: str) -> list
 
 
 def hormone_status(
-    er: Fact[ReceptorStatus], pr: Fact[ReceptorStatus], readings: Sequence[Reading]
+    er: Fact[ReceptorStatus], pr: Fact[ReceptorStatus], readings: Sequence[Reading], unread: bool = False
 ) -> Fact[HormoneReceptorStatus]:
+    """HR status from ER and PR; ``unread``: an ER or PR test result was received but not read, so an
+    HR-status Condition does not stand in for it."""
     ev = er.evidence + pr.evidence
     if er.value in _POSITIVE or pr.value in _POSITIVE:
         which = [n for n, f in (("ER", er), ("PR", pr)) if f.value in _POSITIVE]
@@ -155,7 +172,7 @@ def hormone_status(
         return Fact("conflicting", ev, "ER or PR results conflict")
     results = [r for r in readings if not r.pending]
     hr_tests = [r for r in results if r.marker == "hr" and not r.from_condition]
-    any_test = any(r.marker in ("er", "pr", "hr") and not r.from_condition for r in results)
+    any_test = unread or any(r.marker in ("er", "pr", "hr") and not r.from_condition for r in results)
     hr = hr_tests or ([] if any_test else [r for r in results if r.marker == "hr"])
     if hr:
         group, _ = split_latest(hr)

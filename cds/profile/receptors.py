@@ -8,7 +8,9 @@ date. How they are reconciled:
 * Pathology beats the problem list. A receptor-status Condition (Z17.31 "HER2 positive", SNOMED
   427685000, ...) is a summary or a billing code: it counts for a marker only when no Observation result
   for that marker exists (``Fact.note`` then says so); otherwise a Condition that disagrees is named in
-  the note and not used.
+  the note and not used. A result received but not read (an Allred 3 or 4, which can be <1 % as well as
+  1-10 %; an H-score alone; an unreadable value; "unknown") is a result too: the Condition does not stand
+  in for it, the status stays unknown and a DataIssue of kind ``ignored`` names both.
 * Final beats preliminary. Results whose status is ``registered`` or ``preliminary`` are never used for a
   status; one that is newer than the latest final (``final``/``amended``/``corrected``, or another
   status that carries a result) result, or the only result, is a DataIssue of kind ``pending`` naming
@@ -61,7 +63,7 @@ from cds.profile.model import (
     Subtype,
     YesNoUnknown,
 )
-from cds.profile.receptor_collect import collect
+from cds.profile.receptor_collect import collect, unread_results
 from cds.profile.receptor_labels import clinical_label
 from cds.profile.receptor_reading import Reading, as_sentence, reading_order, shown_date, with_note
 from cds.profile.receptor_status import hormone_status, receptor_status
@@ -178,11 +180,14 @@ def _pending(
 
 
 def derive_receptors(conditions: Conditions, observations: Observations, ctx: Context) -> ReceptorFacts:
+    raised = len(ctx.issues)
     readings = collect(conditions, observations, ctx)
-    er, er_disc = receptor_status(readings, "er", ctx)
-    pr, pr_disc = receptor_status(readings, "pr", ctx)
-    hr = hormone_status(er, pr, readings)
-    (status, ihc, ish, low), her2_disc = her2(readings, ctx)
+    # results received but not read: a problem-list receptor status must not stand in for them
+    unread = unread_results(ctx.issues[raised:])
+    er, er_disc = receptor_status(readings, "er", ctx, unread.get("er", ()))
+    pr, pr_disc = receptor_status(readings, "pr", ctx, unread.get("pr", ()))
+    hr = hormone_status(er, pr, readings, unread="er" in unread or "pr" in unread)
+    (status, ihc, ish, low), her2_disc = her2(readings, ctx, unread.get("her2", ()))
     kind = subtype(hr, status)
     er = _pending(readings, ("er",), "er_status", er, ctx)
     pr = _pending(readings, ("pr",), "pr_status", pr, ctx)

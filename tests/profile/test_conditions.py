@@ -848,3 +848,250 @@ def test_metastases_without_a_breast_cancer_or_a_tumour_marker_say_what_to_recor
     (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
     assert issue.kind == "missing" and "no primary breast cancer diagnosis was found" in issue.message
     assert "tumour-marker" not in issue.message
+
+
+# --- a breast cancer recorded only as unconfirmed is not breast cancer (third-party review 6, finding 2:
+# an Epic provisional encounter diagnosis "Suspected breast cancer" and a Cerner free-text "Rule out
+# breast cancer" gave the full stage 4 first-line card) ---------------------------------------------------
+
+_LIVER_METS = b.cc(b.SNOMED, "94381002", "Secondary malignant neoplasm of liver")
+
+
+@pytest.mark.parametrize(
+    ("breast", "how"),
+    [
+        (
+            b.condition(
+                b.cc(b.ICD10CM, "C50.912", "Malignant neoplasm of unspecified site of left female breast"),
+                verification="provisional",
+                rid="bc",
+            ),
+            "provisional",
+        ),
+        (b.breast_cancer(verification="differential", rid="bc"), "differential"),
+        (b.breast_cancer(verification="unconfirmed", rid="bc"), "unconfirmed"),
+        (  # confirmed by status but worded as work-up (an Epic encounter diagnosis's text)
+            b.condition(
+                {
+                    **b.cc(b.ICD10CM, "C50.912", "Malignant neoplasm of left female breast"),
+                    "text": "Suspected breast cancer",
+                },
+                rid="bc",
+            ),
+            'worded "suspected"',
+        ),
+        (b.condition(b.cc(text="Rule out breast cancer"), verification=None, rid="bc"), 'worded "rule out"'),
+        (b.condition(b.cc(text="R/O carcinoma of breast"), rid="bc"), 'worded "r/o"'),
+    ],
+)
+def test_an_unconfirmed_breast_cancer_is_not_breast_cancer_and_says_what_settles_it(
+    build: Build, breast: dict[str, Any], how: str
+) -> None:
+    profile = build(b.patient(), breast, b.condition(_LIVER_METS, rid="liver"))
+    assert profile.breast_cancer.value == "unknown"
+    assert profile.breast_cancer.evidence[0].reference == "Condition/bc"
+    assert profile.metastatic.value == "yes"
+    (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
+    assert issue.kind == "pending"
+    assert f"recorded as unconfirmed ({how}; Condition/bc" in issue.message
+    assert "A confirmed diagnosis" in issue.message
+    assert "no primary breast cancer diagnosis was found" not in issue.message
+
+
+def test_a_suspected_new_breast_cancer_beside_a_resolved_one_is_said(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(clinical="resolved", onset="2015-03-01"),
+        b.condition(b.cc(text="Suspected breast cancer, right"), onset="2025-06-01", rid="new"),
+    )
+    assert profile.breast_cancer.value == "no"
+    (issue,) = [i for i in profile.issues if i.topic == "breast_cancer"]
+    assert issue.kind == "pending" and 'worded "suspected"; Condition/new, 2025-06-01' in issue.message
+
+
+def test_a_confirmed_breast_cancer_beside_an_earlier_suspected_one_is_breast_cancer(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.condition(b.cc(text="Suspected breast cancer"), verification="provisional", onset="2025-01-02"),
+        b.breast_cancer(onset="2025-02-01", rid="bc"),
+        b.condition(_LIVER_METS),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert [e.reference for e in profile.breast_cancer.evidence] == ["Condition/bc"]
+    assert not [i for i in profile.issues if i.topic == "breast_cancer"]
+
+
+@pytest.mark.parametrize(
+    "text", ["Possible breast cancer", "Probable carcinoma of breast", "Suspicion of breast cancer"]
+)
+def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: str) -> None:
+    profile = build(b.patient(), b.condition(b.cc(text=text)))
+    assert profile.breast_cancer.value == "unknown"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Breast cancer with suspected liver metastases",
+        "Carcinoma of breast, possible recurrence",
+        "Breast cancer, r/o bone mets",
+        "Breast cancer, probable spread to the axilla",
+    ],
+)
+def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
+    assert build(b.patient(), b.condition(b.cc(text=text))).breast_cancer.value == "yes"
+
+
+# --- susceptibility, carrier, risk and family-history concepts are never breast cancer (third-party review
+# 6, finding 3: ICD-10-CM Z15.01 "Genetic susceptibility to malignant neoplasm of breast" on a BRCA1
+# carrier's problem list was read as breast cancer through its display, and her liver metastases of
+# uncoded primary got stage 4 breast cancer cards) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        b.cc(b.ICD10CM, "Z15.01", "Genetic susceptibility to malignant neoplasm of breast"),
+        b.cc(
+            "http://hl7.org/fhir/sid/icd-10-cm",
+            "Z1501",
+            "Genetic susceptibility to malignant neoplasm of breast",
+        ),
+        {  # Epic: ICD-10-CM beside an IMO coding whose display is the same words
+            "coding": [
+                {"system": b.ICD10CM, "code": "Z15.01", "display": "Genetic susceptibility to breast cancer"},
+                {"system": "urn:oid:2.16.840.1.113883.3.247.1.1", "code": "X1", "display": "BRCA1 positive"},
+            ],
+            "text": "BRCA1 gene mutation positive",
+        },
+        b.cc(text="Genetic susceptibility to breast cancer"),
+        b.cc(text="Genetic predisposition to breast cancer"),
+        b.cc(text="BRCA1 carrier - breast cancer gene"),
+        b.cc(text="Hereditary breast cancer syndrome"),
+        b.cc(text="At risk for breast cancer"),
+        b.cc(b.SNOMED, "445180002", "Breast cancer genetic marker of susceptibility not detected (finding)"),
+        # any ICD-10 chapter Z code: its display and text are never read as the disease (the text alone
+        # passes every exclusion)
+        {
+            "coding": [{"system": b.ICD10CM, "code": "Z15.01", "display": "Genetic susceptibility"}],
+            "text": "Breast cancer (BRCA1)",
+        },
+        b.cc(b.ICD10CM, "Z12.31", "Encounter for screening mammogram for malignant neoplasm of breast"),
+        b.cc(b.ICD10CM, "Z80.3", "Family history of malignant neoplasm of breast"),
+    ],
+)
+def test_susceptibility_and_risk_concepts_are_not_breast_cancer(build: Build, code: dict[str, Any]) -> None:
+    profile = build(b.patient(), b.condition(code), b.condition(_LIVER_METS, rid="liver"))
+    assert profile.breast_cancer.value != "yes"
+    assert profile.metastatic.value == "yes"
+    (issue,) = b.issues_of(profile, "breast_cancer", "missing")
+    assert "no primary breast cancer diagnosis was found" in issue.message
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        b.cc(b.ICD10CM, "Z85.3", "Personal history of malignant neoplasm of breast"),  # deliberate entry
+        b.cc(text="High-risk breast cancer, ER positive"),
+        b.cc(text="Breast cancer"),
+    ],
+)
+def test_the_breast_cancer_wordings_that_stay_breast_cancer(build: Build, code: dict[str, Any]) -> None:
+    assert build(b.patient(), b.condition(code)).breast_cancer.value == "yes"
+
+
+# --- a metastasis TO the breast is a site, not a breast primary (third-party review 6, finding 4: ICD-10-CM
+# C79.81 "Secondary malignant neoplasm of breast" with liver metastases and no C50 was read as metastatic
+# breast cancer) -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "to_breast",
+    [
+        b.cc(b.ICD10CM, "C79.81", "Secondary malignant neoplasm of breast"),
+        b.cc(
+            "http://fhir.de/CodeSystem/bfarm/icd-10-gm",
+            "C79.81",
+            "Sekundäre bösartige Neubildung der Brustdrüse",
+        ),
+        b.cc(text="Metastasis to the left breast"),
+    ],
+)
+def test_a_metastasis_to_the_breast_alone_is_a_site_and_asks_for_the_primary(
+    build: Build, to_breast: dict[str, Any]
+) -> None:
+    profile = build(b.patient(), b.condition(to_breast, rid="c7981"), b.condition(_LIVER_METS, rid="liver"))
+    assert profile.breast_cancer.value != "yes"
+    assert profile.metastatic.value == "yes"
+    assert profile.metastatic_sites.value == {"liver", "other"}
+    (issue,) = b.issues_of(profile, "breast_cancer", "missing")
+    assert issue.message.startswith("Condition/c7981 records a metastasis to the breast")
+    assert "Check the primary" in issue.message
+
+
+@pytest.mark.parametrize(
+    "from_breast",
+    [
+        b.cc(b.SNOMED, "315004001", "Metastasis from malignant tumor of breast (disorder)"),
+        b.cc(text="Metastatic breast cancer"),
+        # C79.81 misused with the clinician's words "metastatic breast cancer": the words are read
+        {
+            **b.cc(b.ICD10CM, "C79.81", "Secondary malignant neoplasm of breast"),
+            "text": "Metastatic breast cancer",
+        },
+    ],
+)
+def test_a_metastasis_from_the_breast_is_still_metastatic_breast_cancer(
+    build: Build, from_breast: dict[str, Any]
+) -> None:
+    profile = build(b.patient(), b.condition(from_breast), b.condition(_LIVER_METS))
+    assert profile.breast_cancer.value == "yes"
+    assert not [i for i in profile.issues if i.topic == "breast_cancer"]
+
+
+def test_a_metastasis_to_the_breast_beside_a_breast_primary_is_one_more_site(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(b.cc(b.ICD10CM, "C79.81", "Secondary malignant neoplasm of breast")),
+    )
+    assert profile.breast_cancer.value == "yes"
+    assert profile.metastatic.value == "yes"
+    assert not [i for i in profile.issues if i.topic == "breast_cancer"]
+
+
+# --- a brain malignancy coded as a primary (C71) next to breast cancer: the block stays, and the issue says
+# which code a brain metastasis has (third-party review 6, finding 5: the HL7 CodeX RTTD IG's brain-
+# metastasis radiotherapy course carries reasonCode C71.9) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "brain",
+    [
+        b.cc(b.ICD10CM, "C71.9", "Malignant neoplasm of brain, unspecified"),
+        b.cc("http://hl7.org/fhir/sid/icd-10", "C71.1", "Malignant neoplasm of frontal lobe"),
+        b.cc("http://fhir.de/CodeSystem/bfarm/icd-10-gm", "C71.9", "Bösartige Neubildung: Gehirn"),
+    ],
+)
+def test_a_brain_primary_next_to_breast_cancer_says_how_a_brain_metastasis_is_coded(
+    build: Build, brain: dict[str, Any]
+) -> None:
+    profile = build(b.patient(), b.breast_cancer(), b.condition(_BONE_METS), b.condition(brain, rid="c71"))
+    assert profile.other_primary_cancer.value == "yes"
+    (issue,) = [i for i in profile.issues if i.topic == "other_primary_cancer"]
+    assert "no stage 4 breast cancer options" in issue.message
+    assert "Condition/c71 is coded as a primary malignancy of the brain (ICD-10 C71)" in issue.message
+    assert "C79.31" in issue.message
+
+
+def test_another_primary_that_is_not_of_the_brain_gets_no_brain_hint(build: Build) -> None:
+    profile = build(
+        b.patient(),
+        b.breast_cancer(),
+        b.condition(_BONE_METS),
+        b.condition(b.cc(text="Glioblastoma")),  # a named brain tumour: no recoding hint
+        b.condition(b.cc(b.ICD10CM, "C34.90", "Malignant neoplasm of unspecified part of bronchus or lung")),
+    )
+    assert profile.other_primary_cancer.value == "yes"
+    (issue,) = [i for i in profile.issues if i.topic == "other_primary_cancer"]
+    assert "C79.31" not in issue.message

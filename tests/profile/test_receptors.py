@@ -1013,3 +1013,65 @@ def test_a_result_reported_as_unknown_says_so(build: Build, obs: dict[str, Any],
 def test_a_value_that_cannot_be_read_is_still_reported_as_such(build: Build) -> None:
     profile = build(b.patient(), b.breast_cancer(), b.pr(value_string="see report", rid="pr"))
     assert any("could not be read" in i.message for i in profile.issues)
+
+
+# --- a pathology result that could not be read is not replaced by the problem list (third-party review 6,
+# finding 1: Epic "Allred 3/8" ER result plus ICD-10-CM Z17.0 read as ER-positive, "no pathology result
+# for it is in the record", and CDK4/6 + endocrine therapy for a tumour that may be triple-negative) ---
+
+
+@pytest.mark.parametrize(
+    "er",
+    [
+        # Allred 3: proportion score 1 (<1 %, negative by ASCO/CAP 2020) + intensity 2, or proportion
+        # score 2 (1-10 %, ER-low) + intensity 1 (Harvey, JCO 1999; NAACCR ER Allred SSDI)
+        b.er(value_string="Allred 3/8", rid="er", date="2026-02-18"),
+        b.er(value_string="see report", rid="er", date="2026-02-18"),
+        b.er(value_string="H-score 40", rid="er", date="2026-02-18"),  # a score without a status
+        b.er(b.cc(_NULL_FLAVOR, "UNK", "unknown"), rid="er", date="2026-02-18"),  # the lab: unknown
+    ],
+)
+def test_an_unread_er_result_is_not_replaced_by_a_problem_list_er_positive(
+    build: Build, er: dict[str, Any]
+) -> None:
+    z17 = b.condition(b.cc(b.ICD10CM, "Z17.0", "Estrogen receptor positive status [ER+]"), rid="z17")
+    profile = build(b.patient(), b.breast_cancer(), er, z17, b.pr(b.NEGATIVE, date="2026-02-18"))
+    assert profile.er_status.value == "unknown"
+    assert profile.hormone_receptor_status.value == "unknown"  # PR 0 %: possibly triple-negative
+    note = profile.er_status.note or ""
+    assert "Observation/er" in note and "Condition/z17" in note and "not used" in note
+    assert "no pathology result" not in note
+    refs = [e.reference for e in profile.er_status.evidence]
+    assert refs[:2] == ["Observation/er", "Condition/z17"]
+    (ignored,) = b.issues_of(profile, "er_status", "ignored")
+    assert ignored.message.startswith("ER not known: the ER pathology result on record (Observation/er)")
+
+
+def test_an_unread_combined_er_pr_result_keeps_an_hr_positive_billing_code_out(build: Build) -> None:
+    erpr = b.observation(
+        b.cc(b.LOINC, "10480-2", "Estrogen+Progesterone receptor Ag [Presence] in Tissue by Immune stain"),
+        value_string="see scanned report",
+        rid="erpr",
+    )
+    z17 = b.condition(b.cc(b.ICD10CM, "Z17.411"), onset=None, recorded="2024-06-01")
+    profile = build(b.patient(), b.breast_cancer(), erpr, z17)
+    assert profile.hormone_receptor_status.value == "unknown"
+    assert "no ER/PR test result" not in (profile.hormone_receptor_status.note or "")
+
+
+def test_an_unread_her2_result_is_not_replaced_by_a_problem_list_her2_positive(build: Build) -> None:
+    ihc = b.her2_ihc(value_string="see report", rid="her2")
+    z17 = b.condition(b.cc(b.ICD10CM, "Z17.31"), onset=None, recorded="2024-06-01", rid="z1731")
+    profile = build(b.patient(), b.breast_cancer(), ihc, z17)
+    assert profile.her2_status.value == "unknown"
+    note = profile.her2_status.note or ""
+    assert note.startswith("The HER2 pathology result on record (Observation/her2) could not be read")
+    assert "Condition/z1731" in note and "no HER2 pathology result" not in note
+    assert b.issues_of(profile, "her2_status", "ignored")
+
+
+def test_a_problem_list_receptor_status_still_counts_when_no_test_was_received(build: Build) -> None:
+    profile = build(b.patient(), b.breast_cancer(), b.condition(b.cc(b.ICD10CM, "Z17.0")))
+    assert profile.er_status.value == "positive"
+    assert "no pathology result" in (profile.er_status.note or "")
+    assert not [i for i in profile.issues if i.kind == "ignored"]
