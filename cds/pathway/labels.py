@@ -30,7 +30,7 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
     "breast_cancer": {
         "yes": "breast cancer",
         "no": "no breast cancer",
-        "unknown": "breast cancer not recorded",
+        "unknown": "no confirmed breast cancer recorded",
     },
     "metastatic": {
         "yes": "metastatic (stage 4)",
