@@ -5,6 +5,7 @@ Nothing here raises on odd data: missing elements give ``None`` or empty results
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Final, Generic, ParamSpec, TypeAlias, TypeVar
@@ -13,6 +14,7 @@ from cds.evidence import DataIssue, Evidence, IssueKind
 from cds.fhir import models
 from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
 from cds.fhir.models import CodeableConcept
+from cds.fhir.vocabulary import find_phrase, words
 from cds.profile.dates import fhir_date, period_start
 
 # Status codes the profile sets aside
@@ -73,6 +75,23 @@ class Context:
         if known is not None and name not in known and name in self.terminology.lists:
             return None  # matches neither by code nor by text (its lists were asked already)
         return self.terminology.match_in(entry, name, by_text=by_text)
+
+    def affirmed(self, name: str, cc: CodeableConcept | None) -> str | None:
+        """The value a reason written by a clinician (a medicine's statusReason) gives in the code list
+        ``name``: by code, else by a phrase of its text (or a coding's display) that the clause it stands
+        in does not deny (``affirmed_value``): "Grade 3 neutropenia; no PD on restaging CT" is a side
+        effect, "ILD excluded on CT" no lung disease."""
+        if cc is None:
+            return None
+        hit = self.match(name, cc, by_text=False)
+        if hit is not None:
+            return hit.value
+        codes = self.codes(name)
+        for text in (cc.text, *(display for _, _, display in self.codings(cc))):
+            value = affirmed_value(codes, text) if text else None
+            if value is not None:
+                return value
+        return None
 
     def lists_matching(self, cc: CodeableConcept | None) -> frozenset[str]:
         """Names of the code lists the CodeableConcept ``cc`` matches, by code or text."""
@@ -351,3 +370,30 @@ def reference_id(reference: models.Reference | None) -> str | None:
 def components(obs: models.Observation) -> Sequence[models.ObservationComponent]:
     """The Observation's components (its own list, not a copy: callers only read it)."""
     return obs.component or ()
+
+
+#: Where a clinician's free text starts a new clause: a finding stated in one is not denied by a
+#: negation in another ("Grade 3 neutropenia; no PD on restaging CT").
+_CLAUSE: Final = re.compile(r"[;,.:]|\s[-\u2013]\s|\bbut\b", re.IGNORECASE)
+#: Negations before a phrase (in ``words`` form) and after it, within its clause.
+_DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ", " rule out ", " r o ")
+_DENIED_AFTER: Final = (" excluded ", " ruled out ", " negative ", " unlikely ", " not seen ")
+
+
+def affirmed_value(codes: CodeList, text: str) -> str | None:
+    """The value of the first text entry of ``codes`` (in list order) that a clause of ``text`` states
+    and does not deny ("no PD", "pneumonitis ruled out" deny it; "No response" and "not tolerated" are
+    phrases of their own). A clause holding one of the list's excluded phrases is skipped."""
+    clauses = [words(clause) for clause in _CLAUSE.split(text) if clause.strip()]
+    clauses = [c for c in clauses if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
+    for entry in codes.text:
+        n = len(entry.match)
+        for clause in clauses:
+            at = find_phrase(clause, entry.match)
+            if at < 0:
+                continue
+            before, after = clause[:at], clause[at + n :]
+            denied = any(c in before for c in _DENIED_BEFORE) or any(c in after for c in _DENIED_AFTER)
+            if not denied:
+                return entry.value
+    return None

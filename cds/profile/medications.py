@@ -215,9 +215,9 @@ def _stopped(resource: MedicationRecord) -> bool:
 def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
     reasons = resource.statusReason  # one CodeableConcept on a MedicationRequest, a list on the others
     for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
-        hit = ctx.match("treatment-stop-reasons", cc)
-        if hit is not None:
-            return hit.value
+        value = ctx.affirmed("treatment-stop-reasons", cc)
+        if value is not None:
+            return value
     return None
 
 

@@ -175,7 +175,7 @@ def _stopped_for_ild(medications: Sequence[MedicationRecord], ctx: Context) -> l
     for record in medications:
         reasons = record.statusReason
         for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
-            if ctx.match("interstitial-lung-disease", cc) is None:
+            if ctx.affirmed("interstitial-lung-disease", cc) is None:
                 continue
             if isinstance(record, models.MedicationStatement):
                 period = record.effectivePeriod

@@ -117,6 +117,8 @@ def test_refuted_ild_is_not_counted(build: Build) -> None:
         ("ILD - permanently discontinued", True),
         ("Aspiration pneumonitis", False),
         ("Grade 3 neutropenia", False),
+        ("Cough - ILD excluded on CT", False),  # review 13: a denied finding is no finding
+        ("Pneumonitis ruled out; grade 3 diarrhoea", False),
     ],
 )
 def test_a_medicine_stopped_for_pneumonitis_is_a_history_of_it(

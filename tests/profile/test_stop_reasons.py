@@ -24,6 +24,11 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         ("Progressive disease", True),
         ("Stopped: grade 3 neutropenia", False),
         ("Grade 2 pneumonitis", False),  # a side effect (review 12)
+        ("Grade 3 neutropenia; no PD on restaging CT", False),  # review 13: a denied progression
+        ("No progression but grade 3 rash", False),
+        ("Treatment not tolerated", False),
+        ("No response", True),  # a phrase of its own, not a denial
+        ("Disease progressed, no further benefit expected", True),
         ("Patient moved away", False),
     ],
 )
@@ -42,4 +47,5 @@ def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
         *records,
     )
     assert ({"letrozole", "palbociclib"} <= profile.progressed_on.value) is progressed
-    assert ("palbociclib" in profile.stopped_for_toxicity.value) is (reason.startswith(("Stopped", "Grade")))
+    toxic = reason.startswith(("Stopped", "Grade", "Treatment")) or "rash" in reason
+    assert ("palbociclib" in profile.stopped_for_toxicity.value) is toxic
