@@ -62,6 +62,11 @@ _NOT_YET_MADE: Final = (
 )
 
 
+#: Where the cancer itself is named (substrings of the ``words`` form): work-up wording after it
+#: qualifies something else ("Breast cancer, suspected hereditary", "... rule out second primary lung").
+_CANCER_TERMS: Final = ("cancer", "carcinom", "karzinom", "neoplasm", "malignan", "tumor", "tumour", " ca ")
+
+
 #: Words after the work-up wording that show it is about the spread, not the breast cancer ("Breast
 #: cancer with suspected liver metastases", "Breast cancer, possible recurrence"): the cancer stands.
 _ABOUT_SPREAD: Final = (
@@ -79,9 +84,10 @@ _ABOUT_SPREAD: Final = (
 def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
     """How a Condition says its diagnosis is not confirmed ("provisional", 'worded "suspected"'), or None.
 
-    verificationStatus provisional / differential / unconfirmed, or the work-up wording in the code's
-    text or a display ("Suspected breast cancer" on a C50.912 encounter diagnosis, "Rule out breast
-    cancer" as a Cerner free-text problem)."""
+    verificationStatus provisional / differential / unconfirmed, or the work-up wording before the
+    cancer term in the code's text or a display ("Suspected breast cancer" on a
+    C50.912 encounter diagnosis, "Rule out breast cancer" as a Cerner free-text problem; not "Breast
+    cancer, probable lobular subtype", whose wording qualifies something else: review 13)."""
     verification = status_code(cond.verificationStatus)
     if verification in UNCONFIRMED:
         return str(verification)
@@ -90,9 +96,10 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
         if not text:
             continue
         hay = words(text)
+        cancer = min((at for term in _CANCER_TERMS if (at := hay.find(term)) >= 0), default=len(hay))
         for word in _NOT_YET_MADE:
             at = find_phrase(hay, word)
-            if at >= 0 and not any(w in hay[at:] for w in _ABOUT_SPREAD):
+            if 0 <= at < cancer and not any(w in hay[at:] for w in _ABOUT_SPREAD):
                 return f'worded "{word}"'
     return None
 

@@ -936,6 +936,14 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         "Carcinoma of breast, possible recurrence",
         "Breast cancer, r/o bone mets",
         "Breast cancer, probable spread to the axilla",
+        # review 13: wording after the cancer that qualifies something else, a carrier's cancer
+        "Breast cancer, probable lobular subtype",
+        "Left breast cancer, suspected hereditary (genetic testing pending)",
+        "Breast cancer left; rule out second primary lung",
+        "Breast cancer in BRCA2 carrier",
+        "Invasive ductal carcinoma of left breast, BRCA1 mutation carrier",
+        "Breast cancer; hereditary breast and ovarian cancer syndrome",
+        "Sekundär metastasiertes Mammakarzinom links",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
