@@ -259,6 +259,19 @@ def test_a_withheld_medication_search_is_listed_with_what_it_costs(responses: di
     assert ".." not in detail and "more like it" not in detail, detail
 
 
+def test_an_option_after_a_pi3k_inhibitor_stopped_for_side_effects_says_so(responses: dict[str, Any]) -> None:
+    """Review 13 (P2-4): alpelisib stopped for grade 3 hyperglycaemia, fulvestrant going on: everolimus at
+    progression carries a caution; it read as if nothing had happened."""
+    scenario = next(
+        s
+        for s in SCENARIOS
+        if s.name == "hr-pos-her2-neg-pik3ca-on-fulvestrant-alpelisib-stopped-for-hyperglycaemia"
+    )
+    later = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "at-progression")
+    line = next(x for x in later["detail"].splitlines() if "**Everolimus + exemestane" in x)
+    assert "Caution: another PI3K/AKT/mTOR pathway inhibitor was stopped for side effects" in line, line
+
+
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
     responses: dict[str, Any],
 ) -> None:
