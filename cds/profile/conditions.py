@@ -592,10 +592,9 @@ def _metastasis_to_breast(ctx: Context, code: models.CodeableConcept | None) -> 
         if c and system_key(system) == "icd10" and norm_code("icd10", c).startswith("C7981"):
             return True
     for text in (ctx.text(code), *(d for _, _, d in ctx.codings(code))):
-        if text:
-            hay = words(text)
-            if any(find_phrase(hay, phrase) >= 0 for phrase in _TO_BREAST):
-                return True
+        hay = words(text) if text else ""
+        if " breast " in hay and any(find_phrase(hay, phrase) >= 0 for phrase in _TO_BREAST):
+            return True
     return False
 
 
