@@ -21,7 +21,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
      (in use now, or a period or administration running past its start; not an order merely left
      open): endocrine therapy added to trastuzumab/pertuzumab maintenance, or a CDK4/6 or PI3K/AKT/mTOR
      inhibitor added to its endocrine therapy (``cds.profile.regimens._adds_on``). The line goes on and
-     no progression is presumed;
+     no progression is presumed; but after a progression recorded since the regimen began (a stop for
+     progression, or a disease-status result up to a week after the addition), the addition starts the
+     next line with what it joined (capivasertib beside continued fulvestrant);
    * any other new agent starts the next regimen (another endocrine backbone too: letrozole, then
      fulvestrant + palbociclib, is the next line however long the letrozole order stayed open).
 2. **Setting** (cds.profile.placement). A record is for metastatic disease when its reason is a
@@ -89,6 +91,7 @@ from cds.profile.regimens import (
     group_regimens,
     mark_progressions,
     overlapping_class_agents,
+    progression_results,
     regimens_of,
 )
 from cds.profile.relapse import (
@@ -171,8 +174,9 @@ def derive_journey(
             earlier.evidence,
             later.evidence,
         )
-    regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx)
-    mark_progressions(regimens, observations, ctx)
+    results = progression_results(observations, ctx)
+    regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx, [d for d, _ in results])
+    mark_progressions(regimens, results)
     current = [r for r in regimens if r.current]
     running = current[-1] if current else None
     # what of it goes on: not a medicine of it stopped for side effects while the rest goes on

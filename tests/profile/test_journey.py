@@ -993,6 +993,52 @@ def test_an_agent_added_after_a_stop_for_progression_is_the_next_line(build: Bui
     assert "trastuzumab" in profile.progressed_on.value
 
 
+CAPIVASERTIB = b.cc(text="Truqap (capivasertib) 400 mg tablet")
+
+
+def fulvestrant_then_capivasertib(*records: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fulvestrant second line from 2025-01-10, still given; capivasertib added 2025-09-15 (review 13)."""
+    return chart(
+        "2023-01-15",
+        stopped(
+            b.med_statement(LETROZOLE, start="2023-02-01", end="2024-12-20", status="completed"),
+            "Disease progression",
+        ),
+        stopped(
+            b.med_statement(PALBOCICLIB, start="2023-02-01", end="2024-12-20", status="completed"),
+            "Disease progression",
+        ),
+        b.med_statement(FULVESTRANT, start="2025-01-10"),
+        b.med_statement(CAPIVASERTIB, start="2025-09-15"),
+        *records,
+    )
+
+
+@pytest.mark.parametrize("found", ["2025-08-20", "2025-09-15", "2025-09-20"])
+def test_an_agent_added_after_a_progression_result_is_the_next_line_with_its_partner(
+    build: Build, found: str
+) -> None:
+    """Review 13 P1-1: a restaging that found progression on fulvestrant, then capivasertib with
+    fulvestrant continued, is the next line (CAPItello-291's fulvestrant + capivasertib), not an add-on
+    that progressed: no 'options now' for a regimen begun weeks ago. A result entered up to a week after
+    the new order counts as before it."""
+    profile = build(*fulvestrant_then_capivasertib(progression(found)), today=date(2025, 11, 1))
+    assert profile.metastatic_lines.value == 3 and profile.completed_metastatic_lines.value == 2
+    assert "fulvestrant" in profile.progressed_on.value
+    assert "capivasertib" not in profile.progressed_on.value
+    assert profile.on_therapy.value == "yes"
+    assert {"fulvestrant", "capivasertib"} <= profile.current_therapies.value
+    assert profile.current_therapies.note == "capivasertib + fulvestrant"
+
+
+def test_capivasertib_added_to_fulvestrant_without_a_progression_result_is_an_add_on(build: Build) -> None:
+    """No progression recorded between (a result after the grace week is one on the combination): the
+    add-on reading stands."""
+    profile = build(*fulvestrant_then_capivasertib(progression("2025-10-20")), today=date(2025, 11, 1))
+    assert profile.metastatic_lines.value == 2
+    assert "capivasertib" in profile.progressed_on.value
+
+
 def test_t_dxd_after_hp_maintenance_is_the_next_line(build: Build) -> None:
     """Trastuzumab + pertuzumab records left active: T-DXd is what follows a progression, no add-on."""
     profile = build(*hp_after_docetaxel(b.med_statement(T_DXD, start="2025-03-01")))
