@@ -39,9 +39,12 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    cancer surgery (mastectomy, lumpectomy) and before any metastatic line is (neo)adjuvant; other past
    therapy of unknown setting is counted as received, not as a line (a data issue says so).
 3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
-   in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
-   while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
-   line began after it without another stop reason. A stop for side effects is kept apart. A last line
+   in use now; the current therapy names what of it is still given (not docetaxel completed months
+   before the trastuzumab + pertuzumab maintenance it began with, nor a medicine stopped for side
+   effects while the rest goes on). A regimen progressed when a disease-status Observation (LOINC
+   97509-4) says worsened while it ran, when a record of it was stopped for progression, or (presumed,
+   said so) when a later line began after it without another stop reason. A stop for side effects is
+   kept apart. A last line
    stopped (status "stopped") with no reason, no progression result and nothing after it is neither, nor
    is one whose drug given until progression (endocrine therapy, a CDK4/6 or PI3K/AKT/mTOR inhibitor,
    anti-HER2 therapy, a PARP inhibitor or antibody-drug conjugate) is recorded "completed" with no reason
@@ -189,6 +192,9 @@ def derive_journey(
     running = current[-1] if current else None
     # what of it goes on: not a medicine of it stopped for side effects while the rest goes on
     going_on = running.going_on() if running is not None else []
+    # and of that, what is still given: not a course completed while the rest goes on (docetaxel before
+    # trastuzumab + pertuzumab maintenance): the current therapy names only those
+    given_now = running.given_now(going_on) if running is not None else []
 
     progressed_classes: set[str] = set()
     progressed_ev: list[Evidence] = []
@@ -233,7 +239,7 @@ def derive_journey(
         on_therapy = Fact("unknown", (), "No medication records were received.")
     elif on_now and running is not None:
         on_therapy = Fact(
-            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(going_on)}"
+            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(given_now)}"
         )
     elif running is not None:
         on_therapy = Fact(
@@ -244,8 +250,8 @@ def derive_journey(
     # what the patient is on now: the current line, and medicines that are not a line (bone-modifying
     # agents, ovarian suppression), so no option repeats them
     supportive_now = [u for u in all_current if not u.counts_as_line]
-    current_classes = frozenset(c for u in [*going_on, *supportive_now] for c in u.classes)
-    current_evidence = tuple(going_on[:4]) + tuple(supportive_now[:2])
+    current_classes = frozenset(c for u in [*given_now, *supportive_now] for c in u.classes)
+    current_evidence = tuple(given_now[:4]) + tuple(supportive_now[:2])
     unexplained, unexplained_therapies, unexplained_end = _stopped_unexplained(lines, history)
     return JourneyFacts(
         prior_therapies=Fact(frozenset(c for u in uses for c in u.classes), _one_per_drug(uses)),
@@ -265,7 +271,7 @@ def derive_journey(
         current_therapies=Fact(
             current_classes,
             tuple(u.evidence for u in current_evidence),
-            running.label(going_on) if running is not None else None,
+            running.label(given_now) if running is not None else None,
         ),
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),

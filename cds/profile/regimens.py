@@ -127,6 +127,23 @@ class Regimen:
         kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity" or not self._outlived(u)]
         return kept or self.uses
 
+    def given_now(self, uses: list[MedUse]) -> list[MedUse]:
+        """Of ``uses`` (records of it), those of a medicine still given: not one whose every record ended
+        on a known day while the rest went on past it (``_outlived``: docetaxel completed after six cycles
+        while trastuzumab + pertuzumab maintenance goes on). A record in use, or with no end recorded (a
+        refill order), is still given."""
+        finished = {
+            a
+            for a in self.agents
+            if all(
+                not u.current and u.end_date is not None and self._outlived(u)
+                for u in self.uses
+                if a in u.agents
+            )
+        }
+        kept = [u for u in uses if not u.agents <= finished]
+        return kept or uses
+
     def ended_for(self) -> str | None:
         """Why it ended, as its records that went on to its end say (progression, toxicity, completed)."""
         return _stop_reason(self.going_on())

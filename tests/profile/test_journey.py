@@ -837,6 +837,33 @@ def test_letrozole_added_to_hp_maintenance_is_the_same_line(build: Build) -> Non
     assert profile.metastatic_her2_lines.value == 1 and profile.metastatic_endocrine_lines.value == 1
 
 
+@pytest.mark.parametrize("added", [[], [b.med_statement(LETROZOLE, start="2024-07-15")]])
+def test_a_course_completed_while_the_rest_of_the_line_goes_on_is_not_named_as_current(
+    build: Build, added: list[dict[str, Any]]
+) -> None:
+    """Review 13 P3-1: docetaxel completed 2024-07-01 read 'on letrozole + trastuzumab + pertuzumab +
+    docetaxel'. The current therapy names the records still given; the line is still one line."""
+    profile = build(*hp_after_docetaxel(*added))
+    current = profile.current_therapies
+    assert not {"docetaxel", "chemotherapy"} & current.value
+    assert {"trastuzumab", "pertuzumab"} <= current.value
+    assert current.note == " + ".join(["trastuzumab", "pertuzumab", *(["letrozole"] if added else [])])
+    assert profile.on_therapy.note is not None and "docetaxel" not in profile.on_therapy.note
+    assert profile.metastatic_lines.value == 1 and profile.metastatic_chemotherapy_lines.value == 1
+
+
+def test_monthly_refills_without_an_end_are_still_given(build: Build) -> None:
+    """A record with no end recorded (a refill order) is not a finished course."""
+    refills = [
+        b.med_request(LETROZOLE, authored=f"2025-{m:02d}-10", status="completed") for m in range(1, 12)
+    ]
+    profile = build(
+        *chart("2025-01-05", *refills, b.med_request(PALBOCICLIB, authored="2025-05-15")),
+        today=date(2025, 12, 1),
+    )
+    assert profile.current_therapies.note == "letrozole + palbociclib"
+
+
 def test_letrozole_added_to_hp_maintenance_and_stopped_for_arthralgia_leaves_the_line_going_on(
     build: Build,
 ) -> None:
@@ -855,7 +882,7 @@ def test_letrozole_added_to_hp_maintenance_and_stopped_for_arthralgia_leaves_the
     # letrozole is no longer taken, and a progression on the maintenance is no progression on it
     assert {"trastuzumab", "pertuzumab"} <= profile.current_therapies.value
     assert not {"letrozole", "aromatase_inhibitor"} & profile.current_therapies.value
-    assert profile.current_therapies.note == "docetaxel + trastuzumab + pertuzumab"
+    assert profile.current_therapies.note == "trastuzumab + pertuzumab"
     assert not {"letrozole", "aromatase_inhibitor"} & profile.at_progression().progressed_on.value
 
 
