@@ -308,8 +308,8 @@ FIELDS: dict[str, FieldSpec] = {
     "last_line_stopped_unexplained": FieldSpec(
         "enum",
         _YNU,
-        "The last line for metastatic disease was stopped with no reason or progression recorded, and "
-        "nothing followed it",
+        "The last line for metastatic disease was stopped (or, given until progression, recorded as "
+        "completed) with no reason or progression recorded, and nothing followed it",
     ),
     "last_line_unexplained_therapies": FieldSpec(
         "set",
