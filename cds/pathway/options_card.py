@@ -21,6 +21,7 @@ from cds.pathway.knowledge import CardGroupName
 from cds.pathway.labels import DrugNames, option_line
 from cds.pathway.rules import AfterProgression
 from cds.profile.model import PatientProfile
+from cds.profile.regimens import NEVER_COMBINED
 
 WHY_SHOWN: Final = 3  # deciding facts named per option
 _ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
@@ -93,6 +94,32 @@ def _failed_parts(
     return stopped, progressed
 
 
+def _unexplained_parts(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> frozenset[str]:
+    """The drugs of the option's regimen (or of a class in it) that the last line gave and that ended with
+    no reason recorded and nothing after (``last_line_unexplained_therapies``): the disease may have
+    progressed on them (not one the rule is offered after progression on, nor one stopped for side
+    effects, which the other cautions name), and those of a ``NEVER_COMBINED`` class the option gives
+    another agent of (palbociclib for ribociclib: no randomised evidence for one after the other)."""
+    ended = profile.last_line_unexplained_therapies.value
+    if not ended:
+        return frozenset()
+    point = item.rule.decision_point
+    expected = set(point.after_progression_on) if isinstance(point, AfterProgression) else set()
+    parts = set(item.rule.regimen)
+
+    def within(drug: str, classes: set[str]) -> bool:
+        return drug in classes or not classes.isdisjoint(drugs.broader.get(drug, ()))
+
+    # another agent of a class whose agents are interchangeable (ribociclib after palbociclib)
+    shared = {c for p in parts for c in drugs.broader.get(p, ())} & ended & NEVER_COMBINED
+    toxic = profile.stopped_for_toxicity.value
+    return frozenset(
+        m
+        for m in ended
+        if (within(m, parts) or within(m, shared)) and not within(m, expected) and m not in toxic
+    )
+
+
 def _option(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> str:
     """The option as listed for this patient (``option_line``); for a rule whose regimen is a choice of
     one drug (``regimen_alternatives``: "capecitabine, a taxane, eribulin"), the drugs the disease
@@ -113,7 +140,10 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
     """What the clinician should know of the option's own drugs, and the facts that say so:
     " Caution: palbociclib stopped for side effects." when a drug of its regimen (or of a class in it)
     was stopped for side effects, " Caution: the disease progressed on capecitabine." when the disease
-    progressed on one (for a choice of one drug, the option's line says it: ``_option``). The option
+    progressed on one (for a choice of one drug, the option's line says it: ``_option``), " Caution:
+    palbociclib stopped 2025-09-15 with no reason recorded: if the disease progressed on it, this option
+    gives it or its class again." for a drug of a last line that ended unexplained (``_unexplained_parts``).
+    The option
     stays: the engine hides it only when a medicine it gives, or every one of its alternatives, failed,
     and guidelines allow another drug of a class after toxicity, or a regimen that keeps one drug beyond
     progression. Then the rule's own cautions that hold (``Rule.cautions``: a label's warning for a
@@ -127,6 +157,16 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
     facts = [
         name for name, found in (("stopped_for_toxicity", stopped), ("progressed_on", progressed)) if found
     ]
+    unexplained = _unexplained_parts(item, profile, drugs)
+    if unexplained:
+        names = drugs.names(unexplained)
+        it, its = ("them", "their") if len(names) > 1 else ("it", "its")
+        how = profile.last_line_unexplained_therapies.note or "ended"
+        words += (
+            f" Caution: {drugs.listing(unexplained)} {how} with no reason recorded: if the disease "
+            f"progressed on {it}, this option gives {it} or {its} class again."
+        )
+        facts.append("last_line_unexplained_therapies")
     for caution in item.cautions_holding(profile):  # the rule's own: a label warning, no evidence after X
         words += f" Caution: {caution.reason}"
         facts += [name for name in caution.fields if name not in facts]

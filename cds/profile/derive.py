@@ -266,6 +266,7 @@ def build_profile(
         early_relapse_after=journey.early_relapse_after,
         early_systemic_therapies=journey.early_systemic_therapies,
         last_line_stopped_unexplained=journey.last_line_stopped_unexplained,
+        last_line_unexplained_therapies=journey.last_line_unexplained_therapies,
         data_completeness=_COMPLETE,
         issues=tuple(ctx.issues),
     )

@@ -21,7 +21,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
      (in use now, or a period or administration running past its start; not an order merely left
      open): endocrine therapy added to trastuzumab/pertuzumab maintenance, or a CDK4/6 or PI3K/AKT/mTOR
      inhibitor added to its endocrine therapy (``cds.profile.regimens._adds_on``). The line goes on and
-     no progression is presumed;
+     no progression is presumed; but after a progression recorded since the regimen began (a stop for
+     progression, or a disease-status result up to a week after the addition), the addition starts the
+     next line with what it joined (capivasertib beside continued fulvestrant);
    * any other new agent starts the next regimen (another endocrine backbone too: letrozole, then
      fulvestrant + palbociclib, is the next line however long the letrozole order stayed open).
 2. **Setting** (cds.profile.placement). A record is for metastatic disease when its reason is a
@@ -37,11 +39,18 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    cancer surgery (mastectomy, lumpectomy) and before any metastatic line is (neo)adjuvant; other past
    therapy of unknown setting is counted as received, not as a line (a data issue says so).
 3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
-   in use now. A regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened
-   while it ran, when a record of it was stopped for progression, or (presumed, said so) when a later
-   line began after it without another stop reason. A stop for side effects is kept apart. A last line
-   stopped (status "stopped") with no reason, no progression result and nothing after it is neither:
-   ``last_line_stopped_unexplained`` says so, and a warning says what would settle it.
+   in use now; the current therapy names what of it is still given (not docetaxel completed months
+   before the trastuzumab + pertuzumab maintenance it began with, nor a medicine stopped for side
+   effects while the rest goes on). A regimen progressed when a disease-status Observation (LOINC
+   97509-4) says worsened while it ran, when a record of it was stopped for progression, or (presumed,
+   said so) when a later line began after it without another stop reason. A stop for side effects is
+   kept apart. A last line
+   stopped (status "stopped") with no reason, no progression result and nothing after it is neither, nor
+   is one whose drug given until progression (endocrine therapy, a CDK4/6 or PI3K/AKT/mTOR inhibitor,
+   anti-HER2 therapy, a PARP inhibitor or antibody-drug conjugate) is recorded "completed" with no reason
+   (a chemotherapy course completed is explained): ``last_line_stopped_unexplained`` says so, a warning
+   says what would settle it, and ``last_line_unexplained_therapies`` names the drugs, so an option giving
+   one again says so.
 4. **Relapse timing.** (Neo)adjuvant therapy with relapse during it or within 12 months of its end
    (endocrine, CDK4/6 and PARP inhibitors) or 6 months (anti-HER2 therapy, checkpoint inhibitors)
    is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
@@ -89,6 +98,7 @@ from cds.profile.regimens import (
     group_regimens,
     mark_progressions,
     overlapping_class_agents,
+    progression_results,
     regimens_of,
 )
 from cds.profile.relapse import (
@@ -102,6 +112,7 @@ from cds.profile.relapse import (
 _NONE: Final[Fact[int]] = Fact(0)
 _NO: Final[Fact[YesNoUnknown]] = Fact("no")
 _UNKNOWN: Final[Fact[YesNoUnknown]] = Fact("unknown")
+_NO_SET: Final[Fact[frozenset[str]]] = Fact(frozenset())
 #: a systemic therapy procedure counts as recorded by medicines when a course runs within this many days
 PROCEDURE_MATCH_DAYS: Final = 31
 
@@ -133,8 +144,11 @@ class JourneyFacts:
     resistance_at_progression: Fact[EndocrineResistance] | None  # PatientProfile's field of that name
     current: tuple[MedUse, ...]  # every medicine in use now (menopause reads tamoxifen / ovarian suppression)
     recent_chemotherapy: tuple[Evidence, ...]  # in use now or within a year (menopause: labs unreliable)
-    last_progression: date | None  # the latest dated progression, or the early relapse (ESR1 testing)
+    # the latest dated progression, the early relapse, or the end of a last line stopped with no reason
+    # (a possible progression): ESR1 testing
+    last_progression: date | None
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
+    last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
 
 
 def derive_journey(
@@ -171,12 +185,16 @@ def derive_journey(
             earlier.evidence,
             later.evidence,
         )
-    regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx)
-    mark_progressions(regimens, observations, ctx)
+    results = progression_results(observations, ctx)
+    regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx, [d for d, _ in results])
+    mark_progressions(regimens, results)
     current = [r for r in regimens if r.current]
     running = current[-1] if current else None
     # what of it goes on: not a medicine of it stopped for side effects while the rest goes on
     going_on = running.going_on() if running is not None else []
+    # and of that, what is still given: not a course completed while the rest goes on (docetaxel before
+    # trastuzumab + pertuzumab maintenance): the current therapy names only those
+    given_now = running.given_now(going_on) if running is not None else []
 
     progressed_classes: set[str] = set()
     progressed_ev: list[Evidence] = []
@@ -221,7 +239,7 @@ def derive_journey(
         on_therapy = Fact("unknown", (), "No medication records were received.")
     elif on_now and running is not None:
         on_therapy = Fact(
-            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(going_on)}"
+            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(given_now)}"
         )
     elif running is not None:
         on_therapy = Fact(
@@ -232,8 +250,9 @@ def derive_journey(
     # what the patient is on now: the current line, and medicines that are not a line (bone-modifying
     # agents, ovarian suppression), so no option repeats them
     supportive_now = [u for u in all_current if not u.counts_as_line]
-    current_classes = frozenset(c for u in [*going_on, *supportive_now] for c in u.classes)
-    current_evidence = tuple(going_on[:4]) + tuple(supportive_now[:2])
+    current_classes = frozenset(c for u in [*given_now, *supportive_now] for c in u.classes)
+    current_evidence = tuple(given_now[:4]) + tuple(supportive_now[:2])
+    unexplained, unexplained_therapies, unexplained_end = _stopped_unexplained(lines, history)
     return JourneyFacts(
         prior_therapies=Fact(frozenset(c for u in uses for c in u.classes), _one_per_drug(uses)),
         metastatic_therapies=Fact(
@@ -252,7 +271,7 @@ def derive_journey(
         current_therapies=Fact(
             current_classes,
             tuple(u.evidence for u in current_evidence),
-            running.label(going_on) if running is not None else None,
+            running.label(given_now) if running is not None else None,
         ),
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),
@@ -269,36 +288,69 @@ def derive_journey(
         resistance_at_progression=resistance_if_progressing(lines, running, ctx.today),
         current=all_current,
         recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
-        last_line_stopped_unexplained=_stopped_unexplained(lines, history),
+        last_line_stopped_unexplained=unexplained,
+        last_line_unexplained_therapies=unexplained_therapies,
         last_progression=max(
             [r.progressed for r in regimens if r.progression is not None and r.progressed is not None]
-            + ([relapse] if early_after and relapse is not None else []),
+            + ([relapse] if early_after and relapse is not None else [])
+            + ([unexplained_end] if unexplained_end is not None else []),
             default=None,
         ),
     )
 
 
-def _stopped_unexplained(lines: list[Regimen], history: Fact[YesNoUnknown]) -> Fact[YesNoUnknown]:
-    """Whether the last line for metastatic disease was stopped (an order or statement with status
-    "stopped": halted before all of it occurred) with no reason recorded, no progression result, and no
-    line after it. Unknown is not negative: it may have stopped for progression (then the next line is
-    weighed after progression on it) or for side effects; the options are weighed as if it had not
-    progressed. Unknown without medication records."""
+#: Drug classes given until progression (or side effects), never as a course of fixed length: a record of
+#: one "completed" with no reason does not say why it ended (an expired EHR order shows so), unlike a
+#: chemotherapy course completed as planned. Each label gives them until disease progression or
+#: unacceptable toxicity (endocrine partners, PARP inhibitors, antibody-drug conjugates); anti-HER2
+#: maintenance goes on until progression (ASCO HER2+ 2022).
+UNTIL_PROGRESSION: Final = frozenset(
+    {
+        "endocrine_therapy",
+        "cdk4_6_inhibitor",
+        "pi3k_akt_mtor_inhibitor",
+        "her2_directed",
+        "parp_inhibitor",
+        "antibody_drug_conjugate",
+    }
+)
+
+
+def _stopped_unexplained(
+    lines: list[Regimen], history: Fact[YesNoUnknown]
+) -> tuple[Fact[YesNoUnknown], Fact[frozenset[str]], date | None]:
+    """Whether the last line for metastatic disease ended with no reason recorded, no progression result,
+    and no line after it: a record of it stopped (status "stopped": halted before all of it occurred), or
+    one of a drug given until progression (``UNTIL_PROGRESSION``) that ended with no reason (status
+    "completed", as an expired order shows). Unknown is not negative: it may have stopped for progression
+    (then the next line is weighed after progression on it) or for side effects; the options are weighed
+    as if it had not progressed. Also the drug classes of those records (the options giving one again say
+    so; the note says how and when they ended, which the options' caution quotes) and the day they ended
+    (an ESR1 result since then is from that possible progression). Unknown without medication records."""
     if history.value == "unknown":
-        return Fact("unknown", (), history.note)
+        return Fact("unknown", (), history.note), _NO_SET, None
     last = lines[-1] if lines else None
     if last is None or last.current or last.progression is not None or last.ended_for() is not None:
-        return _NO
-    halted = [u for u in last.going_on() if u.stopped]
-    if not halted:
-        return _NO  # completed, or ended without a status that says it was halted
+        return _NO, _NO_SET, None
+    going_on = last.going_on()
+    halted = [u for u in going_on if u.stopped]
+    ended = halted or [u for u in going_on if not UNTIL_PROGRESSION.isdisjoint(u.classes)]
+    if not ended:
+        return _NO, _NO_SET, None  # a course completed, or ended without a status that says it was halted
     end = last.end
-    return Fact(
-        "yes",
-        tuple(u.evidence for u in halted[:4]),
-        f"line {len(lines)}, {last.label()} from {last.start.isoformat()}, stopped "
-        f"{end.isoformat() if end is not None else 'on a day not recorded'} with no reason recorded "
-        "(progression, side effects) and no progression result; no line after it",
+    when = end.isoformat() if end is not None else "on a day not recorded"
+    how = f"stopped {when}" if halted else f"recorded as completed {when}"
+    why = "" if halted else ": it is given until progression, so 'completed' does not say why it ended"
+    shown = tuple(u.evidence for u in ended[:4])
+    return (
+        Fact(
+            "yes",
+            shown,
+            f"line {len(lines)}, {last.label()} from {last.start.isoformat()}, {how} with no reason recorded "
+            f"(progression, side effects) and no progression result; no line after it{why}",
+        ),
+        Fact(frozenset(c for u in ended for c in u.classes), shown, how),
+        end,
     )
 
 

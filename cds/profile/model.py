@@ -110,6 +110,8 @@ class PatientProfile:
     early_relapse_after: Fact[frozenset[str]] = _NO_SET
     early_systemic_therapies: Fact[int] = _NO_LINES
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
+    # the drugs of that line (note: how and when they ended, "stopped 2025-09-15"; the options' caution)
+    last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
     # --- safety findings (cds/profile/safety.py) ---
     interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
@@ -306,8 +308,13 @@ FIELDS: dict[str, FieldSpec] = {
     "last_line_stopped_unexplained": FieldSpec(
         "enum",
         _YNU,
-        "The last line for metastatic disease was stopped with no reason or progression recorded, and "
-        "nothing followed it",
+        "The last line for metastatic disease was stopped (or, given until progression, recorded as "
+        "completed) with no reason or progression recorded, and nothing followed it",
+    ),
+    "last_line_unexplained_therapies": FieldSpec(
+        "set",
+        label="Drugs of the last line for metastatic disease that ended with no reason or progression "
+        "recorded, nothing after it",
     ),
     "interstitial_lung_disease": FieldSpec(
         "enum", frozenset({"yes", "unknown"}), "Interstitial lung disease or pneumonitis"
@@ -345,6 +352,7 @@ THERAPY_SETS = frozenset(
         "progressed_on",
         "stopped_for_toxicity",
         "early_relapse_after",
+        "last_line_unexplained_therapies",
     }
 )
 

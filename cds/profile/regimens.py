@@ -17,12 +17,16 @@ endocrine therapy may join the maintenance), or a CDK4/6 or PI3K/AKT/mTOR inhibi
 therapy it is given with (palbociclib started four months after letrozole, once it was approved), while
 the records show the agents it joins still given after it began. The line goes on; no progression is
 presumed. Without that evidence, or when the addition brings another endocrine backbone (letrozole, then
-fulvestrant with palbociclib) or anything else, it starts the next line.
+fulvestrant with palbociclib) or anything else, it starts the next line. So does an addition after a
+progression recorded while the regimen ran (a record stopped for progression, or a disease-status result
+dated after its start and up to ``PROGRESSION_GRACE_DAYS`` after the addition): capivasertib added to
+fulvestrant after a restaging that found progression is the next line, fulvestrant + capivasertib, and the
+fulvestrant alone before it progressed (``group_regimens`` takes the dated progressions for that).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
@@ -41,6 +45,9 @@ ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after 
 #: carboplatin-paclitaxel-pembrolizumab then AC-pembrolizumab) runs about six months: an agent started
 #: while it runs, within this time of its start, is part of it, not another therapy.
 EARLY_JOIN_DAYS: Final = 183
+#: A progression result dated up to a week after an agent was added still came before it: the scan is
+#: often reported, or its result entered, a few days after the visit that changed the therapy.
+PROGRESSION_GRACE_DAYS: Final = 7
 RUNNING_GAP: Final = timedelta(days=42)  # two 3-weekly cycles: a clinic regimen's records are single days
 #: Drug classes (cards/codes/medications.yaml) whose agents are never given together: each label pairs
 #: one CDK4/6 inhibitor with an aromatase inhibitor or fulvestrant (ASCO, Burstein JCO 2021), one
@@ -120,6 +127,23 @@ class Regimen:
         kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity" or not self._outlived(u)]
         return kept or self.uses
 
+    def given_now(self, uses: list[MedUse]) -> list[MedUse]:
+        """Of ``uses`` (records of it), those of a medicine still given: not one whose every record ended
+        on a known day while the rest went on past it (``_outlived``: docetaxel completed after six cycles
+        while trastuzumab + pertuzumab maintenance goes on). A record in use, or with no end recorded (a
+        refill order), is still given."""
+        finished = {
+            a
+            for a in self.agents
+            if all(
+                not u.current and u.end_date is not None and self._outlived(u)
+                for u in self.uses
+                if a in u.agents
+            )
+        }
+        kept = [u for u in uses if not u.agents <= finished]
+        return kept or uses
+
     def ended_for(self) -> str | None:
         """Why it ended, as its records that went on to its end say (progression, toxicity, completed)."""
         return _stop_reason(self.going_on())
@@ -138,7 +162,11 @@ class Regimen:
         return " + ".join(names)
 
 
-def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
+def regimens_of(uses: list[MedUse], ctx: Context, progressions: Sequence[date] = ()) -> list[Regimen]:
+    """The metastatic regimens of ``uses`` (dated, or in use now), with why each ended: stopped for
+    progression or side effects, or (presumed) progressed when the next line began; ``progressions``,
+    the dates of disease-status results that say the disease worsened, keep an agent added after one
+    from joining the regimen as an add-on (``group_regimens``)."""
     undated = [u for u in uses if u.start_date is None and not u.current]
     if undated:
         ctx.issue(
@@ -148,7 +176,9 @@ def regimens_of(uses: list[MedUse], ctx: Context) -> list[Regimen]:
             "placed in a line.",
             *(u.evidence for u in undated[:5]),
         )
-    regimens = group_regimens([u for u in uses if u.start_date is not None or u.current], ctx.today)
+    regimens = group_regimens(
+        [u for u in uses if u.start_date is not None or u.current], ctx.today, progressions=progressions
+    )
     for before, after in pairwise(regimens):
         stop = before.ended_for()
         if stop == "toxicity":
@@ -177,14 +207,21 @@ def _stopped_for_progression(regimen: Regimen) -> None:
 
 
 def group_regimens(
-    uses: list[MedUse], today: date, join_days: int = JOIN_DAYS, *, add_ons: bool = True
+    uses: list[MedUse],
+    today: date,
+    join_days: int = JOIN_DAYS,
+    *,
+    add_ons: bool = True,
+    progressions: Sequence[date] = (),
 ) -> list[Regimen]:
     """Medicines of a line (dated, or in use now) grouped into regimens, in order of start: records that
     start together, continue the running regimen, or join it within ``join_days`` of its start
     (cds.profile.journey, point 1; (neo)adjuvant therapy uses ``EARLY_JOIN_DAYS``); a switch within a
     ``NEVER_COMBINED`` class starts a new regimen with the partners still running (module docstring).
     With ``add_ons``, a later addition joins as an add-on (``_adds_on``); the (neo)adjuvant count leaves
-    it out (endocrine therapy after radiotherapy is another early therapy there)."""
+    it out (endocrine therapy after radiotherapy is another early therapy there). An add-on after one of
+    ``progressions`` (dates of results that say the disease worsened) while the regimen ran starts the
+    next line instead, with the records of what it joined still given (``_after_progression``)."""
     dated = sorted(uses, key=lambda u: u.start_date or today)
     regimens: list[Regimen] = []
     join = timedelta(days=join_days)
@@ -204,16 +241,41 @@ def group_regimens(
             else:
                 last.uses.extend(group)  # an agent added to the running regimen
                 last.agents |= agents
-        elif add_ons and last is not None and _adds_on(last, group, start, dated, today):
-            last.uses.extend(group)  # added to a regimen still given: the same line goes on
-            last.agents |= agents
+        elif add_ons and last is not None and (joined := _adds_on(last, group, start, dated, today)):
+            if _progressed_between(last.start, start, progressions):  # the next line, with its partner
+                regimens.append(_after_progression(last, group, joined, start))
+            else:
+                last.uses.extend(group)  # added to a regimen still given: the same line goes on
+                last.agents |= agents
         else:
             regimens.append(_regimen(group, start))
     return regimens
 
 
-def _adds_on(last: Regimen, group: list[MedUse], start: date, uses: list[MedUse], today: date) -> bool:
-    """``group``, started later than ``JOIN_DAYS`` into ``last``, is an add-on to it: endocrine therapy
+def _progressed_between(began: date, added: date, progressions: Sequence[date]) -> bool:
+    """A progression result dated after the regimen ``began`` and on or before the day an agent was
+    ``added`` (up to ``PROGRESSION_GRACE_DAYS`` after it): the addition answers that progression."""
+    grace = timedelta(days=PROGRESSION_GRACE_DAYS)
+    return any(began < when <= added + grace for when in progressions)
+
+
+def _after_progression(last: Regimen, group: list[MedUse], joined: set[str], start: date) -> Regimen:
+    """The next line an addition after a progression starts: the group, with the records of ``last`` of
+    the agents it joined that are still given after ``start`` (fulvestrant continued beside capivasertib:
+    in use now, or ending after it). Those records stay in ``last`` too, which the progression ends."""
+    kept = [
+        u
+        for u in last.uses
+        if not joined.isdisjoint(u.agents) and (u.current or (u.end_date is not None and u.end_date > start))
+    ]
+    return _regimen(group + kept, start)
+
+
+def _adds_on(
+    last: Regimen, group: list[MedUse], start: date, uses: list[MedUse], today: date
+) -> set[str] | None:
+    """The agents of ``last`` that ``group`` joins when it is an add-on to it (None when it is not):
+    ``group``, started later than ``JOIN_DAYS`` into ``last``, is an add-on to it: endocrine therapy
     joining trastuzumab/pertuzumab maintenance, or a CDK4/6 or PI3K/AKT/mTOR inhibitor joining endocrine
     therapy, while the agents it joins are still given after ``start`` (``_given_after``; records of the
     group with agents of ``last`` only, an infusion or a new order of the same letrozole, go on with it).
@@ -221,25 +283,27 @@ def _adds_on(last: Regimen, group: list[MedUse], start: date, uses: list[MedUse]
     (``_apart``), not another endocrine agent beside the one the regimen has (an aromatase inhibitor then
     fulvestrant, or back, is a new endocrine backbone: the next line), not a second targeted partner, and
     nothing else (chemotherapy, an antibody-drug conjugate, a HER2 tyrosine kinase inhibitor: what follows
-    a progression), nor anything after a record of ``last`` stopped for progression."""
+    a progression), nor anything after a record of ``last`` stopped for progression. (After a progression
+    result the caller starts the next line with what it joins: ``group_regimens``.)"""
     if _conflict(_class_agents(last.uses), _class_agents(group)) or _apart(last.uses, group):
-        return False
+        return None
     if _stop_reason(last.uses) == "progression":
-        return False  # a record of it was stopped for progression: what follows is the next line
+        return None  # a record of it was stopped for progression: what follows is the next line
     new = [d for u in group if not u.agents <= last.agents for d in u.drugs if d.name not in last.agents]
     if not new or any(ENDOCRINE not in d.classes and ENDOCRINE_PARTNERS.isdisjoint(d.classes) for d in new):
-        return False
+        return None
     had = last.classes
     endocrine = any(ENDOCRINE in d.classes for d in new)
     partner = any(not ENDOCRINE_PARTNERS.isdisjoint(d.classes) for d in new)
     if partner and not had.isdisjoint(ENDOCRINE_PARTNERS):
-        return False  # a second targeted partner
+        return None  # a second targeted partner
     if ENDOCRINE in had:  # a CDK4/6 or PI3K/AKT/mTOR inhibitor joins its endocrine therapy
         joined = {a for u in last.uses if ENDOCRINE in u.classes for a in u.agents}
-        return not endocrine and _given_after(joined, last.uses, start, uses, today)
-    # endocrine therapy (with or without its partner) joins anti-HER2 maintenance
-    joined = {a for u in last.uses if not HER2_MAINTENANCE.isdisjoint(u.classes) for a in u.agents}
-    return endocrine and bool(joined) and _given_after(joined, last.uses, start, uses, today)
+        adds = not endocrine and _given_after(joined, last.uses, start, uses, today)
+    else:  # endocrine therapy (with or without its partner) joins anti-HER2 maintenance
+        joined = {a for u in last.uses if not HER2_MAINTENANCE.isdisjoint(u.classes) for a in u.agents}
+        adds = endocrine and bool(joined) and _given_after(joined, last.uses, start, uses, today)
+    return joined if adds else None
 
 
 def _given_after(agents: set[str], held: list[MedUse], start: date, uses: list[MedUse], today: date) -> bool:
@@ -374,31 +438,25 @@ def _stop_reason(uses: Iterable[MedUse]) -> str | None:
     return None
 
 
-def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: Context) -> None:
-    """Disease-status results that say the disease worsened mark the regimen running then."""
-    late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
+def progression_results(observations: Observations, ctx: Context) -> list[tuple[date, Evidence]]:
+    """The dated disease-status results that say the disease worsened, in the order received; results
+    that cannot be read are reported (a progression they record is not known)."""
+    found: list[tuple[date, Evidence]] = []
     unread: list[Evidence] = []
     for obs in observations.coded("disease-status-tests"):
         val = value_of(obs)
         hit = ctx.match("disease-status-values", val.cc) if val.cc is not None else None
         value = hit.value if hit is not None else None
         if value is None and val.text:
-            found = ctx.terminology.codes("disease-status-values").match((), val.text)
-            value = found.value if found is not None else None
+            text_hit = ctx.terminology.codes("disease-status-values").match((), val.text)
+            value = text_hit.value if text_hit is not None else None
         when = to_date(observation_date(obs))
         if value is None:
             unread.append(
                 evidence(obs, observation_date(obs), f"disease status: {written(ctx, val) or 'no value'}")
             )
-        if value != "progressed" or when is None:
-            continue
-        for regimen in reversed(regimens):
-            end = regimen.end
-            if regimen.start <= when and (end is None or when <= end + late):
-                regimen.progression = evidence(obs, when.isoformat(), "disease progression")
-                regimen.progression_why = f"progression recorded {when.isoformat()}"
-                regimen.progressed = when
-                break
+        if value == "progressed" and when is not None:
+            found.append((when, evidence(obs, when.isoformat(), "disease progression")))
     if unread:
         ctx.issue(
             "progressed_on",
@@ -407,3 +465,30 @@ def mark_progressions(regimens: list[Regimen], observations: Observations, ctx: 
             "known, so a next-line option may repeat a therapy the disease progressed on.",
             *unread[:5],
         )
+    return found
+
+
+def mark_progressions(regimens: list[Regimen], results: Sequence[tuple[date, Evidence]]) -> None:
+    """Disease-status results that say the disease worsened (``progression_results``) mark the regimen
+    running then: the latest that began on or before the result and ended no more than
+    ``ASSIGN_PROGRESSION_DAYS`` before it. A regimen begun no more than ``PROGRESSION_GRACE_DAYS`` before
+    the result is what that progression led to (``_progressed_between``): the result marks the regimen
+    before it, when that one ran then."""
+    late = timedelta(days=ASSIGN_PROGRESSION_DAYS)
+    grace = timedelta(days=PROGRESSION_GRACE_DAYS)
+
+    def ran(regimen: Regimen, when: date) -> bool:
+        end = regimen.end
+        return regimen.start <= when and (end is None or when <= end + late)
+
+    for when, found in results:
+        hits = [i for i, regimen in enumerate(regimens) if ran(regimen, when)]
+        if not hits:
+            continue
+        chosen = hits[-1]
+        if regimens[chosen].start + grace >= when and len(hits) > 1:
+            chosen = hits[-2]  # the regimen it led to began days before the result was dated
+        regimen = regimens[chosen]
+        regimen.progression = found
+        regimen.progression_why = f"progression recorded {when.isoformat()}"
+        regimen.progressed = when

@@ -8,6 +8,7 @@ suggested drugs a patient was on or had progressed on.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -16,7 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cds.pathway.engine import evaluate
+from cds.pathway.knowledge import Knowledge, load_knowledge
+from cds.pathway.render import render_cards
 from cds.profile.model import PatientProfile
+from cds.settings import default_knowledge_dir
 from tests.profile import builders as b
 
 Build = Callable[..., PatientProfile]
@@ -832,6 +837,33 @@ def test_letrozole_added_to_hp_maintenance_is_the_same_line(build: Build) -> Non
     assert profile.metastatic_her2_lines.value == 1 and profile.metastatic_endocrine_lines.value == 1
 
 
+@pytest.mark.parametrize("added", [[], [b.med_statement(LETROZOLE, start="2024-07-15")]])
+def test_a_course_completed_while_the_rest_of_the_line_goes_on_is_not_named_as_current(
+    build: Build, added: list[dict[str, Any]]
+) -> None:
+    """Review 13 P3-1: docetaxel completed 2024-07-01 read 'on letrozole + trastuzumab + pertuzumab +
+    docetaxel'. The current therapy names the records still given; the line is still one line."""
+    profile = build(*hp_after_docetaxel(*added))
+    current = profile.current_therapies
+    assert not {"docetaxel", "chemotherapy"} & current.value
+    assert {"trastuzumab", "pertuzumab"} <= current.value
+    assert current.note == " + ".join(["trastuzumab", "pertuzumab", *(["letrozole"] if added else [])])
+    assert profile.on_therapy.note is not None and "docetaxel" not in profile.on_therapy.note
+    assert profile.metastatic_lines.value == 1 and profile.metastatic_chemotherapy_lines.value == 1
+
+
+def test_monthly_refills_without_an_end_are_still_given(build: Build) -> None:
+    """A record with no end recorded (a refill order) is not a finished course."""
+    refills = [
+        b.med_request(LETROZOLE, authored=f"2025-{m:02d}-10", status="completed") for m in range(1, 12)
+    ]
+    profile = build(
+        *chart("2025-01-05", *refills, b.med_request(PALBOCICLIB, authored="2025-05-15")),
+        today=date(2025, 12, 1),
+    )
+    assert profile.current_therapies.note == "letrozole + palbociclib"
+
+
 def test_letrozole_added_to_hp_maintenance_and_stopped_for_arthralgia_leaves_the_line_going_on(
     build: Build,
 ) -> None:
@@ -850,7 +882,7 @@ def test_letrozole_added_to_hp_maintenance_and_stopped_for_arthralgia_leaves_the
     # letrozole is no longer taken, and a progression on the maintenance is no progression on it
     assert {"trastuzumab", "pertuzumab"} <= profile.current_therapies.value
     assert not {"letrozole", "aromatase_inhibitor"} & profile.current_therapies.value
-    assert profile.current_therapies.note == "docetaxel + trastuzumab + pertuzumab"
+    assert profile.current_therapies.note == "trastuzumab + pertuzumab"
     assert not {"letrozole", "aromatase_inhibitor"} & profile.at_progression().progressed_on.value
 
 
@@ -993,6 +1025,52 @@ def test_an_agent_added_after_a_stop_for_progression_is_the_next_line(build: Bui
     assert "trastuzumab" in profile.progressed_on.value
 
 
+CAPIVASERTIB = b.cc(text="Truqap (capivasertib) 400 mg tablet")
+
+
+def fulvestrant_then_capivasertib(*records: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fulvestrant second line from 2025-01-10, still given; capivasertib added 2025-09-15 (review 13)."""
+    return chart(
+        "2023-01-15",
+        stopped(
+            b.med_statement(LETROZOLE, start="2023-02-01", end="2024-12-20", status="completed"),
+            "Disease progression",
+        ),
+        stopped(
+            b.med_statement(PALBOCICLIB, start="2023-02-01", end="2024-12-20", status="completed"),
+            "Disease progression",
+        ),
+        b.med_statement(FULVESTRANT, start="2025-01-10"),
+        b.med_statement(CAPIVASERTIB, start="2025-09-15"),
+        *records,
+    )
+
+
+@pytest.mark.parametrize("found", ["2025-08-20", "2025-09-15", "2025-09-20"])
+def test_an_agent_added_after_a_progression_result_is_the_next_line_with_its_partner(
+    build: Build, found: str
+) -> None:
+    """Review 13 P1-1: a restaging that found progression on fulvestrant, then capivasertib with
+    fulvestrant continued, is the next line (CAPItello-291's fulvestrant + capivasertib), not an add-on
+    that progressed: no 'options now' for a regimen begun weeks ago. A result entered up to a week after
+    the new order counts as before it."""
+    profile = build(*fulvestrant_then_capivasertib(progression(found)), today=date(2025, 11, 1))
+    assert profile.metastatic_lines.value == 3 and profile.completed_metastatic_lines.value == 2
+    assert "fulvestrant" in profile.progressed_on.value
+    assert "capivasertib" not in profile.progressed_on.value
+    assert profile.on_therapy.value == "yes"
+    assert {"fulvestrant", "capivasertib"} <= profile.current_therapies.value
+    assert profile.current_therapies.note == "capivasertib + fulvestrant"
+
+
+def test_capivasertib_added_to_fulvestrant_without_a_progression_result_is_an_add_on(build: Build) -> None:
+    """No progression recorded between (a result after the grace week is one on the combination): the
+    add-on reading stands."""
+    profile = build(*fulvestrant_then_capivasertib(progression("2025-10-20")), today=date(2025, 11, 1))
+    assert profile.metastatic_lines.value == 2
+    assert "capivasertib" in profile.progressed_on.value
+
+
 def test_t_dxd_after_hp_maintenance_is_the_next_line(build: Build) -> None:
     """Trastuzumab + pertuzumab records left active: T-DXd is what follows a progression, no add-on."""
     profile = build(*hp_after_docetaxel(b.med_statement(T_DXD, start="2025-03-01")))
@@ -1072,7 +1150,6 @@ def test_a_last_line_stopped_with_no_reason_is_said_so_not_read_as_no_progressio
     [
         pytest.param("stopped", "Tumor progression", id="stopped-for-progression"),
         pytest.param("stopped", "Grade 4 neutropenia", id="stopped-for-side-effects"),
-        pytest.param("completed", None, id="completed"),
     ],
 )
 def test_a_last_line_stopped_for_a_recorded_reason_or_completed_is_not_unexplained(
@@ -1080,6 +1157,57 @@ def test_a_last_line_stopped_for_a_recorded_reason_or_completed_is_not_unexplain
 ) -> None:
     profile = build(*first_line_stopped(status, reason), today=date(2026, 12, 1))
     assert profile.last_line_stopped_unexplained.value == "no"
+
+
+def test_a_last_line_given_until_progression_recorded_completed_with_no_reason_is_unexplained(
+    build: Build,
+) -> None:
+    """Review 13 P1-3: letrozole + palbociclib 'completed' (an expired Epic order) with nothing after is no
+    more explained than 'stopped': both are given until progression, never as a fixed course."""
+    profile = build(*first_line_stopped("completed"), today=date(2026, 12, 1))
+    fact = profile.last_line_stopped_unexplained
+    assert fact.value == "yes"
+    assert fact.note is not None and "recorded as completed 2025-09-15" in fact.note
+    drugs = profile.last_line_unexplained_therapies
+    assert {"letrozole", "palbociclib", "cdk4_6_inhibitor"} <= drugs.value
+    assert drugs.note == "recorded as completed 2025-09-15"
+    assert profile.progressed_on.value == frozenset()
+
+
+def test_a_last_line_stopped_with_no_reason_names_its_drugs(build: Build) -> None:
+    profile = build(*first_line_stopped("stopped"), today=date(2026, 12, 1))
+    assert {"letrozole", "palbociclib"} <= profile.last_line_unexplained_therapies.value
+    assert profile.last_line_unexplained_therapies.note == "stopped 2025-09-15"
+
+
+def test_a_chemotherapy_course_completed_with_no_reason_is_explained(build: Build) -> None:
+    """Paclitaxel (a course) completed with nothing after: it ended as planned."""
+    profile = build(
+        *chart(
+            "2024-02-10",
+            b.med_statement(PACLITAXEL, start="2024-03-01", end="2024-08-15", status="completed"),
+        ),
+        today=date(2026, 12, 1),
+    )
+    assert profile.last_line_stopped_unexplained.value == "no"
+    assert profile.last_line_unexplained_therapies.value == frozenset()
+
+
+def test_hp_maintenance_completed_after_docetaxel_with_nothing_after_is_unexplained(build: Build) -> None:
+    """The docetaxel course completed is explained; trastuzumab + pertuzumab, given until progression,
+    'completed' with no reason is not, and only they are named."""
+    profile = build(
+        *chart(
+            "2024-01-10",
+            b.med_statement(DOCETAXEL, start="2024-02-01", end="2024-07-01", status="completed"),
+            b.med_statement(TRASTUZUMAB, start="2024-02-01", end="2025-06-01", status="completed"),
+            b.med_statement(PERTUZUMAB, start="2024-02-01", end="2025-06-01", status="completed"),
+        ),
+        today=date(2026, 12, 1),
+    )
+    assert profile.last_line_stopped_unexplained.value == "yes"
+    drugs = profile.last_line_unexplained_therapies.value
+    assert {"trastuzumab", "pertuzumab"} <= drugs and "docetaxel" not in drugs
 
 
 def test_a_progression_result_explains_a_stop_with_no_reason(build: Build) -> None:
@@ -1102,3 +1230,57 @@ def test_a_line_stopped_with_no_reason_and_another_after_it_is_not_the_last(buil
 def test_without_medication_records_whether_a_line_stopped_unexplained_is_unknown(build: Build) -> None:
     profile = build(*chart("2024-02-10"))
     assert profile.last_line_stopped_unexplained.value == "unknown"
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> Knowledge:
+    return load_knowledge(default_knowledge_dir())
+
+
+def options_now(profile: PatientProfile, knowledge: Knowledge) -> list[str]:
+    """The options-now card's option lines (numbered, or under a family's numbered line)."""
+    cards = render_cards(evaluate(profile, knowledge), profile, knowledge)
+    card = next(c for c in cards if c["source"]["topic"]["code"] == "options-now")
+    return [line for line in card["detail"].splitlines() if re.match(r"\d\. |    - ", line)]
+
+
+@pytest.mark.parametrize(("status", "how"), [("stopped", "stopped"), ("completed", "recorded as completed")])
+def test_options_giving_a_drug_of_a_line_ended_unexplained_again_say_so(
+    build: Build, knowledge: Knowledge, status: str, how: str
+) -> None:
+    """Review 13 P1-3: after letrozole + palbociclib ended with no reason, fulvestrant + a CDK4/6 inhibitor
+    and ribociclib (another CDK4/6 inhibitor) read as if nothing had happened. Each names palbociclib and
+    what a progression on it would mean; endocrine therapy alone after letrozole (fulvestrant) does not."""
+    receptors = [
+        b.er(b.POSITIVE, date="2024-02-01"),
+        b.pr(b.POSITIVE, date="2024-02-01"),
+        b.her2_ihc(b.cc(text="0"), date="2024-02-01"),
+    ]
+    profile = build(*first_line_stopped(status), *receptors, today=date(2026, 12, 1))
+    caution = (
+        f"Caution: palbociclib {how} 2025-09-15 with no reason recorded: if the disease progressed on it, "
+        "this option gives it or its class again."
+    )
+    lines = options_now(profile, knowledge)
+    cdk = [line for line in lines if "CDK4/6 inhibitor (" in line or "Ribociclib" in line]
+    assert len(cdk) == 2 and all(caution in line for line in cdk), lines
+    assert not any(caution in line for line in lines if line not in cdk), lines
+
+
+@pytest.mark.parametrize(("tested", "expected"), [("2025-09-25", "yes"), ("2025-03-01", "no")])
+def test_an_esr1_result_since_a_line_ended_unexplained_counts_as_from_that_possible_progression(
+    build: Build, tested: str, expected: str
+) -> None:
+    """The end of a last line stopped with no reason may be a progression: an ESR1 result drawn since is
+    from it (ESR1 testing is not asked for again), one from during the line is not (ASCO 2023: ESR1
+    mutations are acquired under treatment)."""
+    gene = b.component(b.cc(b.LOINC, "48018-6", "Gene studied [ID]"), value=b.cc(b.HGNC, "HGNC:3467", "ESR1"))
+    esr1 = b.observation(
+        b.cc(b.LOINC, "69548-6", "Genetic variant assessment"),
+        date=tested,
+        value=b.cc(b.LOINC, "LA9634-2", "Absent"),
+    )
+    esr1["component"] = [gene]
+    profile = build(*first_line_stopped("stopped"), esr1, today=date(2026, 12, 1))
+    assert profile.esr1_status.value == "not_detected"
+    assert profile.esr1_tested_since_progression.value == expected
