@@ -118,13 +118,12 @@ class CodeList(CodeListData):
         return hit
 
     def _match_text(self, text: str) -> TextEntry | None:
-        """The first entry a part of ``text`` between semicolons names, in a part no excluded phrase
-        vetoes: "Breast cancer; hereditary breast and ovarian cancer syndrome" is a breast cancer, the
-        syndrome alone is not (review 13)."""
-        parts = [words(part) for part in text.split(";")] if ";" in text else [words(text)]
-        kept = [hay for hay in parts if not any(find_phrase(hay, ex) >= 0 for ex in self.exclude_text)]
+        hay = words(text)
+        for ex in self.exclude_text:
+            if find_phrase(hay, ex) >= 0:
+                return None
         for entry in self.text:
-            if any(find_phrase(hay, entry.match) >= 0 for hay in kept):
+            if find_phrase(hay, entry.match) >= 0:
                 return entry
         return None
 

@@ -62,6 +62,22 @@ _NOT_YET_MADE: Final = (
 )
 
 
+#: Wording after the cancer term that denies or doubts it ("breast cancer ruled out"); the work-up words
+#: among them count only as the text's last words ("Breast cancer (suspected)"), not when they qualify
+#: what follows them ("Breast cancer, suspected hereditary").
+_DENIED_AFTER: Final = (
+    "ruled out",
+    "excluded",
+    "not confirmed",
+    "unconfirmed",
+    "suspected",
+    "query",
+    "possible",
+    "probable",
+)
+_WORK_UP_LAST: Final = frozenset({"suspected", "query", "possible", "probable"})
+
+
 #: Where the cancer itself is named (substrings of the ``words`` form): work-up wording after it
 #: qualifies something else ("Breast cancer, suspected hereditary", "... rule out second primary lung").
 _CANCER_TERMS: Final = ("cancer", "carcinom", "karzinom", "neoplasm", "malignan", "tumor", "tumour", " ca ")
@@ -100,6 +116,13 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
         for word in _NOT_YET_MADE:
             at = find_phrase(hay, word)
             if 0 <= at < cancer and not any(w in hay[at:] for w in _ABOUT_SPREAD):
+                return f'worded "{word}"'
+        after = hay[cancer:]
+        for word in _DENIED_AFTER:  # "breast cancer ruled out", "Breast cancer (suspected)"
+            at = find_phrase(after, word)
+            if at >= 0 and not any(w in after[:at] for w in _ABOUT_SPREAD):
+                if word in _WORK_UP_LAST and after[at + len(word) :].strip():
+                    continue  # "Breast cancer, suspected hereditary": it qualifies what follows
                 return f'worded "{word}"'
     return None
 

@@ -374,10 +374,25 @@ def components(obs: models.Observation) -> Sequence[models.ObservationComponent]
 
 #: Where a clinician's free text starts a new clause: a finding stated in one is not denied by a
 #: negation in another ("Grade 3 neutropenia; no PD on restaging CT").
-_CLAUSE: Final = re.compile(r"[;,.:]|\s[-\u2013]\s|\bbut\b", re.IGNORECASE)
+_CLAUSE: Final = re.compile(r"[;,.:]|\s[-\u2013]\s|\bbut\b|\band\b", re.IGNORECASE)
 #: Negations before a phrase (in ``words`` form) and after it, within its clause.
 _DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ", " rule out ", " r o ")
-_DENIED_AFTER: Final = (" excluded ", " ruled out ", " negative ", " unlikely ", " not seen ")
+_DENIED_AFTER: Final = (
+    " excluded ",
+    " ruled out ",
+    " negative ",
+    " unlikely ",
+    " not seen ",
+    " not confirmed ",
+    " unconfirmed ",
+)
+#: Double negations after a phrase: it stands ("progression cannot be excluded").
+_AFFIRMED_AFTER: Final = (
+    " cannot be excluded ",
+    " not excluded ",
+    " not ruled out ",
+    " cannot be ruled out ",
+)
 
 
 def affirmed_value(codes: CodeList, text: str) -> str | None:
@@ -393,7 +408,10 @@ def affirmed_value(codes: CodeList, text: str) -> str | None:
             if at < 0:
                 continue
             before, after = clause[:at], clause[at + n :]
-            denied = any(c in before for c in _DENIED_BEFORE) or any(c in after for c in _DENIED_AFTER)
+            doubted = any(c in after for c in _AFFIRMED_AFTER)
+            denied = any(c in before for c in _DENIED_BEFORE) or (
+                not doubted and any(c in after for c in _DENIED_AFTER)
+            )
             if not denied:
                 return entry.value
     return None

@@ -22,7 +22,7 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
      open): endocrine therapy added to trastuzumab/pertuzumab maintenance, or a CDK4/6 or PI3K/AKT/mTOR
      inhibitor added to its endocrine therapy (``cds.profile.regimens._adds_on``). The line goes on and
      no progression is presumed; but after a progression recorded since the regimen began (a stop for
-     progression, or a disease-status result up to a week after the addition), the addition starts the
+     progression, or a disease-status result up to a month after the addition), the addition starts the
      next line with what it joined (capivasertib beside continued fulvestrant);
    * any other new agent starts the next regimen (another endocrine backbone too: letrozole, then
      fulvestrant + palbociclib, is the next line however long the letrozole order stayed open).

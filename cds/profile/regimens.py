@@ -45,9 +45,12 @@ ASSIGN_PROGRESSION_DAYS: Final = 30  # a progression result up to a month after 
 #: carboplatin-paclitaxel-pembrolizumab then AC-pembrolizumab) runs about six months: an agent started
 #: while it runs, within this time of its start, is part of it, not another therapy.
 EARLY_JOIN_DAYS: Final = 183
-#: A progression result dated up to a week after an agent was added still came before it: the scan is
-#: often reported, or its result entered, a few days after the visit that changed the therapy.
-PROGRESSION_GRACE_DAYS: Final = 7
+#: A progression result dated up to a month after an agent was added still came before it: the scan is
+#: often reported, or its result entered, days or weeks after the visit that changed the therapy (review
+#: 14: a result entered 14 days after everolimus was added marked everolimus as progressed on). Read the
+#: other way, a new regimen would be "progressed on" and the next line offered now; read this way, an
+#: early progression on it is missed until the next result, and the options stay "at progression".
+PROGRESSION_GRACE_DAYS: Final = 30
 RUNNING_GAP: Final = timedelta(days=42)  # two 3-weekly cycles: a clinic regimen's records are single days
 #: Drug classes (cards/codes/medications.yaml) whose agents are never given together: each label pairs
 #: one CDK4/6 inhibitor with an aromatase inhibitor or fulvestrant (ASCO, Burstein JCO 2021), one
@@ -128,15 +131,19 @@ class Regimen:
         return kept or self.uses
 
     def given_now(self, uses: list[MedUse]) -> list[MedUse]:
-        """Of ``uses`` (records of it), those of a medicine still given: not one whose every record ended
-        on a known day while the rest went on past it (``_outlived``: docetaxel completed after six cycles
-        while trastuzumab + pertuzumab maintenance goes on). A record in use, or with no end recorded (a
-        refill order), is still given."""
+        """Of ``uses`` (records of it), those of a medicine still given: not a chemotherapy course whose
+        every record ended on a known day while the rest went on past it (``_outlived``: docetaxel
+        completed after six cycles while trastuzumab + pertuzumab maintenance goes on). A record in use,
+        one with no end recorded (a refill order), and a medicine given until progression (palbociclib
+        whose order "completed" beside letrozole still taken: review 14) are still given."""
         finished = {
             a
             for a in self.agents
             if all(
-                not u.current and u.end_date is not None and self._outlived(u)
+                "chemotherapy" in u.classes
+                and not u.current
+                and u.end_date is not None
+                and self._outlived(u)
                 for u in self.uses
                 if a in u.agents
             )

@@ -175,7 +175,10 @@ def _stopped_for_ild(medications: Sequence[MedicationRecord], ctx: Context) -> l
     for record in medications:
         reasons = record.statusReason
         for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
-            if ctx.affirmed("interstitial-lung-disease", cc) is None:
+            # any mention counts, doubted or denied too: "pneumonitis cannot be excluded" and "rule out
+            # pneumonitis" are suspected lung disease, the finding the labels ask about (review 14); a
+            # clinician who reads "ILD excluded on CT" in the evidence can set the caution aside
+            if ctx.match("interstitial-lung-disease", cc) is None:
                 continue
             if isinstance(record, models.MedicationStatement):
                 period = record.effectivePeriod

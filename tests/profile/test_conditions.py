@@ -940,14 +940,31 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         "Breast cancer, probable lobular subtype",
         "Left breast cancer, suspected hereditary (genetic testing pending)",
         "Breast cancer left; rule out second primary lung",
-        "Breast cancer in BRCA2 carrier",
-        "Invasive ductal carcinoma of left breast, BRCA1 mutation carrier",
-        "Breast cancer; hereditary breast and ovarian cancer syndrome",
         "Sekundär metastasiertes Mammakarzinom links",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
     assert build(b.patient(), b.condition(b.cc(text=text))).breast_cancer.value == "yes"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BRCA2 mutation carrier, increased breast cancer risk",
+        "BRCA1 carrier; breast cancer risk",
+        "Family history of ovarian cancer; breast cancer in mother",
+        "LCIS; breast cancer prevention on tamoxifen",
+        "Metastatic adenocarcinoma of unknown primary; breast cancer ruled out",
+        "Breast cancer (suspected)",
+        # the safe side of the same words: a carrier's own cancer written as text only is not read (the
+        # breast-cancer-not-found warning asks for it coded); reading a carrier's risk as a cancer gave
+        # stage 4 cards and a preferred PARP inhibitor (reviews 13 and 14)
+        "Breast cancer in BRCA2 carrier",
+        "Breast cancer; hereditary breast and ovarian cancer syndrome",
+    ],
+)
+def test_risk_family_history_and_ruled_out_wording_is_not_breast_cancer(build: Build, text: str) -> None:
+    assert build(b.patient(), b.condition(b.cc(text=text))).breast_cancer.value != "yes"
 
 
 # --- susceptibility, carrier, risk and family-history concepts are never breast cancer (third-party review

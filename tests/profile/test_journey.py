@@ -1284,3 +1284,38 @@ def test_an_esr1_result_since_a_line_ended_unexplained_counts_as_from_that_possi
     profile = build(*first_line_stopped("stopped"), esr1, today=date(2026, 12, 1))
     assert profile.esr1_status.value == "not_detected"
     assert profile.esr1_tested_since_progression.value == expected
+
+
+def test_a_drug_given_until_progression_whose_order_completed_beside_its_partner_is_still_given(
+    build: Build,
+) -> None:
+    """Review 14: palbociclib's order recorded 'completed' while letrozole goes on is not a finished
+    course (only chemotherapy is): the patient is on letrozole + palbociclib, and a CDK4/6 inhibitor at
+    progression is one she had."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01", end="2024-11-01", status="completed"),
+        )
+    )
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+    assert "palbociclib" in profile.at_progression().progressed_on.value
+
+
+def test_a_progression_result_entered_weeks_after_an_agent_was_added_is_the_line_before(build: Build) -> None:
+    """Review 14: fulvestrant from 2024-03, capivasertib added 2024-10-01, the progression result that led
+    to it entered 2024-10-15: the progression was on fulvestrant, capivasertib + fulvestrant is the line
+    now and not progressed on."""
+    capivasertib = b.cc(text="Truqap (capivasertib) 400 mg tablet")
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(FULVESTRANT, start="2024-03-01"),
+            b.med_statement(capivasertib, start="2024-10-01"),
+            progression("2024-10-15"),
+        )
+    )
+    assert "capivasertib" in profile.current_therapies.value
+    assert "capivasertib" not in profile.progressed_on.value
+    assert profile.on_therapy.value == "yes"

@@ -117,8 +117,11 @@ def test_refuted_ild_is_not_counted(build: Build) -> None:
         ("ILD - permanently discontinued", True),
         ("Aspiration pneumonitis", False),
         ("Grade 3 neutropenia", False),
-        ("Cough - ILD excluded on CT", False),  # review 13: a denied finding is no finding
-        ("Pneumonitis ruled out; grade 3 diarrhoea", False),
+        # a doubted or denied mention counts: suspected lung disease is what the labels ask about, and the
+        # evidence shows the clinician the words (review 14: "cannot be excluded" read as no lung disease
+        # put T-DXd back on the card)
+        ("PD on CT. Rule out pneumonitis", True),
+        ("Dyspnoea; drug-induced pneumonitis cannot be excluded", True),
     ],
 )
 def test_a_medicine_stopped_for_pneumonitis_is_a_history_of_it(

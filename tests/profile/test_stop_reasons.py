@@ -29,6 +29,13 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         ("Treatment not tolerated", False),
         ("No response", True),  # a phrase of its own, not a denial
         ("Disease progressed, no further benefit expected", True),
+        # review 14
+        ("Grade 3 neutropenia; PD not confirmed on restaging CT", False),
+        ("No toxicity and progressive disease on CT", True),
+        ("Progression cannot be excluded", True),
+        ("Stopped: intolerant of diarrhoea", False),
+        ("Grade 2 fatigue, no longer tolerating", False),
+        ("Treatment failure", True),
         ("Patient moved away", False),
     ],
 )
@@ -47,5 +54,5 @@ def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
         *records,
     )
     assert ({"letrozole", "palbociclib"} <= profile.progressed_on.value) is progressed
-    toxic = reason.startswith(("Stopped", "Grade", "Treatment")) or "rash" in reason
+    toxic = reason.startswith(("Stopped", "Grade", "Treatment not")) or "rash" in reason
     assert ("palbociclib" in profile.stopped_for_toxicity.value) is toxic
