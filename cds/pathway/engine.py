@@ -73,6 +73,9 @@ class CompiledRule:
     medicines_given: frozenset[str] = frozenset()  # on or progressed on one of them: not offered
     cautions: tuple[CompiledFinding, ...] = ()
     any_patient: bool = False  # weighed also when no breast cancer is found (rule.applies_to: any)
+    # what it gives again to a patient who had it: its regimen's parts and their interchangeable classes
+    # (a CDK4/6 inhibitor for ribociclib), not what its decision point follows progression on
+    repeats: frozenset[str] = frozenset()
 
     def cautions_holding(self, profile: PatientProfile) -> list[CompiledFinding]:
         return [c for c in self.cautions if _all_hold(c.conditions, profile)]
@@ -198,6 +201,10 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
     # outside the population its yields_unless names, the guideline does not put it first, whether or not
     # the options it yields to are offered (T-DXd before chemotherapy without endocrine resistance)
     result.yielded.update(item.rule.id for item in chosen if item.yields_unless and item.rule.id not in kept)
+    # the last line ended with no reason recorded and may have progressed: an option that gives one of its
+    # drugs or classes again is not put first (the options card's caution says why; review 14)
+    ended = profile.last_line_unexplained_therapies.value - profile.stopped_for_toxicity.value
+    result.yielded.update(item.rule.id for item in chosen if not ended.isdisjoint(item.repeats))
     # the shown preference, then the depth of yielding, then the guideline's own preference (a preferred
     # option demoted by yielding stays above an other-recommended one listed at the same depth), then the
     # place in cards/option-order.yaml: ``items`` come in that order (cds.pathway.knowledge)

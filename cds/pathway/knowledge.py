@@ -20,6 +20,7 @@ from cds.pathway.ids import group_key, key_of, rule_key
 from cds.pathway.labels import DrugNames
 from cds.pathway.override_reasons import override_reason_system
 from cds.pathway.rules import AfterProgression, CardGroup, Preference, Rule, SourceRef, Text, card_group
+from cds.profile.regimens import NEVER_COMBINED
 from cds.yaml_files import read_yaml
 
 #: The cards a response can hold, in the order shown (cds.pathway.render).
@@ -196,6 +197,7 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         _medicines_given(rule, terminology),
         cautions,
         any_patient=rule.applies_to == "any",
+        repeats=_repeats(rule, terminology),
     )
 
 
@@ -219,6 +221,20 @@ def _medicines_given(rule: Rule, terminology: Terminology) -> frozenset[str]:
         if len(medicines) == 1 and after.isdisjoint(classes):
             given.add(part)
     return frozenset(given)
+
+
+def _repeats(rule: Rule, terminology: Terminology) -> frozenset[str]:
+    """What the option gives again to a patient who had it (``CompiledRule.repeats``): its regimen's
+    parts, and the ``NEVER_COMBINED`` classes every drug of a part belongs to (ribociclib: a CDK4/6
+    inhibitor), less the classes its decision point follows progression on."""
+    point = rule.decision_point
+    after = frozenset(point.after_progression_on) if isinstance(point, AfterProgression) else frozenset()
+    found = set(rule.regimen)
+    for part in rule.regimen:
+        drugs = [d for d in terminology.drugs if part in d.classes]
+        if drugs:
+            found |= frozenset.intersection(*(frozenset(d.classes) for d in drugs)) & NEVER_COMBINED
+    return frozenset(found - after)
 
 
 def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: frozenset[str]) -> None:

@@ -21,7 +21,6 @@ from cds.pathway.knowledge import CardGroupName
 from cds.pathway.labels import DrugNames, option_line
 from cds.pathway.rules import AfterProgression
 from cds.profile.model import PatientProfile
-from cds.profile.regimens import NEVER_COMBINED
 
 WHY_SHOWN: Final = 3  # deciding facts named per option
 _ORDINALS: Final = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
@@ -95,28 +94,25 @@ def _failed_parts(
 
 
 def _unexplained_parts(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> frozenset[str]:
-    """The drugs of the option's regimen (or of a class in it) that the last line gave and that ended with
-    no reason recorded and nothing after (``last_line_unexplained_therapies``): the disease may have
-    progressed on them (not one the rule is offered after progression on, nor one stopped for side
-    effects, which the other cautions name), and those of a ``NEVER_COMBINED`` class the option gives
-    another agent of (palbociclib for ribociclib: no randomised evidence for one after the other)."""
+    """The drugs the last line gave that ended with no reason recorded and nothing after
+    (``last_line_unexplained_therapies``: the disease may have progressed on them) that the option gives
+    again, itself or as another agent of its class (``CompiledRule.repeats``: palbociclib for ribociclib,
+    no randomised evidence for one after the other); not one stopped for side effects, which the other
+    cautions name, nor one the rule is offered after progression on."""
     ended = profile.last_line_unexplained_therapies.value
     if not ended:
         return frozenset()
     point = item.rule.decision_point
     expected = set(point.after_progression_on) if isinstance(point, AfterProgression) else set()
-    parts = set(item.rule.regimen)
-
-    def within(drug: str, classes: set[str]) -> bool:
-        return drug in classes or not classes.isdisjoint(drugs.broader.get(drug, ()))
-
-    # another agent of a class whose agents are interchangeable (ribociclib after palbociclib)
-    shared = {c for p in parts for c in drugs.broader.get(p, ())} & ended & NEVER_COMBINED
+    repeats = item.repeats
     toxic = profile.stopped_for_toxicity.value
     return frozenset(
         m
         for m in ended
-        if (within(m, parts) or within(m, shared)) and not within(m, expected) and m not in toxic
+        if (m in repeats or not repeats.isdisjoint(drugs.broader.get(m, ())))
+        and m not in expected
+        and expected.isdisjoint(drugs.broader.get(m, ()))
+        and m not in toxic
     )
 
 

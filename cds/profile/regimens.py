@@ -140,10 +140,7 @@ class Regimen:
             a
             for a in self.agents
             if all(
-                "chemotherapy" in u.classes
-                and not u.current
-                and u.end_date is not None
-                and self._outlived(u)
+                "chemotherapy" in u.classes and not u.current and u.end_date is not None and self._outlived(u)
                 for u in self.uses
                 if a in u.agents
             )

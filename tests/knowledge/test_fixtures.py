@@ -272,6 +272,25 @@ def test_an_option_after_a_pi3k_inhibitor_stopped_for_side_effects_says_so(respo
     assert "Caution: another PI3K/AKT/mTOR pathway inhibitor was stopped for side effects" in line, line
 
 
+def test_an_option_giving_again_a_line_that_ended_without_a_reason_is_not_preferred(
+    responses: dict[str, Any],
+) -> None:
+    """Review 14 (P2-2): letrozole + palbociclib recorded 'completed' with no reason and nothing after: the
+    CDK4/6 options carry a caution and are not ranked preferred (the line may have progressed)."""
+    scenario = next(
+        s
+        for s in SCENARIOS
+        if s.name == "hr-pos-her2-neg-first-line-letrozole-palbociclib-completed-no-reason-nothing-after"
+    )
+    now = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "options-now")
+    lines = now["detail"].splitlines()
+    family = [x for x in lines if re.match(r"\d\. \*\*CDK4/6 inhibitor \+ endocrine therapy", x)]
+    assert len(family) == 1 and "(preferred)" not in family[0], lines
+    members = [x for x in lines if x.startswith("    - ") and ("Ribociclib" in x or "CDK4/6" in x)]
+    assert len(members) == 2, lines
+    assert all("Caution: palbociclib recorded as completed" in x for x in members), members
+
+
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
     responses: dict[str, Any],
 ) -> None:
