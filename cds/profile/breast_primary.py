@@ -76,6 +76,22 @@ _DENIED_AFTER: Final = (
     "probable",
 )
 _WORK_UP_LAST: Final = frozenset({"suspected", "query", "possible", "probable"})
+#: Words of the cancer's own name and site, skipped before a denial that follows it.
+_CANCER_NAME_WORDS: Final = frozenset(
+    {"cancer", "carcinoma", "neoplasm", "malignant", "of", "the", "left", "right", "bilateral", "breast"}
+    | {
+        "breasts",
+        "female",
+        "male",
+        "diagnosis",
+        "primary",
+        "invasive",
+        "ductal",
+        "lobular",
+        "tumour",
+        "tumor",
+    }
+)
 
 
 #: Where the cancer itself is named (substrings of the ``words`` form): work-up wording after it
@@ -117,13 +133,17 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
             at = find_phrase(hay, word)
             if 0 <= at < cancer and not any(w in hay[at:] for w in _ABOUT_SPREAD):
                 return f'worded "{word}"'
-        after = hay[cancer:]
-        for word in _DENIED_AFTER:  # "breast cancer ruled out", "Breast cancer (suspected)"
-            at = find_phrase(after, word)
-            if at >= 0 and not any(w in after[:at] for w in _ABOUT_SPREAD):
-                if word in _WORK_UP_LAST and after[at + len(word) :].strip():
-                    continue  # "Breast cancer, suspected hereditary": it qualifies what follows
-                return f'worded "{word}"'
+        # what follows the cancer's own name ("breast cancer ruled out", "Breast cancer (suspected)"): a
+        # denial right after it, or a work-up word as the text's last; wording after anything else
+        # qualifies that ("HER2 status not confirmed", "pregnancy excluded": review 15)
+        for term in _CANCER_TERMS:
+            at = hay.find(term)
+            while at >= 0:
+                rest = " ".join(w for w in hay[at:].split() if w not in _CANCER_NAME_WORDS)
+                for word in _DENIED_AFTER:
+                    if rest.startswith(word) and (word not in _WORK_UP_LAST or rest == word):
+                        return f'worded "{word}"'
+                at = hay.find(term, at + 1)
     return None
 
 

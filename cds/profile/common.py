@@ -76,7 +76,7 @@ class Context:
             return None  # matches neither by code nor by text (its lists were asked already)
         return self.terminology.match_in(entry, name, by_text=by_text)
 
-    def affirmed(self, name: str, cc: CodeableConcept | None) -> str | None:
+    def affirmed(self, name: str, cc: CodeableConcept | None, *, doubt_counts: bool = False) -> str | None:
         """The value a reason written by a clinician (a medicine's statusReason) gives in the code list
         ``name``: by code, else by a phrase of its text (or a coding's display) that the clause it stands
         in does not deny (``affirmed_value``): "Grade 3 neutropenia; no PD on restaging CT" is a side
@@ -88,7 +88,7 @@ class Context:
             return hit.value
         codes = self.codes(name)
         for text in (cc.text, *(display for _, _, display in self.codings(cc))):
-            value = affirmed_value(codes, text) if text else None
+            value = affirmed_value(codes, text, doubt_counts=doubt_counts) if text else None
             if value is not None:
                 return value
         return None
@@ -375,8 +375,10 @@ def components(obs: models.Observation) -> Sequence[models.ObservationComponent]
 #: Where a clinician's free text starts a new clause: a finding stated in one is not denied by a
 #: negation in another ("Grade 3 neutropenia; no PD on restaging CT").
 _CLAUSE: Final = re.compile(r"[;,.:]|\s[-\u2013]\s|\bbut\b|\band\b", re.IGNORECASE)
-#: Negations before a phrase (in ``words`` form) and after it, within its clause.
-_DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ", " rule out ", " r o ")
+#: Negations before a phrase (in ``words`` form) and after it, within its clause; and doubts, which a
+#: safety finding reads as the finding and a stop reason as no reason ("PD not excluded").
+_DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ")
+_DOUBT_BEFORE: Final = (" rule out ", " r o ", " possible ", " suspected ", " equivocal ", " query ")
 _DENIED_AFTER: Final = (
     " excluded ",
     " ruled out ",
@@ -386,19 +388,15 @@ _DENIED_AFTER: Final = (
     " not confirmed ",
     " unconfirmed ",
 )
-#: Double negations after a phrase: it stands ("progression cannot be excluded").
-_AFFIRMED_AFTER: Final = (
-    " cannot be excluded ",
-    " not excluded ",
-    " not ruled out ",
-    " cannot be ruled out ",
-)
+_DOUBT_AFTER: Final = (" cannot be excluded ", " not excluded ", " not ruled out ", " cannot be ruled out ")
 
 
-def affirmed_value(codes: CodeList, text: str) -> str | None:
+def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) -> str | None:
     """The value of the first text entry of ``codes`` (in list order) that a clause of ``text`` states
-    and does not deny ("no PD", "pneumonitis ruled out" deny it; "No response" and "not tolerated" are
-    phrases of their own). A clause holding one of the list's excluded phrases is skipped."""
+    and does not deny ("no PD", "ILD excluded" deny it; "No response" and "not tolerated" are phrases of
+    their own). A doubt ("rule out pneumonitis", "PD not excluded") states the finding when
+    ``doubt_counts`` (a safety finding), and denies it otherwise (a reason to stop is what the clinician
+    says it was). A clause holding one of the list's excluded phrases is skipped."""
     clauses = [words(clause) for clause in _CLAUSE.split(text) if clause.strip()]
     clauses = [c for c in clauses if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
     for entry in codes.text:
@@ -408,10 +406,10 @@ def affirmed_value(codes: CodeList, text: str) -> str | None:
             if at < 0:
                 continue
             before, after = clause[:at], clause[at + n :]
-            doubted = any(c in after for c in _AFFIRMED_AFTER)
+            doubted = any(c in before for c in _DOUBT_BEFORE) or any(c in after for c in _DOUBT_AFTER)
             denied = any(c in before for c in _DENIED_BEFORE) or (
-                not doubted and any(c in after for c in _DENIED_AFTER)
+                any(c in after for c in _DENIED_AFTER) and not (doubt_counts and doubted)
             )
-            if not denied:
+            if not denied and (doubt_counts or not doubted):
                 return entry.value
     return None

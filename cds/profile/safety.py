@@ -175,10 +175,9 @@ def _stopped_for_ild(medications: Sequence[MedicationRecord], ctx: Context) -> l
     for record in medications:
         reasons = record.statusReason
         for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
-            # any mention counts, doubted or denied too: "pneumonitis cannot be excluded" and "rule out
-            # pneumonitis" are suspected lung disease, the finding the labels ask about (review 14); a
-            # clinician who reads "ILD excluded on CT" in the evidence can set the caution aside
-            if ctx.match("interstitial-lung-disease", cc) is None:
+            # a doubt counts: "pneumonitis cannot be excluded", "rule out pneumonitis" are suspected lung
+            # disease, the finding the labels ask about (review 14); "ILD excluded on CT" does not (15)
+            if ctx.affirmed("interstitial-lung-disease", cc, doubt_counts=True) is None:
                 continue
             if isinstance(record, models.MedicationStatement):
                 period = record.effectivePeriod

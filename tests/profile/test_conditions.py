@@ -941,6 +941,16 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         "Left breast cancer, suspected hereditary (genetic testing pending)",
         "Breast cancer left; rule out second primary lung",
         "Sekundär metastasiertes Mammakarzinom links",
+        # review 15: denials and doubts after the cancer that qualify something else
+        "Breast cancer, HER2 status not confirmed",
+        "Breast cancer, pregnancy excluded",
+        "Triple negative breast cancer, HER2 excluded by FISH",
+        "Invasive lobular carcinoma of breast; PIK3CA mutation not confirmed",
+        "Breast cancer, liver lesion - possible",
+        "Breast cancer in BRCA2 carrier",
+        "Invasive ductal carcinoma of left breast, BRCA1 mutation carrier",
+        "Breast cancer; hereditary breast and ovarian cancer syndrome",
+        "Breast cancer s/p risk-reducing salpingo-oophorectomy",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
@@ -956,11 +966,10 @@ def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(bui
         "LCIS; breast cancer prevention on tamoxifen",
         "Metastatic adenocarcinoma of unknown primary; breast cancer ruled out",
         "Breast cancer (suspected)",
-        # the safe side of the same words: a carrier's own cancer written as text only is not read (the
-        # breast-cancer-not-found warning asks for it coded); reading a carrier's risk as a cancer gave
-        # stage 4 cards and a preferred PARP inhibitor (reviews 13 and 14)
-        "Breast cancer in BRCA2 carrier",
-        "Breast cancer; hereditary breast and ovarian cancer syndrome",
+        "FH breast cancer",
+        "Mother had breast cancer",
+        "Breast cancer chemoprevention (tamoxifen)",
+        "Hereditary breast cancer syndrome",
     ],
 )
 def test_risk_family_history_and_ruled_out_wording_is_not_breast_cancer(build: Build, text: str) -> None:

@@ -122,6 +122,8 @@ def test_refuted_ild_is_not_counted(build: Build) -> None:
         # put T-DXd back on the card)
         ("PD on CT. Rule out pneumonitis", True),
         ("Dyspnoea; drug-induced pneumonitis cannot be excluded", True),
+        ("Cough - ILD excluded on CT", False),  # review 15: a stated negative is no finding
+        ("PD on CT, no ILD", False),
     ],
 )
 def test_a_medicine_stopped_for_pneumonitis_is_a_history_of_it(

@@ -32,7 +32,9 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         # review 14
         ("Grade 3 neutropenia; PD not confirmed on restaging CT", False),
         ("No toxicity and progressive disease on CT", True),
-        ("Progression cannot be excluded", True),
+        ("Progression cannot be excluded", False),  # review 15: a doubt is no reason to stop
+        ("Grade 3 neutropenia and PD not excluded on CT", False),
+        ("Possible progression", False),
         ("Stopped: intolerant of diarrhoea", False),
         ("Grade 2 fatigue, no longer tolerating", False),
         ("Treatment failure", True),
