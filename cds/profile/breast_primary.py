@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from cds.fhir import models
@@ -136,14 +137,55 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
         # what follows the cancer's own name ("breast cancer ruled out", "Breast cancer (suspected)"): a
         # denial right after it, or a work-up word as the text's last; wording after anything else
         # qualifies that ("HER2 status not confirmed", "pregnancy excluded": review 15)
-        for term in _CANCER_TERMS:
-            at = hay.find(term)
-            while at >= 0:
-                rest = " ".join(w for w in hay[at:].split() if w not in _CANCER_NAME_WORDS)
-                for word in _DENIED_AFTER:
-                    if rest.startswith(word) and (word not in _WORK_UP_LAST or rest == word):
-                        return f'worded "{word}"'
-                at = hay.find(term, at + 1)
+        denials = [
+            _denied_after(tokens[i:])
+            for part in re.split(r"[;,]", text)  # "Right breast cancer; left breast cancer excluded"
+            for tokens in [words(part).split()]
+            for i in _breast_mentions(tokens)
+        ]
+        if denials and all(denials):  # "Right breast cancer; left breast cancer excluded" stands
+            return f'worded "{denials[-1]}"'
+    return None
+
+
+def _breast_mentions(tokens: list[str]) -> list[int]:
+    """The words that name a cancer of the breast: a cancer term with "breast" (or "mamma...") one or two
+    words before it ("breast cancer", "breast ductal carcinoma", "mammakarzinom"), or after it across
+    "of", "the" and a side only ("carcinoma of the left breast"); not "adenocarcinoma of unknown
+    primary; breast cancer ruled out", whose breast cancer is the one denied."""
+    found = []
+    for i, token in enumerate(tokens):
+        if not any(term.strip() in token for term in _CANCER_TERMS):
+            continue
+        if "mamma" in token or "breast" in tokens[max(0, i - 2) : i]:
+            found.append(i)
+            continue
+        k = i + 1
+        while k < len(tokens) and tokens[k] in _LINKING_WORDS:
+            k += 1
+        if k < len(tokens) and tokens[k] in ("breast", "breasts"):
+            found.append(i)
+    return found
+
+
+_LINKING_WORDS: Final = frozenset({"of", "the", "left", "right", "bilateral", "female", "male"})
+
+
+def _denied_after(tokens: list[str]) -> str | None:
+    """The denial or doubt right after the cancer named first in ``tokens`` ("breast cancer ruled
+    out"), skipping the words of its own name; a work-up word only as the text's last ("Breast cancer
+    (suspected)"), and "unconfirmed" only last or with how ("not confirmed on biopsy"), not when it
+    qualifies what follows ("unconfirmed ER status", "HER2 status not confirmed": reviews 15 and 16)."""
+    rest = " ".join(w for w in tokens if w not in _CANCER_NAME_WORDS)
+    for word in _DENIED_AFTER:
+        if not rest.startswith(word):
+            continue
+        tail = rest[len(word) :].strip()
+        if word in _WORK_UP_LAST and tail:
+            continue
+        if word in ("not confirmed", "unconfirmed") and tail and not tail.startswith(("on ", "by ")):
+            continue
+        return word
     return None
 
 

@@ -373,8 +373,9 @@ def components(obs: models.Observation) -> Sequence[models.ObservationComponent]
 
 
 #: Where a clinician's free text starts a new clause: a finding stated in one is not denied by a
-#: negation in another ("Grade 3 neutropenia; no PD on restaging CT").
-_CLAUSE: Final = re.compile(r"[;,.:]|\s[-\u2013]\s|\bbut\b|\band\b", re.IGNORECASE)
+#: negation in another ("Grade 3 neutropenia; no PD on restaging CT"). Not a colon or a dash, which tie a
+#: finding to its verdict ("Progression - excluded", "Pneumonitis: no"; review 16).
+_CLAUSE: Final = re.compile(r"[;,.]|\bbut\b|\band\b", re.IGNORECASE)
 #: Negations before a phrase (in ``words`` form) and after it, within its clause; and doubts, which a
 #: safety finding reads as the finding and a stop reason as no reason ("PD not excluded").
 _DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ")
@@ -387,8 +388,20 @@ _DENIED_AFTER: Final = (
     " not seen ",
     " not confirmed ",
     " unconfirmed ",
+    " none ",
+    " nil ",
+    " absent ",
+    " not present ",
 )
-_DOUBT_AFTER: Final = (" cannot be excluded ", " not excluded ", " not ruled out ", " cannot be ruled out ")
+_DOUBT_AFTER: Final = (
+    " cannot be excluded ",
+    " not excluded ",
+    " not ruled out ",
+    " cannot be ruled out ",
+    " suspected ",
+    " query ",
+    " awaiting ",
+)
 
 
 def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) -> str | None:
@@ -408,7 +421,7 @@ def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) ->
             before, after = clause[:at], clause[at + n :]
             doubted = any(c in before for c in _DOUBT_BEFORE) or any(c in after for c in _DOUBT_AFTER)
             denied = any(c in before for c in _DENIED_BEFORE) or (
-                any(c in after for c in _DENIED_AFTER) and not (doubt_counts and doubted)
+                (after == " no " or any(c in after for c in _DENIED_AFTER)) and not (doubt_counts and doubted)
             )
             if not denied and (doubt_counts or not doubted):
                 return entry.value

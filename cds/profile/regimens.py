@@ -131,20 +131,17 @@ class Regimen:
         return kept or self.uses
 
     def given_now(self, uses: list[MedUse]) -> list[MedUse]:
-        """Of ``uses`` (records of it), those of a medicine still given: not a chemotherapy course, nor a
-        medicine recorded as stopped, whose every record ended on a known day while the rest went on past
-        it (``_outlived``: docetaxel completed after six cycles while trastuzumab + pertuzumab maintenance
-        goes on; palbociclib stopped beside letrozole). A record in use, one with no end recorded (a
-        refill order), and a medicine given until progression whose order merely "completed" (palbociclib
-        beside letrozole still taken: review 14) are still given."""
+        """Of ``uses`` (records of it), those of a medicine still given: not a chemotherapy course whose
+        every record ended on a known day while the rest went on past it (``_outlived``: docetaxel
+        completed after six cycles while trastuzumab + pertuzumab maintenance goes on). A record in use,
+        one with no end recorded (a refill order), and a medicine given until progression, even one whose
+        order "completed" or was stopped with no reason read (palbociclib beside letrozole still taken:
+        review 14): a progression on the line is one after it too (review 16)."""
         finished = {
             a
             for a in self.agents
             if all(
-                ("chemotherapy" in u.classes or u.stopped)
-                and not u.current
-                and u.end_date is not None
-                and self._outlived(u)
+                "chemotherapy" in u.classes and not u.current and u.end_date is not None and self._outlived(u)
                 for u in self.uses
                 if a in u.agents
             )

@@ -951,6 +951,10 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         "Invasive ductal carcinoma of left breast, BRCA1 mutation carrier",
         "Breast cancer; hereditary breast and ovarian cancer syndrome",
         "Breast cancer s/p risk-reducing salpingo-oophorectomy",
+        # review 16
+        "Right breast cancer; left breast cancer excluded on MRI",
+        "Malignant neoplasm of breast, unconfirmed ER status",
+        "Left breast cancer; right prophylactic mastectomy",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
@@ -970,6 +974,13 @@ def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(bui
         "Mother had breast cancer",
         "Breast cancer chemoprevention (tamoxifen)",
         "Hereditary breast cancer syndrome",
+        # review 16: a relative's cancer, a differential, a doubt, prevention, a negative
+        "Metastatic adenocarcinoma of unknown primary; FHx breast cancer (mother)",
+        "Metastatic adenocarcinoma; family hx of breast cancer",
+        "Metastatic carcinoma, breast carcinoma vs lung primary",
+        "Breast cancer unlikely - CUP, awaiting IHC",
+        "Breast cancer chemoprophylaxis (tamoxifen), BRCA2",
+        "Negative for breast cancer; metastatic carcinoma of unknown primary",
     ],
 )
 def test_risk_family_history_and_ruled_out_wording_is_not_breast_cancer(build: Build, text: str) -> None:

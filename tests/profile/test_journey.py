@@ -1319,3 +1319,19 @@ def test_a_progression_result_entered_weeks_after_an_agent_was_added_is_the_line
     assert "capivasertib" in profile.current_therapies.value
     assert "capivasertib" not in profile.progressed_on.value
     assert profile.on_therapy.value == "yes"
+
+
+def test_a_partner_stopped_with_no_reason_read_still_counts_at_the_next_progression(build: Build) -> None:
+    """Review 16: palbociclib stopped ('Patient choice, disease stable') while letrozole goes on: a
+    progression on the line is a progression after a CDK4/6 inhibitor."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            stopped(
+                b.med_statement(PALBOCICLIB, start="2024-02-01", end="2024-11-01", status="stopped"),
+                "Patient choice, disease stable",
+            ),
+        )
+    )
+    assert "palbociclib" in profile.at_progression().progressed_on.value

@@ -124,6 +124,9 @@ def test_refuted_ild_is_not_counted(build: Build) -> None:
         ("Dyspnoea; drug-induced pneumonitis cannot be excluded", True),
         ("Cough - ILD excluded on CT", False),  # review 15: a stated negative is no finding
         ("PD on CT, no ILD", False),
+        ("Pneumonitis: no", False),  # review 16
+        ("ILD not present on CT", False),
+        ("PD; pneumonitis - negative", False),
     ],
 )
 def test_a_medicine_stopped_for_pneumonitis_is_a_history_of_it(

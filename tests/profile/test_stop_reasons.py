@@ -38,6 +38,10 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         ("Stopped: intolerant of diarrhoea", False),
         ("Grade 2 fatigue, no longer tolerating", False),
         ("Treatment failure", True),
+        # review 16: a verdict after a colon or a dash belongs to its finding
+        ("Progression - excluded; grade 3 neutropenia", False),
+        ("Disease progression: none. Grade 3 neutropenia", False),
+        ("Progression suspected on imaging", False),
         ("Patient moved away", False),
     ],
 )
@@ -56,5 +60,9 @@ def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
         *records,
     )
     assert ({"letrozole", "palbociclib"} <= profile.progressed_on.value) is progressed
-    toxic = reason.startswith(("Stopped", "Grade", "Treatment not")) or "rash" in reason
+    toxic = (
+        reason.startswith(("Stopped", "Grade", "Treatment not"))
+        or "rash" in reason
+        or "neutropenia" in reason
+    )
     assert ("palbociclib" in profile.stopped_for_toxicity.value) is toxic
