@@ -139,11 +139,10 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
     progressed on one (for a choice of one drug, the option's line says it: ``_option``), " Caution:
     palbociclib stopped 2025-09-15 with no reason recorded: if the disease progressed on it, this option
     gives it or its class again." for a drug of a last line that ended unexplained (``_unexplained_parts``).
-    The option
-    stays: the engine hides it only when a medicine it gives, or every one of its alternatives, failed,
-    and guidelines allow another drug of a class after toxicity, or a regimen that keeps one drug beyond
-    progression. Then the rule's own cautions that hold (``Rule.cautions``: a label's warning for a
-    finding on record, no trial evidence after a related drug)."""
+    The option stays: the engine hides it only when a medicine it gives, or every one of its
+    alternatives, failed, and guidelines allow another drug of a class after toxicity, or a regimen that
+    keeps one drug beyond progression. Then the rule's own cautions that hold (``Rule.cautions``: a
+    label's warning for a finding on record, no trial evidence after a related drug)."""
     stopped, progressed = _failed_parts(item, profile, drugs)
     words = ""
     if stopped:
