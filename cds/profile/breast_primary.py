@@ -60,6 +60,8 @@ _NOT_YET_MADE: Final = (
     "possible",
     "probable",
     "query",
+    "negative for",  # "Negative for breast cancer"; after the cancer it is about something else (review 17)
+    "no evidence of",
 )
 
 
@@ -77,6 +79,9 @@ _DENIED_AFTER: Final = (
     "probable",
 )
 _WORK_UP_LAST: Final = frozenset({"suspected", "query", "possible", "probable"})
+#: What may follow a denial of the cancer itself: how or when it was denied ("excluded on MRI", "not
+#: confirmed histologically", "unconfirmed pending biopsy"); anything else is what the denial is about.
+_HOW: Final = ("on ", "by ", "at ", "in ", "histolog", "patholog", "pending", "awaiting", "yet")
 #: Words of the cancer's own name and site, skipped before a denial that follows it.
 _CANCER_NAME_WORDS: Final = frozenset(
     {"cancer", "carcinoma", "neoplasm", "malignant", "of", "the", "left", "right", "bilateral", "breast"}
@@ -132,7 +137,7 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
         cancer = min((at for term in _CANCER_TERMS if (at := hay.find(term)) >= 0), default=len(hay))
         for word in _NOT_YET_MADE:
             at = find_phrase(hay, word)
-            if 0 <= at < cancer and not any(w in hay[at:] for w in _ABOUT_SPREAD):
+            if 0 <= at < cancer and not any(w in hay[at:cancer] for w in _ABOUT_SPREAD):
                 return f'worded "{word}"'
         # what follows the cancer's own name ("breast cancer ruled out", "Breast cancer (suspected)"): a
         # denial right after it, or a work-up word as the text's last; wording after anything else
@@ -174,8 +179,9 @@ _LINKING_WORDS: Final = frozenset({"of", "the", "left", "right", "bilateral", "f
 def _denied_after(tokens: list[str]) -> str | None:
     """The denial or doubt right after the cancer named first in ``tokens`` ("breast cancer ruled
     out"), skipping the words of its own name; a work-up word only as the text's last ("Breast cancer
-    (suspected)"), and "unconfirmed" only last or with how ("not confirmed on biopsy"), not when it
-    qualifies what follows ("unconfirmed ER status", "HER2 status not confirmed": reviews 15 and 16)."""
+    (suspected)"), any other only last or with how or when ("excluded on MRI", "not confirmed
+    histologically"), not when it is about what follows ("unconfirmed ER status", "ruled out ovarian
+    primary": reviews 15-17)."""
     rest = " ".join(w for w in tokens if w not in _CANCER_NAME_WORDS)
     for word in _DENIED_AFTER:
         if not rest.startswith(word):
@@ -183,7 +189,7 @@ def _denied_after(tokens: list[str]) -> str | None:
         tail = rest[len(word) :].strip()
         if word in _WORK_UP_LAST and tail:
             continue
-        if word in ("not confirmed", "unconfirmed") and tail and not tail.startswith(("on ", "by ")):
+        if tail and not tail.startswith(_HOW):  # "ruled out ovarian primary", "unconfirmed ER status"
             continue
         return word
     return None

@@ -376,9 +376,12 @@ def components(obs: models.Observation) -> Sequence[models.ObservationComponent]
 #: negation in another ("Grade 3 neutropenia; no PD on restaging CT"). Not a colon or a dash, which tie a
 #: finding to its verdict ("Progression - excluded", "Pneumonitis: no"; review 16).
 _CLAUSE: Final = re.compile(r"[;,.]|\bbut\b|\band\b", re.IGNORECASE)
-#: Negations before a phrase (in ``words`` form) and after it, within its clause; and doubts, which a
-#: safety finding reads as the finding and a stop reason as no reason ("PD not excluded").
-_DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ")
+_DASH: Final = re.compile(r"\s[-\u2013]\s")  # "Progression - excluded": the verdict next to its finding
+#: Negations and doubts right before a phrase (in ``words`` form) or right after it: only a word next
+#: to the finding speaks of it ("no PD", "ILD excluded on CT", "Pneumonitis: no evidence"), not one about
+#: something else in its clause ("Not tolerated - pneumonitis", "PD - new lesions not present on prior
+#: CT": review 17). A doubt reads as the finding for a safety finding, as no reason for a stop.
+_DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ", " no evidence of ")
 _DOUBT_BEFORE: Final = (" rule out ", " r o ", " possible ", " suspected ", " equivocal ", " query ")
 _DENIED_AFTER: Final = (
     " excluded ",
@@ -392,6 +395,9 @@ _DENIED_AFTER: Final = (
     " nil ",
     " absent ",
     " not present ",
+    " not identified ",
+    " not evident ",
+    " no evidence ",
 )
 _DOUBT_AFTER: Final = (
     " cannot be excluded ",
@@ -410,7 +416,7 @@ def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) ->
     their own). A doubt ("rule out pneumonitis", "PD not excluded") states the finding when
     ``doubt_counts`` (a safety finding), and denies it otherwise (a reason to stop is what the clinician
     says it was). A clause holding one of the list's excluded phrases is skipped."""
-    clauses = [words(clause) for clause in _CLAUSE.split(text) if clause.strip()]
+    clauses = [words(_DASH.sub(" ", clause)) for clause in _CLAUSE.split(text) if clause.strip()]
     clauses = [c for c in clauses if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
     for entry in codes.text:
         n = len(entry.match)
@@ -418,10 +424,10 @@ def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) ->
             at = find_phrase(clause, entry.match)
             if at < 0:
                 continue
-            before, after = clause[:at], clause[at + n :]
-            doubted = any(c in before for c in _DOUBT_BEFORE) or any(c in after for c in _DOUBT_AFTER)
-            denied = any(c in before for c in _DENIED_BEFORE) or (
-                (after == " no " or any(c in after for c in _DENIED_AFTER)) and not (doubt_counts and doubted)
+            before, after = clause[:at], clause[at + n :]  # each keeps the space next to the phrase
+            doubted = before.endswith(_DOUBT_BEFORE) or after.startswith(_DOUBT_AFTER)
+            denied = before.endswith(_DENIED_BEFORE) or (
+                (after == " no " or after.startswith(_DENIED_AFTER)) and not (doubt_counts and doubted)
             )
             if not denied and (doubt_counts or not doubted):
                 return entry.value

@@ -955,6 +955,10 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         "Right breast cancer; left breast cancer excluded on MRI",
         "Malignant neoplasm of breast, unconfirmed ER status",
         "Left breast cancer; right prophylactic mastectomy",
+        # review 17
+        "Invasive ductal carcinoma of left breast, ER positive, negative for HER2 amplification",
+        "Metastatic breast cancer, ER+; no evidence of brain metastases",
+        "Malignant neoplasm of breast (ruled out ovarian primary)",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
@@ -981,6 +985,8 @@ def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(bui
         "Breast cancer unlikely - CUP, awaiting IHC",
         "Breast cancer chemoprophylaxis (tamoxifen), BRCA2",
         "Negative for breast cancer; metastatic carcinoma of unknown primary",
+        "Metastatic adenocarcinoma; breast cancer not confirmed histologically",
+        "Metastatic adenocarcinoma; breast carcinoma unconfirmed pending biopsy",
     ],
 )
 def test_risk_family_history_and_ruled_out_wording_is_not_breast_cancer(build: Build, text: str) -> None:

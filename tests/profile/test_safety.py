@@ -127,6 +127,9 @@ def test_refuted_ild_is_not_counted(build: Build) -> None:
         ("Pneumonitis: no", False),  # review 16
         ("ILD not present on CT", False),
         ("PD; pneumonitis - negative", False),
+        ("Not tolerated - pneumonitis", True),  # review 17: the "not" is about the tolerance
+        ("Grade 2 pneumonitis - infection ruled out on BAL", True),
+        ("Pneumonitis: no evidence on CT; progressive disease", False),
     ],
 )
 def test_a_medicine_stopped_for_pneumonitis_is_a_history_of_it(

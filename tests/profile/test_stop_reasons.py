@@ -42,6 +42,10 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         ("Progression - excluded; grade 3 neutropenia", False),
         ("Disease progression: none. Grade 3 neutropenia", False),
         ("Progression suspected on imaging", False),
+        # review 17: only a word next to the finding denies it
+        ("Progression: new bone lesions absent on previous scan", True),
+        ("Not responding - progressive disease", True),
+        ("Progression: no evidence; grade 3 neutropenia", False),
         ("Patient moved away", False),
     ],
 )
