@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from cds.fhir import models
@@ -77,8 +76,9 @@ _DENIED_AFTER: Final = (
     "query",
     "possible",
     "probable",
+    "no",
 )
-_WORK_UP_LAST: Final = frozenset({"suspected", "query", "possible", "probable"})
+_WORK_UP_LAST: Final = frozenset({"suspected", "query", "possible", "probable", "no"})
 #: What may follow a denial of the cancer itself: how or when it was denied ("excluded on MRI", "not
 #: confirmed histologically", "unconfirmed pending biopsy"); anything else is what the denial is about.
 _HOW: Final = ("on ", "by ", "at ", "in ", "histolog", "patholog", "pending", "awaiting", "yet")
@@ -133,6 +133,8 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
     for text in (ctx.text(code), *(d for _, _, d in ctx.codings(code))):
         if not text:
             continue
+        if text.lstrip().startswith("?"):  # "?Breast cancer - awaiting biopsy" (review 18)
+            return 'worded "?"'
         hay = words(text)
         cancer = min((at for term in _CANCER_TERMS if (at := hay.find(term)) >= 0), default=len(hay))
         for word in _NOT_YET_MADE:
@@ -144,8 +146,8 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
         # qualifies that ("HER2 status not confirmed", "pregnancy excluded": review 15)
         denials = [
             _denied_after(tokens[i:])
-            for part in re.split(r"[;,]", text)  # "Right breast cancer; left breast cancer excluded"
-            for tokens in [words(part).split()]
+            for part in text.split(";")  # "Right breast cancer; left breast cancer excluded"
+            for tokens in [words(part.replace(",", " - ")).split()]  # a comma ends what a denial is of
             for i in _breast_mentions(tokens)
         ]
         if denials and all(denials):  # "Right breast cancer; left breast cancer excluded" stands
@@ -178,18 +180,21 @@ _LINKING_WORDS: Final = frozenset({"of", "the", "left", "right", "bilateral", "f
 
 def _denied_after(tokens: list[str]) -> str | None:
     """The denial or doubt right after the cancer named first in ``tokens`` ("breast cancer ruled
-    out"), skipping the words of its own name; a work-up word only as the text's last ("Breast cancer
-    (suspected)"), any other only last or with how or when ("excluded on MRI", "not confirmed
-    histologically"), not when it is about what follows ("unconfirmed ER status", "ruled out ovarian
-    primary": reviews 15-17)."""
-    rest = " ".join(w for w in tokens if w not in _CANCER_NAME_WORDS)
+    out", "Breast cancer - excluded"), past the words of its own name; a work-up word only as the text's
+    last ("Breast cancer (suspected)"), any other when last, dated, followed by how ("excluded on MRI",
+    "not confirmed histologically") or by a dash ("ruled out - metastatic adenocarcinoma of lung"), not
+    when it is about what follows ("unconfirmed ER status", "ruled out ovarian primary": reviews 15-18)."""
+    start = 0
+    while start < len(tokens) and (tokens[start] in _CANCER_NAME_WORDS or tokens[start] in ("-", "\u2013")):
+        start += 1
+    rest = " ".join(tokens[start:])
     for word in _DENIED_AFTER:
-        if not rest.startswith(word):
+        if not (rest == word or rest.startswith(word + " ")):
             continue
         tail = rest[len(word) :].strip()
         if word in _WORK_UP_LAST and tail:
             continue
-        if tail and not tail.startswith(_HOW):  # "ruled out ovarian primary", "unconfirmed ER status"
+        if tail and not (tail.startswith(_HOW) or tail[0].isdigit() or tail[0] in "-\u2013"):
             continue
         return word
     return None

@@ -410,6 +410,34 @@ _DOUBT_AFTER: Final = (
 )
 
 
+#: Words between a negation and its finding that only describe it ("No definite PD", "No evidence of
+#: disease progression", "No radiological PD": review 18).
+_QUALIFIERS: Final = frozenset(
+    {"definite", "clear", "clinical", "radiological", "radiographic", "signs", "sign", "evidence", "of"}
+    | {"disease", "new", "obvious", "further", "significant", "measurable", "overt", "convincing"}
+)
+#: What may follow a negation after its finding: how it was found ("excluded on CT", "not seen by MRI").
+_FOUND_BY: Final = ("on ", "by ", "at ", "in ", "with ", "ct", "mri", "pet", "imaging", "scan", "biopsy")
+
+
+def _unqualified(before: str) -> str:
+    """The words before a phrase without the describing words right before it, space-padded."""
+    kept = before.split()
+    while kept and kept[-1] in _QUALIFIERS:
+        kept.pop()
+    return f" {' '.join(kept)} " if kept else " "
+
+
+def _denies_it(after: str) -> bool:
+    """A negation right after a phrase that ends the clause or says how it was found ("PD not confirmed
+    on restaging CT"), not one about what follows ("Pneumonitis - nil improvement on steroids")."""
+    for cue in _DENIED_AFTER:
+        if after.startswith(cue):
+            tail = after[len(cue) :].strip()
+            return not tail or tail.startswith(_FOUND_BY)
+    return False
+
+
 def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) -> str | None:
     """The value of the first text entry of ``codes`` (in list order) that a clause of ``text`` states
     and does not deny ("no PD", "ILD excluded" deny it; "No response" and "not tolerated" are phrases of
@@ -424,10 +452,10 @@ def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) ->
             at = find_phrase(clause, entry.match)
             if at < 0:
                 continue
-            before, after = clause[:at], clause[at + n :]  # each keeps the space next to the phrase
+            before, after = _unqualified(clause[:at]), clause[at + n :]  # each keeps its space
             doubted = before.endswith(_DOUBT_BEFORE) or after.startswith(_DOUBT_AFTER)
             denied = before.endswith(_DENIED_BEFORE) or (
-                (after == " no " or after.startswith(_DENIED_AFTER)) and not (doubt_counts and doubted)
+                (after == " no " or _denies_it(after)) and not (doubt_counts and doubted)
             )
             if not denied and (doubt_counts or not doubted):
                 return entry.value

@@ -987,6 +987,14 @@ def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(bui
         "Negative for breast cancer; metastatic carcinoma of unknown primary",
         "Metastatic adenocarcinoma; breast cancer not confirmed histologically",
         "Metastatic adenocarcinoma; breast carcinoma unconfirmed pending biopsy",
+        # review 18
+        "Breast cancer excluded 03/2025",
+        "Breast cancer ruled out - metastatic adenocarcinoma of lung",
+        "breast cancer - excluded",
+        "Breast cancer, excluded",
+        "?Breast cancer - awaiting biopsy",
+        "Breast cancer ruled out, lung primary",
+        "Breast cancer: no",
     ],
 )
 def test_risk_family_history_and_ruled_out_wording_is_not_breast_cancer(build: Build, text: str) -> None:

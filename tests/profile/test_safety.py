@@ -130,6 +130,7 @@ def test_refuted_ild_is_not_counted(build: Build) -> None:
         ("Not tolerated - pneumonitis", True),  # review 17: the "not" is about the tolerance
         ("Grade 2 pneumonitis - infection ruled out on BAL", True),
         ("Pneumonitis: no evidence on CT; progressive disease", False),
+        ("Pneumonitis - nil improvement on steroids", True),  # review 18: the "nil" is the improvement's
     ],
 )
 def test_a_medicine_stopped_for_pneumonitis_is_a_history_of_it(

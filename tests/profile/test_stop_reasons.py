@@ -46,6 +46,9 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         ("Progression: new bone lesions absent on previous scan", True),
         ("Not responding - progressive disease", True),
         ("Progression: no evidence; grade 3 neutropenia", False),
+        # review 18: describing words between the negation and the finding
+        ("No definite PD; grade 3 neutropenia", False),
+        ("No evidence of disease progression; grade 3 neutropenia", False),
         ("Patient moved away", False),
     ],
 )
