@@ -209,8 +209,7 @@ def _medicines_given(rule: Rule, terminology: Terminology) -> frozenset[str]:
     anti-HER2 therapy). None when the guideline says to continue the current therapy."""
     if rule.regimen_alternatives or rule.continues_current:
         return frozenset()
-    point = rule.decision_point
-    after = frozenset(point.after_progression_on) if isinstance(point, AfterProgression) else frozenset()
+    after = rule.follows_progression_on
     given: set[str] = set()
     for part in rule.regimen:
         drugs = [d for d in terminology.drugs if part in d.classes]
@@ -227,14 +226,12 @@ def _repeats(rule: Rule, terminology: Terminology) -> frozenset[str]:
     """What the option gives again to a patient who had it (``CompiledRule.repeats``): its regimen's
     parts, and the ``NEVER_COMBINED`` classes every drug of a part belongs to (ribociclib: a CDK4/6
     inhibitor), less the classes its decision point follows progression on."""
-    point = rule.decision_point
-    after = frozenset(point.after_progression_on) if isinstance(point, AfterProgression) else frozenset()
     found = set(rule.regimen)
     for part in rule.regimen:
         drugs = [d for d in terminology.drugs if part in d.classes]
         if drugs:
             found |= frozenset.intersection(*(frozenset(d.classes) for d in drugs)) & NEVER_COMBINED
-    return frozenset(found - after)
+    return frozenset(found - rule.follows_progression_on)
 
 
 def _check_therapy_fields(name: str, rule: Rule, group: CardGroup, classes: frozenset[str]) -> None:

@@ -12,6 +12,7 @@ clinician can mark the option chosen and the feedback maps to the rule (cds.path
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 from cds.pathway.card_call import NOT_WHY, CardCall, plural
@@ -72,23 +73,22 @@ def deciding_fields(item: CompiledRule, profile: PatientProfile) -> list[str]:
     return list(dict.fromkeys(n for n in names if n not in implied))
 
 
+def _within(drug: str, classes: AbstractSet[str], drugs: DrugNames) -> bool:
+    """``drug`` is one of ``classes`` or an agent of one of them."""
+    return drug in classes or not classes.isdisjoint(drugs.broader.get(drug, ()))
+
+
 def _failed_parts(
     item: CompiledRule, profile: PatientProfile, drugs: DrugNames
 ) -> tuple[frozenset[str], frozenset[str]]:
     """The drugs of the option's regimen (or of a class in it) stopped for side effects, and those the
     disease progressed on, leaving out the classes its rule is offered after progression on (trastuzumab
     with a new chemotherapy names the chemotherapy the disease progressed on, never trastuzumab)."""
-    rule = item.rule
-    parts = set(rule.regimen)
-    point = rule.decision_point
-    expected = set(point.after_progression_on) if isinstance(point, AfterProgression) else set()
-
-    def within(drug: str, classes: set[str]) -> bool:
-        return drug in classes or not classes.isdisjoint(drugs.broader.get(drug, ()))
-
-    stopped = frozenset(m for m in profile.stopped_for_toxicity.value if within(m, parts))
+    parts = set(item.rule.regimen)
+    expected = item.rule.follows_progression_on
+    stopped = frozenset(m for m in profile.stopped_for_toxicity.value if _within(m, parts, drugs))
     progressed = frozenset(
-        m for m in profile.progressed_on.value if within(m, parts) and not within(m, expected)
+        m for m in profile.progressed_on.value if _within(m, parts, drugs) and not _within(m, expected, drugs)
     )
     return stopped, progressed
 
@@ -99,20 +99,12 @@ def _unexplained_parts(item: CompiledRule, profile: PatientProfile, drugs: DrugN
     again, itself or as another agent of its class (``CompiledRule.repeats``: palbociclib for ribociclib,
     no randomised evidence for one after the other); not one stopped for side effects, which the other
     cautions name, nor one the rule is offered after progression on."""
-    ended = profile.last_line_unexplained_therapies.value
-    if not ended:
-        return frozenset()
-    point = item.rule.decision_point
-    expected = set(point.after_progression_on) if isinstance(point, AfterProgression) else set()
-    repeats = item.repeats
+    expected = item.rule.follows_progression_on
     toxic = profile.stopped_for_toxicity.value
     return frozenset(
         m
-        for m in ended
-        if (m in repeats or not repeats.isdisjoint(drugs.broader.get(m, ())))
-        and m not in expected
-        and expected.isdisjoint(drugs.broader.get(m, ()))
-        and m not in toxic
+        for m in profile.last_line_unexplained_therapies.value
+        if _within(m, item.repeats, drugs) and not _within(m, expected, drugs) and m not in toxic
     )
 
 

@@ -223,3 +223,9 @@ class Rule(_Strict):
     override_reasons: list[OverrideReason] = Field(default_factory=list)
     sources: Annotated[list[SourceRef], Field(min_length=1)]
     evidence: Evidence
+
+    @property
+    def follows_progression_on(self) -> frozenset[str]:
+        """The classes or agents its decision point follows progression on (none for another point)."""
+        point = self.decision_point
+        return frozenset(point.after_progression_on) if isinstance(point, AfterProgression) else frozenset()
