@@ -372,6 +372,15 @@ def components(obs: models.Observation) -> Sequence[models.ObservationComponent]
     return obs.component or ()
 
 
+def stop_reasons(record: MedicationRecord) -> tuple[CodeableConcept, ...]:
+    """Why a medicine record was stopped: its statusReason, one concept on a MedicationRequest, a list on
+    a MedicationStatement or MedicationAdministration."""
+    reasons = record.statusReason
+    if isinstance(reasons, list):
+        return tuple(reasons)
+    return (reasons,) if reasons is not None else ()
+
+
 #: Where a clinician's free text starts a new clause: a finding stated in one is not denied by a
 #: negation in another ("Grade 3 neutropenia; no PD on restaging CT"). Not a colon or a dash, which tie a
 #: finding to its verdict ("Progression - excluded", "Pneumonitis: no"; review 16).

@@ -28,7 +28,7 @@ from typing import Final
 from cds.evidence import Evidence
 from cds.fhir import models
 from cds.fhir.codes import Drug
-from cds.profile.common import Context, MedicationRecord, evidence, reference_id, system_label
+from cds.profile.common import Context, MedicationRecord, evidence, reference_id, stop_reasons, system_label
 from cds.profile.dates import date_key, first_date, first_date_in, period_end, period_start, to_date
 
 ADMINISTRATION_CURRENT_DAYS = 91  # a 3-monthly depot (goserelin 10.8 mg) counts as current this long
@@ -213,8 +213,7 @@ def _stopped(resource: MedicationRecord) -> bool:
 
 
 def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
-    reasons = resource.statusReason  # one CodeableConcept on a MedicationRequest, a list on the others
-    for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
+    for cc in stop_reasons(resource):
         value = ctx.affirmed("treatment-stop-reasons", cc)
         if value is not None:
             return value

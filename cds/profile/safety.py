@@ -53,6 +53,7 @@ from cds.profile.common import (
     condition_date,
     evidence,
     status_code,
+    stop_reasons,
 )
 from cds.profile.dates import date_key, fhir_date, period_end, period_start
 from cds.profile.measurements import edge, latest_of_concern, measurements, number_in, recent
@@ -173,8 +174,7 @@ def _stopped_for_ild(medications: Sequence[MedicationRecord], ctx: Context) -> l
     Condition on the problem list, review 12)."""
     found: list[Evidence] = []
     for record in medications:
-        reasons = record.statusReason
-        for cc in reasons if isinstance(reasons, list) else [reasons] if reasons is not None else []:
+        for cc in stop_reasons(record):
             # a doubt counts: "pneumonitis cannot be excluded", "rule out pneumonitis" are suspected lung
             # disease, the finding the labels ask about (review 14); "ILD excluded on CT" does not (15)
             if ctx.affirmed("interstitial-lung-disease", cc, doubt_counts=True) is None:
