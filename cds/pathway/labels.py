@@ -142,7 +142,7 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "unknown": "no dated ESR1 result since a progression",
     },
     "last_line_stopped_unexplained": {
-        "yes": "last line stopped with no reason recorded",
+        "yes": "last line stopped with no reason recorded as progression or side effects",
         "no": "no line stopped without a reason",
         "unknown": "why the last line stopped not known",
     },
@@ -222,7 +222,7 @@ _THERAPY_SET_WORDS = {
     "stopped_for_toxicity": ("stopped for side effects: {}", "nothing stopped for side effects"),
     "early_relapse_after": ("relapse during or soon after (neo)adjuvant {}", "no early relapse recorded"),
     "last_line_unexplained_therapies": (
-        "ended with no reason recorded: {}",
+        "ended with no reason recorded as progression or side effects: {}",
         "no line ended without a reason recorded",
     ),
 }

@@ -148,9 +148,9 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
     if unexplained:
         names = drugs.names(unexplained)
         it, its = ("them", "their") if len(names) > 1 else ("it", "its")
-        how = profile.last_line_unexplained_therapies.note or "ended"
+        how = profile.last_line_unexplained_therapies.note or "ended with no reason recorded"
         words += (
-            f" Caution: {drugs.listing(unexplained)} {how} with no reason recorded: if the disease "
+            f" Caution: {drugs.listing(unexplained)} {how}: if the disease "
             f"progressed on {it}, this option gives {it} or {its} class again."
         )
         facts.append("last_line_unexplained_therapies")

@@ -339,15 +339,17 @@ def _stopped_unexplained(
         return _NO, _NO_SET, None  # a course completed, or ended without a status that says it was halted
     end = last.end
     when = end.isoformat() if end is not None else "on a day not recorded"
-    how = f"stopped {when}" if halted else f"recorded as completed {when}"
+    said = "; ".join(dict.fromkeys(u.reason for u in ended if u.reason))  # "Patient choice"
+    reason = f'("{said}": not read as progression or side effects)' if said else "with no reason recorded"
+    how = f"stopped {when} {reason}" if halted else f"recorded as completed {when} {reason}"
     why = "" if halted else ": it is given until progression, so 'completed' does not say why it ended"
     shown = tuple(u.evidence for u in ended[:4])
     return (
         Fact(
             "yes",
             shown,
-            f"line {len(lines)}, {last.label()} from {last.start.isoformat()}, {how} with no reason recorded "
-            f"(progression, side effects) and no progression result; no line after it{why}",
+            f"line {len(lines)}, {last.label()} from {last.start.isoformat()}, {how} and no progression "
+            f"result; no line after it{why}",
         ),
         Fact(frozenset(c for u in ended for c in u.classes), shown, how),
         end,

@@ -63,6 +63,9 @@ class MedUse:
     # an order or statement with status "stopped": halted before all of it occurred (FHIR R4), unlike
     # "completed"; with no ``stop_reason``, why is not recorded
     stopped: bool = False
+    # what the record says of why it stopped (its statusReason texts), whether or not ``stop_reason``
+    # reads it ("Patient choice"): the cards quote it
+    reason: str = ""
 
     def __post_init__(self) -> None:
         self.start_at(self.start)
@@ -311,6 +314,7 @@ def collect_uses(
                 counts_as_line=any(known[c].counts_as_line for c in classes if c in known),
                 evidence=evidence(resource, start, f"{how} ({', '.join(d.name for d in drugs)})"),
                 stopped=_stopped(resource),
+                reason="; ".join(ctx.describe(cc) for cc in stop_reasons(resource)),
             )
         )
     _undated_current(uses, ctx)

@@ -1170,14 +1170,42 @@ def test_a_last_line_given_until_progression_recorded_completed_with_no_reason_i
     assert fact.note is not None and "recorded as completed 2025-09-15" in fact.note
     drugs = profile.last_line_unexplained_therapies
     assert {"letrozole", "palbociclib", "cdk4_6_inhibitor"} <= drugs.value
-    assert drugs.note == "recorded as completed 2025-09-15"
+    assert drugs.note == "recorded as completed 2025-09-15 with no reason recorded"
     assert profile.progressed_on.value == frozenset()
 
 
 def test_a_last_line_stopped_with_no_reason_names_its_drugs(build: Build) -> None:
     profile = build(*first_line_stopped("stopped"), today=date(2026, 12, 1))
     assert {"letrozole", "palbociclib"} <= profile.last_line_unexplained_therapies.value
-    assert profile.last_line_unexplained_therapies.note == "stopped 2025-09-15"
+    assert profile.last_line_unexplained_therapies.note == "stopped 2025-09-15 with no reason recorded"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        pytest.param(b.cc(text="Patient choice"), id="text"),
+        pytest.param(b.cc(b.SNOMED, "105480006", "Refusal of treatment by patient (situation)"), id="snomed"),
+    ],
+)
+def test_a_last_line_stopped_for_a_reason_not_about_the_disease_quotes_it(
+    build: Build, reason: dict[str, Any]
+) -> None:
+    """Review 16 P2-3: a line stopped for patient choice (text, or mCODE's TreatmentTerminationReasonVS
+    code) was said to have "no reason recorded". The reason is quoted; the line still counts as ended
+    without a recorded progression or side effect (patient choice does not say whether it progressed)."""
+    meds = [
+        b.med_statement(LETROZOLE, start="2024-03-01", end="2025-09-15", status="stopped"),
+        b.med_statement(PALBOCICLIB, start="2024-03-01", end="2025-09-15", status="stopped"),
+    ]
+    for med in meds:
+        med["statusReason"] = [reason]
+    profile = build(*chart("2024-02-10", *meds), today=date(2026, 12, 1))
+    said = "Patient choice" if "text" in reason else "Refusal of treatment by patient"
+    assert profile.last_line_stopped_unexplained.value == "yes"
+    assert profile.last_line_unexplained_therapies.note == (
+        f'stopped 2025-09-15 ("{said}": not read as progression or side effects)'
+    )
+    assert "no reason recorded" not in (profile.last_line_stopped_unexplained.note or "")
 
 
 def test_a_chemotherapy_course_completed_with_no_reason_is_explained(build: Build) -> None:
