@@ -225,6 +225,10 @@ _THERAPY_SET_WORDS = {
         "ended with no reason recorded as progression or side effects: {}",
         "no line ended without a reason recorded",
     ),
+    "stopped_in_current_line": (
+        "stopped while the rest of the line goes on: {}",
+        "nothing of the current line stopped",
+    ),
 }
 
 

@@ -269,6 +269,8 @@ def options_card(
         facts.append(("menopausal_status", call.profile))
     if group == "at-progression":
         facts.append(("current_therapies", call.profile))
+        if call.profile.stopped_in_current_line.value:
+            facts.append(("stopped_in_current_line", call.profile))
     for n, family in enumerate(listed, 1):
         members: list[tuple[str, str, str]] = []  # each member's option, cautions and source
         why: list[str] = []

@@ -267,6 +267,7 @@ def build_profile(
         early_systemic_therapies=journey.early_systemic_therapies,
         last_line_stopped_unexplained=journey.last_line_stopped_unexplained,
         last_line_unexplained_therapies=journey.last_line_unexplained_therapies,
+        stopped_in_current_line=journey.stopped_in_current_line,
         data_completeness=_COMPLETE,
         issues=tuple(ctx.issues),
     )

@@ -149,6 +149,7 @@ class JourneyFacts:
     last_progression: date | None
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
     last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
+    stopped_in_current_line: Fact[frozenset[str]] = _NO_SET
 
 
 def derive_journey(
@@ -195,6 +196,10 @@ def derive_journey(
     # and of that, what is still given: not a course completed while the rest goes on (docetaxel before
     # trastuzumab + pertuzumab maintenance): the current therapy names only those
     given_now = running.given_now(going_on) if running is not None else []
+    # and of that, what the patient still takes: not a medicine stopped while the rest goes on
+    # (palbociclib stopped for patient choice beside letrozole); a progression on the line is one after it
+    taken_now = running.taken_now(given_now) if running is not None else []
+    halted_now = [u for u in given_now if u not in taken_now]
 
     progressed_classes: set[str] = set()
     progressed_ev: list[Evidence] = []
@@ -239,7 +244,7 @@ def derive_journey(
         on_therapy = Fact("unknown", (), "No medication records were received.")
     elif on_now and running is not None:
         on_therapy = Fact(
-            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(given_now)}"
+            "yes", (running.uses[0].evidence,), f"line {len(regimens)}: {running.label(taken_now)}"
         )
     elif running is not None:
         on_therapy = Fact(
@@ -250,8 +255,8 @@ def derive_journey(
     # what the patient is on now: the current line, and medicines that are not a line (bone-modifying
     # agents, ovarian suppression), so no option repeats them
     supportive_now = [u for u in all_current if not u.counts_as_line]
-    current_classes = frozenset(c for u in [*given_now, *supportive_now] for c in u.classes)
-    current_evidence = tuple(given_now[:4]) + tuple(supportive_now[:2])
+    current_classes = frozenset(c for u in [*taken_now, *supportive_now] for c in u.classes)
+    current_evidence = tuple(taken_now[:4]) + tuple(supportive_now[:2])
     unexplained, unexplained_therapies, unexplained_end = _stopped_unexplained(lines, history)
     return JourneyFacts(
         prior_therapies=Fact(frozenset(c for u in uses for c in u.classes), _one_per_drug(uses)),
@@ -271,8 +276,9 @@ def derive_journey(
         current_therapies=Fact(
             current_classes,
             tuple(u.evidence for u in current_evidence),
-            running.label(given_now) if running is not None else None,
+            _current_note(running, taken_now),
         ),
+        stopped_in_current_line=_halted(halted_now) if on_now else _NO_SET,
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),
             tuple(u.evidence for u in supportive_now[:2]),
@@ -353,6 +359,28 @@ def _stopped_unexplained(
         ),
         Fact(frozenset(c for u in ended for c in u.classes), shown, how),
         end,
+    )
+
+
+def _current_note(running: Regimen | None, taken: list[MedUse]) -> str | None:
+    if running is None:
+        return None
+    if running.progression is not None:  # a record not closed when the disease progressed on the line
+        return f"{running.label(taken)}: still recorded in use, after the progression on this line"
+    return running.label(taken)
+
+
+def _halted(uses: list[MedUse]) -> Fact[frozenset[str]]:
+    """Medicines of the current line stopped while the rest goes on, each with when and why it stopped."""
+    if not uses:
+        return _NO_SET
+    said = [
+        f"{u.names} stopped {u.end or 'on a day not recorded'} "
+        + (f'("{u.reason}")' if u.reason else "with no reason recorded")
+        for u in uses
+    ]
+    return Fact(
+        frozenset(c for u in uses for c in u.classes), tuple(u.evidence for u in uses[:4]), "; ".join(said)
     )
 
 

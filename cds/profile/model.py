@@ -112,6 +112,7 @@ class PatientProfile:
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
     # the drugs of that line (note: how and when they ended, "stopped 2025-09-15"; the options' caution)
     last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
+    stopped_in_current_line: Fact[frozenset[str]] = _NO_SET
     # --- safety findings (cds/profile/safety.py) ---
     interstitial_lung_disease: Fact[YesUnknown] = _UNKNOWN
     hyperglycaemia_risk: Fact[YesNoUnknown] = _UNKNOWN
@@ -147,9 +148,10 @@ class PatientProfile:
         """
         current = self.current_therapies
         beside = current.value & self.current_non_line_therapies.value
-        line = current.value - beside
+        halted = self.stopped_in_current_line  # had in this line: the progression comes after it too
+        line = current.value - beside | halted.value
         beside_ev = set(self.current_non_line_therapies.evidence)
-        line_ev = tuple(e for e in current.evidence if e not in beside_ev)
+        line_ev = tuple(e for e in current.evidence if e not in beside_ev) + halted.evidence
         why = "if the disease progresses on the current therapy"
         return replace(
             self,
@@ -167,6 +169,7 @@ class PatientProfile:
             resistance_at_progression=None,
             # an ESR1 result on record comes before a progression on the current therapy
             esr1_tested_since_progression=_before_progression(self.esr1_tested_since_progression, why),
+            stopped_in_current_line=_NO_SET,
         )
 
 
@@ -316,6 +319,10 @@ FIELDS: dict[str, FieldSpec] = {
         label="Drugs of the last line for metastatic disease that ended with no reason or progression "
         "recorded, nothing after it",
     ),
+    "stopped_in_current_line": FieldSpec(
+        "set",
+        label="Medicines of the current line stopped while the rest of it goes on (not for side effects)",
+    ),
     "interstitial_lung_disease": FieldSpec(
         "enum", frozenset({"yes", "unknown"}), "Interstitial lung disease or pneumonitis"
     ),
@@ -353,6 +360,7 @@ THERAPY_SETS = frozenset(
         "stopped_for_toxicity",
         "early_relapse_after",
         "last_line_unexplained_therapies",
+        "stopped_in_current_line",
     }
 )
 

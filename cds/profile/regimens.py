@@ -26,7 +26,7 @@ fulvestrant alone before it progressed (``group_regimens`` takes the dated progr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
@@ -137,15 +137,33 @@ class Regimen:
         one with no end recorded (a refill order), and a medicine given until progression, even one whose
         order "completed" or was stopped with no reason read (palbociclib beside letrozole still taken:
         review 14): a progression on the line is one after it too (review 16)."""
-        finished = {
-            a
-            for a in self.agents
-            if all(
+        return self._without(
+            uses,
+            lambda records: all(
                 "chemotherapy" in u.classes and not u.current and u.end_date is not None and self._outlived(u)
-                for u in self.uses
-                if a in u.agents
-            )
-        }
+                for u in records
+            ),
+        )
+
+    def taken_now(self, uses: list[MedUse]) -> list[MedUse]:
+        """Of ``uses`` (what ``given_now`` keeps), those of a medicine the patient still takes: not one
+        whose last record was stopped (status "stopped", not for side effects: ``going_on`` drops those)
+        while the rest went on past it (palbociclib stopped for patient choice, letrozole still taken;
+        review 18 P2-5). The line goes on, and a progression on it is one after that medicine too."""
+        return self._without(
+            uses,
+            lambda records: (
+                not any(u.current for u in records)
+                and max(records, key=_until).stopped
+                and all(self._outlived(u) for u in records)
+            ),
+        )
+
+    def _without(self, uses: list[MedUse], ended: Callable[[list[MedUse]], bool]) -> list[MedUse]:
+        """``uses`` less the records of each medicine of it whose records, taken together, ``ended``;
+        all of ``uses`` when that would leave none."""
+        records = {a: [u for u in self.uses if a in u.agents] for a in self.agents}
+        finished = {a for a, some in records.items() if some and ended(some)}
         kept = [u for u in uses if not u.agents <= finished]
         return kept or uses
 

@@ -1363,3 +1363,26 @@ def test_a_partner_stopped_with_no_reason_read_still_counts_at_the_next_progress
         )
     )
     assert "palbociclib" in profile.at_progression().progressed_on.value
+    # review 18 P2-5: she is on letrozole, not "letrozole + palbociclib"; the stop and its reason are said
+    assert "palbociclib" not in profile.current_therapies.value
+    assert profile.current_therapies.note == "letrozole"
+    halted = profile.stopped_in_current_line
+    assert "cdk4_6_inhibitor" in halted.value
+    assert halted.note == 'palbociclib stopped 2024-11-01 ("Patient choice, disease stable")'
+
+
+def test_a_partner_whose_order_completed_or_stopped_in_the_middle_of_refills_is_still_taken(
+    build: Build,
+) -> None:
+    """Monthly palbociclib orders, each 'completed', the last one open: she still takes it. A stopped order
+    followed by a later one is not a stop either."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01", end="2024-03-01", status="stopped"),
+            b.med_statement(PALBOCICLIB, start="2024-03-01", end="2024-11-01", status="completed"),
+        )
+    )
+    assert "palbociclib" in profile.current_therapies.value
+    assert profile.stopped_in_current_line.value == frozenset()
