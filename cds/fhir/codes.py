@@ -264,8 +264,10 @@ class Terminology:
         return self.drug_class_names
 
     def drugs_in(self, codings: Iterable[Coding], text: str | None) -> tuple[Drug, ...]:
-        """The medicines a concept names: by RxNorm or ATC code, else by a synonym in its text or,
-        failing that, in a display (local and NDC codings). Remembered per concept."""
+        """The medicines a concept names: by RxNorm or ATC code, and by a synonym in its text or, failing
+        that, in a display (local and NDC codings). Both count: a co-pack coded by one ingredient and
+        named in full ("Kisqali Femara Co-Pack" coded as ribociclib) is both drugs. Remembered per
+        concept."""
         return self.drugs_of(self.concept(codings, text))
 
     def _drugs_in_concept(self, codings: tuple[Coding, ...], text: str | None) -> tuple[Drug, ...]:
@@ -275,13 +277,12 @@ class Terminology:
                 for drug in self.drugs_by_code.get((system_key(system), code.strip()), ()):
                     if drug not in found:
                         found.append(drug)
-        if found:
-            return tuple(found)
         for name in (text, *(display for _, _, display in codings)):
             drugs = self.drugs_for_text(name)
             if drugs:
-                return drugs
-        return ()
+                found += [drug for drug in drugs if drug not in found]
+                break
+        return tuple(found)
 
     def drugs_for_text(self, text: str | None) -> tuple[Drug, ...]:
         """Drugs named in a free text; a synonym inside a longer matched synonym does not count
