@@ -21,6 +21,8 @@ from cds.fhir.codes import CodeList
 from cds.fhir.vocabulary import find_phrase, words
 
 Verdict: TypeAlias = Literal["stated", "denied", "doubted"]
+#: A dash ties a verdict to its finding ("Progression - excluded", "Breast cancer - excluded").
+DASHES: Final = ("-", "\u2013")
 
 
 @dataclass(frozen=True, slots=True)
