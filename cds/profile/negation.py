@@ -1,14 +1,15 @@
 """Whether a clinician's free text states, denies or doubts a finding it names.
 
-Only words next to the finding speak of it: a negation or doubt right before it, past words that only
-describe it ("No definite PD"), or right after it when they end the clause or say how or when it was
-found ("ILD excluded on CT"), not when they are about what follows ("Pneumonitis - nil improvement on
-steroids"). Texts are read in ``words`` form (cds.fhir.vocabulary); cues are space-padded phrases.
+A negation or doubt counts right before the finding, past words that only describe it ("No definite
+PD"), or right after it when it ends the clause or says how or when the finding was sought ("ILD
+excluded on CT"), not when it is about what follows ("Pneumonitis - nil improvement on steroids"). Texts
+are read in ``words`` form (cds.fhir.vocabulary), cues as space-padded phrases.
 
-A doubt has three policies: in a medicine's stop reason it is the finding for lung disease
-(cds.profile.safety: the labels ask about suspected ILD) and no reason for a stop
-(cds.profile.medications), both through ``affirmed_value``; in a breast cancer diagnosis it leaves the
-diagnosis unconfirmed, as a denial does (cds.profile.breast_primary, with its own words).
+A doubt has three policies. In a medicine's stop reason (``affirmed_value``) it is the finding for lung
+disease (cds.profile.safety: the labels ask about suspected ILD) and no reason for a stop
+(cds.profile.medications). In a breast cancer diagnosis (cds.profile.breast_primary: the words after
+the cancer's name through ``said_after``, work-up wording anywhere before it) it leaves the diagnosis
+unconfirmed, as a denial does.
 """
 
 from __future__ import annotations
