@@ -25,6 +25,7 @@ from typing import Final
 from cds.fhir import models
 from cds.fhir.codes import Match, find_phrase, system_key, words
 from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
+from cds.profile.negation import DASHES, After, said_after
 
 #: The mCODE extension carrying a cancer Condition's histology (morphology and behaviour).
 HISTOLOGY_URL: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -64,24 +65,17 @@ _NOT_YET_MADE: Final = (
 )
 
 
-#: Wording after the cancer term that denies or doubts it ("breast cancer ruled out"); the work-up words
-#: among them count only as the text's last words ("Breast cancer (suspected)"), not when they qualify
-#: what follows them ("Breast cancer, suspected hereditary").
-_DENIED_AFTER: Final = (
-    "ruled out",
-    "excluded",
-    "not confirmed",
-    "unconfirmed",
-    "suspected",
-    "query",
-    "possible",
-    "probable",
-    "no",
+#: Wording right after the cancer's own name that denies or doubts it: a denial when last, or followed
+#: by how or when ("excluded on MRI", "not confirmed histologically", "unconfirmed pending biopsy",
+#: "excluded 03/2025") or by a dash ("ruled out - metastatic adenocarcinoma of lung"); a work-up word
+#: or "no" only when last ("Breast cancer (suspected)", "Breast cancer: no"), not when it qualifies what
+#: follows ("Breast cancer, suspected hereditary"). Either leaves the diagnosis unconfirmed.
+_HOW: Final = ("on ", "by ", "at ", "in ", "histolog", "patholog", "pending", "awaiting", "yet", *DASHES)
+_AFTER_NAME: Final = (
+    After("denied", (" ruled out ", " excluded ", " not confirmed ", " unconfirmed "), then=_HOW, dated=True),
+    After("doubted", (" suspected ", " query ", " possible ", " probable ")),
+    After("denied", (" no ",)),
 )
-_WORK_UP_LAST: Final = frozenset({"suspected", "query", "possible", "probable", "no"})
-#: What may follow a denial of the cancer itself: how or when it was denied ("excluded on MRI", "not
-#: confirmed histologically", "unconfirmed pending biopsy"); anything else is what the denial is about.
-_HOW: Final = ("on ", "by ", "at ", "in ", "histolog", "patholog", "pending", "awaiting", "yet")
 #: Words of the cancer's own name and site, skipped before a denial that follows it.
 _CANCER_NAME_WORDS: Final = frozenset(
     {"cancer", "carcinoma", "neoplasm", "malignant", "of", "the", "left", "right", "bilateral", "breast"}
@@ -179,25 +173,13 @@ _LINKING_WORDS: Final = frozenset({"of", "the", "left", "right", "bilateral", "f
 
 
 def _denied_after(tokens: list[str]) -> str | None:
-    """The denial or doubt right after the cancer named first in ``tokens`` ("breast cancer ruled
-    out", "Breast cancer - excluded"), past the words of its own name; a work-up word only as the text's
-    last ("Breast cancer (suspected)"), any other when last, dated, followed by how ("excluded on MRI",
-    "not confirmed histologically") or by a dash ("ruled out - metastatic adenocarcinoma of lung"), not
-    when it is about what follows ("unconfirmed ER status", "ruled out ovarian primary": reviews 15-18)."""
+    """The cue that denies or doubts the cancer named first in ``tokens`` right after it, past the words
+    of its own name ("breast cancer ruled out", "Breast cancer - excluded"; ``_AFTER_NAME``), or None."""
     start = 0
-    while start < len(tokens) and (tokens[start] in _CANCER_NAME_WORDS or tokens[start] in ("-", "\u2013")):
+    while start < len(tokens) and (tokens[start] in _CANCER_NAME_WORDS or tokens[start] in DASHES):
         start += 1
-    rest = " ".join(tokens[start:])
-    for word in _DENIED_AFTER:
-        if not (rest == word or rest.startswith(word + " ")):
-            continue
-        tail = rest[len(word) :].strip()
-        if word in _WORK_UP_LAST and tail:
-            continue
-        if tail and not (tail.startswith(_HOW) or tail[0].isdigit() or tail[0] in "-\u2013"):
-            continue
-        return word
-    return None
+    said = said_after(f" {' '.join(tokens[start:])} ", _AFTER_NAME)
+    return said[1] if said is not None else None
 
 
 def _icd10_factor_code(ctx: Context, code: models.CodeableConcept | None) -> bool:

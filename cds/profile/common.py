@@ -5,7 +5,6 @@ Nothing here raises on odd data: missing elements give ``None`` or empty results
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Final, Generic, ParamSpec, TypeAlias, TypeVar
@@ -14,8 +13,8 @@ from cds.evidence import DataIssue, Evidence, IssueKind
 from cds.fhir import models
 from cds.fhir.codes import CodeList, Coding, ConceptMatches, Drug, Match, Terminology
 from cds.fhir.models import CodeableConcept
-from cds.fhir.vocabulary import find_phrase, words
 from cds.profile.dates import fhir_date, period_start
+from cds.profile.negation import affirmed_value
 
 # Status codes the profile sets aside
 UNCONFIRMED: Final = ("provisional", "differential", "unconfirmed")  # Condition.verificationStatus
@@ -379,93 +378,3 @@ def stop_reasons(record: MedicationRecord) -> tuple[CodeableConcept, ...]:
     if isinstance(reasons, list):
         return tuple(reasons)
     return (reasons,) if reasons is not None else ()
-
-
-#: Where a clinician's free text starts a new clause: a finding stated in one is not denied by a
-#: negation in another ("Grade 3 neutropenia; no PD on restaging CT"). Not a colon or a dash, which tie a
-#: finding to its verdict ("Progression - excluded", "Pneumonitis: no"; review 16).
-_CLAUSE: Final = re.compile(r"[;,.]|\bbut\b|\band\b", re.IGNORECASE)
-_DASH: Final = re.compile(r"\s[-\u2013]\s")  # "Progression - excluded": the verdict next to its finding
-#: Negations and doubts right before a phrase (in ``words`` form) or right after it: only a word next
-#: to the finding speaks of it ("no PD", "ILD excluded on CT", "Pneumonitis: no evidence"), not one about
-#: something else in its clause ("Not tolerated - pneumonitis", "PD - new lesions not present on prior
-#: CT": review 17). A doubt reads as the finding for a safety finding, as no reason for a stop.
-_DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ", " no evidence of ")
-_DOUBT_BEFORE: Final = (" rule out ", " r o ", " possible ", " suspected ", " equivocal ", " query ")
-_DENIED_AFTER: Final = (
-    " excluded ",
-    " ruled out ",
-    " negative ",
-    " unlikely ",
-    " not seen ",
-    " not confirmed ",
-    " unconfirmed ",
-    " none ",
-    " nil ",
-    " absent ",
-    " not present ",
-    " not identified ",
-    " not evident ",
-    " no evidence ",
-)
-_DOUBT_AFTER: Final = (
-    " cannot be excluded ",
-    " not excluded ",
-    " not ruled out ",
-    " cannot be ruled out ",
-    " suspected ",
-    " query ",
-    " awaiting ",
-)
-
-
-#: Words between a negation and its finding that only describe it ("No definite PD", "No evidence of
-#: disease progression", "No radiological PD": review 18).
-_QUALIFIERS: Final = frozenset(
-    {"definite", "clear", "clinical", "radiological", "radiographic", "signs", "sign", "evidence", "of"}
-    | {"disease", "new", "obvious", "further", "significant", "measurable", "overt", "convincing"}
-)
-#: What may follow a negation after its finding: how it was found ("excluded on CT", "not seen by MRI").
-_FOUND_BY: Final = ("on ", "by ", "at ", "in ", "with ", "ct", "mri", "pet", "imaging", "scan", "biopsy")
-
-
-def _unqualified(before: str) -> str:
-    """The words before a phrase without the describing words right before it, space-padded."""
-    kept = before.split()
-    while kept and kept[-1] in _QUALIFIERS:
-        kept.pop()
-    return f" {' '.join(kept)} " if kept else " "
-
-
-def _denies_it(after: str) -> bool:
-    """A negation right after a phrase that ends the clause or says how it was found ("PD not confirmed
-    on restaging CT"), not one about what follows ("Pneumonitis - nil improvement on steroids")."""
-    for cue in _DENIED_AFTER:
-        if after.startswith(cue):
-            tail = after[len(cue) :].strip()
-            return not tail or tail.startswith(_FOUND_BY)
-    return False
-
-
-def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) -> str | None:
-    """The value of the first text entry of ``codes`` (in list order) that a clause of ``text`` states
-    and does not deny ("no PD", "ILD excluded" deny it; "No response" and "not tolerated" are phrases of
-    their own). A doubt ("rule out pneumonitis", "PD not excluded") states the finding when
-    ``doubt_counts`` (a safety finding), and denies it otherwise (a reason to stop is what the clinician
-    says it was). A clause holding one of the list's excluded phrases is skipped."""
-    clauses = [words(_DASH.sub(" ", clause)) for clause in _CLAUSE.split(text) if clause.strip()]
-    clauses = [c for c in clauses if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
-    for entry in codes.text:
-        n = len(entry.match)
-        for clause in clauses:
-            at = find_phrase(clause, entry.match)
-            if at < 0:
-                continue
-            before, after = _unqualified(clause[:at]), clause[at + n :]  # each keeps its space
-            doubted = before.endswith(_DOUBT_BEFORE) or after.startswith(_DOUBT_AFTER)
-            denied = before.endswith(_DENIED_BEFORE) or (
-                (after == " no " or _denies_it(after)) and not (doubt_counts and doubted)
-            )
-            if not denied and (doubt_counts or not doubted):
-                return entry.value
-    return None
