@@ -221,6 +221,10 @@ _THERAPY_SET_WORDS = {
     "progressed_on": ("progressed on {}", "no progression recorded"),
     "stopped_for_toxicity": ("stopped for side effects: {}", "nothing stopped for side effects"),
     "early_relapse_after": ("relapse during or soon after (neo)adjuvant {}", "no early relapse recorded"),
+    "relapse_timing_unknown_after": (
+        "relapse timing not known after (neo)adjuvant {}: no end date recorded",
+        "every (neo)adjuvant therapy dated",
+    ),
     "last_line_unexplained_therapies": (
         "ended with no reason recorded as progression or side effects: {}",
         "no line ended without a reason recorded",

@@ -264,6 +264,7 @@ def build_profile(
         stopped_for_toxicity=journey.stopped_for_toxicity,
         completed_metastatic_lines=journey.completed_metastatic_lines,
         early_relapse_after=journey.early_relapse_after,
+        relapse_timing_unknown_after=journey.relapse_timing_unknown_after,
         early_systemic_therapies=journey.early_systemic_therapies,
         last_line_stopped_unexplained=journey.last_line_stopped_unexplained,
         last_line_unexplained_therapies=journey.last_line_unexplained_therapies,

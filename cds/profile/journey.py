@@ -106,6 +106,7 @@ from cds.profile.relapse import (
     early_relapse,
     endocrine_resistance,
     resistance_if_progressing,
+    timing_unknown,
 )
 
 # Facts without evidence are the same every call (and immutable): made once.
@@ -150,6 +151,7 @@ class JourneyFacts:
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
     last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
     stopped_in_current_line: Fact[frozenset[str]] = _NO_SET
+    relapse_timing_unknown_after: Fact[frozenset[str]] = _NO_SET
 
 
 def derive_journey(
@@ -288,6 +290,7 @@ def derive_journey(
         stopped_for_toxicity=Fact(frozenset(toxic), tuple(toxic_ev[:4])),
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
+        relapse_timing_unknown_after=timing_unknown(early, relapse),
         early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
         endocrine_resistance=endocrine_resistance(adjuvant, lines),
         adjuvant_endocrine_resistance=adjuvant,

@@ -108,6 +108,7 @@ class PatientProfile:
     stopped_for_toxicity: Fact[frozenset[str]] = _NO_SET
     completed_metastatic_lines: Fact[int] = _NO_LINES
     early_relapse_after: Fact[frozenset[str]] = _NO_SET
+    relapse_timing_unknown_after: Fact[frozenset[str]] = _NO_SET
     early_systemic_therapies: Fact[int] = _NO_LINES
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
     # the drugs of that line (note: how and when they ended, "stopped 2025-09-15"; the options' caution)
@@ -305,6 +306,11 @@ FIELDS: dict[str, FieldSpec] = {
     "early_relapse_after": FieldSpec(
         "set", label="Relapse during or soon after (neo)adjuvant therapy (6 months; 12 for endocrine)"
     ),
+    "relapse_timing_unknown_after": FieldSpec(
+        "set",
+        label="(Neo)adjuvant therapy before the relapse that ended on a day not recorded: whether the "
+        "relapse came during or soon after it is not known",
+    ),
     "early_systemic_therapies": FieldSpec(
         "int", label="Systemic therapies for early breast cancer ((neo)adjuvant regimens)"
     ),
@@ -361,6 +367,7 @@ THERAPY_SETS = frozenset(
         "early_relapse_after",
         "last_line_unexplained_therapies",
         "stopped_in_current_line",
+        "relapse_timing_unknown_after",
     }
 )
 

@@ -34,14 +34,12 @@ def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], 
     ev: list[Evidence] = []
     said: list[str] = []
     for family, days in RELAPSE_WINDOWS:
-        given = [
-            u for u in early if family in u.classes and u.start_date is not None and u.start_date < relapse
-        ]
+        given = _given_before(early, family, relapse)
         if not given:
             continue
         ongoing = any(u.current for u in given)
         if not ongoing and any(u.end_date is None for u in given):
-            continue  # stopped, but when is not recorded: the timing cannot be told
+            continue  # stopped, but when is not recorded: the timing cannot be told (``timing_unknown``)
         last_end = None if ongoing else max(u.end_date for u in given if u.end_date is not None)
         if ongoing or (last_end is not None and (last_end >= relapse or (relapse - last_end).days <= days)):
             after |= {c for u in given for c in u.classes}
@@ -55,6 +53,31 @@ def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], 
                     f"relapse {relapse.isoformat()}, {months:.0f} months after (neo)adjuvant {names} ended"
                 )
     return after, ev, "; ".join(said)
+
+
+def timing_unknown(early: list[MedUse], relapse: date | None) -> Fact[frozenset[str]]:
+    """The classes of (neo)adjuvant therapy given before the relapse that ended on a day not recorded (none
+    of its records in use, one with no end date: anastrozole "completed" with only a start): whether the
+    relapse came during or soon after it (``RELAPSE_WINDOWS``) cannot be told, so it is not read as
+    either (review 19, P1-3). The options an early relapse on it rules out say so."""
+    if relapse is None:
+        return Fact(frozenset())
+    unknown: list[MedUse] = []
+    for family, _ in RELAPSE_WINDOWS:
+        given = _given_before(early, family, relapse)
+        if given and not any(u.current for u in given) and any(u.end_date is None for u in given):
+            unknown += [u for u in given if u not in unknown]
+    if not unknown:
+        return Fact(frozenset())
+    return Fact(
+        frozenset(c for u in unknown for c in u.classes),
+        tuple(u.evidence for u in unknown[:4]),
+        f"relapse {relapse.isoformat()}",
+    )
+
+
+def _given_before(early: list[MedUse], family: str, relapse: date) -> list[MedUse]:
+    return [u for u in early if family in u.classes and u.start_date is not None and u.start_date < relapse]
 
 
 def endocrine_resistance(

@@ -107,6 +107,30 @@ def test_relapse_long_after_adjuvant_therapy_is_not_progression(build: Build) ->
     assert profile.endocrine_resistance.value == "sensitive"
 
 
+def test_an_adjuvant_ai_completed_with_no_end_date_leaves_the_relapse_timing_unknown(
+    build: Build, knowledge: Knowledge
+) -> None:
+    """Review 19 P1-3: anastrozole from 2020-03 'completed' with no end date, relapse 2024-01: it may have
+    run into the relapse. Not read as an early relapse, nor as none: the fact says so, and the options
+    that an early relapse on an AI would rule out carry a caution."""
+    profile = build(
+        *chart("2024-01-15", b.med_statement(ANASTROZOLE, start="2020-03-01", status="completed")),
+        b.er(b.POSITIVE, date="2019-02-01"),
+        b.her2_ihc(b.cc(text="0"), date="2019-02-01"),
+        today=date(2024, 2, 1),
+    )
+    assert profile.early_relapse_after.value == frozenset()
+    assert "aromatase_inhibitor" in profile.relapse_timing_unknown_after.value
+    assert profile.relapse_timing_unknown_after.note == "relapse 2024-01-15"
+    caution = "Caution: the adjuvant aromatase inhibitor has no end date recorded"
+    lines = options_now(profile, knowledge)
+    ai = [
+        line for line in lines if "Aromatase inhibitor + CDK4/6" in line or "Endocrine therapy alone" in line
+    ]
+    assert len(ai) == 2 and all(caution in line for line in ai), lines
+    assert not any(caution in line for line in lines if "Fulvestrant + CDK4/6" in line), lines
+
+
 def test_relapse_within_six_months_of_adjuvant_trastuzumab(build: Build) -> None:
     profile = build(
         *chart(
