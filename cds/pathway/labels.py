@@ -334,6 +334,10 @@ def phrase(name: str, value: object, drugs: DrugNames) -> str:
         if not value:
             return "no metastatic site recorded"
         return "metastases in " + ", ".join(_SITES.get(s, s) for s in sorted(value))
+    if name == "metastases_new_on_last_line" and isinstance(value, frozenset):
+        if not value:
+            return "no new metastatic site on the last line"
+        return "new metastases on the last line: " + ", ".join(_SITES.get(s, s) for s in sorted(value))
     if name in _LINES and isinstance(value, int):
         word = _LINES[name]
         return f"{value} {word}{'' if value == 1 else 's'} for metastatic disease"

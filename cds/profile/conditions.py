@@ -100,6 +100,7 @@ class DiseaseFacts:
         "metastatic_sites",
         "other_primary_cancer",
         "secondary_refs",
+        "sites_seen",
         "visceral_metastases",
     )
 
@@ -113,6 +114,7 @@ class DiseaseFacts:
         metastatic_since: str | None,
         secondary_refs: frozenset[str],
         other_primary_cancer: Fact[YesNoUnknown] = _UNKNOWN,
+        sites_seen: tuple[tuple[str, Evidence], ...] = (),
     ) -> None:
         self.breast_cancer = breast_cancer
         self.metastatic = metastatic
@@ -122,6 +124,7 @@ class DiseaseFacts:
         self.metastatic_since = metastatic_since  # earliest dated evidence of metastatic disease
         self.secondary_refs = secondary_refs  # "Condition/id" of current secondary-cancer Conditions
         self.other_primary_cancer = other_primary_cancer
+        self.sites_seen = sites_seen  # each metastatic site with a record naming it (the journey dates them)
 
 
 def derive_disease(
@@ -142,6 +145,16 @@ def derive_disease(
     secondary_refs: set[str] = set()
     sites: set[str] = set()
     site_ev: list[Evidence] = []
+    seen: list[tuple[str, Evidence]] = []  # each site with the record that names it (dated or not)
+
+    def site_found(
+        site: str, resource: models.Condition | models.Observation, when: str | None, shown: str
+    ) -> None:
+        ev = evidence(resource, when, f"Metastasis site {site}: {shown}")
+        sites.add(site)
+        site_ev.append(ev)
+        seen.append((site, ev))
+
     unknown_sites = 0
     nodal: list[tuple[_Ev, str]] = []  # nodal secondaries that may be regional: not M1 on their own
     sites_list = ctx.codes("metastasis-sites")
@@ -232,8 +245,7 @@ def derive_disease(
                 # next to other evidence of metastatic disease (below)
                 ev = evidence(cond, when, f"Lymph-node disease (regional or distant?): {ctx.label(code)}")
                 nodal.append((_Ev(when, "yes", ev), ref(cond)))
-                sites.add(site)  # the sites count only when metastatic disease is established
-                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {ctx.describe(code)}"))
+                site_found(site, cond, when, ctx.describe(code))  # counted only when metastatic (below)
                 continue
             ev = evidence(cond, when, f"Secondary cancer: {ctx.label(code)}")
             evs.append(_Ev(when, "yes", ev))
@@ -241,8 +253,7 @@ def derive_disease(
             if site is None:
                 unknown_sites += 1
             else:
-                sites.add(site)
-                site_ev.append(evidence(cond, when, f"Metastasis site {site}: {ctx.describe(code)}"))
+                site_found(site, cond, when, ctx.describe(code))
         elif breast is None and (
             ctx.match("receptor-conditions", code) or ctx.match("brca-conditions", code)
         ):
@@ -300,8 +311,7 @@ def derive_disease(
                 if site_hit is not None and site_hit.value not in (None, "unknown"):
                     ev = evidence(obs, when, f"Site of distant metastasis: {shown}")
                     evs.append(_Ev(when, "yes", ev))
-                    sites.add(str(site_hit.value))
-                    site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {shown}"))
+                    site_found(str(site_hit.value), obs, when, shown)
                 elif obds is not None:
                     evs.append(_Ev(when, "yes", evidence(obs, when, f"Site of distant metastasis: {shown}")))
                     unknown_sites += 1
@@ -315,8 +325,7 @@ def derive_disease(
             evs.append(_Ev(when, "yes", ev))
             site_hit = sites_list.match_text(ctx.describe(code))
             if site_hit is not None and site_hit.value not in (None, "unknown"):
-                sites.add(str(site_hit.value))
-                site_ev.append(evidence(obs, when, f"Metastasis site {site_hit.value}: {ctx.describe(code)}"))
+                site_found(str(site_hit.value), obs, when, ctx.describe(code))
             else:
                 unknown_sites += 1
         elif ctx.match("m-category-tests", code) is not None:
@@ -500,6 +509,7 @@ def derive_disease(
         metastatic_since=since,
         secondary_refs=frozenset() if attributed_elsewhere else frozenset(secondary_refs),
         other_primary_cancer=other_fact,
+        sites_seen=tuple(seen) if metastatic.value == "yes" else (),
     )
 
 

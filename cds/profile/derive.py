@@ -164,6 +164,7 @@ def build_profile(
         metastatic=disease.metastatic.value == "yes",
         metastatic_since=disease.metastatic_since,
         secondary_refs=disease.secondary_refs,
+        sites_seen=disease.sites_seen,
     )
     ofs_now = tuple(u.evidence for u in journey.current if "ovarian_suppression" in u.classes)
     serm_now = tuple(u.evidence for u in journey.current if not u.classes.isdisjoint(_SERMS))
@@ -265,6 +266,7 @@ def build_profile(
         completed_metastatic_lines=journey.completed_metastatic_lines,
         early_relapse_after=journey.early_relapse_after,
         relapse_timing_unknown_after=journey.relapse_timing_unknown_after,
+        metastases_new_on_last_line=journey.metastases_new_on_last_line,
         early_systemic_therapies=journey.early_systemic_therapies,
         last_line_stopped_unexplained=journey.last_line_stopped_unexplained,
         last_line_unexplained_therapies=journey.last_line_unexplained_therapies,

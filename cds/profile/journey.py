@@ -92,6 +92,7 @@ from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
 from cds.profile.placement import BEFORE_METASTASIS_DAYS, breast_surgery, settings
 from cds.profile.regimens import (
+    ASSIGN_PROGRESSION_DAYS,
     EARLY_JOIN_DAYS,
     JOIN_DAYS,
     Regimen,
@@ -152,6 +153,7 @@ class JourneyFacts:
     last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
     stopped_in_current_line: Fact[frozenset[str]] = _NO_SET
     relapse_timing_unknown_after: Fact[frozenset[str]] = _NO_SET
+    metastases_new_on_last_line: Fact[frozenset[str]] = _NO_SET
 
 
 def derive_journey(
@@ -163,6 +165,7 @@ def derive_journey(
     metastatic: bool,
     metastatic_since: str | None,
     secondary_refs: frozenset[str],
+    sites_seen: Sequence[tuple[str, Evidence]] = (),
 ) -> JourneyFacts:
     uses, received = collect_uses(resources, ctx, secondary_refs)
     uses.sort(key=lambda u: u.start_key)
@@ -281,6 +284,7 @@ def derive_journey(
             _current_note(running, taken_now),
         ),
         stopped_in_current_line=_halted(halted_now) if on_now else _NO_SET,
+        metastases_new_on_last_line=_new_sites(lines, sites_seen, ctx.today),
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),
             tuple(u.evidence for u in supportive_now[:2]),
@@ -384,6 +388,48 @@ def _halted(uses: list[MedUse]) -> Fact[frozenset[str]]:
     ]
     return Fact(
         frozenset(c for u in uses for c in u.classes), tuple(u.evidence for u in uses[:4]), "; ".join(said)
+    )
+
+
+#: A metastasis first recorded up to this many days after a line began was found by the staging before
+#: it, not while the line ran.
+BASELINE_DAYS: Final = 30
+
+
+def _new_sites(
+    lines: list[Regimen], seen: Sequence[tuple[str, Evidence]], today: date
+) -> Fact[frozenset[str]]:
+    """The metastatic sites first recorded while the last line for metastatic disease ran: more than
+    ``BASELINE_DAYS`` after it began and, when the disease progressed on it, by
+    ``ASSIGN_PROGRESSION_DAYS`` after that progression (the new brain metastasis that was the progression;
+    review 19). A site with an undated record may be older, so it is not new."""
+    if not lines:
+        return _NO_SET
+    last = lines[-1]
+    first: dict[str, Evidence] = {}
+    undated: set[str] = set()
+    for site, ev in seen:
+        when = to_date(ev.date)
+        if when is None:
+            undated.add(site)
+        elif site not in first or when < (to_date(first[site].date) or date.max):
+            first[site] = ev
+    since = last.start + timedelta(days=BASELINE_DAYS)
+    until = today
+    if last.progression is not None and last.progressed is not None:
+        until = last.progressed + timedelta(days=ASSIGN_PROGRESSION_DAYS)
+    new = {
+        site: ev
+        for site, ev in first.items()
+        if site not in undated and since < (to_date(ev.date) or date.min) <= until
+    }
+    if not new:
+        return _NO_SET
+    said = ", ".join(f"{site} {ev.date}" for site, ev in sorted(new.items()))
+    return Fact(
+        frozenset(new),
+        tuple(new.values())[:4],
+        f"first recorded {said}, after {last.label()} began {last.start.isoformat()}",
     )
 
 

@@ -109,6 +109,7 @@ class PatientProfile:
     completed_metastatic_lines: Fact[int] = _NO_LINES
     early_relapse_after: Fact[frozenset[str]] = _NO_SET
     relapse_timing_unknown_after: Fact[frozenset[str]] = _NO_SET
+    metastases_new_on_last_line: Fact[frozenset[str]] = _NO_SET
     early_systemic_therapies: Fact[int] = _NO_LINES
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
     # the drugs of that line (note: how and when they ended, "stopped 2025-09-15"; the options' caution)
@@ -324,6 +325,11 @@ FIELDS: dict[str, FieldSpec] = {
         "set",
         label="Drugs of the last line for metastatic disease that ended with no reason or progression "
         "recorded, nothing after it",
+    ),
+    "metastases_new_on_last_line": FieldSpec(
+        "set",
+        frozenset(METASTATIC_SITES),
+        "Metastatic sites first recorded while the last line for metastatic disease ran (by its progression)",
     ),
     "stopped_in_current_line": FieldSpec(
         "set",

@@ -1410,3 +1410,32 @@ def test_a_partner_whose_order_completed_or_stopped_in_the_middle_of_refills_is_
     )
     assert "palbociclib" in profile.current_therapies.value
     assert profile.stopped_in_current_line.value == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("onset", "new"),
+    [
+        pytest.param("2024-02-20", False, id="staging-at-the-start-of-the-line"),
+        pytest.param("2024-09-01", True, id="months-into-the-line"),
+        pytest.param("2023-12-01", False, id="before-the-line"),
+    ],
+)
+def test_a_metastasis_first_recorded_months_into_the_current_line_is_new_on_it(
+    build: Build, onset: str, new: bool
+) -> None:
+    """Review 19 P2-1: a liver metastasis first recorded while letrozole + palbociclib ran is new on the
+    line (it may be a progression the record does not state); one found by the staging in the month
+    before or after the line began is not."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01"),
+            b.condition(LIVER_MET, onset=onset, rid="met-liver"),
+        ),
+        today=date(2024, 12, 1),
+    )
+    fact = profile.metastases_new_on_last_line
+    assert fact.value == (frozenset({"liver"}) if new else frozenset())
+    if new:
+        assert fact.note == "first recorded liver 2024-09-01, after letrozole + palbociclib began 2024-02-01"
