@@ -111,8 +111,9 @@ def _unexplained_parts(item: CompiledRule, profile: PatientProfile, drugs: DrugN
 def _option(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> str:
     """The option as listed for this patient (``option_line``); for a rule whose regimen is a choice of
     one drug (``regimen_alternatives``: "capecitabine, a taxane, eribulin"), the drugs the disease
-    progressed on are named as not to choose ("; not paclitaxel or eribulin (progressed on them)"): the
-    engine hides the option only when every alternative failed."""
+    progressed on are named as not to choose ("; of these, not paclitaxel or eribulin (the disease
+    progressed on them)": "of these", so that "or tamoxifen alone; not tamoxifen" reads as no
+    contradiction): the engine hides the option only when every alternative failed."""
     line = option_line(item.rule, profile)
     if not item.rule.regimen_alternatives:
         return line
@@ -121,7 +122,7 @@ def _option(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> st
         return line
     *others, last = drugs.names(progressed)
     names = f"{', '.join(others)} or {last}" if others else last
-    return f"{line}; not {names} (progressed on {'them' if others else 'it'})"
+    return f"{line}; of these, not {names} (the disease progressed on {'them' if others else 'it'})"
 
 
 def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:

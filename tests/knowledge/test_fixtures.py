@@ -203,9 +203,9 @@ def test_a_choice_of_one_chemotherapy_says_which_drugs_not_to_choose(responses: 
     later = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "at-progression")
     labels = [s["label"] for s in later["suggestions"]]
     label = next(x for x in labels if x.startswith("Single-agent chemotherapy"))
-    assert label.endswith("; not eribulin (progressed on it)"), label
+    assert label.endswith("; of these, not eribulin (the disease progressed on it)"), label
     line = next(x for x in later["detail"].splitlines() if "**Single-agent chemotherapy" in x)
-    assert "not eribulin (progressed on it)**" in line, line
+    assert "not eribulin (the disease progressed on it)**" in line, line
     assert "Caution: capecitabine stopped for side effects." in line, line
     assert "Caution: the disease progressed on" not in line, line
 
