@@ -101,15 +101,17 @@ def report_discordance(
 ) -> None:
     def said(group: Sequence[Reading]) -> str:
         r = group[0]
-        return f"{r.detail or r.value} ({r.evidence.reference}, {shown_date(r)})"
+        when = f"on {r.when}" if r.when else "undated"
+        return f"{r.detail or r.value} {when}"
 
+    # the summary shows the first ~140 characters: the two results and the reading come first, the
+    # resources are the issue's evidence (review 19, P2-3)
     ctx.issue(
         f"{marker}_status" if marker != "her2" else "her2_status",
         "discordant",
-        f"{name} results disagree between biopsies or over time: positive - {said(positive)}; negative - "
-        f"{said(negative)}. {name} is taken as {used.replace('_', ' ')}: ESO-ESMO ABC advises considering "
-        "targeted therapy when the receptor is positive in at least one biopsy. Check which lesion each "
-        "result came from; consider re-biopsy.",
+        f"{name} results disagree ({said(positive)}, {said(negative)}): taken as {used.replace('_', ' ')}, "
+        "as ESO-ESMO ABC advises considering targeted therapy when the receptor is positive in at least one "
+        "biopsy. Check which lesion each result came from; a biopsy of a current lesion settles it.",
         positive[0].evidence,
         negative[0].evidence,
     )
