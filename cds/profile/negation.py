@@ -69,8 +69,8 @@ def said_before(before: str, skip: frozenset[str]) -> tuple[Verdict, str] | None
         near = f" {' '.join(kept)} "
         if near in _OPENING_DENIALS:
             return "denied", near.strip()
-        for verdict, cues in _BEFORE:
-            for cue in cues:
+        for verdict, phrases in _BEFORE:
+            for cue in phrases:
                 if near.endswith(cue):
                     return verdict, cue.strip()
         if not kept or kept[-1] not in skip:
@@ -103,14 +103,14 @@ class After:
 QUERIED: Final = After("doubted", cues("?"), then=DASHES)
 
 
-def said_after(after: str, cues: tuple[After, ...]) -> tuple[Verdict, str] | None:
+def said_after(after: str, groups: tuple[After, ...]) -> tuple[Verdict, str] | None:
     """The verdict and cue (unpadded) that ``after``, the words after a finding (past a dash), open with,
     when what follows the cue ends the clause or is allowed by its ``After``."""
     rest = after.split()
     while rest and rest[0] in DASHES:
         rest.pop(0)
     after = f" {' '.join(rest)} "
-    for group in cues:
+    for group in groups:
         for cue in group.cues:
             if after.startswith(cue):
                 tail = after[len(cue) :].strip()
@@ -122,7 +122,7 @@ def said_after(after: str, cues: tuple[After, ...]) -> tuple[Verdict, str] | Non
                 ):
                     return group.verdict, cue.strip()
     if rest and rest[0] == "?":  # "PD? awaiting CT", "PD? no": what follows the "?" speaks of the finding
-        return said_after(" ".join(rest[1:]), cues)
+        return said_after(" ".join(rest[1:]), groups)
     return None
 
 
