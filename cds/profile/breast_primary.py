@@ -10,7 +10,8 @@
   without a breast bodySite is not breast cancer.
 * Unconfirmed (``unconfirmed_diagnosis``): verificationStatus provisional / differential / unconfirmed, or
   a diagnosis worded as not yet made ("Suspected breast cancer", "Rule out breast cancer", "r/o ...", as
-  Epic encounter diagnoses and Cerner free-text problems are written). cds.profile.conditions does not
+  Epic encounter diagnoses and Cerner free-text problems are written) or denied ("No breast cancer",
+  "Breast cancer excluded"). cds.profile.conditions does not
   count it as breast cancer, as it does not count an unconfirmed metastasis.
 * Either way, the mCODE histology-morphology-behavior extension is read: an in-situ histology (code list
   ``in-situ-morphology``: LCIS, DCIS, ICD-O-3 behaviour /2) contradicts a malignant (invasive) code. The
@@ -25,7 +26,18 @@ from typing import Final
 from cds.fhir import models
 from cds.fhir.codes import Match, find_phrase, system_key, words
 from cds.profile.common import UNCONFIRMED, Context, evidence, ref, status_code
-from cds.profile.negation import DASHES, After, said_after
+from cds.profile.negation import (
+    DASHES,
+    DENIED_AFTER,
+    HEDGES,
+    QUERIED,
+    After,
+    clause_words,
+    cues,
+    said_after,
+    said_before,
+    word_set,
+)
 
 #: The mCODE extension carrying a cancer Condition's histology (morphology and behaviour).
 HISTOLOGY_URL: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -65,32 +77,25 @@ _NOT_YET_MADE: Final = (
 )
 
 
-#: Wording right after the cancer's own name that denies or doubts it: a denial when last, or followed
-#: by how or when ("excluded on MRI", "not confirmed histologically", "unconfirmed pending biopsy",
-#: "excluded 03/2025") or by a dash ("ruled out - metastatic adenocarcinoma of lung"); a work-up word
-#: or "no" only when last ("Breast cancer (suspected)", "Breast cancer: no"), not when it qualifies what
-#: follows ("Breast cancer, suspected hereditary"). Either leaves the diagnosis unconfirmed.
+#: Wording right before or after the cancer's own name that denies or doubts it (cds.profile.negation):
+#: before it past the words of its name ("No breast cancer", "?breast carcinoma", "Excluded: breast
+#: cancer"); after it a denial when last, or followed by how or when ("excluded on MRI", "not confirmed
+#: histologically", "unconfirmed pending biopsy", "excluded 03/2025") or by a dash ("ruled out -
+#: metastatic adenocarcinoma of lung"); another denial, a work-up word, "no" or "?" only when last
+#: ("Breast cancer negative", "Breast cancer (suspected)", "Breast cancer: no", "Breast cancer?"), not
+#: when it qualifies what follows ("Breast cancer, suspected hereditary", "Breast cancer (negative
+#: margins)"). Either leaves the diagnosis unconfirmed.
 _HOW: Final = ("on ", "by ", "at ", "in ", "histolog", "patholog", "pending", "awaiting", "yet", *DASHES)
 _AFTER_NAME: Final = (
-    After("denied", (" ruled out ", " excluded ", " not confirmed ", " unconfirmed "), then=_HOW, dated=True),
-    After("doubted", (" suspected ", " query ", " possible ", " probable ")),
-    After("denied", (" no ",)),
+    After("denied", DENIED_AFTER[:4], then=_HOW, dated=True),
+    After("doubted", cues("suspected|query|possible|probable")),
+    After("denied", (*DENIED_AFTER[4:], *cues("no"))),
+    QUERIED,
 )
-#: Words of the cancer's own name and site, skipped before a denial that follows it.
-_CANCER_NAME_WORDS: Final = frozenset(
-    {"cancer", "carcinoma", "neoplasm", "malignant", "of", "the", "left", "right", "bilateral", "breast"}
-    | {
-        "breasts",
-        "female",
-        "male",
-        "diagnosis",
-        "primary",
-        "invasive",
-        "ductal",
-        "lobular",
-        "tumour",
-        "tumor",
-    }
+#: Words of the cancer's own name and site, skipped between it and a denial.
+_CANCER_NAME_WORDS: Final = HEDGES | word_set(
+    "cancer carcinoma neoplasm malignant the left right bilateral breast breasts female male diagnosis"
+    " primary invasive ductal lobular tumour tumor"
 )
 
 
@@ -135,13 +140,13 @@ def unconfirmed_diagnosis(ctx: Context, cond: models.Condition) -> str | None:
             at = find_phrase(hay, word)
             if 0 <= at < cancer and not any(w in hay[at:cancer] for w in _ABOUT_SPREAD):
                 return f'worded "{word}"'
-        # what follows the cancer's own name ("breast cancer ruled out", "Breast cancer (suspected)"): a
-        # denial right after it, or a work-up word as the text's last; wording after anything else
-        # qualifies that ("HER2 status not confirmed", "pregnancy excluded": review 15)
+        # the words next to the cancer's own name ("No breast cancer", "breast cancer ruled out", "Breast
+        # cancer (suspected)": ``_AFTER_NAME``); wording next to anything else qualifies that ("HER2
+        # status not confirmed", "pregnancy excluded": review 15)
         denials = [
-            _denied_after(tokens[i:])
+            _denied_at(tokens, i)
             for part in text.split(";")  # "Right breast cancer; left breast cancer excluded"
-            for tokens in [words(part.replace(",", " - ")).split()]  # a comma ends what a denial is of
+            for tokens in [clause_words(part.replace(",", " - ")).split()]  # a comma ends a denial's reach
             for i in _breast_mentions(tokens)
         ]
         if denials and all(denials):  # "Right breast cancer; left breast cancer excluded" stands
@@ -172,10 +177,14 @@ def _breast_mentions(tokens: list[str]) -> list[int]:
 _LINKING_WORDS: Final = frozenset({"of", "the", "left", "right", "bilateral", "female", "male"})
 
 
-def _denied_after(tokens: list[str]) -> str | None:
-    """The cue that denies or doubts the cancer named first in ``tokens`` right after it, past the words
-    of its own name ("breast cancer ruled out", "Breast cancer - excluded"; ``_AFTER_NAME``), or None."""
-    start = 0
+def _denied_at(tokens: list[str], at: int) -> str | None:
+    """The cue that denies or doubts the cancer named at ``tokens[at]`` right before or after it, past
+    the words of its own name ("No breast cancer", "breast cancer ruled out", "Breast cancer - excluded";
+    ``_AFTER_NAME``), or None."""
+    said = said_before(" ".join(tokens[:at]), _CANCER_NAME_WORDS)
+    if said is not None:
+        return said[1]
+    start = at + 1
     while start < len(tokens) and (tokens[start] in _CANCER_NAME_WORDS or tokens[start] in DASHES):
         start += 1
     said = said_after(f" {' '.join(tokens[start:])} ", _AFTER_NAME)

@@ -1,15 +1,18 @@
 """Whether a clinician's free text states, denies or doubts a finding it names.
 
-A negation or doubt counts right before the finding, past words that only describe it ("No definite
-PD"), or right after it when it ends the clause or says how or when the finding was sought ("ILD
-excluded on CT"), not when it is about what follows ("Pneumonitis - nil improvement on steroids"). Texts
-are read in ``words`` form (cds.fhir.vocabulary), cues as space-padded phrases.
+Both readers share the cues and rules here. A negation or doubt counts right before the finding, past
+words that only describe it ("No definite PD", "?PD", "No breast cancer"; a denial that usually follows
+its finding only when it opens the clause: "Excluded PD", not "Infection excluded - pneumonitis"), or
+right after it when it ends the clause or says how or when the finding was sought ("ILD excluded on CT",
+"PD excluded 03/2025"), not when it is about what follows ("Pneumonitis - nil improvement on steroids").
+A dash between the finding and its verdict ties them ("Progression - excluded"). Texts are read in
+``clause_words`` form ("?" a word of its own), cues as space-padded phrases.
 
 A doubt has three policies. In a medicine's stop reason (``affirmed_value``) it is the finding for lung
 disease (cds.profile.safety: the labels ask about suspected ILD) and no reason for a stop
-(cds.profile.medications). In a breast cancer diagnosis (cds.profile.breast_primary: the words after
-the cancer's name through ``said_after``, work-up wording anywhere before it) it leaves the diagnosis
-unconfirmed, as a denial does.
+(cds.profile.medications). In a breast cancer diagnosis (cds.profile.breast_primary: the words before
+and after the cancer's name through ``said_before`` and ``said_after``, work-up wording anywhere before
+it) it leaves the diagnosis unconfirmed, as a denial does.
 """
 
 from __future__ import annotations
@@ -26,6 +29,65 @@ Verdict: TypeAlias = Literal["stated", "denied", "doubted"]
 DASHES: Final = ("-", "\u2013")
 
 
+def cues(phrases: str) -> tuple[str, ...]:
+    """Cues in ``words`` form, space-padded, from phrases separated by "|"."""
+    return tuple(f" {phrase} " for phrase in phrases.split("|"))
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The words of ``text``, separated by spaces."""
+    return frozenset(text.split())
+
+
+def clause_words(text: str) -> str:
+    """``text`` in ``words`` form with "?" kept as a word: a doubt ("?PD", "Breast cancer?")."""
+    return " " + " ".join(" ? ".join(words(part) for part in text.split("?")).split()) + " "
+
+
+# --- right before the finding ---------------------------------------------------------------------
+
+_DENIED_BEFORE: Final = cues("no|not|without|negative for|free of|no evidence of")
+#: Denials that usually follow their finding count before it only as the clause's first words ("Nil
+#: PD", "Excluded PD", "ruled out progression", "Not confirmed: breast cancer"; not "Side effects nil -
+#: PD", "Infection excluded - pneumonitis").
+_OPENING_DENIALS: Final = cues("nil|excluded|ruled out|not confirmed")
+_DOUBTED_BEFORE: Final = cues("rule out|r o|r/o|possible|suspected|equivocal|query|?")
+#: Words between a negation and its finding that only say how sure it is ("No definite PD", "No evidence
+#: of breast cancer"); each reader adds the words of its findings' names.
+HEDGES: Final = word_set("definite clear evidence signs sign of obvious overt convincing")
+_BEFORE: Final[tuple[tuple[Verdict, tuple[str, ...]], ...]] = (
+    ("denied", _DENIED_BEFORE),
+    ("doubted", _DOUBTED_BEFORE),
+)
+
+
+def said_before(before: str, skip: frozenset[str]) -> tuple[Verdict, str] | None:
+    """The verdict and cue (unpadded) that ``before``, the words before a finding, end with, past the
+    words of ``skip``."""
+    kept = before.split()
+    while True:
+        near = f" {' '.join(kept)} "
+        if near in _OPENING_DENIALS:
+            return "denied", near.strip()
+        for verdict, phrases in _BEFORE:
+            for cue in phrases:
+                if near.endswith(cue):
+                    return verdict, cue.strip()
+        if not kept or kept[-1] not in skip:
+            return None
+        kept.pop()
+
+
+# --- right after the finding ----------------------------------------------------------------------
+
+#: A denial after the finding: the first four also past how or when it was sought (each reader's
+#: ``After.then``), the others only when they end the clause in the breast reader.
+DENIED_AFTER: Final = cues(
+    "excluded|ruled out|not confirmed|unconfirmed"
+    "|negative|unlikely|not seen|none|nil|absent|not present|not identified|not evident|no evidence"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class After:
     """Cues right after a finding that deny or doubt it, and what may follow a cue in its clause: the
@@ -37,10 +99,18 @@ class After:
     dated: bool = False
 
 
-def said_after(after: str, cues: tuple[After, ...]) -> tuple[Verdict, str] | None:
-    """The verdict and cue (unpadded) that ``after``, the words after a finding, open with, when what
-    follows the cue ends the clause or is allowed by its ``After``."""
-    for group in cues:
+#: "?" closing the finding's clause, or before a dash ("PD?", "Breast cancer? - awaiting biopsy").
+QUERIED: Final = After("doubted", cues("?"), then=DASHES)
+
+
+def said_after(after: str, groups: tuple[After, ...]) -> tuple[Verdict, str] | None:
+    """The verdict and cue (unpadded) that ``after``, the words after a finding (past a dash), open with,
+    when what follows the cue ends the clause or is allowed by its ``After``."""
+    rest = after.split()
+    while rest and rest[0] in DASHES:
+        rest.pop(0)
+    after = f" {' '.join(rest)} "
+    for group in groups:
         for cue in group.cues:
             if after.startswith(cue):
                 tail = after[len(cue) :].strip()
@@ -51,6 +121,8 @@ def said_after(after: str, cues: tuple[After, ...]) -> tuple[Verdict, str] | Non
                     or (group.dated and tail[0].isdigit())
                 ):
                     return group.verdict, cue.strip()
+    if rest and rest[0] == "?":  # "PD? awaiting CT", "PD? no": what follows the "?" speaks of the finding
+        return said_after(" ".join(rest[1:]), groups)
     return None
 
 
@@ -58,49 +130,25 @@ def said_after(after: str, cues: tuple[After, ...]) -> tuple[Verdict, str] | Non
 
 #: Where a stop reason starts a new clause: a finding stated in one is not denied by a negation in
 #: another ("Grade 3 neutropenia; no PD on restaging CT"). Not a colon or a dash, which tie a finding to
-#: its verdict ("Progression - excluded", "Pneumonitis: no"; review 16).
-_CLAUSE: Final = re.compile(r"[;,.]|\bbut\b|\band\b", re.IGNORECASE)
-_DASH: Final = re.compile(r"\s[-\u2013]\s")  # "Progression - excluded": the verdict next to its finding
+#: its verdict ("Progression - excluded", "Pneumonitis: no"; review 16), nor a comma before a denial
+#: of what precedes it ("Progression, excluded").
+_CLAUSE: Final = re.compile(r"([;,.]|\bbut\b|\band\b)", re.IGNORECASE)
 
-_DENIED_BEFORE: Final = (" no ", " not ", " without ", " negative for ", " free of ", " no evidence of ")
-_DOUBTED_BEFORE: Final = (" rule out ", " r o ", " possible ", " suspected ", " equivocal ", " query ")
-#: Words between a negation and its finding that only describe it ("No definite PD", "No evidence of
-#: disease progression", "No radiological PD": review 18).
-_DESCRIBING: Final = frozenset(
-    {"definite", "clear", "clinical", "radiological", "radiographic", "signs", "sign", "evidence", "of"}
-    | {"disease", "new", "obvious", "further", "significant", "measurable", "overt", "convincing"}
-)
-#: After the finding: a negation when it ends the clause or says how it was found ("PD not confirmed on
-#: restaging CT", "ILD excluded on CT"), a closing "no" ("Pneumonitis: no"), a doubt whatever follows it.
-_DENIED_AFTER: Final = (
-    " excluded ",
-    " ruled out ",
-    " negative ",
-    " unlikely ",
-    " not seen ",
-    " not confirmed ",
-    " unconfirmed ",
-    " none ",
-    " nil ",
-    " absent ",
-    " not present ",
-    " not identified ",
-    " not evident ",
-    " no evidence ",
+#: Words between a negation and its finding that only describe it ("No radiological PD": review 18), and
+#: a dash ("Suspected - progression").
+_DESCRIBING: Final = (
+    HEDGES
+    | set(DASHES)
+    | word_set("clinical radiological radiographic disease new further significant measurable")
 )
 _FOUND_BY: Final = ("on ", "by ", "at ", "in ", "with ", "ct", "mri", "pet", "imaging", "scan", "biopsy")
-_DOUBTED_AFTER: Final = (
-    " cannot be excluded ",
-    " not excluded ",
-    " not ruled out ",
-    " cannot be ruled out ",
-    " suspected ",
-    " query ",
-    " awaiting ",
+_DOUBTED_AFTER: Final = cues(
+    "cannot be excluded|not excluded|not ruled out|cannot be ruled out|suspected|query|awaiting"
 )
 _AFTER: Final = (
-    After("denied", _DENIED_AFTER, then=_FOUND_BY),
-    After("denied", (" no ",)),
+    After("denied", DENIED_AFTER, then=_FOUND_BY, dated=True),
+    After("denied", cues("no")),
+    QUERIED,
     After("doubted", _DOUBTED_AFTER, then=None),
 )
 
@@ -108,17 +156,29 @@ _AFTER: Final = (
 def reading(before: str, after: str) -> Verdict:
     """How a stop reason's clause speaks of the finding between ``before`` and ``after``: a negation
     right before it denies it; else a doubt on either side doubts it; else a negation after it denies
-    it."""
-    kept = before.split()
-    while kept and kept[-1] in _DESCRIBING:
-        kept.pop()
-    near = f" {' '.join(kept)} " if kept else " "
-    if near.endswith(_DENIED_BEFORE):
+    it. "Possible pneumonitis excluded on CT" stays a doubt, lung disease: a clause that both doubts and
+    denies is left to the clinician on the safe side for lung toxicity."""
+    near = said_before(before, _DESCRIBING)
+    if near is not None and near[0] == "denied":
         return "denied"
     said = said_after(after, _AFTER)
-    if near.endswith(_DOUBTED_BEFORE) or (said is not None and said[0] == "doubted"):
+    if near is not None or (said is not None and said[0] == "doubted"):
         return "doubted"
     return "stated" if said is None else "denied"
+
+
+def _clauses(text: str) -> list[str]:
+    """The clauses of a stop reason in ``clause_words`` form."""
+    pieces = _CLAUSE.split(text)
+    clauses = [clause_words(pieces[0])]
+    for sep, piece in zip(pieces[1::2], pieces[2::2], strict=True):
+        clause = clause_words(piece)
+        said = said_after(clause, _AFTER) if sep == "," else None
+        if said is not None and said[0] == "denied":
+            clauses[-1] += clause[1:]
+        else:
+            clauses.append(clause)
+    return [c for c in clauses if c.strip()]
 
 
 def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) -> str | None:
@@ -126,8 +186,7 @@ def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) ->
     ("no PD", "ILD excluded" deny it; "No response" and "not tolerated" are phrases of their own), or
     doubts when ``doubt_counts`` ("rule out pneumonitis" is lung disease; "PD not excluded" no reason to
     stop). A clause holding one of the list's excluded phrases is skipped."""
-    clauses = [words(_DASH.sub(" ", clause)) for clause in _CLAUSE.split(text) if clause.strip()]
-    clauses = [c for c in clauses if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
+    clauses = [c for c in _clauses(text) if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
     for entry in codes.text:
         n = len(entry.match)
         for clause in clauses:

@@ -959,6 +959,19 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         "Invasive ductal carcinoma of left breast, ER positive, negative for HER2 amplification",
         "Metastatic breast cancer, ER+; no evidence of brain metastases",
         "Malignant neoplasm of breast (ruled out ovarian primary)",
+        # a denial about something else, receptor status, "not otherwise specified", "?" about a subtype
+        "Breast cancer, no evidence of recurrence",
+        "Breast cancer - no lymph node involvement",
+        "Breast cancer (negative margins)",
+        "ER negative breast cancer",
+        "HER2 negative breast cancer",
+        "triple negative breast cancer",
+        "Breast cancer, not otherwise specified",
+        "Breast cancer NOS",
+        "Breast cancer, no further details",
+        "No lymph node involvement, breast cancer",
+        "No further breast cancer treatment",
+        "Breast cancer (?lobular)",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
@@ -995,6 +1008,16 @@ def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(bui
         "?Breast cancer - awaiting biopsy",
         "Breast cancer ruled out, lung primary",
         "Breast cancer: no",
+        # a denial before the cancer's name, other denials after it, "?", a German name
+        "No breast cancer",
+        "No evidence of breast cancer",
+        "excluded breast cancer",
+        "not confirmed breast cancer",
+        "Breast cancer not seen",
+        "Breast cancer negative",
+        "Breast cancer?",
+        "Breast cancer? - awaiting biopsy",
+        "Mammakarzinom excluded",
     ],
 )
 def test_risk_family_history_and_ruled_out_wording_is_not_breast_cancer(build: Build, text: str) -> None:

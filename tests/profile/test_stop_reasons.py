@@ -50,6 +50,15 @@ BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
         ("No definite PD; grade 3 neutropenia", False),
         ("No evidence of disease progression; grade 3 neutropenia", False),
         ("Patient moved away", False),
+        # "r/o" and "?" doubt; a date after a denial, a comma before it, a denial word before it
+        ("r/o PD", False),
+        ("?progression", False),
+        ("PD excluded 03/2025", False),
+        ("Progression, excluded", False),
+        ("nil PD", False),
+        ("ruled out progression", False),
+        ("PD; no further treatment", True),
+        ("Progression - not for further chemo", True),
     ],
 )
 def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
