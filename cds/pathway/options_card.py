@@ -182,15 +182,24 @@ def _families(items: Sequence[CompiledRule], evaluation: Evaluation) -> list[lis
 def _family_lines(head: str, members: list[tuple[str, str, str]], said: str) -> list[str]:
     """A family as one numbered option: its line (``head``, what the members share, ``said``: the
     preference and why), then a line for each member (option, cautions, source). A clause every member's
-    option ends with, and a source every member shares, are written once, on the family's line."""
+    option ends with, a caution every member carries and a source every member shares are written once,
+    on the family's line."""
     shared = _shared_clause([option for option, _, _ in members])
+    cautions = [_cautions(caution) for _, caution, _ in members]
+    common = [c for c in cautions[0] if all(c in other for other in cautions[1:])]
     sources = {source for _, _, source in members}
     once = f" Source: {members[0][2]}" if len(sources) == 1 else ""
-    lines = [f"{head}{f' ({shared})' if shared else ''}{said}{once}"]
-    for option, caution, source in members:
+    lines = [f"{head}{f' ({shared})' if shared else ''}{said}{''.join(common)}{once}"]
+    for (option, _, source), own_cautions in zip(members, cautions, strict=True):
         own = "" if once else f" Source: {source}"
+        caution = "".join(c for c in own_cautions if c not in common)
         lines.append(f"    - {option.removesuffix(f'; {shared}')}.{caution}{own}")
     return lines
+
+
+def _cautions(text: str) -> list[str]:
+    """The " Caution: ..." sentences of an option's cautions (``_caution``), each with its lead."""
+    return [f" Caution: {part}" for part in text.split(" Caution: ")[1:]]
 
 
 def _shared_clause(options: list[str]) -> str | None:

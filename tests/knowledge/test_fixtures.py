@@ -288,7 +288,9 @@ def test_an_option_giving_again_a_line_that_ended_without_a_reason_is_not_prefer
     assert len(family) == 1 and "(preferred)" not in family[0], lines
     members = [x for x in lines if x.startswith("    - ") and ("Ribociclib" in x or "CDK4/6" in x)]
     assert len(members) == 2, lines
-    assert all("Caution: palbociclib recorded as completed" in x for x in members), members
+    # the caution every member carries is written once, on the family's line
+    assert "Caution: palbociclib recorded as completed" in family[0], family
+    assert not any("Caution: palbociclib recorded as completed" in x for x in members), members
 
 
 def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inhibitor(
@@ -305,3 +307,18 @@ def test_imlunestrant_after_fulvestrant_says_its_trial_followed_an_aromatase_inh
     lines = {line.split(" (")[0].strip(" -"): line for line in now["detail"].splitlines() if "    - " in line}
     assert "EMBER-3 enrolled patients after an aromatase inhibitor" in lines["Imlunestrant"]
     assert "Caution" not in lines["Elacestrant"]
+
+
+def test_a_cdk46_inhibitor_again_after_adjuvant_use_carries_a_caution_once(responses: dict[str, Any]) -> None:
+    """Review 19 P2-4: relapse 2 years after adjuvant abemaciclib: the CDK4/6 options say that the evidence
+    for one again is limited, once for the family, not on each of its three members."""
+    scenario = next(
+        s
+        for s in SCENARIOS
+        if s.name == "hr-pos-her2-neg-relapse-two-years-after-adjuvant-letrozole-abemaciclib"
+    )
+    now = next(c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "options-now")
+    caution = "Caution: a CDK4/6 inhibitor was given as (neo)adjuvant therapy"
+    assert now["detail"].count(caution) == 1, now["detail"]
+    family = next(x for x in now["detail"].splitlines() if "CDK4/6 inhibitor + endocrine therapy**" in x)
+    assert caution in family and "(preferred)" in family, family
