@@ -264,9 +264,10 @@ class Terminology:
         return self.drug_class_names
 
     def drugs_in(self, codings: Iterable[Coding], text: str | None) -> tuple[Drug, ...]:
-        """The medicines a concept names: by RxNorm or ATC code, and by a synonym in its text or, failing
-        that, in a display (local and NDC codings). Both count: a co-pack coded by one ingredient and
-        named in full ("Kisqali Femara Co-Pack" coded as ribociclib) is both drugs. Remembered per
+        """The medicines a concept names: by RxNorm or ATC code, else by a synonym in its text or, failing
+        that, in a display (local and NDC codings). With a code, the text adds only a combination product
+        it names ("Kisqali Femara Co-Pack" coded by the ribociclib ingredient), never a drug it merely
+        mentions ("Fulvestrant 500 mg (letrozole stopped - arthralgia)": review 20). Remembered per
         concept."""
         return self.drugs_of(self.concept(codings, text))
 
@@ -280,9 +281,11 @@ class Terminology:
         for name in (text, *(display for _, _, display in codings)):
             drugs = self.drugs_for_text(name)
             if drugs:
-                found += [drug for drug in drugs if drug not in found]
+                found += [drug for drug in drugs if drug not in found and (not found or "/" in drug.name)]
                 break
-        return tuple(found)
+        # a combination product stands for its parts (the co-pack, not ribociclib + letrozole/ribociclib)
+        parts = {part for drug in found if "/" in drug.name for part in drug.name.split("/")}
+        return tuple(drug for drug in found if drug.name not in parts)
 
     def drugs_for_text(self, text: str | None) -> tuple[Drug, ...]:
         """Drugs named in a free text; a synonym inside a longer matched synonym does not count

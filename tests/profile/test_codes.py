@@ -317,6 +317,31 @@ def test_drug_classes(terminology: Terminology, text: str, classes: set[str]) ->
         assert "trastuzumab" not in got
 
 
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+@pytest.mark.parametrize(
+    ("code", "display", "text", "agents"),
+    [
+        # review 19: the co-pack coded by one ingredient, named in full, is both drugs
+        ("1873916", "ribociclib", "Kisqali Femara Co-Pack 600 mg/2.5 mg", {"letrozole", "ribociclib"}),
+        # review 20: a drug the text only mentions is not added to the coded one
+        (
+            "282357",
+            "fulvestrant",
+            "Fulvestrant 500 mg IM q28d (letrozole stopped - arthralgia)",
+            {"fulvestrant"},
+        ),
+        ("72965", "letrozole", "Letrozole 2.5 mg (previously anastrozole 1 mg)", {"letrozole"}),
+    ],
+)
+def test_a_coded_medicine_takes_from_its_text_only_a_combination_product(
+    terminology: Terminology, code: str, display: str, text: str, agents: set[str]
+) -> None:
+    drugs = terminology.drugs_in(((RXNORM, code, display),), text)
+    assert set().union(*(terminology.agents[d.name] for d in drugs)) == agents
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=12),
     lambda children: (
