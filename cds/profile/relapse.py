@@ -38,9 +38,9 @@ def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], 
         if not given:
             continue
         ongoing = any(u.current for u in given)
-        if not ongoing and any(u.end_date is None for u in given):
+        last_end = None if ongoing else _last_end(given)
+        if not ongoing and last_end is None:
             continue  # stopped, but when is not recorded: the timing cannot be told (``timing_unknown``)
-        last_end = None if ongoing else max(u.end_date for u in given if u.end_date is not None)
         if ongoing or (last_end is not None and (last_end >= relapse or (relapse - last_end).days <= days)):
             after |= {c for u in given for c in u.classes}
             ev.append(given[-1].evidence)
@@ -65,7 +65,7 @@ def timing_unknown(early: list[MedUse], relapse: date | None) -> Fact[frozenset[
     unknown: list[MedUse] = []
     for family, _ in RELAPSE_WINDOWS:
         given = _given_before(early, family, relapse)
-        if given and not any(u.current for u in given) and any(u.end_date is None for u in given):
+        if given and not any(u.current for u in given) and _last_end(given) is None:
             unknown += [u for u in given if u not in unknown]
     if not unknown:
         return Fact(frozenset())
@@ -74,6 +74,20 @@ def timing_unknown(early: list[MedUse], relapse: date | None) -> Fact[frozenset[
         tuple(u.evidence for u in unknown[:4]),
         f"relapse {relapse.isoformat()}",
     )
+
+
+def _last_end(given: list[MedUse]) -> date | None:
+    """The day the last of ``given`` (records of one family, none in use) ended; None when that is not
+    known: no end recorded, or a record with no end that began on or after every recorded end. One with no
+    end that began before the latest recorded end is an earlier order the later one followed (anastrozole
+    'completed' in 2021 with no end, then 2022 to 2026-03: it ended 2026-03; review 20)."""
+    ends = [u.end_date for u in given if u.end_date is not None]
+    if not ends:
+        return None
+    last = max(ends)
+    if any(u.end_date is None and (u.start_date is None or u.start_date >= last) for u in given):
+        return None
+    return last
 
 
 def _given_before(early: list[MedUse], family: str, relapse: date) -> list[MedUse]:
@@ -143,9 +157,9 @@ def adjuvant_resistance(
     evs = tuple(u.evidence for u in dated[:4])
     began = min(u.start_date for u in dated if u.start_date is not None)
     ongoing = any(u.current for u in dated)
-    if not ongoing and any(u.end_date is None for u in dated):
+    last_end = None if ongoing else _last_end(dated)
+    if not ongoing and last_end is None:
         return Fact("unknown", evs, "adjuvant endocrine therapy without an end date")
-    last_end = None if ongoing else max(u.end_date for u in dated if u.end_date is not None)
     if ongoing or (last_end is not None and last_end >= relapse):
         years = (relapse - began).days / 365.25
         if relapse - began < TWO_YEARS:
@@ -159,7 +173,7 @@ def adjuvant_resistance(
             evs,
             f"relapse {metastatic_since} on adjuvant endocrine therapy after {years:.1f} years",
         )
-    assert last_end is not None  # noqa: S101 (not ongoing: every record has an end)
+    assert last_end is not None  # noqa: S101 (not ongoing: the last end is known)
     months = (relapse - last_end).days / 30.44
     value: EndocrineResistance = "secondary" if (relapse - last_end).days <= 365 else "sensitive"
     return Fact(value, evs, f"relapse {months:.0f} months after completing adjuvant endocrine therapy")

@@ -131,6 +131,43 @@ def test_an_adjuvant_ai_completed_with_no_end_date_leaves_the_relapse_timing_unk
     assert not any(caution in line for line in lines if "Fulvestrant + CDK4/6" in line), lines
 
 
+def test_adjuvant_tamoxifen_with_no_end_date_cautions_the_option_that_may_give_it_again(
+    build: Build, knowledge: Knowledge
+) -> None:
+    """Review 20 P2-5: tamoxifen from 2019 with no end date, relapse 2024: 'tamoxifen alone' carries the
+    caution, as an AI does after an AI with no end date."""
+    profile = build(
+        *chart(
+            "2024-01-15", b.med_statement(b.rx("10324", "tamoxifen"), start="2019-03-01", status="completed")
+        ),
+        b.er(b.POSITIVE, date="2019-02-01"),
+        b.her2_ihc(b.cc(text="0"), date="2019-02-01"),
+        today=date(2024, 2, 1),
+    )
+    assert "tamoxifen" in profile.relapse_timing_unknown_after.value
+    lines = options_now(profile, knowledge)
+    alone = [line for line in lines if "Endocrine therapy alone" in line]
+    assert len(alone) == 1 and "Caution: the adjuvant tamoxifen has no end date recorded" in alone[0], lines
+
+
+def test_an_earlier_adjuvant_order_with_no_end_date_does_not_hide_the_end_of_the_later_one(
+    build: Build,
+) -> None:
+    """Review 20 P1-2: anastrozole 'completed' in 2021 with no end date, then 2022-03 to 2023-06; relapse
+    2024-01: the later order's end is the end (7 months before), an early relapse on the AI."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(ANASTROZOLE, start="2021-03-01", status="completed"),
+            b.med_statement(ANASTROZOLE, start="2022-03-01", end="2023-06-15", status="completed"),
+        ),
+        today=date(2024, 2, 1),
+    )
+    assert "aromatase_inhibitor" in profile.early_relapse_after.value
+    assert profile.relapse_timing_unknown_after.value == frozenset()
+    assert profile.endocrine_resistance.value == "secondary"
+
+
 def test_relapse_within_six_months_of_adjuvant_trastuzumab(build: Build) -> None:
     profile = build(
         *chart(
