@@ -97,10 +97,14 @@ class After:
     cues: tuple[str, ...]
     then: tuple[str, ...] | None = ()
     dated: bool = False
+    unless: tuple[str, ...] = ()  # what, said after a dash, takes the cue back ("? - confirmed")
 
 
-#: "?" closing the finding's clause, or before a dash ("PD?", "Breast cancer? - awaiting biopsy").
-QUERIED: Final = After("doubted", cues("?"), then=DASHES)
+#: "?" closing the finding's clause, or before a dash ("PD?", "Breast cancer? - awaiting biopsy"), not
+#: when the words after the dash confirm it ("Breast cancer? - confirmed on core biopsy": review 20).
+QUERIED: Final = After(
+    "doubted", cues("?"), then=DASHES, unless=("confirmed", "proven", "biopsy proven", "biopsy-proven", "yes")
+)
 
 
 def said_after(after: str, groups: tuple[After, ...]) -> tuple[Verdict, str] | None:
@@ -114,6 +118,8 @@ def said_after(after: str, groups: tuple[After, ...]) -> tuple[Verdict, str] | N
         for cue in group.cues:
             if after.startswith(cue):
                 tail = after[len(cue) :].strip()
+                if group.unless and " ".join(tail.split()[1:]).startswith(group.unless):
+                    continue
                 if (
                     not tail
                     or group.then is None

@@ -972,6 +972,9 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         "No lymph node involvement, breast cancer",
         "No further breast cancer treatment",
         "Breast cancer (?lobular)",
+        # a "?" the text takes back (review 20, P2-6)
+        "Breast cancer? - confirmed on core biopsy 01/2025",
+        "Breast cancer? - biopsy-proven",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
