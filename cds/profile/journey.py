@@ -97,6 +97,7 @@ from cds.profile.regimens import (
     JOIN_DAYS,
     Regimen,
     group_regimens,
+    last_record,
     mark_progressions,
     overlapping_class_agents,
     progression_results,
@@ -381,13 +382,17 @@ def _halted(uses: list[MedUse]) -> Fact[frozenset[str]]:
     """Medicines of the current line stopped while the rest goes on, each with when and why it stopped."""
     if not uses:
         return _NO_SET
+    by_medicine: dict[str, list[MedUse]] = {}
+    for use in uses:
+        by_medicine.setdefault(use.names, []).append(use)
+    last = [last_record(records) for records in by_medicine.values()]  # one entry a medicine, not a refill
     said = [
         f"{u.names} stopped {u.end or 'on a day not recorded'} "
         + (f'("{u.reason}")' if u.reason else "with no reason recorded")
-        for u in uses
+        for u in last
     ]
     return Fact(
-        frozenset(c for u in uses for c in u.classes), tuple(u.evidence for u in uses[:4]), "; ".join(said)
+        frozenset(c for u in uses for c in u.classes), tuple(u.evidence for u in last[:4]), "; ".join(said)
     )
 
 

@@ -154,7 +154,7 @@ class Regimen:
             uses,
             lambda records: (
                 not any(u.current for u in records)
-                and max(records, key=_until).stopped
+                and last_record(records).stopped
                 and all(self._outlived(u) for u in records)
             ),
         )
@@ -446,6 +446,12 @@ def overlapping_class_agents(uses: list[MedUse]) -> list[tuple[str, MedUse, MedU
                 if name not in longest or _until(use) > _until(longest[name]):
                     longest[name] = use
     return found
+
+
+def last_record(records: Sequence[MedUse]) -> MedUse:
+    """The latest of a medicine's records: one in use, else the one that ended or, with no end
+    recorded, began last (a refill ordered after a stopped dose: review 20)."""
+    return max(records, key=lambda u: date.max if u.current else (u.end_date or u.start_date or date.min))
 
 
 def _until(use: MedUse) -> date:

@@ -1477,3 +1477,41 @@ def test_a_metastasis_first_recorded_months_into_the_current_line_is_new_on_it(
     assert fact.value == (frozenset({"liver"}) if new else frozenset())
     if new:
         assert fact.note == "first recorded liver 2024-09-01, after letrozole + palbociclib began 2024-02-01"
+
+
+def test_a_partner_stopped_for_a_dose_reduction_then_refilled_is_still_taken(build: Build) -> None:
+    """Review 20 P2-1: palbociclib 125 mg stopped ('dose reduced to 100 mg'), then 100 mg refills each
+    'completed' with only a start: the latest record is the last refill, so she still takes it."""
+    refills = [
+        b.med_statement(PALBOCICLIB, start=f"2024-{month:02d}-01", status="completed")
+        for month in range(5, 12)
+    ]
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            stopped(
+                b.med_statement(PALBOCICLIB, start="2024-02-01", end="2024-04-20", status="stopped"),
+                "Dose reduced to 100 mg",
+            ),
+            *refills,
+        ),
+        today=date(2024, 12, 1),
+    )
+    assert "palbociclib" in profile.current_therapies.value
+    assert profile.stopped_in_current_line.value == frozenset()
+
+
+def test_monthly_orders_of_a_partner_stopped_at_the_last_are_one_stop(build: Build) -> None:
+    """Review 20 P2-2: monthly palbociclib orders, each stopped at its end, the last for patient choice:
+    one entry, the last order's day and reason, not one a refill."""
+    orders = [
+        b.med_statement(PALBOCICLIB, start=f"2024-{m:02d}-01", end=f"2024-{m:02d}-28", status="stopped")
+        for m in range(2, 7)
+    ]
+    stopped(orders[-1], "Patient choice")
+    profile = build(
+        *chart("2024-01-15", b.med_statement(LETROZOLE, start="2024-02-01"), *orders),
+        today=date(2024, 12, 1),
+    )
+    assert profile.stopped_in_current_line.note == 'palbociclib stopped 2024-06-28 ("Patient choice")'
