@@ -192,7 +192,7 @@ def derive_journey(
             earlier.evidence,
             later.evidence,
         )
-    results = progression_results(observations, ctx)
+    results, settled = progression_results(observations, ctx)
     regimens = regimens_of([u for u in metastatic_uses if u.counts_as_line], ctx, [d for d, _ in results])
     mark_progressions(regimens, results)
     current = [r for r in regimens if r.current]
@@ -285,7 +285,7 @@ def derive_journey(
             _current_note(running, taken_now),
         ),
         stopped_in_current_line=_halted(halted_now) if on_now else _NO_SET,
-        metastases_new_on_last_line=_new_sites(lines, sites_seen, ctx.today),
+        metastases_new_on_last_line=_new_sites(lines, sites_seen, settled, ctx.today),
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),
             tuple(u.evidence for u in supportive_now[:2]),
@@ -399,15 +399,20 @@ def _halted(uses: list[MedUse]) -> Fact[frozenset[str]]:
 #: A metastasis first recorded up to this many days after a line began was found by the staging before
 #: it, not while the line ran.
 BASELINE_DAYS: Final = 30
+#: A metastasis first recorded up to this many days before a progression was found with it (the scan
+#: that showed it); one recorded earlier was known while the line still worked.
+WITH_PROGRESSION_DAYS: Final = 60
 
 
 def _new_sites(
-    lines: list[Regimen], seen: Sequence[tuple[str, Evidence]], today: date
+    lines: list[Regimen], seen: Sequence[tuple[str, Evidence]], settled: Sequence[date], today: date
 ) -> Fact[frozenset[str]]:
     """The metastatic sites first recorded while the last line for metastatic disease ran: more than
-    ``BASELINE_DAYS`` after it began and, when the disease progressed on it, by
-    ``ASSIGN_PROGRESSION_DAYS`` after that progression (the new brain metastasis that was the progression;
-    review 19). A site with an undated record may be older, so it is not new."""
+    ``BASELINE_DAYS`` after it began and, when the disease progressed on it, with that progression (from
+    ``WITH_PROGRESSION_DAYS`` before it to ``ASSIGN_PROGRESSION_DAYS`` after: the new brain metastasis
+    that was the progression; review 19). On a line with no progression, a site a later disease-status
+    result found no progression after is settled, not new (review 20). A site with an undated record may
+    be older, so it is not new."""
     if not lines:
         return _NO_SET
     last = lines[-1]
@@ -422,12 +427,14 @@ def _new_sites(
     since = last.start + timedelta(days=BASELINE_DAYS)
     until = today
     if last.progression is not None and last.progressed is not None:
+        since = max(since, last.progressed - timedelta(days=WITH_PROGRESSION_DAYS))
         until = last.progressed + timedelta(days=ASSIGN_PROGRESSION_DAYS)
-    new = {
-        site: ev
-        for site, ev in first.items()
-        if site not in undated and since < (to_date(ev.date) or date.min) <= until
-    }
+        settled = ()  # the progression is the answer
+    new: dict[str, Evidence] = {}
+    for site, ev in first.items():
+        when = to_date(ev.date) or date.min
+        if site not in undated and since < when <= until and not any(s >= when for s in settled):
+            new[site] = ev
     if not new:
         return _NO_SET
     said = ", ".join(f"{site} {ev.date}" for site, ev in sorted(new.items()))

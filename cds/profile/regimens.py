@@ -467,10 +467,14 @@ def _stop_reason(uses: Iterable[MedUse]) -> str | None:
     return None
 
 
-def progression_results(observations: Observations, ctx: Context) -> list[tuple[date, Evidence]]:
-    """The dated disease-status results that say the disease worsened, in the order received; results
-    that cannot be read are reported (a progression they record is not known)."""
+def progression_results(
+    observations: Observations, ctx: Context
+) -> tuple[list[tuple[date, Evidence]], list[date]]:
+    """The dated disease-status results that say the disease worsened, in the order received, and the
+    dates of those that say it did not (a restaging that settles whether a new site was a progression);
+    results that cannot be read are reported (a progression they record is not known)."""
     found: list[tuple[date, Evidence]] = []
+    settled: list[date] = []
     unread: list[Evidence] = []
     for obs in observations.coded("disease-status-tests"):
         val = value_of(obs)
@@ -486,6 +490,8 @@ def progression_results(observations: Observations, ctx: Context) -> list[tuple[
             )
         if value == "progressed" and when is not None:
             found.append((when, evidence(obs, when.isoformat(), "disease progression")))
+        elif value is not None and when is not None:
+            settled.append(when)
     if unread:
         ctx.issue(
             "progressed_on",
@@ -494,7 +500,7 @@ def progression_results(observations: Observations, ctx: Context) -> list[tuple[
             "known, so a next-line option may repeat a therapy the disease progressed on.",
             *unread[:5],
         )
-    return found
+    return found, settled
 
 
 def mark_progressions(regimens: list[Regimen], results: Sequence[tuple[date, Evidence]]) -> None:

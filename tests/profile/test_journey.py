@@ -1515,3 +1515,37 @@ def test_monthly_orders_of_a_partner_stopped_at_the_last_are_one_stop(build: Bui
         today=date(2024, 12, 1),
     )
     assert profile.stopped_in_current_line.note == 'palbociclib stopped 2024-06-28 ("Patient choice")'
+
+
+def test_a_new_site_that_a_later_restaging_found_stable_is_settled(build: Build) -> None:
+    """Review 20 P2-3: a liver metastasis first recorded months into the line, then a disease-status result
+    'stable': the restaging settled it, so it is not a site new on the line that may be a progression."""
+    stable = b.cc(b.SNOMED, "359746009", "Patient's condition stable (finding)")
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01"),
+            b.condition(LIVER_MET, onset="2024-09-01", rid="met-liver"),
+            b.observation(PROGRESSION, date="2024-10-01", value=stable),
+        ),
+        today=date(2024, 12, 1),
+    )
+    assert profile.metastases_new_on_last_line.value == frozenset()
+
+
+@pytest.mark.parametrize(("onset", "new"), [("2024-08-20", True), ("2024-05-01", False)])
+def test_a_site_is_new_at_a_progression_only_when_found_with_it(build: Build, onset: str, new: bool) -> None:
+    """Review 20 P2-4: liver first recorded three weeks before the progression of 2024-09-10 came with it;
+    one recorded four months before was known while the line still worked."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01"),
+            b.condition(LIVER_MET, onset=onset, rid="met-liver"),
+            progression("2024-09-10"),
+        ),
+        today=date(2024, 12, 1),
+    )
+    assert profile.metastases_new_on_last_line.value == (frozenset({"liver"}) if new else frozenset())
