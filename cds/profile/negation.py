@@ -173,13 +173,14 @@ def reading(before: str, after: str) -> Verdict:
     return "stated" if said is None else "denied"
 
 
-def _clauses(text: str) -> list[str]:
-    """The clauses of a stop reason in ``clause_words`` form."""
+def _clauses(text: str, *, join_denials: bool) -> list[str]:
+    """The clauses of a stop reason in ``clause_words`` form; with ``join_denials``, a clause after a
+    comma that is a denial belongs to the one before ("Progression, excluded")."""
     pieces = _CLAUSE.split(text)
     clauses = [clause_words(pieces[0])]
     for sep, piece in zip(pieces[1::2], pieces[2::2], strict=True):
         clause = clause_words(piece)
-        said = said_after(clause, _AFTER) if sep == "," else None
+        said = said_after(clause, _AFTER) if sep == "," and join_denials else None
         if said is not None and said[0] == "denied":
             clauses[-1] += clause[1:]
         else:
@@ -191,8 +192,11 @@ def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) ->
     """The value of the first text entry of ``codes`` (in list order) that a clause of ``text`` states
     ("no PD", "ILD excluded" deny it; "No response" and "not tolerated" are phrases of their own), or
     doubts when ``doubt_counts`` ("rule out pneumonitis" is lung disease; "PD not excluded" no reason to
-    stop). A clause holding one of the list's excluded phrases is skipped."""
-    clauses = [c for c in _clauses(text) if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
+    stop). A clause holding one of the list's excluded phrases is skipped. A denial after a comma denies
+    a reason to stop ("Progression, excluded"), not lung disease ("Pneumonitis, negative CT" was why the
+    medicine stopped: the safe side, review 20)."""
+    clauses = _clauses(text, join_denials=not doubt_counts)
+    clauses = [c for c in clauses if not any(find_phrase(c, ex) >= 0 for ex in codes.exclude_text)]
     for entry in codes.text:
         n = len(entry.match)
         for clause in clauses:

@@ -30,7 +30,10 @@ from cds.profile.negation import affirmed_value
         ("PD excluded 03/2025", None, None),
         ("Pneumonitis excluded 03/2025", None, None),
         ("Progression, excluded", None, None),
-        ("pneumonitis, excluded", None, None),
+        # a denial after a comma denies a reason to stop, not lung disease (the safe side: review 20)
+        ("pneumonitis, excluded", None, "pneumonitis_unspecified"),
+        ("Pneumonitis, negative CT", None, "pneumonitis_unspecified"),
+        ("Progression, excluded pneumonitis", "progression", None),
         ("nil progression", None, None),
         ("Nil pneumonitis; grade 3 rash", "toxicity", None),
         ("ruled out progression", None, None),
