@@ -38,19 +38,20 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    now is current metastatic therapy; past therapy that began before, or within a year after, breast
    cancer surgery (mastectomy, lumpectomy) and before any metastatic line is (neo)adjuvant; other past
    therapy of unknown setting is counted as received, not as a line (a data issue says so).
-3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record
-   in use now; the current therapy names what of it is still given (not docetaxel completed months
-   before the trastuzumab + pertuzumab maintenance it began with, nor a medicine stopped for side
-   effects while the rest goes on). A regimen progressed when a disease-status Observation (LOINC
-   97509-4) says worsened while it ran, when a record of it was stopped for progression, or (presumed,
-   said so) when a later line began after it without another stop reason. A stop for side effects is
-   kept apart. A last line
-   stopped (status "stopped") with no reason, no progression result and nothing after it is neither, nor
-   is one whose drug given until progression (endocrine therapy, a CDK4/6 or PI3K/AKT/mTOR inhibitor,
-   anti-HER2 therapy, a PARP inhibitor or antibody-drug conjugate) is recorded "completed" with no reason
-   (a chemotherapy course completed is explained): ``last_line_stopped_unexplained`` says so, a warning
-   says what would settle it, and ``last_line_unexplained_therapies`` names the drugs, so an option giving
-   one again says so.
+3. **Current therapy and progression.** The current regimen is the metastatic regimen with a record in use
+   now; the current therapy names what of it is still given (not docetaxel completed months before the
+   trastuzumab + pertuzumab maintenance it began with, nor a medicine stopped for side effects while the
+   rest goes on, nor one stopped for another reason or none while the rest goes on:
+   ``stopped_in_current_line`` says when and why, and a progression on the line is one after it too). A
+   regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened while it ran, when a
+   record of it was stopped for progression, or (presumed, said so) when a later line began after it
+   without another stop reason. A stop for side effects is kept apart. A last line stopped (status
+   "stopped") with no reason, no progression result and nothing after it is neither, nor is one whose drug
+   given until progression (endocrine therapy, a CDK4/6 or PI3K/AKT/mTOR inhibitor, anti-HER2 therapy, a
+   PARP inhibitor or antibody-drug conjugate) is recorded "completed" with no reason (a chemotherapy
+   course completed is explained): ``last_line_stopped_unexplained`` says so, a warning says what would
+   settle it, and ``last_line_unexplained_therapies`` names the drugs, so an option giving one again says
+   so.
 4. **Relapse timing.** (Neo)adjuvant therapy with relapse during it or within 12 months of its end
    (endocrine, CDK4/6 and PARP inhibitors) or 6 months (anti-HER2 therapy, checkpoint inhibitors)
    is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
@@ -63,18 +64,23 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    progressed, it decides; while it runs, the "at progression" card weighs the next line on what a
    progression today would say, ``resistance_at_progression``). ``adjuvant_endocrine_resistance`` keeps
    the adjuvant reading alone (DESTINY-Breast06 enrolled a relapse in the first 2 years of adjuvant
-   endocrine therapy after one metastatic line, however long that line lasted).
+   endocrine therapy after one metastatic line, however long that line lasted). Adjuvant therapy whose
+   end is not recorded leaves the timing unknown, not negative (``relapse_timing_unknown_after``).
 5. **Early therapies.** The (neo)adjuvant medicines of a line are grouped into regimens like metastatic
    lines, an agent started while one runs joining it up to ``EARLY_JOIN_DAYS`` (183) after its start:
    ``early_systemic_therapies`` counts them (labels such as sacituzumab govitecan's count prior therapy
    in any setting), its note giving each regimen's dates and time to relapse.
 
+6. **New sites** (cds.profile.new_sites): the metastatic sites first recorded while the last line ran
+   or with its progression (``metastases_new_on_last_line``).
+
 This module places each record (point 2) and puts the facts together; regimens, lines and progression
 (points 1 and 3) are cds.profile.regimens, relapse timing (point 4) is cds.profile.relapse.
 
-One module, about 460 lines: the journey's facts (lines, current therapy, progression, relapse timing,
-resistance) are read from the same placed regimens in one pass; medication records are read in
-cds.profile.medications, placement in cds.profile.placement, regimens in cds.profile.regimens.
+One module, about 600 lines (over the ~400 of the others, on purpose): the journey's facts (lines,
+current therapy, progression, relapse timing, resistance) are read from the same placed regimens in one
+pass, and splitting the pass would hand its intermediate lists between modules; medication records are
+read in cds.profile.medications, placement in cds.profile.placement, regimens in cds.profile.regimens.
 """
 
 from __future__ import annotations
@@ -90,9 +96,9 @@ from cds.profile.common import Context, MedicationRecord, Observations, evidence
 from cds.profile.dates import to_date
 from cds.profile.medications import MedUse, collect_uses
 from cds.profile.model import EndocrineResistance, YesNoUnknown
+from cds.profile.new_sites import new_sites
 from cds.profile.placement import BEFORE_METASTASIS_DAYS, breast_surgery, settings
 from cds.profile.regimens import (
-    ASSIGN_PROGRESSION_DAYS,
     EARLY_JOIN_DAYS,
     JOIN_DAYS,
     Regimen,
@@ -285,7 +291,7 @@ def derive_journey(
             _current_note(running, taken_now),
         ),
         stopped_in_current_line=_halted(halted_now) if on_now else _NO_SET,
-        metastases_new_on_last_line=_new_sites(lines, sites_seen, settled, ctx.today),
+        metastases_new_on_last_line=new_sites(lines, sites_seen, settled, ctx.today),
         current_non_line_therapies=Fact(
             frozenset(c for u in supportive_now for c in u.classes),
             tuple(u.evidence for u in supportive_now[:2]),
@@ -393,55 +399,6 @@ def _halted(uses: list[MedUse]) -> Fact[frozenset[str]]:
     ]
     return Fact(
         frozenset(c for u in uses for c in u.classes), tuple(u.evidence for u in last[:4]), "; ".join(said)
-    )
-
-
-#: A metastasis first recorded up to this many days after a line began was found by the staging before
-#: it, not while the line ran.
-BASELINE_DAYS: Final = 30
-#: A metastasis first recorded up to this many days before a progression was found with it (the scan
-#: that showed it); one recorded earlier was known while the line still worked.
-WITH_PROGRESSION_DAYS: Final = 60
-
-
-def _new_sites(
-    lines: list[Regimen], seen: Sequence[tuple[str, Evidence]], settled: Sequence[date], today: date
-) -> Fact[frozenset[str]]:
-    """The metastatic sites first recorded while the last line for metastatic disease ran: more than
-    ``BASELINE_DAYS`` after it began and, when the disease progressed on it, with that progression (from
-    ``WITH_PROGRESSION_DAYS`` before it to ``ASSIGN_PROGRESSION_DAYS`` after: the new brain metastasis
-    that was the progression; review 19). On a line with no progression, a site a later disease-status
-    result found no progression after is settled, not new (review 20). A site with an undated record may
-    be older, so it is not new."""
-    if not lines:
-        return _NO_SET
-    last = lines[-1]
-    first: dict[str, Evidence] = {}
-    undated: set[str] = set()
-    for site, ev in seen:
-        when = to_date(ev.date)
-        if when is None:
-            undated.add(site)
-        elif site not in first or when < (to_date(first[site].date) or date.max):
-            first[site] = ev
-    since = last.start + timedelta(days=BASELINE_DAYS)
-    until = today
-    if last.progression is not None and last.progressed is not None:
-        since = max(since, last.progressed - timedelta(days=WITH_PROGRESSION_DAYS))
-        until = last.progressed + timedelta(days=ASSIGN_PROGRESSION_DAYS)
-        settled = ()  # the progression is the answer
-    new: dict[str, Evidence] = {}
-    for site, ev in first.items():
-        when = to_date(ev.date) or date.min
-        if site not in undated and since < when <= until and not any(s >= when for s in settled):
-            new[site] = ev
-    if not new:
-        return _NO_SET
-    said = ", ".join(f"{site} {ev.date}" for site, ev in sorted(new.items()))
-    return Fact(
-        frozenset(new),
-        tuple(new.values())[:4],
-        f"first recorded {said}, after {last.label()} began {last.start.isoformat()}",
     )
 
 
