@@ -34,25 +34,27 @@ def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], 
     ev: list[Evidence] = []
     said: list[str] = []
     for family, days in RELAPSE_WINDOWS:
-        given = _given_before(early, family, relapse)
-        if not given:
-            continue
-        ongoing = any(u.current for u in given)
-        last_end = None if ongoing else _last_end(given)
-        if not ongoing and last_end is None:
-            continue  # stopped, but when is not recorded: the timing cannot be told (``timing_unknown``)
-        if ongoing or (last_end is not None and (last_end >= relapse or (relapse - last_end).days <= days)):
-            after |= {c for u in given for c in u.classes}
-            ev.append(given[-1].evidence)
-            names = " + ".join(dict.fromkeys(d.name for u in given for d in u.drugs))
-            if last_end is None or last_end >= relapse:
-                said.append(f"relapse {relapse.isoformat()} during (neo)adjuvant {names}")
-            else:
-                months = (relapse - last_end).days / 30.44
-                said.append(
-                    f"relapse {relapse.isoformat()}, {months:.0f} months after (neo)adjuvant {names} ended"
-                )
+        for given in _kinds(_given_before(early, family, relapse), family):  # AI, tamoxifen apart
+            note = _relapsed_after(given, relapse, days)
+            if note is not None:
+                after |= {c for u in given for c in u.classes}
+                ev.append(given[-1].evidence)
+                said.append(note)
     return after, ev, "; ".join(said)
+
+
+def _relapsed_after(given: list[MedUse], relapse: date, days: int) -> str | None:
+    """How the relapse came during (neo)adjuvant ``given`` (records of one kind) or within ``days`` of its
+    end, or None: not so, or its end is not recorded (``timing_unknown``)."""
+    ongoing = any(u.current for u in given)
+    last_end = None if ongoing else _last_end(given)
+    names = " + ".join(dict.fromkeys(d.name for u in given for d in u.drugs))
+    if ongoing or (last_end is not None and last_end >= relapse):
+        return f"relapse {relapse.isoformat()} during (neo)adjuvant {names}"
+    if last_end is None or (relapse - last_end).days > days:
+        return None
+    months = (relapse - last_end).days / 30.44
+    return f"relapse {relapse.isoformat()}, {months:.0f} months after (neo)adjuvant {names} ended"
 
 
 def timing_unknown(early: list[MedUse], relapse: date | None) -> Fact[frozenset[str]]:
@@ -64,9 +66,9 @@ def timing_unknown(early: list[MedUse], relapse: date | None) -> Fact[frozenset[
         return Fact(frozenset())
     unknown: list[MedUse] = []
     for family, _ in RELAPSE_WINDOWS:
-        given = _given_before(early, family, relapse)
-        if given and not any(u.current for u in given) and _last_end(given) is None:
-            unknown += [u for u in given if u not in unknown]
+        for given in _kinds(_given_before(early, family, relapse), family):
+            if not any(u.current for u in given) and _last_end(given) is None:
+                unknown += [u for u in given if u not in unknown]
     if not unknown:
         return Fact(frozenset())
     return Fact(
@@ -88,6 +90,18 @@ def _last_end(given: list[MedUse]) -> date | None:
     if any(u.end_date is None and (u.start_date is None or u.start_date >= last) for u in given):
         return None
     return last
+
+
+def _kinds(given: list[MedUse], family: str) -> list[list[MedUse]]:
+    """The records of a family by the class within it that their drugs share: the aromatase inhibitors
+    apart from tamoxifen; trastuzumab and pertuzumab, with no class of their own, together. A relapse
+    soon after tamoxifen says nothing of an aromatase inhibitor stopped years before, nor does tamoxifen's
+    end date give an undated aromatase inhibitor's (review 21)."""
+    kinds: dict[frozenset[str], list[MedUse]] = {}
+    for use in given:
+        kind = frozenset(use.classes - use.agents - {family})
+        kinds.setdefault(kind, []).append(use)
+    return list(kinds.values())
 
 
 def _given_before(early: list[MedUse], family: str, relapse: date) -> list[MedUse]:

@@ -168,6 +168,28 @@ def test_an_earlier_adjuvant_order_with_no_end_date_does_not_hide_the_end_of_the
     assert profile.endocrine_resistance.value == "secondary"
 
 
+@pytest.mark.parametrize("ai_end", ["2021-03-01", None])
+def test_a_relapse_soon_after_tamoxifen_is_not_one_after_an_earlier_aromatase_inhibitor(
+    build: Build, ai_end: str | None
+) -> None:
+    """Review 21 N2: anastrozole from 2018 (ended 2021, or with no end date), then tamoxifen to 2023-06,
+    relapse 2024-01: an early relapse after tamoxifen, not after the AI; tamoxifen's end does not date
+    the AI, whose timing stays unknown when it has no end."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(ANASTROZOLE, start="2018-03-01", end=ai_end, status="completed"),
+            b.med_statement(
+                b.rx("10324", "tamoxifen"), start="2021-03-15", end="2023-06-15", status="completed"
+            ),
+        ),
+        today=date(2024, 2, 1),
+    )
+    assert "tamoxifen" in profile.early_relapse_after.value
+    assert "aromatase_inhibitor" not in profile.progressed_on.value
+    assert ("aromatase_inhibitor" in profile.relapse_timing_unknown_after.value) == (ai_end is None)
+
+
 def test_relapse_within_six_months_of_adjuvant_trastuzumab(build: Build) -> None:
     profile = build(
         *chart(
