@@ -97,14 +97,26 @@ class After:
     cues: tuple[str, ...]
     then: tuple[str, ...] | None = ()
     dated: bool = False
-    unless: tuple[str, ...] = ()  # what, said after a dash, takes the cue back ("? - confirmed")
+    unless: tuple[str, ...] = ()  # words that, alone after a dash, take the cue back ("? - confirmed")
 
 
 #: "?" closing the finding's clause, or before a dash ("PD?", "Breast cancer? - awaiting biopsy"), not
 #: when the words after the dash confirm it ("Breast cancer? - confirmed on core biopsy": review 20).
 QUERIED: Final = After(
-    "doubted", cues("?"), then=DASHES, unless=("confirmed", "proven", "biopsy proven", "biopsy-proven", "yes")
+    "doubted", cues("?"), then=DASHES, unless=("confirmed", "proven", "biopsy-proven", "yes")
 )
+
+
+def _takes_back(words: list[str], confirming: tuple[str, ...]) -> bool:
+    """Whether the words after a dash confirm the finding and say nothing else of it: a confirming word
+    alone or followed by how or when ("confirmed on core biopsy 01/2025"), not by what was found instead
+    ("confirmed benign", "confirmed lymphoma"; review 21)."""
+    if not words or words[0] not in confirming:
+        return False
+    rest = words[1:]
+    if not rest:
+        return True
+    return words[0] != "yes" and (rest[0] in ("on", "by", "at", "in", "with") or rest[0][0].isdigit())
 
 
 def said_after(after: str, groups: tuple[After, ...]) -> tuple[Verdict, str] | None:
@@ -118,7 +130,7 @@ def said_after(after: str, groups: tuple[After, ...]) -> tuple[Verdict, str] | N
         for cue in group.cues:
             if after.startswith(cue):
                 tail = after[len(cue) :].strip()
-                if group.unless and " ".join(tail.split()[1:]).startswith(group.unless):
+                if group.unless and _takes_back(tail.split()[1:], group.unless):
                     continue
                 if (
                     not tail

@@ -1008,6 +1008,10 @@ def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(bui
         "Breast cancer ruled out - metastatic adenocarcinoma of lung",
         "breast cancer - excluded",
         "Breast cancer, excluded",
+        # a "?" whose dash goes on to something else than a confirmation (review 21, N3)
+        "Breast cancer? - confirmed benign",
+        "Breast cancer? - confirmed fibroadenoma",
+        "Breast cancer? - yesterday's biopsy pending",
         "?Breast cancer - awaiting biopsy",
         "Breast cancer ruled out, lung primary",
         "Breast cancer: no",
