@@ -29,8 +29,8 @@ def new_sites(
     ``BASELINE_DAYS`` after it began and, when the disease progressed on it, with that progression (from
     ``WITH_PROGRESSION_DAYS`` before it to ``ASSIGN_PROGRESSION_DAYS`` after: the new brain metastasis
     that was the progression; review 19). On a line with no progression, a site a later disease-status
-    result found no progression after is settled, not new (review 20). A site with an undated record may
-    be older, so it is not new."""
+    result found no progression after (a later day: one the same day contradicts it) is settled, not new
+    (review 20). A site with an undated record may be older, so it is not new."""
     if not lines:
         return Fact(frozenset())
     last = lines[-1]
@@ -51,7 +51,7 @@ def new_sites(
     new: dict[str, Evidence] = {}
     for site, ev in first.items():
         when = to_date(ev.date) or date.min
-        if site not in undated and since < when <= until and not any(s >= when for s in settled):
+        if site not in undated and since < when <= until and not any(s > when for s in settled):
             new[site] = ev
     if not new:
         return Fact(frozenset())

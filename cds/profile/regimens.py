@@ -449,9 +449,13 @@ def overlapping_class_agents(uses: list[MedUse]) -> list[tuple[str, MedUse, MedU
 
 
 def last_record(records: Sequence[MedUse]) -> MedUse:
-    """The latest of a medicine's records: one in use, else the one that ended or, with no end
-    recorded, began last (a refill ordered after a stopped dose: review 20)."""
-    return max(records, key=lambda u: date.max if u.current else (u.end_date or u.start_date or date.min))
+    """The latest of a medicine's records: one in use, else the one that began last (a refill ordered
+    after a stopped dose, review 20; a stop order written within the last refill's supply, review 21),
+    the one that ended last among those that began the same day or carry no start."""
+    return max(
+        records,
+        key=lambda u: (u.current, u.start_date or u.end_date or date.min, u.end_date or date.min),
+    )
 
 
 def _until(use: MedUse) -> date:

@@ -1571,3 +1571,37 @@ def test_a_site_is_new_at_a_progression_only_when_found_with_it(build: Build, on
         today=date(2024, 12, 1),
     )
     assert profile.metastases_new_on_last_line.value == (frozenset({"liver"}) if new else frozenset())
+
+
+def test_a_stop_order_written_within_the_last_refills_supply_is_the_last_record(build: Build) -> None:
+    """Review 21 N6: the last palbociclib refill runs 2024-09-28 to 2024-10-28; a stop order written
+    2024-10-15 ('Patient choice') with no end: the stop is the latest record, she no longer takes it."""
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-09-28", end="2024-10-28", status="completed"),
+            stopped(b.med_statement(PALBOCICLIB, start="2024-10-15", status="stopped"), "Patient choice"),
+        ),
+        today=date(2024, 12, 1),
+    )
+    assert "palbociclib" not in profile.current_therapies.value
+    assert "Patient choice" in (profile.stopped_in_current_line.note or "")
+
+
+def test_a_stable_result_the_same_day_as_a_new_site_does_not_settle_it(build: Build) -> None:
+    """Review 21 N4: a lung site and a 'stable' result on one day contradict each other (RECIST 1.1: a
+    new lesion is a progression): the site stays new on the line."""
+    stable = b.cc(b.SNOMED, "359746009", "Patient's condition stable (finding)")
+    lung = b.cc(b.SNOMED, "94391008", "Secondary malignant neoplasm of lung (disorder)")
+    profile = build(
+        *chart(
+            "2024-01-15",
+            b.med_statement(LETROZOLE, start="2024-02-01"),
+            b.med_statement(PALBOCICLIB, start="2024-02-01"),
+            b.condition(lung, onset="2024-09-01", rid="met-lung"),
+            b.observation(PROGRESSION, date="2024-09-01", value=stable),
+        ),
+        today=date(2024, 12, 1),
+    )
+    assert profile.metastases_new_on_last_line.value == frozenset({"lung"})
