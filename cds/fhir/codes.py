@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from cds.fhir.codelists import REQUIRED_LISTS, read_code_lists
 from cds.fhir.models import Resource
@@ -184,6 +184,8 @@ class Terminology:
     # medicine -> the single-agent medicines its classes contain (itself when it is one): a product of
     # pertuzumab and trastuzumab is those two, so a switch of formulation or route is the same agents
     agents: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # combination product -> its parts, when each part is a medicine of the list (the co-pack)
+    parts: Mapping[str, tuple[Drug, ...]] = field(default_factory=dict)
     # concept -> its entry, which remembers what the concept matches in each list, the lists it matches
     # and the medicines it names: a hospital's charts repeat the same codes, every topic asks again
     _concepts: dict[_ConceptKey, ConceptMatches] = field(default_factory=dict, repr=False, compare=False)
@@ -203,6 +205,12 @@ class Terminology:
         for drug in drugs:
             for key in drug.codes:
                 by_code.setdefault(key, []).append(drug)
+        by_name = {drug.name: drug for drug in drugs}
+        parts = {
+            drug.name: tuple(by_name[part] for part in drug.name.split("/"))
+            for drug in drugs
+            if "/" in drug.name and all(part in by_name for part in drug.name.split("/"))
+        }
         return cls(
             drug_class_names=frozenset(classes),
             prefilter=Prefilter.build(lists.values(), drugs),
@@ -211,6 +219,7 @@ class Terminology:
             classes=dict(classes),
             drugs_by_code={k: tuple(v) for k, v in by_code.items()},
             agents={drug.name: _single_agents(drug, drugs) for drug in drugs},
+            parts=parts,
         )
 
     # --- lookups ----------------------------------------------------------------------------------
@@ -265,10 +274,10 @@ class Terminology:
 
     def drugs_in(self, codings: Iterable[Coding], text: str | None) -> tuple[Drug, ...]:
         """The medicines a concept names: by RxNorm or ATC code, else by a synonym in its text or, failing
-        that, in a display (local and NDC codings). With a code, the text adds only a combination product
-        it names ("Kisqali Femara Co-Pack" coded by the ribociclib ingredient), never a drug it merely
-        mentions ("Fulvestrant 500 mg (letrozole stopped - arthralgia)": review 20). Remembered per
-        concept."""
+        that, in a display (local and NDC codings). With a code, the text adds only the combination product
+        the coded drug is part of ("Kisqali Femara Co-Pack" coded by the ribociclib ingredient: ``_packs``),
+        never a drug it merely mentions ("Fulvestrant 500 mg (letrozole stopped - arthralgia)": review 20).
+        Remembered per concept."""
         return self.drugs_of(self.concept(codings, text))
 
     def _drugs_in_concept(self, codings: tuple[Coding, ...], text: str | None) -> tuple[Drug, ...]:
@@ -278,14 +287,22 @@ class Terminology:
                 for drug in self.drugs_by_code.get((system_key(system), code.strip()), ()):
                     if drug not in found:
                         found.append(drug)
+        coded = {drug.name for drug in found}
         for name in (text, *(display for _, _, display in codings)):
             drugs = self.drugs_for_text(name)
             if drugs:
-                found += [drug for drug in drugs if drug not in found and (not found or "/" in drug.name)]
+                found += [
+                    drug for drug in drugs if drug not in found and (not coded or _packs(drug, coded, name))
+                ]
                 break
-        # a combination product stands for its parts (the co-pack, not ribociclib + letrozole/ribociclib)
-        parts = {part for drug in found if "/" in drug.name for part in drug.name.split("/")}
-        return tuple(drug for drug in found if drug.name not in parts)
+        # a combination product whose parts are each a medicine of the list is those medicines (the
+        # co-pack is letrozole and ribociclib, one record each for the regimen); one with another part
+        # stays itself and stands for its parts (Phesgo, with its hyaluronidase: not trastuzumab + Phesgo)
+        named: list[Drug] = []
+        for drug in found:
+            named += [part for part in self.parts.get(drug.name, (drug,)) if part not in named]
+        within = {part for drug in named if "/" in drug.name for part in drug.name.split("/")}
+        return tuple(drug for drug in named if drug.name not in within)
 
     def drugs_for_text(self, text: str | None) -> tuple[Drug, ...]:
         """Drugs named in a free text; a synonym inside a longer matched synonym does not count
@@ -316,6 +333,24 @@ class Terminology:
     def is_medication_record(self, resource: Resource) -> bool:
         """True for a medication record that records a medicine, any medicine (cds.fhir.prefilter)."""
         return self.prefilter.is_medication_record(resource)
+
+
+#: Words by which a medicine's text speaks of another product than the one given ("Palbociclib (Kisqali
+#: Femara Co-Pack stopped - QTc)", "Trastuzumab (switched from Phesgo)": review 21).
+_OTHER_PRODUCT: Final = frozenset(
+    {"stopped", "discontinued", "previously", "previous", "prior", "after", "from", "switched"}
+    | {"replaces", "replaced", "instead"}
+)
+
+
+def _packs(drug: Drug, coded: set[str], text: str | None) -> bool:
+    """Whether a coded medicine's text names, in ``drug``, the combination product it is part of (the
+    Kisqali Femara Co-Pack coded by its ribociclib), not another product it mentions."""
+    return (
+        "/" in drug.name
+        and not coded.isdisjoint(drug.name.split("/"))
+        and _OTHER_PRODUCT.isdisjoint(words(text or "").split())
+    )
 
 
 def _single_agents(drug: Drug, drugs: Sequence[Drug]) -> frozenset[str]:

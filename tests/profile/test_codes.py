@@ -333,6 +333,15 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
             {"fulvestrant"},
         ),
         ("72965", "letrozole", "Letrozole 2.5 mg (previously anastrozole 1 mg)", {"letrozole"}),
+        # review 21: a combination the coded drug is part of, named as the product given
+        ("224905", "trastuzumab", "Phesgo 1200 mg/600 mg SC", {"trastuzumab", "pertuzumab"}),
+        ("224905", "trastuzumab", "Trastuzumab 6 mg/kg IV (switched from Phesgo)", {"trastuzumab"}),
+        (
+            "1601374",
+            "palbociclib",
+            "Palbociclib 125 mg (Kisqali Femara Co-Pack stopped - QTc)",
+            {"palbociclib"},
+        ),
     ],
 )
 def test_a_coded_medicine_takes_from_its_text_only_a_combination_product(
