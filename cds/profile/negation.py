@@ -107,16 +107,25 @@ QUERIED: Final = After(
 )
 
 
+#: The words that may follow a confirmation after a "?": how, when and what was confirmed, the cancer's
+#: own words ("confirmed on core biopsy 01/2025", "confirmed invasive ductal carcinoma").
+_CONFIRMED_HOW: Final = word_set(
+    "on by at in with as core needle biopsy histology histologically pathology pathologically ct mri pet"
+    " imaging scan radiologically idc ilc invasive ductal lobular carcinoma cancer malignant malignancy"
+)
+
+
 def _takes_back(words: list[str], confirming: tuple[str, ...]) -> bool:
-    """Whether the words after a dash confirm the finding and say nothing else of it: a confirming word
-    alone or followed by how or when ("confirmed on core biopsy 01/2025"), not by what was found instead
-    ("confirmed benign", "confirmed lymphoma"; review 21)."""
+    """Whether the words after a dash confirm the finding and say nothing else: a confirming word alone
+    or followed only by how, when or the cancer's own words ("confirmed on core biopsy 01/2025"), not by
+    what was found instead ("confirmed benign", "confirmed on biopsy: benign", "confirmed lymphoma";
+    reviews 21, 22)."""
     if not words or words[0] not in confirming:
         return False
     rest = words[1:]
-    if not rest:
-        return True
-    return words[0] != "yes" and (rest[0] in ("on", "by", "at", "in", "with") or rest[0][0].isdigit())
+    if words[0] == "yes":
+        return not rest
+    return all(word in _CONFIRMED_HOW or word in DASHES or word[0].isdigit() for word in rest)
 
 
 def said_after(after: str, groups: tuple[After, ...]) -> tuple[Verdict, str] | None:

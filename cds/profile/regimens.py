@@ -450,11 +450,12 @@ def overlapping_class_agents(uses: list[MedUse]) -> list[tuple[str, MedUse, MedU
 
 def last_record(records: Sequence[MedUse]) -> MedUse:
     """The latest of a medicine's records: one in use, else the one that began last (a refill ordered
-    after a stopped dose, review 20; a stop order written within the last refill's supply, review 21),
-    the one that ended last among those that began the same day or carry no start."""
+    after a stopped dose, review 20; a stop order written within the last refill's supply, review 21);
+    of those that began the same day, one with no end (a stop order written beside the refill: review
+    22), else the one that ended last."""
     return max(
         records,
-        key=lambda u: (u.current, u.start_date or u.end_date or date.min, u.end_date or date.min),
+        key=lambda u: (u.current, u.start_date or u.end_date or date.min, u.end_date or date.max),
     )
 
 

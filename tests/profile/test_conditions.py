@@ -975,6 +975,8 @@ def test_work_up_wording_leaves_breast_cancer_unconfirmed(build: Build, text: st
         # a "?" the text takes back (review 20, P2-6)
         "Breast cancer? - confirmed on core biopsy 01/2025",
         "Breast cancer? - biopsy-proven",
+        "Breast cancer? - confirmed invasive ductal carcinoma",  # review 22
+        "Breast cancer? - confirmed (core biopsy)",
     ],
 )
 def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(build: Build, text: str) -> None:
@@ -1012,6 +1014,8 @@ def test_work_up_wording_about_the_spread_leaves_the_breast_cancer_confirmed(bui
         "Breast cancer? - confirmed benign",
         "Breast cancer? - confirmed fibroadenoma",
         "Breast cancer? - yesterday's biopsy pending",
+        "Breast cancer? - confirmed on biopsy: benign",  # review 22
+        "Breast cancer? - confirmed on biopsy as lymphoma",
         "?Breast cancer - awaiting biopsy",
         "Breast cancer ruled out, lung primary",
         "Breast cancer: no",

@@ -1573,15 +1573,19 @@ def test_a_site_is_new_at_a_progression_only_when_found_with_it(build: Build, on
     assert profile.metastases_new_on_last_line.value == (frozenset({"liver"}) if new else frozenset())
 
 
-def test_a_stop_order_written_within_the_last_refills_supply_is_the_last_record(build: Build) -> None:
+@pytest.mark.parametrize("written", ["2024-10-15", "2024-09-28"])
+def test_a_stop_order_written_within_the_last_refills_supply_is_the_last_record(
+    build: Build, written: str
+) -> None:
     """Review 21 N6: the last palbociclib refill runs 2024-09-28 to 2024-10-28; a stop order written
-    2024-10-15 ('Patient choice') with no end: the stop is the latest record, she no longer takes it."""
+    2024-10-15, or the same day as the refill (review 22), ('Patient choice') with no end: the stop is the
+    latest record, she no longer takes it."""
     profile = build(
         *chart(
             "2024-01-15",
             b.med_statement(LETROZOLE, start="2024-02-01"),
             b.med_statement(PALBOCICLIB, start="2024-09-28", end="2024-10-28", status="completed"),
-            stopped(b.med_statement(PALBOCICLIB, start="2024-10-15", status="stopped"), "Patient choice"),
+            stopped(b.med_statement(PALBOCICLIB, start=written, status="stopped"), "Patient choice"),
         ),
         today=date(2024, 12, 1),
     )
