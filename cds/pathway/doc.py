@@ -150,7 +150,11 @@ def _sources(rule: Rule) -> str:
 
 def _exclusions(rule: Rule, given: frozenset[str], words: _Words) -> str:
     lines = [f"{'**Safety:** ' if x.safety else ''}{_cell(x.reason)}" for x in rule.exclusions]
-    lines += [f"**Caution, shown with the option:** {_cell(c.reason)}" for c in rule.cautions]
+    lines += [
+        f"**Caution, shown with the option{' (not put first while it holds)' if c.demotes else ''}:** "
+        f"{_cell(c.reason)}"
+        for c in rule.cautions
+    ]
     if rule.continues_current:
         lines.append("May continue a current therapy (the guideline says so)")
         return "<br>".join(lines)

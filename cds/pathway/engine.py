@@ -59,6 +59,11 @@ class CompiledExclusion(CompiledFinding):
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledCaution(CompiledFinding):
+    demotes: bool = False  # while it holds, the option is not put first
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledRule:
     """A rule as the engine reads it: its conditions compiled against the profile's fields."""
 
@@ -71,13 +76,13 @@ class CompiledRule:
     exclusions: tuple[CompiledExclusion, ...] = ()
     yields_unless: tuple[tuple[Condition, ...], ...] = ()
     medicines_given: frozenset[str] = frozenset()  # on or progressed on one of them: not offered
-    cautions: tuple[CompiledFinding, ...] = ()
+    cautions: tuple[CompiledCaution, ...] = ()
     any_patient: bool = False  # weighed also when no breast cancer is found (rule.applies_to: any)
     # what it gives again to a patient who had it: its regimen's parts and their interchangeable classes
     # (a CDK4/6 inhibitor for ribociclib), not what its decision point follows progression on
     repeats: frozenset[str] = frozenset()
 
-    def cautions_holding(self, profile: PatientProfile) -> list[CompiledFinding]:
+    def cautions_holding(self, profile: PatientProfile) -> list[CompiledCaution]:
         return [c for c in self.cautions if _all_hold(c.conditions, profile)]
 
     def keeps_place(self, profile: PatientProfile) -> bool:
@@ -205,6 +210,11 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
     # drugs or classes again is not put first (the options card's caution says why; review 14)
     ended = profile.last_line_unexplained_therapies.value - profile.stopped_for_toxicity.value
     result.yielded.update(item.rule.id for item in chosen if not ended.isdisjoint(item.repeats))
+    # a caution that says the guideline prefers another option here (a relapse within 12 months of
+    # adjuvant anti-HER2 therapy: the second-line options, ASCO HER2+ 2022) keeps it from being put first
+    result.yielded.update(
+        item.rule.id for item in chosen if any(c.demotes for c in item.cautions_holding(profile))
+    )
     # the shown preference, then the depth of yielding, then the guideline's own preference (a preferred
     # option demoted by yielding stays above an other-recommended one listed at the same depth), then the
     # place in cards/option-order.yaml: ``items`` come in that order (cds.pathway.knowledge)

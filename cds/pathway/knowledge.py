@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from cds.errors import KnowledgeError
 from cds.fhir.codes import Terminology
 from cds.pathway.conditions import compile_conditions
-from cds.pathway.engine import CompiledExclusion, CompiledFinding, CompiledRule
+from cds.pathway.engine import CompiledCaution, CompiledExclusion, CompiledRule
 from cds.pathway.ids import group_key, key_of, rule_key
 from cds.pathway.labels import DrugNames
 from cds.pathway.override_reasons import override_reason_system
@@ -167,11 +167,12 @@ def load_rule(path: Path, terminology: Terminology) -> CompiledRule:
         for i, x in enumerate(rule.exclusions)
     )
     cautions = tuple(
-        CompiledFinding(
+        CompiledCaution(
             c.reason,
             compile_conditions(
                 path.name, c.conditions, drug_classes=classes, where=f"cautions[{i}].conditions"
             ),
+            c.demotes,
         )
         for i, c in enumerate(rule.cautions)
     )

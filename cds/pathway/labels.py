@@ -221,6 +221,10 @@ _THERAPY_SET_WORDS = {
     "progressed_on": ("progressed on {}", "no progression recorded"),
     "stopped_for_toxicity": ("stopped for side effects: {}", "nothing stopped for side effects"),
     "early_relapse_after": ("relapse during or soon after (neo)adjuvant {}", "no early relapse recorded"),
+    "relapse_within_year_after": (
+        "relapse during or within 12 months of (neo)adjuvant {}",
+        "no relapse within 12 months of (neo)adjuvant anti-HER2 therapy",
+    ),
     "relapse_timing_unknown_after": (
         "relapse timing not known after (neo)adjuvant {}: no end date recorded",
         "every (neo)adjuvant therapy dated",

@@ -116,6 +116,7 @@ class Caution(_Strict):
 
     reason: Text
     conditions: dict[str, ConditionValue]
+    demotes: bool = False  # while it holds, the option is not put first (the guideline prefers another)
 
 
 class Rule(_Strict):

@@ -267,6 +267,7 @@ def build_profile(
         early_relapse_after=journey.early_relapse_after,
         relapse_timing_unknown_after=journey.relapse_timing_unknown_after,
         metastases_new_on_last_line=journey.metastases_new_on_last_line,
+        relapse_within_year_after=journey.relapse_within_year_after,
         early_systemic_therapies=journey.early_systemic_therapies,
         last_line_stopped_unexplained=journey.last_line_stopped_unexplained,
         last_line_unexplained_therapies=journey.last_line_unexplained_therapies,

@@ -110,6 +110,7 @@ from cds.profile.regimens import (
     regimens_of,
 )
 from cds.profile.relapse import (
+    WITHIN_YEAR,
     adjuvant_resistance,
     early_relapse,
     endocrine_resistance,
@@ -161,6 +162,7 @@ class JourneyFacts:
     stopped_in_current_line: Fact[frozenset[str]] = _NO_SET
     relapse_timing_unknown_after: Fact[frozenset[str]] = _NO_SET
     metastases_new_on_last_line: Fact[frozenset[str]] = _NO_SET
+    relapse_within_year_after: Fact[frozenset[str]] = _NO_SET
 
 
 def derive_journey(
@@ -302,6 +304,7 @@ def derive_journey(
         completed_metastatic_lines=Fact(len(completed), tuple(r.uses[0].evidence for r in completed[:6])),
         early_relapse_after=Fact(frozenset(early_after), tuple(early_ev), early_note or None),
         relapse_timing_unknown_after=timing_unknown(early, relapse),
+        relapse_within_year_after=_within_year(early, relapse),
         early_systemic_therapies=_early_therapies(early, relapse, ctx.today),
         endocrine_resistance=endocrine_resistance(adjuvant, lines),
         adjuvant_endocrine_resistance=adjuvant,
@@ -374,6 +377,12 @@ def _stopped_unexplained(
         Fact(frozenset(c for u in ended for c in u.classes), shown, how),
         end,
     )
+
+
+def _within_year(early: list[MedUse], relapse: date | None) -> Fact[frozenset[str]]:
+    """The anti-HER2 therapy the relapse came during or within 12 months of (``WITHIN_YEAR``)."""
+    after, ev, note = early_relapse(early, relapse, WITHIN_YEAR)
+    return Fact(frozenset(after), tuple(ev), note or None) if after else _NO_SET
 
 
 def _current_note(running: Regimen | None, taken: list[MedUse]) -> str | None:

@@ -110,6 +110,7 @@ class PatientProfile:
     early_relapse_after: Fact[frozenset[str]] = _NO_SET
     relapse_timing_unknown_after: Fact[frozenset[str]] = _NO_SET
     metastases_new_on_last_line: Fact[frozenset[str]] = _NO_SET
+    relapse_within_year_after: Fact[frozenset[str]] = _NO_SET
     early_systemic_therapies: Fact[int] = _NO_LINES
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
     # the drugs of that line (note: how and when they ended, "stopped 2025-09-15"; the options' caution)
@@ -326,6 +327,9 @@ FIELDS: dict[str, FieldSpec] = {
         label="Drugs of the last line for metastatic disease that ended with no reason or progression "
         "recorded, nothing after it",
     ),
+    "relapse_within_year_after": FieldSpec(
+        "set", label="Relapse during or within 12 months of (neo)adjuvant anti-HER2 therapy (ASCO HER2+ 2022)"
+    ),
     "metastases_new_on_last_line": FieldSpec(
         "set",
         frozenset(METASTATIC_SITES),
@@ -374,6 +378,7 @@ THERAPY_SETS = frozenset(
         "last_line_unexplained_therapies",
         "stopped_in_current_line",
         "relapse_timing_unknown_after",
+        "relapse_within_year_after",
     }
 )
 

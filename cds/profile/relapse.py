@@ -4,6 +4,7 @@ endocrine therapy and the first endocrine line for metastatic disease (cds.profi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Final
 
@@ -27,13 +28,21 @@ RELAPSE_WINDOWS: Final = (
 )
 
 
-def early_relapse(early: list[MedUse], relapse: date | None) -> tuple[set[str], list[Evidence], str]:
+#: ASCO HER2+ 2022, Recommendation 5.0: "If a patient finished trastuzumab-based adjuvant treatment
+#: <=12 months before recurrence, clinicians should follow the second-line HER2-targeted therapy-based
+#: treatment recommendations" (the 6 months of ``RELAPSE_WINDOWS`` is DESTINY-Breast03's and -09's).
+WITHIN_YEAR: Final = (("her2_directed", 365),)
+
+
+def early_relapse(
+    early: list[MedUse], relapse: date | None, windows: Sequence[tuple[str, int]] = RELAPSE_WINDOWS
+) -> tuple[set[str], list[Evidence], str]:
     if relapse is None:
         return set(), [], ""
     after: set[str] = set()
     ev: list[Evidence] = []
     said: list[str] = []
-    for family, days in RELAPSE_WINDOWS:
+    for family, days in windows:
         for given in _kinds(_given_before(early, family, relapse), family):  # AI, tamoxifen apart
             note = _relapsed_after(given, relapse, days)
             if note is not None:

@@ -1609,3 +1609,26 @@ def test_a_stable_result_the_same_day_as_a_new_site_does_not_settle_it(build: Bu
         today=date(2024, 12, 1),
     )
     assert profile.metastases_new_on_last_line.value == frozenset({"lung"})
+
+
+def test_a_relapse_nine_months_after_adjuvant_t_dm1_is_within_the_year_and_not_put_first(
+    build: Build, knowledge: Knowledge
+) -> None:
+    """Review 22: T-DM1 (KATHERINE) ended 9 months before the relapse: not within DESTINY-Breast03's 6
+    months, but within ASCO HER2+ 2022 Recommendation 5.0's 12: the first-line HER2 options carry the
+    caution and none is put first."""
+    t_dm1 = b.cc(text="Kadcyla (ado-trastuzumab emtansine) 3.6 mg/kg IV")
+    profile = build(
+        *chart(
+            "2024-01-15", b.med_statement(t_dm1, start="2022-05-01", end="2023-04-15", status="completed")
+        ),
+        b.er(b.NEGATIVE, date="2021-12-01"),
+        b.her2_ihc(b.cc(text="3+"), date="2021-12-01"),
+        today=date(2024, 2, 1),
+    )
+    assert profile.early_relapse_after.value == frozenset()
+    assert "her2_directed" in profile.relapse_within_year_after.value
+    lines = options_now(profile, knowledge)
+    caution = "Caution: the relapse came within 12 months of (neo)adjuvant anti-HER2 therapy"
+    first = [line for line in lines if "Pertuzumab + trastuzumab" in line]
+    assert first and caution in first[0] and "(preferred)" not in first[0], lines
