@@ -55,7 +55,9 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
 4. **Relapse timing.** (Neo)adjuvant therapy with relapse during it or within 12 months of its end
    (endocrine, CDK4/6 and PARP inhibitors) or 6 months (anti-HER2 therapy, checkpoint inhibitors)
    is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
-   ASCO HER2+ 2022: relapse within 6 months of adjuvant anti-HER2 therapy is treated as second line).
+   DESTINY-Breast03 enrolled relapse within 6 months of adjuvant anti-HER2 therapy as second line).
+   ASCO HER2+ 2022 (Recommendation 5.0) follows the second-line recommendations up to 12 months after
+   it: ``relapse_within_year_after``, which keeps the first-line options from being put first.
    Endocrine resistance follows ESO-ESMO ABC 5: primary = relapse in the first 2 years of adjuvant
    endocrine therapy, or progression in the first 6 months of the first endocrine line for metastatic
    disease; secondary = relapse on adjuvant endocrine therapy after 2 years or within 12 months of
