@@ -1624,3 +1624,23 @@ def test_a_relapse_nine_months_after_adjuvant_t_dm1_is_within_the_year_and_not_p
     caution = "Caution: the relapse came within 12 months of (neo)adjuvant anti-HER2 therapy"
     first = [line for line in lines if "Pertuzumab + trastuzumab" in line]
     assert first and caution in first[0] and "(preferred)" not in first[0], lines
+
+
+def test_adjuvant_t_dm1_with_no_end_date_cautions_the_first_line_her2_options(
+    build: Build, knowledge: Knowledge
+) -> None:
+    """Review 22 P3-7: T-DM1 (KATHERINE) 'completed' with only a start: whether the relapse came within 12
+    months of it is unknown, and the first-line HER2 option says so."""
+    t_dm1 = b.cc(text="Kadcyla (ado-trastuzumab emtansine) 3.6 mg/kg IV")
+    profile = build(
+        *chart("2024-01-15", b.med_statement(t_dm1, start="2022-05-01", status="completed")),
+        b.er(b.NEGATIVE, date="2021-12-01"),
+        b.her2_ihc(b.cc(text="3+"), date="2021-12-01"),
+        today=date(2024, 2, 1),
+    )
+    assert "her2_directed" in profile.relapse_timing_unknown_after.value
+    lines = options_now(profile, knowledge)
+    first = [line for line in lines if "Pertuzumab + trastuzumab" in line]
+    assert first and "Caution: the (neo)adjuvant anti-HER2 therapy has no end date recorded" in first[0], (
+        lines
+    )
