@@ -125,8 +125,8 @@ def _option(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> st
     return f"{line}; of these, not {names} (the disease progressed on {'them' if others else 'it'})"
 
 
-def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> tuple[str, list[str]]:
-    """What the clinician should know of the option's own drugs, and the facts that say so:
+def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> tuple[list[str], list[str]]:
+    """What the clinician should know of the option's own drugs, a sentence each, and the facts that say so:
     " Caution: palbociclib stopped for side effects." when a drug of its regimen (or of a class in it)
     was stopped for side effects, " Caution: the disease progressed on capecitabine." when the disease
     progressed on one (for a choice of one drug, the option's line says it: ``_option``), " Caution:
@@ -137,11 +137,11 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
     keeps one drug beyond progression. Then the rule's own cautions that hold (``Rule.cautions``: a
     label's warning for a finding on record, no trial evidence after a related drug)."""
     stopped, progressed = _failed_parts(item, profile, drugs)
-    words = ""
+    words: list[str] = []
     if stopped:
-        words += f" Caution: {drugs.listing(stopped)} stopped for side effects."
+        words.append(f" Caution: {drugs.listing(stopped)} stopped for side effects.")
     if progressed and not item.rule.regimen_alternatives:
-        words += f" Caution: the disease progressed on {drugs.listing(progressed)}."
+        words.append(f" Caution: the disease progressed on {drugs.listing(progressed)}.")
     facts = [
         name for name, found in (("stopped_for_toxicity", stopped), ("progressed_on", progressed)) if found
     ]
@@ -150,13 +150,13 @@ def _caution(item: CompiledRule, profile: PatientProfile, drugs: DrugNames) -> t
         names = drugs.names(unexplained)
         it, its = ("them", "their") if len(names) > 1 else ("it", "its")
         how = profile.last_line_unexplained_therapies.note or "ended with no reason recorded"
-        words += (
+        words.append(
             f" Caution: {drugs.listing(unexplained)} {how}: if the disease "
             f"progressed on {it}, this option gives {it} or {its} class again."
         )
         facts.append("last_line_unexplained_therapies")
     for caution in item.cautions_holding(profile):  # the rule's own: a label warning, no evidence after X
-        words += f" Caution: {caution.reason}"
+        words.append(f" Caution: {caution.reason}")
         facts += [name for name in caution.fields if name not in facts]
     return words, facts
 
@@ -179,27 +179,21 @@ def _families(items: Sequence[CompiledRule], evaluation: Evaluation) -> list[lis
     return listed
 
 
-def _family_lines(head: str, members: list[tuple[str, str, str]], said: str) -> list[str]:
+def _family_lines(head: str, members: list[tuple[str, list[str], str]], said: str) -> list[str]:
     """A family as one numbered option: its line (``head``, what the members share, ``said``: the
     preference and why), then a line for each member (option, cautions, source). A clause every member's
     option ends with, a caution every member carries and a source every member shares are written once,
     on the family's line."""
     shared = _shared_clause([option for option, _, _ in members])
-    cautions = [_cautions(caution) for _, caution, _ in members]
-    common = [c for c in cautions[0] if all(c in other for other in cautions[1:])]
+    common = [c for c in members[0][1] if all(c in cautions for _, cautions, _ in members[1:])]
     sources = {source for _, _, source in members}
     once = f" Source: {members[0][2]}" if len(sources) == 1 else ""
     lines = [f"{head}{f' ({shared})' if shared else ''}{said}{''.join(common)}{once}"]
-    for (option, _, source), own_cautions in zip(members, cautions, strict=True):
+    for option, cautions, source in members:
         own = "" if once else f" Source: {source}"
-        caution = "".join(c for c in own_cautions if c not in common)
+        caution = "".join(c for c in cautions if c not in common)
         lines.append(f"    - {option.removesuffix(f'; {shared}')}.{caution}{own}")
     return lines
-
-
-def _cautions(text: str) -> list[str]:
-    """The " Caution: ..." sentences of an option's cautions (``_caution``), each with its lead."""
-    return [f" Caution: {part}" for part in text.split(" Caution: ")[1:]]
 
 
 def _shared_clause(options: list[str]) -> str | None:
@@ -282,7 +276,7 @@ def options_card(
         if call.profile.stopped_in_current_line.value:
             facts.append(("stopped_in_current_line", call.profile))
     for n, family in enumerate(listed, 1):
-        members: list[tuple[str, str, str]] = []  # each member's option, cautions and source
+        members: list[tuple[str, list[str], str]] = []  # each member's option, cautions and source
         why: list[str] = []
         for item in family:
             caution, cautioned = _caution(item, profile, call.drugs)
@@ -295,7 +289,7 @@ def options_card(
         fits = f" Why: {'; '.join(why[:WHY_SHOWN])}." if why else ""
         if len(family) == 1:
             ((option, caution, source),) = members
-            entry = f"**{option}**{label}{caution}{fits} Source: {source}"
+            entry = f"**{option}**{label}{''.join(caution)}{fits} Source: {source}"
             if n > numbered:  # a note after the numbered options
                 after.append(f"Also: {entry}")
             else:
