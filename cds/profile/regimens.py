@@ -286,12 +286,7 @@ def _after_progression(last: Regimen, group: list[MedUse], joined: set[str], sta
     """The next line an addition after a progression starts: the group, with the records of ``last`` of
     the agents it joined that are still given after ``start`` (fulvestrant continued beside capivasertib:
     in use now, or ending after it). Those records stay in ``last`` too, which the progression ends."""
-    kept = [
-        u
-        for u in last.uses
-        if not joined.isdisjoint(u.agents) and (u.current or (u.end_date is not None and u.end_date > start))
-    ]
-    return _regimen(group + kept, start)
+    return _regimen(group + [u for u in last.uses if _still_given(u, joined, start)], start)
 
 
 def _adds_on(
@@ -336,10 +331,17 @@ def _given_after(agents: set[str], held: list[MedUse], start: date, uses: list[M
     the added agent). An open-ended record neither in use now nor ended is no such evidence: EHRs leave
     orders open long after the medicine was stopped."""
     soon = start + RUNNING_GAP
-    return any(
-        not agents.isdisjoint(u.agents) and (u.current or (u.end_date is not None and u.end_date > start))
-        for u in held
-    ) or any(not agents.isdisjoint(u.agents) and start <= (u.start_date or today) <= soon for u in uses)
+    return any(_still_given(u, agents, start) for u in held) or any(
+        not agents.isdisjoint(u.agents) and start <= (u.start_date or today) <= soon for u in uses
+    )
+
+
+def _still_given(use: MedUse, agents: set[str], start: date) -> bool:
+    """A record of one of ``agents`` in use now, or whose recorded period or last administration ends
+    after ``start``."""
+    return not agents.isdisjoint(use.agents) and (
+        use.current or (use.end_date is not None and use.end_date > start)
+    )
 
 
 def _apart(before: Iterable[MedUse], after: Iterable[MedUse]) -> bool:
