@@ -4,7 +4,7 @@ endocrine therapy and the first endocrine line for metastatic disease (cds.profi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Final
 
@@ -42,13 +42,12 @@ def early_relapse(
     after: set[str] = set()
     ev: list[Evidence] = []
     said: list[str] = []
-    for family, days in windows:
-        for given in _kinds(_given_before(early, family, relapse), family):  # AI, tamoxifen apart
-            note = _relapsed_after(given, relapse, days)
-            if note is not None:
-                after |= {c for u in given for c in u.classes}
-                ev.append(given[-1].evidence)
-                said.append(note)
+    for given, days in _kinds_before(early, relapse, windows):
+        note = _relapsed_after(given, relapse, days)
+        if note is not None:
+            after |= {c for u in given for c in u.classes}
+            ev.append(given[-1].evidence)
+            said.append(note)
     return after, ev, "; ".join(said)
 
 
@@ -74,10 +73,9 @@ def timing_unknown(early: list[MedUse], relapse: date | None) -> Fact[frozenset[
     if relapse is None:
         return Fact(frozenset())
     unknown: list[MedUse] = []
-    for family, _ in RELAPSE_WINDOWS:
-        for given in _kinds(_given_before(early, family, relapse), family):
-            if not any(u.current for u in given) and _last_end(given) is None:
-                unknown += [u for u in given if u not in unknown]
+    for given, _ in _kinds_before(early, relapse, RELAPSE_WINDOWS):
+        if not any(u.current for u in given) and _last_end(given) is None:
+            unknown += [u for u in given if u not in unknown]
     if not unknown:
         return Fact(frozenset())
     return Fact(
@@ -88,7 +86,7 @@ def timing_unknown(early: list[MedUse], relapse: date | None) -> Fact[frozenset[
 
 
 def _last_end(given: list[MedUse]) -> date | None:
-    """The day the last of ``given`` (records of one family, none in use) ended; None when that is not
+    """The day the last of ``given`` (records of one kind, none in use) ended; None when that is not
     known: no end recorded, or a record with no end that began on or after every recorded end. One with no
     end that began before the latest recorded end is an earlier order the later one followed (anastrozole
     'completed' in 2021 with no end, then 2022 to 2026-03: it ended 2026-03; review 20)."""
@@ -101,20 +99,21 @@ def _last_end(given: list[MedUse]) -> date | None:
     return last
 
 
-def _kinds(given: list[MedUse], family: str) -> list[list[MedUse]]:
-    """The records of a family by the class within it that their drugs share: the aromatase inhibitors
-    apart from tamoxifen; trastuzumab and pertuzumab, with no class of their own, together. A relapse
-    soon after tamoxifen says nothing of an aromatase inhibitor stopped years before, nor does tamoxifen's
-    end date give an undated aromatase inhibitor's (review 21)."""
-    kinds: dict[frozenset[str], list[MedUse]] = {}
-    for use in given:
-        kind = frozenset(use.classes - use.agents - {family})
-        kinds.setdefault(kind, []).append(use)
-    return list(kinds.values())
-
-
-def _given_before(early: list[MedUse], family: str, relapse: date) -> list[MedUse]:
-    return [u for u in early if family in u.classes and u.start_date is not None and u.start_date < relapse]
+def _kinds_before(
+    early: list[MedUse], relapse: date, windows: Sequence[tuple[str, int]]
+) -> Iterator[tuple[list[MedUse], int]]:
+    """The (neo)adjuvant records begun before the relapse, of each family of ``windows`` and by the class
+    within it their drugs share, each kind with its family's window: the aromatase inhibitors apart from
+    tamoxifen; trastuzumab and pertuzumab, with no class of their own, together. A relapse soon after
+    tamoxifen says nothing of an aromatase inhibitor stopped years before, nor does tamoxifen's end date
+    give an undated aromatase inhibitor's (review 21)."""
+    for family, days in windows:
+        kinds: dict[frozenset[str], list[MedUse]] = {}
+        for use in early:
+            if family in use.classes and use.start_date is not None and use.start_date < relapse:
+                kinds.setdefault(frozenset(use.classes - use.agents - {family}), []).append(use)
+        for given in kinds.values():
+            yield given, days
 
 
 def endocrine_resistance(
