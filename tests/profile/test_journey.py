@@ -131,23 +131,51 @@ def test_an_adjuvant_ai_completed_with_no_end_date_leaves_the_relapse_timing_unk
     assert not any(caution in line for line in lines if "Fulvestrant + CDK4/6" in line), lines
 
 
-def test_adjuvant_tamoxifen_with_no_end_date_cautions_the_option_that_may_give_it_again(
-    build: Build, knowledge: Knowledge
-) -> None:
-    """Review 20 P2-5: tamoxifen from 2019 with no end date, relapse 2024: 'tamoxifen alone' carries the
-    caution, as an AI does after an AI with no end date."""
-    profile = build(
-        *chart(
-            "2024-01-15", b.med_statement(b.rx("10324", "tamoxifen"), start="2019-03-01", status="completed")
+@pytest.mark.parametrize(
+    ("drug", "er", "her2", "drug_class", "option", "caution"),
+    [
+        pytest.param(  # review 20 P2-5: as an AI after an AI with no end date
+            b.rx("10324", "tamoxifen"),
+            b.POSITIVE,
+            "0",
+            "tamoxifen",
+            "Endocrine therapy alone",
+            "Caution: the adjuvant tamoxifen has no end date recorded",
+            id="tamoxifen",
         ),
-        b.er(b.POSITIVE, date="2019-02-01"),
-        b.her2_ihc(b.cc(text="0"), date="2019-02-01"),
+        pytest.param(  # review 22 P3-7: T-DM1 (KATHERINE), within ASCO's 12 months or not is unknown
+            b.cc(text="Kadcyla (ado-trastuzumab emtansine) 3.6 mg/kg IV"),
+            b.NEGATIVE,
+            "3+",
+            "her2_directed",
+            "Pertuzumab + trastuzumab",
+            "Caution: the (neo)adjuvant anti-HER2 therapy has no end date recorded",
+            id="t-dm1",
+        ),
+    ],
+)
+def test_adjuvant_therapy_with_no_end_date_cautions_the_option_an_early_relapse_would_change(
+    build: Build,
+    knowledge: Knowledge,
+    drug: dict[str, Any],
+    er: dict[str, Any],
+    her2: str,
+    drug_class: str,
+    option: str,
+    caution: str,
+) -> None:
+    """Adjuvant therapy 'completed' with only a start, relapse years later: whether the relapse came
+    soon after it is unknown, and the first-line option an early relapse would rule out or demote says so."""
+    profile = build(
+        *chart("2024-01-15", b.med_statement(drug, start="2019-03-01", status="completed")),
+        b.er(er, date="2019-02-01"),
+        b.her2_ihc(b.cc(text=her2), date="2019-02-01"),
         today=date(2024, 2, 1),
     )
-    assert "tamoxifen" in profile.relapse_timing_unknown_after.value
+    assert drug_class in profile.relapse_timing_unknown_after.value
     lines = options_now(profile, knowledge)
-    alone = [line for line in lines if "Endocrine therapy alone" in line]
-    assert len(alone) == 1 and "Caution: the adjuvant tamoxifen has no end date recorded" in alone[0], lines
+    shown = [line for line in lines if option in line]
+    assert len(shown) == 1 and caution in shown[0], lines
 
 
 def test_an_earlier_adjuvant_order_with_no_end_date_does_not_hide_the_end_of_the_later_one(
@@ -1624,23 +1652,3 @@ def test_a_relapse_nine_months_after_adjuvant_t_dm1_is_within_the_year_and_not_p
     caution = "Caution: the relapse came within 12 months of (neo)adjuvant anti-HER2 therapy"
     first = [line for line in lines if "Pertuzumab + trastuzumab" in line]
     assert first and caution in first[0] and "(preferred)" not in first[0], lines
-
-
-def test_adjuvant_t_dm1_with_no_end_date_cautions_the_first_line_her2_options(
-    build: Build, knowledge: Knowledge
-) -> None:
-    """Review 22 P3-7: T-DM1 (KATHERINE) 'completed' with only a start: whether the relapse came within 12
-    months of it is unknown, and the first-line HER2 option says so."""
-    t_dm1 = b.cc(text="Kadcyla (ado-trastuzumab emtansine) 3.6 mg/kg IV")
-    profile = build(
-        *chart("2024-01-15", b.med_statement(t_dm1, start="2022-05-01", status="completed")),
-        b.er(b.NEGATIVE, date="2021-12-01"),
-        b.her2_ihc(b.cc(text="3+"), date="2021-12-01"),
-        today=date(2024, 2, 1),
-    )
-    assert "her2_directed" in profile.relapse_timing_unknown_after.value
-    lines = options_now(profile, knowledge)
-    first = [line for line in lines if "Pertuzumab + trastuzumab" in line]
-    assert first and "Caution: the (neo)adjuvant anti-HER2 therapy has no end date recorded" in first[0], (
-        lines
-    )
