@@ -355,6 +355,8 @@ def phrase(name: str, value: object, drugs: DrugNames) -> str:
         return "no PD-L1 22C3 CPS" if value is None else f"PD-L1 22C3 CPS {value}"
     if name == "age":
         return "age not recorded" if value is None else f"age {value}"
+    if name == "performance_status":
+        return "no ECOG performance status recorded" if value is None else f"ECOG performance status {value}"
     label = FIELDS[name].label if name in FIELDS else _words(name)
     if isinstance(value, frozenset):
         return f"{label}: {', '.join(sorted(_words(v) for v in value)) or 'none recorded'}"
@@ -373,7 +375,7 @@ _PROFILE_LINES: Final = (
         "Subtype",
         ("subtype", "er_status", "pr_status", "her2_status", "her2_ihc", "her2_low", "her2_ultralow"),
     ),
-    ("Patient", ("sex", "age", "menopausal_status", "ovarian_suppression_current")),
+    ("Patient", ("sex", "age", "performance_status", "menopausal_status", "ovarian_suppression_current")),
     (
         "Journey",
         (

@@ -29,6 +29,7 @@ from cds.profile.model import BiomarkerStatus, DataIssue, Fact, GeneStatus, Pati
 from cds.profile.msi_tmb import derive_msi, derive_tmb
 from cds.profile.patient import derive_deceased, derive_patient
 from cds.profile.pd_l1 import derive_pd_l1
+from cds.profile.performance import derive_performance_status
 from cds.profile.receptors import ReceptorFacts, derive_receptors
 from cds.profile.safety import SafetyFacts, derive_safety
 
@@ -142,6 +143,9 @@ def build_profile(
     meds = requests + statements + administrations  # by type, as received within each
     age, sex = ctx.guarded("age", (_UNKNOWN.age, _UNKNOWN.sex), derive_patient, patients, patient_id, ctx)
     deceased = ctx.guarded("deceased", _UNKNOWN.deceased, derive_deceased, patients, patient_id, ctx)
+    performance = ctx.guarded(
+        "performance_status", _UNKNOWN.performance_status, derive_performance_status, observations, ctx
+    )
     disease = ctx.guarded("metastatic", _NO_DISEASE, derive_disease, conditions, observations, ctx, meds)
     receptors = ctx.guarded("er_status", _NO_RECEPTORS, derive_receptors, conditions, observations, ctx)
     brca, origin = ctx.guarded(
@@ -229,6 +233,7 @@ def build_profile(
         her2_ultralow=ultralow,
         age=age,
         sex=sex,
+        performance_status=performance,
         breast_cancer=disease.breast_cancer,
         metastatic=disease.metastatic,
         metastatic_sites=disease.metastatic_sites,

@@ -58,6 +58,7 @@ class PatientProfile:
     patient_id: str
     age: Fact[int | None] = _NO_VALUE
     sex: Fact[Sex] = _UNKNOWN
+    performance_status: Fact[int | None] = _NO_VALUE  # the latest ECOG score (0-5); None: not recorded
     breast_cancer: Fact[YesNoUnknown] = _UNKNOWN
     metastatic: Fact[YesNoUnknown] = _UNKNOWN
     metastatic_sites: Fact[frozenset[str]] = _NO_SET
@@ -200,6 +201,7 @@ _RESISTANCE = frozenset({"primary", "secondary", "sensitive", "unknown"})
 FIELDS: dict[str, FieldSpec] = {
     "age": FieldSpec("int", label="Age (years)"),
     "sex": FieldSpec("enum", frozenset({"female", "male", "other", "unknown"}), "Sex"),
+    "performance_status": FieldSpec("int", label="ECOG performance status"),
     "breast_cancer": FieldSpec("enum", _YNU, "Breast cancer"),
     "metastatic": FieldSpec("enum", _YNU, "Metastatic (stage 4) disease"),
     "metastatic_sites": FieldSpec("set", frozenset(METASTATIC_SITES), "Metastatic sites"),
