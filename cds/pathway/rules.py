@@ -74,6 +74,7 @@ ConditionValue = Scalar | list[Scalar] | dict[str, Scalar | list[Scalar]]
 CardGroup = Literal["warning", "therapy", "test", "supportive"]
 _GROUP_OF_CATEGORY: dict[str, CardGroup] = {
     "data-gap": "warning",
+    "safety": "warning",
     "testing": "test",
     "bone": "supportive",
     "local": "supportive",
@@ -138,6 +139,7 @@ class Rule(_Strict):
         "supportive",
         "trials",
         "data-gap",
+        "safety",
         "testing",
     ]
     applies_to: Literal["metastatic_breast_cancer", "breast_cancer", "any"] = Field(

@@ -81,20 +81,20 @@ def test_every_drug_class_in_a_condition_exists() -> None:
 
 
 def test_cards_suggest_and_never_decide(knowledge: Knowledge) -> None:
-    """Therapy cards say "consider"; data-gap cards are warnings (or info) that name what is missing."""
+    """Therapy cards say "consider"; warnings (data gaps, safety findings) name what is missing or found."""
     for item in knowledge.rules:
         rule = item.rule
-        if rule.category == "data-gap":
+        if item.group == "warning":
             continue
         assert "consider" in rule.card.summary.lower(), rule.id
         assert rule.card.indicator == "info", rule.id
         assert rule.applies_to == "metastatic_breast_cancer", f"{rule.id}: therapy only for stage 4"
 
 
-def test_data_gap_cards_say_what_would_settle_it(knowledge: Knowledge) -> None:
+def test_warnings_say_what_would_settle_them(knowledge: Knowledge) -> None:
     for item in knowledge.rules:
         rule = item.rule
-        if rule.category == "data-gap" and rule.card.indicator == "warning":
+        if item.group == "warning" and rule.card.indicator == "warning":
             detail = rule.card.detail.lower()
             assert "settle" in detail or "listed below" in detail, rule.id
 
@@ -136,6 +136,8 @@ SOURCE_HOSTS = {
     "www.nccn.org",
     "cancer.ca",  # seed document (CCS)
     "www.astro.org",  # ASTRO guideline pages (the joint ASCO-ASTRO-SNO brain metastases guideline)
+    "www.asco.org",  # ASCO's own pages (its Choosing Wisely Top Five list)
+    "www.choosingwisely.org.au",  # Choosing Wisely Australia (the oncology society's recommendations)
 }
 NOT_A_SOURCE = (
     "transparency-submission",
