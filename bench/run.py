@@ -53,6 +53,10 @@ ROOT = BENCH.parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "results"
 PEER_VENV = BENCH / ".venvs" / "healthchain"
+#: The HealthChain release the peer runs: pinned, so that runs on different days meet the same peer (the
+#: unpinned install of 2026-12-07 17:55 took 0.16.1, which cost 0.98 ms of CPU a call at 5-30 resources
+#: where the peer of the run before, release not recorded, had cost 2.13).
+PEER_VERSION = "0.16.1"
 SERVICE_VENV = BENCH / ".venvs" / "service"  # the service installed as the container installs it
 LUA = BENCH / "wrk_cycle.lua"
 SERVICE_PATH = "/cds-services/mbc-treatment-options"
@@ -493,7 +497,7 @@ def ensure_installed() -> str | None:
 
 
 def ensure_peer() -> str | None:
-    """Create bench/.venvs/healthchain with `pip install healthchain uvicorn`; None when ready."""
+    """Create bench/.venvs/healthchain with HealthChain ``PEER_VERSION`` and uvicorn; None when ready."""
     uvicorn = PEER_VENV / "bin" / "uvicorn"
     if uvicorn.exists() and (PEER_VENV / "bin" / "python").exists():
         probe = subprocess.run(
@@ -501,14 +505,14 @@ def ensure_peer() -> str | None:
             capture_output=True,
             text=True,
         )
-        if probe.returncode == 0:
+        if probe.returncode == 0 and peer_version() == PEER_VERSION:
             return None
-    log("creating the HealthChain venv (bench/.venvs/healthchain): pip install healthchain uvicorn")
+    log(f"making the HealthChain venv (bench/.venvs/healthchain): pip install healthchain=={PEER_VERSION}")
     PEER_VENV.parent.mkdir(parents=True, exist_ok=True)
     base = getattr(sys, "_base_executable", sys.executable)
     steps = [
         [base, "-m", "venv", str(PEER_VENV)],
-        [str(PEER_VENV / "bin" / "pip"), "install", "-q", "healthchain", "uvicorn"],
+        [str(PEER_VENV / "bin" / "pip"), "install", "-q", f"healthchain=={PEER_VERSION}", "uvicorn"],
     ]
     for step in steps:
         try:
@@ -911,7 +915,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         f"## Benchmark {res['meta']['date']} (commit {res['meta']['commit']}, {res['meta']['cpus']} cores, "
         f"load tool {res['meta']['load_tool']}, {cfg['mode']} run, "
-        f"service build {res['meta'].get('service_build', 'source')})",
+        f"service build {res['meta'].get('service_build', 'source')}, "
+        f"HealthChain {res['meta'].get('healthchain') or 'not run'})",
         "",
         "Data: a different patient every request, in each size class "
         + ", ".join(f"{k} resources ({v[2]} patients)" for k, v in SIZE_CLASSES.items())
