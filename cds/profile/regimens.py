@@ -262,9 +262,12 @@ def mark_pauses(regimens: list[Regimen]) -> None:
 
 def _given_again(use: MedUse, records: Sequence[MedUse]) -> bool:
     """A record of ``records`` gives the medicine of ``use`` (all its agents) again after it: begun
-    after ``use`` began, and not before it ended (a refill written within its supply is no restart)."""
+    after ``use`` began, and not before it ended (a refill written within its supply is no restart).
+    A stop with no end recorded may be an order for the whole course, stopped on a day not recorded
+    (trastuzumab deruxtecan ordered once, given as administrations until pneumonitis stopped it): what
+    began after it is then no evidence it was given again, unless the record itself says it is held."""
     began = use.start_date
-    if began is None:
+    if began is None or (use.end_date is None and not use.held):
         return False
     since = max(began, use.end_date or began)
     return any(

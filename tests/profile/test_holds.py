@@ -17,6 +17,7 @@ from tests.profile import builders as b
 Build = Callable[..., PatientProfile]
 
 LETROZOLE, PALBOCICLIB, CAPECITABINE = b.rx("72965"), b.rx("1601374"), b.rx("194000")
+T_DXD = b.rx("2267582")
 PALBOCICLIB_100 = b.rx("1601374", "palbociclib", text="palbociclib 100 mg capsule")
 BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
 NOT_TOLERATED = b.cc(b.SNOMED, "407563006", "Treatment not tolerated (situation)")
@@ -60,9 +61,10 @@ def months(first: int, last: int, year: int = 2025) -> list[str]:
             ),
             id="request-text-held-resume",
         ),
-        pytest.param(  # no hold wording at all: the later orders say it went on
+        pytest.param(  # no hold wording at all: the later orders, after its end, say it went on
             lambda: why(
-                b.med_request(PALBOCICLIB, authored="2025-04-22", status="stopped"), "Grade 3 neutropenia"
+                b.med_request(PALBOCICLIB, bounds=("2025-04-01", "2025-04-28"), status="stopped"),
+                "Grade 3 neutropenia",
             ),
             id="request-text-neutropenia-only",
         ),
@@ -111,7 +113,7 @@ def test_a_stop_for_side_effects_then_the_same_medicine_again_is_no_stop_for_sid
         pytest.param(None, True, id="nothing-after-the-stop"),
         # a refill written the same day as the stop order, within its supply: no restart (review 22)
         pytest.param("2025-04-22", True, id="a-refill-the-same-day"),
-        pytest.param("2025-05-08", False, id="a-later-order"),
+        pytest.param("2025-05-20", False, id="a-later-order"),
     ],
 )
 def test_a_stop_for_side_effects_with_nothing_given_after_it_stays_one(
@@ -124,13 +126,32 @@ def test_a_stop_for_side_effects_with_nothing_given_after_it_stays_one(
         *chart(
             b.med_request(LETROZOLE, authored="2024-09-01"),
             *monthly_orders(PALBOCICLIB, months(9, 12, 2024) + months(1, 3)),
-            why(b.med_request(PALBOCICLIB, authored="2025-04-22", status="stopped"), "Grade 3 neutropenia"),
+            why(
+                b.med_request(PALBOCICLIB, bounds=("2025-04-22", "2025-05-19"), status="stopped"),
+                "Grade 3 neutropenia",
+            ),
             *later,
         ),
         today=TODAY,
     )
     assert ("palbociclib" in profile.stopped_for_toxicity.value) is toxic
-    assert ("palbociclib" in profile.current_therapies.value) is not toxic
+    if restart != "2025-04-22":  # the same-day refill with no end is the latest record (review 22)
+        assert ("palbociclib" in profile.current_therapies.value) is not toxic
+
+
+def test_a_course_order_stopped_for_side_effects_with_its_administrations_stays_a_stop(build: Build) -> None:
+    """Trastuzumab deruxtecan ordered once for the course (authoredOn only) and given as administrations
+    every three weeks, the order stopped 'Grade 2 pneumonitis' on a day not recorded: the administrations
+    during the course are no restart, so it stays stopped for side effects."""
+    given = [b.med_admin(T_DXD, when=day) for day in ("2025-01-10", "2025-01-31", "2025-02-21", "2025-03-14")]
+    profile = build(
+        *chart(
+            why(b.med_request(T_DXD, authored="2025-01-08", status="stopped"), "Grade 2 pneumonitis"),
+            *given,
+        ),
+        today=TODAY,
+    )
+    assert "t_dxd" in profile.stopped_for_toxicity.value
 
 
 def test_a_medicine_stopped_for_side_effects_in_one_line_and_given_in_a_later_one_stays_stopped(
