@@ -76,6 +76,8 @@ class MedUse:
     reason: str = ""
     # the record says the medicine is held or its dose changed, to go on (``_held``)
     held: bool = False
+    # MedicationRequest, MedicationStatement or MedicationAdministration
+    kind: str = ""
     # read as a pause in its line, not a stop (cds.profile.regimens.mark_pauses): held while its line
     # goes on, or stopped for side effects and given again later in the line; then ``ended_for`` is None
     paused: bool = False
@@ -357,6 +359,7 @@ def collect_uses(
                 stopped=_stopped(resource),
                 reason="; ".join(ctx.describe(cc) for cc in stop_reasons(resource)),
                 held=held,
+                kind=resource.__resource_type__,
             )
         )
     _undated_current(uses, ctx)

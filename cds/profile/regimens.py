@@ -265,7 +265,8 @@ def _given_again(use: MedUse, records: Sequence[MedUse]) -> bool:
     after ``use`` began, and not before it ended (a refill written within its supply is no restart).
     A stop with no end recorded may be an order for the whole course, stopped on a day not recorded
     (trastuzumab deruxtecan ordered once, given as administrations until pneumonitis stopped it): what
-    began after it is then no evidence it was given again, unless the record itself says it is held."""
+    began after it is then no evidence it was given again, unless the record itself says it is held and
+    the later record is of its kind (the next monthly order after an order held)."""
     began = use.start_date
     if began is None or (use.end_date is None and not use.held):
         return False
@@ -276,6 +277,7 @@ def _given_again(use: MedUse, records: Sequence[MedUse]) -> bool:
         and other.start_date is not None
         and other.start_date > began
         and other.start_date >= since
+        and (use.end_date is not None or other.kind == use.kind)
         for other in records
     )
 

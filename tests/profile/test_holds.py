@@ -139,16 +139,18 @@ def test_a_stop_for_side_effects_with_nothing_given_after_it_stays_one(
         assert ("palbociclib" in profile.current_therapies.value) is not toxic
 
 
-def test_a_course_order_stopped_for_side_effects_with_its_administrations_stays_a_stop(build: Build) -> None:
+@pytest.mark.parametrize(
+    "reason", ["Grade 2 pneumonitis", "Grade 1 pneumonitis - held, restart when resolved"]
+)
+def test_a_course_order_stopped_for_side_effects_with_its_administrations_stays_a_stop(
+    build: Build, reason: str
+) -> None:
     """Trastuzumab deruxtecan ordered once for the course (authoredOn only) and given as administrations
-    every three weeks, the order stopped 'Grade 2 pneumonitis' on a day not recorded: the administrations
-    during the course are no restart, so it stays stopped for side effects."""
+    every three weeks, the order stopped for pneumonitis on a day not recorded (even one saying it is
+    held): the administrations during the course are no restart, so it stays stopped for side effects."""
     given = [b.med_admin(T_DXD, when=day) for day in ("2025-01-10", "2025-01-31", "2025-02-21", "2025-03-14")]
     profile = build(
-        *chart(
-            why(b.med_request(T_DXD, authored="2025-01-08", status="stopped"), "Grade 2 pneumonitis"),
-            *given,
-        ),
+        *chart(why(b.med_request(T_DXD, authored="2025-01-08", status="stopped"), reason), *given),
         today=TODAY,
     )
     assert "t_dxd" in profile.stopped_for_toxicity.value
