@@ -55,6 +55,7 @@ REQUIRED_LISTS: tuple[str, ...] = (
     "oophorectomy",
     "treatment-intent",
     "treatment-stop-reasons",
+    "treatment-hold-reasons",
     "disease-status-tests",
     "disease-status-values",
     "breast-surgery",

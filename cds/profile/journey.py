@@ -45,13 +45,16 @@ Observations. Each fact keeps its evidence and says in its note how it was decid
    ``stopped_in_current_line`` says when and why, and a progression on the line is one after it too). A
    regimen progressed when a disease-status Observation (LOINC 97509-4) says worsened while it ran, when a
    record of it was stopped for progression, or (presumed, said so) when a later line began after it
-   without another stop reason. A stop for side effects is kept apart. A last line stopped (status
-   "stopped") with no reason, no progression result and nothing after it is neither, nor is one whose drug
-   given until progression (endocrine therapy, a CDK4/6 or PI3K/AKT/mTOR inhibitor, anti-HER2 therapy, a
-   PARP inhibitor or antibody-drug conjugate) is recorded "completed" with no reason (a chemotherapy
-   course completed is explained): ``last_line_stopped_unexplained`` says so, a warning says what would
-   settle it, and ``last_line_unexplained_therapies`` names the drugs, so an option giving one again says
-   so.
+   without another stop reason. A stop for side effects is kept apart; a hold or a dose change is no stop
+   (``cds.profile.regimens.mark_pauses``): a record stopped for side effects or held after which the
+   medicine is given again in its line, or a last record held ("Cycle held - ANC 0.9, restart next
+   week") while the line goes on, which keeps the medicine in the current therapy, its hold quoted. A
+   last line stopped (status "stopped") with no reason, no progression result and nothing after it is
+   neither, nor is one whose drug given until progression (endocrine therapy, a CDK4/6 or PI3K/AKT/mTOR
+   inhibitor, anti-HER2 therapy, a PARP inhibitor or antibody-drug conjugate) is recorded "completed" with
+   no reason (a chemotherapy course completed is explained): ``last_line_stopped_unexplained`` says so, a
+   warning says what would settle it, and ``last_line_unexplained_therapies`` names the drugs, so an
+   option giving one again says so.
 4. **Relapse timing.** (Neo)adjuvant therapy with relapse during it or within 12 months of its end
    (endocrine, CDK4/6 and PARP inhibitors) or 6 months (anti-HER2 therapy, checkpoint inhibitors)
    is an early relapse after it; the disease counts as having progressed on it (ESO-ESMO ABC 5;
@@ -228,9 +231,9 @@ def derive_journey(
             progressed_ev.append(regimen.progression)
             notes.append(f"{regimen.label()} ({regimen.progression_why})")
         # only the medicine stopped for side effects, not its partners (palbociclib for neutropenia
-        # leaves letrozole an option)
+        # leaves letrozole an option); not a hold or dose change it went on after (``mark_pauses``)
         for use in regimen.uses:
-            if use.stop_reason == "toxicity":
+            if use.ended_for == "toxicity":
                 toxic |= use.classes
                 toxic_ev.append(use.evidence)
     early_after, early_ev, early_note = early_relapse(early, relapse)
@@ -292,7 +295,7 @@ def derive_journey(
         current_therapies=Fact(
             current_classes,
             tuple(u.evidence for u in current_evidence),
-            _current_note(running, taken_now),
+            _current_note(running, taken_now, on_now),
         ),
         stopped_in_current_line=_halted(halted_now) if on_now else _NO_SET,
         metastases_new_on_last_line=new_sites(lines, sites_seen, settled, ctx.today),
@@ -358,7 +361,7 @@ def _stopped_unexplained(
     if last is None or last.current or last.progression is not None or last.ended_for() is not None:
         return _NO, _NO_SET, None
     going_on = last.going_on()
-    halted = [u for u in going_on if u.stopped]
+    halted = [u for u in going_on if u.stopped and not u.paused]
     ended = halted or [u for u in going_on if not UNTIL_PROGRESSION.isdisjoint(u.classes)]
     if not ended:
         return _NO, _NO_SET, None  # a course completed, or ended without a status that says it was halted
@@ -387,12 +390,33 @@ def _within_year(early: list[MedUse], relapse: date | None) -> Fact[frozenset[st
     return Fact(frozenset(after), tuple(ev), note or None) if after else _NO_SET
 
 
-def _current_note(running: Regimen | None, taken: list[MedUse]) -> str | None:
+def _current_note(running: Regimen | None, taken: list[MedUse], on_now: bool) -> str | None:
     if running is None:
         return None
     if running.progression is not None:  # a record not closed when the disease progressed on the line
         return f"{running.label(taken)}: still recorded in use, after the progression on this line"
-    return running.label(taken)
+    return "; ".join([running.label(taken), *(_paused_words(running, taken) if on_now else [])])
+
+
+def _paused_words(running: Regimen, taken: list[MedUse]) -> list[str]:
+    """How each medicine taken now was paused in the line, as its records say (``mark_pauses``): held
+    now, its last record a hold ('palbociclib held 2026-08-29 ("Cycle held - ANC 0.9, restart next
+    week")'), or held for side effects and then given again."""
+    said: list[str] = []
+    for names in dict.fromkeys(u.names for u in taken):
+        records = [u for u in running.uses if u.names == names]
+        last = last_record(records)
+        quoted = f' ("{last.reason}")' if last.reason else ""
+        if last.paused and last.held:
+            said.append(f"{names} held {last.end or last.start or 'on a day not recorded'}{quoted}")
+            continue
+        for use in records:
+            if use.paused and use.stop_reason == "toxicity":
+                when = use.end or use.start or "on a day not recorded"
+                why = f' ("{use.reason}")' if use.reason else ""
+                said.append(f"{names} held for side effects {when}{why}, then given again")
+                break
+    return said
 
 
 def _halted(uses: list[MedUse]) -> Fact[frozenset[str]]:

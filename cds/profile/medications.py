@@ -14,6 +14,13 @@
   in one product is trastuzumab and pertuzumab), so a switch of formulation or route is the same agents.
 * Why stopped: ``statusReason`` read with ``treatment-stop-reasons`` (progression, toxicity, completed);
   ``stopped`` says an order or statement was halted before all of it occurred (status "stopped").
+* Held: ``held`` says the record is a pause, not an end: status "on-hold", or "stopped" with a reason
+  that says the medicine is held, interrupted, to restart or resume, or its dose reduced
+  (``treatment-hold-reasons``; "Grade 3 neutropenia - held, resume at 100 mg"), never a stop for
+  progression, nor one whose reason says it ends for good ("no plan to restart", "discontinued").
+  A stopped record read as held is not in use itself (an on-hold one is, until its end); the journey
+  reads it as a pause while its line goes on or once the medicine is given again, and as what its
+  reason says when the line ended with it (cds.profile.regimens.mark_pauses).
 
 The journey (``cds.profile.journey``) makes regimens, lines and settings of these uses.
 """
@@ -28,6 +35,7 @@ from typing import Final
 from cds.evidence import Evidence
 from cds.fhir import models
 from cds.fhir.codes import Drug
+from cds.fhir.vocabulary import find_phrase, words
 from cds.profile.common import Context, MedicationRecord, evidence, reference_id, stop_reasons, system_label
 from cds.profile.dates import date_key, first_date, first_date_in, period_end, period_start, to_date
 
@@ -66,11 +74,23 @@ class MedUse:
     # what the record says of why it stopped (its statusReason texts), whether or not ``stop_reason``
     # reads it ("Patient choice"): the cards quote it
     reason: str = ""
+    # the record says the medicine is held or its dose changed, to go on (``_held``)
+    held: bool = False
+    # MedicationRequest, MedicationStatement or MedicationAdministration
+    kind: str = ""
+    # read as a pause in its line, not a stop (cds.profile.regimens.mark_pauses): held while its line
+    # goes on, or stopped for side effects and given again later in the line; then ``ended_for`` is None
+    paused: bool = False
 
     def __post_init__(self) -> None:
         self.start_at(self.start)
         self.end_date = to_date(self.end)
         self.names = " + ".join(d.name for d in self.drugs)
+
+    @property
+    def ended_for(self) -> str | None:
+        """Why it stopped, as the journey reads it: ``stop_reason``, none for a pause."""
+        return None if self.paused else self.stop_reason
 
     def start_at(self, start: str | None) -> None:
         """Set the start, and the key and date derived from it."""
@@ -223,6 +243,27 @@ def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
     return None
 
 
+def _held(ctx: Context, resource: MedicationRecord, stop_reason: str | None) -> bool:
+    """Whether an order or statement is a pause, to go on: status "on-hold", or "stopped" with a reason
+    that says it is held, interrupted, to restart or resume, or its dose reduced, in a clause that does
+    not deny it ("not held" is a stop). Never a stop for progression, nor one whose reason anywhere says
+    the medicine ends for good or is not to be given again ("held, no plan to restart", "discontinued"):
+    the list's ``exclude_text`` read over the whole reason, not clause by clause."""
+    if stop_reason == "progression" or isinstance(resource, models.MedicationAdministration):
+        return False
+    status = resource.status.lower()
+    if status == "on-hold":
+        return True
+    if status != "stopped":
+        return False
+    codes = ctx.terminology.codes("treatment-hold-reasons")
+    reasons = stop_reasons(resource)
+    texts = [words(t) for cc in reasons for t in (cc.text, *(d for _, _, d in ctx.codings(cc))) if t]
+    if any(find_phrase(text, ex) >= 0 for text in texts for ex in codes.exclude_text):
+        return False
+    return any(ctx.affirmed("treatment-hold-reasons", cc) == "held" for cc in reasons)
+
+
 def _undated_current(uses: list[MedUse], ctx: Context) -> None:
     """Records marked active with no date at all, beside dated records of a line in use now. With no
     start they would be placed as a line begun today, and the dated therapy the patient is on would read
@@ -300,6 +341,8 @@ def collect_uses(
             continue
         classes = frozenset(c for d in drugs for c in d.classes)
         known = terminology.classes
+        stop_reason = _stop_reason(ctx, resource)
+        held = _held(ctx, resource, stop_reason)
         uses.append(
             MedUse(
                 drugs=drugs,
@@ -310,11 +353,13 @@ def collect_uses(
                 current=_current(resource, end, start, ctx),
                 metastatic_reason=_metastatic_reason(ctx, resource, secondary_refs),
                 intent=_intent(ctx, resource),
-                stop_reason=_stop_reason(ctx, resource),
+                stop_reason=stop_reason,
                 counts_as_line=any(known[c].counts_as_line for c in classes if c in known),
                 evidence=evidence(resource, start, f"{how} ({', '.join(d.name for d in drugs)})"),
                 stopped=_stopped(resource),
                 reason="; ".join(ctx.describe(cc) for cc in stop_reasons(resource)),
+                held=held,
+                kind=resource.__resource_type__,
             )
         )
     _undated_current(uses, ctx)

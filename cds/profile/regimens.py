@@ -119,7 +119,7 @@ class Regimen:
         return _classes(
             u
             for u in self.uses
-            if u in running or (later.isdisjoint(u.classes - u.agents) and u.stop_reason != "toxicity")
+            if u in running or (later.isdisjoint(u.classes - u.agents) and u.ended_for != "toxicity")
         )
 
     def going_on(self) -> list[MedUse]:
@@ -127,7 +127,7 @@ class Regimen:
         added to trastuzumab + pertuzumab maintenance and stopped for arthralgia; a record of the rest in
         use now, or ending more than ``RUNNING_GAP`` later): that medicine is not taken now, nor what the
         disease progresses on, and its stop is not why the regimen ended."""
-        kept = [u for u in self.uses if u.current or u.stop_reason != "toxicity" or not self._outlived(u)]
+        kept = [u for u in self.uses if u.current or u.ended_for != "toxicity" or not self._outlived(u)]
         return kept or self.uses
 
     def given_now(self, uses: list[MedUse]) -> list[MedUse]:
@@ -149,12 +149,15 @@ class Regimen:
         """Of ``uses`` (what ``given_now`` keeps), those of a medicine the patient still takes: not one
         whose last record was stopped (status "stopped", not for side effects: ``going_on`` drops those)
         while the rest went on past it (palbociclib stopped for patient choice, letrozole still taken;
-        review 18 P2-5). The line goes on, and a progression on it is one after that medicine too."""
+        review 18 P2-5). The line goes on, and a progression on it is one after that medicine too. A last
+        record that is a pause (``mark_pauses``: "Cycle held - ANC 0.9, restart next week") is no stop:
+        the medicine is still part of what she takes (review 20 A8)."""
         return self._without(
             uses,
             lambda records: (
                 not any(u.current for u in records)
-                and last_record(records).stopped
+                and (last := last_record(records)).stopped
+                and not last.paused
                 and all(self._outlived(u) for u in records)
             ),
         )
@@ -202,6 +205,7 @@ def regimens_of(uses: list[MedUse], ctx: Context, progressions: Sequence[date] =
     regimens = group_regimens(
         [u for u in uses if u.start_date is not None or u.current], ctx.today, progressions=progressions
     )
+    mark_pauses(regimens)
     for before, after in pairwise(regimens):
         stop = before.ended_for()
         if stop == "toxicity":
@@ -220,6 +224,62 @@ def regimens_of(uses: list[MedUse], ctx: Context, progressions: Sequence[date] =
         elif stop == "toxicity" and not tail.current:
             tail.toxicity = True
     return regimens
+
+
+def mark_pauses(regimens: list[Regimen]) -> None:
+    """Mark the records that are a pause in their line, not a stop (``MedUse.paused``): a hold or a dose
+    change is routine (the CDK4/6 inhibitor labels interrupt the dose for neutropenia and resume it at
+    the same or the next lower dose), and reading one as a stop for side effects made the journey say
+    "on letrozole + palbociclib; stopped for side effects: palbociclib" (reviews 20 and 21). A record is a
+    pause when, in its line (a regimen and the switches within a drug class that follow it):
+    * it was stopped for side effects, or says it is held (``MedUse.held``), and a later record gives the
+      same medicine again (``_given_again``: the 100 mg refills after "Grade 3 neutropenia - dose
+      reduced"); or
+    * it says it is held, and the line goes on (a record of it in use now): "Cycle held - ANC 0.9,
+      restart next week" on the last palbociclib order beside letrozole still taken.
+    A stop for progression is never a pause. A hold whose line has ended with it, nothing given after it,
+    is read as its reason says (a stop for side effects, or a stop with its reason quoted)."""
+    lines: list[list[Regimen]] = []
+    for regimen in regimens:
+        if regimen.switch and lines:
+            lines[-1].append(regimen)
+        else:
+            lines.append([regimen])
+    for line in lines:
+        records = list({id(u): u for regimen in line for u in regimen.uses}.values())
+        stops = [
+            u for u in records if u.stop_reason != "progression" and (u.held or u.stop_reason == "toxicity")
+        ]
+        for use in stops:
+            if _given_again(use, records):
+                use.paused = True
+                use.current = False  # an on-hold order with no end is in use until a later record of it
+        going_on = any(u.current for u in records)
+        for use in stops:
+            if use.held and going_on:
+                use.paused = True
+
+
+def _given_again(use: MedUse, records: Sequence[MedUse]) -> bool:
+    """A record of ``records`` gives the medicine of ``use`` (all its agents) again after it: begun
+    after ``use`` began, and not before it ended (a refill written within its supply is no restart).
+    A stop with no end recorded may be an order for the whole course, stopped on a day not recorded
+    (trastuzumab deruxtecan ordered once, given as administrations until pneumonitis stopped it): what
+    began after it is then no evidence it was given again, unless the record itself says it is held and
+    the later record is of its kind (the next monthly order after an order held)."""
+    began = use.start_date
+    if began is None or (use.end_date is None and not use.held):
+        return False
+    since = max(began, use.end_date or began)
+    return any(
+        other is not use
+        and use.agents <= other.agents
+        and other.start_date is not None
+        and other.start_date > began
+        and other.start_date >= since
+        and (use.end_date is not None or other.kind == use.kind)
+        for other in records
+    )
 
 
 def _stopped_for_progression(regimen: Regimen) -> None:
@@ -467,7 +527,7 @@ def _until(use: MedUse) -> date:
 
 
 def _stop_reason(uses: Iterable[MedUse]) -> str | None:
-    reasons = {u.stop_reason for u in uses if u.stop_reason}
+    reasons = {u.ended_for for u in uses if u.ended_for}
     for reason in ("progression", "toxicity", "completed"):
         if reason in reasons:
             return reason
