@@ -27,6 +27,11 @@ _EPIC_ROW = {
 }
 
 
+def _scored(build: Build, *scores: dict[str, Any], **kw: Any) -> PatientProfile:
+    """The profile of a patient with breast cancer and these ECOG observations."""
+    return build(b.patient(), b.breast_cancer(), *scores, **kw)
+
+
 def _ecog(code: dict[str, Any] = _ECOG_LOINC, *, integer: int | None = None, **kw: Any) -> dict[str, Any]:
     raw = b.observation(code, **kw)
     return raw | {"valueInteger": integer} if integer is not None else raw
@@ -48,13 +53,13 @@ def _ecog(code: dict[str, Any] = _ECOG_LOINC, *, integer: int | None = None, **k
     ],
 )
 def test_the_score_is_read_however_it_is_coded(build: Build, observation: dict[str, Any], grade: int) -> None:
-    profile = build(b.patient(), b.breast_cancer(), observation)
+    profile = _scored(build, observation)
     assert profile.performance_status.value == grade
     assert profile.performance_status.evidence[0].reference == f"Observation/{observation['id']}"
 
 
 def test_no_score_is_unknown_not_zero(build: Build) -> None:
-    profile = build(b.patient(), b.breast_cancer())
+    profile = _scored(build)
     assert profile.performance_status.value is None
 
 
@@ -63,23 +68,17 @@ def test_no_score_is_unknown_not_zero(build: Build) -> None:
     ["1-2", "Unable to assess", "ECOG 6", "Karnofsky 40%"],
 )
 def test_a_text_that_names_no_single_grade_is_reported_not_guessed(build: Build, text: str) -> None:
-    profile = build(b.patient(), b.breast_cancer(), _ecog(_EPIC_ROW, value_string=text))
+    profile = _scored(build, _ecog(_EPIC_ROW, value_string=text))
     assert profile.performance_status.value is None
     assert b.issues_of(profile, "performance_status", "unreadable")
 
 
 def test_the_latest_score_counts_and_the_earlier_one_is_named(build: Build) -> None:
-    profile = build(
-        b.patient(),
-        b.breast_cancer(),
-        _ecog(integer=1, date="2024-06-01"),
-        _ecog(integer=3, date="2025-05-02"),
-    )
+    profile = _scored(build, _ecog(integer=1, date="2024-06-01"), _ecog(integer=3, date="2025-05-02"))
     assert profile.performance_status.value == 3
     assert profile.performance_status.note == "Earlier ECOG 1 (2024-06-01)."
-    recovered = build(
-        b.patient(),
-        b.breast_cancer(),
+    recovered = _scored(
+        build,
         _ecog(_EPIC_ROW, value_string="3", date="2024-11-03"),
         _ecog(_EPIC_ROW, value_string="1", date="2025-05-20"),
     )
@@ -87,19 +86,12 @@ def test_the_latest_score_counts_and_the_earlier_one_is_named(build: Build) -> N
 
 
 def test_of_one_days_scores_the_worse_is_read(build: Build) -> None:
-    profile = build(
-        b.patient(),
-        b.breast_cancer(),
-        _ecog(integer=2, date="2025-05-02"),
-        _ecog(integer=3, date="2025-05-02"),
-    )
+    profile = _scored(build, _ecog(integer=2, date="2025-05-02"), _ecog(integer=3, date="2025-05-02"))
     assert profile.performance_status.value == 3
 
 
 def test_an_old_score_says_a_current_one_would_settle_it(build: Build) -> None:
-    profile = build(
-        b.patient(), b.breast_cancer(), _ecog(integer=3, date="2023-01-15"), today=date(2025, 6, 1)
-    )
+    profile = _scored(build, _ecog(integer=3, date="2023-01-15"), today=date(2025, 6, 1))
     assert profile.performance_status.value == 3
     assert "more than a year ago" in (profile.performance_status.note or "")
 
