@@ -367,7 +367,8 @@ def _stopped_unexplained(
         return _NO, _NO_SET, None  # a course completed, or ended without a status that says it was halted
     end = last.end
     when = end.isoformat() if end is not None else "on a day not recorded"
-    said = "; ".join(dict.fromkeys(u.reason for u in ended if u.reason))  # "Patient choice"
+    # "Patient choice"; not the reason of a pause (a stop for side effects given again after it)
+    said = "; ".join(dict.fromkeys(u.reason for u in ended if u.reason and not u.paused))
     reason = f'("{said}": not read as progression or side effects)' if said else "with no reason recorded"
     how = f"stopped {when} {reason}" if halted else f"recorded as completed {when} {reason}"
     why = "" if halted else ": it is given until progression, so 'completed' does not say why it ended"

@@ -205,7 +205,7 @@ def regimens_of(uses: list[MedUse], ctx: Context, progressions: Sequence[date] =
     regimens = group_regimens(
         [u for u in uses if u.start_date is not None or u.current], ctx.today, progressions=progressions
     )
-    mark_pauses(regimens)
+    mark_pauses(regimens, ctx.today)
     for before, after in pairwise(regimens):
         stop = before.ended_for()
         if stop == "toxicity":
@@ -226,7 +226,7 @@ def regimens_of(uses: list[MedUse], ctx: Context, progressions: Sequence[date] =
     return regimens
 
 
-def mark_pauses(regimens: list[Regimen]) -> None:
+def mark_pauses(regimens: list[Regimen], today: date) -> None:
     """Mark the records that are a pause in their line, not a stop (``MedUse.paused``): a hold or a dose
     change is routine (the CDK4/6 inhibitor labels interrupt the dose for neutropenia and resume it at
     the same or the next lower dose), and reading one as a stop for side effects made the journey say
@@ -235,10 +235,14 @@ def mark_pauses(regimens: list[Regimen]) -> None:
     * it was stopped for side effects, or says it is held (``MedUse.held``), and a later record gives the
       same medicine again (``_given_again``: the 100 mg refills after "Grade 3 neutropenia - dose
       reduced"); or
-    * it says it is held, and the line goes on (a record of it in use now): "Cycle held - ANC 0.9,
-      restart next week" on the last palbociclib order beside letrozole still taken.
+    * it says it is held, the line goes on (a record of it in use now), and the hold is recent (within
+      ``RUNNING_GAP``, two 3-weekly cycles): "Cycle held - ANC 0.9, restart next week" on the last
+      palbociclib order beside letrozole still taken. A medicine held longer than that and not given
+      since has, on the record, stopped (review 23, H1: a hold of March read as "on letrozole +
+      palbociclib" in December).
     A stop for progression is never a pause. A hold whose line has ended with it, nothing given after it,
-    is read as its reason says (a stop for side effects, or a stop with its reason quoted)."""
+    or held longer than ``RUNNING_GAP``, is read as its reason says (a stop for side effects, or a stop
+    with its reason quoted)."""
     lines: list[list[Regimen]] = []
     for regimen in regimens:
         if regimen.switch and lines:
@@ -256,7 +260,8 @@ def mark_pauses(regimens: list[Regimen]) -> None:
                 use.current = False  # an on-hold order with no end is in use until a later record of it
         going_on = any(u.current for u in records)
         for use in stops:
-            if use.held and going_on:
+            held_since = use.end_date or use.start_date
+            if use.held and going_on and held_since is not None and today - held_since <= RUNNING_GAP:
                 use.paused = True
 
 

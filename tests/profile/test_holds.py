@@ -192,6 +192,12 @@ def test_a_medicine_stopped_for_side_effects_in_one_line_and_given_in_a_later_on
         pytest.param("stopped", "Cycle held, no plan to restart", False, id="no-plan-to-restart"),
         pytest.param("stopped", "Held then permanently discontinued", False, id="discontinued"),
         pytest.param("stopped", "Patient choice", False, id="no-hold-wording"),
+        # review 23, H2: words that rule out a restart
+        pytest.param("stopped", "Held indefinitely at patient request", False, id="indefinitely"),
+        pytest.param("stopped", "Held - will not be restarted", False, id="will-not-be-restarted"),
+        pytest.param("stopped", "Held; patient declined to resume", False, id="declined-to-resume"),
+        pytest.param("stopped", "Held, resume not recommended", False, id="resume-not-recommended"),
+        pytest.param("stopped", "On hold - enrolled in hospice", False, id="hospice"),
     ],
 )
 def test_a_last_order_held_beside_letrozole_keeps_palbociclib_in_the_line(
@@ -219,6 +225,24 @@ def test_a_last_order_held_beside_letrozole_keeps_palbociclib_in_the_line(
     else:
         assert "cdk4_6_inhibitor" in profile.stopped_in_current_line.value
         assert f'palbociclib stopped 2025-10-29 ("{reason}")' == profile.stopped_in_current_line.note
+
+
+def test_a_hold_longer_than_two_cycles_with_nothing_given_since_is_a_stop(build: Build) -> None:
+    """Review 23, H1: palbociclib 'Cycle held - ANC 0.9, restart next week' in October and never given
+    again, letrozole still taken in February: palbociclib is not current, it stopped beside letrozole
+    (its reason quoted), as any hold more than RUNNING_GAP (42 days) old with the medicine not given since."""
+    reason = "Cycle held - ANC 0.9, restart next week"
+    last = why(b.med_request(PALBOCICLIB, bounds=("2025-10-02", "2025-10-29"), status="stopped"), reason)
+    medicines = chart(
+        b.med_request(LETROZOLE, authored="2024-09-01"),
+        *monthly_orders(PALBOCICLIB, months(9, 12, 2024) + months(1, 9)),
+        last,
+    )
+    assert "palbociclib" in build(*medicines, today=date(2025, 12, 10)).current_therapies.value
+    later = build(*medicines, today=date(2025, 12, 11))
+    assert "letrozole" in later.current_therapies.value
+    assert "palbociclib" not in later.current_therapies.value
+    assert f'palbociclib stopped 2025-10-29 ("{reason}")' == later.stopped_in_current_line.note
 
 
 def test_a_line_on_hold_for_a_side_effect_is_the_therapy_she_is_on_not_one_she_stopped(build: Build) -> None:
@@ -253,3 +277,23 @@ def test_a_stop_for_progression_that_mentions_a_hold_stays_a_progression(build: 
     profile = build(*chart(*records), today=TODAY)
     assert {"letrozole", "palbociclib"} <= profile.progressed_on.value
     assert profile.on_therapy.value == "no"
+
+
+def test_a_last_line_ended_with_no_reason_does_not_quote_the_reason_of_a_pause(build: Build) -> None:
+    """Review 23, H3: T-DXd stopped for 'Grade 2 pneumonitis', given again, then its orders simply end
+    with nothing after: the line ended with no reason recorded, and the note must not quote the
+    pneumonitis of the pause as why it ended."""
+    profile = build(
+        *chart(
+            b.med_request(T_DXD, bounds=("2025-01-10", "2025-03-01"), status="completed"),
+            why(
+                b.med_request(T_DXD, bounds=("2025-03-02", "2025-03-20"), status="stopped"),
+                "Grade 2 pneumonitis",
+            ),
+            b.med_request(T_DXD, bounds=("2025-05-01", "2025-07-01"), status="completed"),
+        ),
+        today=TODAY,
+    )
+    assert profile.last_line_stopped_unexplained.value == "yes"
+    assert "with no reason recorded" in (profile.last_line_stopped_unexplained.note or "")
+    assert "pneumonitis" not in (profile.last_line_stopped_unexplained.note or "")
