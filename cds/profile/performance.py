@@ -3,7 +3,8 @@ assessment (cards/codes/performance-status-tests.yaml) whose value is a number (
 sends it, or a Quantity), a coded grade (a LOINC answer LA9622-7 ... or a SNOMED CT grade finding,
 cards/codes/performance-status-values.yaml) or a text that names one grade ("2", "ECOG 3 - in bed more
 than half the day"). Of one day's results the highest (of most concern) is read. None when no score is
-recorded: unknown is not 0.
+recorded, or the latest is undated or more than a year old (``RECENT``, as for the other results of
+cds.profile.measurements): unknown is not 0, and an old score is not the patient's state now.
 """
 
 from __future__ import annotations
@@ -29,15 +30,19 @@ def derive_performance_status(observations: Observations, ctx: Context) -> Fact[
     latest = latest_of_concern(readings, highest=True)
     if latest is None:
         return _NO_SCORE
-    parts = []
+    if not recent(latest.when, ctx):  # performance status changes: an old score is no current one
+        when = f"of {latest.when}, more than a year ago" if latest.when else "undated"
+        return Fact(
+            None,
+            (latest.evidence,),
+            f"The latest ECOG performance status ({latest.shown}) is {when}: a current assessment would "
+            "settle it.",
+        )
     before = [r for r in readings if r.key < latest.key and r.value != latest.value]
-    if before:  # a change says how fast the patient declined or recovered
-        last = max(before, key=lambda r: r.key)
-        parts.append(f"earlier ECOG {last.shown} ({last.when})")
-    if not recent(latest.when, ctx):
-        parts.append("recorded more than a year ago: a current assessment would settle it")
-    note = "; ".join(parts)
-    return Fact(int(latest.value), (latest.evidence,), note[:1].upper() + note[1:] + "." if note else None)
+    if not before:
+        return Fact(int(latest.value), (latest.evidence,))
+    last = max(before, key=lambda r: r.key)  # a change says how fast the patient declined or recovered
+    return Fact(int(latest.value), (latest.evidence,), f"Earlier ECOG {last.shown} on {last.when}.")
 
 
 def _grade_reader(ctx: Context) -> Parse:

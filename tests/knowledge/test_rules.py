@@ -136,7 +136,7 @@ SOURCE_HOSTS = {
     "www.nccn.org",
     "cancer.ca",  # seed document (CCS)
     "www.astro.org",  # ASTRO guideline pages (the joint ASCO-ASTRO-SNO brain metastases guideline)
-    "www.asco.org",  # ASCO's own pages (its Choosing Wisely Top Five list)
+    "old-prod.asco.org",  # ASCO's own pages (its Choosing Wisely list)
     "www.choosingwisely.org.au",  # Choosing Wisely Australia (the oncology society's recommendations)
 }
 NOT_A_SOURCE = (

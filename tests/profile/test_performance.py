@@ -32,8 +32,15 @@ def _scored(build: Build, *scores: dict[str, Any], **kw: Any) -> PatientProfile:
     return build(b.patient(), b.breast_cancer(), *scores, **kw)
 
 
-def _ecog(code: dict[str, Any] = _ECOG_LOINC, *, integer: int | None = None, **kw: Any) -> dict[str, Any]:
-    raw = b.observation(code, **kw)
+def _ecog(
+    code: dict[str, Any] = _ECOG_LOINC,
+    *,
+    integer: int | None = None,
+    date: str | None = "2025-05-02",
+    **kw: Any,
+) -> dict[str, Any]:
+    """An ECOG observation, by default of a month before the tests' today (2025-06-01)."""
+    raw = b.observation(code, date=date, **kw)
     return raw | {"valueInteger": integer} if integer is not None else raw
 
 
@@ -76,7 +83,7 @@ def test_a_text_that_names_no_single_grade_is_reported_not_guessed(build: Build,
 def test_the_latest_score_counts_and_the_earlier_one_is_named(build: Build) -> None:
     profile = _scored(build, _ecog(integer=1, date="2024-06-01"), _ecog(integer=3, date="2025-05-02"))
     assert profile.performance_status.value == 3
-    assert profile.performance_status.note == "Earlier ECOG 1 (2024-06-01)."
+    assert profile.performance_status.note == "Earlier ECOG 1 on 2024-06-01."
     recovered = _scored(
         build,
         _ecog(_EPIC_ROW, value_string="3", date="2024-11-03"),
@@ -90,10 +97,16 @@ def test_of_one_days_scores_the_worse_is_read(build: Build) -> None:
     assert profile.performance_status.value == 3
 
 
-def test_an_old_score_says_a_current_one_would_settle_it(build: Build) -> None:
-    profile = _scored(build, _ecog(integer=3, date="2023-01-15"), today=date(2025, 6, 1))
-    assert profile.performance_status.value == 3
-    assert "more than a year ago" in (profile.performance_status.note or "")
+@pytest.mark.parametrize("when", ["2024-05-15", None])
+def test_an_old_or_undated_score_is_no_current_one(build: Build, when: str | None) -> None:
+    """Review 23, E1: an ECOG 3 of a year and more ago (two lines of therapy since) or with no date is
+    unknown now, and the note says what would settle it; a score within the year is read."""
+    profile = _scored(build, _ecog(integer=3, date=when), today=date(2025, 6, 1))
+    assert profile.performance_status.value is None
+    assert "a current assessment would settle it" in (profile.performance_status.note or "")
+    assert ("undated" in (profile.performance_status.note or "")) is (when is None)
+    recent = _scored(build, _ecog(integer=3, date="2024-06-02"), today=date(2025, 6, 1))
+    assert recent.performance_status.value == 3
 
 
 def test_a_karnofsky_score_is_not_read_as_ecog(terminology: Terminology) -> None:
