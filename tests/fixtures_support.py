@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ from cds.pathway.rules import card_group
 from cds.settings import Settings, default_knowledge_dir
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fhir_fixtures"
+#: The day the fixtures' charts are written as of: what is recent, current or held is judged on it, so a
+#: fixture reads the same whatever day the suite runs (a hold of November is a pause in December, not in
+#: March; an ECOG score of September is current for a year).
+FIXTURES_TODAY = date(2026, 12, 6)
 _EXPECTED_KEYS = {"description", "status", "must", "must_not", "near_miss"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from cds.app import create_app
 from cds.pathway.knowledge import Knowledge, load_knowledge
 from cds.settings import Settings, default_knowledge_dir
-from tests.fixtures_support import Scenario, load_scenarios
+from tests.fixtures_support import FIXTURES_TODAY, Scenario, load_scenarios
 
 SERVICE_PATH = "/cds-services/mbc-treatment-options"
 
@@ -28,7 +29,12 @@ def knowledge() -> Knowledge:
 def knowledge_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     data_dir: Path = tmp_path_factory.mktemp("knowledge-data")
     settings = Settings(auth="off", data_dir=data_dir, public_base_url="http://testserver")
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        TestClient(create_app(settings), raise_server_exceptions=False) as client,
+    ):  # the charts are read as of the day they are written for (FIXTURES_TODAY), not the day of the run
+        service = client.app.state.service  # type: ignore[attr-defined]
+        patch.setattr(service, "finish", functools.partial(service.finish, today=FIXTURES_TODAY))
         yield client
 
 

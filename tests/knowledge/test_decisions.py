@@ -13,7 +13,6 @@ and **at progression**, and the options a safety finding rules out. Two checks:
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,9 @@ from cds.pathway.engine import evaluate
 from cds.pathway.knowledge import Knowledge
 from cds.profile.model import FIELDS, THERAPY_SETS, PatientProfile
 from cds.settings import default_knowledge_dir
-from tests.fixtures_support import FIXTURES_DIR
+from tests.fixtures_support import FIXTURES_DIR, FIXTURES_TODAY
 
 _KEYS = {"journey", "now", "at_progression", "ruled_out", "order"}
-TODAY = date(2026, 12, 6)  # the fixtures' charts are written as of this day
 
 
 def _with_decisions() -> list[Path]:
@@ -65,7 +63,7 @@ def _read(folder: Path) -> dict[str, Any]:
 def _profile(client: TestClient, folder: Path) -> PatientProfile:
     service = client.app.state.service  # type: ignore[attr-defined]
     pending = service.prepare((folder / "request.json").read_bytes())
-    profile: PatientProfile = service.profile(pending.keyed, pending.context.patientId, TODAY)
+    profile: PatientProfile = service.profile(pending.keyed, pending.context.patientId, FIXTURES_TODAY)
     return profile
 
 
