@@ -356,7 +356,12 @@ def phrase(name: str, value: object, drugs: DrugNames) -> str:
     if name == "age":
         return "age not recorded" if value is None else f"age {value}"
     if name == "performance_status":
-        return "no ECOG performance status recorded" if value is None else f"ECOG performance status {value}"
+        # None: none recorded, or the latest is undated or more than a year old (cds.profile.performance)
+        return (
+            "no ECOG performance status of the last year"
+            if value is None
+            else f"ECOG performance status {value}"
+        )
     label = FIELDS[name].label if name in FIELDS else _words(name)
     if isinstance(value, frozenset):
         return f"{label}: {', '.join(sorted(_words(v) for v in value)) or 'none recorded'}"

@@ -235,7 +235,8 @@ def mark_pauses(regimens: list[Regimen], today: date) -> None:
     * it was stopped for side effects, or says it is held (``MedUse.held``), and a later record gives the
       same medicine again (``_given_again``: the 100 mg refills after "Grade 3 neutropenia - dose
       reduced"); or
-    * it says it is held, the line goes on (a record of it in use now), and the hold is recent (within
+    * it says it is held, the line goes on (a record of it in use now), and the hold is in force (an
+      order "on-hold" whose period runs on: FHIR's "expected to continue") or recent (within
       ``RUNNING_GAP``, two 3-weekly cycles): "Cycle held - ANC 0.9, restart next week" on the last
       palbociclib order beside letrozole still taken. A medicine held longer than that and not given
       since has, on the record, stopped (review 23, H1: a hold of March read as "on letrozole +
@@ -260,9 +261,14 @@ def mark_pauses(regimens: list[Regimen], today: date) -> None:
                 use.current = False  # an on-hold order with no end is in use until a later record of it
         going_on = any(u.current for u in records)
         for use in stops:
-            held_since = use.end_date or use.start_date
-            if use.held and going_on and held_since is not None and today - held_since <= RUNNING_GAP:
+            if use.held and going_on and (use.current or _held_lately(use, today)):
                 use.paused = True
+
+
+def _held_lately(use: MedUse, today: date) -> bool:
+    """The hold began (its record ended, or was written) within ``RUNNING_GAP`` before ``today``."""
+    since = use.end_date or use.start_date
+    return since is not None and today - since <= RUNNING_GAP
 
 
 def _given_again(use: MedUse, records: Sequence[MedUse]) -> bool:

@@ -198,6 +198,13 @@ def test_a_medicine_stopped_for_side_effects_in_one_line_and_given_in_a_later_on
         pytest.param("stopped", "Held; patient declined to resume", False, id="declined-to-resume"),
         pytest.param("stopped", "Held, resume not recommended", False, id="resume-not-recommended"),
         pytest.param("stopped", "On hold - enrolled in hospice", False, id="hospice"),
+        # review 24: comfort that is not comfort care
+        pytest.param(
+            "stopped",
+            "Held for patient comfort during radiotherapy, resume after",
+            True,
+            id="comfort-not-care",
+        ),
     ],
 )
 def test_a_last_order_held_beside_letrozole_keeps_palbociclib_in_the_line(
@@ -243,6 +250,23 @@ def test_a_hold_longer_than_two_cycles_with_nothing_given_since_is_a_stop(build:
     assert "letrozole" in later.current_therapies.value
     assert "palbociclib" not in later.current_therapies.value
     assert f'palbociclib stopped 2025-10-29 ("{reason}")' == later.stopped_in_current_line.note
+
+
+def test_an_order_on_hold_whose_period_runs_on_is_a_pause_however_long_ago_it_was_written(
+    build: Build,
+) -> None:
+    """Review 24, N1: an 'on-hold' palbociclib order (FHIR: expected to continue) written in June with
+    'Grade 3 neutropenia', no end, letrozole still taken in December: a pause in force, not a stop for
+    side effects (the recency test of a stopped hold is not for an order still on hold)."""
+    held = why(b.med_request(PALBOCICLIB, authored="2025-06-10", status="on-hold"), "Grade 3 neutropenia")
+    profile = build(
+        *chart(
+            b.med_request(LETROZOLE, authored="2024-09-01"), *monthly_orders(PALBOCICLIB, months(1, 5)), held
+        ),
+        today=TODAY,
+    )
+    assert {"letrozole", "palbociclib"} <= profile.current_therapies.value
+    assert profile.stopped_for_toxicity.value == frozenset()
 
 
 def test_a_line_on_hold_for_a_side_effect_is_the_therapy_she_is_on_not_one_she_stopped(build: Build) -> None:
