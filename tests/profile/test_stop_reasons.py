@@ -82,3 +82,31 @@ def test_a_first_line_stopped_for_progression_in_shorthand_is_progressed_on(
         or "neutropenia" in reason
     )
     assert ("palbociclib" in profile.stopped_for_toxicity.value) is toxic
+
+
+@pytest.mark.parametrize(
+    ("reason", "toxic"),
+    [
+        # review 24, N2: the adverse reactions that most often stop these medicines, named alone
+        ("Arthralgia", True),
+        ("Grade 2 peripheral neuropathy", True),
+        ("Hand-foot syndrome grade 3", True),
+        ("QTc prolongation 510 ms", True),
+        ("Diarrhoea despite loperamide", True),
+        ("Thrombocytopenia", True),
+        # denied, or not a side effect
+        ("No neuropathy - patient choice", False),
+        ("Patient choice", False),
+    ],
+)
+def test_a_side_effect_named_alone_is_a_stop_for_side_effects(build: Build, reason: str, toxic: bool) -> None:
+    record = b.med_statement(LETROZOLE, start="2024-03-01", end="2025-03-15", status="stopped")
+    record["statusReason"] = [{"text": reason}]
+    profile = build(
+        b.patient("1962-03-01"),
+        b.breast_cancer(onset="2019-02-01"),
+        b.condition(BONE_MET, onset="2024-02-15", rid="met-1"),
+        record,
+    )
+    assert ("letrozole" in profile.stopped_for_toxicity.value) is toxic
+    assert "letrozole" not in profile.progressed_on.value
