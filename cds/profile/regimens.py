@@ -22,6 +22,9 @@ progression recorded while the regimen ran (a record stopped for progression, or
 dated after its start and up to ``PROGRESSION_GRACE_DAYS`` after the addition): capivasertib added to
 fulvestrant after a restaging that found progression is the next line, fulvestrant + capivasertib, and the
 fulvestrant alone before it progressed (``group_regimens`` takes the dated progressions for that).
+Another endocrine backbone begun within ``TOGETHER_DAYS`` of the day the first was stopped for side
+effects, while its CDK4/6 or PI3K/AKT/mTOR partner goes on, is a switch in the same line
+(``_backbone_replaced``: letrozole stopped for arthralgia, fulvestrant begun, palbociclib still given).
 """
 
 from __future__ import annotations
@@ -335,6 +338,8 @@ def group_regimens(
             else:
                 last.uses.extend(group)  # an agent added to the running regimen
                 last.agents |= agents
+        elif last is not None and running and _backbone_replaced(last, group, start):
+            regimens.append(_with_new_backbone(last, group, start))
         elif add_ons and last is not None and (joined := _adds_on(last, group, start, dated, today)):
             if _progressed_between(last.start, start, progressions):  # the next line, with its partner
                 regimens.append(_after_progression(last, group, joined, start))
@@ -446,6 +451,45 @@ def _class_agents(uses: Iterable[MedUse]) -> dict[str, set[str]]:
 def _conflict(held: dict[str, set[str]], added: dict[str, set[str]]) -> bool:
     """``added`` brings an agent of a ``NEVER_COMBINED`` class of which ``held`` has another agent."""
     return any(cls in held and not names <= held[cls] for cls, names in added.items())
+
+
+def _backbone_replaced(last: Regimen, group: list[MedUse], start: date) -> bool:
+    """``group`` is endocrine therapy begun within ``TOGETHER_DAYS`` of the day an endocrine medicine of
+    ``last`` was stopped for side effects, while its targeted partner goes on: the backbone replaced in
+    the same line (an aromatase inhibitor stopped for arthralgia, fulvestrant begun that day, palbociclib
+    still given; review 24, N2), not a new line after a progression on the first."""
+    if not all(ENDOCRINE in u.classes for u in group):
+        return False
+    window = timedelta(days=TOGETHER_DAYS)
+    gone = _stopped_backbone(last, start, window)
+    return bool(gone) and any(
+        not ENDOCRINE_PARTNERS.isdisjoint(u.classes)
+        and u.agents.isdisjoint(gone)
+        and _use_running_at(u, start)
+        for u in last.uses
+    )
+
+
+def _stopped_backbone(last: Regimen, start: date, window: timedelta) -> set[str]:
+    """The endocrine agents of ``last`` stopped for side effects on a day within ``window`` before
+    ``start`` (or on it)."""
+    return {
+        a
+        for u in last.uses
+        if ENDOCRINE in u.classes
+        and u.stop_reason == "toxicity"
+        and u.end_date is not None
+        and timedelta(0) <= start - u.end_date <= window
+        for a in u.agents
+    }
+
+
+def _with_new_backbone(last: Regimen, group: list[MedUse], start: date) -> Regimen:
+    """The regimen ``_backbone_replaced`` starts: the new endocrine therapy with what of ``last`` still
+    runs (the targeted partner, ovarian suppression), the line's start kept, as a switch."""
+    gone = _stopped_backbone(last, start, timedelta(days=TOGETHER_DAYS))
+    kept = [u for u in last.uses if _use_running_at(u, start) and u.agents.isdisjoint(gone)]
+    return _regimen(group + kept, last.start, switch=True)
 
 
 def _switched(

@@ -19,6 +19,7 @@ Build = Callable[..., PatientProfile]
 LETROZOLE, PALBOCICLIB, CAPECITABINE = b.rx("72965"), b.rx("1601374"), b.rx("194000")
 T_DXD = b.rx("2267582")
 PALBOCICLIB_100 = b.rx("1601374", "palbociclib", text="palbociclib 100 mg capsule")
+FULVESTRANT = b.rx("282357")
 BONE_MET = b.cc(b.SNOMED, "94222008", "Secondary malignant neoplasm of bone")
 NOT_TOLERATED = b.cc(b.SNOMED, "407563006", "Treatment not tolerated (situation)")
 TODAY = date(2025, 12, 1)
@@ -321,3 +322,41 @@ def test_a_last_line_ended_with_no_reason_does_not_quote_the_reason_of_a_pause(b
     assert profile.last_line_stopped_unexplained.value == "yes"
     assert "with no reason recorded" in (profile.last_line_stopped_unexplained.note or "")
     assert "pneumonitis" not in (profile.last_line_stopped_unexplained.note or "")
+
+
+# --- the endocrine backbone replaced for side effects while the partner goes on -----------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "same_line"),
+    [
+        pytest.param("Arthralgia", True, id="stopped-for-side-effects"),
+        pytest.param(
+            None, False, id="stopped-no-reason"
+        ),  # as before: a new line, after a presumed progression
+    ],
+)
+def test_an_aromatase_inhibitor_replaced_for_side_effects_beside_palbociclib_is_the_same_line(
+    build: Build, reason: str | None, same_line: bool
+) -> None:
+    """Review 24, N2: letrozole stopped for arthralgia, fulvestrant begun that day, palbociclib still given:
+    she is on fulvestrant + palbociclib in her first line, letrozole stopped for side effects, nothing
+    progressed. Before, the journey read a new line after a presumed progression on letrozole +
+    palbociclib and dropped palbociclib from what she takes."""
+    stopped = b.med_statement(LETROZOLE, start="2025-01-10", end="2025-09-01", status="stopped")
+    if reason:
+        stopped = why(stopped, reason)
+    profile = build(
+        *chart(
+            stopped,
+            b.med_statement(PALBOCICLIB, start="2025-01-10"),
+            b.med_statement(FULVESTRANT, start="2025-09-01"),
+        ),
+        today=TODAY,
+    )
+    assert "fulvestrant" in profile.current_therapies.value
+    if same_line:
+        assert "palbociclib" in profile.current_therapies.value
+    assert (profile.progressed_on.value == frozenset()) is same_line
+    assert profile.completed_metastatic_lines.value == (0 if same_line else 1)
+    assert ("letrozole" in profile.stopped_for_toxicity.value) is same_line
