@@ -229,10 +229,15 @@ def _planned(resource: MedicationRecord, start: str | None, ctx: Context) -> boo
     return begins is not None and begins > ctx.today
 
 
-def _stopped(resource: MedicationRecord) -> bool:
-    """An order or statement halted before all of it occurred (status "stopped"; an administration
-    "stopped" is one infusion interrupted, not a course)."""
-    return resource.status.lower() == "stopped" and not isinstance(resource, models.MedicationAdministration)
+def _stopped(resource: MedicationRecord, end: str | None, ctx: Context) -> bool:
+    """An order or statement halted before all of it occurred: status "stopped", or "on-hold" with its
+    period over and never taken up again (review 25, Q5: a hold of 2025 read as taken in 2026); an
+    administration "stopped" is one infusion interrupted, not a course."""
+    if isinstance(resource, models.MedicationAdministration):
+        return False
+    status = resource.status.lower()
+    ended = to_date(end)
+    return status == "stopped" or (status == "on-hold" and ended is not None and ended < ctx.today)
 
 
 def _stop_reason(ctx: Context, resource: MedicationRecord) -> str | None:
@@ -356,7 +361,7 @@ def collect_uses(
                 stop_reason=stop_reason,
                 counts_as_line=any(known[c].counts_as_line for c in classes if c in known),
                 evidence=evidence(resource, start, f"{how} ({', '.join(d.name for d in drugs)})"),
-                stopped=_stopped(resource),
+                stopped=_stopped(resource, end, ctx),
                 reason="; ".join(ctx.describe(cc) for cc in stop_reasons(resource)),
                 held=held,
                 kind=resource.__resource_type__,

@@ -22,14 +22,16 @@ progression recorded while the regimen ran (a record stopped for progression, or
 dated after its start and up to ``PROGRESSION_GRACE_DAYS`` after the addition): capivasertib added to
 fulvestrant after a restaging that found progression is the next line, fulvestrant + capivasertib, and the
 fulvestrant alone before it progressed (``group_regimens`` takes the dated progressions for that).
-Another endocrine backbone begun within ``TOGETHER_DAYS`` of the day the first was stopped for side
-effects, while its CDK4/6 or PI3K/AKT/mTOR partner goes on, is a switch in the same line
-(``_backbone_replaced``: letrozole stopped for arthralgia, fulvestrant begun, palbociclib still given).
+Another endocrine backbone begun within ``JOIN_DAYS`` of the day the first was stopped for side effects,
+while its CDK4/6 or PI3K/AKT/mTOR partner goes on and no progression is recorded between, is a switch in
+the same line (``_backbone_replaced``: letrozole stopped for arthralgia, fulvestrant begun, palbociclib
+still given).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
@@ -338,7 +340,12 @@ def group_regimens(
             else:
                 last.uses.extend(group)  # an agent added to the running regimen
                 last.agents |= agents
-        elif last is not None and running and _backbone_replaced(last, group, start):
+        elif (
+            last is not None
+            and running
+            and _backbone_replaced(last, group, start)
+            and not _progressed_between(last.start, start, progressions)
+        ):
             regimens.append(_with_new_backbone(last, group, start))
         elif add_ons and last is not None and (joined := _adds_on(last, group, start, dated, today)):
             if _progressed_between(last.start, start, progressions):  # the next line, with its partner
@@ -412,7 +419,7 @@ def _given_after(agents: set[str], held: list[MedUse], start: date, uses: list[M
     )
 
 
-def _still_given(use: MedUse, agents: set[str], start: date) -> bool:
+def _still_given(use: MedUse, agents: AbstractSet[str], start: date) -> bool:
     """A record of one of ``agents`` in use now, or whose recorded period or last administration ends
     after ``start``."""
     return not agents.isdisjoint(use.agents) and (
@@ -454,32 +461,38 @@ def _conflict(held: dict[str, set[str]], added: dict[str, set[str]]) -> bool:
 
 
 def _backbone_replaced(last: Regimen, group: list[MedUse], start: date) -> bool:
-    """``group`` is endocrine therapy begun within ``TOGETHER_DAYS`` of the day an endocrine medicine of
-    ``last`` was stopped for side effects, while its targeted partner goes on: the backbone replaced in
-    the same line (an aromatase inhibitor stopped for arthralgia, fulvestrant begun that day, palbociclib
-    still given; review 24, N2), not a new line after a progression on the first."""
+    """``group`` is endocrine therapy begun within ``JOIN_DAYS`` of the day an endocrine medicine of
+    ``last`` was stopped for side effects (or after it began, when the stop has no date), while its
+    targeted partner goes on (in use now, or recorded past that day: ``_still_given``; one stopped with
+    it is no partner going on): the backbone replaced in the same line (an aromatase inhibitor stopped for
+    arthralgia, fulvestrant begun that day, palbociclib still given; review 24, N2), not a new line after
+    a progression on the first. The caller keeps a progression result between the two a new line
+    (review 25, Q1: the disease progressed on letrozole + palbociclib, then fulvestrant began)."""
     if not all(ENDOCRINE in u.classes for u in group):
         return False
-    window = timedelta(days=TOGETHER_DAYS)
-    gone = _stopped_backbone(last, start, window)
+    gone = _stopped_backbone(last, start)
     return bool(gone) and any(
         not ENDOCRINE_PARTNERS.isdisjoint(u.classes)
         and u.agents.isdisjoint(gone)
-        and _use_running_at(u, start)
+        and _still_given(u, u.agents, start)
         for u in last.uses
     )
 
 
-def _stopped_backbone(last: Regimen, start: date, window: timedelta) -> set[str]:
-    """The endocrine agents of ``last`` stopped for side effects on a day within ``window`` before
-    ``start`` (or on it)."""
+def _stopped_backbone(last: Regimen, start: date) -> set[str]:
+    """The endocrine agents of ``last`` stopped for side effects within ``JOIN_DAYS`` before ``start`` (or
+    on it), or, with no end recorded, begun before it."""
+    window = timedelta(days=JOIN_DAYS)
     return {
         a
         for u in last.uses
         if ENDOCRINE in u.classes
         and u.stop_reason == "toxicity"
-        and u.end_date is not None
-        and timedelta(0) <= start - u.end_date <= window
+        and (
+            timedelta(0) <= start - u.end_date <= window
+            if u.end_date is not None
+            else u.stopped and u.start_date is not None and u.start_date < start
+        )
         for a in u.agents
     }
 
@@ -487,7 +500,7 @@ def _stopped_backbone(last: Regimen, start: date, window: timedelta) -> set[str]
 def _with_new_backbone(last: Regimen, group: list[MedUse], start: date) -> Regimen:
     """The regimen ``_backbone_replaced`` starts: the new endocrine therapy with what of ``last`` still
     runs (the targeted partner, ovarian suppression), the line's start kept, as a switch."""
-    gone = _stopped_backbone(last, start, timedelta(days=TOGETHER_DAYS))
+    gone = _stopped_backbone(last, start)
     kept = [u for u in last.uses if _use_running_at(u, start) and u.agents.isdisjoint(gone)]
     return _regimen(group + kept, last.start, switch=True)
 

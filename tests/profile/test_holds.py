@@ -270,6 +270,24 @@ def test_an_order_on_hold_whose_period_runs_on_is_a_pause_however_long_ago_it_wa
     assert profile.stopped_for_toxicity.value == frozenset()
 
 
+def test_an_order_on_hold_whose_period_ended_long_ago_is_no_longer_taken(build: Build) -> None:
+    """Review 25, Q5: a palbociclib order 'on-hold' for neutropenia whose period ended in June, never taken
+    up again, letrozole still taken in December: palbociclib is not current (before, the line going on
+    kept it as taken)."""
+    held = why(
+        b.med_request(PALBOCICLIB, bounds=("2025-05-10", "2025-06-06"), status="on-hold"),
+        "Grade 3 neutropenia",
+    )
+    profile = build(
+        *chart(
+            b.med_request(LETROZOLE, authored="2024-09-01"), *monthly_orders(PALBOCICLIB, months(1, 4)), held
+        ),
+        today=TODAY,
+    )
+    assert "letrozole" in profile.current_therapies.value
+    assert "palbociclib" not in profile.current_therapies.value
+
+
 def test_a_line_on_hold_for_a_side_effect_is_the_therapy_she_is_on_not_one_she_stopped(build: Build) -> None:
     """Both orders of the line 'on-hold' (FHIR: to continue later) 'Grade 3 neutropenia - hold until ANC
     recovers': she is on letrozole + palbociclib, held, and nothing was stopped for side effects (before,
@@ -326,31 +344,44 @@ def test_a_last_line_ended_with_no_reason_does_not_quote_the_reason_of_a_pause(b
 
 # --- the endocrine backbone replaced for side effects while the partner goes on -----------------------
 
+WORSENED = b.observation(
+    b.cc(b.LOINC, "97509-4", "Cancer disease progression"),
+    date="2025-08-20",
+    value=b.cc(b.SNOMED, "271299001", "Patient's condition worsened (finding)"),
+)
+
 
 @pytest.mark.parametrize(
-    ("reason", "same_line"),
+    ("reason", "ended", "fulvestrant_from", "extra", "same_line"),
     [
-        pytest.param("Arthralgia", True, id="stopped-for-side-effects"),
-        pytest.param(
-            None, False, id="stopped-no-reason"
-        ),  # as before: a new line, after a presumed progression
+        pytest.param("Arthralgia", "2025-09-01", "2025-09-01", [], True, id="same-day"),
+        pytest.param("Arthralgia", "2025-09-01", "2025-10-06", [], True, id="35-days-later"),  # review 25 Q4
+        pytest.param("Arthralgia", None, "2025-09-01", [], True, id="stop-undated"),  # review 25 Q4
+        # a new line, as before: no reason recorded, or a progression result before the switch (Q1)
+        pytest.param(None, "2025-09-01", "2025-09-01", [], False, id="no-reason"),
+        pytest.param("Arthralgia", "2025-09-01", "2025-09-01", [WORSENED], False, id="progression-before"),
     ],
 )
 def test_an_aromatase_inhibitor_replaced_for_side_effects_beside_palbociclib_is_the_same_line(
-    build: Build, reason: str | None, same_line: bool
+    build: Build,
+    reason: str | None,
+    ended: str | None,
+    fulvestrant_from: str,
+    extra: list[dict[str, Any]],
+    same_line: bool,
 ) -> None:
-    """Review 24, N2: letrozole stopped for arthralgia, fulvestrant begun that day, palbociclib still given:
-    she is on fulvestrant + palbociclib in her first line, letrozole stopped for side effects, nothing
-    progressed. Before, the journey read a new line after a presumed progression on letrozole +
-    palbociclib and dropped palbociclib from what she takes."""
-    stopped = b.med_statement(LETROZOLE, start="2025-01-10", end="2025-09-01", status="stopped")
-    if reason:
-        stopped = why(stopped, reason)
+    """Review 24, N2: letrozole stopped for arthralgia, fulvestrant begun, palbociclib still given: she is
+    on fulvestrant + palbociclib in her first line, letrozole stopped for side effects, nothing progressed
+    (before, a new line after a presumed progression on letrozole + palbociclib, palbociclib dropped).
+    With no reason recorded, or a progression result before the switch, it stays the next line after a
+    progression on letrozole + palbociclib (review 25, Q1)."""
+    letrozole = b.med_statement(LETROZOLE, start="2025-01-10", end=ended, status="stopped")
     profile = build(
         *chart(
-            stopped,
+            why(letrozole, reason) if reason else letrozole,
             b.med_statement(PALBOCICLIB, start="2025-01-10"),
-            b.med_statement(FULVESTRANT, start="2025-09-01"),
+            b.med_statement(FULVESTRANT, start=fulvestrant_from),
+            *extra,
         ),
         today=TODAY,
     )
@@ -358,5 +389,5 @@ def test_an_aromatase_inhibitor_replaced_for_side_effects_beside_palbociclib_is_
     if same_line:
         assert "palbociclib" in profile.current_therapies.value
     assert (profile.progressed_on.value == frozenset()) is same_line
+    assert ("fulvestrant" in profile.progressed_on.value) is False
     assert profile.completed_metastatic_lines.value == (0 if same_line else 1)
-    assert ("letrozole" in profile.stopped_for_toxicity.value) is same_line
