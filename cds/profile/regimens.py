@@ -461,21 +461,23 @@ def _conflict(held: dict[str, set[str]], added: dict[str, set[str]]) -> bool:
 
 
 def _backbone_replaced(last: Regimen, group: list[MedUse], start: date) -> bool:
-    """``group`` is endocrine therapy begun within ``JOIN_DAYS`` of the day an endocrine medicine of
-    ``last`` was stopped for side effects (or after it began, when the stop has no date), while its
+    """``group`` is endocrine therapy (with renewals of what ``last`` gives: the next monthly palbociclib
+    order) begun within ``JOIN_DAYS`` of the day an endocrine medicine of ``last`` was stopped for side
+    effects (or after it began, when the stop has no date), while its
     targeted partner goes on (in use now, or recorded past that day: ``_still_given``; one stopped with
     it is no partner going on): the backbone replaced in the same line (an aromatase inhibitor stopped for
     arthralgia, fulvestrant begun that day, palbociclib still given; review 24, N2), not a new line after
     a progression on the first. The caller keeps a progression result between the two a new line
     (review 25, Q1: the disease progressed on letrozole + palbociclib, then fulvestrant began)."""
-    if not all(ENDOCRINE in u.classes for u in group):
+    new = [u for u in group if not u.agents <= last.agents]  # not a renewal of what it gives (review 26)
+    if not new or not all(ENDOCRINE in u.classes for u in new):
         return False
     gone = _stopped_backbone(last, start)
     return bool(gone) and any(
         not ENDOCRINE_PARTNERS.isdisjoint(u.classes)
         and u.agents.isdisjoint(gone)
         and _still_given(u, u.agents, start)
-        for u in last.uses
+        for u in (*last.uses, *group)
     )
 
 
