@@ -24,14 +24,13 @@ fulvestrant after a restaging that found progression is the next line, fulvestra
 fulvestrant alone before it progressed (``group_regimens`` takes the dated progressions for that).
 Another endocrine backbone begun within ``JOIN_DAYS`` of the day the first was stopped for side effects,
 while its CDK4/6 or PI3K/AKT/mTOR partner goes on and no progression is recorded between, is a switch in
-the same line (``_backbone_replaced``: letrozole stopped for arthralgia, fulvestrant begun, palbociclib
+the same line (``_replaced_backbone``: letrozole stopped for arthralgia, fulvestrant begun, palbociclib
 still given).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
@@ -343,10 +342,10 @@ def group_regimens(
         elif (
             last is not None
             and running
-            and _backbone_replaced(last, group, start)
             and not _progressed_between(last.start, start, progressions)
+            and (gone := _replaced_backbone(last, group, start))
         ):
-            regimens.append(_with_new_backbone(last, group, start))
+            regimens.append(_with_new_backbone(last, group, start, gone))
         elif add_ons and last is not None and (joined := _adds_on(last, group, start, dated, today)):
             if _progressed_between(last.start, start, progressions):  # the next line, with its partner
                 regimens.append(_after_progression(last, group, joined, start))
@@ -419,12 +418,15 @@ def _given_after(agents: set[str], held: list[MedUse], start: date, uses: list[M
     )
 
 
-def _still_given(use: MedUse, agents: AbstractSet[str], start: date) -> bool:
+def _still_given(use: MedUse, agents: set[str], start: date) -> bool:
     """A record of one of ``agents`` in use now, or whose recorded period or last administration ends
-    after ``start``."""
-    return not agents.isdisjoint(use.agents) and (
-        use.current or (use.end_date is not None and use.end_date > start)
-    )
+    after ``start`` (``_runs_past``)."""
+    return not agents.isdisjoint(use.agents) and _runs_past(use, start)
+
+
+def _runs_past(use: MedUse, day: date) -> bool:
+    """In use now, or its recorded period or last administration ends after ``day``."""
+    return use.current or (use.end_date is not None and use.end_date > day)
 
 
 def _apart(before: Iterable[MedUse], after: Iterable[MedUse]) -> bool:
@@ -460,25 +462,25 @@ def _conflict(held: dict[str, set[str]], added: dict[str, set[str]]) -> bool:
     return any(cls in held and not names <= held[cls] for cls, names in added.items())
 
 
-def _backbone_replaced(last: Regimen, group: list[MedUse], start: date) -> bool:
+def _replaced_backbone(last: Regimen, group: list[MedUse], start: date) -> set[str]:
     """``group`` is endocrine therapy (with renewals of what ``last`` gives: the next monthly palbociclib
     order) begun within ``JOIN_DAYS`` of the day an endocrine medicine of ``last`` was stopped for side
-    effects (or after it began, when the stop has no date), while its
-    targeted partner goes on (in use now, or recorded past that day: ``_still_given``; one stopped with
-    it is no partner going on): the backbone replaced in the same line (an aromatase inhibitor stopped for
-    arthralgia, fulvestrant begun that day, palbociclib still given; review 24, N2), not a new line after
-    a progression on the first. The caller keeps a progression result between the two a new line
-    (review 25, Q1: the disease progressed on letrozole + palbociclib, then fulvestrant began)."""
+    effects (or after it began, when the stop has no date), while its targeted partner goes on (in use
+    now, or recorded past that day: ``_runs_past``; one stopped with it is no partner going on): the
+    backbone replaced in the same line (an aromatase inhibitor stopped for arthralgia, fulvestrant begun
+    that day, palbociclib still given; review 24, N2), not a new line after a progression on the first.
+    The caller keeps a progression result between the two a new line (review 25, Q1: the disease
+    progressed on letrozole + palbociclib, then fulvestrant began). The endocrine agents replaced
+    (``_stopped_backbone``), or none when it is no such switch."""
     new = [u for u in group if not u.agents <= last.agents]  # not a renewal of what it gives (review 26)
     if not new or not all(ENDOCRINE in u.classes for u in new):
-        return False
+        return set()
     gone = _stopped_backbone(last, start)
-    return bool(gone) and any(
-        not ENDOCRINE_PARTNERS.isdisjoint(u.classes)
-        and u.agents.isdisjoint(gone)
-        and _still_given(u, u.agents, start)
+    partner_goes_on = any(
+        not ENDOCRINE_PARTNERS.isdisjoint(u.classes) and u.agents.isdisjoint(gone) and _runs_past(u, start)
         for u in (*last.uses, *group)
     )
+    return gone if partner_goes_on else set()
 
 
 def _stopped_backbone(last: Regimen, start: date) -> set[str]:
@@ -499,10 +501,10 @@ def _stopped_backbone(last: Regimen, start: date) -> set[str]:
     }
 
 
-def _with_new_backbone(last: Regimen, group: list[MedUse], start: date) -> Regimen:
-    """The regimen ``_backbone_replaced`` starts: the new endocrine therapy with what of ``last`` still
-    runs (the targeted partner, ovarian suppression), the line's start kept, as a switch."""
-    gone = _stopped_backbone(last, start)
+def _with_new_backbone(last: Regimen, group: list[MedUse], start: date, gone: set[str]) -> Regimen:
+    """The regimen ``_replaced_backbone`` finds: the new endocrine therapy with what of ``last`` still
+    runs (the targeted partner, ovarian suppression) but the agents it replaced (``gone``), the line's
+    start kept, as a switch."""
     kept = [u for u in last.uses if _use_running_at(u, start) and u.agents.isdisjoint(gone)]
     return _regimen(group + kept, last.start, switch=True)
 
