@@ -407,17 +407,19 @@ def _paused_words(running: Regimen, taken: list[MedUse]) -> list[str]:
     for names in dict.fromkeys(u.names for u in taken):
         records = [u for u in running.uses if u.names == names]
         last = last_record(records)
-        quoted = f' ("{last.reason}")' if last.reason else ""
         if last.paused and last.held:
-            said.append(f"{names} held {last.end or last.start or 'on a day not recorded'}{quoted}")
+            said.append(f"{names} held {_when_why(last)}")
             continue
-        for use in records:
-            if use.paused and use.stop_reason == "toxicity":
-                when = use.end or use.start or "on a day not recorded"
-                why = f' ("{use.reason}")' if use.reason else ""
-                said.append(f"{names} held for side effects {when}{why}, then given again")
-                break
+        paused = next((u for u in records if u.paused and u.stop_reason == "toxicity"), None)
+        if paused is not None:
+            said.append(f"{names} held for side effects {_when_why(paused)}, then given again")
     return said
+
+
+def _when_why(use: MedUse) -> str:
+    """When a record ended (else was written) and its reason quoted: '2026-08-29 ("Cycle held")'."""
+    quoted = f' ("{use.reason}")' if use.reason else ""
+    return f"{use.end or use.start or 'on a day not recorded'}{quoted}"
 
 
 def _halted(uses: list[MedUse]) -> Fact[frozenset[str]]:
