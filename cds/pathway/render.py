@@ -90,7 +90,7 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
         option = out.item.rule.option or out.item.rule.title
         finding = "; ".join(call.phrase(name, progression) for name in out.exclusion.fields)
         by_finding.setdefault(finding or out.exclusion.reason, []).append(_named(option))
-        lines.append(f"- **{_without_clauses(option)}** is not offered: {out.exclusion.reason}")
+        lines.append(f"- Not offered: **{_without_clauses(option)}**. {out.exclusion.reason}")
         facts += [(name, progression) for name in out.exclusion.fields]
     for finding, options in by_finding.items():
         named = options[0] if len(options) == 1 else f"{len(options)} options"

@@ -136,7 +136,7 @@ def test_a_safety_finding_names_the_finding_and_the_option_on_the_warnings_card(
     assert (
         "Trastuzumab deruxtecan not offered: interstitial lung disease or pneumonitis" in (warning["summary"])
     )
-    assert "**Trastuzumab deruxtecan (T-DXd)** is not offered: Interstitial lung disease" in warning["detail"]
+    assert "Not offered: **Trastuzumab deruxtecan (T-DXd)**. Interstitial lung disease" in warning["detail"]
     assert "Drug-induced pneumonitis (Condition/ild-1, 2024-11-02)" in warning["detail"]
     assert warning["extension"]["cds-mbc-ruled-out"] == ["t-dxd-her2-low"]
     assert card_rules(warning) == []  # a ruled-out option is not a rule that "fired"
@@ -169,7 +169,7 @@ def test_the_warnings_summary_names_a_ruled_out_option_without_its_qualifiers(tm
     ), warning["summary"]
     assert "OFS" not in warning["summary"] and "HER2-low" not in warning["summary"]
     # the detail keeps the population in brackets, not the clauses after "; " (verification review 10)
-    assert "**Trastuzumab deruxtecan (HER2-low, after chemotherapy)** is not offered" in warning["detail"]
+    assert "Not offered: **Trastuzumab deruxtecan (HER2-low, after chemotherapy)**" in warning["detail"]
 
 
 def test_a_clause_inside_brackets_stays_with_its_bracket_on_the_warnings_card(tmp_path: Path) -> None:
@@ -179,9 +179,23 @@ def test_a_clause_inside_brackets_stays_with_its_bracket_on_the_warnings_card(tm
     rule["option"] = "Trastuzumab deruxtecan (HER2-low, after chemotherapy; also after T-DM1); with a note"
     kb = card_knowledge(tmp_path, rule)
     warning = by_group(cards_for(_after_an_ai_with_lung_disease(), kb))["warnings"]
-    detail_line = "**Trastuzumab deruxtecan (HER2-low, after chemotherapy; also after T-DM1)** is not offered"
+    detail_line = "Not offered: **Trastuzumab deruxtecan (HER2-low, after chemotherapy; also after T-DM1)**"
     assert detail_line in warning["detail"]
     assert warning["summary"].startswith("Trastuzumab deruxtecan not offered"), warning["summary"]
+
+
+def test_a_ruled_out_option_with_its_own_condition_reads_as_one_sentence(tmp_path: Path) -> None:
+    """Review 25: "Trastuzumab emtansine (T-DM1): after T-DXd, or if T-DXd is not suitable is not offered"
+    ran the option's own condition into the verdict; the verdict now comes first."""
+    rule = yaml.safe_load((RULES / "t-dxd-her2-low.yaml").read_text())
+    rule["option"] = "Trastuzumab emtansine (T-DM1): after T-DXd, or if T-DXd is not suitable"
+    kb = card_knowledge(tmp_path, rule)
+    warning = by_group(cards_for(_after_an_ai_with_lung_disease(), kb))["warnings"]
+    option = "Trastuzumab emtansine (T-DM1): after T-DXd, or if T-DXd is not suitable"
+    line = f"- Not offered: **{option}**. Interstitial lung disease"
+    assert line in warning["detail"]
+    assert "suitable is not offered" not in warning["detail"]
+    assert warning["summary"].startswith("Trastuzumab emtansine not offered"), warning["summary"]
 
 
 def test_options_one_finding_rules_out_share_one_line_of_the_warnings_summary(tmp_path: Path) -> None:
@@ -196,8 +210,8 @@ def test_options_one_finding_rules_out_share_one_line_of_the_warnings_summary(tm
     warning = by_group(cards_for(_after_an_ai_with_lung_disease(), kb))["warnings"]
     # the reason reads in full however many options it rules out; the detail names each of them
     assert warning["summary"] == "2 options not offered: interstitial lung disease or pneumonitis"
-    assert "**Trastuzumab deruxtecan (T-DXd)** is not offered" in warning["detail"]
-    assert "**Datopotamab deruxtecan (Dato-DXd)** is not offered" in warning["detail"]
+    assert "Not offered: **Trastuzumab deruxtecan (T-DXd)**" in warning["detail"]
+    assert "Not offered: **Datopotamab deruxtecan (Dato-DXd)**" in warning["detail"]
     assert sorted(warning["extension"]["cds-mbc-ruled-out"]) == ["dato-dxd", "t-dxd-her2-low"]
 
 
