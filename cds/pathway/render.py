@@ -2,9 +2,10 @@
 
 The cards, in this order, each only when it has something to say:
 
-1. **warnings** (``warning``, or ``critical`` when a rule says so): data-gap rules, options a safety
-   finding rules out (naming the finding and the option), and data that could not be read, aggregated
-   into a few counted lines however many entries were bad;
+1. **warnings** (``warning``, or ``critical`` when a rule says so): data-gap and safety rules, each with
+   its explanation and what would settle it, options a safety finding rules out (naming the finding and
+   the option), and data that could not be read, aggregated into a few counted lines however many
+   entries were bad;
 2. **options now**: the current decision point ("First line for HR-positive, HER2-negative metastatic
    disease, postmenopausal: 3 options"), its options by the guideline's preference, equal ones in the
    documented order of cards/option-order.yaml (cds.pathway.engine); options of one drug family
@@ -80,7 +81,9 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
         return None
     items = [rule.card.summary for rule in rules]  # each alone reads as a summary
     shorts = [rule.title for rule in rules]  # several are named by their titles
-    lines = [f"- **{rule.card.summary}**" for rule in rules]
+    # each warning with its explanation and what would settle it, not its summary alone
+    sections = [f"**{rule.card.summary}**\n\n{rule.card.detail}" for rule in rules]
+    lines: list[str] = []
     facts: list[tuple[str, PatientProfile]] = [
         (n, call.profile) for item in evaluation.warnings for n in item.fields
     ]
@@ -96,7 +99,8 @@ def _warnings_card(call: CardCall, evaluation: Evaluation) -> dict[str, Any] | N
         named = options[0] if len(options) == 1 else f"{len(options)} options"
         items.append(f"{named} not offered: {finding}")
         shorts.append(items[-1])
-    sections = ["\n".join(lines)] if lines else []
+    if lines:
+        sections.append("\n".join(lines))
     sections.append(call.based_on(facts))
     if issues.lines:
         # a problem on a fact a rule already warns about (HER2 results that conflict; data not read

@@ -83,6 +83,24 @@ def test_every_active_rule_has_a_near_miss(knowledge: Knowledge, responses: dict
         assert not got & set(scenario.near_miss), (scenario.name, got & set(scenario.near_miss))
 
 
+def test_each_warning_explains_itself_and_says_what_would_settle_it(
+    knowledge: Knowledge, responses: dict[str, Any]
+) -> None:
+    """A warning's summary alone ("check the endocrine partner") left the clinician without the reason
+    or the test or record that would settle it: the warnings card's detail carries each rule's detail."""
+    shown = 0
+    for scenario in OK:
+        for card in _cards(responses, scenario):
+            if card["source"]["topic"]["code"] != "warnings":
+                continue
+            for rule_id in rule_ids([card]):
+                rule = knowledge.all_rules[rule_id]
+                last = rule.card.detail.split("\n\n")[-1].strip()  # "What would settle it: ..."
+                assert last in card["detail"], (scenario.name, rule_id)
+                shown += "settle" in last
+    assert shown >= 40
+
+
 # --- CDS Hooks card rules (cds-hooks.md 3, Inferno cards_validation.rb) ------------------------------
 
 
