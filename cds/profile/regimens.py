@@ -130,9 +130,17 @@ class Regimen:
         """Its records less those of a medicine stopped for side effects while the rest went on (letrozole
         added to trastuzumab + pertuzumab maintenance and stopped for arthralgia; a record of the rest in
         use now, or ending more than ``RUNNING_GAP`` later): that medicine is not taken now, nor what the
-        disease progresses on, and its stop is not why the regimen ended."""
-        kept = [u for u in self.uses if u.current or u.ended_for != "toxicity" or not self._outlived(u)]
-        return kept or self.uses
+        disease progresses on, and its stop is not why the regimen ended. The medicine's last record
+        decides, and all its records go: its earlier refills are not a medicine still given (palbociclib
+        refilled monthly, then a cycle held for neutropenia and never given again)."""
+        return self._without(
+            self.uses,
+            lambda records: (
+                (last := last_record(records)).ended_for == "toxicity"
+                and not last.current
+                and self._outlived(last)
+            ),
+        )
 
     def given_now(self, uses: list[MedUse]) -> list[MedUse]:
         """Of ``uses`` (records of it), those of a medicine still given: not a chemotherapy course whose

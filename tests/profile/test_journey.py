@@ -419,13 +419,25 @@ def test_a_german_obds_course_assessment_of_progression_is_read(
     assert not [i for i in profile.issues if i.topic == "progressed_on"]
 
 
-def test_stopped_for_side_effects_is_not_progression(build: Build) -> None:
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Stopped due to hand-foot syndrome (toxicity)",
+        # a count or a symptom alone, as the reason is often written (review 24)
+        "ANC 0.6 on day 1 of cycle 4",
+        "Low counts",
+        "Myelosuppression",
+        "Grade 2 mucositis",
+        "Nausea and vomiting",
+    ],
+)
+def test_stopped_for_side_effects_is_not_progression(build: Build, reason: str) -> None:
     profile = build(
         *chart(
             "2024-01-15",
             stopped(
                 b.med_statement(CAPECITABINE, start="2024-02-01", end="2024-04-01", status="stopped"),
-                "Stopped due to hand-foot syndrome (toxicity)",
+                reason,
             ),
         )
     )
