@@ -25,6 +25,9 @@ RELAPSE_WINDOWS: Final = (
     ("parp_inhibitor", 365),
     ("her2_directed", 183),
     ("immunotherapy", 183),
+    # the Enhertu HER2-low indication: "recurrence during or within 6 months of completing adjuvant
+    # chemotherapy" counts as the prior chemotherapy (DESTINY-Breast04); the disease progressed on it
+    ("chemotherapy", 183),
 )
 
 
@@ -106,12 +109,15 @@ def _kinds_before(
     within it their drugs share, each kind with its family's window: the aromatase inhibitors apart from
     tamoxifen; trastuzumab and pertuzumab, with no class of their own, together. A relapse soon after
     tamoxifen says nothing of an aromatase inhibitor stopped years before, nor does tamoxifen's end date
-    give an undated aromatase inhibitor's (review 21)."""
+    give an undated aromatase inhibitor's (review 21). Chemotherapy agents, given one after another (AC,
+    then paclitaxel, then capecitabine), are each a kind of their own: a relapse 4 months after
+    capecitabine is not one soon after the cyclophosphamide of a year before (review 27)."""
     for family, days in windows:
         kinds: dict[frozenset[str], list[MedUse]] = {}
         for use in early:
             if family in use.classes and use.start_date is not None and use.start_date < relapse:
-                kinds.setdefault(frozenset(use.classes - use.agents - {family}), []).append(use)
+                named = use.classes if family == "chemotherapy" else use.classes - use.agents
+                kinds.setdefault(frozenset(named - {family}), []).append(use)
         for given in kinds.values():
             yield given, days
 

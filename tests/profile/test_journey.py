@@ -229,6 +229,26 @@ def test_relapse_within_six_months_of_adjuvant_trastuzumab(build: Build) -> None
     assert "trastuzumab" in profile.progressed_on.value
 
 
+@pytest.mark.parametrize(("relapse", "early"), [("2026-11-01", True), ("2027-03-01", False)])
+def test_relapse_within_six_months_of_adjuvant_chemotherapy_is_progression_on_that_agent(
+    build: Build, relapse: str, early: bool
+) -> None:
+    """Review 27, P2-3: the Enhertu HER2-low indication counts a recurrence during or within 6 months of
+    adjuvant chemotherapy as the prior chemotherapy. Each agent is timed from its own end: capecitabine
+    ended 4 months before, the cyclophosphamide of AC a year and a half before."""
+    profile = build(
+        *chart(
+            relapse,
+            b.med_statement(CYCLOPHOSPHAMIDE, start="2025-02-01", end="2025-04-01", status="completed"),
+            b.med_statement(CAPECITABINE, start="2025-08-01", end="2026-07-01", status="completed"),
+        ),
+        today=date(2027, 4, 1),
+    )
+    assert ("capecitabine" in profile.early_relapse_after.value) is early
+    assert ("capecitabine" in profile.progressed_on.value) is early
+    assert "cyclophosphamide" not in profile.progressed_on.value
+
+
 def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build: Build) -> None:
     surgery = b.procedure(b.cc(b.SNOMED, "64368001", "Partial mastectomy (procedure)"), when="2019-04-01")
     adjuvant = b.med_statement(PACLITAXEL, start="2019-05-01", end="2019-08-01", status="completed")
