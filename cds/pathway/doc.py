@@ -104,7 +104,8 @@ class _Words:
         point = rule.decision_point
         if isinstance(point, AfterProgression):
             names = " or ".join(_lower_first(self.class_names.get(n, n)) for n in point.after_progression_on)
-            return f"At progression on {names}"
+            relapse = " (or a relapse within 12 months of it as (neo)adjuvant therapy)"
+            return f"At progression on {names}{relapse if point.or_relapse_within_year else ''}"
         if point == "first_line":
             return "First line (no completed line for metastatic disease)"
         if point == "initial_endocrine":

@@ -149,12 +149,21 @@ def _holds(item: CompiledRule, profile: PatientProfile) -> bool:
 def _at_decision_point(rule: Rule, profile: PatientProfile) -> bool:
     point = rule.decision_point
     if isinstance(point, AfterProgression):
-        return not profile.progressed_on.value.isdisjoint(point.after_progression_on)
+        return not profile.progressed_on.value.isdisjoint(point.after_progression_on) or relapsed_within_year(
+            point, profile
+        )
     if point == "first_line":
         return profile.completed_metastatic_lines.value == 0
     if point == "initial_endocrine":
         return profile.completed_metastatic_lines.value == 0 or profile.metastatic_endocrine_lines.value == 0
     return True
+
+
+def relapsed_within_year(point: AfterProgression, profile: PatientProfile) -> bool:
+    """The decision point holds by a relapse within 12 months of (neo)adjuvant therapy it names."""
+    return point.or_relapse_within_year and not profile.relapse_within_year_after.value.isdisjoint(
+        point.after_progression_on
+    )
 
 
 def _journey_excludes(item: CompiledRule, given: frozenset[str], failed: frozenset[str]) -> bool:

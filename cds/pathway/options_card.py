@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 from cds.pathway.card_call import NOT_WHY, CardCall, plural
-from cds.pathway.engine import CompiledRule, Evaluation, first_holding
+from cds.pathway.engine import CompiledRule, Evaluation, first_holding, relapsed_within_year
 from cds.pathway.ids import uuid_head
 from cds.pathway.knowledge import CardGroupName
 from cds.pathway.labels import DrugNames, option_line
@@ -232,11 +232,16 @@ def _why(
         # what this patient's disease progressed on, of what the rule names (not "anastrozole,
         # letrozole" for a patient who never had letrozole)
         failed = [c for c in point.after_progression_on if c in profile.progressed_on.value]
-        words = f"after progression on {call.drugs.listing(failed or point.after_progression_on)}"
+        if not failed and relapsed_within_year(point, profile):  # a relapse the guideline treats as one
+            name = "relapse_within_year_after"
+            words = call.phrase(name, profile)
+        else:
+            name = "progressed_on"
+            words = f"after progression on {call.drugs.listing(failed or point.after_progression_on)}"
         if words not in why:
             why.append(words)
         if group == "options-now":  # the progression recorded, with its dates and resources
-            facts.append(("progressed_on", profile))
+            facts.append((name, profile))
     for name in deciding_fields(item, profile):
         words = call.phrase(name, profile)
         if words not in summary and words not in why:

@@ -91,6 +91,12 @@ class AfterProgression(_Strict):
     """The next line once the disease has progressed on (any of) these classes or agents."""
 
     after_progression_on: Annotated[list[Text], Field(min_length=1)]
+    or_relapse_within_year: bool = Field(
+        False,
+        description="also at a relapse during or within 12 months of (neo)adjuvant therapy of these "
+        "(relapse_within_year_after), where the cited guideline treats it as a progression (ASCO HER2+ "
+        "2022, Recommendation 5.0); an early relapse of the shorter windows is a progression anyway",
+    )
 
 
 DecisionPoint = Literal["first_line", "initial_endocrine", "any_time"] | AfterProgression
