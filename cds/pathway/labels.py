@@ -146,6 +146,11 @@ PHRASES: Final[dict[str, dict[str, str]]] = {
         "no": "no line stopped without a reason",
         "unknown": "why the last line stopped not known",
     },
+    "last_line_ended_without_progression": {
+        "yes": "last line ended with no progression recorded, nothing in use now",
+        "no": "no line ended without a progression while nothing is in use",
+        "unknown": "whether the last line ended without a progression not known",
+    },
     "medicines_unidentified": {
         "yes": "some medication records could not be identified",
         "no": "every medication record identified",

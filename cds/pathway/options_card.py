@@ -59,7 +59,19 @@ def _line(profile: PatientProfile) -> str:
             return "First line by the medicines recorded (prior therapy sent only as procedures),"
         return "First line, assuming no prior treatment,"
     line = f"{_ORDINALS[done]} line" if done < len(_ORDINALS) else f"Line {done + 1}"
+    if _a_break(profile):
+        line = f"{line} when needed (no progression recorded)"
     return f"{line} (some medicines on record not identified)," if unidentified else line
+
+
+def _a_break(profile: PatientProfile) -> bool:
+    """The last line ended with no progression and nothing is in use (a course completed): the next line is
+    for when the disease needs it, not one to switch to now (review 27, P2-6); except HR-positive disease
+    with no endocrine line yet, where endocrine therapy follows induction chemotherapy as maintenance."""
+    if profile.last_line_ended_without_progression.value != "yes":
+        return False
+    awaiting_endocrine = profile.metastatic_endocrine_lines.value == 0
+    return not (str(profile.subtype.value).startswith("hr_positive") and awaiting_endocrine)
 
 
 def deciding_fields(item: CompiledRule, profile: PatientProfile) -> list[str]:

@@ -275,6 +275,7 @@ def build_profile(
         relapse_within_year_after=journey.relapse_within_year_after,
         early_systemic_therapies=journey.early_systemic_therapies,
         last_line_stopped_unexplained=journey.last_line_stopped_unexplained,
+        last_line_ended_without_progression=journey.last_line_ended_without_progression,
         last_line_unexplained_therapies=journey.last_line_unexplained_therapies,
         stopped_in_current_line=journey.stopped_in_current_line,
         data_completeness=_COMPLETE,

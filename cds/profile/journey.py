@@ -163,6 +163,7 @@ class JourneyFacts:
     # (a possible progression): ESR1 testing
     last_progression: date | None
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
+    last_line_ended_without_progression: Fact[YesNoUnknown] = _UNKNOWN
     last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
     stopped_in_current_line: Fact[frozenset[str]] = _NO_SET
     relapse_timing_unknown_after: Fact[frozenset[str]] = _NO_SET
@@ -317,6 +318,7 @@ def derive_journey(
         current=all_current,
         recent_chemotherapy=_recent_chemotherapy(uses, ctx.today),
         last_line_stopped_unexplained=unexplained,
+        last_line_ended_without_progression=_ended_without_progression(completed, lines, history, on_now),
         last_line_unexplained_therapies=unexplained_therapies,
         last_progression=max(
             [r.progressed for r in regimens if r.progression is not None and r.progressed is not None]
@@ -342,6 +344,22 @@ UNTIL_PROGRESSION: Final = frozenset(
         "antibody_drug_conjugate",
     }
 )
+
+
+def _ended_without_progression(
+    completed: list[Regimen], lines: list[Regimen], history: Fact[YesNoUnknown], on_now: bool
+) -> Fact[YesNoUnknown]:
+    """Whether nothing is in use now and the last line, counted as completed, ended with no progression
+    recorded (a chemotherapy course completed, pembrolizumab stopped for colitis beside it: review 27,
+    P2-6): the next line is for when the disease needs treatment again, not one to start now."""
+    if history.value == "unknown":
+        return Fact("unknown", (), history.note)
+    last = lines[-1] if lines else None
+    if on_now or last is None or last.current or last.progression is not None or last not in completed:
+        return _NO
+    end = last.end
+    when = end.isoformat() if end is not None else "on a day not recorded"
+    return Fact("yes", (last.uses[-1].evidence,), f"line {len(lines)}, {last.label()}, ended {when}")
 
 
 def _stopped_unexplained(

@@ -114,6 +114,9 @@ class PatientProfile:
     relapse_within_year_after: Fact[frozenset[str]] = _NO_SET
     early_systemic_therapies: Fact[int] = _NO_LINES
     last_line_stopped_unexplained: Fact[YesNoUnknown] = _UNKNOWN
+    # nothing in use now and the last completed line ended with no progression recorded (a course
+    # completed): the next line is for when treatment is needed, not a switch now
+    last_line_ended_without_progression: Fact[YesNoUnknown] = _UNKNOWN
     # the drugs of that line (note: how and when they ended, "stopped 2025-09-15"; the options' caution)
     last_line_unexplained_therapies: Fact[frozenset[str]] = _NO_SET
     stopped_in_current_line: Fact[frozenset[str]] = _NO_SET
@@ -323,6 +326,12 @@ FIELDS: dict[str, FieldSpec] = {
         _YNU,
         "The last line for metastatic disease was stopped (or, given until progression, recorded as "
         "completed) with no reason or progression recorded, and nothing followed it",
+    ),
+    "last_line_ended_without_progression": FieldSpec(
+        "enum",
+        _YNU,
+        "Nothing in use now, and the last line for metastatic disease ended (a course completed, or a stop) "
+        "with no progression recorded",
     ),
     "last_line_unexplained_therapies": FieldSpec(
         "set",

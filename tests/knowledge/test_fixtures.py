@@ -101,6 +101,27 @@ def test_each_warning_explains_itself_and_says_what_would_settle_it(
     assert shown >= 40
 
 
+@pytest.mark.parametrize(
+    ("name", "a_break"),
+    [
+        # first-line pembrolizumab stopped for a side effect, paclitaxel completed, no progression
+        ("triple-negative-cps-15-pembrolizumab-stopped-for-colitis-paclitaxel-completed", True),
+        # induction paclitaxel completed: endocrine maintenance follows now, no break
+        ("hr-pos-her2-neg-age-48-labs-postmenopausal-after-induction-paclitaxel", False),
+        # the first line progressed
+        ("triple-negative-cps-22-progressed-on-first-line-pembrolizumab", False),
+    ],
+)
+def test_the_next_line_after_a_line_ended_without_progression_is_for_when_needed(
+    name: str, a_break: bool, responses: dict[str, Any]
+) -> None:
+    """Review 27, P2-6: after a course completed with no progression and nothing since, "Second line ...:
+    chemotherapy (preferred)" read as a switch to make now, in a treatment-free interval."""
+    [scenario] = [s for s in OK if s.name == name]
+    [card] = [c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "options-now"]
+    assert ("when needed (no progression recorded)" in card["summary"]) is a_break, card["summary"]
+
+
 # --- CDS Hooks card rules (cds-hooks.md 3, Inferno cards_validation.rb) ------------------------------
 
 

@@ -249,6 +249,23 @@ def test_relapse_within_six_months_of_adjuvant_chemotherapy_is_progression_on_th
     assert "cyclophosphamide" not in profile.progressed_on.value
 
 
+@pytest.mark.parametrize(
+    ("status", "end", "expected"),
+    [("completed", "2024-09-01", "yes"), ("active", None, "no")],
+)
+def test_a_last_line_ended_without_progression_and_nothing_since_is_said_so(
+    build: Build, status: str, end: str | None, expected: str
+) -> None:
+    """Review 27, P2-6: paclitaxel completed for metastatic disease, no progression, nothing since: the
+    next line is for when treatment is needed; while it is given, no."""
+    profile = build(
+        *chart("2024-01-15", b.med_statement(PACLITAXEL, start="2024-02-01", end=end, status=status))
+    )
+    fact = profile.last_line_ended_without_progression
+    assert fact.value == expected
+    assert (fact.note == "line 1, paclitaxel, ended 2024-09-01") is (expected == "yes")
+
+
 def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build: Build) -> None:
     surgery = b.procedure(b.cc(b.SNOMED, "64368001", "Partial mastectomy (procedure)"), when="2019-04-01")
     adjuvant = b.med_statement(PACLITAXEL, start="2019-05-01", end="2019-08-01", status="completed")
