@@ -391,12 +391,14 @@ def _adds_on(
     (``_apart``), not another endocrine agent beside the one the regimen has (an aromatase inhibitor then
     fulvestrant, or back, is a new endocrine backbone: the next line), not a second targeted partner, and
     nothing else (chemotherapy, an antibody-drug conjugate, a HER2 tyrosine kinase inhibitor: what follows
-    a progression), nor anything after a record of ``last`` stopped for progression. (After a progression
-    result the caller starts the next line with what it joins: ``group_regimens``.)"""
+    a progression), nor anything after a record of ``last`` stopped for progression (not a stop for
+    progression that came later: trastuzumab + pertuzumab stopped at the progression on them and the
+    anastrozole added a year before; review 28, P2-4). (After a progression result the caller starts the
+    next line with what it joins: ``group_regimens``.)"""
     if _conflict(_class_agents(last.uses), _class_agents(group)) or _apart(last.uses, group):
         return None
-    if _stop_reason(last.uses) == "progression":
-        return None  # a record of it was stopped for progression: what follows is the next line
+    if any(u.ended_for == "progression" and (u.end_date is None or u.end_date <= start) for u in last.uses):
+        return None  # a record of it was stopped for progression before: what follows is the next line
     new = [d for u in group if not u.agents <= last.agents for d in u.drugs if d.name not in last.agents]
     if not new or any(ENDOCRINE not in d.classes and ENDOCRINE_PARTNERS.isdisjoint(d.classes) for d in new):
         return None

@@ -266,6 +266,31 @@ def test_a_last_line_ended_without_progression_and_nothing_since_is_said_so(
     assert (fact.note == "line 1, paclitaxel, ended 2024-09-01") is (expected == "yes")
 
 
+def test_endocrine_therapy_added_to_maintenance_stays_in_the_line_when_all_later_stop_for_progression(
+    build: Build,
+) -> None:
+    """Review 28, P2-4: anastrozole added to trastuzumab + pertuzumab maintenance after docetaxel, all
+    stopped for progression a year later: one line that progressed, as while it ran, not two (the stop
+    for progression of its records, later than the addition, made the addition the next line)."""
+
+    def until_progression(drug: dict[str, Any], start: str) -> dict[str, Any]:
+        record = b.med_statement(drug, start=start, end="2026-10-20", status="stopped")
+        return stopped(record, "Disease progression")
+
+    profile = build(
+        *chart(
+            "2025-01-15",
+            until_progression(TRASTUZUMAB, "2025-02-01"),
+            until_progression(PERTUZUMAB, "2025-02-01"),
+            b.med_statement(DOCETAXEL, start="2025-02-01", end="2025-06-15", status="completed"),
+            until_progression(ANASTROZOLE, "2025-07-01"),
+        ),
+        today=date(2026, 11, 20),
+    )
+    assert profile.completed_metastatic_lines.value == 1
+    assert {"trastuzumab", "anastrozole"} <= profile.progressed_on.value
+
+
 def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build: Build) -> None:
     surgery = b.procedure(b.cc(b.SNOMED, "64368001", "Partial mastectomy (procedure)"), when="2019-04-01")
     adjuvant = b.med_statement(PACLITAXEL, start="2019-05-01", end="2019-08-01", status="completed")
