@@ -426,11 +426,31 @@ _PROFILE_LINES: Final = (
 )
 
 
+#: A man's profile line: no menopausal status, and ovarian suppression's class is a GnRH analogue for him.
+_IN_A_MAN: Final[Mapping[str, Mapping[str, str] | None]] = {
+    "menopausal_status": None,
+    "ovarian_suppression_current": {
+        "yes": "on a GnRH analogue",
+        "no": "no GnRH analogue",
+        "unknown": "GnRH analogue not known",
+    },
+}
+
+
 def describe_profile(profile: PatientProfile, drugs: DrugNames) -> list[str]:
     """The profile in a clinician's words, a line per topic: "Subtype: HR-positive, HER2-negative; ..."."""
+    male = profile.sex.value == "male"
     lines = []
     for heading, names in _PROFILE_LINES:
-        words = [phrase(name, getattr(profile, name).value, drugs) for name in names]
+        words = []
+        for name in names:
+            value = getattr(profile, name).value
+            if male and name in _IN_A_MAN:
+                wording = _IN_A_MAN[name]
+                if wording is not None:
+                    words.append(wording[str(value)])
+                continue
+            words.append(phrase(name, value, drugs))
         lines.append(f"{heading}: {'; '.join(words)}")
     if profile.issues:
         lines.append(f"Data issues: {len(profile.issues)}")

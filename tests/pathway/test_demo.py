@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from cds.demo import run_demo
+from cds.evidence import Fact
+from cds.pathway.knowledge import load_knowledge
+from cds.pathway.labels import describe_profile
+from cds.settings import default_knowledge_dir
 from tests.fixtures_support import FIXTURES_DIR
+from tests.pathway.support import hr_positive
 
 
 @pytest.fixture
@@ -51,3 +56,25 @@ def test_demo_opens_says_each_patients_cards_and_options_and_sums_up(
     closing = out.strip().splitlines()[-1]
     assert closing.startswith(f"2 patients: 1 answered with {cards} cards")
     assert closing.endswith("1 refused as bad input.")
+
+
+@pytest.mark.parametrize(
+    ("sex", "suppressed", "expected"),
+    [
+        ("male", "yes", "male; age 70; no ECOG performance status of the last year; on a GnRH analogue"),
+        ("female", "no", "postmenopausal; not on ovarian suppression"),
+    ],
+)
+def test_the_verbose_profile_line_names_a_mans_gnrh_analogue_not_ovarian_suppression(
+    sex: str, suppressed: str, expected: str
+) -> None:
+    """Review 27: a man's profile read "menopausal status not known; on ovarian suppression"."""
+    profile = hr_positive(
+        sex=Fact(sex),
+        age=Fact(70),
+        menopausal_status=Fact("postmenopausal"),
+        ovarian_suppression_current=Fact(suppressed),
+    )
+    drugs = load_knowledge(default_knowledge_dir()).drugs
+    [patient] = [line for line in describe_profile(profile, drugs) if line.startswith("Patient:")]
+    assert expected in patient
