@@ -122,6 +122,22 @@ def test_the_next_line_after_a_line_ended_without_progression_is_for_when_needed
     assert ("when needed (no progression recorded)" in card["summary"]) is a_break, card["summary"]
 
 
+def test_cdk46_options_come_after_the_others_once_a_cdk46_inhibitor_was_stopped_for_side_effects(
+    responses: dict[str, Any],
+) -> None:
+    """Review 29, P1-1: palbociclib held for neutropenia after two years and never restarted, letrozole
+    going on: the options whose trials enrolled CDK4/6-inhibitor-naive patients were listed first, as
+    preferred, palbociclib again included."""
+    name = "hr-pos-her2-neg-palbociclib-held-for-anc-never-restarted-letrozole-goes-on"
+    [scenario] = [s for s in OK if s.name == name]
+    [card] = [c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "at-progression"]
+    numbered = [line for line in card["detail"].splitlines() if re.match(r"\d+\. ", line)]
+    assert numbered[0].startswith("1. **Everolimus + exemestane"), numbered
+    last = f"{len(numbered)}. **CDK4/6 inhibitor + endocrine therapy** (other recommended)"
+    assert numbered[-1].startswith(last), numbered
+    assert "stopped for side effects (see Based on)" in card["detail"]
+
+
 # --- CDS Hooks card rules (cds-hooks.md 3, Inferno cards_validation.rb) ------------------------------
 
 
