@@ -67,8 +67,11 @@ def _line(profile: PatientProfile) -> str:
 def _a_break(profile: PatientProfile) -> bool:
     """The last line ended with no progression and nothing is in use (a course completed): the next line is
     for when the disease needs it, not one to switch to now (review 27, P2-6); except HR-positive disease
-    with no endocrine line yet, where endocrine therapy follows induction chemotherapy as maintenance."""
-    if profile.last_line_ended_without_progression.value != "yes":
+    with no endocrine line yet, where endocrine therapy follows induction chemotherapy as maintenance;
+    and not when a metastasis was first recorded since that line began (a progression the record may not
+    state: the warnings card asks)."""
+    ended = profile.last_line_ended_without_progression.value == "yes"
+    if not ended or profile.metastases_new_on_last_line.value:
         return False
     awaiting_endocrine = profile.metastatic_endocrine_lines.value == 0
     return not (str(profile.subtype.value).startswith("hr_positive") and awaiting_endocrine)

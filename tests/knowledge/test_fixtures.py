@@ -110,6 +110,8 @@ def test_each_warning_explains_itself_and_says_what_would_settle_it(
         ("hr-pos-her2-neg-age-48-labs-postmenopausal-after-induction-paclitaxel", False),
         # the first line progressed
         ("triple-negative-cps-22-progressed-on-first-line-pembrolizumab", False),
+        # the course completed, then a new brain metastasis with no progression result (review 29, P2-3)
+        ("triple-negative-paclitaxel-completed-then-new-brain-metastasis-no-progression-result", False),
     ],
 )
 def test_the_next_line_after_a_line_ended_without_progression_is_for_when_needed(
