@@ -42,6 +42,7 @@ def status_obs(value_code: str, date: str = "2025-04-01") -> dict[str, Any]:
 
 
 GOSERELIN = b.rx("50610", "goserelin")
+LATER, EARLIER = "2025-05-20", "2024-11-02"  # than the status observation of 2025-04-01
 TAMOXIFEN = b.rx("198240", "tamoxifen 10 MG Oral Tablet")
 PACLITAXEL = b.rx("56946", "paclitaxel")
 
@@ -101,6 +102,26 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
             "no FSH",
         ),
         ([b.patient(AGE_45), b.procedure(b.cc(text="Left oophorectomy"))], "unknown", "no FSH"),
+        # a recent premenopausal status, then a bilateral oophorectomy after it (review 29, P2-2); before it,
+        # the status stands
+        (
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), when=LATER),
+            ],
+            "postmenopausal",
+            "bilateral oophorectomy after the status recorded",
+        ),
+        (
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), when=EARLIER),
+            ],
+            "premenopausal",
+            "recorded as premenopausal",
+        ),
         # age
         ([b.patient(AGE_60)], "postmenopausal", "age 60 ≥ 60"),
         ([b.patient(AGE_67)], "postmenopausal", "age 67 ≥ 60"),
