@@ -69,9 +69,11 @@ def _a_break(profile: PatientProfile) -> bool:
     for when the disease needs it, not one to switch to now (review 27, P2-6); except HR-positive disease
     with no endocrine line yet, where endocrine therapy follows induction chemotherapy as maintenance;
     and not when a metastasis was first recorded since that line began (a progression the record may not
-    state: the warnings card asks)."""
+    state: the warnings card asks), nor when why the line stopped is not recorded (it may have progressed,
+    or stopped for a side effect with the next line due now: the warnings card asks)."""
     ended = profile.last_line_ended_without_progression.value == "yes"
-    if not ended or profile.metastases_new_on_last_line.value:
+    unexplained = profile.last_line_stopped_unexplained.value == "yes"
+    if not ended or unexplained or profile.metastases_new_on_last_line.value:
         return False
     awaiting_endocrine = profile.metastatic_endocrine_lines.value == 0
     return not (str(profile.subtype.value).startswith("hr_positive") and awaiting_endocrine)

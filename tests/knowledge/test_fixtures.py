@@ -112,6 +112,8 @@ def test_each_warning_explains_itself_and_says_what_would_settle_it(
         ("triple-negative-cps-22-progressed-on-first-line-pembrolizumab", False),
         # the course completed, then a new brain metastasis with no progression result (review 29, P2-3)
         ("triple-negative-paclitaxel-completed-then-new-brain-metastasis-no-progression-result", False),
+        # stopped with no reason recorded: it may have progressed (the warnings card asks)
+        ("hr-pos-her2-neg-first-line-letrozole-palbociclib-stopped-no-reason-nothing-after", False),
     ],
 )
 def test_the_next_line_after_a_line_ended_without_progression_is_for_when_needed(
