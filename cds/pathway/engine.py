@@ -220,12 +220,10 @@ def _therapy(items: list[CompiledRule], profile: PatientProfile, result: Evaluat
     ended = profile.last_line_unexplained_therapies.value - profile.stopped_for_toxicity.value
     result.yielded.update(item.rule.id for item in chosen if not ended.isdisjoint(item.repeats))
     # a caution that says the guideline prefers another option here (a relapse within 12 months of
-    # adjuvant anti-HER2 therapy: the second-line options, ASCO HER2+ 2022), or that its trials did not
-    # enrol this patient (a CDK4/6 inhibitor stopped for side effects), keeps it from being put first: it
-    # is listed under the options without one
-    demoted = {item.rule.id for item in chosen if any(c.demotes for c in item.cautions_holding(profile))}
-    result.yielded.update(demoted)
-    depth.update({rule_id: max(depth[rule_id], 1) for rule_id in demoted})
+    # adjuvant anti-HER2 therapy: the second-line options, ASCO HER2+ 2022) keeps it from being put first
+    result.yielded.update(
+        item.rule.id for item in chosen if any(c.demotes for c in item.cautions_holding(profile))
+    )
     # the shown preference, then the depth of yielding, then the guideline's own preference (a preferred
     # option demoted by yielding stays above an other-recommended one listed at the same depth), then the
     # place in cards/option-order.yaml: ``items`` come in that order (cds.pathway.knowledge)

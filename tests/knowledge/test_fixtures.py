@@ -126,20 +126,19 @@ def test_the_next_line_after_a_line_ended_without_progression_is_for_when_needed
     assert ("when needed (no progression recorded)" in card["summary"]) is a_break, card["summary"]
 
 
-def test_cdk46_options_come_after_the_others_once_a_cdk46_inhibitor_was_stopped_for_side_effects(
-    responses: dict[str, Any],
-) -> None:
+def test_cdk46_options_say_a_cdk46_inhibitor_was_stopped_for_side_effects(responses: dict[str, Any]) -> None:
     """Review 29, P1-1: palbociclib held for neutropenia after two years and never restarted, letrozole
-    going on: the options whose trials enrolled CDK4/6-inhibitor-naive patients were listed first, as
-    preferred, palbociclib again included."""
+    going on: the options whose trials enrolled CDK4/6-inhibitor-naive patients were offered with no word
+    of it, palbociclib again included, and fulvestrant alone was not shown. Review 30, P1-1: they keep
+    their place (after eight weeks of one CDK4/6 inhibitor, another is the routine choice)."""
     name = "hr-pos-her2-neg-palbociclib-held-for-anc-never-restarted-letrozole-goes-on"
     [scenario] = [s for s in OK if s.name == name]
     [card] = [c for c in _cards(responses, scenario) if c["source"]["topic"]["code"] == "at-progression"]
     numbered = [line for line in card["detail"].splitlines() if re.match(r"\d+\. ", line)]
-    assert numbered[0].startswith("1. **Everolimus + exemestane"), numbered
-    last = f"{len(numbered)}. **CDK4/6 inhibitor + endocrine therapy** (other recommended)"
-    assert numbered[-1].startswith(last), numbered
-    assert "stopped for side effects (see Based on)" in card["detail"]
+    assert numbered[0].startswith("1. **CDK4/6 inhibitor + endocrine therapy** (preferred)"), numbered
+    assert "stopped for side effects (see Based on)" in numbered[0]
+    assert "a different CDK4/6" in numbered[0]
+    assert any("Fulvestrant alone" in line for line in numbered)
 
 
 # --- CDS Hooks card rules (cds-hooks.md 3, Inferno cards_validation.rb) ------------------------------
