@@ -491,6 +491,8 @@ def test_a_german_obds_course_assessment_of_progression_is_read(
         "Myelosuppression",
         "Grade 2 mucositis",
         "Nausea and vomiting",
+        "QTcF 510 ms - ribociclib discontinued",  # review 30
+        "Prolonged QTc on ECG - stop ribociclib",
     ],
 )
 def test_stopped_for_side_effects_is_not_progression(build: Build, reason: str) -> None:
