@@ -3,8 +3,9 @@
 Order (NCCN "Definition of Menopause" as quoted in clinical.md 1.6; thresholds are settings):
 
 1. an explicit status (Observation 161712005 with a pre/post/perimenopausal value, or any Observation /
-   Condition coded with those findings) recorded within the last year wins, unless a bilateral
-   oophorectomy is dated after it (postmenopausal); perimenopausal is treated as premenopausal;
+   Condition coded with those findings) recorded within the last year wins, but a bilateral oophorectomy
+   (surgical menopause is permanent) wins over it, a conflicting entry reported; perimenopausal is
+   treated as premenopausal;
 2. male patients: "unknown" (not applicable; ``sex`` says male);
 3. bilateral oophorectomy (Procedure, or Condition Z90.722) -> postmenopausal;
 4. age >= ``age_years`` (default 60) -> postmenopausal;
@@ -221,19 +222,24 @@ def derive_menopause(
     explicit = sorted(_explicit(observations, conditions, ctx), key=lambda e: date_key(e[0]), reverse=True)
     latest_explicit = explicit[0] if explicit else None
     ooph = _oophorectomy(procedures, conditions, ctx) if sex != "male" else []
+    if ooph:  # surgical menopause is permanent: a "premenopausal" entry beside it is out of date or wrong
+        if latest_explicit is not None and latest_explicit[1] != "postmenopausal":
+            when, stated, recorded = latest_explicit
+            ctx.issue(
+                "menopausal_status",
+                "conflicting",
+                f"Recorded as {stated} on {when or 'an undated record'}, but a bilateral oophorectomy is "
+                "recorded: read as postmenopausal.",
+                recorded,
+                ooph[0],
+            )
+        return Fact("postmenopausal", tuple(ooph), "bilateral oophorectomy")
     if latest_explicit is not None:
         when_d = to_date(latest_explicit[0])
         if when_d is not None and ctx.today - when_d <= _EXPLICIT_RECENT:
-            # a bilateral oophorectomy after it ends the status it states (review 29, P2-2)
-            after = [e for e in ooph if (done := to_date(e.date)) is not None and done > when_d]
-            if after:
-                why = f"bilateral oophorectomy after the status recorded {when_d}"
-                return Fact("postmenopausal", tuple(after), why)
             return _explicit_fact(latest_explicit, recent=True)
     if sex == "male":
         return Fact("unknown", (), "Not applicable: male patient.")
-    if ooph:
-        return Fact("postmenopausal", tuple(ooph), "bilateral oophorectomy")
     limit = thresholds.age_years
     if age is not None and age >= limit:
         return Fact("postmenopausal", (), f"age {age} ≥ {limit}")

@@ -102,8 +102,8 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
             "no FSH",
         ),
         ([b.patient(AGE_45), b.procedure(b.cc(text="Left oophorectomy"))], "unknown", "no FSH"),
-        # a recent premenopausal status, then a bilateral oophorectomy after it (review 29, P2-2); before it,
-        # the status stands
+        # a recent premenopausal status and a bilateral oophorectomy, after it (review 29, P2-2), before it
+        # or undated (review 30, P2-4): surgical menopause is permanent
         (
             [
                 b.patient(AGE_45),
@@ -111,7 +111,7 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
                 b.procedure(b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), when=LATER),
             ],
             "postmenopausal",
-            "bilateral oophorectomy after the status recorded",
+            "bilateral oophorectomy",
         ),
         (
             [
@@ -119,8 +119,17 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
                 status_obs("22636003"),
                 b.procedure(b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), when=EARLIER),
             ],
-            "premenopausal",
-            "recorded as premenopausal",
+            "postmenopausal",
+            "bilateral oophorectomy",
+        ),
+        (
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), when=None),
+            ],
+            "postmenopausal",
+            "bilateral oophorectomy",
         ),
         # age
         ([b.patient(AGE_60)], "postmenopausal", "age 60 ≥ 60"),
@@ -208,6 +217,19 @@ def test_menopausal_status(build: Build, resources: list[dict[str, Any]], expect
     profile = build(*resources)
     assert profile.menopausal_status.value == expected
     assert profile.menopausal_status.note and reason in profile.menopausal_status.note
+
+
+def test_a_premenopausal_entry_beside_an_oophorectomy_is_reported_for_the_record_to_be_reconciled(
+    build: Build,
+) -> None:
+    """Review 30, P2-4: the status reads postmenopausal, and the conflicting entry is named."""
+    oophorectomy = b.procedure(b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), when=EARLIER)
+    profile = build(b.patient(AGE_45), status_obs("22636003"), oophorectomy)
+    [issue] = [i for i in profile.issues if i.topic == "menopausal_status"]
+    assert issue.kind == "conflicting"
+    assert "Recorded as premenopausal on 2025-04-01, but a bilateral oophorectomy" in issue.message
+    quiet = build(b.patient(AGE_45), status_obs("76498008"), oophorectomy)  # postmenopausal: no conflict
+    assert not [i for i in quiet.issues if i.topic == "menopausal_status"]
 
 
 def test_male(build: Build) -> None:
