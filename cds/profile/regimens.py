@@ -397,7 +397,7 @@ def _adds_on(
     next line with what it joins: ``group_regimens``.)"""
     if _conflict(_class_agents(last.uses), _class_agents(group)) or _apart(last.uses, group):
         return None
-    if any(u.ended_for == "progression" and (u.end_date is None or u.end_date <= start) for u in last.uses):
+    if _progressed_by(last.uses, start):
         return None  # a record of it was stopped for progression before: what follows is the next line
     new = [d for u in group if not u.agents <= last.agents for d in u.drugs if d.name not in last.agents]
     if not new or any(ENDOCRINE not in d.classes and ENDOCRINE_PARTNERS.isdisjoint(d.classes) for d in new):
@@ -524,7 +524,8 @@ def _switched(
 ) -> Regimen:
     """The regimen ``group`` starts by switching within a ``NEVER_COMBINED`` class of ``last`` (whose
     class agents are ``held``; the group's, ``added``): with the partners still running, in the same line
-    unless ``last`` was stopped for progression; with a new partner as well, a new line."""
+    unless ``last`` was stopped for progression by then (``_progressed_by``); with a new partner as well,
+    a new line."""
     replaces_only = all(
         use.agents <= last.agents or all(not held.keys().isdisjoint(d.classes) for d in use.drugs)
         for use in group
@@ -532,9 +533,18 @@ def _switched(
     if not replaces_only:
         return _regimen(group, start)
     kept = [u for u in last.uses if _use_running_at(u, start) and not _conflict(added, _class_agents([u]))]
-    if _stop_reason(last.uses) == "progression":  # the next line
+    if _progressed_by(last.uses, start):  # the next line
         return _regimen(group + kept, start)
     return _regimen(group + kept, last.start, switch=True)  # the same line goes on
+
+
+def _progressed_by(uses: Iterable[MedUse], day: date) -> bool:
+    """A record stopped for progression on or before ``day`` (or on a day not recorded): what begins on
+    ``day`` follows that progression. A stop for progression after it is a later progression of the line
+    that goes on (the anastrozole given with abemaciclib, then palbociclib after a switch for diarrhoea,
+    stopped for progression two years later: review 30, P2-5; endocrine therapy added to trastuzumab +
+    pertuzumab maintenance: review 28, P2-4)."""
+    return any(u.ended_for == "progression" and (u.end_date is None or u.end_date <= day) for u in uses)
 
 
 def _started_together(uses: list[MedUse], today: date) -> list[list[MedUse]]:

@@ -291,6 +291,34 @@ def test_endocrine_therapy_added_to_maintenance_stays_in_the_line_when_all_later
     assert {"trastuzumab", "anastrozole"} <= profile.progressed_on.value
 
 
+def test_a_cdk46_inhibitor_switched_for_side_effects_stays_in_the_line_when_it_later_progresses(
+    build: Build,
+) -> None:
+    """Review 30, P2-5: abemaciclib stopped for diarrhoea, palbociclib begun three weeks later on the same
+    anastrozole, all stopped for progression two years later: one line, not two (the anastrozole record's
+    later stop for progression made the switch a new line)."""
+    anastrozole = stopped(
+        b.med_statement(ANASTROZOLE, start="2024-09-01", end="2026-11-01", status="stopped"),
+        "Disease progression",
+    )
+    abemaciclib = stopped(
+        b.med_statement(
+            b.rx("1946825", "abemaciclib"), start="2024-09-01", end="2024-10-10", status="stopped"
+        ),
+        "Grade 3 diarrhoea",
+    )
+    palbociclib = stopped(
+        b.med_statement(
+            b.rx("1601374", "palbociclib"), start="2024-10-31", end="2026-11-01", status="stopped"
+        ),
+        "Disease progression",
+    )
+    profile = build(*chart("2024-08-15", anastrozole, abemaciclib, palbociclib), today=date(2026, 11, 20))
+    assert profile.completed_metastatic_lines.value == 1
+    assert "abemaciclib" in profile.stopped_for_toxicity.value
+    assert "palbociclib" in profile.progressed_on.value
+
+
 def test_without_a_metastatic_date_therapy_around_breast_surgery_is_early(build: Build) -> None:
     surgery = b.procedure(b.cc(b.SNOMED, "64368001", "Partial mastectomy (procedure)"), when="2019-04-01")
     adjuvant = b.med_statement(PACLITAXEL, start="2019-05-01", end="2019-08-01", status="completed")
