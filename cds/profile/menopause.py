@@ -49,10 +49,9 @@ _EXPLICIT_RECENT: Final = timedelta(days=EXPLICIT_RECENT_DAYS)
 _FSH_UNITS = frozenset({"iu/l", "[iu]/l", "miu/ml", "m[iu]/ml", "u/l", "mu/ml", "iu/l."})
 _PG_UNITS = frozenset({"pg/ml", "ng/l"})
 _PMOL_UNITS = frozenset({"pmol/l"})
+
+
 # a tuple, not a set: see cds.profile.common
-_PROC_IGNORED: Final = ("entered-in-error", "not-done", "preparation", "stopped")
-
-
 @dataclass(frozen=True)
 class MenopauseThresholds:
     """Settings ``CDS_MENOPAUSE_*``. Defaults: FSH >= 30 IU/L and estradiol <= 20 pg/mL (73 pmol/L), the
@@ -115,8 +114,7 @@ def _oophorectomy(
 ) -> list[Evidence]:
     found: list[Evidence] = []
     for proc in procedures:
-        status = proc.status.lower()
-        if status in _PROC_IGNORED:
+        if proc.status.lower() != "completed":  # not planned, on hold, in progress or not done (review 31)
             continue
         code = proc.code
         hit = ctx.match("oophorectomy", code)

@@ -519,7 +519,7 @@ def test_a_german_obds_course_assessment_of_progression_is_read(
         "Myelosuppression",
         "Grade 2 mucositis",
         "Nausea and vomiting",
-        "QTcF 510 ms - ribociclib discontinued",  # review 30
+        "Prolonged QTcF (510 ms) - ribociclib discontinued",  # review 30
         "Prolonged QTc on ECG - stop ribociclib",
     ],
 )
@@ -536,6 +536,32 @@ def test_stopped_for_side_effects_is_not_progression(build: Build, reason: str) 
     assert "capecitabine" in profile.stopped_for_toxicity.value
     assert "capecitabine" not in profile.progressed_on.value
     assert profile.on_therapy.value == "no"
+
+
+@pytest.mark.parametrize(
+    ("reason", "read"),
+    [
+        # a QTc value charted beside another reason is no QT stop (review 31, P1-1)
+        ("Patient choice - wishes to stop (pill burden). QTc normal.", "unexplained"),
+        ("QTc not prolonged; stopped at patient preference", "unexplained"),
+        ("New bone lesions on CT; ECG QTc 450 ms", "progression"),
+        ("New liver lesions on CT; ANC 1.1", "progression"),
+    ],
+)
+def test_a_count_or_a_qtc_value_beside_another_reason_is_not_read_as_a_side_effect(
+    build: Build, reason: str, read: str
+) -> None:
+    profile = build(
+        *chart(
+            "2024-01-15",
+            stopped(
+                b.med_statement(RIBOCICLIB, start="2024-02-01", end="2024-04-01", status="stopped"), reason
+            ),
+        )
+    )
+    assert "ribociclib" not in profile.stopped_for_toxicity.value
+    assert ("ribociclib" in profile.progressed_on.value) is (read == "progression")
+    assert (profile.last_line_stopped_unexplained.value == "yes") is (read == "unexplained")
 
 
 def test_a_long_history(build: Build) -> None:

@@ -102,6 +102,36 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
             "no FSH",
         ),
         ([b.patient(AGE_45), b.procedure(b.cc(text="Left oophorectomy"))], "unknown", "no FSH"),
+        # not done: on hold, in progress, or the text says the ovaries stayed (review 31, P1-2)
+        (
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(
+                    b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), when=None, status="on-hold"
+                ),
+            ],
+            "premenopausal",
+            "recorded as premenopausal",
+        ),
+        (
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(b.cc(b.SNOMED, "29827000", "Bilateral oophorectomy"), status="in-progress"),
+            ],
+            "premenopausal",
+            "recorded as premenopausal",
+        ),
+        (
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(b.cc(text="Total abdominal hysterectomy; BSO deferred, ovaries conserved")),
+            ],
+            "premenopausal",
+            "recorded as premenopausal",
+        ),
         # a recent premenopausal status and a bilateral oophorectomy, after it (review 29, P2-2), before it
         # or undated (review 30, P2-4): surgical menopause is permanent
         (
