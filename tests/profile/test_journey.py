@@ -546,9 +546,11 @@ def test_stopped_for_side_effects_is_not_progression(build: Build, reason: str) 
         ("QTc not prolonged; stopped at patient preference", "unexplained"),
         ("New bone lesions on CT; ECG QTc 450 ms", "progression"),
         ("New liver lesions on CT; ANC 1.1", "progression"),
+        # a new lesion called a flare is no progression: the stated side effect stands (review 32)
+        ("Grade 3 diarrhoea. New lesion on bone scan felt to be flare, not progression.", "toxicity"),
     ],
 )
-def test_a_count_or_a_qtc_value_beside_another_reason_is_not_read_as_a_side_effect(
+def test_a_count_or_a_qtc_value_or_a_flare_beside_another_reason_is_read_as_that_reason(
     build: Build, reason: str, read: str
 ) -> None:
     profile = build(
@@ -559,7 +561,7 @@ def test_a_count_or_a_qtc_value_beside_another_reason_is_not_read_as_a_side_effe
             ),
         )
     )
-    assert "ribociclib" not in profile.stopped_for_toxicity.value
+    assert ("ribociclib" in profile.stopped_for_toxicity.value) is (read == "toxicity")
     assert ("ribociclib" in profile.progressed_on.value) is (read == "progression")
     assert (profile.last_line_stopped_unexplained.value == "yes") is (read == "unexplained")
 

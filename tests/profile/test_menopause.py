@@ -132,6 +132,17 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
             "premenopausal",
             "recorded as premenopausal",
         ),
+        (  # an excluded word elsewhere in the text does not undo a removal (review 32)
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(
+                    b.cc(text="Bilateral salpingo-oophorectomy (ovaries removed). Retained surgical clips.")
+                ),
+            ],
+            "postmenopausal",
+            "bilateral oophorectomy",
+        ),
         # a recent premenopausal status and a bilateral oophorectomy, after it (review 29, P2-2), before it
         # or undated (review 30, P2-4): surgical menopause is permanent
         (
