@@ -29,10 +29,12 @@ from datetime import timedelta
 from typing import Final
 
 from cds.fhir import models
+from cds.fhir.vocabulary import find_phrase, words
 from cds.profile.common import (
     Conditions,
     Context,
     Observations,
+    cc_text,
     condition_date,
     evidence,
     observation_date,
@@ -121,6 +123,15 @@ def _oophorectomy(
         if hit is None:
             continue
         when = procedure_date(proc)
+        if _denies_removal(ctx, code):  # coded, but its text says the ovaries stayed (review 32)
+            ctx.issue(
+                "menopausal_status",
+                "ignored",
+                f"{ref(proc)}: its text says the ovaries were not removed ({cc_text(code)}): not counted as "
+                "surgical menopause.",
+                evidence(proc, when, ctx.label(code)),
+            )
+            continue
         if hit.value == "bilateral":
             found.append(evidence(proc, when, f"Bilateral oophorectomy: {ctx.label(code)}"))
         else:
@@ -137,6 +148,16 @@ def _oophorectomy(
             when = condition_date(cond)
             found.append(evidence(cond, when, f"Bilateral oophorectomy: {ctx.label(code)}"))
     return found
+
+
+def _denies_removal(ctx: Context, code: models.CodeableConcept | None) -> bool:
+    """The concept's text holds one of the oophorectomy list's phrases that say the ovaries were not
+    removed ("BSO deferred, ovaries conserved"), whatever its code."""
+    text = cc_text(code)
+    if not text:
+        return False
+    said = words(text)
+    return any(find_phrase(said, phrase) >= 0 for phrase in ctx.codes("oophorectomy").exclude_text)
 
 
 def _labs(observations: Observations, ctx: Context) -> tuple[_Lab | None, _Lab | None]:

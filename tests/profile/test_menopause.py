@@ -132,6 +132,19 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
             "premenopausal",
             "recorded as premenopausal",
         ),
+        (  # coded, but its text says the ovaries stayed (review 32)
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.procedure(
+                    b.cc(
+                        b.SNOMED, "29827000", "Bilateral oophorectomy", text="BSO deferred, ovaries conserved"
+                    )
+                ),
+            ],
+            "premenopausal",
+            "recorded as premenopausal",
+        ),
         (  # an excluded word elsewhere in the text does not undo a removal (review 32)
             [
                 b.patient(AGE_45),
