@@ -548,6 +548,8 @@ def test_stopped_for_side_effects_is_not_progression(build: Build, reason: str) 
         ("New liver lesions on CT; ANC 1.1", "progression"),
         # a new lesion called a flare is no progression: the stated side effect stands (review 32)
         ("Grade 3 diarrhoea. New lesion on bone scan felt to be flare, not progression.", "toxicity"),
+        ("Pneumonitis grade 2; new lung lesions on CT were inflammatory", "toxicity"),
+        ("Inflammatory breast cancer progression", "progression"),  # a disease name, not a finding
     ],
 )
 def test_a_count_or_a_qtc_value_or_a_flare_beside_another_reason_is_read_as_that_reason(
