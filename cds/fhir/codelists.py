@@ -117,6 +117,7 @@ class _Text(_Strict):
     display: Text
     value: str | None = None
     facts: dict[str, str] = {}
+    unless: list[Text] = []
 
 
 class _Exclude(_Strict):
@@ -259,7 +260,13 @@ def _code_list(path: Path, spec: _CodeListFile) -> CodeListData:
         )
         prefixes.append((prefix, entry))
     text = tuple(
-        TextEntry(words(t.match).strip(), t.display, value(f"text[{i}].value", t.value), t.facts)
+        TextEntry(
+            words(t.match).strip(),
+            t.display,
+            value(f"text[{i}].value", t.value),
+            t.facts,
+            tuple(words(u).strip() for u in t.unless),
+        )
         for i, t in enumerate(spec.text)
     )
     role: Role = spec.role

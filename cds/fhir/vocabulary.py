@@ -152,6 +152,9 @@ class TextEntry:
     display: str
     value: str | None = None
     facts: Mapping[str, str] = field(default_factory=dict)
+    # phrases that, in the same clause, say the match means something else: "new lesion ... flare" is no
+    # progression (cds.profile.negation.affirmed_value reads them)
+    unless: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

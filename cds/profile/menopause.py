@@ -124,13 +124,7 @@ def _oophorectomy(
             continue
         when = procedure_date(proc)
         if _denies_removal(ctx, code):  # coded, but its text says the ovaries stayed (review 32)
-            ctx.issue(
-                "menopausal_status",
-                "ignored",
-                f"{ref(proc)}: its text says the ovaries were not removed ({cc_text(code)}): not counted as "
-                "surgical menopause.",
-                evidence(proc, when, ctx.label(code)),
-            )
+            _not_removed(ctx, proc, when, code)
             continue
         if hit.value == "bilateral":
             found.append(evidence(proc, when, f"Bilateral oophorectomy: {ctx.label(code)}"))
@@ -144,10 +138,29 @@ def _oophorectomy(
     for cond in conditions.coded("oophorectomy"):
         code = cond.code
         hit = ctx.match("oophorectomy", code)
-        if hit is not None and hit.value == "bilateral":
-            when = condition_date(cond)
-            found.append(evidence(cond, when, f"Bilateral oophorectomy: {ctx.label(code)}"))
+        if hit is None or hit.value != "bilateral":
+            continue
+        when = condition_date(cond)
+        if _denies_removal(ctx, code):  # Z90.722 with "ovaries conserved" (review 33)
+            _not_removed(ctx, cond, when, code)
+            continue
+        found.append(evidence(cond, when, f"Bilateral oophorectomy: {ctx.label(code)}"))
     return found
+
+
+def _not_removed(
+    ctx: Context,
+    record: models.Procedure | models.Condition,
+    when: str | None,
+    code: models.CodeableConcept | None,
+) -> None:
+    ctx.issue(
+        "menopausal_status",
+        "ignored",
+        f"{ref(record)}: its text says the ovaries were not removed ({cc_text(code)}): not counted as "
+        "surgical menopause.",
+        evidence(record, when, ctx.label(code)),
+    )
 
 
 def _denies_removal(ctx: Context, code: models.CodeableConcept | None) -> bool:

@@ -222,7 +222,7 @@ def affirmed_value(codes: CodeList, text: str, *, doubt_counts: bool = False) ->
         n = len(entry.match)
         for clause in clauses:
             at = find_phrase(clause, entry.match)
-            if at < 0:
+            if at < 0 or any(find_phrase(clause, other) >= 0 for other in entry.unless):
                 continue
             verdict = reading(clause[:at], clause[at + n :])
             if verdict == "stated" or (doubt_counts and verdict == "doubted"):

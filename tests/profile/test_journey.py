@@ -544,12 +544,20 @@ def test_stopped_for_side_effects_is_not_progression(build: Build, reason: str) 
         # a QTc value charted beside another reason is no QT stop (review 31, P1-1)
         ("Patient choice - wishes to stop (pill burden). QTc normal.", "unexplained"),
         ("QTc not prolonged; stopped at patient preference", "unexplained"),
+        # a new lesion is progression (RECIST 1.1), whatever count or QTc stands beside it (review 31)
         ("New bone lesions on CT; ECG QTc 450 ms", "progression"),
         ("New liver lesions on CT; ANC 1.1", "progression"),
-        # a new lesion called a flare is no progression: the stated side effect stands (review 32)
+        # a new lesion called a flare, not progression: the stated side effect stands (review 32)
         ("Grade 3 diarrhoea. New lesion on bone scan felt to be flare, not progression.", "toxicity"),
+        ("Not progression - stopped for grade 3 fatigue", "toxicity"),  # review 33
         ("Pneumonitis grade 2; new lung lesions on CT were inflammatory", "toxicity"),
-        ("Inflammatory breast cancer progression", "progression"),  # a disease name, not a finding
+        # progression named beside a flare or a disease name (review 33)
+        ("Progressive disease after initial flare on bone scan", "progression"),
+        ("Inflammatory breast cancer progression", "progression"),
+        ("Progression with bone scan flare excluded", "progression"),
+        # a flare or healing vetoes only a new lesion, not a side effect (review 33)
+        ("Grade 3 diarrhoea flare", "toxicity"),
+        ("Grade 3 rash now healing", "toxicity"),
     ],
 )
 def test_a_count_or_a_qtc_value_or_a_flare_beside_another_reason_is_read_as_that_reason(

@@ -145,6 +145,17 @@ def paclitaxel(start: str, end: str) -> dict[str, Any]:
             "premenopausal",
             "recorded as premenopausal",
         ),
+        (  # a condition coded as the absence of both ovaries, its text saying they stayed (review 33)
+            [
+                b.patient(AGE_45),
+                status_obs("22636003"),
+                b.condition(
+                    b.cc(b.ICD10CM, "Z90.722", text="S/p total abdominal hysterectomy, ovaries conserved")
+                ),
+            ],
+            "premenopausal",
+            "recorded as premenopausal",
+        ),
         (  # an excluded word elsewhere in the text does not undo a removal (review 32)
             [
                 b.patient(AGE_45),
