@@ -117,11 +117,19 @@ class CodeList(CodeListData):
             self._text_matches[text] = hit
         return hit
 
+    def excludes(self, text: str) -> bool:
+        """The text holds one of the list's ``exclude_text`` phrases, which veto a text match ("BSO
+        deferred, ovaries conserved" is no oophorectomy; cds.profile.menopause also asks it of a coded
+        record's text)."""
+        return self._vetoed(words(text))
+
+    def _vetoed(self, hay: str) -> bool:
+        return any(find_phrase(hay, ex) >= 0 for ex in self.exclude_text)
+
     def _match_text(self, text: str) -> TextEntry | None:
         hay = words(text)
-        for ex in self.exclude_text:
-            if find_phrase(hay, ex) >= 0:
-                return None
+        if self._vetoed(hay):
+            return None
         for entry in self.text:
             if find_phrase(hay, entry.match) >= 0:
                 return entry

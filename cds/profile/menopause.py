@@ -29,7 +29,6 @@ from datetime import timedelta
 from typing import Final
 
 from cds.fhir import models
-from cds.fhir.vocabulary import find_phrase, words
 from cds.profile.common import (
     Conditions,
     Context,
@@ -53,7 +52,6 @@ _PG_UNITS = frozenset({"pg/ml", "ng/l"})
 _PMOL_UNITS = frozenset({"pmol/l"})
 
 
-# a tuple, not a set: see cds.profile.common
 @dataclass(frozen=True)
 class MenopauseThresholds:
     """Settings ``CDS_MENOPAUSE_*``. Defaults: FSH >= 30 IU/L and estradiol <= 20 pg/mL (73 pmol/L), the
@@ -167,10 +165,7 @@ def _denies_removal(ctx: Context, code: models.CodeableConcept | None) -> bool:
     """The concept's text holds one of the oophorectomy list's phrases that say the ovaries were not
     removed ("BSO deferred, ovaries conserved"), whatever its code."""
     text = cc_text(code)
-    if not text:
-        return False
-    said = words(text)
-    return any(find_phrase(said, phrase) >= 0 for phrase in ctx.codes("oophorectomy").exclude_text)
+    return text is not None and ctx.codes("oophorectomy").excludes(text)
 
 
 def _labs(observations: Observations, ctx: Context) -> tuple[_Lab | None, _Lab | None]:
