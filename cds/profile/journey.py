@@ -355,7 +355,8 @@ def _ended_without_progression(
     if history.value == "unknown":
         return Fact("unknown", (), history.note)
     last = lines[-1] if lines else None
-    if on_now or last is None or last.current or last.progression is not None or last not in completed:
+    counted = any(r is last for r in completed)  # the same regimen, not an equal one (no deep compare)
+    if on_now or last is None or last.current or last.progression is not None or not counted:
         return _NO
     end = last.end
     when = end.isoformat() if end is not None else "on a day not recorded"
